@@ -1,0 +1,255 @@
+// Package accept runs a TCP accept loop the way every hubbub service needs it: limits on
+// connections in total and per address, a one-line refusal that says why, backing off instead
+// of spinning when the process runs out of file descriptors, a recovered panic per connection,
+// and a way to wait for every connection to end.
+package accept
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"runtime/debug"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Limits bound how many connections a Loop holds. Zero means no limit.
+type Limits struct {
+	MaxConns      int // connections open at once
+	MaxConnsPerIP int // connections open at once from one remote address
+}
+
+// Loop accepts connections and runs Handle for each on its own goroutine, closing the
+// connection when Handle returns.
+type Loop struct {
+	service string
+	limits  Limits
+	log     *slog.Logger
+	handle  func(net.Conn)
+
+	quit     chan struct{} // closed by Close
+	loopDone chan struct{} // closed when Serve returns
+	handlers sync.WaitGroup
+
+	mu      sync.Mutex
+	ln      net.Listener              // guarded by mu
+	closing bool                      // guarded by mu
+	conns   map[net.Conn]netip.Addr   // open connections; guarded by mu
+	perIP   map[netip.Addr]int        // open connections by address; guarded by mu
+}
+
+// New returns a Loop for the named service (used in logs) that calls handle for each accepted
+// connection.
+func New(service string, limits Limits, log *slog.Logger, handle func(net.Conn)) *Loop {
+	return &Loop{
+		service:  service,
+		limits:   limits,
+		log:      log,
+		handle:   handle,
+		quit:     make(chan struct{}),
+		loopDone: make(chan struct{}),
+		conns:    make(map[net.Conn]netip.Addr),
+		perIP:    make(map[netip.Addr]int),
+	}
+}
+
+// Serve accepts on ln until Close is called, then returns nil. It returns an error only when
+// the listener fails in a way that retrying cannot fix.
+func (l *Loop) Serve(ln net.Listener) error {
+	defer close(l.loopDone)
+	l.mu.Lock()
+	if l.closing {
+		l.mu.Unlock()
+		return ln.Close()
+	}
+	l.ln = ln
+	l.mu.Unlock()
+
+	// A spare descriptor, given up when the process runs out so that one waiting client can be
+	// accepted and told the server is full, instead of waiting in the backlog for nothing.
+	spare, _ := os.Open(os.DevNull)
+	defer func() {
+		if spare != nil {
+			spare.Close()
+		}
+	}()
+
+	var backoff time.Duration
+	for {
+		c, err := ln.Accept()
+		if err == nil {
+			backoff = 0
+			l.admit(c)
+			continue
+		}
+		if l.isClosing() {
+			return nil
+		}
+		if !retryable(err) {
+			return fmt.Errorf("accept %s: %w", l.service, err)
+		}
+		if outOfFiles(err) && spare != nil {
+			spare.Close()
+			spare = nil
+			if c, err := ln.Accept(); err == nil {
+				l.refuse(c, "server full, try again later")
+			}
+			spare, _ = os.Open(os.DevNull)
+		}
+		backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+		l.log.Warn("accept failed, backing off", "service", l.service, "err", err, "retry_in", backoff)
+		select {
+		case <-time.After(backoff):
+		case <-l.quit:
+			return nil
+		}
+	}
+}
+
+// Addr returns the address being listened on, or nil before Serve.
+func (l *Loop) Addr() net.Addr {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.ln == nil {
+		return nil
+	}
+	return l.ln.Addr()
+}
+
+// Close stops accepting and returns once Serve has returned (or at once if Serve never ran).
+// Open connections are left alone; see Wait and CloseConns.
+func (l *Loop) Close() {
+	l.mu.Lock()
+	if l.closing {
+		l.mu.Unlock()
+		return
+	}
+	l.closing = true
+	close(l.quit)
+	ln := l.ln
+	l.mu.Unlock()
+	if ln != nil {
+		ln.Close()
+		<-l.loopDone
+	}
+}
+
+// Wait returns when every handler has returned, or with ctx's error when ctx ends first. Call it
+// after Close.
+func (l *Loop) Wait(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() {
+		l.handlers.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		// The waiter goroutine ends when the handlers do; CloseConns makes that prompt.
+		return ctx.Err()
+	}
+}
+
+// CloseConns closes every open connection, which makes their handlers return.
+func (l *Loop) CloseConns() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for c := range l.conns {
+		c.Close()
+	}
+}
+
+// Open returns how many connections are open.
+func (l *Loop) Open() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.conns)
+}
+
+func (l *Loop) isClosing() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.closing
+}
+
+// admit starts a handler for c, or refuses c when a limit is reached.
+func (l *Loop) admit(c net.Conn) {
+	addr := remoteIP(c)
+	l.mu.Lock()
+	var refusal string
+	switch {
+	case l.closing:
+		refusal = "server shutting down"
+	case l.limits.MaxConns > 0 && len(l.conns) >= l.limits.MaxConns:
+		refusal = fmt.Sprintf("server full (%d connections), try again later", l.limits.MaxConns)
+	case l.limits.MaxConnsPerIP > 0 && l.perIP[addr] >= l.limits.MaxConnsPerIP:
+		refusal = fmt.Sprintf("too many connections from your address (max %d)", l.limits.MaxConnsPerIP)
+	default:
+		l.conns[c] = addr
+		l.perIP[addr]++
+		l.handlers.Add(1)
+	}
+	l.mu.Unlock()
+	if refusal != "" {
+		l.refuse(c, refusal)
+		return
+	}
+	go l.run(c)
+}
+
+func (l *Loop) run(c net.Conn) {
+	defer l.handlers.Done()
+	defer l.release(c)
+	defer func() {
+		if r := recover(); r != nil {
+			l.log.Error("panic serving connection", "service", l.service, "remote", c.RemoteAddr().String(),
+				"panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+		}
+	}()
+	l.handle(c)
+}
+
+func (l *Loop) release(c net.Conn) {
+	c.Close()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	addr := l.conns[c]
+	delete(l.conns, c)
+	if l.perIP[addr]--; l.perIP[addr] <= 0 {
+		delete(l.perIP, addr)
+	}
+}
+
+// refuse tells c why in one line and closes it.
+func (l *Loop) refuse(c net.Conn, reason string) {
+	l.log.Info("connection refused", "service", l.service, "remote", c.RemoteAddr().String(), "reason", reason)
+	c.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+	c.Write([]byte("* " + reason + "\r\n"))
+	c.Close()
+}
+
+func remoteIP(c net.Conn) netip.Addr {
+	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+		return a.AddrPort().Addr().Unmap()
+	}
+	return netip.Addr{}
+}
+
+func outOfFiles(err error) bool {
+	return errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE)
+}
+
+// retryable reports accept errors that pass with time: no descriptors or memory for now, or a
+// client that gave up before it was accepted.
+func retryable(err error) bool {
+	return outOfFiles(err) ||
+		errors.Is(err, syscall.ENOBUFS) || errors.Is(err, syscall.ENOMEM) ||
+		errors.Is(err, syscall.ECONNABORTED) || errors.Is(err, syscall.EINTR) ||
+		errors.Is(err, syscall.EAGAIN) || errors.Is(err, syscall.EPROTO)
+}

@@ -1,0 +1,227 @@
+// Package chattest starts real chat servers on 127.0.0.1:0 for tests and talks to them over
+// real TCP connections, line by line, with deadlines.
+package chattest
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"hubbub/internal/chat"
+	"hubbub/internal/lineproto"
+)
+
+// Timeout bounds every wait of a test client.
+const Timeout = 10 * time.Second
+
+// Server is a chat hub with a line transport listening on 127.0.0.1.
+type Server struct {
+	Addr string
+	Hub  *chat.Hub
+	Line *lineproto.Server
+	Logs *Logs
+}
+
+// Start starts a server with cfg and shuts it down when the test ends. Each setup function is
+// called with the server before it starts serving.
+func Start(t testing.TB, cfg lineproto.Config, setup ...func(*lineproto.Server)) *Server {
+	t.Helper()
+	logs := &Logs{}
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	hub := chat.NewHub(log)
+	srv := lineproto.NewServer(cfg, hub, log)
+	for _, f := range setup {
+		f(srv)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("listen: %v", err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), Timeout)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+		if err := <-served; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	return &Server{Addr: ln.Addr().String(), Hub: hub, Line: srv, Logs: logs}
+}
+
+// Logs collects a server's log output for a test to look at.
+type Logs struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *Logs) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+// String returns everything logged so far.
+func (l *Logs) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+// WaitFor waits until the logs contain every one of parts on one line, and returns that line.
+func (l *Logs) WaitFor(t testing.TB, parts ...string) string {
+	t.Helper()
+	deadline := time.Now().Add(Timeout)
+	for {
+		for _, line := range strings.Split(l.String(), "\n") {
+			if containsAll(line, parts) {
+				return line
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no log line with %q in:\n%s", parts, l.String())
+		}
+		waitBriefly()
+	}
+}
+
+func containsAll(s string, parts []string) bool {
+	for _, p := range parts {
+		if !strings.Contains(s, p) {
+			return false
+		}
+	}
+	return true
+}
+
+// waitBriefly yields between polls of something the test cannot be notified of.
+func waitBriefly() { <-time.After(5 * time.Millisecond) }
+
+// Client is one test connection.
+type Client struct {
+	t    testing.TB
+	Conn net.Conn
+	r    *bufio.Reader
+}
+
+// Dial connects to addr and closes the connection when the test ends.
+func Dial(t testing.TB, addr string) *Client {
+	t.Helper()
+	conn, err := net.DialTimeout("tcp", addr, Timeout)
+	if err != nil {
+		t.Fatalf("dial %s: %v", addr, err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return &Client{t: t, Conn: conn, r: bufio.NewReader(conn)}
+}
+
+// DialFrom connects to addr from the local address ip (any of 127.0.0.0/8 works on Linux).
+func DialFrom(t testing.TB, ip, addr string) *Client {
+	t.Helper()
+	d := net.Dialer{Timeout: Timeout, LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
+	conn, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatalf("dial %s from %s: %v", addr, ip, err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return &Client{t: t, Conn: conn, r: bufio.NewReader(conn)}
+}
+
+// Write sends raw bytes.
+func (c *Client) Write(raw string) {
+	c.t.Helper()
+	c.Conn.SetWriteDeadline(time.Now().Add(Timeout))
+	if _, err := io.WriteString(c.Conn, raw); err != nil {
+		c.t.Fatalf("write %q: %v", raw, err)
+	}
+}
+
+// Send sends line with a CR LF line end.
+func (c *Client) Send(line string) {
+	c.t.Helper()
+	c.Write(line + "\r\n")
+}
+
+// ReadLine returns the next line without its CR LF, failing the test after Timeout.
+func (c *Client) ReadLine() string {
+	c.t.Helper()
+	line, err := c.TryReadLine(Timeout)
+	if err != nil {
+		c.t.Fatalf("read line: %v", err)
+	}
+	return line
+}
+
+// TryReadLine returns the next line, or an error when none comes within d.
+func (c *Client) TryReadLine(d time.Duration) (string, error) {
+	c.Conn.SetReadDeadline(time.Now().Add(d))
+	line, err := c.r.ReadString('\n')
+	if err != nil {
+		return line, err
+	}
+	if !strings.HasSuffix(line, "\r\n") {
+		return line, errors.New("line does not end in CR LF: " + line)
+	}
+	return strings.TrimSuffix(line, "\r\n"), nil
+}
+
+// Expect fails the test unless the next lines are want, in order.
+func (c *Client) Expect(want ...string) {
+	c.t.Helper()
+	for _, w := range want {
+		if got := c.ReadLine(); got != w {
+			c.t.Fatalf("got line %q, want %q", got, w)
+		}
+	}
+}
+
+// ExpectSilence fails the test if a line arrives within d.
+func (c *Client) ExpectSilence(d time.Duration) {
+	c.t.Helper()
+	if line, err := c.TryReadLine(d); err == nil || line != "" {
+		c.t.Fatalf("got %q (err %v), want nothing", line, err)
+	}
+}
+
+// ExpectClosed fails the test unless the server closes the connection; it returns what was
+// received before the end.
+func (c *Client) ExpectClosed() string {
+	c.t.Helper()
+	c.Conn.SetReadDeadline(time.Now().Add(Timeout))
+	rest, err := io.ReadAll(c.r)
+	if err != nil && !isReset(err) {
+		c.t.Fatalf("want the connection closed, got %v after %q", err, rest)
+	}
+	return string(rest)
+}
+
+func isReset(err error) bool {
+	return strings.Contains(err.Error(), "connection reset")
+}
+
+// Register answers the name prompt with name and expects the welcome.
+func (c *Client) Register(name string) {
+	c.t.Helper()
+	c.Expect("What's your name?")
+	c.Send(name)
+	c.Expect("Welcome, " + name + "!")
+}
+
+// Join dials addr and registers as name.
+func Join(t testing.TB, addr, name string) *Client {
+	t.Helper()
+	c := Dial(t, addr)
+	c.Register(name)
+	return c
+}

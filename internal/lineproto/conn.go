@@ -1,0 +1,350 @@
+package lineproto
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"runtime/debug"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"hubbub/internal/chat"
+)
+
+// closeReason says why a connection ended; the first reason recorded is the one logged.
+type closeReason string
+
+const (
+	reasonClientClosed    closeReason = "client closed"
+	reasonQuit            closeReason = "quit"
+	reasonReadError       closeReason = "read error"
+	reasonSlowConsumer    closeReason = "slow consumer"
+	reasonWriteTimeout    closeReason = "write timeout"
+	reasonWriteError      closeReason = "write error"
+	reasonRegisterTimeout closeReason = "register timeout"
+	reasonShutdown        closeReason = "server shutdown"
+	reasonPanic           closeReason = "panic"
+)
+
+var noticeRegisterTimeout = []byte("* timed out waiting for your name, goodbye\r\n")
+
+// readBufSize is the size of the buffer a connection borrows for one read.
+const readBufSize = 4096
+
+// readBufs lends read buffers only while a connection has bytes to read, so an idle
+// connection holds none.
+var readBufs = sync.Pool{New: func() any { return new([readBufSize]byte) }}
+
+// conn is one line client. Its read loop (serve) runs on the goroutine the accept loop gave it;
+// its writer runs on a goroutine of its own that exists only while there is output to send.
+type conn struct {
+	srv     *Server
+	nc      *net.TCPConn
+	raw     syscall.RawConn
+	waitFn  func(fd uintptr) bool // waits for readability; built once so waiting allocates nothing
+	started time.Time
+	session *chat.Session
+	done    chan struct{} // closed when the socket is closed; stops waits
+
+	// Line rate limiting: a token bucket, used only by the read loop.
+	tokens   float64
+	lastFill time.Time
+
+	mu         sync.Mutex
+	writerIdle sync.Cond   // signalled when the writer exits; uses mu
+	out        outQueue    // output not yet handed to the writer; guarded by mu
+	writing    bool        // a writer goroutine is running; guarded by mu
+	sealed     bool        // no more output is accepted; guarded by mu
+	draining   bool        // close our side once out is sent; guarded by mu
+	closed     bool        // the socket is closed; guarded by mu
+	reason     closeReason // why the connection ends; guarded by mu
+}
+
+func newConn(srv *Server, nc *net.TCPConn) (*conn, error) {
+	raw, err := nc.SyscallConn()
+	if err != nil {
+		return nil, fmt.Errorf("raw conn: %w", err)
+	}
+	c := &conn{
+		srv:      srv,
+		nc:       nc,
+		raw:      raw,
+		started:  time.Now(),
+		done:     make(chan struct{}),
+		tokens:   float64(srv.cfg.LineBurst),
+		lastFill: time.Now(),
+	}
+	c.writerIdle.L = &c.mu
+	c.waitFn = func(fd uintptr) bool {
+		// Peek one byte into the stack: readable (or closed, or failed) means Read will not block.
+		var b [1]byte
+		_, _, err := unix.Recvfrom(int(fd), b[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
+		return err != unix.EAGAIN
+	}
+	return c, nil
+}
+
+// Deliver queues m for the client (chat.Client). It never blocks.
+func (c *conn) Deliver(m *chat.Message) {
+	c.write(m.Encoded(lineEncoding{}))
+}
+
+// write queues b, starting the writer when it is not running. A client whose queue would pass
+// MaxQueue is dropped as a slow consumer: it cannot be allowed to hold up anyone else.
+func (c *conn) write(b []byte) {
+	c.mu.Lock()
+	if c.sealed {
+		c.mu.Unlock()
+		return
+	}
+	if c.out.size+len(b) > c.srv.cfg.MaxQueue {
+		c.closeLocked(reasonSlowConsumer)
+		c.mu.Unlock()
+		return
+	}
+	c.out.write(b)
+	start := !c.writing
+	c.writing = true
+	c.mu.Unlock()
+	if start {
+		go c.writeLoop()
+	}
+}
+
+// writeLoop sends everything queued, one writev per batch, until the queue is empty.
+func (c *conn) writeLoop() {
+	var batch []*chunk
+	var bufs net.Buffers
+	defer func() {
+		if r := recover(); r != nil {
+			c.srv.log.Error("panic writing to connection", "remote", c.nc.RemoteAddr().String(),
+				"panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			c.mu.Lock()
+			c.closeLocked(reasonPanic)
+			c.writing = false
+			c.writerIdle.Broadcast()
+			c.mu.Unlock()
+		}
+	}()
+	for {
+		c.mu.Lock()
+		if c.closed || c.out.size == 0 {
+			if c.draining && !c.closed {
+				c.nc.CloseWrite()
+			}
+			c.out.reset()
+			c.writing = false
+			c.writerIdle.Broadcast()
+			c.mu.Unlock()
+			return
+		}
+		batch = c.out.take(batch[:0])
+		c.mu.Unlock()
+
+		bufs = bufs[:0]
+		for _, ch := range batch {
+			bufs = append(bufs, ch.b[:ch.n])
+		}
+		c.nc.SetWriteDeadline(time.Now().Add(c.srv.cfg.WriteTimeout))
+		pending := bufs // WriteTo consumes its receiver; keep bufs for reuse
+		_, err := pending.WriteTo(c.nc)
+		putChunks(batch)
+		if err != nil {
+			reason := reasonWriteError
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				reason = reasonWriteTimeout
+			}
+			c.mu.Lock()
+			c.closeLocked(reason)
+			c.mu.Unlock()
+		}
+	}
+}
+
+// finish ends the connection gracefully: it queues notice (if any) as the last output, sends
+// what is queued, closes our side, and waits a little for the client to close its side.
+func (c *conn) finish(reason closeReason, notice []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.sealed {
+		return
+	}
+	if c.reason == "" {
+		c.reason = reason
+	}
+	if notice != nil {
+		c.out.write(notice)
+	}
+	c.sealed = true
+	c.draining = true
+	if !c.writing {
+		if c.out.size > 0 {
+			c.writing = true
+			go c.writeLoop()
+		} else {
+			c.nc.CloseWrite()
+		}
+	}
+	c.nc.SetReadDeadline(time.Now().Add(lingerTimeout))
+}
+
+// closeLocked closes the socket at once, dropping what is queued. c.mu must be held.
+func (c *conn) closeLocked(reason closeReason) {
+	if c.reason == "" {
+		c.reason = reason
+	}
+	if c.closed {
+		return
+	}
+	c.closed = true
+	c.sealed = true
+	c.out.reset()
+	c.nc.Close()
+	close(c.done)
+}
+
+func (c *conn) isSealed() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.sealed
+}
+
+// serve runs the read loop until the connection ends, then cleans up.
+func (c *conn) serve() {
+	defer c.cleanup()
+	defer func() {
+		if r := recover(); r != nil {
+			c.srv.log.Error("panic serving connection", "remote", c.nc.RemoteAddr().String(),
+				"name", c.session.Name(), "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			c.mu.Lock()
+			c.closeLocked(reasonPanic)
+			c.mu.Unlock()
+		}
+	}()
+	c.session = c.srv.hub.Connect(c)
+	if c.srv.cfg.RegisterTimeout > 0 {
+		c.nc.SetReadDeadline(time.Now().Add(c.srv.cfg.RegisterTimeout))
+	}
+	dec := NewDecoder(c.srv.cfg.MaxLine)
+	registered := false
+	for {
+		if err := c.raw.Read(c.waitFn); err != nil {
+			if c.readFailed(err, registered) {
+				return
+			}
+			continue
+		}
+		buf := readBufs.Get().(*[readBufSize]byte)
+		n, err := c.nc.Read(buf[:])
+		if n > 0 {
+			c.handleInput(dec, buf[:n])
+		}
+		dec.Release()
+		readBufs.Put(buf)
+		if !registered && c.session.Registered() {
+			registered = true
+			c.nc.SetReadDeadline(time.Time{})
+		}
+		if err != nil && c.readFailed(err, registered) {
+			return
+		}
+	}
+}
+
+// readFailed records why a read failed and reports whether the read loop should stop.
+func (c *conn) readFailed(err error, registered bool) bool {
+	if errors.Is(err, os.ErrDeadlineExceeded) && !registered && !c.isSealed() {
+		c.finish(reasonRegisterTimeout, noticeRegisterTimeout)
+		return false // wait, briefly, for the client to close
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.reason == "" {
+		if errors.Is(err, io.EOF) {
+			c.reason = reasonClientClosed
+		} else {
+			c.reason = reasonReadError
+		}
+	}
+	return true
+}
+
+// handleInput passes each complete line in p to the chat, at most LineRate lines a second.
+func (c *conn) handleInput(dec *Decoder, p []byte) {
+	for len(p) > 0 {
+		n, ev := dec.Decode(p)
+		p = p[n:]
+		if ev == NeedMore {
+			continue
+		}
+		if c.isSealed() {
+			return // closing: what the client still sends is ignored
+		}
+		if ev == LineTooLong {
+			c.write(c.srv.lineTooLong)
+			continue
+		}
+		if !c.takeToken() {
+			return
+		}
+		if hook := c.srv.testHookLine; hook != nil {
+			hook(dec.Line())
+		}
+		if err := c.session.Handle(dec.Line()); errors.Is(err, chat.ErrQuit) {
+			c.finish(reasonQuit, nil)
+			return
+		}
+	}
+}
+
+// takeToken waits until the line rate allows one more line. Waiting here, instead of dropping
+// lines, slows a flooding client down: the kernel stops accepting its data once our receive
+// buffer fills. It reports false when the connection closed while waiting.
+func (c *conn) takeToken() bool {
+	rate := c.srv.cfg.LineRate
+	if rate <= 0 {
+		return true
+	}
+	now := time.Now()
+	c.tokens = min(c.tokens+now.Sub(c.lastFill).Seconds()*rate, float64(max(c.srv.cfg.LineBurst, 1)))
+	c.lastFill = now
+	if c.tokens < 1 {
+		wait := time.Duration((1 - c.tokens) / rate * float64(time.Second))
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-c.done:
+			t.Stop()
+			return false
+		}
+		c.tokens = 1
+		c.lastFill = time.Now()
+	}
+	c.tokens--
+	return true
+}
+
+// cleanup runs when the read loop ends: the member leaves, the writer stops, the socket closes.
+func (c *conn) cleanup() {
+	if c.session != nil {
+		c.session.Close()
+	}
+	c.mu.Lock()
+	c.closeLocked(reasonClientClosed)
+	for c.writing {
+		c.writerIdle.Wait()
+	}
+	reason := c.reason
+	c.mu.Unlock()
+	name := ""
+	if c.session != nil {
+		name = c.session.Name()
+	}
+	c.srv.log.Info("connection closed", "service", "chat", "remote", c.nc.RemoteAddr().String(),
+		"name", name, "duration", time.Since(c.started).Round(time.Millisecond), "reason", string(reason))
+}

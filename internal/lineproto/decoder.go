@@ -1,0 +1,206 @@
+package lineproto
+
+import "unicode/utf8"
+
+// Event is what Decoder.Decode found.
+type Event uint8
+
+const (
+	// NeedMore means the input was used up without completing a line.
+	NeedMore Event = iota
+	// LineReady means a line is complete; Decoder.Line returns it.
+	LineReady
+	// LineTooLong means the line being typed passed the maximum; the rest of it, up to the next
+	// line end, is discarded. It is reported once per line, when the limit is crossed.
+	LineTooLong
+)
+
+// Telnet command bytes (RFC 854, RFC 855).
+const (
+	iac  = 255
+	dont = 254
+	do   = 253
+	wont = 252
+	will = 251
+	sb   = 250
+	el   = 248 // erase line
+	ec   = 247 // erase character
+	se   = 240
+)
+
+type decodeState uint8
+
+const (
+	stData  decodeState = iota
+	stCR                // saw CR; LF or NUL ends the line, anything else means a lone CR
+	stIAC               // saw IAC in data
+	stOpt               // saw IAC WILL/WONT/DO/DONT; the next byte is the option
+	stSB                // inside subnegotiation, skipping until IAC SE
+	stSBIAC             // saw IAC inside subnegotiation
+)
+
+// special marks the bytes that end a run of plain line text.
+var special = [256]bool{'\r': true, '\n': true, iac: true, 0x08: true, 0x7f: true}
+
+// Decoder turns the bytes of a telnet or nc client into lines. It accepts LF, CR LF and
+// telnet's CR NUL as line ends, strips telnet commands and option negotiation, applies
+// backspace (0x08), DEL (0x7f) and telnet's erase-character and erase-line, and never holds
+// more than max bytes of a line however long the line is. The zero value is not usable; use
+// NewDecoder.
+type Decoder struct {
+	max        int
+	state      decodeState
+	discarding bool   // the current line passed max; drop it up to its end
+	line       []byte // the line being assembled when it spans reads or is edited
+	out        []byte // the last line returned
+}
+
+// NewDecoder returns a Decoder for lines of at most max bytes.
+func NewDecoder(max int) *Decoder {
+	return &Decoder{max: max}
+}
+
+// Decode consumes p until a line completes, a line becomes too long, or p is used up. It
+// returns how many bytes it consumed and what happened. After LineReady, Line returns the line
+// until the next call to Decode; it may point into p.
+func (d *Decoder) Decode(p []byte) (int, Event) {
+	n := 0
+	for n < len(p) {
+		if d.state == stData {
+			j := indexSpecial(p[n:])
+			if j < 0 {
+				return len(p), d.appendRun(p[n:])
+			}
+			run := p[n : n+j]
+			if len(d.line) == 0 && !d.discarding && len(run) <= d.max {
+				// The whole line is in p: hand it out without copying.
+				end := n + j
+				if p[end] == '\n' {
+					d.out = run
+					return end + 1, LineReady
+				}
+				if p[end] == '\r' && end+1 < len(p) && (p[end+1] == '\n' || p[end+1] == 0) {
+					d.out = run
+					return end + 2, LineReady
+				}
+			}
+			n += j
+			if ev := d.appendRun(run); ev != NeedMore {
+				return n, ev
+			}
+		}
+		c := p[n]
+		n++
+		switch d.state {
+		case stData:
+			switch c {
+			case '\n':
+				if ev := d.finish(); ev != NeedMore {
+					return n, ev
+				}
+			case '\r':
+				d.state = stCR
+			case iac:
+				d.state = stIAC
+			case 0x08, 0x7f:
+				d.erase()
+			}
+		case stCR:
+			d.state = stData
+			if c == '\n' || c == 0 {
+				if ev := d.finish(); ev != NeedMore {
+					return n, ev
+				}
+				continue
+			}
+			n-- // a lone CR is dropped; c is read again as data
+		case stIAC:
+			d.state = stData
+			switch c {
+			case iac: // escaped 0xFF is data
+				if ev := d.appendRun([]byte{iac}); ev != NeedMore {
+					return n, ev
+				}
+			case will, wont, do, dont:
+				d.state = stOpt
+			case sb:
+				d.state = stSB
+			case ec:
+				d.erase()
+			case el:
+				d.line = d.line[:0]
+			}
+		case stOpt:
+			d.state = stData
+		case stSB:
+			if c == iac {
+				d.state = stSBIAC
+			}
+		case stSBIAC:
+			if c == se {
+				d.state = stData
+			} else {
+				d.state = stSB
+			}
+		}
+	}
+	return n, NeedMore
+}
+
+// Line returns the line found by the last Decode that returned LineReady, without its line end.
+func (d *Decoder) Line() []byte { return d.out }
+
+// Pending returns how many bytes of an unfinished line the decoder holds.
+func (d *Decoder) Pending() int { return len(d.line) }
+
+// Release drops the line buffer when it holds nothing, so an idle connection keeps no memory.
+func (d *Decoder) Release() {
+	if len(d.line) == 0 {
+		d.line = nil
+	}
+	d.out = nil
+}
+
+func indexSpecial(p []byte) int {
+	for i, c := range p {
+		if special[c] {
+			return i
+		}
+	}
+	return -1
+}
+
+// appendRun adds plain bytes to the line, switching to discarding when it would pass max.
+func (d *Decoder) appendRun(run []byte) Event {
+	if d.discarding || len(run) == 0 {
+		return NeedMore
+	}
+	if len(d.line)+len(run) > d.max {
+		d.discarding = true
+		d.line = d.line[:0]
+		return LineTooLong
+	}
+	d.line = append(d.line, run...)
+	return NeedMore
+}
+
+// finish ends the current line: LineReady, or NeedMore when it was being discarded.
+func (d *Decoder) finish() Event {
+	if d.discarding {
+		d.discarding = false
+		d.line = d.line[:0]
+		return NeedMore
+	}
+	d.out = d.line
+	d.line = d.line[:0]
+	return LineReady
+}
+
+// erase removes the last character (a whole UTF-8 sequence when it is one) from the line.
+func (d *Decoder) erase() {
+	if d.discarding || len(d.line) == 0 {
+		return
+	}
+	_, size := utf8.DecodeLastRune(d.line)
+	d.line = d.line[:len(d.line)-size]
+}

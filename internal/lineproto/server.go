@@ -1,0 +1,126 @@
+// Package lineproto is the TCP line transport of the chat: what telnet and nc users connect
+// to. It frames lines (Decoder), queues each connection's output in a bounded buffer written by
+// one writev per wakeup, drops connections that cannot keep up, and feeds every line to the
+// chat domain, which it knows only through chat.Hub and chat.Session.
+package lineproto
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"hubbub/internal/accept"
+	"hubbub/internal/chat"
+)
+
+// Config holds the limits of the line transport. Each has a flag in cmd/hubbub.
+type Config struct {
+	MaxLine         int           // longest line a client may send, in bytes
+	MaxQueue        int           // bytes queued to one connection before it is dropped as too slow
+	WriteTimeout    time.Duration // a write that makes no progress for this long drops the connection
+	RegisterTimeout time.Duration // time to choose a name before the connection is closed; 0: none
+	LineRate        float64       // lines per second one connection may send; 0: no limit
+	LineBurst       int           // lines that may be sent at once before LineRate applies
+	accept.Limits
+}
+
+// DefaultConfig returns the defaults documented in the README and in --help.
+func DefaultConfig() Config {
+	return Config{
+		MaxLine:         4096,
+		MaxQueue:        256 << 10,
+		WriteTimeout:    10 * time.Second,
+		RegisterTimeout: 60 * time.Second,
+		LineRate:        10,
+		LineBurst:       30,
+		Limits:          accept.Limits{MaxConnsPerIP: 256},
+	}
+}
+
+// lingerTimeout bounds how long a connection that is being closed waits for the client to
+// close its side, after everything queued was sent.
+const lingerTimeout = 2 * time.Second
+
+// Server serves the chat to line clients.
+type Server struct {
+	cfg  Config
+	hub  *chat.Hub
+	log  *slog.Logger
+	loop *accept.Loop
+
+	lineTooLong []byte // the notice for an over-long line, made once
+
+	mu           sync.Mutex
+	conns        map[*conn]struct{} // guarded by mu
+	shuttingDown bool               // guarded by mu
+
+	// testHookLine, when set, is called with each line before the chat sees it.
+	testHookLine func(line []byte)
+}
+
+// NewServer returns a server that connects its clients to hub.
+func NewServer(cfg Config, hub *chat.Hub, log *slog.Logger) *Server {
+	s := &Server{
+		cfg:         cfg,
+		hub:         hub,
+		log:         log,
+		conns:       make(map[*conn]struct{}),
+		lineTooLong: fmt.Appendf(nil, "* line too long (max %d bytes)\r\n", cfg.MaxLine),
+	}
+	s.loop = accept.New("chat", cfg.Limits, log, s.serveConn)
+	return s
+}
+
+// Serve accepts connections on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error { return s.loop.Serve(ln) }
+
+// Shutdown stops accepting, tells every connected user the server is shutting down, sends what
+// is queued to them, and closes their connections. When ctx ends first, it closes the rest at
+// once and returns ctx's error. No goroutine of the server runs after it returns.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.loop.Close()
+	s.mu.Lock()
+	s.shuttingDown = true
+	for c := range s.conns {
+		c.finish(reasonShutdown, noticeShutdown)
+	}
+	s.mu.Unlock()
+	err := s.loop.Wait(ctx)
+	if err != nil {
+		s.loop.CloseConns()
+		s.loop.Wait(context.Background())
+		return fmt.Errorf("chat shutdown: %w", err)
+	}
+	return nil
+}
+
+var noticeShutdown = []byte("* server shutting down\r\n")
+
+func (s *Server) serveConn(nc net.Conn) {
+	tcp, ok := nc.(*net.TCPConn)
+	if !ok {
+		s.log.Error("not a TCP connection", "remote", nc.RemoteAddr().String())
+		return
+	}
+	c, err := newConn(s, tcp)
+	if err != nil {
+		s.log.Error("set up connection", "remote", nc.RemoteAddr().String(), "err", err)
+		return
+	}
+	s.mu.Lock()
+	s.conns[c] = struct{}{}
+	shuttingDown := s.shuttingDown
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.conns, c)
+		s.mu.Unlock()
+	}()
+	if shuttingDown {
+		c.finish(reasonShutdown, noticeShutdown)
+	}
+	c.serve()
+}
