@@ -61,7 +61,9 @@ func (h *Hub) Connect(c Client) *Session {
 // Online returns how many members are registered.
 func (h *Hub) Online() int { return len(*h.members.Load()) }
 
-// register makes s the member called n, unless someone online holds that name.
+// register makes s the member called n, unless someone online holds that name, and tells the
+// others. The announcement is made under the lock, so that joins and leaves reach everyone in
+// one order: nobody hears of a join that happened before their own.
 func (h *Hub) register(s *Session, n Name) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -79,11 +81,13 @@ func (h *Hub) register(s *Session, n Name) bool {
 	s.index = len(members)
 	members = append(members, s)
 	h.members.Store(&members)
+	h.broadcast(s, &Message{Kind: KindJoin, From: n.Display})
 	return true
 }
 
-// unregister removes s, which must be registered.
-func (h *Hub) unregister(s *Session) {
+// unregister removes s, which must be registered, and tells the others that it left for
+// reason.
+func (h *Hub) unregister(s *Session, reason string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	delete(h.byKey, s.name.Key)
@@ -96,6 +100,7 @@ func (h *Hub) unregister(s *Session) {
 	}
 	s.index = -1
 	h.members.Store(&members)
+	h.broadcast(s, &Message{Kind: KindLeave, From: s.name.Display, Text: reason})
 }
 
 // broadcast delivers m to every registered member except from.

@@ -65,8 +65,7 @@ func (s *Session) Close() {
 	if !s.registered {
 		return
 	}
-	s.hub.unregister(s)
-	s.hub.broadcast(s, &Message{Kind: KindLeave, From: s.name.Display, Text: s.quitReason})
+	s.hub.unregister(s, s.quitReason)
 }
 
 func (s *Session) chooseName(typed string) {
@@ -89,7 +88,6 @@ func (s *Session) chooseName(typed string) {
 	}
 	s.registered = true
 	s.hub.log.Debug("registered", "name", n.Display)
-	s.hub.broadcast(s, &Message{Kind: KindJoin, From: n.Display})
 }
 
 func (s *Session) notice(text string) {

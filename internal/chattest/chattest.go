@@ -194,12 +194,13 @@ func (c *Client) ExpectSilence(d time.Duration) {
 	}
 }
 
-// ExpectClosed fails the test unless the server closes the connection; it returns what was
-// received before the end.
+// ExpectClosed fails the test unless the server closes the connection, and then closes the
+// client's side as telnet and nc do. It returns what was received before the end.
 func (c *Client) ExpectClosed() string {
 	c.t.Helper()
 	c.Conn.SetReadDeadline(time.Now().Add(Timeout))
 	rest, err := io.ReadAll(c.r)
+	c.Conn.Close()
 	if err != nil && !isReset(err) {
 		c.t.Fatalf("want the connection closed, got %v after %q", err, rest)
 	}

@@ -296,6 +296,7 @@ func (c *conn) handleInput(dec *Decoder, p []byte) {
 			hook(dec.Line())
 		}
 		if err := c.session.Handle(dec.Line()); errors.Is(err, chat.ErrQuit) {
+			c.session.Close() // others hear of it now, not when the client gets round to closing
 			c.finish(reasonQuit, nil)
 			return
 		}

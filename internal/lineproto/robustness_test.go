@@ -1,0 +1,153 @@
+package lineproto_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"hubbub/internal/chattest"
+	"hubbub/internal/lineproto"
+)
+
+// TestSlowConsumer has one client that never reads while others chat at full speed: everyone
+// else gets every line in order, and the one who does not read is disconnected.
+func TestSlowConsumer(t *testing.T) {
+	cfg := testConfig()
+	srv := chattest.Start(t, cfg)
+
+	slow := chattest.Join(t, srv.Addr, "slow")
+
+	const senders, readers = 3, 3
+	var clients []*chattest.Client
+	for i := range senders + readers {
+		clients = append(clients, chattest.Join(t, srv.Addr, fmt.Sprintf("user%d", i)))
+	}
+	// Let every join announcement arrive before the flood, so each reader's stream is chat only.
+	for i, c := range clients {
+		for j := i + 1; j < len(clients); j++ {
+			c.Expect(fmt.Sprintf("user%d has joined the channel", j))
+		}
+	}
+
+	// Everyone but "slow" reads. In rounds, so that the readers (slowed by the race detector) never lag by more than a
+	// round, well under MaxQueue, while "slow" falls further behind with every round: 8 MB in
+	// all, more than its kernel buffers (4 MB here) and MaxQueue together.
+	const rounds, perRound = 60, 50
+	filler := strings.Repeat(".", 900)
+	next := make([]map[string]int, len(clients))
+	for r := range next {
+		next[r] = make(map[string]int)
+	}
+	for round := range rounds {
+		for s := range senders {
+			var batch strings.Builder
+			for i := range perRound {
+				fmt.Fprintf(&batch, "%d %s\n", round*perRound+i, filler)
+			}
+			clients[s].Write(batch.String())
+		}
+		for r, c := range clients {
+			want := senders * perRound
+			if r < senders {
+				want -= perRound // a sender gets no copy of its own lines
+			}
+			for got := 0; got < want; {
+				line := c.ReadLine()
+				if line == "slow has left the channel." {
+					continue
+				}
+				var from string
+				var n int
+				if _, err := fmt.Sscanf(line, "<%s %d", &from, &n); err != nil {
+					t.Fatalf("reader %d: unexpected line %.60q", r, line)
+				}
+				if n != next[r][from] {
+					t.Fatalf("reader %d: from %s got line %d, want %d", r, from, n, next[r][from])
+				}
+				next[r][from]++
+				got++
+			}
+		}
+	}
+
+	srv.Logs.WaitFor(t, "connection closed", "name=slow", `reason="slow consumer"`)
+	// The slow client finds its connection closed once it reads what the kernel held.
+	slow.ExpectClosed()
+}
+
+// TestPanicClosesOnlyThatConnection makes the server panic while handling one user's line.
+func TestPanicClosesOnlyThatConnection(t *testing.T) {
+	srv := chattest.Start(t, testConfig(), func(s *lineproto.Server) {
+		s.SetTestHookLine(func(line []byte) {
+			if string(line) == "boom" {
+				panic("test panic")
+			}
+		})
+	})
+	alice := chattest.Join(t, srv.Addr, "alice")
+	bob := chattest.Join(t, srv.Addr, "bob")
+	alice.Expect("bob has joined the channel")
+
+	bob.Send("boom")
+	bob.ExpectClosed()
+	alice.Expect("bob has left the channel.")
+	line := srv.Logs.WaitFor(t, "panic serving connection", "test panic")
+	if !strings.Contains(line, "goroutine") || !strings.Contains(line, "conn.go") {
+		t.Errorf("panic log has no stack: %s", line)
+	}
+	srv.Logs.WaitFor(t, "connection closed", "name=bob", "reason=panic")
+
+	carol := chattest.Join(t, srv.Addr, "carol")
+	alice.Expect("carol has joined the channel")
+	carol.Send("still here")
+	alice.Expect("<carol> still here")
+}
+
+func TestShutdownTellsUsers(t *testing.T) {
+	srv := chattest.Start(t, testConfig())
+	alice := chattest.Join(t, srv.Addr, "alice")
+	bob := chattest.Join(t, srv.Addr, "bob")
+	alice.Expect("bob has joined the channel")
+	unregistered := chattest.Dial(t, srv.Addr)
+	unregistered.Expect("What's your name?")
+
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), chattest.Timeout)
+		defer cancel()
+		done <- srv.Line.Shutdown(ctx)
+	}()
+	for _, c := range []*chattest.Client{alice, bob, unregistered} {
+		c.Expect("* server shutting down")
+		if rest := c.ExpectClosed(); rest != "" {
+			t.Errorf("after the shutdown notice got %q", rest)
+		}
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	if _, err := net.DialTimeout("tcp", srv.Addr, time.Second); err == nil {
+		t.Error("server still accepts after Shutdown")
+	}
+	// goleak, in TestMain, checks that no goroutine outlived Shutdown.
+}
+
+// TestShutdownDeadline has a client that never reads nor closes: Shutdown gives up waiting for
+// it when its context ends, closes it, and still returns with every goroutine stopped.
+func TestShutdownDeadline(t *testing.T) {
+	srv := chattest.Start(t, testConfig())
+	stuck := chattest.Join(t, srv.Addr, "stuck")
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	// The client's side stays open, so the graceful wait (up to the linger time) cannot finish
+	// within 50ms.
+	if err := srv.Line.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Shutdown = %v, want the context's deadline", err)
+	}
+	stuck.Expect("* server shutting down")
+	stuck.ExpectClosed()
+}
