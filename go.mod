@@ -3,6 +3,7 @@ module hubbub
 go 1.26.8
 
 require (
+	github.com/creack/pty v1.1.24
 	go.uber.org/goleak v1.3.0
 	golang.org/x/sys v0.50.0
 	golang.org/x/text v0.44.0

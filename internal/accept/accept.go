@@ -18,17 +18,11 @@ import (
 	"time"
 )
 
-// Limits bound how many connections a Loop holds. Zero means no limit.
-type Limits struct {
-	MaxConns      int // connections open at once
-	MaxConnsPerIP int // connections open at once from one remote address
-}
-
 // Loop accepts connections and runs Handle for each on its own goroutine, closing the
 // connection when Handle returns.
 type Loop struct {
 	service string
-	limits  Limits
+	limiter *Limiter
 	log     *slog.Logger
 	handle  func(net.Conn)
 
@@ -37,24 +31,23 @@ type Loop struct {
 	handlers sync.WaitGroup
 
 	mu      sync.Mutex
-	ln      net.Listener              // guarded by mu
-	closing bool                      // guarded by mu
-	conns   map[net.Conn]netip.Addr   // open connections; guarded by mu
-	perIP   map[netip.Addr]int        // open connections by address; guarded by mu
+	ln      net.Listener            // guarded by mu
+	closing bool                    // guarded by mu
+	conns   map[net.Conn]netip.Addr // open connections and their remote address; guarded by mu
 }
 
 // New returns a Loop for the named service (used in logs) that calls handle for each accepted
-// connection.
-func New(service string, limits Limits, log *slog.Logger, handle func(net.Conn)) *Loop {
+// connection admitted by limiter. Services that share a limiter share its limits; a nil
+// limiter admits everyone.
+func New(service string, limiter *Limiter, log *slog.Logger, handle func(net.Conn)) *Loop {
 	return &Loop{
 		service:  service,
-		limits:   limits,
+		limiter:  limiter,
 		log:      log,
 		handle:   handle,
 		quit:     make(chan struct{}),
 		loopDone: make(chan struct{}),
 		conns:    make(map[net.Conn]netip.Addr),
-		perIP:    make(map[netip.Addr]int),
 	}
 }
 
@@ -80,9 +73,14 @@ func (l *Loop) Serve(ln net.Listener) error {
 	}()
 
 	var backoff time.Duration
+	failing := false // logged once per run of failures, not once per failure
 	for {
 		c, err := ln.Accept()
 		if err == nil {
+			if failing {
+				l.log.Info("accepting again", "service", l.service)
+				failing = false
+			}
 			backoff = 0
 			l.admit(c)
 			continue
@@ -93,16 +91,26 @@ func (l *Loop) Serve(ln net.Listener) error {
 		if !retryable(err) {
 			return fmt.Errorf("accept %s: %w", l.service, err)
 		}
+		refused := false
 		if outOfFiles(err) && spare != nil {
 			spare.Close()
 			spare = nil
 			if c, err := ln.Accept(); err == nil {
 				l.refuse(c, "server full, try again later")
+				refused = true
 			}
 			spare, _ = os.Open(os.DevNull)
 		}
-		backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-		l.log.Warn("accept failed, backing off", "service", l.service, "err", err, "retry_in", backoff)
+		if refused {
+			// Progress: the next waiting client is told soon too.
+			backoff = 5 * time.Millisecond
+		} else {
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+		}
+		if !failing {
+			l.log.Warn("accept failing, backing off", "service", l.service, "err", err)
+			failing = true
+		}
 		select {
 		case <-time.After(backoff):
 		case <-l.quit:
@@ -181,21 +189,20 @@ func (l *Loop) isClosing() bool {
 // admit starts a handler for c, or refuses c when a limit is reached.
 func (l *Loop) admit(c net.Conn) {
 	addr := remoteIP(c)
-	l.mu.Lock()
-	var refusal string
-	switch {
-	case l.closing:
-		refusal = "server shutting down"
-	case l.limits.MaxConns > 0 && len(l.conns) >= l.limits.MaxConns:
-		refusal = fmt.Sprintf("server full (%d connections), try again later", l.limits.MaxConns)
-	case l.limits.MaxConnsPerIP > 0 && l.perIP[addr] >= l.limits.MaxConnsPerIP:
-		refusal = fmt.Sprintf("too many connections from your address (max %d)", l.limits.MaxConnsPerIP)
-	default:
-		l.conns[c] = addr
-		l.perIP[addr]++
-		l.handlers.Add(1)
+	refusal := l.limiter.acquire(addr)
+	if refusal == "" {
+		l.mu.Lock()
+		if l.closing {
+			refusal = "server shutting down"
+		} else {
+			l.conns[c] = addr
+			l.handlers.Add(1)
+		}
+		l.mu.Unlock()
+		if refusal != "" {
+			l.limiter.release(addr)
+		}
 	}
-	l.mu.Unlock()
 	if refusal != "" {
 		l.refuse(c, refusal)
 		return
@@ -218,12 +225,10 @@ func (l *Loop) run(c net.Conn) {
 func (l *Loop) release(c net.Conn) {
 	c.Close()
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	addr := l.conns[c]
 	delete(l.conns, c)
-	if l.perIP[addr]--; l.perIP[addr] <= 0 {
-		delete(l.perIP, addr)
-	}
+	l.mu.Unlock()
+	l.limiter.release(addr)
 }
 
 // refuse tells c why in one line and closes it.

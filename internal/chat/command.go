@@ -33,7 +33,7 @@ func (s *Session) command(line string) error {
 			return c.run(s, strings.TrimSpace(args))
 		}
 	}
-	s.noticef("unknown command /%s, try /help", safetext.CleanString(truncate(name, 32)))
+	s.noticef("unknown command /%s, try /help", safetext.CleanString(safetext.Truncate(name, 32)))
 	return nil
 }
 
@@ -51,18 +51,7 @@ func (s *Session) cmdHelp(string) error {
 }
 
 func (s *Session) cmdQuit(args string) error {
-	s.quitReason = truncate(strings.TrimSpace(safetext.CleanString(args)), maxQuitReason)
+	s.quitReason = safetext.Truncate(strings.TrimSpace(safetext.CleanString(args)), maxQuitReason)
 	s.notice("goodbye")
 	return ErrQuit
-}
-
-// truncate cuts s to at most n bytes without splitting a UTF-8 sequence.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && s[n]&0xc0 == 0x80 {
-		n--
-	}
-	return s[:n]
 }

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"hubbub/internal/accept"
 	"hubbub/internal/chat"
 	"hubbub/internal/lineproto"
 )
@@ -30,14 +31,20 @@ type Server struct {
 	Logs *Logs
 }
 
-// Start starts a server with cfg and shuts it down when the test ends. Each setup function is
-// called with the server before it starts serving.
+// Start starts a server with cfg and no connection limits, and shuts it down when the test
+// ends. Each setup function is called with the server before it starts serving.
 func Start(t testing.TB, cfg lineproto.Config, setup ...func(*lineproto.Server)) *Server {
+	t.Helper()
+	return StartLimited(t, cfg, nil, setup...)
+}
+
+// StartLimited is Start with connection limits.
+func StartLimited(t testing.TB, cfg lineproto.Config, limiter *accept.Limiter, setup ...func(*lineproto.Server)) *Server {
 	t.Helper()
 	logs := &Logs{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	hub := chat.NewHub(log)
-	srv := lineproto.NewServer(cfg, hub, log)
+	srv := lineproto.NewServer(cfg, hub, limiter, log)
 	for _, f := range setup {
 		f(srv)
 	}

@@ -1,12 +1,14 @@
 package lineproto_test
 
 import (
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
 
+	"hubbub/internal/accept"
 	"hubbub/internal/chattest"
 	"hubbub/internal/lineproto"
 )
@@ -179,10 +181,9 @@ func TestRegisterTimeout(t *testing.T) {
 }
 
 func TestConnectionLimits(t *testing.T) {
-	cfg := testConfig()
-	cfg.MaxConns = 3
-	cfg.MaxConnsPerIP = 2
-	srv := chattest.Start(t, cfg)
+	limiter := accept.NewLimiter(accept.Limits{MaxConns: 6, MaxConnsPerIP: 2,
+		Exempt: []netip.Prefix{netip.MustParsePrefix("127.0.0.9/32")}})
+	srv := chattest.StartLimited(t, testConfig(), limiter)
 
 	a := chattest.Dial(t, srv.Addr)
 	a.Expect("What's your name?")
@@ -192,11 +193,16 @@ func TestConnectionLimits(t *testing.T) {
 	refused.Expect("* too many connections from your address (max 2)")
 	refused.ExpectClosed()
 
-	// Another loopback address has its own allowance, but the total is 3.
+	// Another loopback address has its own allowance, an exempt one has no per-address limit,
+	// and the total is 6.
 	other := chattest.DialFrom(t, "127.0.0.2", srv.Addr)
 	other.Expect("What's your name?")
+	for range 3 {
+		exempt := chattest.DialFrom(t, "127.0.0.9", srv.Addr)
+		exempt.Expect("What's your name?")
+	}
 	full := chattest.DialFrom(t, "127.0.0.3", srv.Addr)
-	full.Expect("* server full (3 connections), try again later")
+	full.Expect("* server full (6 connections), try again later")
 	full.ExpectClosed()
 
 	// Limits count open connections: closing one makes room.

@@ -24,7 +24,6 @@ type Config struct {
 	RegisterTimeout time.Duration // time to choose a name before the connection is closed; 0: none
 	LineRate        float64       // lines per second one connection may send; 0: no limit
 	LineBurst       int           // lines that may be sent at once before LineRate applies
-	accept.Limits
 }
 
 // DefaultConfig returns the defaults documented in the README and in --help.
@@ -36,7 +35,6 @@ func DefaultConfig() Config {
 		RegisterTimeout: 60 * time.Second,
 		LineRate:        10,
 		LineBurst:       30,
-		Limits:          accept.Limits{MaxConnsPerIP: 256},
 	}
 }
 
@@ -61,8 +59,8 @@ type Server struct {
 	testHookLine func(line []byte)
 }
 
-// NewServer returns a server that connects its clients to hub.
-func NewServer(cfg Config, hub *chat.Hub, log *slog.Logger) *Server {
+// NewServer returns a server that connects its clients to hub, admitting those limiter allows.
+func NewServer(cfg Config, hub *chat.Hub, limiter *accept.Limiter, log *slog.Logger) *Server {
 	s := &Server{
 		cfg:         cfg,
 		hub:         hub,
@@ -70,7 +68,7 @@ func NewServer(cfg Config, hub *chat.Hub, log *slog.Logger) *Server {
 		conns:       make(map[*conn]struct{}),
 		lineTooLong: fmt.Appendf(nil, "* line too long (max %d bytes)\r\n", cfg.MaxLine),
 	}
-	s.loop = accept.New("chat", cfg.Limits, log, s.serveConn)
+	s.loop = accept.New("chat", limiter, log, s.serveConn)
 	return s
 }
 

@@ -1,0 +1,211 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"strings"
+	"syscall"
+	"time"
+
+	"hubbub/internal/accept"
+	"hubbub/internal/echo"
+	"hubbub/internal/lineproto"
+	"hubbub/internal/quote"
+)
+
+// fdReserve is how many file descriptors --max-conns 0 leaves for everything but client
+// connections (listeners, logs, later the database).
+const fdReserve = 64
+
+// Config is everything `hubbub serve` can be told.
+type Config struct {
+	ChatAddr, QuoteAddr, EchoAddr string
+
+	Line  lineproto.Config
+	Quote quote.Config
+	Echo  echo.Config
+
+	MaxConns        int
+	MaxConnsPerIP   int
+	LimitExempt     string
+	ShutdownTimeout time.Duration
+
+	LogLevel  string
+	LogFormat string
+}
+
+// defaultConfig returns the embedded defaults: `hubbub` with no flags runs with these.
+func defaultConfig() Config {
+	return Config{
+		ChatAddr:        ":8000",
+		QuoteAddr:       ":9000",
+		EchoAddr:        ":8007",
+		Line:            lineproto.DefaultConfig(),
+		Quote:           quote.DefaultConfig(),
+		Echo:            echo.DefaultConfig(),
+		MaxConnsPerIP:   32,
+		LimitExempt:     "127.0.0.0/8,::1/128",
+		ShutdownTimeout: 10 * time.Second,
+		LogLevel:        "info",
+		LogFormat:       "text",
+	}
+}
+
+// flagSet binds every setting of cfg to a flag. Its usage text lists them with their
+// environment variables.
+func flagSet(cfg *Config, out io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("hubbub serve", flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.StringVar(&cfg.ChatAddr, "chat-addr", cfg.ChatAddr, "chat listener `address`; empty turns chat off")
+	fs.StringVar(&cfg.QuoteAddr, "quote-addr", cfg.QuoteAddr, "quote listener `address`; empty turns quote off")
+	fs.StringVar(&cfg.EchoAddr, "echo-addr", cfg.EchoAddr, "echo listener `address`; empty turns echo off")
+
+	fs.IntVar(&cfg.Line.MaxLine, "max-line", cfg.Line.MaxLine, "longest chat line a client may send, in `bytes`; longer lines are discarded")
+	fs.IntVar(&cfg.Line.MaxQueue, "max-queue", cfg.Line.MaxQueue, "`bytes` of output queued to one chat client before it is disconnected as too slow")
+	fs.DurationVar(&cfg.Line.WriteTimeout, "write-timeout", cfg.Line.WriteTimeout, "a chat client whose socket takes no data for this `duration` is disconnected")
+	fs.DurationVar(&cfg.Line.RegisterTimeout, "register-timeout", cfg.Line.RegisterTimeout, "time a new chat connection has to choose a name; 0: no limit")
+	fs.Float64Var(&cfg.Line.LineRate, "line-rate", cfg.Line.LineRate, "chat `lines` per second one client may send; faster clients are read more slowly; 0: no limit")
+	fs.IntVar(&cfg.Line.LineBurst, "line-burst", cfg.Line.LineBurst, "chat `lines` a client may send at once before --line-rate applies")
+
+	fs.IntVar(&cfg.MaxConns, "max-conns", cfg.MaxConns, "connections open at once over all services; 0: the process's file limit less 64")
+	fs.IntVar(&cfg.MaxConnsPerIP, "max-conns-per-ip", cfg.MaxConnsPerIP, "connections open at once from one address; 0: no limit")
+	fs.StringVar(&cfg.LimitExempt, "limit-exempt", cfg.LimitExempt, "comma-separated `prefixes` that --max-conns-per-ip does not apply to")
+
+	fs.StringVar(&cfg.Quote.First, "quote-first", cfg.Quote.First, "the `quote` the quote service starts with")
+	fs.IntVar(&cfg.Quote.MaxQuote, "max-quote", cfg.Quote.MaxQuote, "longest quote kept, in `bytes`; longer quotes are cut")
+	fs.DurationVar(&cfg.Quote.IdleTimeout, "quote-idle-timeout", cfg.Quote.IdleTimeout, "a quote client idle this `duration` is disconnected")
+	fs.DurationVar(&cfg.Echo.IdleTimeout, "echo-idle-timeout", cfg.Echo.IdleTimeout, "an echo client idle this `duration` is disconnected")
+
+	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "on SIGINT or SIGTERM, time to tell users and flush before connections are cut")
+	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "`level` of logs: debug, info, warn or error")
+	fs.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "`format` of logs: text or json")
+	fs.Usage = func() { printUsage(fs) }
+	return fs
+}
+
+// envName is the environment variable that sets the flag called name.
+func envName(name string) string {
+	return "HUBBUB_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
+}
+
+// parseConfig builds the configuration from the defaults, then the environment, then args:
+// a flag on the command line wins over its environment variable.
+// lookupEnv is os.LookupEnv in production: a variable set to the empty string counts as set, so
+// HUBBUB_QUOTE_ADDR= turns the quote service off.
+func parseConfig(args []string, lookupEnv func(string) (string, bool), out io.Writer) (Config, error) {
+	cfg := defaultConfig()
+	fs := flagSet(&cfg, out)
+	var envErr error
+	fs.VisitAll(func(f *flag.Flag) {
+		name := envName(f.Name)
+		if v, ok := lookupEnv(name); ok {
+			if err := f.Value.Set(v); err != nil && envErr == nil {
+				envErr = fmt.Errorf("%s=%q: %w", name, v, err)
+			}
+		}
+	})
+	if envErr != nil {
+		return cfg, envErr
+	}
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("unexpected argument %q (see hubbub --help)", fs.Arg(0))
+	}
+	return cfg, cfg.validate()
+}
+
+func (c *Config) validate() error {
+	var errs []error
+	positive := func(name string, v int) {
+		if v <= 0 {
+			errs = append(errs, fmt.Errorf("--%s must be positive, not %d", name, v))
+		}
+	}
+	positive("max-line", c.Line.MaxLine)
+	positive("max-queue", c.Line.MaxQueue)
+	positive("max-quote", c.Quote.MaxQuote)
+	if c.Line.MaxQueue < c.Line.MaxLine+256 {
+		errs = append(errs, fmt.Errorf("--max-queue (%d) must exceed --max-line (%d) by at least 256", c.Line.MaxQueue, c.Line.MaxLine))
+	}
+	if c.Line.LineRate < 0 || c.MaxConns < 0 || c.MaxConnsPerIP < 0 {
+		errs = append(errs, errors.New("--line-rate, --max-conns and --max-conns-per-ip cannot be negative"))
+	}
+	for name, d := range map[string]time.Duration{
+		"write-timeout": c.Line.WriteTimeout, "quote-idle-timeout": c.Quote.IdleTimeout,
+		"echo-idle-timeout": c.Echo.IdleTimeout, "shutdown-timeout": c.ShutdownTimeout,
+	} {
+		if d <= 0 {
+			errs = append(errs, fmt.Errorf("--%s must be positive, not %v", name, d))
+		}
+	}
+	if _, err := c.exemptPrefixes(); err != nil {
+		errs = append(errs, err)
+	}
+	if _, err := c.logLevel(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		errs = append(errs, fmt.Errorf("--log-format must be text or json, not %q", c.LogFormat))
+	}
+	return errors.Join(errs...)
+}
+
+func (c *Config) exemptPrefixes() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range strings.Split(c.LimitExempt, ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return nil, fmt.Errorf("--limit-exempt: %w", err)
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+func (c *Config) logLevel() (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		return 0, fmt.Errorf("--log-level must be debug, info, warn or error, not %q", c.LogLevel)
+	}
+	return l, nil
+}
+
+// limits returns the connection limits, with --max-conns 0 resolved against the file limit.
+func (c *Config) limits() accept.Limits {
+	exempt, _ := c.exemptPrefixes() // checked by validate
+	max := c.MaxConns
+	if max == 0 {
+		var rl syscall.Rlimit
+		if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err == nil && rl.Cur > 2*fdReserve {
+			max = int(rl.Cur) - fdReserve
+		}
+	}
+	return accept.Limits{MaxConns: max, MaxConnsPerIP: c.MaxConnsPerIP, Exempt: exempt}
+}
+
+func printUsage(fs *flag.FlagSet) {
+	w := fs.Output()
+	fmt.Fprint(w, `hubbub: a chat server for telnet and nc, with the quote and echo services.
+
+Usage:
+  hubbub [serve] [flags]   run chat, quote and echo (the default command)
+  hubbub version           print the version and build information
+  hubbub help              print this help
+
+Flags of serve (each can also be set by the environment variable shown; a flag wins):
+`)
+	fs.VisitAll(func(f *flag.Flag) {
+		kind, usage := flag.UnquoteUsage(f)
+		fmt.Fprintf(w, "  --%s %s\n", f.Name, kind)
+		fmt.Fprintf(w, "        %s\n        default %q, $%s\n", usage, f.DefValue, envName(f.Name))
+	})
+}

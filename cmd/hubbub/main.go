@@ -1,0 +1,105 @@
+// Command hubbub runs the hubbub chat server and its quote and echo services.
+//
+//	hubbub [serve] [flags]   run the services (see hubbub --help)
+//	hubbub version           print the version
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run runs the command line args and returns the exit code.
+func run(args []string, stdout, stderr io.Writer) int {
+	cmd := "serve"
+	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
+		cmd, args = args[0], args[1:]
+	}
+	for _, a := range args {
+		if a == "-h" || a == "-help" || a == "--help" {
+			cmd = "help"
+		}
+	}
+	switch cmd {
+	case "serve":
+		return serve(args, stdout, stderr)
+	case "version":
+		fmt.Fprintln(stdout, versionString())
+		return 0
+	case "help":
+		flagSet(new(Config), stdout).Usage()
+		return 0
+	default:
+		fmt.Fprintf(stderr, "hubbub: unknown command %q (try hubbub --help)\n", cmd)
+		return 2
+	}
+}
+
+func serve(args []string, stdout, stderr io.Writer) int {
+	cfg, err := parseConfig(args, os.LookupEnv, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "hubbub: %v\n", err)
+		return 2
+	}
+	log := newLogger(cfg, stderr)
+
+	signals := make(chan os.Signal, 2)
+	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(signals)
+
+	m := &Main{cfg: cfg, log: log}
+	if err := m.Run(); err != nil {
+		log.Error("cannot start", "err", err)
+		return 1
+	}
+	code := 0
+	select {
+	case sig := <-signals:
+		log.Info("shutting down", "signal", sig.String(), "timeout", cfg.ShutdownTimeout)
+	case err := <-m.Failed():
+		log.Error("service failed, shutting down", "err", err)
+		code = 1
+	}
+	go func() {
+		// A second signal means the operator does not want to wait.
+		sig := <-signals
+		log.Warn("second signal, exiting now", "signal", sig.String())
+		os.Exit(1)
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := m.Shutdown(ctx); err != nil {
+		log.Warn("shutdown cut short: remaining connections were closed", "err", err)
+	}
+	log.Info("stopped")
+	return code
+}
+
+func versionString() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "hubbub (no build information)"
+	}
+	s := fmt.Sprintf("hubbub %s %s", info.Main.Version, info.GoVersion)
+	for _, kv := range info.Settings {
+		switch kv.Key {
+		case "vcs.revision", "vcs.time", "vcs.modified":
+			s += fmt.Sprintf(" %s=%s", kv.Key, kv.Value)
+		}
+	}
+	return s
+}

@@ -1,0 +1,105 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+
+	"hubbub/internal/accept"
+	"hubbub/internal/chat"
+	"hubbub/internal/echo"
+	"hubbub/internal/lineproto"
+	"hubbub/internal/quote"
+)
+
+// service is what Main needs of each server.
+type service interface {
+	Serve(ln net.Listener) error
+	Shutdown(ctx context.Context) error
+}
+
+// Main is the running program: every enabled service on its listener.
+type Main struct {
+	cfg Config
+	log *slog.Logger
+
+	services []service
+	serving  sync.WaitGroup
+	errs     chan error // a Serve that failed
+}
+
+// newLogger returns the logger cfg asks for, writing to w.
+func newLogger(cfg Config, w io.Writer) *slog.Logger {
+	level, _ := cfg.logLevel() // checked by validate
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// Run listens on every enabled address and starts serving. It returns once all listeners are
+// open, or with the first listen error (having closed the listeners it opened).
+func (m *Main) Run() error {
+	limiter := accept.NewLimiter(m.cfg.limits())
+	type listener struct {
+		name, addr string
+		srv        service
+	}
+	var todo []listener
+	if m.cfg.ChatAddr != "" {
+		hub := chat.NewHub(m.log)
+		todo = append(todo, listener{"chat", m.cfg.ChatAddr, lineproto.NewServer(m.cfg.Line, hub, limiter, m.log)})
+	}
+	if m.cfg.QuoteAddr != "" {
+		todo = append(todo, listener{"quote", m.cfg.QuoteAddr, quote.NewServer(m.cfg.Quote, limiter, m.log)})
+	}
+	if m.cfg.EchoAddr != "" {
+		todo = append(todo, listener{"echo", m.cfg.EchoAddr, echo.NewServer(m.cfg.Echo, limiter, m.log)})
+	}
+	if len(todo) == 0 {
+		return errors.New("every service is switched off: set at least one of --chat-addr, --quote-addr, --echo-addr")
+	}
+	var lns []net.Listener
+	for _, l := range todo {
+		ln, err := net.Listen("tcp", l.addr)
+		if err != nil {
+			for _, open := range lns {
+				open.Close()
+			}
+			return fmt.Errorf("%s: listen on %s: %w", l.name, l.addr, err)
+		}
+		lns = append(lns, ln)
+	}
+	m.errs = make(chan error, len(todo))
+	for i, l := range todo {
+		m.log.Info("listening", "service", l.name, "addr", lns[i].Addr().String())
+		m.services = append(m.services, l.srv)
+		m.serving.Go(func() {
+			if err := l.srv.Serve(lns[i]); err != nil {
+				m.errs <- fmt.Errorf("%s: %w", l.name, err)
+			}
+		})
+	}
+	return nil
+}
+
+// Failed returns a channel that yields an error if a service stops serving by itself.
+func (m *Main) Failed() <-chan error { return m.errs }
+
+// Shutdown stops every service at once: no new connections, users told, queues flushed,
+// connections closed. When ctx ends first, what remains is cut off.
+func (m *Main) Shutdown(ctx context.Context) error {
+	errs := make([]error, len(m.services))
+	var wg sync.WaitGroup
+	for i, s := range m.services {
+		wg.Go(func() { errs[i] = s.Shutdown(ctx) })
+	}
+	wg.Wait()
+	m.serving.Wait()
+	return errors.Join(errs...)
+}

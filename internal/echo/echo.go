@@ -1,0 +1,86 @@
+// Package echo is the echo service: it writes back every byte it reads, through a fixed-size
+// buffer (so a client that sends without reading is slowed by TCP, not buffered without bound),
+// and disconnects a client that stays idle too long.
+package echo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"time"
+
+	"hubbub/internal/accept"
+)
+
+// bufSize is the most an echo connection holds at once.
+const bufSize = 8192
+
+// Config configures the echo service.
+type Config struct {
+	IdleTimeout time.Duration // a client that neither sends nor reads for this long is disconnected
+}
+
+// DefaultConfig returns the defaults documented in --help.
+func DefaultConfig() Config { return Config{IdleTimeout: 5 * time.Minute} }
+
+// Server echoes.
+type Server struct {
+	cfg  Config
+	log  *slog.Logger
+	loop *accept.Loop
+}
+
+// NewServer returns an echo server admitting the connections limiter allows.
+func NewServer(cfg Config, limiter *accept.Limiter, log *slog.Logger) *Server {
+	s := &Server{cfg: cfg, log: log}
+	s.loop = accept.New("echo", limiter, log, s.serveConn)
+	return s
+}
+
+// Serve accepts connections on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error { return s.loop.Serve(ln) }
+
+// Shutdown stops accepting, closes every connection and waits for their goroutines to end.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.loop.Close()
+	s.loop.CloseConns()
+	if err := s.loop.Wait(ctx); err != nil {
+		return fmt.Errorf("echo shutdown: %w", err)
+	}
+	return nil
+}
+
+func (s *Server) serveConn(c net.Conn) {
+	start := time.Now()
+	buf := make([]byte, bufSize)
+	reason := "client closed"
+	for {
+		c.SetReadDeadline(time.Now().Add(s.cfg.IdleTimeout))
+		n, err := c.Read(buf)
+		if n > 0 {
+			c.SetWriteDeadline(time.Now().Add(s.cfg.IdleTimeout))
+			if _, werr := c.Write(buf[:n]); werr != nil {
+				reason = "write error: " + werr.Error()
+				if errors.Is(werr, os.ErrDeadlineExceeded) {
+					reason = "write timeout"
+				}
+				break
+			}
+		}
+		if err != nil {
+			switch {
+			case errors.Is(err, os.ErrDeadlineExceeded):
+				reason = "idle timeout"
+			case !errors.Is(err, io.EOF):
+				reason = "read error"
+			}
+			break
+		}
+	}
+	s.log.Debug("connection closed", "service", "echo", "remote", c.RemoteAddr().String(),
+		"duration", time.Since(start).Round(time.Millisecond), "reason", reason)
+}

@@ -1,0 +1,102 @@
+package echo_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"hubbub/internal/echo"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+const timeout = 10 * time.Second
+
+func start(t *testing.T, cfg echo.Config) string {
+	t.Helper()
+	srv := echo.NewServer(cfg, nil, slog.New(slog.DiscardHandler))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Error(err)
+		}
+		if err := <-served; err != nil {
+			t.Error(err)
+		}
+	})
+	return ln.Addr().String()
+}
+
+func TestEcho(t *testing.T) {
+	addr := start(t, echo.DefaultConfig())
+	tests := []struct {
+		name string
+		data []byte
+	}{
+		{"original client", []byte("Hello ,world!")},
+		{"binary", []byte{0, 0xff, 0xfe, '\r', '\n', 0x1b}},
+		{"4 MB", randomBytes(4 << 20)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(timeout))
+			// Write and read at once: the server's buffer is far smaller than the data.
+			written := make(chan error, 1)
+			go func() {
+				_, err := c.Write(tt.data)
+				written <- err
+			}()
+			got := make([]byte, len(tt.data))
+			if _, err := io.ReadFull(c, got); err != nil {
+				t.Fatalf("read: %v", err)
+			}
+			if err := <-written; err != nil {
+				t.Fatalf("write: %v", err)
+			}
+			if !bytes.Equal(got, tt.data) {
+				t.Error("echoed bytes differ from those sent")
+			}
+		})
+	}
+}
+
+func TestIdleTimeout(t *testing.T) {
+	addr := start(t, echo.Config{IdleTimeout: 50 * time.Millisecond})
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(timeout))
+	if n, err := c.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("read = %d, %v; want EOF after the idle timeout", n, err)
+	}
+}
+
+func randomBytes(n int) []byte {
+	b := make([]byte, n)
+	r := rand.NewChaCha8([32]byte{})
+	r.Read(b)
+	return b
+}
