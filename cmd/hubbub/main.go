@@ -38,7 +38,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, versionString())
 		return 0
 	case "help":
-		flagSet(new(Config), stdout).Usage()
+		cfg := defaultConfig()
+		flagSet(&cfg, stdout).Usage()
 		return 0
 	default:
 		fmt.Fprintf(stderr, "hubbub: unknown command %q (try hubbub --help)\n", cmd)

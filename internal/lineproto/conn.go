@@ -116,10 +116,24 @@ func (c *conn) write(b []byte) {
 	}
 }
 
+// writeScratch is a writer's working memory, pooled because writers come and go with every
+// burst of output.
+type writeScratch struct {
+	batch []*chunk
+	bufs  net.Buffers
+}
+
+var writeScratches = sync.Pool{New: func() any { return new(writeScratch) }}
+
 // writeLoop sends everything queued, one writev per batch, until the queue is empty.
 func (c *conn) writeLoop() {
-	var batch []*chunk
-	var bufs net.Buffers
+	scratch := writeScratches.Get().(*writeScratch)
+	batch, bufs := scratch.batch[:0], scratch.bufs[:0]
+	defer func() {
+		clear(bufs[:cap(bufs)])
+		scratch.batch, scratch.bufs = batch[:0], bufs[:0]
+		writeScratches.Put(scratch)
+	}()
 	defer func() {
 		if r := recover(); r != nil {
 			c.srv.log.Error("panic writing to connection", "remote", c.nc.RemoteAddr().String(),

@@ -1,0 +1,160 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"hubbub/internal/chattest"
+)
+
+func envMap(m map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) {
+		v, ok := m[k]
+		return v, ok
+	}
+}
+
+func TestConfigPrecedence(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		env  map[string]string
+		want func(Config) bool
+	}{
+		{"defaults", nil, nil, func(c Config) bool {
+			return c.ChatAddr == ":8000" && c.QuoteAddr == ":9000" && c.EchoAddr == ":8007" &&
+				c.Line.MaxLine == 4096 && c.Line.RegisterTimeout == time.Minute && c.ShutdownTimeout == 10*time.Second
+		}},
+		{"env sets", nil, map[string]string{"HUBBUB_CHAT_ADDR": "127.0.0.1:7000", "HUBBUB_MAX_LINE": "100"}, func(c Config) bool {
+			return c.ChatAddr == "127.0.0.1:7000" && c.Line.MaxLine == 100
+		}},
+		{"empty env turns a service off", nil, map[string]string{"HUBBUB_QUOTE_ADDR": ""}, func(c Config) bool {
+			return c.QuoteAddr == "" && c.ChatAddr == ":8000"
+		}},
+		{"flag beats env", []string{"--chat-addr", ":1234", "--echo-addr="}, map[string]string{"HUBBUB_CHAT_ADDR": ":7000"}, func(c Config) bool {
+			return c.ChatAddr == ":1234" && c.EchoAddr == ""
+		}},
+		{"single dash works too", []string{"-max-queue", "99999", "-line-rate=0"}, nil, func(c Config) bool {
+			return c.Line.MaxQueue == 99999 && c.Line.LineRate == 0
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := parseConfig(tt.args, envMap(tt.env), io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tt.want(cfg) {
+				t.Errorf("unexpected config %+v", cfg)
+			}
+		})
+	}
+}
+
+func TestBadConfig(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		wantErr string
+	}{
+		{"bad env value names the variable", nil, map[string]string{"HUBBUB_MAX_LINE": "lots"}, "HUBBUB_MAX_LINE"},
+		{"negative", []string{"--max-line", "-1"}, nil, "--max-line must be positive"},
+		{"queue smaller than a line", []string{"--max-queue", "100"}, nil, "--max-queue (100) must exceed --max-line"},
+		{"zero timeout", []string{"--write-timeout", "0s"}, nil, "--write-timeout must be positive"},
+		{"bad prefix", []string{"--limit-exempt", "nonsense"}, nil, "--limit-exempt"},
+		{"bad log level", []string{"--log-level", "loud"}, nil, "--log-level"},
+		{"unknown flag", []string{"--no-such-flag"}, nil, "no-such-flag"},
+		{"stray argument", []string{"extra"}, nil, `unexpected argument "extra"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := parseConfig(tt.args, envMap(tt.env), io.Discard)
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("err = %v, want one mentioning %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestHelpListsEveryFlag(t *testing.T) {
+	var help strings.Builder
+	if code := run([]string{"--help"}, &help, io.Discard); code != 0 {
+		t.Fatalf("--help exit code %d", code)
+	}
+	for _, def := range []string{`default ":8000", $HUBBUB_CHAT_ADDR`, `default "4096", $HUBBUB_MAX_LINE`} {
+		if !strings.Contains(help.String(), def) {
+			t.Errorf("--help does not show %s", def)
+		}
+	}
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs := flagSet(new(Config), io.Discard)
+	n := 0
+	fs.VisitAll(func(f *flag.Flag) {
+		n++
+		for doc, text := range map[string]string{"--help": help.String(), "README.md": string(readme)} {
+			if !strings.Contains(text, "--"+f.Name) || !strings.Contains(text, envName(f.Name)) {
+				t.Errorf("%s does not document --%s and $%s", doc, f.Name, envName(f.Name))
+			}
+		}
+	})
+	if n < 15 {
+		t.Errorf("only %d flags", n)
+	}
+}
+
+// TestMainRunAndShutdown runs every service in this process and stops it: nothing leaks
+// (TestMain checks with goleak), and the log shows each real address.
+func TestMainRunAndShutdown(t *testing.T) {
+	cfg := defaultConfig()
+	cfg.ChatAddr, cfg.QuoteAddr, cfg.EchoAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
+	logs := &chattest.Logs{}
+	m := &Main{cfg: cfg, log: slog.New(slog.NewTextHandler(logs, nil))}
+	if err := m.Run(); err != nil {
+		t.Fatal(err)
+	}
+	for _, svc := range []string{"chat", "quote", "echo"} {
+		line := logs.WaitFor(t, "msg=listening", "service="+svc)
+		addr := line[strings.LastIndex(line, "addr=")+5:]
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatalf("%s not listening on %s: %v", svc, addr, err)
+		}
+		c.Close()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), chattest.Timeout)
+	defer cancel()
+	if err := m.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestListenErrorNamesTheAddress(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	cfg := defaultConfig()
+	cfg.ChatAddr, cfg.QuoteAddr, cfg.EchoAddr = "127.0.0.1:0", ln.Addr().String(), ""
+	m := &Main{cfg: cfg, log: slog.New(slog.DiscardHandler)}
+	err = m.Run()
+	if err == nil || !strings.Contains(err.Error(), "quote: listen on "+ln.Addr().String()) {
+		t.Fatalf("Run = %v, want an error naming the quote address", err)
+	}
+
+	cfg.ChatAddr, cfg.QuoteAddr = "", ""
+	if err := (&Main{cfg: cfg, log: slog.New(slog.DiscardHandler)}).Run(); err == nil {
+		t.Fatal("Run with every service off did not fail")
+	}
+}
