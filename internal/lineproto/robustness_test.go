@@ -151,3 +151,24 @@ func TestShutdownDeadline(t *testing.T) {
 	stuck.Expect("* server shutting down")
 	stuck.ExpectClosed()
 }
+
+// TestWriteTimeout has a client that stops reading while its queue limit is far away: once the
+// kernel's buffers are full, a write that makes no progress for WriteTimeout drops it.
+func TestWriteTimeout(t *testing.T) {
+	cfg := testConfig()
+	cfg.MaxQueue = 256 << 20
+	cfg.WriteTimeout = 200 * time.Millisecond
+	srv := chattest.Start(t, cfg)
+	stuck := chattest.Join(t, srv.Addr, "stuck")
+	talker := chattest.Join(t, srv.Addr, "talker")
+	stuck.Expect("talker has joined the channel")
+
+	line := strings.Repeat("w", 1000) + "\n"
+	batch := strings.Repeat(line, 100)
+	// Far more than the kernel holds for one connection here (a few MB), far less than MaxQueue.
+	for range 200 {
+		talker.Write(batch)
+	}
+	srv.Logs.WaitFor(t, "connection closed", "name=stuck", `reason="write timeout"`)
+	stuck.ExpectClosed()
+}
