@@ -39,6 +39,11 @@ const (
 	stSBIAC             // saw IAC inside subnegotiation
 )
 
+// maxSubnegotiation bounds a telnet subnegotiation. Real ones (window size, terminal type,
+// environment) are a few dozen bytes; without a bound, a stray IAC SB in pasted binary would
+// swallow everything the client sends after it.
+const maxSubnegotiation = 512
+
 // special marks the bytes that end a run of plain line text.
 var special = [256]bool{'\r': true, '\n': true, iac: true, 0x08: true, 0x7f: true}
 
@@ -50,6 +55,7 @@ var special = [256]bool{'\r': true, '\n': true, iac: true, 0x08: true, 0x7f: tru
 type Decoder struct {
 	max        int
 	state      decodeState
+	subneg     int    // bytes of the current subnegotiation
 	discarding bool   // the current line passed max; drop it up to its end
 	line       []byte // the line being assembled when it spans reads or is edited
 	out        []byte // the last line returned
@@ -125,6 +131,7 @@ func (d *Decoder) Decode(p []byte) (int, Event) {
 				d.state = stOpt
 			case sb:
 				d.state = stSB
+				d.subneg = 0
 			case ec:
 				d.erase()
 			case el:
@@ -133,8 +140,12 @@ func (d *Decoder) Decode(p []byte) (int, Event) {
 		case stOpt:
 			d.state = stData
 		case stSB:
-			if c == iac {
+			d.subneg++
+			switch {
+			case c == iac:
 				d.state = stSBIAC
+			case d.subneg > maxSubnegotiation:
+				d.state = stData
 			}
 		case stSBIAC:
 			if c == se {

@@ -67,6 +67,7 @@ func TestDecoder(t *testing.T) {
 		{"IAC option negotiation", 100, "\xff\xfb\x01\xff\xfd\x03hi\xff\xfc\x22\n", []string{"hi"}},
 		{"IAC subnegotiation", 100, "\xff\xfa\x18\x00xterm\xff\xf0ok\n", []string{"ok"}},
 		{"IAC IAC in subnegotiation", 100, "\xff\xfa\x18\xff\xff\xff\xf0ok\n", []string{"ok"}},
+		{"unterminated subnegotiation ends", 100, "\xff\xfa" + strings.Repeat("z", 600) + "\nok\n", []string{strings.Repeat("z", 600-513), "ok"}},
 		{"IAC IAC is data", 100, "a\xff\xffb\n", []string{"a\xffb"}},
 		{"IAC NOP", 100, "a\xff\xf1b\n", []string{"ab"}},
 		{"IAC erase char", 100, "abc\xff\xf7\n", []string{"ab"}},
