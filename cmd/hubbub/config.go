@@ -198,6 +198,7 @@ func printUsage(fs *flag.FlagSet) {
 
 Usage:
   hubbub [serve] [flags]   run chat, quote and echo (the default command)
+  hubbub bench SCENARIO    load a server and measure it (hubbub bench for the list)
   hubbub version           print the version and build information
   hubbub help              print this help
 

@@ -26,12 +26,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
 		cmd, args = args[0], args[1:]
 	}
-	for _, a := range args {
-		if a == "-h" || a == "-help" || a == "--help" {
-			cmd = "help"
+	if cmd == "serve" {
+		for _, a := range args {
+			if a == "-h" || a == "-help" || a == "--help" {
+				cmd = "help"
+			}
 		}
 	}
 	switch cmd {
+	case "bench":
+		return bench(args, stdout, stderr)
 	case "serve":
 		return serve(args, stdout, stderr)
 	case "version":

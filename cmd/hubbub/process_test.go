@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -286,4 +287,49 @@ func splitAddr(t *testing.T, addr string) (string, string) {
 		t.Fatalf("bad address %q", addr)
 	}
 	return addr[:i], addr[i+1:]
+}
+
+func TestBenchWithWorkerProcesses(t *testing.T) {
+	p := startProc(t, "", "--line-rate", "0")
+	tests := []struct {
+		args []string
+		want map[string]int64
+	}{
+		{[]string{"fanout", "--addr", p.addrs["chat"], "--users", "20", "--senders", "4", "--msgs", "50"},
+			map[string]int64{"registered": 20, "deliveries": 4 * 50 * 19, "lost": 0, "reordered": 0}},
+		{[]string{"quote", "--addr", p.addrs["quote"], "--conns", "600", "--in-flight", "60"},
+			map[string]int64{"answers": 600, "duplicate_answers": 0, "never_handed_out": 0}},
+		{[]string{"conns", "--addr", p.addrs["chat"], "--conns", "40", "--hold", "10ms", "--pid", fmt.Sprint(p.cmd.Process.Pid)},
+			map[string]int64{"registered": 40}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.args[0], func(t *testing.T) {
+			out, err := exec.Command(binary, append(append([]string{"bench"}, tt.args...), "--procs", "2", "--json", "--timeout", "30s")...).Output()
+			if err != nil {
+				t.Fatalf("bench %v: %v", tt.args, err)
+			}
+			var r struct {
+				Procs  int
+				Counts map[string]int64
+				Errors map[string]int64
+				Server *struct {
+					RSSAfter int64 `json:"rss_after_bytes"`
+				}
+			}
+			if err := json.Unmarshal(out, &r); err != nil {
+				t.Fatalf("%v: %s", err, out)
+			}
+			if r.Procs != 2 || len(r.Errors) > 0 {
+				t.Errorf("procs %d, errors %v", r.Procs, r.Errors)
+			}
+			for k, v := range tt.want {
+				if r.Counts[k] != v {
+					t.Errorf("%s = %d, want %d", k, r.Counts[k], v)
+				}
+			}
+			if tt.args[0] == "conns" && (r.Server == nil || r.Server.RSSAfter == 0) {
+				t.Errorf("no server RSS sampled: %s", out)
+			}
+		})
+	}
 }

@@ -1,0 +1,168 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"hubbub/internal/loadgen"
+)
+
+const benchUsage = `Usage: hubbub bench SCENARIO [flags]
+
+Scenarios:
+  fanout   users register; senders say lines to everyone; deliveries/s, latency, lost, reordered
+  conns    open and register connections and hold them; registration time, server RSS per connection
+  quote    the original quote client: connections that each send a quote and read the answer
+  echo     connections doing request/response round trips
+
+Flags (see hubbub bench SCENARIO --help for the scenario's own):
+`
+
+// bench runs `hubbub bench SCENARIO [flags]`.
+func bench(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		fmt.Fprint(stderr, benchUsage)
+		return 2
+	}
+	scenarioName, rest := args[0], args[1:]
+	fs := flag.NewFlagSet("hubbub bench "+scenarioName, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		addr        = fs.String("addr", "", "server `address` (default: the scenario's service on 127.0.0.1)")
+		timeout     = fs.Duration("timeout", time.Minute, "bound on the whole run")
+		asJSON      = fs.Bool("json", false, "print one JSON object instead of a table")
+		allowRemote = fs.Bool("allow-remote", false, "allow a target outside 127.0.0.0/8 and ::1")
+		procs       = fs.Int("procs", 1, "worker `processes` to split the work over (one holds at most ~19,900 sockets here)")
+		pid         = fs.Int("pid", 0, "server process to sample from /proc (RSS, peak RSS, CPU seconds)")
+		worker      = fs.String("worker", "", "internal: run as worker I/K of a --procs run")
+		runID       = fs.String("run-id", "", "internal: the run's id, shared by its workers")
+	)
+	var scenario loadgen.Scenario
+	defaultAddr := "127.0.0.1:8000"
+	switch scenarioName {
+	case "fanout":
+		users := fs.Int("users", 100, "users who register")
+		senders := fs.Int("senders", 10, "users who send")
+		msgs := fs.Int("msgs", 1000, "lines each sender says")
+		rate := fs.Float64("rate", 0, "lines per second per sender; 0: as fast as the socket takes them")
+		scenario = lazy(func() loadgen.Scenario {
+			return loadgen.Fanout(loadgen.FanoutConfig{Users: *users, Senders: *senders, Msgs: *msgs, Rate: *rate, RunID: *runID})
+		})
+	case "conns":
+		conns := fs.Int("conns", 1000, "connections to open and register")
+		hold := fs.Duration("hold", 2*time.Second, "how long to hold them idle before measuring")
+		scenario = lazy(func() loadgen.Scenario {
+			return loadgen.Conns(loadgen.ConnsConfig{Conns: *conns, Hold: *hold, RunID: *runID})
+		})
+	case "quote":
+		defaultAddr = "127.0.0.1:9000"
+		conns := fs.Int("conns", 30000, "connections, each one quote")
+		inFlight := fs.Int("in-flight", 1000, "connections open at once")
+		scenario = lazy(func() loadgen.Scenario {
+			return loadgen.Quote(loadgen.QuoteConfig{Conns: *conns, InFlight: *inFlight, RunID: *runID})
+		})
+	case "echo":
+		defaultAddr = "127.0.0.1:8007"
+		conns := fs.Int("conns", 50, "connections")
+		size := fs.Int("bytes", 64, "bytes per request")
+		duration := fs.Duration("duration", 5*time.Second, "how long to run")
+		scenario = lazy(func() loadgen.Scenario {
+			return loadgen.Echo(loadgen.EchoConfig{Conns: *conns, Bytes: *size, Duration: *duration})
+		})
+	default:
+		fmt.Fprintf(stderr, "hubbub bench: unknown scenario %q\n\n%s", scenarioName, benchUsage)
+		return 2
+	}
+	if err := fs.Parse(rest); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if *addr == "" {
+		*addr = defaultAddr
+	}
+	if *runID == "" {
+		b := make([]byte, 2)
+		rand.Read(b)
+		*runID = hex.EncodeToString(b)
+	}
+	opts := loadgen.Options{Addr: *addr, Timeout: *timeout, AllowRemote: *allowRemote}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	if *worker != "" {
+		var part, parts int
+		if _, err := fmt.Sscanf(*worker, "%d/%d", &part, &parts); err != nil || part < 0 || part >= parts {
+			fmt.Fprintf(stderr, "hubbub bench: bad --worker %q\n", *worker)
+			return 2
+		}
+		if err := loadgen.RunAsWorker(ctx, scenario, opts, part, parts); err != nil {
+			fmt.Fprintf(stderr, "hubbub bench worker %d: %v\n", part, err)
+			return 1
+		}
+		return 0
+	}
+	if isTerminal(os.Stderr) {
+		opts.Progress = progressBar(stderr)
+	}
+	var r *loadgen.Result
+	var err error
+	if *procs > 1 {
+		workerArgs := append([]string{"bench", scenarioName}, rest...)
+		workerArgs = append(workerArgs, "--run-id", *runID)
+		r, err = loadgen.RunWorkers(ctx, *procs, workerArgs, opts, *pid)
+	} else {
+		r, err = loadgen.Run(ctx, scenario, opts, *pid)
+	}
+	if opts.Progress != nil {
+		fmt.Fprint(stderr, "\r\033[K")
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "hubbub bench: %v\n", err)
+		return 1
+	}
+	if *asJSON {
+		json.NewEncoder(stdout).Encode(r)
+	} else {
+		r.WriteTable(stdout)
+	}
+	return 0
+}
+
+// lazy defers building the scenario until the flags it reads are parsed.
+func lazy(build func() loadgen.Scenario) loadgen.Scenario {
+	return func(ctx context.Context, o loadgen.Options) (*loadgen.Result, error) {
+		return build()(ctx, o)
+	}
+}
+
+func isTerminal(f *os.File) bool {
+	info, err := f.Stat()
+	return err == nil && info.Mode()&os.ModeCharDevice != 0
+}
+
+// progressBar draws one line on w, redrawn in place.
+func progressBar(w io.Writer) func(phase string, done, total int64) {
+	return func(phase string, done, total int64) {
+		if total <= 0 {
+			fmt.Fprintf(w, "\r\033[K%-9s %d", phase, done)
+			return
+		}
+		const width = 30
+		filled := int(min(done, total) * width / total)
+		fmt.Fprintf(w, "\r\033[K%-9s [%s%s] %3d%%  %d/%d", phase, strings.Repeat("=", filled),
+			strings.Repeat(" ", width-filled), done*100/total, done, total)
+	}
+}

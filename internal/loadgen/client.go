@@ -1,0 +1,141 @@
+package loadgen
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// lineConn is one chat connection of the load generator.
+type lineConn struct {
+	c *net.TCPConn
+	r *bufio.Reader
+}
+
+// readLine returns the next line without its line end. It is valid until the next read.
+func (lc *lineConn) readLine() ([]byte, error) {
+	line, err := lc.r.ReadSlice('\n')
+	if err == bufio.ErrBufferFull {
+		// A line longer than the buffer: skip the rest of it.
+		for err == bufio.ErrBufferFull {
+			_, err = lc.r.ReadSlice('\n')
+		}
+		return nil, err
+	}
+	if err != nil {
+		return nil, err
+	}
+	return bytes.TrimRight(line, "\r\n"), nil
+}
+
+// register connects and answers the name prompt with name, as the original chat expects.
+// Lines before the welcome other than the prompt (another user's join) are skipped; a refusal
+// or "name taken" is returned as a *serverSaid error.
+func register(ctx context.Context, d *dialer, name string) (*lineConn, error) {
+	c, err := d.dial(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("connect: %w", err)
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		c.SetReadDeadline(dl)
+	}
+	lc := &lineConn{c: c, r: bufio.NewReaderSize(c, 16<<10)}
+	prompted := false
+	for {
+		line, err := lc.readLine()
+		if err != nil {
+			c.Close()
+			return nil, fmt.Errorf("register: %w", err)
+		}
+		switch {
+		case !prompted && bytes.HasPrefix(line, []byte("What's your name?")):
+			prompted = true
+			c.SetWriteDeadline(time.Now().Add(d.timeout))
+			if _, err := fmt.Fprintf(c, "%s\r\n", name); err != nil {
+				c.Close()
+				return nil, fmt.Errorf("register: %w", err)
+			}
+		case prompted && bytes.HasPrefix(line, []byte("Welcome")):
+			return lc, nil
+		case bytes.HasPrefix(line, []byte("* ")), bytes.HasPrefix(line, []byte("name taken")):
+			c.Close()
+			return nil, &serverSaid{line: string(line)}
+		}
+	}
+}
+
+// tracker reports the progress of a phase every so often until stopped.
+func (o *Options) track(phase string, total int64, done *atomic.Int64) (stop func()) {
+	if o.Progress == nil {
+		return func() {}
+	}
+	quit := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(200 * time.Millisecond)
+		defer t.Stop()
+		for {
+			o.Progress(phase, done.Load(), total)
+			select {
+			case <-t.C:
+			case <-quit:
+				o.Progress(phase, done.Load(), total)
+				return
+			}
+		}
+	}()
+	return func() {
+		close(quit)
+		<-finished
+	}
+}
+
+// registerAll connects and registers the users lo..hi-1 (at most inFlight at once), calling
+// started with each one that registered. Registration latencies go into r.
+func registerAll(ctx context.Context, o *Options, d *dialer, r *Result, errs *errorCounts,
+	runID string, lo, hi, inFlight int, started func(i int, lc *lineConn)) {
+	sem := make(chan struct{}, inFlight)
+	var done atomic.Int64
+	stop := o.track("register", int64(hi-lo), &done)
+	defer stop()
+	hist := r.hist("register")
+	var first, last atomic.Int64
+	var wg sync.WaitGroup
+	for i := lo; i < hi; i++ {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			errs.add(ctx.Err())
+			continue
+		}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			t0 := time.Now()
+			first.CompareAndSwap(0, t0.UnixNano())
+			lc, err := register(ctx, d, fmt.Sprintf("b%s-%d", runID, i))
+			if err != nil {
+				errs.add(err)
+				return
+			}
+			now := time.Now()
+			hist.Record(now.Sub(t0))
+			for {
+				l := last.Load()
+				if now.UnixNano() <= l || last.CompareAndSwap(l, now.UnixNano()) {
+					break
+				}
+			}
+			done.Add(1)
+			started(i, lc)
+		})
+	}
+	wg.Wait()
+	r.Counts["registered"] += done.Load()
+	r.widen("register", first.Load(), last.Load())
+}

@@ -1,0 +1,254 @@
+package loadgen
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Result is what one run of a scenario measured. Worker processes send theirs to the parent
+// as JSON, which merges them.
+type Result struct {
+	Scenario string           `json:"scenario"`
+	Target   string           `json:"target"`
+	Procs    int              `json:"procs"`
+	Counts   map[string]int64 `json:"counts"`
+	Errors   map[string]int64 `json:"errors"`
+	Latency  map[string]*Hist `json:"latency"`
+	// Windows are the phases of the run, each from its first event to its last, as Unix
+	// nanoseconds: "register" (first connect to last welcome), "run" (for example first message
+	// sent to last received).
+	Windows map[string][2]int64 `json:"windows"`
+	// Computed from the above once every worker's result is in.
+	Rates  map[string]float64 `json:"rates"`
+	Server *ProcStats         `json:"server,omitempty"`
+	// Answers holds every answer of the quote scenario, for the exactly-once check across
+	// workers. It is dropped from the final report.
+	Answers []string `json:"answers,omitempty"`
+}
+
+func newResult(scenario, target string) *Result {
+	return &Result{
+		Scenario: scenario, Target: target, Procs: 1,
+		Counts: map[string]int64{}, Errors: map[string]int64{}, Latency: map[string]*Hist{},
+		Rates: map[string]float64{}, Windows: map[string][2]int64{},
+	}
+}
+
+func (r *Result) hist(name string) *Hist {
+	h, ok := r.Latency[name]
+	if !ok {
+		h = &Hist{}
+		r.Latency[name] = h
+	}
+	return h
+}
+
+// widen stretches the window called name to cover start..end (Unix nanoseconds; 0 is unset).
+func (r *Result) widen(name string, start, end int64) {
+	w := r.Windows[name]
+	if start != 0 && (w[0] == 0 || start < w[0]) {
+		w[0] = start
+	}
+	if end > w[1] {
+		w[1] = end
+	}
+	r.Windows[name] = w
+}
+
+// Window returns how long the window called name lasted.
+func (r *Result) Window(name string) time.Duration {
+	w := r.Windows[name]
+	if w[0] == 0 || w[1] < w[0] {
+		return 0
+	}
+	return time.Duration(w[1] - w[0])
+}
+
+// merge adds a worker's result to r.
+func (r *Result) merge(o *Result) {
+	for k, v := range o.Counts {
+		r.Counts[k] += v
+	}
+	for k, v := range o.Errors {
+		r.Errors[k] += v
+	}
+	for k, h := range o.Latency {
+		r.hist(k).Merge(h)
+	}
+	for k, w := range o.Windows {
+		r.widen(k, w[0], w[1])
+	}
+	r.Answers = append(r.Answers, o.Answers...)
+}
+
+// errorCounts counts errors by kind, so that a run goes on through errors and reports them.
+type errorCounts struct {
+	mu sync.Mutex
+	m  map[string]int64
+}
+
+func (e *errorCounts) add(err error) {
+	kind := errorKind(err)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.m == nil {
+		e.m = map[string]int64{}
+	}
+	e.m[kind]++
+}
+
+func (e *errorCounts) into(r *Result) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for k, v := range e.m {
+		r.Errors[k] += v
+	}
+}
+
+// errorKind names an error without the addresses and ports that make each one unique.
+func errorKind(err error) string {
+	var ne net.Error
+	switch {
+	case errors.Is(err, os.ErrDeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()):
+		return "timeout"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection refused"
+	case errors.Is(err, syscall.ECONNRESET):
+		return "connection reset"
+	case errors.Is(err, syscall.EPIPE):
+		return "broken pipe"
+	case errors.Is(err, syscall.EADDRNOTAVAIL):
+		return "no local address or port free"
+	case errors.Is(err, syscall.EMFILE):
+		return "too many open files"
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+		return "closed by server"
+	}
+	var se *serverSaid
+	if errors.As(err, &se) {
+		return "server said: " + se.line
+	}
+	return err.Error()
+}
+
+// serverSaid is an error that is a line the server sent (a refusal, a name taken).
+type serverSaid struct{ line string }
+
+func (e *serverSaid) Error() string { return "server said: " + e.line }
+
+// WriteTable writes r as a readable table.
+func (r *Result) WriteTable(w io.Writer) {
+	fmt.Fprintf(w, "%s against %s (%d process%s)\n", r.Scenario, r.Target, r.Procs, map[bool]string{true: "es"}[r.Procs > 1])
+	row := func(k, v string) { fmt.Fprintf(w, "  %-24s %s\n", k, v) }
+	keys := func(m map[string]float64) []string {
+		var ks []string
+		for k := range m {
+			ks = append(ks, k)
+		}
+		sort.Strings(ks)
+		return ks
+	}
+	for _, k := range keys(r.Rates) {
+		row(k, formatRate(k, r.Rates[k]))
+	}
+	var counts []string
+	for k := range r.Counts {
+		counts = append(counts, k)
+	}
+	sort.Strings(counts)
+	for _, k := range counts {
+		row(k, fmt.Sprint(r.Counts[k]))
+	}
+	var lats []string
+	for k := range r.Latency {
+		lats = append(lats, k)
+	}
+	sort.Strings(lats)
+	for _, k := range lats {
+		h := r.Latency[k]
+		if h.Count() == 0 {
+			continue
+		}
+		row(k+" latency", fmt.Sprintf("p50 %v  p99 %v  p99.9 %v  max %v",
+			round(h.Quantile(0.5)), round(h.Quantile(0.99)), round(h.Quantile(0.999)), round(h.Max())))
+	}
+	if s := r.Server; s != nil {
+		row("server RSS", fmt.Sprintf("%s before, %s after, peak %s", kb(s.RSSBefore), kb(s.RSSAfter), kb(s.PeakRSS)))
+		row("server CPU", fmt.Sprintf("%.2f s", s.CPUSeconds))
+	}
+	if len(r.Errors) == 0 {
+		row("errors", "none")
+	}
+	var errs []string
+	for k, v := range r.Errors {
+		errs = append(errs, fmt.Sprintf("%d × %s", v, k))
+	}
+	sort.Strings(errs)
+	for _, e := range errs {
+		row("error", e)
+	}
+}
+
+func formatRate(name string, v float64) string {
+	switch {
+	case strings.HasSuffix(name, "_bytes"):
+		return kb(int64(v))
+	case strings.HasSuffix(name, "_seconds"):
+		return fmt.Sprintf("%.3f s", v)
+	case v >= 1e6:
+		return fmt.Sprintf("%.2f M", v/1e6)
+	case v >= 1e3:
+		return fmt.Sprintf("%.1f k", v/1e3)
+	}
+	return fmt.Sprintf("%.2f", v)
+}
+
+func kb(b int64) string {
+	if b >= 10<<20 || b <= -10<<20 {
+		return fmt.Sprintf("%.1f MB", float64(b)/(1<<20))
+	}
+	return fmt.Sprintf("%.1f KB", float64(b)/1024)
+}
+
+func round(d time.Duration) time.Duration {
+	switch {
+	case d >= time.Second:
+		return d.Round(time.Millisecond)
+	case d >= time.Millisecond:
+		return d.Round(10 * time.Microsecond)
+	}
+	return d.Round(time.Microsecond)
+}
+
+// finish computes the rates once every part's result is merged in.
+func (r *Result) finish() {
+	checkQuotes(r)
+	run := r.Window("run").Seconds()
+	per := func(name, count string) {
+		if run > 0 {
+			r.Rates[name] = float64(r.Counts[count]) / run
+		}
+	}
+	switch r.Scenario {
+	case "fanout":
+		per("deliveries_per_s", "deliveries")
+	case "quote":
+		per("conns_per_s", "answers")
+	case "echo":
+		per("round_trips_per_s", "round_trips")
+	}
+	if reg := r.Window("register"); reg > 0 {
+		r.Rates["register_seconds"] = reg.Seconds()
+	}
+	if s := r.Server; s != nil && r.Scenario == "conns" && r.Counts["registered"] > 0 {
+		r.Rates["server_rss_per_conn_bytes"] = float64(s.RSSAfter-s.RSSBefore) / float64(r.Counts["registered"])
+	}
+}

@@ -1,0 +1,292 @@
+// Package loadgen is what `hubbub bench` runs: load scenarios that talk to a chat, quote or echo
+// server over real TCP, measure it, and report. It speaks only the wire protocol, with its own
+// client code, so that it measures the original Python servers exactly as it measures hubbub.
+package loadgen
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Options are what every scenario takes.
+type Options struct {
+	Addr        string
+	Timeout     time.Duration // bounds the whole run
+	AllowRemote bool          // permit targets outside 127.0.0.0/8 and ::1
+
+	// Part and Parts split the work between worker processes: this one does part Part (from 0)
+	// of Parts. A single process is part 0 of 1.
+	Part, Parts int
+	// Ready is called when the setup phase (connecting, registering) is done; it returns when
+	// every worker is ready, so that the measured phase starts everywhere at once.
+	Ready func(ctx context.Context) error
+	// Progress, when set, receives the fraction of the run done, for a progress bar.
+	Progress func(phase string, done, total int64)
+}
+
+func (o *Options) ready(ctx context.Context) error {
+	if o.Ready == nil {
+		return nil
+	}
+	return o.Ready(ctx)
+}
+
+// share returns the range [lo, hi) of n items that this part handles.
+func (o *Options) share(n int) (lo, hi int) {
+	parts := max(o.Parts, 1)
+	return n * o.Part / parts, n * (o.Part + 1) / parts
+}
+
+// dialer opens connections to one target, spreading their source addresses over 127.0.0.x
+// when the target is on loopback: one source address has only ~28,000 ports to connect from.
+type dialer struct {
+	target  string
+	spread  bool
+	next    atomic.Uint32
+	timeout time.Duration
+}
+
+func newDialer(o Options) (*dialer, error) {
+	ap, err := resolve(o.Addr)
+	if err != nil {
+		return nil, err
+	}
+	loopback := ap.Addr().IsLoopback()
+	if !loopback && !o.AllowRemote {
+		return nil, fmt.Errorf("target %s is not on this machine (127.0.0.0/8 or ::1); pass --allow-remote to load another host", o.Addr)
+	}
+	return &dialer{target: ap.String(), spread: loopback && ap.Addr().Is4(), timeout: 10 * time.Second}, nil
+}
+
+func resolve(addr string) (netip.AddrPort, error) {
+	ta, err := net.ResolveTCPAddr("tcp", addr)
+	if err != nil {
+		return netip.AddrPort{}, fmt.Errorf("resolve %s: %w", addr, err)
+	}
+	ap := ta.AddrPort()
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), nil
+}
+
+func (d *dialer) dial(ctx context.Context) (*net.TCPConn, error) {
+	nd := net.Dialer{Timeout: d.timeout}
+	if d.spread {
+		n := d.next.Add(1)
+		nd.LocalAddr = &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(1+n%254))}
+		nd.Control = func(_, _ string, c syscall.RawConn) error {
+			// Let connect choose the port, per destination, instead of bind choosing it alone.
+			return c.Control(func(fd uintptr) {
+				unix.SetsockoptInt(int(fd), unix.IPPROTO_IP, unix.IP_BIND_ADDRESS_NO_PORT, 1)
+			})
+		}
+	}
+	c, err := nd.DialContext(ctx, "tcp", d.target)
+	if err != nil {
+		return nil, err
+	}
+	return c.(*net.TCPConn), nil
+}
+
+// ProcStats is what /proc says of the server process.
+type ProcStats struct {
+	PID        int     `json:"pid"`
+	RSSBefore  int64   `json:"rss_before_bytes"`
+	RSSAfter   int64   `json:"rss_after_bytes"`
+	PeakRSS    int64   `json:"peak_rss_bytes"`
+	CPUSeconds float64 `json:"cpu_seconds"` // used during the run
+	cpuBefore  float64
+}
+
+// readProc reads RSS, peak RSS and CPU seconds of pid from /proc.
+func readProc(pid int) (rss, peak int64, cpu float64, err error) {
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, 0, 0, fmt.Errorf("server process: %w", err)
+	}
+	for _, line := range strings.Split(string(status), "\n") {
+		var kbs int64
+		if _, err := fmt.Sscanf(line, "VmRSS: %d kB", &kbs); err == nil {
+			rss = kbs << 10
+		}
+		if _, err := fmt.Sscanf(line, "VmHWM: %d kB", &kbs); err == nil {
+			peak = kbs << 10
+		}
+	}
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, 0, 0, fmt.Errorf("server process: %w", err)
+	}
+	// Fields after the command name (which may hold spaces) start after the last ')'.
+	fields := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
+	if len(fields) > 12 {
+		var utime, stime float64
+		fmt.Sscan(fields[11], &utime)
+		fmt.Sscan(fields[12], &stime)
+		cpu = (utime + stime) / 100 // clock ticks; 100 per second on Linux
+	}
+	return rss, peak, cpu, nil
+}
+
+// Scenario is one load scenario: it runs its share of the work and reports.
+type Scenario func(ctx context.Context, o Options) (*Result, error)
+
+// Run runs scenario in this process, sampling the server process pid (if not 0) before the
+// run and once every part is ready, and computes the rates.
+func Run(ctx context.Context, scenario Scenario, o Options, pid int) (*Result, error) {
+	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	defer cancel()
+	stats, err := startStats(pid)
+	if err != nil {
+		return nil, err
+	}
+	o.Part, o.Parts = 0, 1
+	o.Ready = func(context.Context) error { return stats.sample() }
+	r, err := scenario(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	r.Server = stats.finish()
+	r.finish()
+	return r, nil
+}
+
+type statsSampler struct {
+	pid   int
+	stats *ProcStats
+}
+
+func startStats(pid int) (*statsSampler, error) {
+	if pid == 0 {
+		return &statsSampler{}, nil
+	}
+	rss, _, cpu, err := readProc(pid)
+	if err != nil {
+		return nil, err
+	}
+	return &statsSampler{pid: pid, stats: &ProcStats{PID: pid, RSSBefore: rss, cpuBefore: cpu}}, nil
+}
+
+// sample records the server's RSS once the setup is done.
+func (s *statsSampler) sample() error {
+	if s.pid == 0 {
+		return nil
+	}
+	rss, _, _, err := readProc(s.pid)
+	s.stats.RSSAfter = rss
+	return err
+}
+
+func (s *statsSampler) finish() *ProcStats {
+	if s.pid == 0 {
+		return nil
+	}
+	if _, peak, cpu, err := readProc(s.pid); err == nil {
+		s.stats.PeakRSS = peak
+		s.stats.CPUSeconds = cpu - s.stats.cpuBefore
+	}
+	return s.stats
+}
+
+// RunWorkers runs the scenario in procs worker processes: the same program started with args
+// plus --worker I/K. Each worker does its share, says "ready" when set up, waits for "go", and
+// prints its Result as JSON. The results are merged.
+func RunWorkers(ctx context.Context, procs int, args []string, o Options, pid int) (*Result, error) {
+	ctx, cancel := context.WithTimeout(ctx, o.Timeout+10*time.Second)
+	defer cancel()
+	stats, err := startStats(pid)
+	if err != nil {
+		return nil, err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("find own binary: %w", err)
+	}
+	type worker struct {
+		cmd   *exec.Cmd
+		stdin io.WriteCloser
+		out   *bufio.Reader
+	}
+	workers := make([]*worker, procs)
+	for i := range workers {
+		cmd := exec.CommandContext(ctx, self, append(append([]string{}, args...), "--worker", fmt.Sprintf("%d/%d", i, procs))...)
+		cmd.Stderr = os.Stderr
+		stdin, err := cmd.StdinPipe()
+		if err != nil {
+			return nil, err
+		}
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			return nil, err
+		}
+		if err := cmd.Start(); err != nil {
+			return nil, fmt.Errorf("start worker: %w", err)
+		}
+		workers[i] = &worker{cmd: cmd, stdin: stdin, out: bufio.NewReaderSize(stdout, 1<<20)}
+		defer cmd.Wait()
+		defer stdin.Close()
+	}
+	for i, w := range workers {
+		line, err := w.out.ReadString('\n')
+		if err != nil || strings.TrimSpace(line) != "ready" {
+			return nil, fmt.Errorf("worker %d did not get ready: %q %v", i, line, err)
+		}
+	}
+	if err := stats.sample(); err != nil {
+		return nil, err
+	}
+	for _, w := range workers {
+		io.WriteString(w.stdin, "go\n")
+	}
+	merged := newResult("", o.Addr)
+	for i, w := range workers {
+		var r Result
+		if err := json.NewDecoder(w.out).Decode(&r); err != nil {
+			return nil, fmt.Errorf("worker %d result: %w", i, err)
+		}
+		merged.Scenario = r.Scenario
+		merged.merge(&r)
+	}
+	merged.Procs = procs
+	merged.Server = stats.finish()
+	merged.finish()
+	return merged, nil
+}
+
+// RunAsWorker runs this process's part of a RunWorkers run and prints its result on stdout.
+func RunAsWorker(ctx context.Context, scenario Scenario, o Options, part, parts int) error {
+	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	defer cancel()
+	o.Part, o.Parts = part, parts
+	o.Progress = nil
+	var once sync.Once
+	o.Ready = func(ctx context.Context) error {
+		var err error
+		once.Do(func() {
+			fmt.Println("ready")
+			line, rerr := bufio.NewReader(os.Stdin).ReadString('\n')
+			if rerr != nil || strings.TrimSpace(line) != "go" {
+				err = errors.New("the parent process went away")
+			}
+		})
+		return err
+	}
+	r, err := scenario(ctx, o)
+	if err != nil {
+		return err
+	}
+	return json.NewEncoder(os.Stdout).Encode(r)
+}
