@@ -34,8 +34,9 @@ type Config struct {
 	LimitExempt     string
 	ShutdownTimeout time.Duration
 
-	LogLevel  string
-	LogFormat string
+	LogLevel   string
+	LogFormat  string
+	CPUProfile string
 }
 
 // defaultConfig returns the embedded defaults: `hubbub` with no flags runs with these.
@@ -83,6 +84,7 @@ func flagSet(cfg *Config, out io.Writer) *flag.FlagSet {
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "on SIGINT or SIGTERM, time to tell users and flush before connections are cut")
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "`level` of logs: debug, info, warn or error")
 	fs.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "`format` of logs: text or json")
+	fs.StringVar(&cfg.CPUProfile, "cpu-profile", cfg.CPUProfile, "write a CPU profile of the whole run to this `file` (for go tool pprof)")
 	fs.Usage = func() { printUsage(fs) }
 	return fs
 }

@@ -55,17 +55,20 @@ type conn struct {
 	tokens   float64
 	lastFill time.Time
 
-	mu         sync.Mutex
-	writerIdle sync.Cond   // signalled when the writer exits; uses mu
-	out        outQueue    // output not yet handed to the writer; guarded by mu
-	writing    bool        // a writer goroutine is running; guarded by mu
+	flusher *flusher // writes this connection's output while the socket takes it
+
+	mu          sync.Mutex
+	writerIdle  sync.Cond   // signalled when the writer exits; uses mu
+	out         outQueue    // output not yet written; guarded by mu
+	flushQueued bool        // c is on its flusher's list; guarded by mu
+	writing     bool        // a writer goroutine of its own is running; guarded by mu
 	sealed     bool        // no more output is accepted; guarded by mu
 	draining   bool        // close our side once out is sent; guarded by mu
 	closed     bool        // the socket is closed; guarded by mu
 	reason     closeReason // why the connection ends; guarded by mu
 }
 
-func newConn(srv *Server, nc *net.TCPConn) (*conn, error) {
+func newConn(srv *Server, nc *net.TCPConn, f *flusher) (*conn, error) {
 	raw, err := nc.SyscallConn()
 	if err != nil {
 		return nil, fmt.Errorf("raw conn: %w", err)
@@ -73,6 +76,7 @@ func newConn(srv *Server, nc *net.TCPConn) (*conn, error) {
 	c := &conn{
 		srv:      srv,
 		nc:       nc,
+		flusher:  f,
 		raw:      raw,
 		started:  time.Now(),
 		done:     make(chan struct{}),
@@ -94,92 +98,6 @@ func (c *conn) Deliver(m *chat.Message) {
 	c.write(m.Encoded(lineEncoding{}))
 }
 
-// write queues b, starting the writer when it is not running. A client whose queue would pass
-// MaxQueue is dropped as a slow consumer: it cannot be allowed to hold up anyone else.
-func (c *conn) write(b []byte) {
-	c.mu.Lock()
-	if c.sealed {
-		c.mu.Unlock()
-		return
-	}
-	if c.out.size+len(b) > c.srv.cfg.MaxQueue {
-		c.closeLocked(reasonSlowConsumer)
-		c.mu.Unlock()
-		return
-	}
-	c.out.write(b)
-	start := !c.writing
-	c.writing = true
-	c.mu.Unlock()
-	if start {
-		go c.writeLoop()
-	}
-}
-
-// writeScratch is a writer's working memory, pooled because writers come and go with every
-// burst of output.
-type writeScratch struct {
-	batch []*chunk
-	bufs  net.Buffers
-}
-
-var writeScratches = sync.Pool{New: func() any { return new(writeScratch) }}
-
-// writeLoop sends everything queued, one writev per batch, until the queue is empty.
-func (c *conn) writeLoop() {
-	scratch := writeScratches.Get().(*writeScratch)
-	batch, bufs := scratch.batch[:0], scratch.bufs[:0]
-	defer func() {
-		clear(bufs[:cap(bufs)])
-		scratch.batch, scratch.bufs = batch[:0], bufs[:0]
-		writeScratches.Put(scratch)
-	}()
-	defer func() {
-		if r := recover(); r != nil {
-			c.srv.log.Error("panic writing to connection", "remote", c.nc.RemoteAddr().String(),
-				"panic", fmt.Sprint(r), "stack", string(debug.Stack()))
-			c.mu.Lock()
-			c.closeLocked(reasonPanic)
-			c.writing = false
-			c.writerIdle.Broadcast()
-			c.mu.Unlock()
-		}
-	}()
-	for {
-		c.mu.Lock()
-		if c.closed || c.out.size == 0 {
-			if c.draining && !c.closed {
-				c.nc.CloseWrite()
-			}
-			c.out.reset()
-			c.writing = false
-			c.writerIdle.Broadcast()
-			c.mu.Unlock()
-			return
-		}
-		batch = c.out.take(batch[:0])
-		c.mu.Unlock()
-
-		bufs = bufs[:0]
-		for _, ch := range batch {
-			bufs = append(bufs, ch.b[:ch.n])
-		}
-		c.nc.SetWriteDeadline(time.Now().Add(c.srv.cfg.WriteTimeout))
-		pending := bufs // WriteTo consumes its receiver; keep bufs for reuse
-		_, err := pending.WriteTo(c.nc)
-		putChunks(batch)
-		if err != nil {
-			reason := reasonWriteError
-			if errors.Is(err, os.ErrDeadlineExceeded) {
-				reason = reasonWriteTimeout
-			}
-			c.mu.Lock()
-			c.closeLocked(reason)
-			c.mu.Unlock()
-		}
-	}
-}
-
 // finish ends the connection gracefully: it queues notice (if any) as the last output, sends
 // what is queued, closes our side, and waits a little for the client to close its side.
 func (c *conn) finish(reason closeReason, notice []byte) {
@@ -196,13 +114,14 @@ func (c *conn) finish(reason closeReason, notice []byte) {
 	}
 	c.sealed = true
 	c.draining = true
-	if !c.writing {
-		if c.out.size > 0 {
-			c.writing = true
-			go c.writeLoop()
-		} else {
-			c.nc.CloseWrite()
-		}
+	switch {
+	case c.writing || c.flushQueued:
+		// Whoever writes next closes our side once the queue is empty.
+	case c.out.size > 0:
+		c.flushQueued = true
+		c.flusher.add(c)
+	default:
+		c.nc.CloseWrite()
 	}
 	c.nc.SetReadDeadline(time.Now().Add(lingerTimeout))
 }

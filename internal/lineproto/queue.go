@@ -6,8 +6,8 @@ import "sync"
 const chunkSize = 4096
 
 type chunk struct {
-	n int
-	b [chunkSize]byte
+	off, n int // the bytes not yet written are b[off:n]
+	b      [chunkSize]byte
 }
 
 // chunks recycles output blocks between connections: a connection holds blocks only while it
@@ -16,7 +16,7 @@ var chunks = sync.Pool{New: func() any { return new(chunk) }}
 
 func putChunks(cs []*chunk) {
 	for i, ch := range cs {
-		ch.n = 0
+		ch.off, ch.n = 0, 0
 		chunks.Put(ch)
 		cs[i] = nil
 	}
@@ -58,6 +58,19 @@ func (q *outQueue) take(dst []*chunk) []*chunk {
 	q.blocks = q.blocks[:0]
 	q.size = 0
 	return dst
+}
+
+// prepend puts blocks taken earlier back in front of what is queued now. It copies the slice of
+// blocks, which belongs to the caller.
+func (q *outQueue) prepend(blocks []*chunk) {
+	if len(blocks) == 0 {
+		return
+	}
+	for _, ch := range blocks {
+		q.size += ch.n - ch.off
+	}
+	merged := make([]*chunk, 0, len(blocks)+len(q.blocks))
+	q.blocks = append(append(merged, blocks...), q.blocks...)
 }
 
 // reset drops what is queued.

@@ -9,7 +9,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"hubbub/internal/accept"
@@ -51,6 +53,10 @@ type Server struct {
 
 	lineTooLong []byte // the notice for an over-long line, made once
 
+	flushers     []*flusher
+	nextFlusher  atomic.Uint32
+	startFlusher sync.Once
+
 	mu           sync.Mutex
 	conns        map[*conn]struct{} // guarded by mu
 	shuttingDown bool               // guarded by mu
@@ -68,12 +74,26 @@ func NewServer(cfg Config, hub *chat.Hub, limiter *accept.Limiter, log *slog.Log
 		conns:       make(map[*conn]struct{}),
 		lineTooLong: fmt.Appendf(nil, "* line too long (max %d bytes)\r\n", cfg.MaxLine),
 	}
+	for range runtime.GOMAXPROCS(0) {
+		s.flushers = append(s.flushers, newFlusher())
+	}
 	s.loop = accept.New("chat", limiter, log, s.serveConn)
 	return s
 }
 
 // Serve accepts connections on ln until Shutdown.
-func (s *Server) Serve(ln net.Listener) error { return s.loop.Serve(ln) }
+func (s *Server) Serve(ln net.Listener) error {
+	s.startFlushers()
+	return s.loop.Serve(ln)
+}
+
+func (s *Server) startFlushers() {
+	s.startFlusher.Do(func() {
+		for _, f := range s.flushers {
+			go f.run()
+		}
+	})
+}
 
 // Shutdown stops accepting, tells every connected user the server is shutting down, sends what
 // is queued to them, and closes their connections. When ctx ends first, it closes the rest at
@@ -90,6 +110,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if err != nil {
 		s.loop.CloseConns()
 		s.loop.Wait(context.Background())
+	}
+	s.startFlushers() // so that closing them cannot wait for ones that never ran
+	for _, f := range s.flushers {
+		f.close()
+	}
+	if err != nil {
 		return fmt.Errorf("chat shutdown: %w", err)
 	}
 	return nil
@@ -103,7 +129,8 @@ func (s *Server) serveConn(nc net.Conn) {
 		s.log.Error("not a TCP connection", "remote", nc.RemoteAddr().String())
 		return
 	}
-	c, err := newConn(s, tcp)
+	f := s.flushers[int(s.nextFlusher.Add(1))%len(s.flushers)]
+	c, err := newConn(s, tcp, f)
 	if err != nil {
 		s.log.Error("set up connection", "remote", nc.RemoteAddr().String(), "err", err)
 		return

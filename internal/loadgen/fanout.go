@@ -3,7 +3,9 @@ package loadgen
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"net"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -19,8 +21,13 @@ type FanoutConfig struct {
 	RunID                string // makes the names of this run unique
 }
 
-// A fan-out message says who sent it, its number, and when: "m SENDER SEQ UNIXNANO".
-var msgMark = []byte("> m ")
+// A fan-out message says who sent it, its number, and when: "m SENDER SEQ UNIXNANO". The
+// Twisted original shows it as "<b'NAME'> b'm ...'" (Python 3 formats bytes that way), so the
+// mark is looked for with and without the b'.
+var (
+	msgMark      = []byte("> m ")
+	msgMarkBytes = []byte("> b'm ")
+)
 
 // Fanout returns the fan-out scenario.
 func Fanout(cfg FanoutConfig) Scenario {
@@ -40,7 +47,7 @@ func Fanout(cfg FanoutConfig) Scenario {
 			mu       sync.Mutex
 			conns    = map[int]*lineConn{}
 			received atomic.Int64
-			lastRecv atomic.Int64
+			lastRecv int64 // guarded by mu
 			lost     atomic.Int64
 			reorder  atomic.Int64
 			readers  sync.WaitGroup
@@ -66,40 +73,14 @@ func Fanout(cfg FanoutConfig) Scenario {
 				if dl, ok := ctx.Deadline(); ok {
 					lc.c.SetReadDeadline(dl)
 				}
-				next := make([]int64, cfg.Senders)
-				want := expectedBy(i)
-				var got int64
-				for got < want {
-					line, err := lc.readLine()
-					if err != nil {
-						errs.add(fmt.Errorf("receive: %w", err))
-						break
-					}
-					k := bytes.Index(line, msgMark)
-					if k < 0 {
-						continue // a join, a leave, a notice
-					}
-					sender, seq, sent, ok := parseMsg(line[k+len(msgMark):])
-					if !ok || sender >= cfg.Senders {
-						continue
-					}
-					now := time.Now().UnixNano()
-					latency.Record(time.Duration(now - sent))
-					if seq < next[sender] {
-						reorder.Add(1)
-					} else {
-						next[sender] = seq + 1
-					}
-					got++
-					received.Add(1)
-					for {
-						l := lastRecv.Load()
-						if now <= l || lastRecv.CompareAndSwap(l, now) {
-							break
-						}
-					}
+				got, last, h := receive(lc, expectedBy(i), cfg.Senders, &received, &reorder, &errs)
+				lost.Add(expectedBy(i) - got)
+				mu.Lock()
+				latency.Merge(h)
+				if last > lastRecv {
+					lastRecv = last
 				}
-				lost.Add(want - got)
+				mu.Unlock()
 			})
 		})
 		if err := o.ready(ctx); err != nil {
@@ -142,9 +123,56 @@ func Fanout(cfg FanoutConfig) Scenario {
 		r.Counts["expected"] = expected
 		r.Counts["lost"] = lost.Load()
 		r.Counts["reordered"] = reorder.Load()
-		r.widen("run", firstSend.Load(), lastRecv.Load())
+		r.widen("run", firstSend.Load(), lastRecv)
 		return r, nil
 	}
+}
+
+// receive reads lc until it has want messages or the connection ends, checking each sender's
+// order. It keeps its counts and latencies to itself while it runs (shared counters would
+// cost more than the work measured) and returns them: messages, when the last came, latencies.
+func receive(lc *lineConn, want int64, senders int, progress, reorder *atomic.Int64, errs *errorCounts) (got, last int64, h *Hist) {
+	h = &Hist{}
+	next := make([]int64, senders)
+	var now, unreported int64
+	for got < want {
+		if lc.r.Buffered() == 0 {
+			now = 0 // the next read waits: take the time afresh after it
+		}
+		line, err := lc.readLine()
+		if err != nil {
+			if !errors.Is(err, net.ErrClosed) { // closed by us, at the timeout
+				errs.add(fmt.Errorf("receive: %w", err))
+			}
+			break
+		}
+		payload := afterMark(line)
+		if payload == nil {
+			continue // a join, a leave, a notice
+		}
+		sender, seq, sent, ok := parseMsg(payload)
+		if !ok || sender >= senders {
+			continue
+		}
+		if now == 0 {
+			// One clock reading per read from the socket: the lines of one read arrived together.
+			now = time.Now().UnixNano()
+		}
+		h.Record(time.Duration(now - sent))
+		if seq < next[sender] {
+			reorder.Add(1)
+		} else {
+			next[sender] = seq + 1
+		}
+		got++
+		last = now
+		if unreported++; unreported == 256 {
+			progress.Add(unreported)
+			unreported = 0
+		}
+	}
+	progress.Add(unreported)
+	return got, last, h
 }
 
 // send says cfg.Msgs numbered, timestamped lines as sender i.
@@ -184,6 +212,16 @@ func send(ctx context.Context, lc *lineConn, i int, cfg FanoutConfig, firstSend 
 		if _, err := lc.c.Write(buf); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+func afterMark(line []byte) []byte {
+	if k := bytes.Index(line, msgMark); k >= 0 {
+		return line[k+len(msgMark):]
+	}
+	if k := bytes.Index(line, msgMarkBytes); k >= 0 {
+		return line[k+len(msgMarkBytes):]
 	}
 	return nil
 }

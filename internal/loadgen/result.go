@@ -131,6 +131,8 @@ func errorKind(err error) string {
 		return "too many open files"
 	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
 		return "closed by server"
+	case errors.Is(err, net.ErrClosed):
+		return "closed"
 	}
 	var se *serverSaid
 	if errors.As(err, &se) {

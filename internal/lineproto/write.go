@@ -1,0 +1,250 @@
+package lineproto
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// How output reaches the socket.
+//
+// A broadcast appends to each member's queue (write) and puts the member on a flusher's list if
+// it is not there already. A flusher is one goroutine serving many connections: it takes a
+// connection's whole queue and hands it to the kernel with one non-blocking writev. While a
+// flusher works through its list, more output piles up in the queues behind it, so the busier
+// the server, the more lines each writev carries: a join storm or a flood of lines costs a
+// syscall per connection per pass, not per line. Only when a socket is full (its client reads
+// slowly) does the connection get a writer goroutine of its own, which waits for the socket
+// with --write-timeout as its deadline and gives the connection back to the flushers once it
+// has caught up. Idle connections have no writer at all.
+
+// write queues b. A client whose queue would pass MaxQueue is dropped as a slow consumer: it
+// cannot be allowed to hold up anyone else.
+func (c *conn) write(b []byte) {
+	c.mu.Lock()
+	if c.sealed {
+		c.mu.Unlock()
+		return
+	}
+	if c.out.size+len(b) > c.srv.cfg.MaxQueue {
+		c.closeLocked(reasonSlowConsumer)
+		c.mu.Unlock()
+		return
+	}
+	c.out.write(b)
+	kick := !c.writing && !c.flushQueued
+	c.flushQueued = c.flushQueued || kick
+	c.mu.Unlock()
+	if kick {
+		c.flusher.add(c)
+	}
+}
+
+// flusher writes the output of the connections on its list.
+type flusher struct {
+	mu      sync.Mutex
+	wake    sync.Cond // signalled when list becomes non-empty or stop is set; uses mu
+	list    []*conn   // connections with output to write; guarded by mu
+	stop    bool      // guarded by mu
+	stopped chan struct{}
+
+	// Scratch for flush, used only by the flusher's goroutine.
+	batch  []*chunk
+	iovecs [][]byte
+}
+
+func newFlusher() *flusher {
+	f := &flusher{stopped: make(chan struct{})}
+	f.wake.L = &f.mu
+	return f
+}
+
+func (f *flusher) add(c *conn) {
+	f.mu.Lock()
+	f.list = append(f.list, c)
+	if len(f.list) == 1 {
+		f.wake.Signal()
+	}
+	f.mu.Unlock()
+}
+
+// run flushes connections until close is called.
+func (f *flusher) run() {
+	defer close(f.stopped)
+	var todo []*conn
+	for {
+		f.mu.Lock()
+		for len(f.list) == 0 && !f.stop {
+			f.wake.Wait()
+		}
+		if len(f.list) == 0 && f.stop {
+			f.mu.Unlock()
+			return
+		}
+		todo, f.list = f.list, todo[:0]
+		f.mu.Unlock()
+		for i, c := range todo {
+			f.flush(c)
+			todo[i] = nil
+		}
+	}
+}
+
+// close stops the flusher once its list is empty, and waits for it.
+func (f *flusher) close() {
+	f.mu.Lock()
+	f.stop = true
+	f.wake.Signal()
+	f.mu.Unlock()
+	<-f.stopped
+}
+
+// flush writes what c has queued without waiting for the socket. What the socket does not take
+// goes back to the front of the queue, and c gets a writer of its own to wait for the socket.
+func (f *flusher) flush(c *conn) {
+	defer func() {
+		if r := recover(); r != nil {
+			c.srv.log.Error("panic writing to connection", "remote", c.nc.RemoteAddr().String(),
+				"panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			c.mu.Lock()
+			c.closeLocked(reasonPanic)
+			c.mu.Unlock()
+		}
+	}()
+	c.mu.Lock()
+	c.flushQueued = false
+	if c.closed || c.writing {
+		c.mu.Unlock()
+		return
+	}
+	if c.out.size == 0 {
+		if c.draining {
+			c.nc.CloseWrite()
+		}
+		c.mu.Unlock()
+		return
+	}
+	f.batch = c.out.take(f.batch[:0])
+	c.mu.Unlock()
+
+	f.iovecs = f.iovecs[:0]
+	for _, ch := range f.batch {
+		f.iovecs = append(f.iovecs, ch.b[ch.off:ch.n])
+	}
+	var written int
+	var werr error
+	err := c.raw.Write(func(fd uintptr) bool {
+		written, werr = unix.Writev(int(fd), f.iovecs)
+		return true // never wait for the socket here
+	})
+	clear(f.iovecs)
+	if err == nil && werr != nil && werr != unix.EAGAIN && werr != unix.EINTR {
+		err = werr
+	}
+	rest := consume(f.batch, max(written, 0))
+
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case err != nil:
+		putChunks(rest)
+		c.closeLocked(reasonWriteError)
+	case len(rest) > 0:
+		// The socket is full: let a writer of c's own wait for it. (What came while we wrote
+		// has put c back on the list; that flush will find the writer and leave c to it.)
+		c.out.prepend(rest)
+		if !c.closed && !c.writing {
+			c.writing = true
+			go c.writeLoop()
+		}
+	case c.draining:
+		c.nc.CloseWrite()
+	}
+	clear(f.batch)
+}
+
+// consume returns the chunks to the pool that n written bytes used up, and returns the rest,
+// the first of them advanced past what was written of it.
+func consume(batch []*chunk, n int) []*chunk {
+	for i, ch := range batch {
+		if left := ch.n - ch.off; n < left {
+			ch.off += n
+			putChunks(batch[:i])
+			return batch[i:]
+		} else {
+			n -= left
+		}
+	}
+	putChunks(batch)
+	return nil
+}
+
+// writeScratch is a writer's working memory, pooled because writers come and go.
+type writeScratch struct {
+	batch []*chunk
+	bufs  net.Buffers
+}
+
+var writeScratches = sync.Pool{New: func() any { return new(writeScratch) }}
+
+// writeLoop sends everything queued with blocking writes, until the queue is empty. It runs
+// only while a connection's socket is full.
+func (c *conn) writeLoop() {
+	scratch := writeScratches.Get().(*writeScratch)
+	batch, bufs := scratch.batch[:0], scratch.bufs[:0]
+	defer func() {
+		clear(bufs[:cap(bufs)])
+		scratch.batch, scratch.bufs = batch[:0], bufs[:0]
+		writeScratches.Put(scratch)
+	}()
+	defer func() {
+		if r := recover(); r != nil {
+			c.srv.log.Error("panic writing to connection", "remote", c.nc.RemoteAddr().String(),
+				"panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			c.mu.Lock()
+			c.closeLocked(reasonPanic)
+			c.writing = false
+			c.writerIdle.Broadcast()
+			c.mu.Unlock()
+		}
+	}()
+	for {
+		c.mu.Lock()
+		if c.closed || c.out.size == 0 {
+			if c.draining && !c.closed {
+				c.nc.CloseWrite()
+			}
+			c.out.reset()
+			c.writing = false
+			c.writerIdle.Broadcast()
+			c.mu.Unlock()
+			return
+		}
+		batch = c.out.take(batch[:0])
+		c.mu.Unlock()
+
+		bufs = bufs[:0]
+		for _, ch := range batch {
+			bufs = append(bufs, ch.b[ch.off:ch.n])
+		}
+		c.nc.SetWriteDeadline(time.Now().Add(c.srv.cfg.WriteTimeout))
+		pending := bufs // WriteTo consumes its receiver; keep bufs for reuse
+		_, err := pending.WriteTo(c.nc)
+		putChunks(batch)
+		if err != nil {
+			reason := reasonWriteError
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				reason = reasonWriteTimeout
+			}
+			c.mu.Lock()
+			c.closeLocked(reason)
+			c.mu.Unlock()
+		}
+	}
+}
