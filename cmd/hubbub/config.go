@@ -37,6 +37,7 @@ type Config struct {
 	LogLevel   string
 	LogFormat  string
 	CPUProfile string
+	MemProfile string
 }
 
 // defaultConfig returns the embedded defaults: `hubbub` with no flags runs with these.
@@ -85,6 +86,7 @@ func flagSet(cfg *Config, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "`level` of logs: debug, info, warn or error")
 	fs.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "`format` of logs: text or json")
 	fs.StringVar(&cfg.CPUProfile, "cpu-profile", cfg.CPUProfile, "write a CPU profile of the whole run to this `file` (for go tool pprof)")
+	fs.StringVar(&cfg.MemProfile, "mem-profile", cfg.MemProfile, "write a heap profile to this `file` when the server stops (for go tool pprof)")
 	fs.Usage = func() { printUsage(fs) }
 	return fs
 }

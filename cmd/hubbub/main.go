@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
 	"syscall"
@@ -88,6 +89,12 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		log.Error("service failed, shutting down", "err", err)
 		code = 1
 	}
+	if cfg.MemProfile != "" {
+		// Taken before shutdown, while every connection is still open.
+		if err := writeHeapProfile(cfg.MemProfile); err != nil {
+			log.Error("cannot write heap profile", "err", err)
+		}
+	}
 	go func() {
 		// A second signal means the operator does not want to wait.
 		sig := <-signals
@@ -116,6 +123,19 @@ func startCPUProfile(path string) (stop func(), err error) {
 		pprof.StopCPUProfile()
 		f.Close()
 	}, nil
+}
+
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("heap profile: %w", err)
+	}
+	defer f.Close()
+	runtime.GC()
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		return fmt.Errorf("heap profile: %w", err)
+	}
+	return nil
 }
 
 func versionString() string {

@@ -3,7 +3,7 @@ package lineproto
 import "sync"
 
 // chunkSize is the size of the blocks a connection's output is queued in.
-const chunkSize = 4096
+const chunkSize = 1024
 
 type chunk struct {
 	off, n int // the bytes not yet written are b[off:n]

@@ -183,6 +183,11 @@ func send(ctx context.Context, lc *lineConn, i int, cfg FanoutConfig, firstSend 
 	}
 	buf := make([]byte, 0, batch*48)
 	start := time.Now()
+	if cfg.Rate > 0 {
+		// Spread the paced senders over one interval instead of having them all speak at the
+		// same instants, as independent people would.
+		start = start.Add(time.Duration(float64(i%cfg.Senders) / float64(cfg.Senders) / cfg.Rate * float64(time.Second)))
+	}
 	firstSend.CompareAndSwap(0, start.UnixNano())
 	for seq := 0; seq < cfg.Msgs; {
 		if cfg.Rate > 0 {
