@@ -63,6 +63,9 @@ func StartLimited(t testing.TB, cfg lineproto.Config, limiter *accept.Limiter, s
 		if err := <-served; err != nil {
 			t.Errorf("serve: %v", err)
 		}
+		if t.Failed() {
+			t.Logf("server log:\n%s", logs)
+		}
 	})
 	return &Server{Addr: ln.Addr().String(), Hub: hub, Line: srv, Logs: logs}
 }

@@ -61,11 +61,12 @@ type conn struct {
 	writerIdle  sync.Cond   // signalled when the writer exits; uses mu
 	out         outQueue    // output not yet written; guarded by mu
 	flushQueued bool        // c is on its flusher's list; guarded by mu
+	flushing    bool        // a flusher is writing output it took from out; guarded by mu
 	writing     bool        // a writer goroutine of its own is running; guarded by mu
-	sealed     bool        // no more output is accepted; guarded by mu
-	draining   bool        // close our side once out is sent; guarded by mu
-	closed     bool        // the socket is closed; guarded by mu
-	reason     closeReason // why the connection ends; guarded by mu
+	sealed      bool        // no more output is accepted; guarded by mu
+	draining    bool        // close our side once out is sent; guarded by mu
+	closed      bool        // the socket is closed; guarded by mu
+	reason      closeReason // why the connection ends; guarded by mu
 }
 
 func newConn(srv *Server, nc *net.TCPConn, f *flusher) (*conn, error) {
@@ -115,7 +116,7 @@ func (c *conn) finish(reason closeReason, notice []byte) {
 	c.sealed = true
 	c.draining = true
 	switch {
-	case c.writing || c.flushQueued:
+	case c.writing || c.flushQueued || c.flushing:
 		// Whoever writes next closes our side once the queue is empty.
 	case c.out.size > 0:
 		c.flushQueued = true

@@ -172,3 +172,40 @@ func TestWriteTimeout(t *testing.T) {
 	srv.Logs.WaitFor(t, "connection closed", "name=stuck", `reason="write timeout"`)
 	stuck.ExpectClosed()
 }
+
+// TestShutdownDuringTraffic shuts down while lines pour out to a user: what was queued before
+// the notice arrives whole and in order, then the notice, then the end.
+func TestShutdownDuringTraffic(t *testing.T) {
+	for range 5 {
+		srv := chattest.Start(t, testConfig())
+		alice := chattest.Join(t, srv.Addr, "alice")
+		bob := chattest.Join(t, srv.Addr, "bob")
+		alice.Expect("bob has joined the channel")
+		var flood strings.Builder
+		for i := range 2000 {
+			fmt.Fprintf(&flood, "line %d\n", i)
+		}
+		bob.Write(flood.String())
+		alice.Expect("<bob> line 0")
+		done := make(chan error, 1)
+		go func() { done <- srv.Line.Shutdown(context.Background()) }()
+		next := 1
+		for {
+			line := alice.ReadLine()
+			if line == "* server shutting down" {
+				break
+			}
+			if want := fmt.Sprintf("<bob> line %d", next); line != want {
+				t.Fatalf("got %q, want %q", line, want)
+			}
+			next++
+		}
+		if rest := alice.ExpectClosed(); rest != "" {
+			t.Fatalf("after the notice: %q", rest)
+		}
+		bob.Conn.Close()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+}

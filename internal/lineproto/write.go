@@ -131,6 +131,7 @@ func (f *flusher) flush(c *conn) {
 		return
 	}
 	f.batch = c.out.take(f.batch[:0])
+	c.flushing = true
 	c.mu.Unlock()
 
 	f.iovecs = f.iovecs[:0]
@@ -150,7 +151,8 @@ func (f *flusher) flush(c *conn) {
 	rest := consume(f.batch, max(written, 0))
 
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	c.flushing = false
+	requeue := false
 	switch {
 	case err != nil:
 		putChunks(rest)
@@ -163,10 +165,19 @@ func (f *flusher) flush(c *conn) {
 			c.writing = true
 			go c.writeLoop()
 		}
+	case c.out.size > 0:
+		// More came while we wrote. Usually that put c back on the list, but not when it was
+		// finish's last notice, which leaves the writing to whoever is writing.
+		requeue = !c.flushQueued
+		c.flushQueued = true
 	case c.draining:
-		c.nc.CloseWrite()
+		c.nc.CloseWrite() // everything is sent
 	}
+	c.mu.Unlock()
 	clear(f.batch)
+	if requeue {
+		f.add(c)
+	}
 }
 
 // consume returns the chunks to the pool that n written bytes used up, and returns the rest,
