@@ -164,6 +164,17 @@ func (l *Loop) Wait(ctx context.Context) error {
 	}
 }
 
+// Stop is the whole shutdown of a service with nothing to flush: stop accepting, close every
+// connection, and wait (within ctx) for their handlers to return.
+func (l *Loop) Stop(ctx context.Context) error {
+	l.Close()
+	l.CloseConns()
+	if err := l.Wait(ctx); err != nil {
+		return fmt.Errorf("%s shutdown: %w", l.service, err)
+	}
+	return nil
+}
+
 // CloseConns closes every open connection, which makes their handlers return.
 func (l *Loop) CloseConns() {
 	l.mu.Lock()

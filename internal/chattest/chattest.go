@@ -48,26 +48,42 @@ func StartLimited(t testing.TB, cfg lineproto.Config, limiter *accept.Limiter, s
 	for _, f := range setup {
 		f(srv)
 	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("server log:\n%s", logs)
+		}
+	})
+	addr := Serve(t, srv)
+	return &Server{Addr: addr, Hub: hub, Line: srv, Logs: logs}
+}
+
+// Service is what every hubbub server offers: serve a listener until shut down.
+type Service interface {
+	Serve(ln net.Listener) error
+	Shutdown(ctx context.Context) error
+}
+
+// Serve serves s on 127.0.0.1:0 until the test ends, and returns its address. The test fails
+// if Serve returns an error or Shutdown does not finish within Timeout.
+func Serve(t testing.TB, s Service) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("listen: %v", err)
 	}
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
+	go func() { served <- s.Serve(ln) }()
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), Timeout)
 		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
+		if err := s.Shutdown(ctx); err != nil {
 			t.Errorf("shutdown: %v", err)
 		}
 		if err := <-served; err != nil {
 			t.Errorf("serve: %v", err)
 		}
-		if t.Failed() {
-			t.Logf("server log:\n%s", logs)
-		}
 	})
-	return &Server{Addr: ln.Addr().String(), Hub: hub, Line: srv, Logs: logs}
+	return ln.Addr().String()
 }
 
 // Logs collects a server's log output for a test to look at.

@@ -6,7 +6,6 @@ package echo
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -45,14 +44,7 @@ func NewServer(cfg Config, limiter *accept.Limiter, log *slog.Logger) *Server {
 func (s *Server) Serve(ln net.Listener) error { return s.loop.Serve(ln) }
 
 // Shutdown stops accepting, closes every connection and waits for their goroutines to end.
-func (s *Server) Shutdown(ctx context.Context) error {
-	s.loop.Close()
-	s.loop.CloseConns()
-	if err := s.loop.Wait(ctx); err != nil {
-		return fmt.Errorf("echo shutdown: %w", err)
-	}
-	return nil
-}
+func (s *Server) Shutdown(ctx context.Context) error { return s.loop.Stop(ctx) }
 
 func (s *Server) serveConn(c net.Conn) {
 	start := time.Now()

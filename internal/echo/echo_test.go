@@ -2,7 +2,6 @@ package echo_test
 
 import (
 	"bytes"
-	"context"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -12,6 +11,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"hubbub/internal/chattest"
 	"hubbub/internal/echo"
 )
 
@@ -23,24 +23,7 @@ const timeout = 10 * time.Second
 
 func start(t *testing.T, cfg echo.Config) string {
 	t.Helper()
-	srv := echo.NewServer(cfg, nil, slog.New(slog.DiscardHandler))
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), timeout)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Error(err)
-		}
-		if err := <-served; err != nil {
-			t.Error(err)
-		}
-	})
-	return ln.Addr().String()
+	return chattest.Serve(t, echo.NewServer(cfg, nil, slog.New(slog.DiscardHandler)))
 }
 
 func TestEcho(t *testing.T) {

@@ -110,11 +110,7 @@ func (f *flusher) close() {
 func (f *flusher) flush(c *conn) {
 	defer func() {
 		if r := recover(); r != nil {
-			c.srv.log.Error("panic writing to connection", "remote", c.nc.RemoteAddr().String(),
-				"panic", fmt.Sprint(r), "stack", string(debug.Stack()))
-			c.mu.Lock()
-			c.closeLocked(reasonPanic)
-			c.mu.Unlock()
+			c.writePanicked(r, false)
 		}
 	}()
 	c.mu.Lock()
@@ -216,13 +212,7 @@ func (c *conn) writeLoop() {
 	}()
 	defer func() {
 		if r := recover(); r != nil {
-			c.srv.log.Error("panic writing to connection", "remote", c.nc.RemoteAddr().String(),
-				"panic", fmt.Sprint(r), "stack", string(debug.Stack()))
-			c.mu.Lock()
-			c.closeLocked(reasonPanic)
-			c.writing = false
-			c.writerIdle.Broadcast()
-			c.mu.Unlock()
+			c.writePanicked(r, true)
 		}
 	}()
 	for {
@@ -257,5 +247,19 @@ func (c *conn) writeLoop() {
 			c.closeLocked(reason)
 			c.mu.Unlock()
 		}
+	}
+}
+
+// writePanicked closes c after a panic while writing to it, logging the stack; fromWriter says
+// that c's own writer goroutine panicked and is ending.
+func (c *conn) writePanicked(r any, fromWriter bool) {
+	c.srv.log.Error("panic writing to connection", "remote", c.nc.RemoteAddr().String(),
+		"panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closeLocked(reasonPanic)
+	if fromWriter {
+		c.writing = false
+		c.writerIdle.Broadcast()
 	}
 }

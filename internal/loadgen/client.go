@@ -100,12 +100,33 @@ func (o *Options) track(phase string, total int64, done *atomic.Int64) (stop fun
 // started with each one that registered. Registration latencies go into r.
 func registerAll(ctx context.Context, o *Options, d *dialer, r *Result, errs *errorCounts,
 	runID string, lo, hi, inFlight int, started func(i int, lc *lineConn)) {
-	sem := make(chan struct{}, inFlight)
 	var done atomic.Int64
 	stop := o.track("register", int64(hi-lo), &done)
 	defer stop()
 	hist := r.hist("register")
 	var first, last atomic.Int64
+	forEach(ctx, lo, hi, inFlight, errs, func(i int) {
+		t0 := time.Now()
+		first.CompareAndSwap(0, t0.UnixNano())
+		lc, err := register(ctx, d, fmt.Sprintf("b%s-%d", runID, i))
+		if err != nil {
+			errs.add(err)
+			return
+		}
+		now := time.Now()
+		hist.Record(now.Sub(t0))
+		storeMax(&last, now.UnixNano())
+		done.Add(1)
+		started(i, lc)
+	})
+	r.Counts["registered"] += done.Load()
+	r.widen("register", first.Load(), last.Load())
+}
+
+// forEach runs fn(i) for i in lo..hi-1, at most limit at once, and returns when all are done.
+// Those not started before ctx ends are counted as errors.
+func forEach(ctx context.Context, lo, hi, limit int, errs *errorCounts, fn func(i int)) {
+	sem := make(chan struct{}, limit)
 	var wg sync.WaitGroup
 	for i := lo; i < hi; i++ {
 		select {
@@ -116,26 +137,18 @@ func registerAll(ctx context.Context, o *Options, d *dialer, r *Result, errs *er
 		}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			t0 := time.Now()
-			first.CompareAndSwap(0, t0.UnixNano())
-			lc, err := register(ctx, d, fmt.Sprintf("b%s-%d", runID, i))
-			if err != nil {
-				errs.add(err)
-				return
-			}
-			now := time.Now()
-			hist.Record(now.Sub(t0))
-			for {
-				l := last.Load()
-				if now.UnixNano() <= l || last.CompareAndSwap(l, now.UnixNano()) {
-					break
-				}
-			}
-			done.Add(1)
-			started(i, lc)
+			fn(i)
 		})
 	}
 	wg.Wait()
-	r.Counts["registered"] += done.Load()
-	r.widen("register", first.Load(), last.Load())
+}
+
+// storeMax makes a hold at least v.
+func storeMax(a *atomic.Int64, v int64) {
+	for {
+		old := a.Load()
+		if v <= old || a.CompareAndSwap(old, v) {
+			return
+		}
+	}
 }

@@ -1,7 +1,6 @@
 package loadgen_test
 
 import (
-	"context"
 	"encoding/json"
 	"log/slog"
 	"net"
@@ -32,25 +31,6 @@ func chatServer(t *testing.T) string {
 	cfg := lineproto.DefaultConfig()
 	cfg.LineRate = 0
 	return chattest.Start(t, cfg).Addr
-}
-
-// serve starts s on 127.0.0.1:0 and shuts it down when the test ends.
-func serve(t *testing.T, s interface {
-	Serve(net.Listener) error
-	Shutdown(context.Context) error
-}) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ln) }()
-	t.Cleanup(func() {
-		s.Shutdown(context.Background())
-		<-done
-	})
-	return ln.Addr().String()
 }
 
 func checkCounts(t *testing.T, r *loadgen.Result, want map[string]int64) {
@@ -99,7 +79,7 @@ func TestConns(t *testing.T) {
 }
 
 func TestQuote(t *testing.T) {
-	addr := serve(t, quote.NewServer(quote.DefaultConfig(), nil, slog.New(slog.DiscardHandler)))
+	addr := chattest.Serve(t, quote.NewServer(quote.DefaultConfig(), nil, slog.New(slog.DiscardHandler)))
 	r, err := loadgen.Run(t.Context(), loadgen.Quote(loadgen.QuoteConfig{Conns: 400, InFlight: 50, RunID: "q"}), opts(addr), 0)
 	if err != nil {
 		t.Fatal(err)
@@ -108,7 +88,7 @@ func TestQuote(t *testing.T) {
 }
 
 func TestEcho(t *testing.T) {
-	addr := serve(t, echo.NewServer(echo.DefaultConfig(), nil, slog.New(slog.DiscardHandler)))
+	addr := chattest.Serve(t, echo.NewServer(echo.DefaultConfig(), nil, slog.New(slog.DiscardHandler)))
 	r, err := loadgen.Run(t.Context(), loadgen.Echo(loadgen.EchoConfig{Conns: 4, Bytes: 100, Duration: 100 * time.Millisecond}), opts(addr), 0)
 	if err != nil {
 		t.Fatal(err)

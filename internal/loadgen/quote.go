@@ -46,56 +46,39 @@ func Quote(cfg QuoteConfig) Scenario {
 			done               atomic.Int64
 			first, last        atomic.Int64
 			connectLat, ansLat = r.hist("connect"), r.hist("answer")
-			wg                 sync.WaitGroup
 		)
 		stop := o.track("quote", int64(hi-lo), &done)
-		sem := make(chan struct{}, inFlight)
-		for i := lo; i < hi; i++ {
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-				errs.add(ctx.Err())
-				continue
+		forEach(ctx, lo, hi, inFlight, &errs, func(i int) {
+			t0 := time.Now()
+			first.CompareAndSwap(0, t0.UnixNano())
+			c, err := d.dial(ctx)
+			if err != nil {
+				errs.add(fmt.Errorf("connect: %w", err))
+				return
 			}
-			wg.Go(func() {
-				defer func() { <-sem }()
-				t0 := time.Now()
-				first.CompareAndSwap(0, t0.UnixNano())
-				c, err := d.dial(ctx)
-				if err != nil {
-					errs.add(fmt.Errorf("connect: %w", err))
-					return
-				}
-				defer c.Close()
-				t1 := time.Now()
-				connectLat.Record(t1.Sub(t0))
-				if dl, ok := ctx.Deadline(); ok {
-					c.SetDeadline(dl)
-				}
-				if _, err := fmt.Fprintf(c, "q%s-%d.", cfg.RunID, i); err != nil {
-					errs.add(fmt.Errorf("send: %w", err))
-					return
-				}
-				answer, err := readAnswer(ctx, c)
-				if err != nil {
-					errs.add(fmt.Errorf("answer: %w", err))
-					return
-				}
-				now := time.Now()
-				ansLat.Record(now.Sub(t1))
-				for {
-					l := last.Load()
-					if now.UnixNano() <= l || last.CompareAndSwap(l, now.UnixNano()) {
-						break
-					}
-				}
-				mu.Lock()
-				answers = append(answers, answer)
-				mu.Unlock()
-				done.Add(1)
-			})
-		}
-		wg.Wait()
+			defer c.Close()
+			t1 := time.Now()
+			connectLat.Record(t1.Sub(t0))
+			if dl, ok := ctx.Deadline(); ok {
+				c.SetDeadline(dl)
+			}
+			if _, err := fmt.Fprintf(c, "q%s-%d.", cfg.RunID, i); err != nil {
+				errs.add(fmt.Errorf("send: %w", err))
+				return
+			}
+			answer, err := readAnswer(ctx, c)
+			if err != nil {
+				errs.add(fmt.Errorf("answer: %w", err))
+				return
+			}
+			now := time.Now()
+			ansLat.Record(now.Sub(t1))
+			storeMax(&last, now.UnixNano())
+			mu.Lock()
+			answers = append(answers, answer)
+			mu.Unlock()
+			done.Add(1)
+		})
 		stop()
 		errs.into(r)
 		r.Counts["quotes_sent"] = int64(hi - lo)

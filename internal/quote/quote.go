@@ -14,7 +14,6 @@ package quote
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"log/slog"
 	"net"
 	"sync/atomic"
@@ -57,14 +56,7 @@ func NewServer(cfg Config, limiter *accept.Limiter, log *slog.Logger) *Server {
 func (s *Server) Serve(ln net.Listener) error { return s.loop.Serve(ln) }
 
 // Shutdown stops accepting, closes every connection and waits for their goroutines to end.
-func (s *Server) Shutdown(ctx context.Context) error {
-	s.loop.Close()
-	s.loop.CloseConns()
-	if err := s.loop.Wait(ctx); err != nil {
-		return fmt.Errorf("quote shutdown: %w", err)
-	}
-	return nil
-}
+func (s *Server) Shutdown(ctx context.Context) error { return s.loop.Stop(ctx) }
 
 // Swap makes q the current quote and returns the one it replaces.
 func (s *Server) Swap(q string) string { return *s.current.Swap(&q) }

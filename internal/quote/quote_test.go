@@ -2,7 +2,6 @@ package quote_test
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -14,6 +13,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"hubbub/internal/chattest"
 	"hubbub/internal/quote"
 )
 
@@ -25,24 +25,7 @@ const timeout = 10 * time.Second
 
 func start(t *testing.T, cfg quote.Config) string {
 	t.Helper()
-	srv := quote.NewServer(cfg, nil, slog.New(slog.DiscardHandler))
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), timeout)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Error(err)
-		}
-		if err := <-served; err != nil {
-			t.Error(err)
-		}
-	})
-	return ln.Addr().String()
+	return chattest.Serve(t, quote.NewServer(cfg, nil, slog.New(slog.DiscardHandler)))
 }
 
 // ask does what the original client does: connect, write the quote with no newline, read the
