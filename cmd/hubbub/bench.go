@@ -108,7 +108,7 @@ func bench(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "hubbub bench: bad --worker %q\n", *worker)
 			return 2
 		}
-		if err := loadgen.RunAsWorker(ctx, scenario, opts, part, parts); err != nil {
+		if err := loadgen.RunAsWorker(ctx, scenario, opts, part, parts, os.Stdin, stdout); err != nil {
 			fmt.Fprintf(stderr, "hubbub bench worker %d: %v\n", part, err)
 			return 1
 		}

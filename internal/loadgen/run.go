@@ -266,8 +266,9 @@ func RunWorkers(ctx context.Context, procs int, args []string, o Options, pid in
 	return merged, nil
 }
 
-// RunAsWorker runs this process's part of a RunWorkers run and prints its result on stdout.
-func RunAsWorker(ctx context.Context, scenario Scenario, o Options, part, parts int) error {
+// RunAsWorker runs this process's part of a RunWorkers run: it says "ready" on out when set up,
+// waits for "go" on in, and writes its result to out as JSON.
+func RunAsWorker(ctx context.Context, scenario Scenario, o Options, part, parts int, in io.Reader, out io.Writer) error {
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
 	o.Part, o.Parts = part, parts
@@ -276,8 +277,8 @@ func RunAsWorker(ctx context.Context, scenario Scenario, o Options, part, parts 
 	o.Ready = func(ctx context.Context) error {
 		var err error
 		once.Do(func() {
-			fmt.Println("ready")
-			line, rerr := bufio.NewReader(os.Stdin).ReadString('\n')
+			fmt.Fprintln(out, "ready")
+			line, rerr := bufio.NewReader(in).ReadString('\n')
 			if rerr != nil || strings.TrimSpace(line) != "go" {
 				err = errors.New("the parent process went away")
 			}
@@ -288,5 +289,5 @@ func RunAsWorker(ctx context.Context, scenario Scenario, o Options, part, parts 
 	if err != nil {
 		return err
 	}
-	return json.NewEncoder(os.Stdout).Encode(r)
+	return json.NewEncoder(out).Encode(r)
 }
