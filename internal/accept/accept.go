@@ -119,16 +119,6 @@ func (l *Loop) Serve(ln net.Listener) error {
 	}
 }
 
-// Addr returns the address being listened on, or nil before Serve.
-func (l *Loop) Addr() net.Addr {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.ln == nil {
-		return nil
-	}
-	return l.ln.Addr()
-}
-
 // Close stops accepting and returns once Serve has returned (or at once if Serve never ran).
 // Open connections are left alone; see Wait and CloseConns.
 func (l *Loop) Close() {
@@ -182,13 +172,6 @@ func (l *Loop) CloseConns() {
 	for c := range l.conns {
 		c.Close()
 	}
-}
-
-// Open returns how many connections are open.
-func (l *Loop) Open() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return len(l.conns)
 }
 
 func (l *Loop) isClosing() bool {

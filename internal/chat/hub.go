@@ -58,9 +58,6 @@ func (h *Hub) Connect(c Client) *Session {
 	return s
 }
 
-// Online returns how many members are registered.
-func (h *Hub) Online() int { return len(*h.members.Load()) }
-
 // register makes s the member called n, unless someone online holds that name, and tells the
 // others. The announcement is made under the lock, so that joins and leaves reach everyone in
 // one order: nobody hears of a join that happened before their own.
