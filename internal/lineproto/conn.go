@@ -182,11 +182,21 @@ func (c *conn) serve() {
 		readBufs.Put(buf)
 		if !registered && c.session.Registered() {
 			registered = true
-			c.nc.SetReadDeadline(time.Time{})
+			c.clearRegisterDeadline()
 		}
 		if err != nil && c.readFailed(err, registered) {
 			return
 		}
+	}
+}
+
+// clearRegisterDeadline lifts the registration deadline, unless the connection is already
+// closing (a name and /quit in one read): then the deadline is finish's linger, which must stay.
+func (c *conn) clearRegisterDeadline() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.sealed {
+		c.nc.SetReadDeadline(time.Time{})
 	}
 }
 

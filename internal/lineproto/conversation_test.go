@@ -165,6 +165,17 @@ func TestCommands(t *testing.T) {
 	alice.ExpectSilence(50 * time.Millisecond)
 }
 
+// TestNameAndQuitInOneRead sends a name and /quit together and then never closes: the server
+// still closes the connection once its linger time is up.
+func TestNameAndQuitInOneRead(t *testing.T) {
+	srv := chattest.Start(t, testConfig())
+	c := chattest.Dial(t, srv.Addr)
+	c.Expect("What's your name?")
+	c.Write("quick\r\n/quit\r\n")
+	c.Expect("Welcome, quick!", "* goodbye")
+	srv.Logs.WaitFor(t, "connection closed", "name=quick", "reason=quit")
+}
+
 func TestRegisterTimeout(t *testing.T) {
 	cfg := testConfig()
 	cfg.RegisterTimeout = 100 * time.Millisecond
