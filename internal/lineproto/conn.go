@@ -116,13 +116,13 @@ func (c *conn) finish(reason closeReason, notice []byte) {
 	c.sealed = true
 	c.draining = true
 	switch {
-	case c.writing || c.flushQueued || c.flushing:
-		// Whoever writes next closes our side once the queue is empty.
 	case c.out.size > 0:
-		c.flushQueued = true
-		c.flusher.add(c)
-	default:
-		c.nc.CloseWrite()
+		// Whoever writes the rest closes our side once the queue is empty.
+		if c.scheduleLocked() {
+			c.flusher.add(c)
+		}
+	case !c.writing && !c.flushing && !c.flushQueued:
+		c.nc.CloseWrite() // nothing queued, nothing in flight
 	}
 	c.nc.SetReadDeadline(time.Now().Add(lingerTimeout))
 }

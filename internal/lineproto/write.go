@@ -38,12 +38,22 @@ func (c *conn) write(b []byte) {
 		return
 	}
 	c.out.write(b)
-	kick := !c.writing && !c.flushQueued
-	c.flushQueued = c.flushQueued || kick
+	kick := c.scheduleLocked()
 	c.mu.Unlock()
 	if kick {
 		c.flusher.add(c)
 	}
+}
+
+// scheduleLocked marks c for its flusher after output was queued, unless a flush or a writer
+// will find that output anyway. It reports whether the caller must add c to the flusher's
+// list. c.mu must be held.
+func (c *conn) scheduleLocked() bool {
+	if c.writing || c.flushQueued {
+		return false
+	}
+	c.flushQueued = true
+	return true
 }
 
 // flusher writes the output of the connections on its list.
@@ -148,7 +158,6 @@ func (f *flusher) flush(c *conn) {
 
 	c.mu.Lock()
 	c.flushing = false
-	requeue := false
 	switch {
 	case err != nil:
 		putChunks(rest)
@@ -161,19 +170,13 @@ func (f *flusher) flush(c *conn) {
 			c.writing = true
 			go c.writeLoop()
 		}
-	case c.out.size > 0:
-		// More came while we wrote. Usually that put c back on the list, but not when it was
-		// finish's last notice, which leaves the writing to whoever is writing.
-		requeue = !c.flushQueued
-		c.flushQueued = true
-	case c.draining:
-		c.nc.CloseWrite() // everything is sent
+	case c.draining && c.out.size == 0:
+		// Everything is sent. (What came while we wrote put c back on the list, and that
+		// flush closes our side.)
+		c.nc.CloseWrite()
 	}
 	c.mu.Unlock()
 	clear(f.batch)
-	if requeue {
-		f.add(c)
-	}
 }
 
 // consume returns the chunks to the pool that n written bytes used up, and returns the rest,
