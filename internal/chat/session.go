@@ -37,10 +37,10 @@ func (s *Session) Handle(line []byte) error {
 	if s.closed {
 		return ErrQuit
 	}
-	if len(line) > 0 && line[0] == '/' && !(len(line) > 1 && line[1] == '/') {
-		return s.command(string(line[1:]))
-	}
-	if len(line) > 1 && line[0] == '/' {
+	if len(line) > 0 && line[0] == '/' {
+		if len(line) < 2 || line[1] != '/' {
+			return s.command(string(line[1:]))
+		}
 		line = line[1:] // "//text" says "/text"
 	}
 	if !s.registered {
