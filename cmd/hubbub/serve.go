@@ -49,24 +49,32 @@ func (m *Main) Run() error {
 	type listener struct {
 		name, addr string
 		srv        service
+		// keepAlive has the kernel probe idle connections. Chat users sit idle for hours and a
+		// vanished one should not hold a name forever; quote and echo clients come and go in
+		// milliseconds, have an idle timeout, and would only pay four setsockopt calls each.
+		keepAlive bool
 	}
 	var todo []listener
 	if m.cfg.ChatAddr != "" {
 		hub := chat.NewHub(m.log)
-		todo = append(todo, listener{"chat", m.cfg.ChatAddr, lineproto.NewServer(m.cfg.Line, hub, limiter, m.log)})
+		todo = append(todo, listener{"chat", m.cfg.ChatAddr, lineproto.NewServer(m.cfg.Line, hub, limiter, m.log), true})
 	}
 	if m.cfg.QuoteAddr != "" {
-		todo = append(todo, listener{"quote", m.cfg.QuoteAddr, quote.NewServer(m.cfg.Quote, limiter, m.log)})
+		todo = append(todo, listener{"quote", m.cfg.QuoteAddr, quote.NewServer(m.cfg.Quote, limiter, m.log), false})
 	}
 	if m.cfg.EchoAddr != "" {
-		todo = append(todo, listener{"echo", m.cfg.EchoAddr, echo.NewServer(m.cfg.Echo, limiter, m.log)})
+		todo = append(todo, listener{"echo", m.cfg.EchoAddr, echo.NewServer(m.cfg.Echo, limiter, m.log), false})
 	}
 	if len(todo) == 0 {
 		return errors.New("every service is switched off: set at least one of --chat-addr, --quote-addr, --echo-addr")
 	}
 	var lns []net.Listener
 	for _, l := range todo {
-		ln, err := net.Listen("tcp", l.addr)
+		lc := net.ListenConfig{}
+		if !l.keepAlive {
+			lc.KeepAlive = -1
+		}
+		ln, err := lc.Listen(context.Background(), "tcp", l.addr)
 		if err != nil {
 			for _, open := range lns {
 				open.Close()
