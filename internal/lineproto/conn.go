@@ -8,6 +8,7 @@ import (
 	"os"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -55,7 +56,9 @@ type conn struct {
 	tokens   float64
 	lastFill time.Time
 
-	flusher *flusher // writes this connection's output while the socket takes it
+	flusher   *flusher      // writes this connection's output while the socket takes it
+	flushedAt time.Duration // when its flusher last wrote it, from the flusher's epoch, or 0 for never; used only by the flusher
+	urgent    atomic.Bool   // the output queued answers the client's own input: its flusher must not hold it
 
 	mu          sync.Mutex
 	writerIdle  sync.Cond   // signalled when the writer exits; uses mu
@@ -117,9 +120,13 @@ func (c *conn) finish(reason closeReason, notice []byte) {
 	c.draining = true
 	switch {
 	case c.out.size > 0:
-		// Whoever writes the rest closes our side once the queue is empty.
+		// Whoever writes the rest closes our side once the queue is empty. A connection on
+		// its way out is not held back for a storm: the linger deadline is running.
+		c.urgent.Store(true)
 		if c.scheduleLocked() {
 			c.flusher.add(c)
+		} else {
+			c.flusher.nudge()
 		}
 	case !c.writing && !c.flushing && !c.flushQueued:
 		c.nc.CloseWrite() // nothing queued, nothing in flight
@@ -177,6 +184,7 @@ func (c *conn) serve() {
 		n, err := c.nc.Read(buf[:])
 		if n > 0 {
 			c.handleInput(dec, buf[:n])
+			c.answered()
 		}
 		dec.Release()
 		readBufs.Put(buf)
@@ -216,6 +224,19 @@ func (c *conn) readFailed(err error, registered bool) bool {
 		}
 	}
 	return true
+}
+
+// answered lets what the client's own input produced (a prompt, a reply to a command) skip the
+// hold its flusher may put on busy connections, so that talking to the server keeps its pace
+// however loud the room is.
+func (c *conn) answered() {
+	c.mu.Lock()
+	queued := c.flushQueued
+	c.mu.Unlock()
+	if queued {
+		c.urgent.Store(true)
+		c.flusher.nudge()
+	}
 }
 
 // handleInput passes each complete line in p to the chat, at most LineRate lines a second.

@@ -1,4 +1,14 @@
 package lineproto
 
+import "time"
+
 // SetTestHookLine makes the server call hook with every line before the chat sees it.
 func (s *Server) SetTestHookLine(hook func(line []byte)) { s.testHookLine = hook }
+
+// SetTestHold makes every flusher hold each connection back for d after flushing it, however
+// short the pass.
+func (s *Server) SetTestHold(d time.Duration) {
+	for _, f := range s.flushers {
+		f.holdFor = func(time.Duration, int) time.Duration { return d }
+	}
+}

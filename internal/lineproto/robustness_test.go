@@ -209,3 +209,37 @@ func TestShutdownDuringTraffic(t *testing.T) {
 		}
 	}
 }
+
+// TestHeldOutput holds every connection back after each flush, as a storm does: a user's own
+// input still gets its answer at once, with what was held, and shutdown sends what is held.
+func TestHeldOutput(t *testing.T) {
+	srv := chattest.Start(t, testConfig(), func(s *lineproto.Server) { s.SetTestHold(time.Hour) })
+	// Registering is a conversation with the server, never held.
+	alice := chattest.Join(t, srv.Addr, "alice")
+	bob := chattest.Join(t, srv.Addr, "bob")
+
+	// alice was flushed a moment ago (her welcome), so bob's join waits for her next turn.
+	alice.ExpectSilence(100 * time.Millisecond)
+	alice.Send("hello")
+	alice.Expect("bob has joined the channel")
+
+	// bob's own line: what was held for him comes as its answer, and by then his line waits,
+	// held, in alice's queue.
+	bob.Send("hi alice")
+	bob.Expect("<alice> hello")
+
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), chattest.Timeout)
+		defer cancel()
+		done <- srv.Line.Shutdown(ctx)
+	}()
+	alice.Expect("<bob> hi alice")
+	for _, c := range []*chattest.Client{alice, bob} {
+		c.Expect("* server shutting down")
+		c.ExpectClosed()
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+}
