@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"hubbub/internal/accept"
+	"hubbub/internal/chat"
 	"hubbub/internal/echo"
 	"hubbub/internal/lineproto"
 	"hubbub/internal/quote"
@@ -25,8 +26,10 @@ const fdReserve = 64
 type Config struct {
 	ChatAddr, QuoteAddr, EchoAddr string
 
-	Line  lineproto.Config
-	Quote quote.Config
+	Line     lineproto.Config
+	Chat     chat.Config // MOTD is read from MOTDFile by Main.Run
+	MOTDFile string
+	Quote    quote.Config
 	Echo  echo.Config
 
 	MaxConns        int
@@ -47,6 +50,7 @@ func defaultConfig() Config {
 		QuoteAddr:       ":9000",
 		EchoAddr:        ":8007",
 		Line:            lineproto.DefaultConfig(),
+		Chat:            chat.DefaultConfig(),
 		Quote:           quote.DefaultConfig(),
 		Echo:            echo.DefaultConfig(),
 		MaxConnsPerIP:   32,
@@ -72,6 +76,11 @@ func flagSet(cfg *Config, out io.Writer) *flag.FlagSet {
 	fs.DurationVar(&cfg.Line.RegisterTimeout, "register-timeout", cfg.Line.RegisterTimeout, "time a new chat connection has to choose a name; 0: no limit")
 	fs.Float64Var(&cfg.Line.LineRate, "line-rate", cfg.Line.LineRate, "chat `lines` per second one client may send; faster clients are read more slowly; 0: no limit")
 	fs.IntVar(&cfg.Line.LineBurst, "line-burst", cfg.Line.LineBurst, "chat `lines` a client may send at once before --line-rate applies")
+	fs.DurationVar(&cfg.Line.FloodAfter, "flood-after", cfg.Line.FloodAfter, "a chat client held back by --line-rate this long without let-up is muted for --flood-mute; 0: never")
+	fs.DurationVar(&cfg.Chat.FloodMute, "flood-mute", cfg.Chat.FloodMute, "how long a flooding chat user is muted")
+	fs.IntVar(&cfg.Chat.MaxRoomsPerUser, "max-rooms-per-user", cfg.Chat.MaxRoomsPerUser, "chat rooms one user may be in at once")
+	fs.StringVar(&cfg.Chat.OperPassword, "oper-password", cfg.Chat.OperPassword, "`password` that /oper takes to make a user an operator; empty: no operators (prefer the environment variable: the command line is visible to other local users)")
+	fs.StringVar(&cfg.MOTDFile, "motd-file", cfg.MOTDFile, "text `file` shown to each chat user after the welcome")
 
 	fs.IntVar(&cfg.MaxConns, "max-conns", cfg.MaxConns, "connections open at once over all services; 0: the process's file limit less 64")
 	fs.IntVar(&cfg.MaxConnsPerIP, "max-conns-per-ip", cfg.MaxConnsPerIP, "connections open at once from one address; 0: no limit")
@@ -134,6 +143,10 @@ func (c *Config) validate() error {
 	positive("max-line", c.Line.MaxLine)
 	positive("max-queue", c.Line.MaxQueue)
 	positive("max-quote", c.Quote.MaxQuote)
+	positive("max-rooms-per-user", c.Chat.MaxRoomsPerUser)
+	if c.Line.FloodAfter < 0 || c.Chat.FloodMute < 0 {
+		errs = append(errs, errors.New("--flood-after and --flood-mute cannot be negative"))
+	}
 	if c.Line.MaxQueue < c.Line.MaxLine+256 {
 		errs = append(errs, fmt.Errorf("--max-queue (%d) must exceed --max-line (%d) by at least 256", c.Line.MaxQueue, c.Line.MaxLine))
 	}

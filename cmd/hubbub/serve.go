@@ -7,6 +7,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
+	"strings"
 	"sync"
 
 	"hubbub/internal/accept"
@@ -14,6 +16,7 @@ import (
 	"hubbub/internal/echo"
 	"hubbub/internal/lineproto"
 	"hubbub/internal/quote"
+	"hubbub/internal/safetext"
 )
 
 // service is what Main needs of each server.
@@ -56,7 +59,15 @@ func (m *Main) Run() error {
 	}
 	var todo []listener
 	if m.cfg.ChatAddr != "" {
-		hub := chat.NewHub(m.log)
+		chatCfg := m.cfg.Chat
+		if m.cfg.MOTDFile != "" {
+			motd, err := readMOTD(m.cfg.MOTDFile)
+			if err != nil {
+				return err
+			}
+			chatCfg.MOTD = motd
+		}
+		hub := chat.NewHub(chatCfg, m.log)
 		todo = append(todo, listener{"chat", m.cfg.ChatAddr, lineproto.NewServer(m.cfg.Line, hub, limiter, m.log), true})
 	}
 	if m.cfg.QuoteAddr != "" {
@@ -110,4 +121,29 @@ func (m *Main) Shutdown(ctx context.Context) error {
 	wg.Wait()
 	m.serving.Wait()
 	return errors.Join(errs...)
+}
+
+// MOTD bounds: a message of the day is a few lines, not a file dump.
+const (
+	maxMOTDLines = 50
+	maxMOTDLine  = 400
+)
+
+// readMOTD reads the message of the day, made safe to show, without trailing empty lines.
+func readMOTD(path string) ([]string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("motd: %w", err)
+	}
+	var lines []string
+	for line := range strings.Lines(string(data)) {
+		if len(lines) == maxMOTDLines {
+			break
+		}
+		lines = append(lines, safetext.Truncate(safetext.CleanString(strings.TrimRight(line, "\r\n")), maxMOTDLine))
+	}
+	for len(lines) > 0 && strings.TrimSpace(lines[len(lines)-1]) == "" {
+		lines = lines[:len(lines)-1]
+	}
+	return lines, nil
 }

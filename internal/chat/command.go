@@ -1,57 +1,373 @@
 package chat
 
 import (
+	"slices"
 	"strings"
+	"time"
 
 	"hubbub/internal/safetext"
 )
 
-// maxQuitReason bounds the reason shown to everyone when a user quits, in bytes.
-const maxQuitReason = 200
+// Bounds on what users set, in bytes.
+const (
+	maxQuitReason = 200
+	maxAway       = 200
+	maxTopic      = 300
+	maxReason     = 200
+)
 
 type command struct {
 	name  string
 	args  string // usage of the arguments, for /help
 	about string
-	run   func(s *Session, args string) error
+	// anyone: the command works before a name is chosen
+	anyone bool
+	run    func(s *Session, args string) error
+}
+
+func (c *command) usage() string {
+	if c.args == "" {
+		return "/" + c.name
+	}
+	return "/" + c.name + " " + c.args
 }
 
 // commandTable returns the commands in the order /help lists them.
 func commandTable() []command {
 	return []command{
-		{name: "help", about: "list the commands", run: (*Session).cmdHelp},
-		{name: "quit", args: "[REASON]", about: "leave the chat", run: (*Session).cmdQuit},
+		{name: "help", args: "[COMMAND]", about: "list the commands, or explain one", anyone: true, run: (*Session).cmdHelp},
+		{name: "join", args: "ROOM", about: "join a room (made if new) and talk there", run: (*Session).cmdJoin},
+		{name: "part", args: "[ROOM]", about: "leave a room (the current one)", run: (*Session).cmdPart},
+		{name: "rooms", about: "list the rooms", run: (*Session).cmdRooms},
+		{name: "who", args: "[ROOM]", about: "list who is in a room", run: (*Session).cmdWho},
+		{name: "topic", args: "[TEXT|-]", about: "show or set the room's topic; - clears it", run: (*Session).cmdTopic},
+		{name: "nick", args: "NAME", about: "change your name", run: (*Session).cmdNick},
+		{name: "msg", args: "NAME TEXT", about: "send a private message", run: (*Session).cmdMsg},
+		{name: "reply", args: "TEXT", about: "answer the last private message", run: (*Session).cmdReply},
+		{name: "me", args: "ACTION", about: "say what you are doing", run: (*Session).cmdMe},
+		{name: "away", args: "[REASON]", about: "mark yourself away, or back with no reason", run: (*Session).cmdAway},
+		{name: "whois", args: "NAME", about: "show who someone is", run: (*Session).cmdWhois},
+		{name: "ignore", args: "[NAME]", about: "hide someone's lines and messages; list them", run: (*Session).cmdIgnore},
+		{name: "unignore", args: "NAME", about: "see someone's lines again", run: (*Session).cmdUnignore},
+		{name: "oper", args: "PASSWORD", about: "become an operator", run: (*Session).cmdOper},
+		{name: "kick", args: "NAME [REASON]", about: "put someone out of this room (owner, operator)", run: (*Session).cmdKick},
+		{name: "mute", args: "NAME [DURATION]", about: "silence someone, 10m by default (operator)", run: (*Session).cmdMute},
+		{name: "unmute", args: "NAME", about: "let someone talk again (operator)", run: (*Session).cmdUnmute},
+		{name: "ban", args: "[NAME|ADDRESS [DURATION]]", about: "refuse a name or address until restart; list bans (operator)", run: (*Session).cmdBan},
+		{name: "unban", args: "NAME|ADDRESS", about: "lift a ban (operator)", run: (*Session).cmdUnban},
+		{name: "quit", args: "[REASON]", about: "leave the chat", anyone: true, run: (*Session).cmdQuit},
 	}
+}
+
+// CommandHelp describes one command as /help shows it.
+type CommandHelp struct{ Usage, About string }
+
+// Commands returns every command, in the order /help lists them.
+func Commands() []CommandHelp {
+	var out []CommandHelp
+	for _, c := range commandTable() {
+		out = append(out, CommandHelp{c.usage(), c.about})
+	}
+	return out
+}
+
+func (h *Hub) lookupCommand(name string) *command {
+	for i := range h.commands {
+		if h.commands[i].name == name {
+			return &h.commands[i]
+		}
+	}
+	return nil
 }
 
 // command runs the command line typed after its leading '/'.
 func (s *Session) command(line string) error {
 	name, args, _ := strings.Cut(line, " ")
 	name = strings.ToLower(name)
-	for _, c := range s.hub.commands {
-		if c.name == name {
-			return c.run(s, strings.TrimSpace(args))
-		}
+	c := s.hub.lookupCommand(name)
+	switch {
+	case c == nil:
+		s.noticef("unknown command /%s, try /help", safetext.CleanString(safetext.Truncate(name, 32)))
+		return nil
+	case !c.anyone && !s.registered:
+		s.notice("choose a name first")
+		return nil
 	}
-	s.noticef("unknown command /%s, try /help", safetext.CleanString(safetext.Truncate(name, 32)))
+	return c.run(s, strings.TrimSpace(args))
+}
+
+// usage tells the user how a command is used.
+func (s *Session) usage(name string) error {
+	s.noticef("usage: %s", s.hub.lookupCommand(name).usage())
 	return nil
 }
 
-func (s *Session) cmdHelp(string) error {
+// firstWord splits args into its first word and the rest, trimmed.
+func firstWord(args string) (string, string) {
+	word, rest, _ := strings.Cut(args, " ")
+	return word, strings.TrimSpace(rest)
+}
+
+// clean makes text typed by a user safe to show and cuts it to max bytes.
+func clean(text string, max int) string {
+	return strings.TrimSpace(safetext.Truncate(safetext.CleanString(text), max))
+}
+
+func (s *Session) cmdHelp(args string) error {
+	if args != "" {
+		c := s.hub.lookupCommand(strings.ToLower(strings.TrimPrefix(args, "/")))
+		if c == nil {
+			s.noticef("no command /%s, try /help", clean(args, 32))
+			return nil
+		}
+		s.noticef("%s: %s", c.usage(), c.about)
+		return nil
+	}
 	s.notice("commands:")
 	for _, c := range s.hub.commands {
-		usage := "/" + c.name
-		if c.args != "" {
-			usage += " " + c.args
-		}
-		s.noticef("  %-16s %s", usage, c.about)
+		s.noticef("  %-28s %s", c.usage(), c.about)
 	}
-	s.notice("  //TEXT           say a line that starts with /")
+	s.noticef("  %-28s %s", "//TEXT", "say a line that starts with /")
 	return nil
 }
 
 func (s *Session) cmdQuit(args string) error {
-	s.quitReason = safetext.Truncate(strings.TrimSpace(safetext.CleanString(args)), maxQuitReason)
+	s.quitReason = clean(args, maxQuitReason)
 	s.notice("goodbye")
 	return ErrQuit
+}
+
+func (s *Session) cmdMe(args string) error {
+	action := clean(args, 1<<20)
+	if action == "" {
+		return s.usage("me")
+	}
+	s.say(KindAction, action)
+	return nil
+}
+
+func (s *Session) cmdNick(args string) error {
+	if args == "" || strings.Contains(args, " ") {
+		return s.usage("nick")
+	}
+	n, err := ParseName(args)
+	if err == nil && s.hub.isReserved(n) {
+		err = badName("that name is reserved")
+	}
+	if bad, ok := err.(*NameError); ok {
+		s.notice(bad.Reason)
+		return nil
+	}
+	if s.refuseIfMuted() {
+		return nil
+	}
+	h := s.hub
+	if !h.lockLive(s) {
+		return nil
+	}
+	defer h.mu.Unlock()
+	if holder, taken := h.names.find(n); taken && holder != s {
+		s.noticef("%s is taken", n.Display)
+		return nil
+	}
+	if h.bans.nameBannedLocked(n, h.now()) {
+		s.notice("that name is banned")
+		return nil
+	}
+	old := s.name
+	if old.Display == n.Display {
+		return nil
+	}
+	h.names.remove(old, s)
+	h.names.add(n, s)
+	s.name = n
+	m := &Message{Kind: KindNick, From: old.Display, Text: n.Display}
+	told := map[*Session]bool{s: true}
+	s.client.Deliver(m)
+	for _, r := range s.rooms {
+		h.tellRoomLocked(r, s, told, m)
+	}
+	h.log.Info("nick", "from", old.Display, "to", n.Display)
+	return nil
+}
+
+func (s *Session) cmdMsg(args string) error {
+	name, text := firstWord(args)
+	if name == "" || text == "" {
+		return s.usage("msg")
+	}
+	s.private(name, text)
+	return nil
+}
+
+func (s *Session) cmdReply(args string) error {
+	if args == "" {
+		return s.usage("reply")
+	}
+	h := s.hub
+	if !h.lockLive(s) {
+		return nil
+	}
+	to := s.lastFrom
+	var name string
+	if to != nil {
+		name = to.name.Display
+	}
+	h.mu.Unlock()
+	if to == nil {
+		s.notice("no one has sent you a private message")
+		return nil
+	}
+	s.private(name, args)
+	return nil
+}
+
+// private sends text to the member called name, marked private at both ends.
+func (s *Session) private(name, text string) {
+	text = clean(text, 1<<20)
+	if text == "" || s.refuseIfMuted() {
+		return
+	}
+	h := s.hub
+	if !h.lockLive(s) {
+		return
+	}
+	defer h.mu.Unlock()
+	to, ok := h.findLocked(name)
+	switch {
+	case !ok:
+		s.noticef("no one called %s is online", clean(name, MaxNameLen*4))
+		return
+	case to == s:
+		s.notice("that is you")
+		return
+	}
+	if !to.ignores(s) {
+		to.lastFrom, to.lastFromAt = s, h.now()
+		to.client.Deliver(&Message{Kind: KindPrivate, From: s.name.Display, To: to.name.Display, Text: text})
+	}
+	s.client.Deliver(&Message{Kind: KindPrivate, From: s.name.Display, To: to.name.Display, Text: text, Sent: true})
+	if to.away != "" {
+		s.noticef("%s is away: %s", to.name.Display, to.away)
+	}
+}
+
+func (s *Session) cmdAway(args string) error {
+	h := s.hub
+	if !h.lockLive(s) {
+		return nil
+	}
+	defer h.mu.Unlock()
+	s.away = clean(args, maxAway)
+	if s.away == "" {
+		s.notice("you are no longer away")
+	} else {
+		s.noticef("you are away: %s", s.away)
+	}
+	return nil
+}
+
+func (s *Session) cmdWhois(args string) error {
+	if args == "" || strings.Contains(args, " ") {
+		return s.usage("whois")
+	}
+	h := s.hub
+	if !h.lockLive(s) {
+		return nil
+	}
+	defer h.mu.Unlock()
+	who, ok := h.findLocked(args)
+	if !ok {
+		s.noticef("no one called %s is online", clean(args, MaxNameLen*4))
+		return nil
+	}
+	var b strings.Builder
+	b.WriteString(who.name.Display + ": in")
+	for _, r := range who.rooms {
+		b.WriteString(" " + r.name.Display)
+	}
+	b.WriteString(", online " + h.now().Sub(who.connected).Round(time.Second).String())
+	if who.oper {
+		b.WriteString(", operator")
+	}
+	if who.away != "" {
+		b.WriteString(", away: " + who.away)
+	}
+	if s.oper {
+		b.WriteString(", from " + who.remote.String())
+	}
+	s.notice(b.String())
+	return nil
+}
+
+func (s *Session) cmdIgnore(args string) error {
+	h := s.hub
+	if !h.lockLive(s) {
+		return nil
+	}
+	defer h.mu.Unlock()
+	old := s.ignored.Load()
+	if args == "" {
+		if old == nil || len(*old) == 0 {
+			s.notice("you ignore no one")
+			return nil
+		}
+		var names []string
+		for who := range *old {
+			if !who.gone {
+				names = append(names, who.name.Display)
+			}
+		}
+		slices.Sort(names)
+		s.noticef("you ignore: %s", strings.Join(names, ", "))
+		return nil
+	}
+	who, ok := h.findLocked(args)
+	switch {
+	case !ok:
+		s.noticef("no one called %s is online", clean(args, MaxNameLen*4))
+		return nil
+	case who == s:
+		s.notice("you cannot ignore yourself")
+		return nil
+	}
+	set := map[*Session]struct{}{who: {}}
+	if old != nil {
+		for k := range *old {
+			set[k] = struct{}{}
+		}
+	}
+	s.ignored.Store(&set)
+	s.noticef("ignoring %s: you will not see their lines or messages", who.name.Display)
+	return nil
+}
+
+func (s *Session) cmdUnignore(args string) error {
+	if args == "" {
+		return s.usage("unignore")
+	}
+	h := s.hub
+	if !h.lockLive(s) {
+		return nil
+	}
+	defer h.mu.Unlock()
+	who, ok := h.findLocked(args)
+	old := s.ignored.Load()
+	if !ok || old == nil {
+		s.noticef("you do not ignore %s", clean(args, MaxNameLen*4))
+		return nil
+	}
+	if _, ignored := (*old)[who]; !ignored {
+		s.noticef("you do not ignore %s", who.name.Display)
+		return nil
+	}
+	set := make(map[*Session]struct{}, len(*old))
+	for k := range *old {
+		if k != who {
+			set[k] = struct{}{}
+		}
+	}
+	s.ignored.Store(&set)
+	s.noticef("no longer ignoring %s", who.name.Display)
+	return nil
 }

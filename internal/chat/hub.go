@@ -1,13 +1,22 @@
-// Package chat is the chat domain: who is online under which name, and what they say to each
-// other. It knows nothing about sockets: a transport (TCP lines, later WebSocket or IRC) calls
-// Hub.Connect for each connection, feeds it the lines the user types, and delivers the
-// Messages the chat hands to its Client.
+// Package chat is the chat domain: who is online under which name, in which rooms, and what
+// they say to each other. It knows nothing about sockets: a transport (TCP lines, later
+// WebSocket or IRC) calls Hub.Connect for each connection, feeds it the lines the user types,
+// and delivers the Messages the chat hands to its Client.
+//
+// Locking: Hub.mu guards who is registered, who is in which room, and each member's state that
+// others read (see Session). Joins, leaves, nick changes and topic changes are announced while
+// it is held, so that everyone hears of them in one order. Chat lines are not: a room's member
+// list is copied on write, and a line goes to the list as it was when it was said, with no lock
+// held, so that a busy room never waits for a join. Client.Deliver never blocks, so delivering
+// under Hub.mu is safe.
 package chat
 
 import (
+	"errors"
 	"log/slog"
+	"net/netip"
 	"sync"
-	"sync/atomic"
+	"time"
 )
 
 // Client is one connection as the chat sees it; each transport implements it.
@@ -16,95 +25,303 @@ type Client interface {
 	// network: a client that cannot keep up closes itself (the transport decides how). Messages
 	// delivered from one goroutine must reach the user in the order they were delivered.
 	Deliver(m *Message)
+	// Drop ends the connection from the server's side (a kick or a ban): what was delivered is
+	// still sent, then the connection closes. reason is for the log. It must not block.
+	Drop(reason string)
 }
 
-// Hub is the single channel of the original chat: every registered member hears every line.
+// Config configures the chat.
+type Config struct {
+	MaxRoomsPerUser int              // rooms one user may be in at once
+	OperPassword    string           // what /oper takes; empty: nobody can become an operator
+	MOTD            []string         // the message of the day, shown after the welcome
+	FloodMute       time.Duration    // how long a user who keeps flooding is muted
+	Now             func() time.Time // the clock; nil means time.Now
+}
+
+// DefaultConfig returns the defaults documented in --help.
+func DefaultConfig() Config {
+	return Config{MaxRoomsPerUser: 10, FloodMute: time.Minute}
+}
+
+// ErrBanned is returned by Connect for a connection from a banned address.
+var ErrBanned = errors.New("banned")
+
+// Hub is the chat: its members, its rooms and their rules.
 type Hub struct {
+	cfg Config
 	log *slog.Logger
+	now func() time.Time
 
 	// Messages that are the same for everyone, so that each is encoded only once.
 	prompt    *Message
 	nameTaken *Message
 
 	commands []command
+	reserved []Name // names nobody may take
 
 	mu    sync.Mutex
-	byKey map[string]*Session // registered members by Name.Key; guarded by mu
-
-	// members is the registered members, replaced (copy on write) under mu, so that a
-	// broadcast reads it with no lock and never waits for a join or a leave.
-	members atomic.Pointer[[]*Session]
+	names nameIndex[*Session] // registered members; guarded by mu
+	rooms nameIndex[*Room]    // rooms with members; guarded by mu
+	lobby *Room               // always exists
+	bans  bans                // guarded by mu
 }
 
-// NewHub returns an empty hub that logs to log.
-func NewHub(log *slog.Logger) *Hub {
+// NewHub returns a chat with an empty lobby that logs to log.
+func NewHub(cfg Config, log *slog.Logger) *Hub {
 	h := &Hub{
+		cfg:       cfg,
 		log:       log,
+		now:       cfg.Now,
 		prompt:    &Message{Kind: KindPrompt},
 		nameTaken: &Message{Kind: KindNameTaken},
-		byKey:     make(map[string]*Session),
 		commands:  commandTable(),
 	}
-	h.members.Store(&[]*Session{})
+	if h.now == nil {
+		h.now = time.Now
+	}
+	h.cfg.MaxRoomsPerUser = max(h.cfg.MaxRoomsPerUser, 1)
+	for _, word := range reservedNames {
+		h.reserve(word)
+	}
+	for _, c := range h.commands {
+		h.reserve(c.name)
+	}
+	lobby, _ := ParseRoom(Lobby)
+	h.lobby = newRoom(lobby)
+	h.rooms.add(lobby, h.lobby)
 	return h
 }
 
-// Connect starts the conversation with a new connection: it asks for a name. The transport
-// then passes each line the user types to the returned Session's Handle, and calls Close when
-// the connection ends.
-func (h *Hub) Connect(c Client) *Session {
-	s := &Session{hub: h, client: c, index: -1}
-	c.Deliver(h.prompt)
-	return s
+func (h *Hub) reserve(word string) {
+	if n, err := ParseName(word); err == nil {
+		h.reserved = append(h.reserved, n)
+	}
 }
 
-// register makes s the member called n, unless someone online holds that name, and tells the
-// others. The announcement is made under the lock, so that joins and leaves reach everyone in
-// one order: nobody hears of a join that happened before their own.
-func (h *Hub) register(s *Session, n Name) bool {
+func (h *Hub) isReserved(n Name) bool {
+	for _, r := range h.reserved {
+		if r.SameAs(n) {
+			return true
+		}
+	}
+	return false
+}
+
+// Connect starts the conversation with a new connection from remote: it asks for a name. The
+// transport then passes each line the user types to the returned Session's Handle, and calls
+// Close when the connection ends. For a banned address it says so and returns ErrBanned, and
+// the transport closes the connection once that is sent.
+func (h *Hub) Connect(c Client, remote netip.Addr) (*Session, error) {
+	s := &Session{hub: h, client: c, remote: remote, connected: h.now()}
 	h.mu.Lock()
-	defer h.mu.Unlock()
-	if _, taken := h.byKey[n.Key]; taken {
+	banned := h.bans.addrBannedLocked(remote, h.now())
+	h.mu.Unlock()
+	if banned {
+		s.closed = true
+		s.notice("you are banned from this server")
+		return s, ErrBanned
+	}
+	c.Deliver(h.prompt)
+	return s, nil
+}
+
+// lockLive takes h.mu if s is still a member and reports whether it did: a session that was
+// kicked or banned by someone else must not act any more.
+func (h *Hub) lockLive(s *Session) bool {
+	h.mu.Lock()
+	if s.gone || !s.registered {
+		h.mu.Unlock()
 		return false
 	}
-	h.byKey[n.Key] = s
-	s.name = n
-	// The welcome is queued before s can be seen by any broadcast, so it is the first thing
-	// s hears after the prompt.
-	s.client.Deliver(&Message{Kind: KindWelcome, From: n.Display})
-	old := *h.members.Load()
-	members := make([]*Session, len(old), len(old)+1)
-	copy(members, old)
-	s.index = len(members)
-	members = append(members, s)
-	h.members.Store(&members)
-	h.broadcast(s, &Message{Kind: KindJoin, From: n.Display})
 	return true
 }
 
-// unregister removes s, which must be registered, and tells the others that it left for
-// reason.
-func (h *Hub) unregister(s *Session, reason string) {
+// register makes s the member called n, unless someone online holds a name that looks the
+// same, puts it in the lobby and tells the others.
+func (h *Hub) register(s *Session, n Name) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	delete(h.byKey, s.name.Key)
-	old := *h.members.Load()
-	members := make([]*Session, 0, len(old)-1)
-	members = append(members, old[:s.index]...)
-	members = append(members, old[s.index+1:]...)
-	for i := s.index; i < len(members); i++ {
-		members[i].index = i
+	if h.bans.nameBannedLocked(n, h.now()) {
+		return errNameBanned
 	}
-	s.index = -1
-	h.members.Store(&members)
-	h.broadcast(s, &Message{Kind: KindLeave, From: s.name.Display, Text: reason})
+	if _, taken := h.names.find(n); taken {
+		return errNameTaken
+	}
+	h.names.add(n, s)
+	s.name = n
+	s.registered = true
+	// The welcome is queued before s can be seen by any broadcast, so it is the first thing
+	// s hears after the prompt.
+	s.client.Deliver(&Message{Kind: KindWelcome, From: n.Display})
+	for _, line := range h.cfg.MOTD {
+		s.notice(line)
+	}
+	h.joinLocked(s, h.lobby)
+	return nil
 }
 
-// broadcast delivers m to every registered member except from.
-func (h *Hub) broadcast(from *Session, m *Message) {
-	for _, s := range *h.members.Load() {
-		if s != from {
-			s.client.Deliver(m)
+var (
+	errNameTaken  = errors.New("name taken")
+	errNameBanned = errors.New("name banned")
+)
+
+// unregisterLocked removes s from the chat, telling everyone who shares a room with it that it
+// left, for reason. It does nothing for a session already gone.
+func (h *Hub) unregisterLocked(s *Session, reason string) {
+	if s.gone || !s.registered {
+		return
+	}
+	s.gone = true
+	h.names.remove(s.name, s)
+	rooms := s.rooms
+	s.rooms = nil
+	s.current.Store(nil)
+	told := h.told(rooms)
+	for _, r := range rooms {
+		r.removeLocked(s)
+		h.tellRoomLocked(r, s, told, &Message{Kind: KindLeave, Room: r.name.Display, From: s.name.Display, Text: reason})
+		h.roomLeftLocked(r, s)
+	}
+}
+
+// told returns the set that tellRoomLocked uses to tell each member once about something that
+// happens in several rooms, or nil when there is only one room.
+func (h *Hub) told(rooms []*Room) map[*Session]bool {
+	if len(rooms) < 2 {
+		return nil
+	}
+	return make(map[*Session]bool)
+}
+
+// tellRoomLocked delivers m to the members of r except about, skipping those in told (when not
+// nil) and adding them to it.
+func (h *Hub) tellRoomLocked(r *Room, about *Session, told map[*Session]bool, m *Message) {
+	for _, member := range r.list() {
+		if member == about {
+			continue
+		}
+		if told != nil {
+			if told[member] {
+				continue
+			}
+			told[member] = true
+		}
+		member.client.Deliver(m)
+	}
+}
+
+// roomLeftLocked tidies up after s left r: an empty room goes away, and a room whose owner
+// left passes to the member who has been there longest.
+func (h *Hub) roomLeftLocked(r *Room, s *Session) {
+	members := r.list()
+	if len(members) == 0 && r != h.lobby {
+		h.rooms.remove(r.name, r)
+		return
+	}
+	if r.owner == s {
+		r.owner = nil
+		if r != h.lobby && len(members) > 0 {
+			r.owner = members[0]
+			r.owner.notice("you now own " + r.name.Display)
 		}
 	}
+}
+
+// joinLocked puts registered member s in room r, makes r its current room and tells the
+// room's other members.
+func (h *Hub) joinLocked(s *Session, r *Room) {
+	r.addLocked(s)
+	s.rooms = append(s.rooms, r)
+	s.current.Store(r)
+	h.tellRoomLocked(r, s, nil, &Message{Kind: KindJoin, Room: r.name.Display, From: s.name.Display})
+	if r.topic != "" {
+		s.noticef("topic for %s: %s", r.name.Display, r.topic)
+	}
+}
+
+// partLocked takes s out of room r, telling its members why (reason may be empty). A member
+// left in no room goes back to the lobby; one whose current room this was moves to the room
+// it joined last.
+func (h *Hub) partLocked(s *Session, r *Room, reason string) {
+	r.removeLocked(s)
+	s.rooms = removeRoom(s.rooms, r)
+	h.tellRoomLocked(r, s, nil, &Message{Kind: KindLeave, Room: r.name.Display, From: s.name.Display, Text: reason})
+	h.roomLeftLocked(r, s)
+	if len(s.rooms) == 0 {
+		h.joinLocked(s, h.lobby)
+		s.noticef("now talking in %s", h.lobby.name.Display)
+		return
+	}
+	if s.current.Load() == r {
+		next := s.rooms[len(s.rooms)-1]
+		s.current.Store(next)
+		s.noticef("now talking in %s", next.name.Display)
+	}
+}
+
+func removeRoom(rooms []*Room, r *Room) []*Room {
+	out := rooms[:0]
+	for _, x := range rooms {
+		if x != r {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// findLocked returns the member called name (or a name that looks the same).
+func (h *Hub) findLocked(name string) (*Session, bool) {
+	n, err := ParseName(name)
+	if err != nil {
+		return nil, false
+	}
+	return h.names.find(n)
+}
+
+// nameIndex finds values by any of a name's skeletons, so that a name and its look-alikes
+// are one entry.
+type nameIndex[T comparable] struct {
+	m map[string]T
+}
+
+func (x *nameIndex[T]) add(n Name, v T) {
+	if x.m == nil {
+		x.m = make(map[string]T)
+	}
+	for _, k := range n.looks {
+		x.m[k] = v
+	}
+}
+
+// remove removes n's entry if it is v (a look-alike's entry stays).
+func (x *nameIndex[T]) remove(n Name, v T) {
+	for _, k := range n.looks {
+		if x.m[k] == v {
+			delete(x.m, k)
+		}
+	}
+}
+
+func (x *nameIndex[T]) find(n Name) (T, bool) {
+	for _, k := range n.looks {
+		if v, ok := x.m[k]; ok {
+			return v, true
+		}
+	}
+	var zero T
+	return zero, false
+}
+
+// values returns each entry once.
+func (x *nameIndex[T]) values() []T {
+	seen := make(map[T]bool)
+	var out []T
+	for _, v := range x.m {
+		if !seen[v] {
+			seen[v] = true
+			out = append(out, v)
+		}
+	}
+	return out
 }

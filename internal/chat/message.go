@@ -13,12 +13,21 @@ const (
 	KindNameTaken
 	// KindWelcome greets a member who just registered as From.
 	KindWelcome
-	// KindJoin says From has joined.
+	// KindJoin says From has joined Room.
 	KindJoin
-	// KindLeave says From has left; Text is the reason they gave, if any.
+	// KindLeave says From has left Room; Text is why, if anyone said.
 	KindLeave
-	// KindChat is a line Text said by From.
+	// KindChat is a line Text said by From in Room.
 	KindChat
+	// KindAction is From doing Text in Room (/me).
+	KindAction
+	// KindPrivate is Text sent by From to To alone. The recipient gets it with Sent false, the
+	// sender a copy with Sent true.
+	KindPrivate
+	// KindNick says From is now known as Text.
+	KindNick
+	// KindTopic says From set the topic of Room to Text (empty: cleared it).
+	KindTopic
 	// KindNotice is a server notice (an error, a help line, a reply to a command).
 	KindNotice
 )
@@ -28,11 +37,22 @@ const (
 // it has (see Encoded).
 type Message struct {
 	Kind Kind
+	Room string // the room's display name ("#go"), for kinds that happen in a room
 	From string // the name of who it is from or about
+	To   string // the recipient of a private message
 	Text string // already safe to show (see safetext)
+
+	// Elsewhere marks a room line going to members whose current room is another, so that a
+	// transport that shows one room at a time can say where it comes from.
+	Elsewhere bool
+	// Sent marks the sender's own copy of a private message.
+	Sent bool
 
 	encodings atomic.Pointer[encoding]
 }
+
+// Lobby is the display name of the room everyone starts in.
+const Lobby = "#lobby"
 
 // Encoder turns a Message into one transport's wire bytes. Transports use one comparable value
 // (a pointer) per wire format, so that Encoded can cache by it.

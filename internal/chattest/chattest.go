@@ -41,9 +41,15 @@ func Start(t testing.TB, cfg lineproto.Config, setup ...func(*lineproto.Server))
 // StartLimited is Start with connection limits.
 func StartLimited(t testing.TB, cfg lineproto.Config, limiter *accept.Limiter, setup ...func(*lineproto.Server)) *Server {
 	t.Helper()
+	return StartChat(t, cfg, chat.DefaultConfig(), limiter, setup...)
+}
+
+// StartChat is Start with a chat configuration and connection limits (nil: none).
+func StartChat(t testing.TB, cfg lineproto.Config, chatCfg chat.Config, limiter *accept.Limiter, setup ...func(*lineproto.Server)) *Server {
+	t.Helper()
 	logs := &Logs{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	hub := chat.NewHub(log)
+	hub := chat.NewHub(chatCfg, log)
 	srv := lineproto.NewServer(cfg, hub, limiter, log)
 	for _, f := range setup {
 		f(srv)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"runtime/debug"
 	"sync"
@@ -30,6 +31,7 @@ const (
 	reasonRegisterTimeout closeReason = "register timeout"
 	reasonShutdown        closeReason = "server shutdown"
 	reasonPanic           closeReason = "panic"
+	reasonBanned          closeReason = "banned"
 )
 
 var noticeRegisterTimeout = []byte("* timed out waiting for your name, goodbye\r\n")
@@ -53,8 +55,9 @@ type conn struct {
 	done    chan struct{} // closed when the socket is closed; stops waits
 
 	// Line rate limiting: a token bucket, used only by the read loop.
-	tokens   float64
-	lastFill time.Time
+	tokens         float64
+	lastFill       time.Time
+	throttledSince time.Time // when the client began to send faster than the rate, without let-up
 
 	flusher   *flusher      // writes this connection's output while the socket takes it
 	flushedAt time.Duration // when its flusher last wrote it, from the flusher's epoch, or 0 for never; used only by the flusher
@@ -100,6 +103,19 @@ func newConn(srv *Server, nc *net.TCPConn, f *flusher) (*conn, error) {
 // Deliver queues m for the client (chat.Client). It never blocks.
 func (c *conn) Deliver(m *chat.Message) {
 	c.write(m.Encoded(lineEncoding{}))
+}
+
+// Drop ends the connection after what is queued is sent (chat.Client): a kick or a ban.
+func (c *conn) Drop(reason string) {
+	c.finish(closeReason(reason), nil)
+}
+
+// remoteAddr returns the client's address, as the chat sees it.
+func remoteAddr(nc net.Conn) netip.Addr {
+	if a, ok := nc.RemoteAddr().(*net.TCPAddr); ok {
+		return a.AddrPort().Addr().Unmap()
+	}
+	return netip.Addr{}
 }
 
 // finish ends the connection gracefully: it queues notice (if any) as the last output, sends
@@ -167,7 +183,11 @@ func (c *conn) serve() {
 			c.mu.Unlock()
 		}
 	}()
-	c.session = c.srv.hub.Connect(c)
+	var err error
+	c.session, err = c.srv.hub.Connect(c, remoteAddr(c.nc))
+	if err != nil {
+		c.finish(reasonBanned, nil) // the chat said why
+	}
 	if c.srv.cfg.RegisterTimeout > 0 {
 		c.nc.SetReadDeadline(time.Now().Add(c.srv.cfg.RegisterTimeout))
 	}
@@ -279,7 +299,15 @@ func (c *conn) takeToken() bool {
 	now := time.Now()
 	c.tokens = min(c.tokens+now.Sub(c.lastFill).Seconds()*rate, float64(max(c.srv.cfg.LineBurst, 1)))
 	c.lastFill = now
-	if c.tokens < 1 {
+	if c.tokens >= 1 {
+		c.throttledSince = time.Time{}
+	} else {
+		if c.throttledSince.IsZero() {
+			c.throttledSince = now
+		} else if after := c.srv.cfg.FloodAfter; after > 0 && now.Sub(c.throttledSince) > after {
+			c.throttledSince = time.Time{}
+			c.session.Flooding()
+		}
 		wait := time.Duration((1 - c.tokens) / rate * float64(time.Second))
 		t := time.NewTimer(wait)
 		select {

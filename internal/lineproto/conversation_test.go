@@ -1,6 +1,7 @@
 package lineproto_test
 
 import (
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
@@ -9,6 +10,7 @@ import (
 	"go.uber.org/goleak"
 
 	"hubbub/internal/accept"
+	"hubbub/internal/chat"
 	"hubbub/internal/chattest"
 	"hubbub/internal/lineproto"
 )
@@ -148,10 +150,17 @@ func TestCommands(t *testing.T) {
 	bob.Send("/\x1b[31mx")
 	bob.Expect("* unknown command /x, try /help")
 	bob.Send("/HeLp")
-	bob.Expect("* commands:",
-		"*   /help            list the commands",
-		"*   /quit [REASON]   leave the chat",
-		"*   //TEXT           say a line that starts with /")
+	bob.Expect("* commands:")
+	for _, c := range chat.Commands() {
+		bob.Expect(fmt.Sprintf("*   %-28s %s", c.Usage, c.About))
+	}
+	bob.Expect(fmt.Sprintf("*   %-28s %s", "//TEXT", "say a line that starts with /"))
+	bob.Send("/help MSG")
+	bob.Expect("* /msg NAME TEXT: send a private message")
+	bob.Send("/help /who")
+	bob.Expect("* /who [ROOM]: list who is in a room")
+	bob.Send("/help frobnicate")
+	bob.Expect("* no command /frobnicate, try /help")
 	bob.Send("/QUIT gone \x1b[5mfishing")
 	bob.Expect("* goodbye")
 	bob.ExpectClosed()

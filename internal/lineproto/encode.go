@@ -2,12 +2,16 @@ package lineproto
 
 import "hubbub/internal/chat"
 
-// lineEncoding renders chat messages as the terminal lines of the original chat server.
+// lineEncoding renders chat messages as terminal lines, in the original chat server's words
+// where it had any.
 type lineEncoding struct{}
 
 // Encode implements chat.Encoder.
 func (lineEncoding) Encode(m *chat.Message) []byte {
-	var b []byte
+	b := make([]byte, 0, len(m.Room)+len(m.From)+len(m.To)+len(m.Text)+24)
+	if m.Elsewhere {
+		b = append(append(append(b, '['), m.Room...), "] "...)
+	}
 	switch m.Kind {
 	case chat.KindPrompt:
 		b = append(b, "What's your name?"...)
@@ -16,15 +20,40 @@ func (lineEncoding) Encode(m *chat.Message) []byte {
 	case chat.KindWelcome:
 		b = append(append(append(b, "Welcome, "...), m.From...), '!')
 	case chat.KindJoin:
-		b = append(append(b, m.From...), " has joined the channel"...)
+		b = append(b, m.From...)
+		if m.Room == chat.Lobby {
+			b = append(b, " has joined the channel"...)
+		} else {
+			b = append(append(b, " has joined "...), m.Room...)
+		}
 	case chat.KindLeave:
-		b = append(append(b, m.From...), " has left the channel."...)
+		b = append(b, m.From...)
+		if m.Room == chat.Lobby {
+			b = append(b, " has left the channel."...)
+		} else {
+			b = append(append(append(b, " has left "...), m.Room...), '.')
+		}
 		if m.Text != "" {
 			b = append(append(append(b, " ("...), m.Text...), ')')
 		}
 	case chat.KindChat:
-		b = make([]byte, 0, len(m.From)+len(m.Text)+5)
 		b = append(append(append(append(b, '<'), m.From...), "> "...), m.Text...)
+	case chat.KindAction:
+		b = append(append(append(append(b, "* "...), m.From...), ' '), m.Text...)
+	case chat.KindPrivate:
+		if m.Sent {
+			b = append(append(append(append(b, "[PM to "...), m.To...), "] "...), m.Text...)
+		} else {
+			b = append(append(append(append(b, "[PM from "...), m.From...), "] "...), m.Text...)
+		}
+	case chat.KindNick:
+		b = append(append(append(b, m.From...), " is now known as "...), m.Text...)
+	case chat.KindTopic:
+		b = append(append(b, m.From...), " set the topic of "...)
+		b = append(append(append(b, m.Room...), ": "...), m.Text...)
+		if m.Text == "" {
+			b = append(b[:len(b)-2], " to nothing"...)
+		}
 	default:
 		b = append(append(b, "* "...), m.Text...)
 	}

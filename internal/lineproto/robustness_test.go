@@ -163,11 +163,15 @@ func TestWriteTimeout(t *testing.T) {
 	talker := chattest.Join(t, srv.Addr, "talker")
 	stuck.Expect("talker has joined the channel")
 
-	line := strings.Repeat("w", 1000) + "\n"
-	batch := strings.Repeat(line, 100)
+	filler := strings.Repeat("w", 1000)
 	// Far more than the kernel holds for one connection here (a few MB), far less than MaxQueue.
-	for range 200 {
-		talker.Write(batch)
+	// Each line differs: repeated lines would be collapsed into a count.
+	for i := range 200 {
+		var batch strings.Builder
+		for j := range 100 {
+			fmt.Fprintf(&batch, "%d %s\n", i*100+j, filler)
+		}
+		talker.Write(batch.String())
 	}
 	srv.Logs.WaitFor(t, "connection closed", "name=stuck", `reason="write timeout"`)
 	stuck.ExpectClosed()

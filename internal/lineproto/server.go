@@ -26,6 +26,7 @@ type Config struct {
 	RegisterTimeout time.Duration // time to choose a name before the connection is closed; 0: none
 	LineRate        float64       // lines per second one connection may send; 0: no limit
 	LineBurst       int           // lines that may be sent at once before LineRate applies
+	FloodAfter      time.Duration // a client held back by LineRate this long without let-up is flooding; 0: never
 }
 
 // DefaultConfig returns the defaults documented in the README and in --help.
@@ -37,6 +38,7 @@ func DefaultConfig() Config {
 		RegisterTimeout: 60 * time.Second,
 		LineRate:        10,
 		LineBurst:       30,
+		FloodAfter:      10 * time.Second,
 	}
 }
 

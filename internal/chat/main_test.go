@@ -1,0 +1,48 @@
+package chat_test
+
+import (
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"hubbub/internal/chat"
+	"hubbub/internal/chattest"
+	"hubbub/internal/lineproto"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// clock is a test's clock: it moves only when told.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newClock() *clock { return &clock{now: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// start runs a chat with cfg over the real line transport, with no line rate, on a clock
+// that the test moves.
+func start(t *testing.T, cfg chat.Config) (*chattest.Server, *clock) {
+	t.Helper()
+	clk := newClock()
+	cfg.Now = clk.Now
+	line := lineproto.DefaultConfig()
+	line.LineRate = 0
+	return chattest.StartChat(t, line, cfg, nil), clk
+}

@@ -1,0 +1,370 @@
+package chat
+
+import (
+	"crypto/subtle"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Moderation bounds.
+const (
+	maxOperTries    = 3                // wrong /oper passwords before /oper stops answering
+	defaultMute     = 10 * time.Minute // /mute with no duration
+	longestDuration = 365 * 24 * time.Hour
+)
+
+func (s *Session) cmdOper(args string) error {
+	h := s.hub
+	switch {
+	case args == "":
+		return s.usage("oper")
+	case h.cfg.OperPassword == "":
+		s.notice("this server has no operator password")
+		return nil
+	case s.operTries >= maxOperTries:
+		s.notice("too many wrong passwords")
+		return nil
+	}
+	if subtle.ConstantTimeCompare([]byte(args), []byte(h.cfg.OperPassword)) != 1 {
+		s.operTries++
+		s.notice("wrong password")
+		h.log.Warn("wrong operator password", "name", s.name.Display, "remote", s.remote.String())
+		return nil
+	}
+	if !h.lockLive(s) {
+		return nil
+	}
+	defer h.mu.Unlock()
+	s.oper = true
+	s.notice("you are now an operator")
+	h.log.Info("operator", "name", s.name.Display, "remote", s.remote.String())
+	return nil
+}
+
+// targetLocked finds the member a moderation command names, telling the user when there is
+// none or when it is the user.
+func (s *Session) targetLocked(name string) (*Session, bool) {
+	who, ok := s.hub.findLocked(name)
+	switch {
+	case !ok:
+		s.noticef("no one called %s is online", clean(name, MaxNameLen*4))
+		return nil, false
+	case who == s:
+		s.notice("not on yourself")
+		return nil, false
+	}
+	return who, true
+}
+
+// cmdKick puts someone out of the current room: its owner and operators may. Out of the lobby
+// means out of the chat, which only operators may do.
+func (s *Session) cmdKick(args string) error {
+	name, reason := firstWord(args)
+	if name == "" {
+		return s.usage("kick")
+	}
+	reason = clean(reason, maxReason)
+	h := s.hub
+	if !h.lockLive(s) {
+		return nil
+	}
+	defer h.mu.Unlock()
+	r := s.current.Load()
+	if !s.oper && (r.owner != s || r == h.lobby) {
+		s.noticef("only operators and the owner of a room kick, and only operators from %s", h.lobby.name.Display)
+		return nil
+	}
+	who, ok := s.targetLocked(name)
+	if !ok {
+		return nil
+	}
+	if who.oper && !s.oper {
+		s.notice("operators cannot be kicked")
+		return nil
+	}
+	if !slices.Contains(who.rooms, r) {
+		s.noticef("%s is not in %s", who.name.Display, r.name.Display)
+		return nil
+	}
+	why := "kicked by " + s.name.Display
+	because := ""
+	if reason != "" {
+		because = ": " + reason
+	}
+	h.log.Info("kick", "by", s.name.Display, "name", who.name.Display, "room", r.name.Display, "reason", reason)
+	if r == h.lobby {
+		h.dropLocked(who, why+because, "you were "+why+because)
+	} else {
+		who.noticef("you were kicked from %s by %s%s", r.name.Display, s.name.Display, because)
+		h.partLocked(who, r, why+because)
+	}
+	s.noticef("kicked %s from %s", who.name.Display, r.name.Display)
+	return nil
+}
+
+// dropLocked disconnects member who: it is told notice, and everyone who shares a room with
+// it hears that it left for reason.
+func (h *Hub) dropLocked(who *Session, reason, notice string) {
+	who.notice(notice)
+	h.unregisterLocked(who, reason)
+	who.client.Drop(reason)
+}
+
+// requireOperLocked tells a user who is not an operator that the command is not theirs.
+func (s *Session) requireOperLocked() bool {
+	if !s.oper {
+		s.notice("only operators can do that: /oper PASSWORD")
+	}
+	return s.oper
+}
+
+// parseDuration reads an optional duration argument ("10m", "2h"); "" gives def.
+func parseDuration(arg string, def time.Duration) (time.Duration, bool) {
+	if arg == "" {
+		return def, true
+	}
+	d, err := time.ParseDuration(arg)
+	if err != nil || d <= 0 || d > longestDuration {
+		return 0, false
+	}
+	return d, true
+}
+
+func (s *Session) cmdMute(args string) error {
+	name, rest := firstWord(args)
+	d, ok := parseDuration(rest, defaultMute)
+	if name == "" || !ok {
+		return s.usage("mute")
+	}
+	h := s.hub
+	if !h.lockLive(s) {
+		return nil
+	}
+	defer h.mu.Unlock()
+	if !s.requireOperLocked() {
+		return nil
+	}
+	who, ok := s.targetLocked(name)
+	if !ok {
+		return nil
+	}
+	who.mutedUntil.Store(h.now().Add(d).UnixNano())
+	who.noticef("an operator muted you for %v", d)
+	s.noticef("muted %s for %v", who.name.Display, d)
+	h.log.Info("mute", "by", s.name.Display, "name", who.name.Display, "for", d)
+	return nil
+}
+
+func (s *Session) cmdUnmute(args string) error {
+	if args == "" {
+		return s.usage("unmute")
+	}
+	h := s.hub
+	if !h.lockLive(s) {
+		return nil
+	}
+	defer h.mu.Unlock()
+	if !s.requireOperLocked() {
+		return nil
+	}
+	who, ok := s.targetLocked(args)
+	if !ok {
+		return nil
+	}
+	who.mutedUntil.Store(0)
+	who.notice("you may talk again")
+	s.noticef("unmuted %s", who.name.Display)
+	return nil
+}
+
+// cmdBan refuses a name, or an address or network, until the ban ends or the server
+// restarts: bans are kept in memory only until history storage exists. Whoever it matches is
+// disconnected.
+func (s *Session) cmdBan(args string) error {
+	h := s.hub
+	target, rest := firstWord(args)
+	d, ok := parseDuration(rest, 0)
+	if !ok {
+		return s.usage("ban")
+	}
+	if !h.lockLive(s) {
+		return nil
+	}
+	defer h.mu.Unlock()
+	if !s.requireOperLocked() {
+		return nil
+	}
+	now := h.now()
+	if target == "" {
+		list := h.bans.listLocked(now)
+		if len(list) == 0 {
+			s.notice("no bans")
+		}
+		for _, line := range list {
+			s.notice("  " + line)
+		}
+		return nil
+	}
+	var until time.Time
+	if d > 0 {
+		until = now.Add(d)
+	}
+	how := "until the server restarts"
+	if d > 0 {
+		how = "for " + d.String()
+	}
+	if prefix, ok := parsePrefix(target); ok {
+		if prefix.Contains(s.remote) {
+			s.notice("that would ban you")
+			return nil
+		}
+		h.bans.addAddrLocked(prefix, until)
+		s.noticef("banned %s %s", prefix, how)
+		h.log.Info("ban", "by", s.name.Display, "addr", prefix.String(), "for", how)
+		for _, who := range h.names.values() {
+			if prefix.Contains(who.remote) && who != s {
+				h.dropLocked(who, "banned", "you are banned from this server")
+			}
+		}
+		return nil
+	}
+	n, err := ParseName(target)
+	if err != nil {
+		return s.usage("ban")
+	}
+	if n.SameAs(s.name) {
+		s.notice("not on yourself")
+		return nil
+	}
+	h.bans.addNameLocked(n, until)
+	s.noticef("banned the name %s %s", n.Display, how)
+	h.log.Info("ban", "by", s.name.Display, "name", n.Display, "for", how)
+	if who, online := h.names.find(n); online {
+		h.dropLocked(who, "banned", "you are banned from this server")
+	}
+	return nil
+}
+
+func (s *Session) cmdUnban(args string) error {
+	if args == "" || strings.Contains(args, " ") {
+		return s.usage("unban")
+	}
+	h := s.hub
+	if !h.lockLive(s) {
+		return nil
+	}
+	defer h.mu.Unlock()
+	if !s.requireOperLocked() {
+		return nil
+	}
+	if prefix, ok := parsePrefix(args); ok {
+		if !h.bans.removeAddrLocked(prefix) {
+			s.noticef("%s is not banned", prefix)
+			return nil
+		}
+		s.noticef("unbanned %s", prefix)
+		return nil
+	}
+	n, err := ParseName(args)
+	if err != nil || !h.bans.removeNameLocked(n) {
+		s.noticef("%s is not banned", clean(args, MaxNameLen*4))
+		return nil
+	}
+	s.noticef("unbanned the name %s", n.Display)
+	return nil
+}
+
+// parsePrefix reads an address ("10.0.0.7") or a network ("10.0.0.0/24").
+func parsePrefix(s string) (netip.Prefix, bool) {
+	if p, err := netip.ParsePrefix(s); err == nil {
+		return p.Masked(), true
+	}
+	if a, err := netip.ParseAddr(s); err == nil {
+		a = a.Unmap()
+		return netip.PrefixFrom(a, a.BitLen()), true
+	}
+	return netip.Prefix{}, false
+}
+
+// bans are the names and addresses refused. A zero until means until unbanned or restarted.
+type bans struct {
+	names []nameBan
+	addrs []addrBan
+}
+
+type nameBan struct {
+	name  Name
+	until time.Time
+}
+
+type addrBan struct {
+	prefix netip.Prefix
+	until  time.Time
+}
+
+func live(until, now time.Time) bool { return until.IsZero() || now.Before(until) }
+
+func (b *bans) nameBannedLocked(n Name, now time.Time) bool {
+	for _, x := range b.names {
+		if x.name.SameAs(n) && live(x.until, now) {
+			return true
+		}
+	}
+	return false
+}
+
+func (b *bans) addrBannedLocked(a netip.Addr, now time.Time) bool {
+	a = a.Unmap()
+	for _, x := range b.addrs {
+		if x.prefix.Contains(a) && live(x.until, now) {
+			return true
+		}
+	}
+	return false
+}
+
+func (b *bans) addNameLocked(n Name, until time.Time) {
+	b.removeNameLocked(n)
+	b.names = append(b.names, nameBan{n, until})
+}
+
+func (b *bans) addAddrLocked(p netip.Prefix, until time.Time) {
+	b.removeAddrLocked(p)
+	b.addrs = append(b.addrs, addrBan{p, until})
+}
+
+func (b *bans) removeNameLocked(n Name) bool {
+	before := len(b.names)
+	b.names = slices.DeleteFunc(b.names, func(x nameBan) bool { return x.name.SameAs(n) })
+	return len(b.names) < before
+}
+
+func (b *bans) removeAddrLocked(p netip.Prefix) bool {
+	before := len(b.addrs)
+	b.addrs = slices.DeleteFunc(b.addrs, func(x addrBan) bool { return x.prefix == p })
+	return len(b.addrs) < before
+}
+
+// listLocked describes the bans in force, dropping those that ended.
+func (b *bans) listLocked(now time.Time) []string {
+	b.names = slices.DeleteFunc(b.names, func(x nameBan) bool { return !live(x.until, now) })
+	b.addrs = slices.DeleteFunc(b.addrs, func(x addrBan) bool { return !live(x.until, now) })
+	var out []string
+	for _, x := range b.names {
+		out = append(out, "name "+x.name.Display+ends(x.until, now))
+	}
+	for _, x := range b.addrs {
+		out = append(out, "address "+x.prefix.String()+ends(x.until, now))
+	}
+	return out
+}
+
+func ends(until, now time.Time) string {
+	if until.IsZero() {
+		return " until restart"
+	}
+	return fmt.Sprintf(" for %v more", until.Sub(now).Round(time.Second))
+}

@@ -1,0 +1,192 @@
+package chat
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Bounds on the lists commands print, so that one command cannot bury a user in output.
+const (
+	maxRoomsListed = 50
+	maxWhoListed   = 100
+)
+
+func (s *Session) cmdJoin(args string) error {
+	if args == "" || strings.Contains(args, " ") {
+		return s.usage("join")
+	}
+	n, err := ParseRoom(args)
+	if bad, ok := err.(*NameError); ok {
+		s.notice(bad.Reason)
+		return nil
+	}
+	h := s.hub
+	if !h.lockLive(s) {
+		return nil
+	}
+	defer h.mu.Unlock()
+	r, exists := h.rooms.find(n)
+	if exists && slices.Contains(s.rooms, r) {
+		s.current.Store(r)
+		s.noticef("now talking in %s", r.name.Display)
+		return nil
+	}
+	if len(s.rooms) >= h.cfg.MaxRoomsPerUser {
+		s.noticef("you are in %d rooms, the most allowed: /part one first", len(s.rooms))
+		return nil
+	}
+	if !exists {
+		r = newRoom(n)
+		r.owner = s
+		h.rooms.add(n, r)
+	}
+	h.joinLocked(s, r)
+	if !exists {
+		s.noticef("you made %s and own it: plain lines now go there", r.name.Display)
+	} else {
+		s.noticef("you joined %s (%d here): plain lines now go there", r.name.Display, len(r.list()))
+	}
+	return nil
+}
+
+// roomArgLocked returns the room named by args, or the current room when args is empty,
+// telling the user when there is no such room.
+func (s *Session) roomArgLocked(args string) (*Room, bool) {
+	if args == "" {
+		return s.current.Load(), true
+	}
+	n, err := ParseRoom(args)
+	if bad, ok := err.(*NameError); ok {
+		s.notice(bad.Reason)
+		return nil, false
+	}
+	r, ok := s.hub.rooms.find(n)
+	if !ok {
+		s.noticef("there is no room %s", n.Display)
+		return nil, false
+	}
+	return r, true
+}
+
+func (s *Session) cmdPart(args string) error {
+	h := s.hub
+	if !h.lockLive(s) {
+		return nil
+	}
+	defer h.mu.Unlock()
+	r, ok := s.roomArgLocked(args)
+	switch {
+	case !ok:
+		return nil
+	case !slices.Contains(s.rooms, r):
+		s.noticef("you are not in %s", r.name.Display)
+		return nil
+	case r == h.lobby && len(s.rooms) == 1:
+		s.noticef("%s is your only room: /join another first, or /quit", r.name.Display)
+		return nil
+	}
+	s.noticef("you left %s", r.name.Display)
+	h.partLocked(s, r, "")
+	return nil
+}
+
+func (s *Session) cmdRooms(string) error {
+	h := s.hub
+	if !h.lockLive(s) {
+		return nil
+	}
+	defer h.mu.Unlock()
+	rooms := h.rooms.values()
+	slices.SortFunc(rooms, func(a, b *Room) int {
+		return cmp.Or(cmp.Compare(len(b.list()), len(a.list())), cmp.Compare(a.name.Key, b.name.Key))
+	})
+	s.noticef("%d rooms:", len(rooms))
+	for i, r := range rooms {
+		if i == maxRoomsListed {
+			s.noticef("  and %d more", len(rooms)-i)
+			break
+		}
+		line := fmt.Sprintf("  %s (%d)", r.name.Display, len(r.list()))
+		if r.topic != "" {
+			line += ": " + r.topic
+		}
+		s.notice(line)
+	}
+	return nil
+}
+
+func (s *Session) cmdWho(args string) error {
+	h := s.hub
+	if !h.lockLive(s) {
+		return nil
+	}
+	defer h.mu.Unlock()
+	r, ok := s.roomArgLocked(args)
+	if !ok {
+		return nil
+	}
+	members := r.list()
+	var names []string
+	for i, m := range members {
+		if i == maxWhoListed {
+			names = append(names, fmt.Sprintf("and %d more", len(members)-i))
+			break
+		}
+		name := m.name.Display
+		var tags []string
+		if m == r.owner {
+			tags = append(tags, "owner")
+		}
+		if m.oper {
+			tags = append(tags, "operator")
+		}
+		if m.away != "" {
+			tags = append(tags, "away: "+m.away)
+		}
+		if len(tags) > 0 {
+			name += " (" + strings.Join(tags, ", ") + ")"
+		}
+		names = append(names, name)
+	}
+	s.noticef("%s (%d): %s", r.name.Display, len(members), strings.Join(names, ", "))
+	return nil
+}
+
+func (s *Session) cmdTopic(args string) error {
+	h := s.hub
+	if !h.lockLive(s) {
+		return nil
+	}
+	defer h.mu.Unlock()
+	r := s.current.Load()
+	if args == "" {
+		if r.topic == "" {
+			s.noticef("%s has no topic", r.name.Display)
+		} else {
+			s.noticef("topic for %s: %s", r.name.Display, r.topic)
+		}
+		return nil
+	}
+	if !s.oper && r.owner != s {
+		if r == h.lobby {
+			s.notice("only operators set the topic of " + r.name.Display)
+		} else {
+			s.noticef("only the owner of %s and operators set its topic", r.name.Display)
+		}
+		return nil
+	}
+	if s.refuseIfMuted() {
+		return nil
+	}
+	topic := clean(args, maxTopic)
+	if topic == "-" {
+		topic = ""
+	}
+	r.topic = topic
+	m := &Message{Kind: KindTopic, Room: r.name.Display, From: s.name.Display, Text: topic}
+	s.client.Deliver(m)
+	h.tellRoomLocked(r, s, nil, m)
+	return nil
+}
