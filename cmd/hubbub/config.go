@@ -30,7 +30,7 @@ type Config struct {
 	Chat     chat.Config // MOTD is read from MOTDFile by Main.Run
 	MOTDFile string
 	Quote    quote.Config
-	Echo  echo.Config
+	Echo     echo.Config
 
 	MaxConns        int
 	MaxConnsPerIP   int

@@ -37,12 +37,12 @@ type Session struct {
 	// registered, may read them without it.
 	registered bool
 	name       Name
-	gone       bool       // removed from the chat (quit, kicked, banned)
-	rooms      []*Room    // rooms joined, in the order joined
-	away       string     // why the member is away; "" when not
-	oper       bool       // the member is an operator
-	lastFrom   *Session   // who sent the last private message, for /reply
-	lastFromAt time.Time  // when
+	gone       bool      // removed from the chat (quit, kicked, banned)
+	rooms      []*Room   // rooms joined, in the order joined
+	away       string    // why the member is away; "" when not
+	oper       bool      // the member is an operator
+	lastFrom   *Session  // who sent the last private message, for /reply
+	lastFromAt time.Time // when
 
 	// Read with no lock by whoever sends to this member.
 	current    atomic.Pointer[Room]                  // where plain lines go; nil when gone
