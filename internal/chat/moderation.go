@@ -101,8 +101,7 @@ func (s *Session) cmdKick(args string) error {
 		who.noticef("you were kicked from %s by %s%s", r.name.Display, s.name.Display, because)
 		h.partLocked(who, r, why+because)
 	}
-	s.noticef("kicked %s from %s", who.name.Display, r.name.Display)
-	return nil
+	return nil // the kicker is in r, and hears who left it and why
 }
 
 // dropLocked disconnects member who: it is told notice, and everyone who shares a room with
@@ -269,11 +268,12 @@ func (s *Session) cmdUnban(args string) error {
 		return nil
 	}
 	n, err := ParseName(args)
-	if err != nil || !h.bans.removeNameLocked(n) {
+	banned, ok := h.bans.removeNameLocked(n)
+	if err != nil || !ok {
 		s.noticef("%s is not banned", clean(args, MaxNameLen*4))
 		return nil
 	}
-	s.noticef("unbanned the name %s", n.Display)
+	s.noticef("unbanned the name %s", banned.Display)
 	return nil
 }
 
@@ -327,7 +327,7 @@ func (b *bans) addrBannedLocked(a netip.Addr, now time.Time) bool {
 }
 
 func (b *bans) addNameLocked(n Name, until time.Time) {
-	b.removeNameLocked(n)
+	b.names = slices.DeleteFunc(b.names, func(x nameBan) bool { return x.name.SameAs(n) })
 	b.names = append(b.names, nameBan{n, until})
 }
 
@@ -336,10 +336,15 @@ func (b *bans) addAddrLocked(p netip.Prefix, until time.Time) {
 	b.addrs = append(b.addrs, addrBan{p, until})
 }
 
-func (b *bans) removeNameLocked(n Name) bool {
-	before := len(b.names)
-	b.names = slices.DeleteFunc(b.names, func(x nameBan) bool { return x.name.SameAs(n) })
-	return len(b.names) < before
+// removeNameLocked lifts the ban on n (or a look-alike) and returns the name banned.
+func (b *bans) removeNameLocked(n Name) (Name, bool) {
+	i := slices.IndexFunc(b.names, func(x nameBan) bool { return x.name.SameAs(n) })
+	if i < 0 {
+		return Name{}, false
+	}
+	banned := b.names[i].name
+	b.names = slices.Delete(b.names, i, i+1)
+	return banned, true
 }
 
 func (b *bans) removeAddrLocked(p netip.Prefix) bool {
