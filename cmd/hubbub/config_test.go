@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -156,5 +157,38 @@ func TestListenErrorNamesTheAddress(t *testing.T) {
 	cfg.ChatAddr, cfg.QuoteAddr = "", ""
 	if err := (&Main{cfg: cfg, log: slog.New(slog.DiscardHandler)}).Run(); err == nil {
 		t.Fatal("Run with every service off did not fail")
+	}
+}
+
+// TestMOTDFile shows the message of the day from --motd-file, made safe, after the welcome;
+// a file that cannot be read stops the start with its path.
+func TestMOTDFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "motd.txt")
+	if err := os.WriteFile(path, []byte("Welcome to \x1b[1mhubbub\r\nBe kind.\n\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := defaultConfig()
+	cfg.ChatAddr, cfg.QuoteAddr, cfg.EchoAddr = "127.0.0.1:0", "", ""
+	cfg.MOTDFile = path
+	logs := &chattest.Logs{}
+	m := &Main{cfg: cfg, log: slog.New(slog.NewTextHandler(logs, nil))}
+	if err := m.Run(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), chattest.Timeout)
+		defer cancel()
+		m.Shutdown(ctx)
+	})
+	line := logs.WaitFor(t, "msg=listening", "service=chat")
+	c := chattest.Join(t, line[strings.LastIndex(line, "addr=")+5:], "alice")
+	c.Expect("* Welcome to hubbub", "* Be kind.")
+	c.Send("/help quit")
+	c.Expect("* /quit [REASON]: leave the chat") // the empty last line was not shown
+
+	cfg.MOTDFile = filepath.Join(t.TempDir(), "missing.txt")
+	err := (&Main{cfg: cfg, log: slog.New(slog.DiscardHandler)}).Run()
+	if err == nil || !strings.Contains(err.Error(), "missing.txt") {
+		t.Fatalf("Run with a missing MOTD file = %v, want an error naming it", err)
 	}
 }

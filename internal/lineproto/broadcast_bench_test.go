@@ -32,7 +32,12 @@ func benchBroadcast(b *testing.B, members int) {
 		c.Conn.SetReadDeadline(time.Time{})
 		readers[i] = bufio.NewReaderSize(c.Conn, 64<<10)
 	}
-	line := []byte("a line of chat of a typical length, some forty bytes\n")
+	// Lines of a typical length, each different: the chat collapses a line said again.
+	var lines bytes.Buffer
+	for i := range b.N {
+		fmt.Fprintf(&lines, "%08d a line of chat of a typical length\n", i)
+	}
+	lineLen := lines.Len() / max(b.N, 1)
 	prefix := []byte("<sender> ")
 
 	b.ReportAllocs()
@@ -52,10 +57,10 @@ func benchBroadcast(b *testing.B, members int) {
 			}
 		})
 	}
-	batch := bytes.Repeat(line, 1000)
+	all := lines.Bytes()
 	for sent := 0; sent < b.N; sent += 1000 {
 		n := min(1000, b.N-sent)
-		sender.Write(string(batch[:n*len(line)]))
+		sender.Write(string(all[sent*lineLen : (sent+n)*lineLen]))
 	}
 	wg.Wait()
 	b.StopTimer()
