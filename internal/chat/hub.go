@@ -7,8 +7,9 @@
 // others read (see Session). Joins, leaves, nick changes and topic changes are announced while
 // it is held, so that everyone hears of them in one order. Chat lines are not: a room's member
 // list is copied on write, and a line goes to the list as it was when it was said, with no lock
-// held, so that a busy room never waits for a join. Client.Deliver never blocks, so delivering
-// under Hub.mu is safe.
+// held, so that a busy room never waits for a join. Client.Deliver and Client.Drop never block,
+// so calling them under Hub.mu is safe; the lock order is Hub.mu, then whatever locks the
+// transport takes inside them, so a transport must not call into the chat while holding one.
 package chat
 
 import (
