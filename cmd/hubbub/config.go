@@ -7,6 +7,8 @@ import (
 	"io"
 	"log/slog"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -29,8 +31,15 @@ type Config struct {
 	Line     lineproto.Config
 	Chat     chat.Config // MOTD is read from MOTDFile by Main.Run
 	MOTDFile string
-	Quote    quote.Config
-	Echo     echo.Config
+
+	DataDir          string // "" means the default; see dataDir
+	NoHistory        bool
+	NoPrivateHistory bool
+	Fsync            bool
+	HistoryMaxAge    time.Duration
+	HistoryMaxRows   int
+	Quote            quote.Config
+	Echo             echo.Config
 
 	MaxConns        int
 	MaxConnsPerIP   int
@@ -51,6 +60,8 @@ func defaultConfig() Config {
 		EchoAddr:        ":8007",
 		Line:            lineproto.DefaultConfig(),
 		Chat:            chat.DefaultConfig(),
+		HistoryMaxAge:   90 * 24 * time.Hour,
+		HistoryMaxRows:  1_000_000,
 		Quote:           quote.DefaultConfig(),
 		Echo:            echo.DefaultConfig(),
 		MaxConnsPerIP:   32,
@@ -81,6 +92,14 @@ func flagSet(cfg *Config, out io.Writer) *flag.FlagSet {
 	fs.IntVar(&cfg.Chat.MaxRoomsPerUser, "max-rooms-per-user", cfg.Chat.MaxRoomsPerUser, "chat rooms one user may be in at once")
 	fs.StringVar(&cfg.Chat.OperPassword, "oper-password", cfg.Chat.OperPassword, "`password` that /oper takes to make a user an operator; empty: no operators (prefer the environment variable: the command line is visible to other local users)")
 	fs.StringVar(&cfg.MOTDFile, "motd-file", cfg.MOTDFile, "text `file` shown to each chat user after the welcome")
+
+	fs.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "`directory` of the history database; empty: $XDG_DATA_HOME/hubbub, or ~/.local/share/hubbub")
+	fs.BoolVar(&cfg.NoHistory, "no-history", cfg.NoHistory, "keep no history: no database, no replay, /history or /search, and bans last until restart")
+	fs.BoolVar(&cfg.Fsync, "fsync", cfg.Fsync, "wait for the disk at each history commit, so that even a power failure loses no line anyone saw")
+	fs.IntVar(&cfg.Chat.Replay, "replay", cfg.Chat.Replay, "`lines` of a room's history shown to whoever joins it")
+	fs.DurationVar(&cfg.HistoryMaxAge, "history-max-age", cfg.HistoryMaxAge, "history older than this is deleted; 0: kept forever")
+	fs.IntVar(&cfg.HistoryMaxRows, "history-max-rows", cfg.HistoryMaxRows, "`lines` of history kept per room, the oldest deleted first; 0: no limit")
+	fs.BoolVar(&cfg.NoPrivateHistory, "no-private-history", cfg.NoPrivateHistory, "keep private messages nowhere (by default they are kept for their two parties to read back)")
 
 	fs.IntVar(&cfg.MaxConns, "max-conns", cfg.MaxConns, "connections open at once over all services; 0: the process's file limit less 64")
 	fs.IntVar(&cfg.MaxConnsPerIP, "max-conns-per-ip", cfg.MaxConnsPerIP, "connections open at once from one address; 0: no limit")
@@ -144,6 +163,9 @@ func (c *Config) validate() error {
 	positive("max-queue", c.Line.MaxQueue)
 	positive("max-quote", c.Quote.MaxQuote)
 	positive("max-rooms-per-user", c.Chat.MaxRoomsPerUser)
+	if c.Chat.Replay < 0 || c.HistoryMaxAge < 0 || c.HistoryMaxRows < 0 {
+		errs = append(errs, errors.New("--replay, --history-max-age and --history-max-rows cannot be negative"))
+	}
 	if c.Line.FloodAfter < 0 || c.Chat.FloodMute < 0 {
 		errs = append(errs, errors.New("--flood-after and --flood-mute cannot be negative"))
 	}
@@ -226,4 +248,20 @@ Flags of serve (each can also be set by the environment variable shown; a flag w
 		fmt.Fprintf(w, "  --%s %s\n", f.Name, kind)
 		fmt.Fprintf(w, "        %s\n        default %q, $%s\n", usage, f.DefValue, envName(f.Name))
 	})
+}
+
+// dataDir returns the directory of the history database: --data-dir, or the user's data
+// directory as the XDG base directory specification has it.
+func (c *Config) dataDir() (string, error) {
+	if c.DataDir != "" {
+		return c.DataDir, nil
+	}
+	if xdg := os.Getenv("XDG_DATA_HOME"); filepath.IsAbs(xdg) {
+		return filepath.Join(xdg, "hubbub"), nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("no --data-dir given and no home directory to put history in: %w", err)
+	}
+	return filepath.Join(home, ".local", "share", "hubbub"), nil
 }

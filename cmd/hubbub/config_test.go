@@ -118,6 +118,7 @@ func TestHelpListsEveryFlag(t *testing.T) {
 // (TestMain checks with goleak), and the log shows each real address.
 func TestMainRunAndShutdown(t *testing.T) {
 	cfg := defaultConfig()
+	cfg.DataDir = t.TempDir()
 	cfg.ChatAddr, cfg.QuoteAddr, cfg.EchoAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	logs := &chattest.Logs{}
 	m := &Main{cfg: cfg, log: slog.New(slog.NewTextHandler(logs, nil))}
@@ -147,6 +148,7 @@ func TestListenErrorNamesTheAddress(t *testing.T) {
 	}
 	defer ln.Close()
 	cfg := defaultConfig()
+	cfg.DataDir = t.TempDir()
 	cfg.ChatAddr, cfg.QuoteAddr, cfg.EchoAddr = "127.0.0.1:0", ln.Addr().String(), ""
 	m := &Main{cfg: cfg, log: slog.New(slog.DiscardHandler)}
 	err = m.Run()
@@ -168,6 +170,7 @@ func TestMOTDFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := defaultConfig()
+	cfg.DataDir = t.TempDir()
 	cfg.ChatAddr, cfg.QuoteAddr, cfg.EchoAddr = "127.0.0.1:0", "", ""
 	cfg.MOTDFile = path
 	logs := &chattest.Logs{}

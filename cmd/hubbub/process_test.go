@@ -68,6 +68,8 @@ func startProc(t *testing.T, prefix string, args ...string) *proc {
 		quoted[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
 	}
 	cmd := exec.Command("sh", "-c", prefix+" exec "+binary+" "+strings.Join(quoted, " "))
+	// History goes to the test's own directory (a --data-dir in args wins over this).
+	cmd.Env = append(os.Environ(), "HUBBUB_DATA_DIR="+t.TempDir())
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -8,8 +8,10 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"hubbub/internal/accept"
 	"hubbub/internal/chat"
@@ -17,6 +19,7 @@ import (
 	"hubbub/internal/lineproto"
 	"hubbub/internal/quote"
 	"hubbub/internal/safetext"
+	"hubbub/internal/sqlite"
 )
 
 // service is what Main needs of each server.
@@ -32,7 +35,8 @@ type Main struct {
 
 	services []service
 	serving  sync.WaitGroup
-	errs     chan error // a Serve that failed
+	errs     chan error    // a Serve that failed
+	history  *sqlite.Store // nil without history
 }
 
 // newLogger returns the logger cfg asks for, writing to w.
@@ -60,6 +64,7 @@ func (m *Main) Run() error {
 	var todo []listener
 	if m.cfg.ChatAddr != "" {
 		chatCfg := m.cfg.Chat
+		chatCfg.StorePrivate = !m.cfg.NoPrivateHistory
 		if m.cfg.MOTDFile != "" {
 			motd, err := readMOTD(m.cfg.MOTDFile)
 			if err != nil {
@@ -67,7 +72,18 @@ func (m *Main) Run() error {
 			}
 			chatCfg.MOTD = motd
 		}
+		if !m.cfg.NoHistory {
+			store, err := m.openHistory()
+			if err != nil {
+				return err
+			}
+			chatCfg.History = store
+		}
 		hub := chat.NewHub(chatCfg, m.log)
+		if err := hub.Restore(context.Background()); err != nil {
+			m.closeHistory()
+			return fmt.Errorf("history: %w", err)
+		}
 		todo = append(todo, listener{"chat", m.cfg.ChatAddr, lineproto.NewServer(m.cfg.Line, hub, limiter, m.log), true})
 	}
 	if m.cfg.QuoteAddr != "" {
@@ -90,6 +106,7 @@ func (m *Main) Run() error {
 			for _, open := range lns {
 				open.Close()
 			}
+			m.closeHistory()
 			return fmt.Errorf("%s: listen on %s: %w", l.name, l.addr, err)
 		}
 		lns = append(lns, ln)
@@ -120,7 +137,42 @@ func (m *Main) Shutdown(ctx context.Context) error {
 	}
 	wg.Wait()
 	m.serving.Wait()
+	// Last, so that every line said before the users were cut off is written.
+	errs = append(errs, m.closeHistory())
 	return errors.Join(errs...)
+}
+
+// openHistory opens the history database in the data directory.
+func (m *Main) openHistory() (*sqlite.Store, error) {
+	dir, err := m.cfg.dataDir()
+	if err != nil {
+		return nil, err
+	}
+	cfg := sqlite.DefaultConfig(filepath.Join(dir, "hubbub.db"))
+	cfg.Fsync = m.cfg.Fsync
+	cfg.MaxAge = m.cfg.HistoryMaxAge
+	cfg.MaxRows = m.cfg.HistoryMaxRows
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	store, err := sqlite.Open(ctx, cfg, m.log)
+	if err != nil {
+		return nil, err
+	}
+	m.history = store
+	m.log.Info("history", "path", cfg.Path, "fsync", cfg.Fsync)
+	return store, nil
+}
+
+func (m *Main) closeHistory() error {
+	if m.history == nil {
+		return nil
+	}
+	err := m.history.Close()
+	m.history = nil
+	if err != nil {
+		return fmt.Errorf("close history: %w", err)
+	}
+	return nil
 }
 
 // MOTD bounds: a message of the day is a few lines, not a file dump.

@@ -53,8 +53,10 @@ func commandTable() []command {
 		{name: "kick", args: "NAME [REASON]", about: "put someone out of this room (owner, operator)", run: (*Session).cmdKick},
 		{name: "mute", args: "NAME [DURATION]", about: "silence someone, 10m by default (operator)", run: (*Session).cmdMute},
 		{name: "unmute", args: "NAME", about: "let someone talk again (operator)", run: (*Session).cmdUnmute},
-		{name: "ban", args: "[NAME|ADDRESS [DURATION]]", about: "refuse a name or address until restart; list bans (operator)", run: (*Session).cmdBan},
+		{name: "ban", args: "[NAME|ADDRESS [DURATION]]", about: "refuse a name or address; list bans (operator)", run: (*Session).cmdBan},
 		{name: "unban", args: "NAME|ADDRESS", about: "lift a ban (operator)", run: (*Session).cmdUnban},
+		{name: "history", args: "[NAME] [N]", about: "show earlier lines here, or of a private talk", run: (*Session).cmdHistory},
+		{name: "search", args: "WORDS", about: "find lines here with every word, newest first", run: (*Session).cmdSearch},
 		{name: "quit", args: "[REASON]", about: "leave the chat", anyone: true, run: (*Session).cmdQuit},
 	}
 }
@@ -180,6 +182,7 @@ func (s *Session) cmdNick(args string) error {
 	}
 	h.names.remove(old, s)
 	h.names.add(n, s)
+	h.note(KindNick, nil, s, n.Display)
 	s.name = n
 	m := &Message{Kind: KindNick, From: old.Display, Text: n.Display}
 	told := map[*Session]bool{s: true}
@@ -232,23 +235,51 @@ func (s *Session) private(name, text string) {
 	if !h.lockLive(s) {
 		return
 	}
-	defer h.mu.Unlock()
 	to, ok := h.findLocked(name)
 	switch {
 	case !ok:
+		h.mu.Unlock()
 		s.noticef("no one called %s is online", clean(name, MaxNameLen*4))
 		return
 	case to == s:
+		h.mu.Unlock()
 		s.notice("that is you")
 		return
 	}
-	if !to.ignores(s) {
-		to.lastFrom, to.lastFromAt = s, h.now()
-		to.client.Deliver(&Message{Kind: KindPrivate, From: s.name.Display, To: to.name.Display, Text: text})
+	rec := Record{Time: h.now(), Kind: KindPrivate, From: s.name.Display, FromKey: s.name.looks[0],
+		To: to.name.Display, ToKey: to.name.looks[0], Text: text}
+	if h.cfg.History == nil || !h.cfg.StorePrivate {
+		h.deliverPrivateLocked(s, to, rec)
+		h.mu.Unlock()
+		return
 	}
-	s.client.Deliver(&Message{Kind: KindPrivate, From: s.name.Display, To: to.name.Display, Text: text, Sent: true})
+	h.mu.Unlock()
+	h.cfg.History.Store(rec, func(rec Record, err error) {
+		if err != nil {
+			s.storeFailed(err)
+			return
+		}
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		h.deliverPrivateLocked(s, to, rec)
+	})
+}
+
+// deliverPrivateLocked shows a private message to its two parties.
+func (h *Hub) deliverPrivateLocked(from, to *Session, rec Record) {
+	if to.gone {
+		from.noticef("%s left before your message reached them", to.name.Display)
+		return
+	}
+	if !to.ignores(from) {
+		to.lastFrom, to.lastFromAt = from, h.now()
+		to.client.Deliver(liveMessage(rec))
+	}
+	sent := liveMessage(rec)
+	sent.Sent = true
+	from.client.Deliver(sent)
 	if to.away != "" {
-		s.noticef("%s is away: %s", to.name.Display, to.away)
+		from.noticef("%s is away: %s", to.name.Display, to.away)
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -38,11 +39,19 @@ type Config struct {
 	MOTD            []string         // the message of the day, shown after the welcome
 	FloodMute       time.Duration    // how long a user who keeps flooding is muted
 	Now             func() time.Time // the clock; nil means time.Now
+
+	// History keeps what is said; nil: nothing is kept (no replay, /history or /search).
+	History History
+	// Replay is how many of a room's last lines a member is shown on joining it.
+	Replay int
+	// StorePrivate keeps private messages in history, readable by their two parties; without
+	// it they are shown at once and kept nowhere.
+	StorePrivate bool
 }
 
 // DefaultConfig returns the defaults documented in --help.
 func DefaultConfig() Config {
-	return Config{MaxRoomsPerUser: 10, FloodMute: time.Minute}
+	return Config{MaxRoomsPerUser: 10, FloodMute: time.Minute, Replay: 20, StorePrivate: true}
 }
 
 // ErrBanned is returned by Connect for a connection from a banned address.
@@ -60,6 +69,8 @@ type Hub struct {
 
 	commands []command
 	reserved []Name // names nobody may take
+
+	storeErrorLogged atomic.Int64 // when a failure to store was last logged, in unix nanoseconds
 
 	mu    sync.Mutex
 	names nameIndex[*Session] // registered members; guarded by mu
@@ -182,6 +193,7 @@ func (h *Hub) unregisterLocked(s *Session, reason string) {
 	for _, r := range rooms {
 		r.removeLocked(s)
 		h.tellRoomLocked(r, s, told, &Message{Kind: KindLeave, Room: r.name.Display, From: s.name.Display, Text: reason})
+		h.note(KindLeave, r, s, reason)
 		h.roomLeftLocked(r, s)
 	}
 }
@@ -236,6 +248,8 @@ func (h *Hub) joinLocked(s *Session, r *Room) {
 	s.rooms = append(s.rooms, r)
 	s.current.Store(r)
 	h.tellRoomLocked(r, s, nil, &Message{Kind: KindJoin, Room: r.name.Display, From: s.name.Display})
+	h.note(KindJoin, r, s, "")
+	h.replayLocked(s, r)
 	if r.topic != "" {
 		s.noticef("topic for %s: %s", r.name.Display, r.topic)
 	}
@@ -248,6 +262,7 @@ func (h *Hub) partLocked(s *Session, r *Room, reason string) {
 	r.removeLocked(s)
 	s.rooms = removeRoom(s.rooms, r)
 	h.tellRoomLocked(r, s, nil, &Message{Kind: KindLeave, Room: r.name.Display, From: s.name.Display, Text: reason})
+	h.note(KindLeave, r, s, reason)
 	h.roomLeftLocked(r, s)
 	if len(s.rooms) == 0 {
 		h.joinLocked(s, h.lobby)

@@ -1,6 +1,9 @@
 package chat
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+	"time"
+)
 
 // Kind says what a Message is; transports render each kind in their own way.
 type Kind uint8
@@ -47,6 +50,11 @@ type Message struct {
 	Elsewhere bool
 	// Sent marks the sender's own copy of a private message.
 	Sent bool
+	// History marks a line replayed from history; ID and Time say which and when. Lines said
+	// now carry ID and Time too when history is kept, for transports that show them.
+	History bool
+	ID      int64
+	Time    time.Time
 
 	encodings atomic.Pointer[encoding]
 }

@@ -179,9 +179,9 @@ func (s *Session) cmdUnmute(args string) error {
 	return nil
 }
 
-// cmdBan refuses a name, or an address or network, until the ban ends or the server
-// restarts: bans are kept in memory only until history storage exists. Whoever it matches is
-// disconnected.
+// cmdBan refuses a name, or an address or network, until the ban ends. Bans are kept in
+// history, and so last across restarts, unless the server keeps no history. Whoever it matches
+// is disconnected.
 func (s *Session) cmdBan(args string) error {
 	h := s.hub
 	target, rest := firstWord(args)
@@ -211,7 +211,10 @@ func (s *Session) cmdBan(args string) error {
 	if d > 0 {
 		until = now.Add(d)
 	}
-	how := "until the server restarts"
+	how := "until /unban"
+	if h.cfg.History == nil {
+		how = "until /unban or the server restarts"
+	}
 	if d > 0 {
 		how = "for " + d.String()
 	}
@@ -221,6 +224,7 @@ func (s *Session) cmdBan(args string) error {
 			return nil
 		}
 		h.bans.addAddrLocked(prefix, until)
+		h.saveBan(Ban{Address: prefix, Until: until})
 		s.noticef("banned %s %s", prefix, how)
 		h.log.Info("ban", "by", s.name.Display, "addr", prefix.String(), "for", how)
 		for _, who := range h.names.values() {
@@ -239,6 +243,7 @@ func (s *Session) cmdBan(args string) error {
 		return nil
 	}
 	h.bans.addNameLocked(n, until)
+	h.saveBan(Ban{Name: n.Display, Until: until})
 	s.noticef("banned the name %s %s", n.Display, how)
 	h.log.Info("ban", "by", s.name.Display, "name", n.Display, "for", how)
 	if who, online := h.names.find(n); online {
@@ -264,6 +269,7 @@ func (s *Session) cmdUnban(args string) error {
 			s.noticef("%s is not banned", prefix)
 			return nil
 		}
+		h.deleteBan(Ban{Address: prefix})
 		s.noticef("unbanned %s", prefix)
 		return nil
 	}
@@ -273,6 +279,7 @@ func (s *Session) cmdUnban(args string) error {
 		s.noticef("%s is not banned", clean(args, MaxNameLen*4))
 		return nil
 	}
+	h.deleteBan(Ban{Name: banned.Display})
 	s.noticef("unbanned the name %s", banned.Display)
 	return nil
 }
@@ -303,6 +310,19 @@ type nameBan struct {
 type addrBan struct {
 	prefix netip.Prefix
 	until  time.Time
+}
+
+// saveBan and deleteBan keep bans in history, when there is one.
+func (h *Hub) saveBan(b Ban) {
+	if h.cfg.History != nil {
+		h.cfg.History.SaveBan(b)
+	}
+}
+
+func (h *Hub) deleteBan(b Ban) {
+	if h.cfg.History != nil {
+		h.cfg.History.DeleteBan(b)
+	}
 }
 
 func live(until, now time.Time) bool { return until.IsZero() || now.Before(until) }
@@ -369,7 +389,7 @@ func (b *bans) listLocked(now time.Time) []string {
 
 func ends(until, now time.Time) string {
 	if until.IsZero() {
-		return " until restart"
+		return " until lifted"
 	}
 	return fmt.Sprintf(" for %v more", until.Sub(now).Round(time.Second))
 }

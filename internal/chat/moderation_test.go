@@ -78,7 +78,7 @@ func TestOperator(t *testing.T) {
 
 	// Ban a name: its holder is disconnected, and nobody can take it (or a look-alike).
 	alice.Send("/ban bob")
-	alice.Expect("* banned the name bob until the server restarts")
+	alice.Expect("* banned the name bob until /unban or the server restarts")
 	bob.Expect("* you are banned from this server")
 	bob.ExpectClosed()
 	alice.Expect("bob has left the channel. (banned)")
@@ -94,7 +94,7 @@ func TestOperator(t *testing.T) {
 	refused.Expect("* you are banned from this server")
 	refused.ExpectClosed()
 	alice.Send("/ban")
-	alice.Expect("*   name bob until restart", "*   address 127.0.0.3/32 for 1h0m0s more")
+	alice.Expect("*   name bob until lifted", "*   address 127.0.0.3/32 for 1h0m0s more")
 	alice.Send("/ban 127.0.0.1")
 	alice.Expect("* that would ban you")
 	clk.Add(time.Hour)

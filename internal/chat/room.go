@@ -9,10 +9,17 @@ type Room struct {
 	topic string   // guarded by hub.mu
 	owner *Session // who may set the topic and kick; nil for the lobby; guarded by hub.mu
 
+	// recent is the room's last lines (at most Config.Replay), replayed to whoever joins;
+	// guarded by hub.mu. Kept only with history, since their IDs come from it.
+	recent []Record
+
 	// members is replaced (copy on write) under hub.mu, so that a line said in the room goes
 	// to a list read with no lock.
 	members atomic.Pointer[[]*Session]
 }
+
+// key is the room's name as history knows it: one key for all its look-alikes.
+func (r *Room) key() string { return r.name.looks[0] }
 
 func newRoom(n Name) *Room {
 	r := &Room{name: n}

@@ -159,7 +159,46 @@ func (s *Session) cmdTopic(args string) error {
 	if !h.lockLive(s) {
 		return nil
 	}
-	defer h.mu.Unlock()
+	r, ok := s.mayTopicLocked(args)
+	h.mu.Unlock()
+	if !ok {
+		return nil
+	}
+	topic := clean(args, maxTopic)
+	if topic == "-" {
+		topic = ""
+	}
+	setTopic := func(rec Record) {
+		r.topic = rec.Text
+		m := liveMessage(rec)
+		s.client.Deliver(m)
+		h.tellRoomLocked(r, s, nil, m)
+	}
+	rec := Record{Time: h.now(), Kind: KindTopic, Room: r.key(), RoomName: r.name.Display,
+		From: s.name.Display, FromKey: s.name.looks[0], Text: topic}
+	if h.cfg.History == nil {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		setTopic(rec)
+		return nil
+	}
+	h.cfg.History.Store(rec, func(rec Record, err error) {
+		if err != nil {
+			s.storeFailed(err)
+			return
+		}
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		setTopic(rec)
+		h.rememberLocked(r, rec)
+	})
+	return nil
+}
+
+// mayTopicLocked shows the topic of the current room when args is empty, and otherwise
+// returns the room whose topic s may set, telling s when it may not.
+func (s *Session) mayTopicLocked(args string) (*Room, bool) {
+	h := s.hub
 	r := s.current.Load()
 	if args == "" {
 		if r.topic == "" {
@@ -167,7 +206,7 @@ func (s *Session) cmdTopic(args string) error {
 		} else {
 			s.noticef("topic for %s: %s", r.name.Display, r.topic)
 		}
-		return nil
+		return nil, false
 	}
 	if !s.oper && r.owner != s {
 		if r == h.lobby {
@@ -175,18 +214,7 @@ func (s *Session) cmdTopic(args string) error {
 		} else {
 			s.noticef("only the owner of %s and operators set its topic", r.name.Display)
 		}
-		return nil
+		return nil, false
 	}
-	if s.refuseIfMuted() {
-		return nil
-	}
-	topic := clean(args, maxTopic)
-	if topic == "-" {
-		topic = ""
-	}
-	r.topic = topic
-	m := &Message{Kind: KindTopic, Room: r.name.Display, From: s.name.Display, Text: topic}
-	s.client.Deliver(m)
-	h.tellRoomLocked(r, s, nil, m)
-	return nil
+	return r, !s.refuseIfMuted()
 }

@@ -43,6 +43,10 @@ type Session struct {
 	oper       bool      // the member is an operator
 	lastFrom   *Session  // who sent the last private message, for /reply
 	lastFromAt time.Time // when
+	// The oldest line of history shown, per room and per private conversation (by the other
+	// party's key), so that /history goes on from there.
+	historyFrom map[*Room]int64
+	privateFrom map[string]int64
 
 	// Read with no lock by whoever sends to this member.
 	current    atomic.Pointer[Room]                  // where plain lines go; nil when gone
@@ -161,11 +165,33 @@ func (s *Session) say(kind Kind, text string) {
 		if rep.count == 1 {
 			times = "time"
 		}
-		rep.room.say(s, &Message{Kind: KindChat, Room: rep.room.name.Display, From: s.name.Display,
-			Text: fmt.Sprintf("(previous line repeated %d %s)", rep.count, times)})
+		s.sayIn(room, KindChat, fmt.Sprintf("(previous line repeated %d %s)", rep.count, times))
 	}
 	*rep = repeatState{room: room, kind: kind, text: text, at: now}
-	room.say(s, &Message{Kind: kind, Room: room.name.Display, From: s.name.Display, Text: text})
+	s.sayIn(room, kind, text)
+}
+
+// sayIn says text in room: at once, or, when history is kept, once it is stored.
+func (s *Session) sayIn(room *Room, kind Kind, text string) {
+	h := s.hub
+	if h.cfg.History == nil {
+		room.say(s, &Message{Kind: kind, Room: room.name.Display, From: s.name.Display, Text: text})
+		return
+	}
+	rec := Record{Time: h.now(), Kind: kind, Room: room.key(), RoomName: room.name.Display,
+		From: s.name.Display, FromKey: s.name.looks[0], Text: text}
+	h.cfg.History.Store(rec, func(rec Record, err error) {
+		if err != nil {
+			s.storeFailed(err)
+			return
+		}
+		// Delivered under the lock, so that whoever joins the room either gets the line here
+		// or finds it in the room's memory when joining.
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		room.say(s, liveMessage(rec))
+		h.rememberLocked(room, rec)
+	})
 }
 
 func (s *Session) chooseName(typed string) {

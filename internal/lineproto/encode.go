@@ -8,7 +8,11 @@ type lineEncoding struct{}
 
 // Encode implements chat.Encoder.
 func (lineEncoding) Encode(m *chat.Message) []byte {
-	b := make([]byte, 0, len(m.Room)+len(m.From)+len(m.To)+len(m.Text)+24)
+	b := make([]byte, 0, len(m.Room)+len(m.From)+len(m.To)+len(m.Text)+42)
+	if m.History {
+		// Times of history are shown in UTC: the server does not know the user's zone.
+		b = append(m.Time.UTC().AppendFormat(append(b, '['), "2006-01-02 15:04"), "] "...)
+	}
 	if m.Elsewhere {
 		b = append(append(append(b, '['), m.Room...), "] "...)
 	}

@@ -1,0 +1,276 @@
+package chat
+
+import (
+	"context"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Record is one thing said, as history keeps it.
+type Record struct {
+	ID       int64 // given by the History when stored; increasing
+	Time     time.Time
+	Kind     Kind   // KindChat, KindAction, KindTopic, KindJoin, KindLeave, KindNick or KindPrivate
+	Room     string // the room's key; "" for a private message
+	RoomName string // the room's name as shown
+	From     string
+	FromKey  string
+	To       string // the recipient of a private message
+	ToKey    string
+	Text     string
+}
+
+// Ban is a ban kept across restarts: of a name, or of an address prefix.
+type Ban struct {
+	Name    string       // the banned name as shown, or ""
+	Address netip.Prefix // the banned network, when Name is ""
+	Until   time.Time    // zero: until lifted
+}
+
+// History keeps what was said, so that it survives a restart and can be replayed and
+// searched, and keeps the bans. The chat calls Store for lines that must be kept before anyone
+// sees them, and waits for done before delivering them: so nothing shown is lost.
+type History interface {
+	// Store queues r and calls done once it is kept (with its ID set) or could not be. done is
+	// called from one goroutine of the History, in the order of the Store calls. Store may
+	// block while too much is queued, so it must not be called holding a lock that done takes.
+	Store(r Record, done func(Record, error))
+	// Note queues r to be kept, without waiting or being told; it never blocks.
+	Note(r Record)
+	// Recent returns up to n records of a room (or of a private conversation between the keys
+	// a and b, when room is ""), older than the ID before (0: the newest), oldest first.
+	// Joins, leaves and nick changes are left out.
+	Recent(ctx context.Context, room, a, b string, before int64, n int) ([]Record, error)
+	// Search returns up to n records of room whose text has every word of words, newest
+	// first.
+	Search(ctx context.Context, room, words string, n int) ([]Record, error)
+	// SaveBan and DeleteBan queue a change to the bans; Bans returns them.
+	SaveBan(b Ban)
+	DeleteBan(b Ban)
+	Bans(ctx context.Context) ([]Ban, error)
+}
+
+// Bounds on history shown at once.
+const (
+	defaultHistory = 20  // lines /history shows
+	maxHistory     = 200 // lines /history shows at most
+	maxSearch      = 20  // matches /search shows
+	historyTimeout = 5 * time.Second
+)
+
+// historyMessage is how a record is shown when it is replayed.
+func historyMessage(r Record) *Message {
+	return &Message{Kind: r.Kind, Room: r.RoomName, From: r.From, To: r.To, Text: r.Text,
+		History: true, ID: r.ID, Time: r.Time}
+}
+
+// liveMessage is how a record just stored is shown.
+func liveMessage(r Record) *Message {
+	return &Message{Kind: r.Kind, Room: r.RoomName, From: r.From, To: r.To, Text: r.Text, ID: r.ID, Time: r.Time}
+}
+
+// Restore loads from history what the chat needs at start: the bans, and the lobby's last
+// lines. It returns an error when history cannot be read.
+func (h *Hub) Restore(ctx context.Context) error {
+	if h.cfg.History == nil {
+		return nil
+	}
+	bans, err := h.cfg.History.Bans(ctx)
+	if err != nil {
+		return err
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, b := range bans {
+		if b.Name == "" {
+			h.bans.addAddrLocked(b.Address, b.Until)
+			continue
+		}
+		if n, err := ParseName(b.Name); err == nil {
+			h.bans.addNameLocked(n, b.Until)
+		}
+	}
+	h.loadRecentLocked(h.lobby)
+	return nil
+}
+
+// loadRecentLocked fills a new room's memory of its last lines from history, for replay.
+func (h *Hub) loadRecentLocked(r *Room) {
+	if h.cfg.History == nil || h.cfg.Replay <= 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), historyTimeout)
+	defer cancel()
+	recs, err := h.cfg.History.Recent(ctx, r.key(), "", "", 0, h.cfg.Replay)
+	if err != nil {
+		h.log.Error("history: cannot read a room's last lines", "room", r.name.Display, "err", err)
+		return
+	}
+	r.recent = recs
+}
+
+// replayLocked shows s, which just joined r, the room's last lines.
+func (h *Hub) replayLocked(s *Session, r *Room) {
+	if len(r.recent) == 0 {
+		return
+	}
+	for _, rec := range r.recent {
+		s.client.Deliver(historyMessage(rec))
+	}
+	s.notice("end of history")
+	if s.historyFrom == nil {
+		s.historyFrom = make(map[*Room]int64)
+	}
+	s.historyFrom[r] = r.recent[0].ID
+}
+
+// rememberLocked adds a line just delivered in r to its memory for replay.
+func (h *Hub) rememberLocked(r *Room, rec Record) {
+	if h.cfg.Replay <= 0 {
+		return
+	}
+	if len(r.recent) == h.cfg.Replay {
+		copy(r.recent, r.recent[1:])
+		r.recent = r.recent[:len(r.recent)-1]
+	}
+	r.recent = append(r.recent, rec)
+}
+
+// note records a join, a leave or a nick change, which is shown at once.
+func (h *Hub) note(kind Kind, r *Room, s *Session, text string) {
+	if h.cfg.History == nil {
+		return
+	}
+	rec := Record{Time: h.now(), Kind: kind, From: s.name.Display, FromKey: s.name.looks[0], Text: text}
+	if r != nil {
+		rec.Room, rec.RoomName = r.key(), r.name.Display
+	}
+	h.cfg.History.Note(rec)
+}
+
+// storeFailed tells a user that what they said was not kept, so nobody was shown it.
+func (s *Session) storeFailed(err error) {
+	s.notice("the server could not store that, so nobody saw it: try again later")
+	h := s.hub
+	// Logged at most once per storeErrorLogEvery: a full disk fails every line.
+	now := h.now().UnixNano()
+	last := h.storeErrorLogged.Load()
+	if now-last >= int64(storeErrorLogEvery) && h.storeErrorLogged.CompareAndSwap(last, now) {
+		h.log.Error("history: cannot store lines; they are not shown", "err", err)
+	}
+}
+
+const storeErrorLogEvery = 10 * time.Second
+
+func (s *Session) cmdHistory(args string) error {
+	h := s.hub
+	if h.cfg.History == nil {
+		s.notice("this server keeps no history")
+		return nil
+	}
+	var who string
+	n := defaultHistory
+	fields := strings.Fields(args)
+	if len(fields) > 0 {
+		if v, err := strconv.Atoi(fields[len(fields)-1]); err == nil {
+			n = v
+			fields = fields[:len(fields)-1]
+		}
+	}
+	switch {
+	case len(fields) > 1 || n < 1:
+		return s.usage("history")
+	case len(fields) == 1:
+		who = fields[0]
+	}
+	n = min(n, maxHistory)
+	var other Name
+	if who != "" {
+		var err error
+		if other, err = ParseName(who); err != nil {
+			s.noticef("no one was ever called %s", clean(who, MaxNameLen*4))
+			return nil
+		}
+	}
+	if !h.lockLive(s) {
+		return nil
+	}
+	me := s.name.looks[0]
+	room := s.current.Load()
+	var roomKey, otherKey string
+	var before int64
+	if who == "" {
+		roomKey, before = room.key(), s.historyFrom[room]
+	} else {
+		otherKey, before = other.looks[0], s.privateFrom[other.looks[0]]
+	}
+	h.mu.Unlock()
+
+	ctx, cancel := context.WithTimeout(context.Background(), historyTimeout)
+	defer cancel()
+	recs, err := h.cfg.History.Recent(ctx, roomKey, me, otherKey, before, n)
+	if err != nil {
+		s.notice("the server could not read its history: try again later")
+		h.log.Error("history: cannot read", "err", err)
+		return nil
+	}
+	if len(recs) == 0 {
+		s.notice("no earlier history")
+		return nil
+	}
+	for _, rec := range recs {
+		m := historyMessage(rec)
+		m.Sent = rec.Kind == KindPrivate && rec.FromKey == me
+		s.client.Deliver(m)
+	}
+	s.notice("end of history: /history again for earlier lines")
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if who == "" {
+		if s.historyFrom == nil {
+			s.historyFrom = make(map[*Room]int64)
+		}
+		s.historyFrom[room] = recs[0].ID
+	} else {
+		if s.privateFrom == nil {
+			s.privateFrom = make(map[string]int64)
+		}
+		s.privateFrom[otherKey] = recs[0].ID
+	}
+	return nil
+}
+
+func (s *Session) cmdSearch(args string) error {
+	h := s.hub
+	if h.cfg.History == nil {
+		s.notice("this server keeps no history")
+		return nil
+	}
+	words := clean(args, maxTopic)
+	if words == "" {
+		return s.usage("search")
+	}
+	room := s.current.Load()
+	if room == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), historyTimeout)
+	defer cancel()
+	recs, err := h.cfg.History.Search(ctx, room.key(), words, maxSearch)
+	if err != nil {
+		s.notice("the server could not search its history: try again later")
+		h.log.Error("history: cannot search", "err", err)
+		return nil
+	}
+	if len(recs) == 0 {
+		s.noticef("nothing in %s matches %s", room.name.Display, words)
+		return nil
+	}
+	s.noticef("%d lines in %s match, newest first:", len(recs), room.name.Display)
+	for _, rec := range recs {
+		s.client.Deliver(historyMessage(rec))
+	}
+	return nil
+}

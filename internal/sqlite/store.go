@@ -1,0 +1,517 @@
+// Package sqlite keeps chat history and bans in an embedded SQLite database
+// (modernc.org/sqlite, no cgo). It implements chat.History.
+//
+// Writes go through one goroutine that groups whatever is queued into one transaction: while
+// a transaction commits, more lines arrive, and the next transaction takes them all. So a
+// quiet server commits each line at once, and a busy one commits thousands in one go, and
+// durability never costs a commit per line. A line's done callback runs only after its
+// transaction committed; the chat shows the line to nobody before that.
+//
+// What survives what: the database runs in WAL mode. With synchronous=NORMAL (the default) a
+// committed transaction is in the WAL file, in the OS page cache, before anyone sees the line,
+// so killing the server (kill -9, a crash, an OOM kill) loses nothing shown; a power failure
+// or kernel crash may lose the last transactions before the next checkpoint. With Fsync
+// (synchronous=FULL) each commit waits for the disk, and a power failure loses nothing shown.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"hubbub/internal/chat"
+)
+
+// Config configures the store.
+type Config struct {
+	Path  string // the database file; its directory is made if missing
+	Fsync bool   // wait for the disk at each commit (synchronous=FULL)
+
+	MaxAge  time.Duration // lines older than this are deleted; 0: kept forever
+	MaxRows int           // lines kept per room, the oldest deleted first; 0: no limit
+	// RetainEvery is how often retention runs in the background; 0: never (tests call Retain).
+	RetainEvery time.Duration
+
+	// QueueLimit is how many lines may wait to be written before Store blocks its caller.
+	QueueLimit int
+	// MaxPages caps the database's size in pages (PRAGMA max_page_count), for tests of a full
+	// disk; 0: no cap.
+	MaxPages int
+}
+
+// DefaultConfig returns the defaults documented in --help, for a database at path.
+func DefaultConfig(path string) Config {
+	return Config{Path: path, MaxAge: 90 * 24 * time.Hour, MaxRows: 1_000_000, RetainEvery: time.Minute, QueueLimit: 10_000}
+}
+
+// Bounds on the work done at once.
+const (
+	maxBatch     = 2000 // operations in one write transaction
+	deleteChunk  = 2000 // rows one retention transaction deletes
+	maxWords     = 10   // words of a search
+	checkTimeout = 30 * time.Second
+)
+
+// ErrClosed is what Store reports for a line given after Close.
+var ErrClosed = errors.New("history is closed")
+
+// Store is the SQLite history.
+type Store struct {
+	cfg Config
+	log *slog.Logger
+	wdb *sql.DB // the writer's single connection
+	rdb *sql.DB // connections for reads, which WAL lets run beside the writer
+
+	mu      sync.Mutex
+	notFull sync.Cond // signalled when the queue shrinks; uses mu
+	queue   []op                // guarded by mu
+	closing bool                // guarded by mu
+	written map[string]struct{} // rooms written since retention last looked; guarded by mu
+	wake    chan struct{}
+
+	results chan batch // written batches, for the notifier to report in order
+	stop    chan struct{}
+	stopped sync.WaitGroup
+
+	// Used only by the writer goroutine.
+	lastIndexed int64 // messages up to this id are in the full-text index
+}
+
+// op is one thing for the writer to do.
+type op struct {
+	rec       *chat.Record
+	done      func(chat.Record, error)
+	ban       *chat.Ban
+	deleteBan bool
+	purge     *purge // retention: delete some old rows
+}
+
+type batch struct {
+	ops []op
+	err error
+}
+
+// Open opens (making it if needed) the database at cfg.Path, brings its schema up to date and
+// starts the writer. It fails with the path and the reason when the directory cannot be
+// written or the file is not a sound database.
+func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
+	if cfg.QueueLimit <= 0 {
+		cfg.QueueLimit = DefaultConfig("").QueueLimit
+	}
+	fail := func(err error) error { return fmt.Errorf("history database %s: %w", cfg.Path, err) }
+	if err := os.MkdirAll(filepath.Dir(cfg.Path), 0o700); err != nil {
+		return nil, fail(err)
+	}
+	syncMode := "NORMAL"
+	if cfg.Fsync {
+		syncMode = "FULL"
+	}
+	dsn := "file:" + cfg.Path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(" + syncMode + ")"
+	if cfg.MaxPages > 0 {
+		dsn += fmt.Sprintf("&_pragma=max_page_count(%d)", cfg.MaxPages)
+	}
+	wdb, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fail(err)
+	}
+	wdb.SetMaxOpenConns(1)
+	wdb.SetConnMaxIdleTime(0)
+	s := &Store{cfg: cfg, log: log, wdb: wdb, wake: make(chan struct{}, 1), results: make(chan batch, 4),
+		stop: make(chan struct{}), written: make(map[string]struct{})}
+	s.notFull.L = &s.mu
+	if err := s.check(ctx); err != nil {
+		wdb.Close()
+		return nil, fail(err)
+	}
+	if err := migrate(ctx, wdb); err != nil {
+		wdb.Close()
+		return nil, fail(err)
+	}
+	if err := wdb.QueryRowContext(ctx, `SELECT last_indexed FROM fts_state`).Scan(&s.lastIndexed); err != nil {
+		wdb.Close()
+		return nil, fail(err)
+	}
+	rdb, err := sql.Open("sqlite", dsn+"&_pragma=query_only(1)")
+	if err != nil {
+		wdb.Close()
+		return nil, fail(err)
+	}
+	rdb.SetMaxOpenConns(4)
+	s.rdb = rdb
+	s.stopped.Add(2)
+	go s.writeLoop()
+	go s.notifyLoop()
+	if cfg.RetainEvery > 0 {
+		s.stopped.Add(1)
+		go s.retainLoop()
+	}
+	return s, nil
+}
+
+// check reads the database's header and pages: a file that is not a database, or a damaged
+// one, is found at start rather than when the first line is lost.
+func (s *Store) check(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, checkTimeout)
+	defer cancel()
+	var result string
+	if err := s.wdb.QueryRowContext(ctx, `PRAGMA quick_check`).Scan(&result); err != nil {
+		return err
+	}
+	if result != "ok" {
+		return fmt.Errorf("damaged: %s", result)
+	}
+	// Make sure the file can be written: a read-only file or directory fails here.
+	if _, err := s.wdb.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS hubbub_write_check (x); DROP TABLE hubbub_write_check`); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Close writes what is queued, stops the store's goroutines and closes the database.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	s.closing = true
+	s.notFull.Broadcast()
+	s.mu.Unlock()
+	close(s.stop)
+	s.nudge()
+	s.stopped.Wait()
+	return errors.Join(s.rdb.Close(), s.wdb.Close())
+}
+
+func (s *Store) nudge() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Store implements chat.History.
+func (s *Store) Store(r chat.Record, done func(chat.Record, error)) {
+	s.mu.Lock()
+	for len(s.queue) >= s.cfg.QueueLimit && !s.closing {
+		s.notFull.Wait()
+	}
+	if s.closing {
+		s.mu.Unlock()
+		if done != nil {
+			done(r, ErrClosed)
+		}
+		return
+	}
+	s.queue = append(s.queue, op{rec: &r, done: done})
+	s.noteRoomLocked(r.Room)
+	s.mu.Unlock()
+	s.nudge()
+}
+
+// Note implements chat.History.
+func (s *Store) Note(r chat.Record) { s.enqueue(op{rec: &r}) }
+
+// noteRoomLocked remembers that room has new lines, for retention to look at.
+func (s *Store) noteRoomLocked(room string) {
+	if room != "" && s.cfg.MaxRows > 0 {
+		s.written[room] = struct{}{}
+	}
+}
+
+// SaveBan implements chat.History.
+func (s *Store) SaveBan(b chat.Ban) { s.enqueue(op{ban: &b}) }
+
+// DeleteBan implements chat.History.
+func (s *Store) DeleteBan(b chat.Ban) { s.enqueue(op{ban: &b, deleteBan: true}) }
+
+// enqueue queues o whatever the queue's length: callers hold locks and must not wait.
+func (s *Store) enqueue(o op) {
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		return
+	}
+	s.queue = append(s.queue, o)
+	s.mu.Unlock()
+	s.nudge()
+}
+
+// writeLoop writes what is queued, a transaction at a time, until Close.
+func (s *Store) writeLoop() {
+	defer s.stopped.Done()
+	defer close(s.results)
+	for {
+		s.mu.Lock()
+		n := min(len(s.queue), maxBatch)
+		ops := make([]op, n)
+		copy(ops, s.queue)
+		s.queue = append(s.queue[:0], s.queue[n:]...)
+		closing := s.closing
+		s.notFull.Broadcast()
+		s.mu.Unlock()
+		if n == 0 {
+			if closing {
+				return
+			}
+			<-s.wake
+			continue
+		}
+		s.results <- batch{ops: ops, err: s.write(ops)}
+	}
+}
+
+// notifyLoop tells the owners of written lines, in order, so that the writer can go on with
+// the next transaction meanwhile.
+func (s *Store) notifyLoop() {
+	defer s.stopped.Done()
+	for b := range s.results {
+		for _, o := range b.ops {
+			if o.done != nil {
+				o.done(*o.rec, b.err)
+			}
+			if o.purge != nil {
+				o.purge.finish(b.err)
+			}
+		}
+	}
+}
+
+const insertMessage = `INSERT INTO messages (at, kind, room, room_name, sender, sender_key, recipient, pair, text)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+// write runs ops in one transaction. On failure nothing of it is kept, and every op is told.
+func (s *Store) write(ops []op) error {
+	ctx := context.Background()
+	tx, err := s.wdb.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback()
+	insert, err := tx.PrepareContext(ctx, insertMessage)
+	if err != nil {
+		return fmt.Errorf("prepare: %w", err)
+	}
+	defer insert.Close()
+	ids := make([]int64, len(ops))
+	for i, o := range ops {
+		switch {
+		case o.rec != nil:
+			r := o.rec
+			pair := ""
+			if r.Kind == chat.KindPrivate {
+				pair = pairKey(r.FromKey, r.ToKey)
+			}
+			res, err := insert.ExecContext(ctx, r.Time.UnixNano(), kindName(r.Kind), r.Room, r.RoomName,
+				r.From, r.FromKey, r.To, pair, r.Text)
+			if err != nil {
+				return fmt.Errorf("insert: %w", err)
+			}
+			if ids[i], err = res.LastInsertId(); err != nil {
+				return fmt.Errorf("insert: %w", err)
+			}
+		case o.ban != nil:
+			if err := writeBan(ctx, tx, *o.ban, o.deleteBan); err != nil {
+				return err
+			}
+		case o.purge != nil:
+			if err := o.purge.run(ctx, tx, s.lastIndexed); err != nil {
+				return err
+			}
+		}
+	}
+	// Index, in one statement, the lines this transaction added (and any a failed one left).
+	var last int64
+	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(id), 0) FROM messages`).Scan(&last); err != nil {
+		return fmt.Errorf("index: %w", err)
+	}
+	if last > s.lastIndexed {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO messages_fts (rowid, text)
+			SELECT id, text FROM messages WHERE id > ? AND kind IN ('chat', 'action')`, s.lastIndexed); err != nil {
+			return fmt.Errorf("index: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE fts_state SET last_indexed = ?`, last); err != nil {
+			return fmt.Errorf("index: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	s.lastIndexed = max(s.lastIndexed, last)
+	for i, o := range ops {
+		if o.rec != nil {
+			o.rec.ID = ids[i]
+		}
+	}
+	return nil
+}
+
+func pairKey(a, b string) string {
+	if a > b {
+		a, b = b, a
+	}
+	return a + "\n" + b
+}
+
+func writeBan(ctx context.Context, tx *sql.Tx, b chat.Ban, del bool) error {
+	kind, value, display := "address", b.Address.String(), b.Address.String()
+	if b.Name != "" {
+		n, err := chat.ParseName(b.Name)
+		if err != nil {
+			return nil // not a name this hubbub would ban
+		}
+		kind, value, display = "name", n.Key, n.Display
+	}
+	var err error
+	if del {
+		_, err = tx.ExecContext(ctx, `DELETE FROM bans WHERE kind = ? AND value = ?`, kind, value)
+	} else {
+		var until int64
+		if !b.Until.IsZero() {
+			until = b.Until.UnixNano()
+		}
+		_, err = tx.ExecContext(ctx, `INSERT OR REPLACE INTO bans (kind, value, display, until) VALUES (?, ?, ?, ?)`,
+			kind, value, display, until)
+	}
+	if err != nil {
+		return fmt.Errorf("ban: %w", err)
+	}
+	return nil
+}
+
+// Bans implements chat.History.
+func (s *Store) Bans(ctx context.Context) ([]chat.Ban, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT kind, display, until FROM bans`)
+	if err != nil {
+		return nil, fmt.Errorf("read bans: %w", err)
+	}
+	defer rows.Close()
+	var out []chat.Ban
+	for rows.Next() {
+		var kind, display string
+		var until int64
+		if err := rows.Scan(&kind, &display, &until); err != nil {
+			return nil, fmt.Errorf("read bans: %w", err)
+		}
+		b := chat.Ban{}
+		if until != 0 {
+			b.Until = time.Unix(0, until)
+		}
+		if kind == "name" {
+			b.Name = display
+		} else if p, err := netip.ParsePrefix(display); err == nil {
+			b.Address = p
+		} else {
+			continue
+		}
+		out = append(out, b)
+	}
+	return out, rows.Err()
+}
+
+const selectMessage = `SELECT id, at, kind, room, room_name, sender, sender_key, recipient, pair, text FROM messages`
+
+// Recent implements chat.History.
+func (s *Store) Recent(ctx context.Context, room, a, b string, before int64, n int) ([]chat.Record, error) {
+	if before <= 0 {
+		before = 1<<63 - 1
+	}
+	var rows *sql.Rows
+	var err error
+	if room != "" {
+		rows, err = s.rdb.QueryContext(ctx, selectMessage+` WHERE room = ? AND id < ? AND kind IN ('chat', 'action', 'topic')
+			ORDER BY id DESC LIMIT ?`, room, before, n)
+	} else {
+		rows, err = s.rdb.QueryContext(ctx, selectMessage+` WHERE pair = ? AND id < ? ORDER BY id DESC LIMIT ?`,
+			pairKey(a, b), before, n)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read history: %w", err)
+	}
+	recs, err := scanRecords(rows)
+	if err != nil {
+		return nil, err
+	}
+	for i, j := 0, len(recs)-1; i < j; i, j = i+1, j-1 {
+		recs[i], recs[j] = recs[j], recs[i]
+	}
+	return recs, nil
+}
+
+// Search implements chat.History. Each word is searched for as itself (quoted), so nothing a
+// user types is taken as FTS5 query syntax.
+func (s *Store) Search(ctx context.Context, room, words string, n int) ([]chat.Record, error) {
+	var terms []string
+	for _, w := range strings.Fields(words) {
+		if len(terms) == maxWords {
+			break
+		}
+		terms = append(terms, `"`+strings.ReplaceAll(w, `"`, `""`)+`"`)
+	}
+	if len(terms) == 0 {
+		return nil, nil
+	}
+	rows, err := s.rdb.QueryContext(ctx, `SELECT m.id, m.at, m.kind, m.room, m.room_name, m.sender, m.sender_key,
+			m.recipient, m.pair, m.text
+		FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid
+		WHERE messages_fts MATCH ? AND m.room = ? ORDER BY m.id DESC LIMIT ?`, strings.Join(terms, " "), room, n)
+	if err != nil {
+		return nil, fmt.Errorf("search: %w", err)
+	}
+	return scanRecords(rows)
+}
+
+func scanRecords(rows *sql.Rows) ([]chat.Record, error) {
+	defer rows.Close()
+	var out []chat.Record
+	for rows.Next() {
+		var r chat.Record
+		var at int64
+		var kind, pair string
+		if err := rows.Scan(&r.ID, &at, &kind, &r.Room, &r.RoomName, &r.From, &r.FromKey, &r.To, &pair, &r.Text); err != nil {
+			return nil, fmt.Errorf("read history: %w", err)
+		}
+		r.Time = time.Unix(0, at)
+		r.Kind = kindOf(kind)
+		if pair != "" {
+			a, b, _ := strings.Cut(pair, "\n")
+			r.ToKey = a
+			if a == r.FromKey {
+				r.ToKey = b
+			}
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read history: %w", err)
+	}
+	return out, nil
+}
+
+// The kinds as the database names them: by word, so that the chat may renumber its Kinds.
+var kindNames = map[chat.Kind]string{
+	chat.KindChat: "chat", chat.KindAction: "action", chat.KindTopic: "topic", chat.KindJoin: "join",
+	chat.KindLeave: "leave", chat.KindNick: "nick", chat.KindPrivate: "private",
+}
+
+func kindName(k chat.Kind) string {
+	if n, ok := kindNames[k]; ok {
+		return n
+	}
+	return "chat"
+}
+
+func kindOf(name string) chat.Kind {
+	for k, n := range kindNames {
+		if n == name {
+			return k
+		}
+	}
+	return chat.KindChat
+}
