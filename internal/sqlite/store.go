@@ -73,7 +73,7 @@ type Store struct {
 	rdb *sql.DB // connections for reads, which WAL lets run beside the writer
 
 	mu      sync.Mutex
-	notFull sync.Cond // signalled when the queue shrinks; uses mu
+	notFull sync.Cond           // signalled when the queue shrinks; uses mu
 	queue   []op                // guarded by mu
 	closing bool                // guarded by mu
 	written map[string]struct{} // rooms written since retention last looked; guarded by mu
