@@ -79,9 +79,11 @@ type Store struct {
 	written map[string]struct{} // rooms written since retention last looked; guarded by mu
 	wake    chan struct{}
 
-	results chan batch // written batches, for the notifier to report in order
-	stop    chan struct{}
-	stopped sync.WaitGroup
+	results   chan batch // written batches, for the notifier to report in order
+	stop      chan struct{}
+	stopped   sync.WaitGroup
+	closeOnce sync.Once
+	closeErr  error
 
 	// Used only by the writer goroutine.
 	lastIndexed int64 // messages up to this id are in the full-text index
@@ -177,16 +179,20 @@ func (s *Store) check(ctx context.Context) error {
 	return nil
 }
 
-// Close writes what is queued, stops the store's goroutines and closes the database.
+// Close writes what is queued, stops the store's goroutines and closes the database. Later
+// calls return what the first returned.
 func (s *Store) Close() error {
-	s.mu.Lock()
-	s.closing = true
-	s.notFull.Broadcast()
-	s.mu.Unlock()
-	close(s.stop)
-	s.nudge()
-	s.stopped.Wait()
-	return errors.Join(s.rdb.Close(), s.wdb.Close())
+	s.closeOnce.Do(func() {
+		s.mu.Lock()
+		s.closing = true
+		s.notFull.Broadcast()
+		s.mu.Unlock()
+		close(s.stop)
+		s.nudge()
+		s.stopped.Wait()
+		s.closeErr = errors.Join(s.rdb.Close(), s.wdb.Close())
+	})
+	return s.closeErr
 }
 
 func (s *Store) nudge() {

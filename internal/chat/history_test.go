@@ -1,0 +1,184 @@
+package chat_test
+
+import (
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"hubbub/internal/chat"
+	"hubbub/internal/chattest"
+	"hubbub/internal/lineproto"
+	"hubbub/internal/sqlite"
+)
+
+// startWithHistory runs a chat keeping history in a real SQLite file at path.
+func startWithHistory(t *testing.T, cfg chat.Config, store sqlite.Config) (*chattest.Server, *sqlite.Store, *clock) {
+	t.Helper()
+	s, err := sqlite.Open(t.Context(), store, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() }) // after the server's shutdown, which is registered later
+	clk := newClock()
+	cfg.Now = clk.Now
+	cfg.History = s
+	line := lineproto.DefaultConfig()
+	line.LineRate = 0
+	srv := chattest.StartChat(t, line, cfg, nil)
+	if err := srv.Hub.Restore(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	return srv, s, clk
+}
+
+func storeConfig(t *testing.T) sqlite.Config {
+	cfg := sqlite.DefaultConfig(filepath.Join(t.TempDir(), "hubbub.db"))
+	cfg.RetainEvery = 0
+	return cfg
+}
+
+// at is how the test clock's time shows on history lines.
+const at = "[2026-11-25 12:00] "
+
+func TestHistoryReplayPagingAndSearch(t *testing.T) {
+	cfg := chat.DefaultConfig()
+	cfg.Replay = 5
+	srv, _, _ := startWithHistory(t, cfg, storeConfig(t))
+	alice := chattest.Join(t, srv.Addr, "alice")
+	carol := chattest.Join(t, srv.Addr, "carol")
+	alice.Expect("carol has joined the channel")
+	for i := 1; i <= 12; i++ {
+		alice.Send(fmt.Sprintf("line %d", i))
+	}
+	for i := 1; i <= 12; i++ {
+		carol.Expect(fmt.Sprintf("<alice> line %d", i)) // shown, so stored
+	}
+
+	bob := chattest.Join(t, srv.Addr, "bob")
+	alice.Expect("bob has joined the channel")
+	carol.Expect("bob has joined the channel")
+	bob.Expect(at+"<alice> line 8", at+"<alice> line 9", at+"<alice> line 10", at+"<alice> line 11",
+		at+"<alice> line 12", "* end of history")
+	bob.Send("/history 3")
+	bob.Expect(at+"<alice> line 5", at+"<alice> line 6", at+"<alice> line 7",
+		"* end of history: /history again for earlier lines")
+	bob.Send("/history")
+	bob.Expect(at+"<alice> line 1", at+"<alice> line 2", at+"<alice> line 3", at+"<alice> line 4",
+		"* end of history: /history again for earlier lines")
+	bob.Send("/history")
+	bob.Expect("* no earlier history")
+	bob.Send("/history 0")
+	bob.Expect("* usage: /history [NAME] [N]")
+
+	bob.Send("/search LINE 1")
+	bob.Expect("* 1 lines in #lobby match, newest first:", at+"<alice> line 1")
+	bob.Send("/search line")
+	bob.Expect("* 12 lines in #lobby match, newest first:", at+"<alice> line 12")
+	for i := 11; i >= 1; i-- {
+		bob.Expect(fmt.Sprintf(at+"<alice> line %d", i))
+	}
+	bob.Send(`/search "nothing" OR NEAR(`)
+	bob.Expect(`* nothing in #lobby matches "nothing" OR NEAR(`)
+
+	// A room's history is its own, topic changes and actions included.
+	alice.Send("/join go")
+	alice.Expect("* you made #go and own it: plain lines now go there")
+	alice.Send("/topic all about Go")
+	alice.Expect("alice set the topic of #go: all about Go")
+	dave := chattest.Join(t, srv.Addr, "dave")
+	dave.Expect(at+"<alice> line 8", at+"<alice> line 9", at+"<alice> line 10", at+"<alice> line 11",
+		at+"<alice> line 12", "* end of history")
+	for _, c := range []*chattest.Client{alice, bob, carol} {
+		c.Expect("dave has joined the channel")
+	}
+	dave.Send("/join go")
+	dave.Expect(at+"alice set the topic of #go: all about Go", "* end of history",
+		"* topic for #go: all about Go", "* you joined #go (2 here): plain lines now go there")
+	alice.Expect("dave has joined #go")
+	alice.Send("/me waves")
+	alice.Send("generics!")
+	dave.Expect("* alice waves", "<alice> generics!") // shown, so stored
+	bob.Send("/join go")
+	dave.Expect("bob has joined #go")
+	alice.Expect("bob has joined #go")
+	bob.Expect(at+"alice set the topic of #go: all about Go", at+"* alice waves", at+"<alice> generics!",
+		"* end of history", "* topic for #go: all about Go", "* you joined #go (3 here): plain lines now go there")
+	bob.Send("/search line")
+	bob.Expect("* nothing in #go matches line")
+
+	// Private messages are kept for their two parties.
+	alice.Send("/msg bob the password is swordfish")
+	alice.Expect("[PM to bob] the password is swordfish")
+	bob.Expect("[PM from alice] the password is swordfish")
+	bob.Send("/history alice")
+	bob.Expect(at+"[PM from alice] the password is swordfish", "* end of history: /history again for earlier lines")
+	alice.Send("/history BOB")
+	alice.Expect(at+"[PM to bob] the password is swordfish", "* end of history: /history again for earlier lines")
+	carol.Send("/history alice")
+	carol.Expect("* no earlier history")
+	carol.Send("/search swordfish")
+	carol.Expect("* nothing in #lobby matches swordfish")
+}
+
+func TestHistorySurvivesRestart(t *testing.T) {
+	store := storeConfig(t)
+	cfg := chat.DefaultConfig()
+	cfg.OperPassword = "pw"
+	srv, s, _ := startWithHistory(t, cfg, store)
+	alice := chattest.Join(t, srv.Addr, "alice")
+	bob := chattest.Join(t, srv.Addr, "bob")
+	alice.Expect("bob has joined the channel")
+	alice.Send("/oper pw")
+	alice.Expect("* you are now an operator")
+	alice.Send("/ban mallory")
+	alice.Expect("* banned the name mallory until /unban")
+	alice.Send("remember me")
+	bob.Expect("<alice> remember me")
+	if err := srv.Line.Shutdown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	srv, _, _ = startWithHistory(t, cfg, store)
+	carol := chattest.Join(t, srv.Addr, "carol")
+	carol.Expect(at+"<alice> remember me", "* end of history")
+	m := chattest.Dial(t, srv.Addr)
+	m.Expect("What's your name?")
+	m.Send("MALLORY")
+	m.Expect("* that name is banned, please choose other")
+}
+
+// TestUnstoredLinesAreNotShown fills the database: a line that cannot be stored is shown to
+// nobody, its sender is told, and the chat goes on.
+func TestUnstoredLinesAreNotShown(t *testing.T) {
+	store := storeConfig(t)
+	store.MaxPages = 40
+	srv, _, _ := startWithHistory(t, chat.DefaultConfig(), store)
+	alice := chattest.Join(t, srv.Addr, "alice")
+	bob := chattest.Join(t, srv.Addr, "bob")
+	alice.Expect("bob has joined the channel")
+	big := strings.Repeat("x", 2000)
+	for i := 0; ; i++ {
+		if i == 1000 {
+			t.Fatal("the database never filled")
+		}
+		alice.Send(fmt.Sprint(i, big))
+		line, err := alice.TryReadLine(quiet)
+		if err != nil {
+			bob.Expect(fmt.Sprint("<alice> ", i, big)) // stored, so shown
+			continue
+		}
+		if line != "* the server could not store that, so nobody saw it: try again later" {
+			t.Fatalf("alice got %q", line)
+		}
+		bob.ExpectSilence(quiet) // never shown
+		break
+	}
+	srv.Logs.WaitFor(t, "history: cannot store lines", "full")
+	alice.Send("/who")
+	alice.Expect("* #lobby (2): alice, bob")
+}
