@@ -1,8 +1,8 @@
 package loadgen_test
 
 import (
-	"fmt"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net"
 	"os"
