@@ -21,7 +21,8 @@ type FanoutConfig struct {
 	RunID                string // makes the names of this run unique
 }
 
-// A fan-out message says who sent it, its number, and when: "m SENDER SEQ UNIXNANO". The
+// A fan-out message says which run, who sent it, its number, and when:
+// "m RUNID SENDER SEQ UNIXNANO". The
 // Twisted original shows it as "<b'NAME'> b'm ...'" (Python 3 formats bytes that way), so the
 // mark is looked for with and without the b'.
 var (
@@ -73,7 +74,7 @@ func Fanout(cfg FanoutConfig) Scenario {
 				if dl, ok := ctx.Deadline(); ok {
 					lc.c.SetReadDeadline(dl)
 				}
-				got, last, h := receive(lc, expectedBy(i), cfg.Senders, &received, &reorder, &errs)
+				got, last, h := receive(lc, []byte(cfg.RunID+" "), expectedBy(i), cfg.Senders, &received, &reorder, &errs)
 				lost.Add(expectedBy(i) - got)
 				mu.Lock()
 				latency.Merge(h)
@@ -131,7 +132,10 @@ func Fanout(cfg FanoutConfig) Scenario {
 // receive reads lc until it has want messages or the connection ends, checking each sender's
 // order. It keeps its counts and latencies to itself while it runs (shared counters would
 // cost more than the work measured) and returns them: messages, when the last came, latencies.
-func receive(lc *lineConn, want int64, senders int, progress, reorder *atomic.Int64, errs *errorCounts) (got, last int64, h *Hist) {
+//
+// Messages start with the run's id, so that lines of other runs (which a server that keeps
+// history replays to whoever joins) are not taken for this run's.
+func receive(lc *lineConn, runID []byte, want int64, senders int, progress, reorder *atomic.Int64, errs *errorCounts) (got, last int64, h *Hist) {
 	h = &Hist{}
 	next := make([]int64, senders)
 	var now, unreported int64
@@ -146,9 +150,9 @@ func receive(lc *lineConn, want int64, senders int, progress, reorder *atomic.In
 			}
 			break
 		}
-		payload := afterMark(line)
-		if payload == nil {
-			continue // a join, a leave, a notice
+		payload, ours := bytes.CutPrefix(afterMark(line), runID)
+		if !ours {
+			continue // a join, a leave, a notice, or a line of another run
 		}
 		sender, seq, sent, ok := parseMsg(payload)
 		if !ok || sender >= senders {
@@ -202,7 +206,7 @@ func send(ctx context.Context, lc *lineConn, i int, cfg FanoutConfig, firstSend 
 		}
 		buf = buf[:0]
 		for j := 0; j < batch && seq < cfg.Msgs; j++ {
-			buf = append(buf, "m "...)
+			buf = append(append(append(buf, "m "...), cfg.RunID...), ' ')
 			buf = strconv.AppendInt(buf, int64(i), 10)
 			buf = append(buf, ' ')
 			buf = strconv.AppendInt(buf, int64(seq), 10)
