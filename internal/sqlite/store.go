@@ -71,6 +71,7 @@ type Store struct {
 	log *slog.Logger
 	wdb *sql.DB // the writer's single connection
 	rdb *sql.DB // connections for reads, which WAL lets run beside the writer
+	cdb *sql.DB // the checkpointer's connection
 
 	mu      sync.Mutex
 	notFull sync.Cond           // signalled when the queue shrinks; uses mu
@@ -85,8 +86,10 @@ type Store struct {
 	closeOnce sync.Once
 	closeErr  error
 
-	// Used only by the writer goroutine.
-	lastIndexed int64 // messages up to this id are in the full-text index
+	// Used only by the writer goroutine (and by Open before it starts).
+	lastID      int64       // the newest message's id
+	lastIndexed int64       // messages up to this id are in the full-text index
+	inserts     []*sql.Stmt // INSERT statements by rows
 }
 
 // op is one thing for the writer to do.
@@ -95,7 +98,8 @@ type op struct {
 	done      func(chat.Record, error)
 	ban       *chat.Ban
 	deleteBan bool
-	purge     *purge // retention: delete some old rows
+	purge     *purge        // retention: delete some old rows
+	index     chan struct{} // bring the full-text index up to date, then close this
 }
 
 type batch struct {
@@ -122,7 +126,10 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
 	if cfg.MaxPages > 0 {
 		dsn += fmt.Sprintf("&_pragma=max_page_count(%d)", cfg.MaxPages)
 	}
-	wdb, err := sql.Open("sqlite", dsn)
+	// The writer never checkpoints: a checkpoint copies the log into the database and syncs
+	// it, which would stall the lines waiting behind the commit. checkpointLoop does it
+	// on a connection of its own.
+	wdb, err := sql.Open("sqlite", dsn+"&_pragma=wal_autocheckpoint(0)")
 	if err != nil {
 		return nil, fail(err)
 	}
@@ -139,7 +146,11 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
 		wdb.Close()
 		return nil, fail(err)
 	}
-	if err := wdb.QueryRowContext(ctx, `SELECT last_indexed FROM fts_state`).Scan(&s.lastIndexed); err != nil {
+	if err := wdb.QueryRowContext(ctx, `SELECT last_indexed, (SELECT coalesce(max(id), 0) FROM messages) FROM fts_state`).Scan(&s.lastIndexed, &s.lastID); err != nil {
+		wdb.Close()
+		return nil, fail(err)
+	}
+	if err := s.prepareInserts(ctx); err != nil {
 		wdb.Close()
 		return nil, fail(err)
 	}
@@ -150,9 +161,18 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
 	}
 	rdb.SetMaxOpenConns(4)
 	s.rdb = rdb
-	s.stopped.Add(2)
+	cdb, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		wdb.Close()
+		rdb.Close()
+		return nil, fail(err)
+	}
+	cdb.SetMaxOpenConns(1)
+	s.cdb = cdb
+	s.stopped.Add(3)
 	go s.writeLoop()
 	go s.notifyLoop()
+	go s.checkpointLoop()
 	if cfg.RetainEvery > 0 {
 		s.stopped.Add(1)
 		go s.retainLoop()
@@ -190,7 +210,12 @@ func (s *Store) Close() error {
 		close(s.stop)
 		s.nudge()
 		s.stopped.Wait()
-		s.closeErr = errors.Join(s.rdb.Close(), s.wdb.Close())
+		for _, stmt := range s.inserts {
+			if stmt != nil {
+				stmt.Close()
+			}
+		}
+		s.closeErr = errors.Join(s.rdb.Close(), s.cdb.Close(), s.wdb.Close())
 	})
 	return s.closeErr
 }
@@ -285,12 +310,93 @@ func (s *Store) notifyLoop() {
 			if o.purge != nil {
 				o.purge.finish(b.err)
 			}
+			if o.index != nil {
+				close(o.index)
+			}
 		}
 	}
 }
 
-const insertMessage = `INSERT INTO messages (at, kind, room, room_name, sender, sender_key, recipient, pair, text)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
+// rowsPerInsert is how many lines one INSERT statement writes: one statement of many rows
+// costs half as much per row as as many statements of one.
+const rowsPerInsert = 50
+
+// inserter writes records with multi-row INSERT statements. The rows of one statement get
+// consecutive ids (this is the database's only writer), so each record's id follows from the
+// statement's last.
+type inserter struct {
+	s       *Store
+	tx      *sql.Tx
+	ids     []int64 // by op index
+	last    int64   // the last id written
+	pending []int   // op indexes of the rows not yet written
+	args    []any   // their values
+}
+
+func (in *inserter) add(ctx context.Context, i int, r *chat.Record) error {
+	pair := ""
+	if r.Kind == chat.KindPrivate {
+		pair = pairKey(r.FromKey, r.ToKey)
+	}
+	in.pending = append(in.pending, i)
+	in.args = append(in.args, r.Time.UnixNano(), kindName(r.Kind), r.Room, r.RoomName, r.From, r.FromKey, r.To, pair, r.Text)
+	if len(in.pending) == rowsPerInsert {
+		return in.flush(ctx)
+	}
+	return nil
+}
+
+func (in *inserter) flush(ctx context.Context) error {
+	n := len(in.pending)
+	if n == 0 {
+		return nil
+	}
+	res, err := in.tx.StmtContext(ctx, in.s.inserts[n]).ExecContext(ctx, in.args...)
+	if err != nil {
+		return fmt.Errorf("insert: %w", err)
+	}
+	last, err := res.LastInsertId()
+	if err != nil {
+		return fmt.Errorf("insert: %w", err)
+	}
+	for k, i := range in.pending {
+		in.ids[i] = last - int64(n-1-k)
+	}
+	in.last = last
+	in.pending, in.args = in.pending[:0], in.args[:0]
+	return nil
+}
+
+// prepareInserts prepares the INSERT statements for 1 to rowsPerInsert rows on the writer's
+// connection, once: inside a transaction, that one connection is taken.
+func (s *Store) prepareInserts(ctx context.Context) error {
+	s.inserts = make([]*sql.Stmt, rowsPerInsert+1)
+	for n := 1; n <= rowsPerInsert; n++ {
+		stmt, err := s.wdb.PrepareContext(ctx, `INSERT INTO messages (at, kind, room, room_name, sender, sender_key, recipient, pair, text) VALUES `+
+			strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?, ?), ", n), ", "))
+		if err != nil {
+			return fmt.Errorf("prepare: %w", err)
+		}
+		s.inserts[n] = stmt
+	}
+	return nil
+}
+
+// indexEvery is how many lines may wait to be added to the full-text index: it is brought up
+// to date in bulk, which costs a fraction of indexing line by line, and before each search.
+const indexEvery = 512
+
+// index adds the lines after lastIndexed, up to last, to the full-text index, in tx.
+func (s *Store) index(ctx context.Context, tx *sql.Tx, last int64) error {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO messages_fts (rowid, text)
+		SELECT id, text FROM messages WHERE id > ? AND id <= ? AND kind IN ('chat', 'action')`, s.lastIndexed, last); err != nil {
+		return fmt.Errorf("index: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE fts_state SET last_indexed = ?`, last); err != nil {
+		return fmt.Errorf("index: %w", err)
+	}
+	return nil
+}
 
 // write runs ops in one transaction. On failure nothing of it is kept, and every op is told.
 func (s *Store) write(ops []op) error {
@@ -300,62 +406,75 @@ func (s *Store) write(ops []op) error {
 		return fmt.Errorf("begin: %w", err)
 	}
 	defer tx.Rollback()
-	insert, err := tx.PrepareContext(ctx, insertMessage)
-	if err != nil {
-		return fmt.Errorf("prepare: %w", err)
-	}
-	defer insert.Close()
 	ids := make([]int64, len(ops))
+	ins := inserter{s: s, tx: tx, ids: ids}
+	indexNow := false
 	for i, o := range ops {
 		switch {
+		case o.index != nil:
+			indexNow = true
 		case o.rec != nil:
-			r := o.rec
-			pair := ""
-			if r.Kind == chat.KindPrivate {
-				pair = pairKey(r.FromKey, r.ToKey)
-			}
-			res, err := insert.ExecContext(ctx, r.Time.UnixNano(), kindName(r.Kind), r.Room, r.RoomName,
-				r.From, r.FromKey, r.To, pair, r.Text)
-			if err != nil {
-				return fmt.Errorf("insert: %w", err)
-			}
-			if ids[i], err = res.LastInsertId(); err != nil {
-				return fmt.Errorf("insert: %w", err)
+			if err := ins.add(ctx, i, o.rec); err != nil {
+				return err
 			}
 		case o.ban != nil:
+			if err := ins.flush(ctx); err != nil {
+				return err
+			}
 			if err := writeBan(ctx, tx, *o.ban, o.deleteBan); err != nil {
 				return err
 			}
 		case o.purge != nil:
+			if err := ins.flush(ctx); err != nil {
+				return err
+			}
 			if err := o.purge.run(ctx, tx, s.lastIndexed); err != nil {
 				return err
 			}
 		}
 	}
-	// Index, in one statement, the lines this transaction added (and any a failed one left).
-	var last int64
-	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(id), 0) FROM messages`).Scan(&last); err != nil {
-		return fmt.Errorf("index: %w", err)
+	if err := ins.flush(ctx); err != nil {
+		return err
 	}
-	if last > s.lastIndexed {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO messages_fts (rowid, text)
-			SELECT id, text FROM messages WHERE id > ? AND kind IN ('chat', 'action')`, s.lastIndexed); err != nil {
-			return fmt.Errorf("index: %w", err)
+	last := max(s.lastID, ins.last)
+	indexed := s.lastIndexed
+	if last-s.lastIndexed >= indexEvery || (indexNow && last > s.lastIndexed) {
+		if err := s.index(ctx, tx, last); err != nil {
+			return err
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE fts_state SET last_indexed = ?`, last); err != nil {
-			return fmt.Errorf("index: %w", err)
-		}
+		indexed = last
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
-	s.lastIndexed = max(s.lastIndexed, last)
+	s.lastID, s.lastIndexed = last, indexed
 	for i, o := range ops {
 		if o.rec != nil {
 			o.rec.ID = ids[i]
 		}
 	}
 	return nil
+}
+
+// checkpointEvery is how often the write-ahead log is copied into the database.
+const checkpointEvery = 500 * time.Millisecond
+
+// checkpointLoop copies the write-ahead log into the database now and then, without blocking
+// the writer (a PASSIVE checkpoint copies what no reader needs), so that the log stays small.
+func (s *Store) checkpointLoop() {
+	defer s.stopped.Done()
+	t := time.NewTicker(checkpointEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+		}
+		if _, err := s.cdb.Exec(`PRAGMA wal_checkpoint(PASSIVE)`); err != nil {
+			s.log.Warn("history checkpoint failed", "err", err)
+		}
+	}
 }
 
 func pairKey(a, b string) string {
@@ -462,6 +581,16 @@ func (s *Store) Search(ctx context.Context, room, words string, n int) ([]chat.R
 	}
 	if len(terms) == 0 {
 		return nil, nil
+	}
+	// Lines are indexed in bulk: have the writer index what waits before searching.
+	indexed := make(chan struct{})
+	s.enqueue(op{index: indexed})
+	select {
+	case <-indexed:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-s.stop:
+		return nil, ErrClosed
 	}
 	rows, err := s.rdb.QueryContext(ctx, `SELECT m.id, m.at, m.kind, m.room, m.room_name, m.sender, m.sender_key,
 			m.recipient, m.pair, m.text

@@ -289,3 +289,43 @@ func TestFullDisk(t *testing.T) {
 		t.Errorf("Close: %v", err)
 	}
 }
+
+// TestBatchIDs queues many lines at once, so that they are written together with multi-row
+// inserts: each is told the id it has in the database.
+func TestBatchIDs(t *testing.T) {
+	s := open(t, testConfig(t))
+	const n = 333
+	type told struct {
+		r   chat.Record
+		err error
+	}
+	results := make(chan told, n)
+	for i := range n {
+		s.Store(line("go", "alice", fmt.Sprint("batched ", i), time.Now()), func(r chat.Record, err error) { results <- told{r, err} })
+		if i%100 == 0 {
+			s.Note(chat.Record{Time: time.Now(), Kind: chat.KindJoin, Room: "go", RoomName: "#go", From: "x", FromKey: "x"})
+		}
+	}
+	ids := map[string]int64{}
+	var last int64
+	for range n {
+		got := <-results
+		if got.err != nil {
+			t.Fatal(got.err)
+		}
+		if got.r.ID <= last {
+			t.Fatalf("told ids out of order: %d after %d", got.r.ID, last)
+		}
+		last = got.r.ID
+		ids[got.r.Text] = got.r.ID
+	}
+	recs, err := s.Recent(t.Context(), "go", "", "", 0, n)
+	if err != nil || len(recs) != n {
+		t.Fatalf("Recent: %d records, %v", len(recs), err)
+	}
+	for _, r := range recs {
+		if ids[r.Text] != r.ID {
+			t.Fatalf("%q was told id %d but has %d", r.Text, ids[r.Text], r.ID)
+		}
+	}
+}
