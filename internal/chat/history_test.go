@@ -182,3 +182,26 @@ func TestUnstoredLinesAreNotShown(t *testing.T) {
 	alice.Send("/who")
 	alice.Expect("* #lobby (2): alice, bob")
 }
+
+// TestRetentionOverTheWire keeps 3 lines per room: after retention runs, that is all that
+// replay and /history show.
+func TestRetentionOverTheWire(t *testing.T) {
+	store := storeConfig(t)
+	store.MaxRows = 3
+	srv, s, _ := startWithHistory(t, chat.DefaultConfig(), store)
+	alice := chattest.Join(t, srv.Addr, "alice")
+	bob := chattest.Join(t, srv.Addr, "bob")
+	alice.Expect("bob has joined the channel")
+	for i := range 6 {
+		alice.Send(fmt.Sprint("said ", i))
+		bob.Expect(fmt.Sprint("<alice> said ", i))
+	}
+	// 8 rows in the lobby: two joins and six lines; the newest 3 stay.
+	if n, err := s.Retain(t.Context()); err != nil || n != 5 {
+		t.Fatalf("Retain = %d, %v; want 5 rows deleted", n, err)
+	}
+	bob.Send("/history")
+	bob.Expect(at+"<alice> said 3", at+"<alice> said 4", at+"<alice> said 5", "* end of history: /history again for earlier lines")
+	bob.Send("/search said")
+	bob.Expect("* 3 lines in #lobby match, newest first:", at+"<alice> said 5", at+"<alice> said 4", at+"<alice> said 3")
+}
