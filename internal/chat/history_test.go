@@ -205,3 +205,19 @@ func TestRetentionOverTheWire(t *testing.T) {
 	bob.Send("/search said")
 	bob.Expect("* 3 lines in #lobby match, newest first:", at+"<alice> said 5", at+"<alice> said 4", at+"<alice> said 3")
 }
+
+// TestNoPrivateHistory keeps room lines but no private messages: they are shown at once and
+// kept nowhere.
+func TestNoPrivateHistory(t *testing.T) {
+	cfg := chat.DefaultConfig()
+	cfg.StorePrivate = false
+	srv, _, _ := startWithHistory(t, cfg, storeConfig(t))
+	alice := chattest.Join(t, srv.Addr, "alice")
+	bob := chattest.Join(t, srv.Addr, "bob")
+	alice.Expect("bob has joined the channel")
+	alice.Send("/msg bob off the record")
+	bob.Expect("[PM from alice] off the record")
+	alice.Expect("[PM to bob] off the record")
+	bob.Send("/history alice")
+	bob.Expect("* no earlier history")
+}
