@@ -268,7 +268,11 @@ func (s *Session) cmdSearch(args string) error {
 		s.noticef("nothing in %s matches %s", room.name.Display, words)
 		return nil
 	}
-	s.noticef("%d lines in %s match, newest first:", len(recs), room.name.Display)
+	if len(recs) == 1 {
+		s.noticef("1 line in %s matches:", room.name.Display)
+	} else {
+		s.noticef("%d lines in %s match, newest first:", len(recs), room.name.Display)
+	}
 	for _, rec := range recs {
 		s.client.Deliver(historyMessage(rec))
 	}

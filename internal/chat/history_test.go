@@ -73,7 +73,7 @@ func TestHistoryReplayPagingAndSearch(t *testing.T) {
 	bob.Expect("* usage: /history [NAME] [N]")
 
 	bob.Send("/search LINE 1")
-	bob.Expect("* 1 lines in #lobby match, newest first:", at+"<alice> line 1")
+	bob.Expect("* 1 line in #lobby matches:", at+"<alice> line 1")
 	bob.Send("/search line")
 	bob.Expect("* 12 lines in #lobby match, newest first:", at+"<alice> line 12")
 	for i := 11; i >= 1; i-- {
