@@ -26,7 +26,8 @@ const fdReserve = 64
 
 // Config is everything `hubbub serve` can be told.
 type Config struct {
-	ChatAddr, QuoteAddr, EchoAddr string
+	ChatAddr, QuoteAddr, EchoAddr, HTTPAddr string
+	PProf                                   bool
 
 	Line     lineproto.Config
 	Chat     chat.Config // MOTD is read from MOTDFile by Main.Run
@@ -58,6 +59,7 @@ func defaultConfig() Config {
 		ChatAddr:        ":8000",
 		QuoteAddr:       ":9000",
 		EchoAddr:        ":8007",
+		HTTPAddr:        ":8080",
 		Line:            lineproto.DefaultConfig(),
 		Chat:            chat.DefaultConfig(),
 		HistoryMaxAge:   90 * 24 * time.Hour,
@@ -80,6 +82,8 @@ func flagSet(cfg *Config, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&cfg.ChatAddr, "chat-addr", cfg.ChatAddr, "chat listener `address`; empty turns chat off")
 	fs.StringVar(&cfg.QuoteAddr, "quote-addr", cfg.QuoteAddr, "quote listener `address`; empty turns quote off")
 	fs.StringVar(&cfg.EchoAddr, "echo-addr", cfg.EchoAddr, "echo listener `address`; empty turns echo off")
+	fs.StringVar(&cfg.HTTPAddr, "http-addr", cfg.HTTPAddr, "HTTP listener `address` for /metrics, /healthz and /readyz; empty turns it off")
+	fs.BoolVar(&cfg.PProf, "pprof", cfg.PProf, "serve /debug/pprof/ on the HTTP listener")
 
 	fs.IntVar(&cfg.Line.MaxLine, "max-line", cfg.Line.MaxLine, "longest chat line a client may send, in `bytes`; longer lines are discarded")
 	fs.IntVar(&cfg.Line.MaxQueue, "max-queue", cfg.Line.MaxQueue, "`bytes` of output queued to one chat client before it is disconnected as too slow")

@@ -62,7 +62,8 @@ var listeningRE = regexp.MustCompile(`msg=listening service=(\w+) addr=(\S+)`)
 // service on an ephemeral port unless args say otherwise, and waits until the services listen.
 func startProc(t *testing.T, prefix string, args ...string) *proc {
 	t.Helper()
-	all := append([]string{"--chat-addr", "127.0.0.1:0", "--quote-addr", "127.0.0.1:0", "--echo-addr", "127.0.0.1:0"}, args...)
+	all := append([]string{"--chat-addr", "127.0.0.1:0", "--quote-addr", "127.0.0.1:0", "--echo-addr", "127.0.0.1:0",
+		"--http-addr", "127.0.0.1:0"}, args...)
 	quoted := make([]string, len(all))
 	for i, a := range all {
 		quoted[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
@@ -78,7 +79,7 @@ func startProc(t *testing.T, prefix string, args ...string) *proc {
 		t.Fatal(err)
 	}
 	p := &proc{cmd: cmd, logs: &chattest.Logs{}, addrs: map[string]string{}, exited: make(chan error, 1)}
-	listening := make(chan [2]string, 3)
+	listening := make(chan [2]string, 4)
 	copied := make(chan struct{})
 	go func() {
 		defer close(copied)
@@ -102,7 +103,7 @@ func startProc(t *testing.T, prefix string, args ...string) *proc {
 			t.Logf("hubbub logs:\n%s", p.logs)
 		}
 	})
-	for len(p.addrs) < 3 {
+	for len(p.addrs) < 4 {
 		select {
 		case l := <-listening:
 			p.addrs[l[0]] = l[1]

@@ -7,16 +7,19 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"hubbub/internal/accept"
 	"hubbub/internal/chat"
 	"hubbub/internal/echo"
 	"hubbub/internal/lineproto"
+	"hubbub/internal/metrics"
 	"hubbub/internal/quote"
 	"hubbub/internal/safetext"
 	"hubbub/internal/sqlite"
@@ -37,6 +40,12 @@ type Main struct {
 	serving  sync.WaitGroup
 	errs     chan error    // a Serve that failed
 	history  *sqlite.Store // nil without history
+	metrics  *metrics.Metrics
+	limiter  *accept.Limiter
+	hub      *chat.Hub // nil with chat off
+	http     *http.Server
+	ready    atomic.Bool // every listener is up
+	stopping atomic.Bool // shutting down
 }
 
 // newLogger returns the logger cfg asks for, writing to w.
@@ -52,7 +61,9 @@ func newLogger(cfg Config, w io.Writer) *slog.Logger {
 // Run listens on every enabled address and starts serving. It returns once all listeners are
 // open, or with the first listen error (having closed the listeners it opened).
 func (m *Main) Run() error {
-	limiter := accept.NewLimiter(m.cfg.limits())
+	m.metrics = metrics.New()
+	limiter := accept.NewLimiter(m.cfg.limits(), m.metrics)
+	m.limiter = limiter
 	type listener struct {
 		name, addr string
 		srv        service
@@ -80,11 +91,22 @@ func (m *Main) Run() error {
 			chatCfg.History = store
 		}
 		hub := chat.NewHub(chatCfg, m.log)
+		m.hub = hub
+		m.metrics.Gauge("hubbub_users", "Chat users registered now.", func() float64 {
+			users, _ := hub.Counts()
+			return float64(users)
+		})
+		m.metrics.Gauge("hubbub_rooms", "Chat rooms now.", func() float64 {
+			_, rooms := hub.Counts()
+			return float64(rooms)
+		})
 		if err := hub.Restore(context.Background()); err != nil {
 			m.closeHistory()
 			return fmt.Errorf("history: %w", err)
 		}
-		todo = append(todo, listener{"chat", m.cfg.ChatAddr, lineproto.NewServer(m.cfg.Line, hub, limiter, m.log), true})
+		line := lineproto.NewServer(m.cfg.Line, hub, limiter, m.log)
+		line.SetObserver(m.metrics.Line())
+		todo = append(todo, listener{"chat", m.cfg.ChatAddr, line, true})
 	}
 	if m.cfg.QuoteAddr != "" {
 		todo = append(todo, listener{"quote", m.cfg.QuoteAddr, quote.NewServer(m.cfg.Quote, limiter, m.log), false})
@@ -111,7 +133,18 @@ func (m *Main) Run() error {
 		}
 		lns = append(lns, ln)
 	}
-	m.errs = make(chan error, len(todo))
+	var httpLn net.Listener
+	if m.cfg.HTTPAddr != "" {
+		var err error
+		if httpLn, err = net.Listen("tcp", m.cfg.HTTPAddr); err != nil {
+			for _, open := range lns {
+				open.Close()
+			}
+			m.closeHistory()
+			return fmt.Errorf("http: listen on %s: %w", m.cfg.HTTPAddr, err)
+		}
+	}
+	m.errs = make(chan error, len(todo)+1)
 	for i, l := range todo {
 		m.log.Info("listening", "service", l.name, "addr", lns[i].Addr().String())
 		m.services = append(m.services, l.srv)
@@ -121,6 +154,17 @@ func (m *Main) Run() error {
 			}
 		})
 	}
+	if httpLn != nil {
+		m.http = &http.Server{Handler: m.httpHandler(), ReadHeaderTimeout: 10 * time.Second,
+			ErrorLog: slog.NewLogLogger(m.log.Handler(), slog.LevelWarn)}
+		m.log.Info("listening", "service", "http", "addr", httpLn.Addr().String())
+		m.serving.Go(func() {
+			if err := m.http.Serve(httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				m.errs <- fmt.Errorf("http: %w", err)
+			}
+		})
+	}
+	m.ready.Store(true)
 	return nil
 }
 
@@ -130,15 +174,21 @@ func (m *Main) Failed() <-chan error { return m.errs }
 // Shutdown stops every service at once: no new connections, users told, queues flushed,
 // connections closed. When ctx ends first, what remains is cut off.
 func (m *Main) Shutdown(ctx context.Context) error {
+	m.stopping.Store(true) // /readyz says so from now on
 	errs := make([]error, len(m.services))
 	var wg sync.WaitGroup
 	for i, s := range m.services {
 		wg.Go(func() { errs[i] = s.Shutdown(ctx) })
 	}
 	wg.Wait()
-	m.serving.Wait()
 	// Last, so that every line said before the users were cut off is written.
 	errs = append(errs, m.closeHistory())
+	if m.http != nil {
+		if err := m.http.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("http: %w", err))
+		}
+	}
+	m.serving.Wait()
 	return errors.Join(errs...)
 }
 
@@ -152,6 +202,7 @@ func (m *Main) openHistory() (*sqlite.Store, error) {
 	cfg.Fsync = m.cfg.Fsync
 	cfg.MaxAge = m.cfg.HistoryMaxAge
 	cfg.MaxRows = m.cfg.HistoryMaxRows
+	cfg.Observer = m.metrics
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	store, err := sqlite.Open(ctx, cfg, m.log)
@@ -167,9 +218,8 @@ func (m *Main) closeHistory() error {
 	if m.history == nil {
 		return nil
 	}
-	err := m.history.Close()
-	m.history = nil
-	if err != nil {
+	// Close is safe to call again, and the store answers Err after it, for /readyz.
+	if err := m.history.Close(); err != nil {
 		return fmt.Errorf("close history: %w", err)
 	}
 	return nil

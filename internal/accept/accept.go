@@ -96,6 +96,7 @@ func (l *Loop) Serve(ln net.Listener) error {
 			spare.Close()
 			spare = nil
 			if c, err := ln.Accept(); err == nil {
+				l.limiter.refused(l.service, "out_of_files")
 				l.refuse(c, "server full, try again later")
 				refused = true
 			}
@@ -183,11 +184,11 @@ func (l *Loop) isClosing() bool {
 // admit starts a handler for c, or refuses c when a limit is reached.
 func (l *Loop) admit(c net.Conn) {
 	addr := remoteIP(c)
-	refusal := l.limiter.acquire(addr)
+	reason, refusal := l.limiter.acquire(addr)
 	if refusal == "" {
 		l.mu.Lock()
 		if l.closing {
-			refusal = "server shutting down"
+			reason, refusal = "shutting_down", "server shutting down"
 		} else {
 			l.conns[c] = addr
 			l.handlers.Add(1)
@@ -198,9 +199,11 @@ func (l *Loop) admit(c net.Conn) {
 		}
 	}
 	if refusal != "" {
+		l.limiter.refused(l.service, reason)
 		l.refuse(c, refusal)
 		return
 	}
+	l.limiter.accepted(l.service)
 	go l.run(c)
 }
 
@@ -223,6 +226,7 @@ func (l *Loop) release(c net.Conn) {
 	delete(l.conns, c)
 	l.mu.Unlock()
 	l.limiter.release(addr)
+	l.limiter.closed(l.service)
 }
 
 // refuse tells c why in one line and closes it.

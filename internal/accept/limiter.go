@@ -13,37 +13,81 @@ type Limits struct {
 	Exempt        []netip.Prefix // addresses MaxConnsPerIP does not apply to
 }
 
-// Limiter counts open connections against Limits. One Limiter is shared by every service of a
-// process, since they share its file descriptors.
+// Observer is told what happens to connections, for metrics. Its methods must be cheap and
+// must not block.
+type Observer interface {
+	Accepted(service string)
+	// Refused says a connection was turned away, for a reason among full, per_ip,
+	// shutting_down and out_of_files.
+	Refused(service, reason string)
+	Closed(service string)
+}
+
+// Limiter counts open connections against Limits, and tells its Observer of each. One Limiter
+// is shared by every service of a process, since they share its file descriptors.
 type Limiter struct {
-	limits Limits
+	obs Observer
 
-	mu    sync.Mutex
-	open  int                // guarded by mu
-	perIP map[netip.Addr]int // open connections by address; guarded by mu
+	mu     sync.Mutex
+	limits Limits             // guarded by mu
+	open   int                // guarded by mu
+	perIP  map[netip.Addr]int // open connections by address; guarded by mu
 }
 
-// NewLimiter returns a limiter that enforces limits.
-func NewLimiter(limits Limits) *Limiter {
-	return &Limiter{limits: limits, perIP: make(map[netip.Addr]int)}
+// NewLimiter returns a limiter that enforces limits and tells obs (which may be nil).
+func NewLimiter(limits Limits, obs Observer) *Limiter {
+	return &Limiter{limits: limits, obs: obs, perIP: make(map[netip.Addr]int)}
 }
 
-// acquire counts a new connection from addr, or returns why it is refused.
-func (l *Limiter) acquire(addr netip.Addr) (refusal string) {
+// SetLimits changes the limits; connections already open stay.
+func (l *Limiter) SetLimits(limits Limits) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.limits = limits
+}
+
+// Limits returns the limits in force.
+func (l *Limiter) Limits() Limits {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.limits
+}
+
+// acquire counts a new connection from addr, or returns why it is refused: a reason for
+// metrics and a message for the client.
+func (l *Limiter) acquire(addr netip.Addr) (reason, refusal string) {
 	if l == nil {
-		return ""
+		return "", ""
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	switch {
 	case l.limits.MaxConns > 0 && l.open >= l.limits.MaxConns:
-		return fmt.Sprintf("server full (%d connections), try again later", l.limits.MaxConns)
+		return "full", fmt.Sprintf("server full (%d connections), try again later", l.limits.MaxConns)
 	case l.limits.MaxConnsPerIP > 0 && l.perIP[addr] >= l.limits.MaxConnsPerIP && !l.exempt(addr):
-		return fmt.Sprintf("too many connections from your address (max %d)", l.limits.MaxConnsPerIP)
+		return "per_ip", fmt.Sprintf("too many connections from your address (max %d)", l.limits.MaxConnsPerIP)
 	}
 	l.open++
 	l.perIP[addr]++
-	return ""
+	return "", ""
+}
+
+func (l *Limiter) accepted(service string) {
+	if l != nil && l.obs != nil {
+		l.obs.Accepted(service)
+	}
+}
+
+func (l *Limiter) refused(service, reason string) {
+	if l != nil && l.obs != nil {
+		l.obs.Refused(service, reason)
+	}
+}
+
+func (l *Limiter) closed(service string) {
+	if l != nil && l.obs != nil {
+		l.obs.Closed(service)
+	}
 }
 
 // release uncounts a connection from addr that acquire admitted.

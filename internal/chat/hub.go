@@ -77,6 +77,7 @@ type Hub struct {
 	rooms nameIndex[*Room]    // rooms with members; guarded by mu
 	lobby *Room               // always exists
 	bans  bans                // guarded by mu
+	users int                 // registered members; guarded by mu
 }
 
 // NewHub returns a chat with an empty lobby that logs to log.
@@ -138,6 +139,13 @@ func (h *Hub) Connect(c Client, remote netip.Addr) (*Session, error) {
 	return s, nil
 }
 
+// Counts returns how many members are registered and how many rooms there are.
+func (h *Hub) Counts() (users, rooms int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.users, len(h.rooms.values())
+}
+
 // lockLive takes h.mu if s is still a member and reports whether it did: a session that was
 // kicked or banned by someone else must not act any more.
 func (h *Hub) lockLive(s *Session) bool {
@@ -161,6 +169,7 @@ func (h *Hub) register(s *Session, n Name) error {
 		return errNameTaken
 	}
 	h.names.add(n, s)
+	h.users++
 	s.name = n
 	s.registered = true
 	// The welcome is queued before s can be seen by any broadcast, so it is the first thing
@@ -185,6 +194,7 @@ func (h *Hub) unregisterLocked(s *Session, reason string) {
 		return
 	}
 	s.gone = true
+	h.users--
 	h.names.remove(s.name, s)
 	rooms := s.rooms
 	s.rooms = nil

@@ -69,6 +69,7 @@ type conn struct {
 	flushQueued bool        // c is on its flusher's list; guarded by mu
 	flushing    bool        // a flusher is writing output it took from out; guarded by mu
 	writing     bool        // a writer goroutine of its own is running; guarded by mu
+	queuedMsgs  int         // messages queued since the last write, for metrics; guarded by mu
 	sealed      bool        // no more output is accepted; guarded by mu
 	draining    bool        // close our side once out is sent; guarded by mu
 	closed      bool        // the socket is closed; guarded by mu
@@ -277,6 +278,7 @@ func (c *conn) handleInput(dec *Decoder, p []byte) {
 		if !c.takeToken() {
 			return
 		}
+		c.srv.obs.LineReceived()
 		if hook := c.srv.testHookLine; hook != nil {
 			hook(dec.Line())
 		}
@@ -302,6 +304,7 @@ func (c *conn) takeToken() bool {
 	if c.tokens >= 1 {
 		c.throttledSince = time.Time{}
 	} else {
+		c.srv.obs.RateLimited()
 		if c.throttledSince.IsZero() {
 			c.throttledSince = now
 		} else if after := c.srv.cfg.FloodAfter; after > 0 && now.Sub(c.throttledSince) > after {
@@ -335,6 +338,7 @@ func (c *conn) cleanup() {
 	}
 	reason := c.reason
 	c.mu.Unlock()
+	c.srv.obs.Closed(string(reason))
 	name := ""
 	if c.session != nil {
 		name = c.session.Name()

@@ -202,7 +202,7 @@ func TestRegisterTimeout(t *testing.T) {
 
 func TestConnectionLimits(t *testing.T) {
 	limiter := accept.NewLimiter(accept.Limits{MaxConns: 6, MaxConnsPerIP: 2,
-		Exempt: []netip.Prefix{netip.MustParsePrefix("127.0.0.9/32")}})
+		Exempt: []netip.Prefix{netip.MustParsePrefix("127.0.0.9/32")}}, nil)
 	srv := chattest.StartLimited(t, testConfig(), limiter)
 
 	a := chattest.Dial(t, srv.Addr)

@@ -63,9 +63,33 @@ type Server struct {
 	conns        map[*conn]struct{} // guarded by mu
 	shuttingDown bool               // guarded by mu
 
+	obs Observer
+
 	// testHookLine, when set, is called with each line before the chat sees it.
 	testHookLine func(line []byte)
 }
+
+// Observer is told what the transport does, for metrics. Its methods are called on hot paths:
+// they must be cheap and must not block.
+type Observer interface {
+	LineReceived()
+	RateLimited()
+	// Wrote says a connection's output was handed to the socket: messages, bytes written,
+	// and the bytes that were queued before the write.
+	Wrote(messages, bytes, queued int)
+	// Closed says a chat connection ended, with why: "slow consumer", "write timeout", ...
+	Closed(reason string)
+}
+
+type noObserver struct{}
+
+func (noObserver) LineReceived()     {}
+func (noObserver) RateLimited()      {}
+func (noObserver) Wrote(_, _, _ int) {}
+func (noObserver) Closed(string)     {}
+
+// SetObserver has the server tell obs what it does. It must be called before Serve.
+func (s *Server) SetObserver(obs Observer) { s.obs = obs }
 
 // NewServer returns a server that connects its clients to hub, admitting those limiter allows.
 func NewServer(cfg Config, hub *chat.Hub, limiter *accept.Limiter, log *slog.Logger) *Server {
@@ -74,6 +98,7 @@ func NewServer(cfg Config, hub *chat.Hub, limiter *accept.Limiter, log *slog.Log
 		hub:         hub,
 		log:         log,
 		conns:       make(map[*conn]struct{}),
+		obs:         noObserver{},
 		lineTooLong: fmt.Appendf(nil, "* line too long (max %d bytes)\r\n", cfg.MaxLine),
 	}
 	for range runtime.GOMAXPROCS(0) {

@@ -38,6 +38,7 @@ func (c *conn) write(b []byte) {
 		return
 	}
 	c.out.write(b)
+	c.queuedMsgs++
 	kick := c.scheduleLocked()
 	c.mu.Unlock()
 	if kick {
@@ -214,6 +215,8 @@ func (f *flusher) flush(c *conn) {
 		c.mu.Unlock()
 		return
 	}
+	queued, msgs := c.out.size, c.queuedMsgs
+	c.queuedMsgs = 0
 	f.batch = c.out.take(f.batch[:0])
 	c.flushing = true
 	c.mu.Unlock()
@@ -233,6 +236,7 @@ func (f *flusher) flush(c *conn) {
 		err = werr
 	}
 	rest := consume(f.batch, max(written, 0))
+	c.srv.obs.Wrote(msgs, max(written, 0), queued)
 
 	c.mu.Lock()
 	c.flushing = false
@@ -308,6 +312,8 @@ func (c *conn) writeLoop() {
 			c.mu.Unlock()
 			return
 		}
+		queued, msgs := c.out.size, c.queuedMsgs
+		c.queuedMsgs = 0
 		batch = c.out.take(batch[:0])
 		c.mu.Unlock()
 
@@ -317,7 +323,8 @@ func (c *conn) writeLoop() {
 		}
 		c.nc.SetWriteDeadline(time.Now().Add(c.srv.cfg.WriteTimeout))
 		pending := bufs // WriteTo consumes its receiver; keep bufs for reuse
-		_, err := pending.WriteTo(c.nc)
+		written, err := pending.WriteTo(c.nc)
+		c.srv.obs.Wrote(msgs, int(written), queued)
 		putChunks(batch)
 		if err != nil {
 			reason := reasonWriteError

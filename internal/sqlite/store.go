@@ -25,6 +25,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -47,6 +48,15 @@ type Config struct {
 	// MaxPages caps the database's size in pages (PRAGMA max_page_count), for tests of a full
 	// disk; 0: no cap.
 	MaxPages int
+
+	// Observer, when set, is told of each write transaction.
+	Observer Observer
+}
+
+// Observer is told of each write transaction, for metrics: the lines it wrote, how long it
+// took, and whether it failed.
+type Observer interface {
+	HistoryWritten(lines int, took time.Duration, err error)
 }
 
 // DefaultConfig returns the defaults documented in --help, for a database at path.
@@ -85,6 +95,7 @@ type Store struct {
 	stopped   sync.WaitGroup
 	closeOnce sync.Once
 	closeErr  error
+	lastErr   atomic.Pointer[error] // of the last write transaction
 
 	// Used only by the writer goroutine (and by Open before it starts).
 	lastID      int64       // the newest message's id
@@ -199,6 +210,15 @@ func (s *Store) check(ctx context.Context) error {
 	return nil
 }
 
+// Err returns why the last write transaction failed, or nil if it did not: a full disk shows
+// here until a write succeeds again.
+func (s *Store) Err() error {
+	if p := s.lastErr.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
 // Close writes what is queued, stops the store's goroutines and closes the database. Later
 // calls return what the first returned.
 func (s *Store) Close() error {
@@ -294,7 +314,19 @@ func (s *Store) writeLoop() {
 			<-s.wake
 			continue
 		}
-		s.results <- batch{ops: ops, err: s.write(ops)}
+		start := time.Now()
+		err := s.write(ops)
+		s.lastErr.Store(&err)
+		if s.cfg.Observer != nil {
+			lines := 0
+			for _, o := range ops {
+				if o.rec != nil {
+					lines++
+				}
+			}
+			s.cfg.Observer.HistoryWritten(lines, time.Since(start), err)
+		}
+		s.results <- batch{ops: ops, err: err}
 	}
 }
 

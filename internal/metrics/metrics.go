@@ -1,0 +1,139 @@
+// Package metrics is hubbub's Prometheus instrumentation: one registry, passed to whoever
+// serves it, and the observers that the transports, the accept loop and the history store
+// declare, implemented by counting.
+//
+// Nothing here is on a per-delivery path: the line transport reports once per write to a
+// socket (with how many messages and bytes it carried), so that counting costs nothing
+// measurable beside the write itself.
+package metrics
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// Metrics holds every metric hubbub exports.
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	connsOpen     *prometheus.GaugeVec
+	connsAccepted *prometheus.CounterVec
+	connsRefused  *prometheus.CounterVec
+	chatClosed    *prometheus.CounterVec
+	slowConsumers prometheus.Counter
+	linesReceived prometheus.Counter
+	rateLimited   prometheus.Counter
+	deliveries    prometheus.Counter
+	bytesSent     prometheus.Counter
+	queueBytes    prometheus.Histogram
+	historyWrite  prometheus.Histogram
+	historyBatch  prometheus.Histogram
+	historyErrors prometheus.Counter
+}
+
+// New returns the metrics, registered in a registry of their own with the Go runtime and
+// process collectors.
+func New() *Metrics {
+	reg := prometheus.NewRegistry()
+	f := func(c prometheus.Collector) { reg.MustRegister(c) }
+	m := &Metrics{
+		Registry: reg,
+		connsOpen: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "hubbub_connections_open",
+			Help: "Connections open now, by service."}, []string{"service"}),
+		connsAccepted: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hubbub_connections_accepted_total",
+			Help: "Connections accepted, by service."}, []string{"service"}),
+		connsRefused: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hubbub_connections_refused_total",
+			Help: "Connections refused, by service and reason (full, per_ip, shutting_down, out_of_files)."}, []string{"service", "reason"}),
+		chatClosed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hubbub_chat_connections_closed_total",
+			Help: "Chat connections closed, by reason."}, []string{"reason"}),
+		slowConsumers: prometheus.NewCounter(prometheus.CounterOpts{Name: "hubbub_slow_consumers_total",
+			Help: "Chat clients disconnected because their output queue passed --max-queue."}),
+		linesReceived: prometheus.NewCounter(prometheus.CounterOpts{Name: "hubbub_lines_received_total",
+			Help: "Lines chat clients sent (chat, commands and names)."}),
+		rateLimited: prometheus.NewCounter(prometheus.CounterOpts{Name: "hubbub_rate_limited_lines_total",
+			Help: "Chat lines held back by --line-rate."}),
+		deliveries: prometheus.NewCounter(prometheus.CounterOpts{Name: "hubbub_deliveries_total",
+			Help: "Messages written to chat clients' sockets."}),
+		bytesSent: prometheus.NewCounter(prometheus.CounterOpts{Name: "hubbub_sent_bytes_total",
+			Help: "Bytes written to chat clients' sockets."}),
+		queueBytes: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "hubbub_queue_bytes",
+			Help:    "A chat connection's queued output when it is written, in bytes.",
+			Buckets: prometheus.ExponentialBuckets(64, 4, 8)}),
+		historyWrite: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "hubbub_history_write_seconds",
+			Help:    "Time of one history write transaction.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 3, 10)}),
+		historyBatch: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "hubbub_history_batch_lines",
+			Help:    "Lines written in one history transaction.",
+			Buckets: prometheus.ExponentialBuckets(1, 4, 7)}),
+		historyErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "hubbub_history_errors_total",
+			Help: "History write transactions that failed (their lines were shown to nobody)."}),
+	}
+	f(collectors.NewGoCollector())
+	f(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	for _, c := range []prometheus.Collector{m.connsOpen, m.connsAccepted, m.connsRefused, m.chatClosed,
+		m.slowConsumers, m.linesReceived, m.rateLimited, m.deliveries, m.bytesSent, m.queueBytes,
+		m.historyWrite, m.historyBatch, m.historyErrors} {
+		f(c)
+	}
+	return m
+}
+
+// Gauge registers a gauge whose value is read from value at each scrape.
+func (m *Metrics) Gauge(name, help string, value func() float64) {
+	m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, value))
+}
+
+// Accepted implements accept.Observer.
+func (m *Metrics) Accepted(service string) {
+	m.connsAccepted.WithLabelValues(service).Inc()
+	m.connsOpen.WithLabelValues(service).Inc()
+}
+
+// Refused implements accept.Observer.
+func (m *Metrics) Refused(service, reason string) {
+	m.connsRefused.WithLabelValues(service, reason).Inc()
+}
+
+// Closed implements accept.Observer.
+func (m *Metrics) Closed(service string) { m.connsOpen.WithLabelValues(service).Dec() }
+
+// ChatClosed implements lineproto.Observer's Closed (see Line).
+func (m *Metrics) ChatClosed(reason string) {
+	m.chatClosed.WithLabelValues(reason).Inc()
+	if reason == "slow consumer" {
+		m.slowConsumers.Inc()
+	}
+}
+
+// Line returns the observer the line transport takes.
+func (m *Metrics) Line() LineObserver { return LineObserver{m} }
+
+// LineObserver implements lineproto.Observer.
+type LineObserver struct{ m *Metrics }
+
+// LineReceived counts a line.
+func (o LineObserver) LineReceived() { o.m.linesReceived.Inc() }
+
+// RateLimited counts a line held back.
+func (o LineObserver) RateLimited() { o.m.rateLimited.Inc() }
+
+// Wrote counts one write to a client's socket.
+func (o LineObserver) Wrote(messages, bytes, queued int) {
+	o.m.deliveries.Add(float64(messages))
+	o.m.bytesSent.Add(float64(bytes))
+	o.m.queueBytes.Observe(float64(queued))
+}
+
+// Closed counts a chat connection's end.
+func (o LineObserver) Closed(reason string) { o.m.ChatClosed(reason) }
+
+// HistoryWritten implements sqlite.Observer.
+func (m *Metrics) HistoryWritten(lines int, took time.Duration, err error) {
+	m.historyWrite.Observe(took.Seconds())
+	m.historyBatch.Observe(float64(lines))
+	if err != nil {
+		m.historyErrors.Inc()
+	}
+}
