@@ -26,6 +26,7 @@ const fdReserve = 64
 
 // Config is everything `hubbub serve` can be told.
 type Config struct {
+	ConfigFile                              string
 	ChatAddr, QuoteAddr, EchoAddr, HTTPAddr string
 	PProf                                   bool
 
@@ -79,6 +80,7 @@ func defaultConfig() Config {
 func flagSet(cfg *Config, out io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("hubbub serve", flag.ContinueOnError)
 	fs.SetOutput(out)
+	fs.StringVar(&cfg.ConfigFile, "config", cfg.ConfigFile, "TOML `file` of settings, one key per flag (chat-addr = \":8000\"); flags and the environment win over it")
 	fs.StringVar(&cfg.ChatAddr, "chat-addr", cfg.ChatAddr, "chat listener `address`; empty turns chat off")
 	fs.StringVar(&cfg.QuoteAddr, "quote-addr", cfg.QuoteAddr, "quote listener `address`; empty turns quote off")
 	fs.StringVar(&cfg.EchoAddr, "echo-addr", cfg.EchoAddr, "echo listener `address`; empty turns echo off")
@@ -135,6 +137,11 @@ func envName(name string) string {
 func parseConfig(args []string, lookupEnv func(string) (string, bool), out io.Writer) (Config, error) {
 	cfg := defaultConfig()
 	fs := flagSet(&cfg, out)
+	if path := configPath(args, lookupEnv); path != "" {
+		if err := applyFile(fs, path); err != nil {
+			return cfg, err
+		}
+	}
 	var envErr error
 	fs.VisitAll(func(f *flag.Flag) {
 		name := envName(f.Name)
@@ -242,10 +249,12 @@ func printUsage(fs *flag.FlagSet) {
 Usage:
   hubbub [serve] [flags]   run chat, quote and echo (the default command)
   hubbub bench SCENARIO    load a server and measure it (hubbub bench for the list)
+  hubbub config [flags]    print the effective configuration, as a TOML file (secrets masked)
   hubbub version           print the version and build information
   hubbub help              print this help
 
-Flags of serve (each can also be set by the environment variable shown; a flag wins):
+Flags of serve (each can also be set by the environment variable shown, or by its name in the
+--config file; a flag beats the environment, which beats the file):
 `)
 	fs.VisitAll(func(f *flag.Flag) {
 		kind, usage := flag.UnquoteUsage(f)

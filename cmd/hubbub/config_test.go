@@ -198,3 +198,88 @@ func TestMOTDFile(t *testing.T) {
 		t.Fatalf("Run with a missing MOTD file = %v, want an error naming it", err)
 	}
 }
+
+// TestConfigFile checks the file's place in the order (flag > env > file > default), lists,
+// and that an unknown key or a bad value is an error naming the key.
+func TestConfigFile(t *testing.T) {
+	dir := t.TempDir()
+	file := func(name, text string) string {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	good := file("good.toml", `
+chat-addr = "127.0.0.1:7001"
+quote-addr = "127.0.0.1:7002"
+echo-addr = ""
+max-line = 2048
+line-rate = 2.5
+write-timeout = "3s"
+no-history = true
+limit-exempt = ["10.0.0.0/8", "::1/128"]
+oper-password = "hunter2"
+`)
+	cfg, err := parseConfig([]string{"--config", good, "--quote-addr", ":7777"},
+		envMap(map[string]string{"HUBBUB_MAX_LINE": "1000"}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	switch {
+	case cfg.ChatAddr != "127.0.0.1:7001", cfg.EchoAddr != "", cfg.Line.LineRate != 2.5,
+		cfg.Line.WriteTimeout != 3*time.Second, !cfg.NoHistory, cfg.LimitExempt != "10.0.0.0/8,::1/128":
+		t.Errorf("file settings not applied: %+v", cfg)
+	case cfg.QuoteAddr != ":7777":
+		t.Errorf("quote-addr = %q: the flag must beat the file", cfg.QuoteAddr)
+	case cfg.Line.MaxLine != 1000:
+		t.Errorf("max-line = %d: the environment must beat the file", cfg.Line.MaxLine)
+	case cfg.MaxConnsPerIP != 32:
+		t.Errorf("max-conns-per-ip = %d: what the file leaves out keeps its default", cfg.MaxConnsPerIP)
+	}
+	if cfg, err := parseConfig(nil, envMap(map[string]string{"HUBBUB_CONFIG": good}), io.Discard); err != nil || cfg.ChatAddr != "127.0.0.1:7001" {
+		t.Errorf("HUBBUB_CONFIG: %v, %q", err, cfg.ChatAddr)
+	}
+
+	for _, tt := range []struct{ text, want string }{
+		{`chat-adr = ":1"`, `unknown setting "chat-adr"`},
+		{`max-line = "lots"`, "max-line"},
+		{`write-timeout = 10`, "write-timeout"},
+		{"[chat]\naddr = \":1\"", `unknown setting "chat"`},
+		{`chat-addr = `, "good.toml"},
+	} {
+		bad := file("good.toml", tt.text) // same name: the error names the file, not the case
+		if _, err := parseConfig([]string{"--config=" + bad}, envMap(nil), io.Discard); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("config %q: error %v, want one with %q", tt.text, err, tt.want)
+		}
+	}
+}
+
+// TestConfigCommand prints the effective configuration as TOML that reads back the same, with
+// the operator password masked.
+func TestConfigCommand(t *testing.T) {
+	t.Setenv("HUBBUB_OPER_PASSWORD", "hunter2")
+	var out, errs strings.Builder
+	if code := run([]string{"config", "--max-queue", "99999", "--quote-addr="}, &out, &errs); code != 0 {
+		t.Fatalf("hubbub config: exit %d: %s", code, errs.String())
+	}
+	text := out.String()
+	for _, want := range []string{"max-queue = 99999\n", `quote-addr = ""` + "\n", `write-timeout = "10s"` + "\n",
+		`oper-password = "********"` + "\n", "no-history = false\n"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("hubbub config lacks %q:\n%s", want, text)
+		}
+	}
+	if strings.Contains(text, "hunter2") {
+		t.Errorf("hubbub config shows the password:\n%s", text)
+	}
+	// What it prints is a configuration file that gives the same settings.
+	path := filepath.Join(t.TempDir(), "effective.toml")
+	if err := os.WriteFile(path, []byte(strings.Replace(text, `"********"`, `""`, 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := parseConfig([]string{"--config", path}, envMap(nil), io.Discard)
+	if err != nil || cfg.Line.MaxQueue != 99999 || cfg.QuoteAddr != "" {
+		t.Errorf("reading back: %v, %+v", err, cfg)
+	}
+}

@@ -1,6 +1,7 @@
 // Command hubbub runs the hubbub chat server and its quote and echo services.
 //
 //	hubbub [serve] [flags]   run the services (see hubbub --help)
+//	hubbub config [flags]    print the effective configuration
 //	hubbub version           print the version
 package main
 
@@ -42,6 +43,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return serve(args, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, versionString())
+		return 0
+	case "config":
+		cfg, err := parseConfig(args, os.LookupEnv, stderr)
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "hubbub: %v\n", err)
+			return 2
+		}
+		printConfig(stdout, flagSet(&cfg, io.Discard))
 		return 0
 	case "help":
 		cfg := defaultConfig()
