@@ -11,6 +11,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"runtime"
@@ -74,7 +75,8 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "hubbub: %v\n", err)
 		return 2
 	}
-	log := newLogger(cfg, stderr)
+	var level slog.LevelVar
+	log := newLogger(cfg, stderr, &level)
 	if cfg.CPUProfile != "" {
 		stop, err := startCPUProfile(cfg.CPUProfile)
 		if err != nil {
@@ -87,19 +89,35 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	signals := make(chan os.Signal, 2)
 	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(signals)
+	hangups := make(chan os.Signal, 1)
+	signal.Notify(hangups, syscall.SIGHUP)
+	defer signal.Stop(hangups)
 
-	m := &Main{cfg: cfg, log: log}
+	m := &Main{cfg: cfg, log: log, level: &level}
 	if err := m.Run(); err != nil {
 		log.Error("cannot start", "err", err)
 		return 1
 	}
 	code := 0
-	select {
-	case sig := <-signals:
-		log.Info("shutting down", "signal", sig.String(), "timeout", cfg.ShutdownTimeout)
-	case err := <-m.Failed():
-		log.Error("service failed, shutting down", "err", err)
-		code = 1
+wait:
+	for {
+		select {
+		case <-hangups:
+			// The configuration is read again as at start: file, environment, flags.
+			next, err := parseConfig(args, os.LookupEnv, io.Discard)
+			if err != nil {
+				log.Error("reload failed, the running configuration stays", "err", err)
+				continue
+			}
+			m.Reload(next)
+		case sig := <-signals:
+			log.Info("shutting down", "signal", sig.String(), "timeout", cfg.ShutdownTimeout)
+			break wait
+		case err := <-m.Failed():
+			log.Error("service failed, shutting down", "err", err)
+			code = 1
+			break wait
+		}
 	}
 	if cfg.MemProfile != "" {
 		// Taken before shutdown, while every connection is still open.

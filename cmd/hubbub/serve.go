@@ -33,8 +33,9 @@ type service interface {
 
 // Main is the running program: every enabled service on its listener.
 type Main struct {
-	cfg Config
-	log *slog.Logger
+	cfg   Config
+	log   *slog.Logger
+	level *slog.LevelVar // the logger's level, which Reload changes; nil: fixed
 
 	services []service
 	serving  sync.WaitGroup
@@ -49,8 +50,9 @@ type Main struct {
 }
 
 // newLogger returns the logger cfg asks for, writing to w.
-func newLogger(cfg Config, w io.Writer) *slog.Logger {
-	level, _ := cfg.logLevel() // checked by validate
+func newLogger(cfg Config, w io.Writer, level *slog.LevelVar) *slog.Logger {
+	l, _ := cfg.logLevel() // checked by validate
+	level.Set(l)
 	opts := &slog.HandlerOptions{Level: level}
 	if cfg.LogFormat == "json" {
 		return slog.New(slog.NewJSONHandler(w, opts))

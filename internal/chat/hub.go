@@ -139,6 +139,20 @@ func (h *Hub) Connect(c Client, remote netip.Addr) (*Session, error) {
 	return s, nil
 }
 
+// MOTD returns the message of the day.
+func (h *Hub) MOTD() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.cfg.MOTD
+}
+
+// SetMOTD changes the message of the day shown to whoever registers from now on.
+func (h *Hub) SetMOTD(lines []string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.cfg.MOTD = lines
+}
+
 // Counts returns how many members are registered and how many rooms there are.
 func (h *Hub) Counts() (users, rooms int) {
 	h.mu.Lock()

@@ -1,0 +1,67 @@
+package main
+
+import (
+	"flag"
+	"io"
+	"slices"
+	"strings"
+)
+
+// reloadable are the settings that SIGHUP applies to a running server without dropping anyone.
+// The message of the day is read again from its file even when the file's name is unchanged.
+var reloadable = []string{"log-level", "max-conns", "max-conns-per-ip", "limit-exempt", "motd-file"}
+
+// Reload applies what can change live from next, a configuration read again, and logs what
+// changed, and which changes wait for a restart.
+func (m *Main) Reload(next Config) {
+	changed := changedSettings(m.cfg, next)
+	var applied, later []string
+	for _, name := range changed {
+		if !slices.Contains(reloadable, name) {
+			later = append(later, name)
+		}
+	}
+	if slices.Contains(changed, "log-level") && m.level != nil {
+		level, _ := next.logLevel() // checked by validate
+		m.level.Set(level)
+		m.cfg.LogLevel = next.LogLevel
+		applied = append(applied, "log-level")
+	}
+	if slices.ContainsFunc(changed, func(n string) bool { return strings.HasPrefix(n, "max-conns") || n == "limit-exempt" }) {
+		m.limiter.SetLimits(next.limits())
+		m.cfg.MaxConns, m.cfg.MaxConnsPerIP, m.cfg.LimitExempt = next.MaxConns, next.MaxConnsPerIP, next.LimitExempt
+		applied = append(applied, "max-conns", "max-conns-per-ip", "limit-exempt")
+	}
+	if m.hub != nil {
+		var motd []string
+		var err error
+		if next.MOTDFile != "" {
+			motd, err = readMOTD(next.MOTDFile)
+		}
+		switch {
+		case err != nil:
+			m.log.Error("reload: the message of the day stays as it was", "err", err)
+		case !slices.Equal(motd, m.hub.MOTD()):
+			m.hub.SetMOTD(motd)
+			m.cfg.MOTDFile = next.MOTDFile
+			applied = append(applied, "motd")
+		}
+	}
+	m.log.Info("reloaded", "applied", strings.Join(applied, ","))
+	if len(later) > 0 {
+		m.log.Warn("reload: these settings change only on restart", "settings", strings.Join(later, ","))
+	}
+}
+
+// changedSettings returns the names of the settings that differ between a and b.
+func changedSettings(a, b Config) []string {
+	before := map[string]string{}
+	flagSet(&a, io.Discard).VisitAll(func(f *flag.Flag) { before[f.Name] = f.Value.String() })
+	var changed []string
+	flagSet(&b, io.Discard).VisitAll(func(f *flag.Flag) {
+		if before[f.Name] != f.Value.String() {
+			changed = append(changed, f.Name)
+		}
+	})
+	return changed
+}
