@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -281,5 +282,15 @@ func TestConfigCommand(t *testing.T) {
 	cfg, err := parseConfig([]string{"--config", path}, envMap(nil), io.Discard)
 	if err != nil || cfg.Line.MaxQueue != 99999 || cfg.QuoteAddr != "" {
 		t.Errorf("reading back: %v, %+v", err, cfg)
+	}
+}
+
+func TestVersion(t *testing.T) {
+	var out, errs strings.Builder
+	if code := run([]string{"version"}, &out, &errs); code != 0 {
+		t.Fatalf("hubbub version: exit %d: %s", code, errs.String())
+	}
+	if v := out.String(); !strings.HasPrefix(v, "hubbub ") || !strings.Contains(v, runtime.Version()) {
+		t.Errorf("hubbub version = %q, want the name, the module version and the Go version", v)
 	}
 }
