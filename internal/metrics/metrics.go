@@ -63,7 +63,7 @@ func New() *Metrics {
 			Buckets: prometheus.ExponentialBuckets(64, 4, 8)}),
 		historyWrite: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "hubbub_history_write_seconds",
 			Help:    "Time of one history write transaction.",
-			Buckets: prometheus.ExponentialBuckets(0.0001, 3, 10)}),
+			Buckets: []float64{.0001, .0003, .001, .003, .01, .03, .1, .3, 1, 3}}),
 		historyBatch: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "hubbub_history_batch_lines",
 			Help:    "Lines written in one history transaction.",
 			Buckets: prometheus.ExponentialBuckets(1, 4, 7)}),
