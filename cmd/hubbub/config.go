@@ -18,6 +18,7 @@ import (
 	"hubbub/internal/echo"
 	"hubbub/internal/lineproto"
 	"hubbub/internal/quote"
+	"hubbub/internal/wsgateway"
 )
 
 // fdReserve is how many file descriptors --max-conns 0 leaves for everything but client
@@ -27,6 +28,7 @@ const fdReserve = 64
 // Config is everything `hubbub serve` can be told.
 type Config struct {
 	ConfigFile                              string
+	WSOrigins                               string
 	ChatAddr, QuoteAddr, EchoAddr, HTTPAddr string
 	PProf                                   bool
 
@@ -86,6 +88,7 @@ func flagSet(cfg *Config, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&cfg.EchoAddr, "echo-addr", cfg.EchoAddr, "echo listener `address`; empty turns echo off")
 	fs.StringVar(&cfg.HTTPAddr, "http-addr", cfg.HTTPAddr, "HTTP listener `address` for /metrics, /healthz and /readyz; empty turns it off")
 	fs.BoolVar(&cfg.PProf, "pprof", cfg.PProf, "serve /debug/pprof/ on the HTTP listener")
+	fs.StringVar(&cfg.WSOrigins, "ws-origins", cfg.WSOrigins, "comma-separated `hosts` whose pages may open /ws besides the server's own (path.Match patterns, e.g. *.example.com)")
 
 	fs.IntVar(&cfg.Line.MaxLine, "max-line", cfg.Line.MaxLine, "longest chat line a client may send, in `bytes`; longer lines are discarded")
 	fs.IntVar(&cfg.Line.MaxQueue, "max-queue", cfg.Line.MaxQueue, "`bytes` of output queued to one chat client before it is disconnected as too slow")
@@ -277,4 +280,21 @@ func (c *Config) dataDir() (string, error) {
 		return "", fmt.Errorf("no --data-dir given and no home directory to put history in: %w", err)
 	}
 	return filepath.Join(home, ".local", "share", "hubbub"), nil
+}
+
+// wsConfig is the WebSocket transport's configuration: the line transport's limits, which
+// every client is held to whatever it connects with.
+func (c *Config) wsConfig() wsgateway.Config {
+	ws := wsgateway.DefaultConfig()
+	ws.MaxMessage = c.Line.MaxLine + 64 // the JSON around a line
+	ws.MaxQueue = c.Line.MaxQueue
+	ws.WriteTimeout = c.Line.WriteTimeout
+	ws.RegisterTimeout = c.Line.RegisterTimeout
+	ws.LineRate, ws.LineBurst = c.Line.LineRate, c.Line.LineBurst
+	for _, o := range strings.Split(c.WSOrigins, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			ws.OriginPatterns = append(ws.OriginPatterns, o)
+		}
+	}
+	return ws
 }

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
+
 	"hubbub/internal/chattest"
 )
 
@@ -174,4 +176,38 @@ func TestHealthReadyAndPprof(t *testing.T) {
 	if code, body := get(t, "http://"+addrs["http"]+"/debug/pprof/"); code != 200 || !strings.Contains(body, "goroutine") {
 		t.Errorf("GET /debug/pprof/ with --pprof = %d", code)
 	}
+}
+
+// TestWebSocketOnHTTPListener joins the chat from /ws on the HTTP listener while a telnet-style
+// user talks.
+func TestWebSocketOnHTTPListener(t *testing.T) {
+	_, addrs := startMain(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), chattest.Timeout)
+	defer cancel()
+	ws, _, err := websocket.Dial(ctx, "ws://"+addrs["http"]+"/ws", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.CloseNow()
+	read := func() string {
+		t.Helper()
+		_, b, err := ws.Read(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	if got := read(); got != `{"kind":"prompt"}` {
+		t.Fatalf("first event %s", got)
+	}
+	ws.Write(ctx, websocket.MessageText, []byte(`{"type":"line","text":"webby"}`))
+	if got := read(); got != `{"kind":"welcome","from":"webby"}` {
+		t.Fatalf("after the name: %s", got)
+	}
+	nc := chattest.Join(t, addrs["chat"], "termy")
+	if got := read(); !strings.Contains(got, `"kind":"join"`) || !strings.Contains(got, `"from":"termy"`) {
+		t.Fatalf("join event %s", got)
+	}
+	ws.Write(ctx, websocket.MessageText, []byte(`{"type":"line","text":"hi from the web"}`))
+	nc.Expect("<webby> hi from the web")
 }

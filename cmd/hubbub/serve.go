@@ -23,6 +23,7 @@ import (
 	"hubbub/internal/quote"
 	"hubbub/internal/safetext"
 	"hubbub/internal/sqlite"
+	"hubbub/internal/wsgateway"
 )
 
 // service is what Main needs of each server.
@@ -43,7 +44,8 @@ type Main struct {
 	history  *sqlite.Store // nil without history
 	metrics  *metrics.Metrics
 	limiter  *accept.Limiter
-	hub      *chat.Hub // nil with chat off
+	hub      *chat.Hub         // nil with chat off
+	ws       *wsgateway.Server // nil with chat off
 	http     *http.Server
 	ready    atomic.Bool // every listener is up
 	stopping atomic.Bool // shutting down
@@ -106,6 +108,7 @@ func (m *Main) Run() error {
 			m.closeHistory()
 			return fmt.Errorf("history: %w", err)
 		}
+		m.ws = wsgateway.NewServer(m.cfg.wsConfig(), hub, m.log)
 		line := lineproto.NewServer(m.cfg.Line, hub, limiter, m.log)
 		line.SetObserver(m.metrics.Line())
 		todo = append(todo, listener{"chat", m.cfg.ChatAddr, line, true})
@@ -181,6 +184,14 @@ func (m *Main) Shutdown(ctx context.Context) error {
 	var wg sync.WaitGroup
 	for i, s := range m.services {
 		wg.Go(func() { errs[i] = s.Shutdown(ctx) })
+	}
+	if m.ws != nil {
+		// Before the HTTP server's: it does not close the connections it handed over.
+		wg.Go(func() {
+			if err := m.ws.Shutdown(ctx); err != nil {
+				m.log.Warn("websocket shutdown cut short", "err", err)
+			}
+		})
 	}
 	wg.Wait()
 	// Last, so that every line said before the users were cut off is written.

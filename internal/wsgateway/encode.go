@@ -1,0 +1,55 @@
+package wsgateway
+
+import (
+	"encoding/json"
+	"time"
+
+	"hubbub/internal/chat"
+)
+
+// event is one message to the browser, as JSON (see docs/protocol.md).
+type event struct {
+	Kind      string `json:"kind"`
+	Room      string `json:"room,omitempty"`
+	From      string `json:"from,omitempty"`
+	To        string `json:"to,omitempty"`
+	Text      string `json:"text,omitempty"`
+	ID        int64  `json:"id,omitempty"`
+	Time      string `json:"time,omitempty"`
+	History   bool   `json:"history,omitempty"`
+	Elsewhere bool   `json:"elsewhere,omitempty"`
+	Sent      bool   `json:"sent,omitempty"`
+}
+
+var kindNames = map[chat.Kind]string{
+	chat.KindPrompt: "prompt", chat.KindNameTaken: "name_taken", chat.KindWelcome: "welcome",
+	chat.KindJoin: "join", chat.KindLeave: "leave", chat.KindChat: "message", chat.KindAction: "action",
+	chat.KindPrivate: "private", chat.KindNick: "nick", chat.KindTopic: "topic", chat.KindNotice: "notice",
+}
+
+// jsonEncoding renders chat messages as the JSON events of docs/protocol.md.
+type jsonEncoding struct{}
+
+// Encode implements chat.Encoder.
+func (jsonEncoding) Encode(m *chat.Message) []byte {
+	e := event{Kind: kindNames[m.Kind], Room: m.Room, From: m.From, To: m.To, Text: m.Text, ID: m.ID,
+		History: m.History, Elsewhere: m.Elsewhere, Sent: m.Sent}
+	if e.Kind == "" {
+		e.Kind = "notice"
+	}
+	if !m.Time.IsZero() {
+		e.Time = m.Time.UTC().Format(time.RFC3339Nano)
+	}
+	b, err := json.Marshal(e)
+	if err != nil {
+		// Every field is a string, a number or a bool: this cannot happen.
+		panic("wsgateway: encode: " + err.Error())
+	}
+	return b
+}
+
+// input is one message from the browser.
+type input struct {
+	Type string `json:"type"` // "line": a line typed, as a telnet user would type it
+	Text string `json:"text"`
+}
