@@ -204,6 +204,9 @@ func TestWebSocketOnHTTPListener(t *testing.T) {
 	if got := read(); got != `{"kind":"welcome","from":"webby"}` {
 		t.Fatalf("after the name: %s", got)
 	}
+	if got := read(); got != `{"kind":"current","room":"#lobby"}` {
+		t.Fatalf("after the welcome: %s", got)
+	}
 	nc := chattest.Join(t, addrs["chat"], "termy")
 	if got := read(); !strings.Contains(got, `"kind":"join"`) || !strings.Contains(got, `"from":"termy"`) {
 		t.Fatalf("join event %s", got)

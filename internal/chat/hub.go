@@ -270,7 +270,7 @@ func (h *Hub) roomLeftLocked(r *Room, s *Session) {
 func (h *Hub) joinLocked(s *Session, r *Room) {
 	r.addLocked(s)
 	s.rooms = append(s.rooms, r)
-	s.current.Store(r)
+	s.setCurrent(r)
 	h.tellRoomLocked(r, s, nil, &Message{Kind: KindJoin, Room: r.name.Display, From: s.name.Display})
 	h.note(KindJoin, r, s, "")
 	h.replayLocked(s, r)
@@ -295,7 +295,7 @@ func (h *Hub) partLocked(s *Session, r *Room, reason string) {
 	}
 	if s.current.Load() == r {
 		next := s.rooms[len(s.rooms)-1]
-		s.current.Store(next)
+		s.setCurrent(next)
 		s.noticef("now talking in %s", next.name.Display)
 	}
 }

@@ -33,7 +33,29 @@ const (
 	KindTopic
 	// KindNotice is a server notice (an error, a help line, a reply to a command).
 	KindNotice
+	// KindRooms lists the rooms (Rooms; Total of them), in answer to /rooms.
+	KindRooms
+	// KindMembers lists the members of Room (Members; Total of them), in answer to /who.
+	KindMembers
+	// KindCurrent says Room is now where the member's plain lines go. Transports that show
+	// one conversation at a time may show nothing for it: a notice says it in words.
+	KindCurrent
 )
+
+// RoomInfo is one room in a KindRooms list.
+type RoomInfo struct {
+	Name    string
+	Members int
+	Topic   string
+}
+
+// MemberInfo is one member in a KindMembers list.
+type MemberInfo struct {
+	Name     string
+	Owner    bool
+	Operator bool
+	Away     string // why, when away
+}
 
 // Message is one thing said to one or many members. It is immutable once sent: the same
 // Message goes to every recipient, and each transport encodes it once however many recipients
@@ -55,6 +77,10 @@ type Message struct {
 	History bool
 	ID      int64
 	Time    time.Time
+
+	Rooms   []RoomInfo   // KindRooms
+	Members []MemberInfo // KindMembers
+	Total   int          // KindRooms, KindMembers: how many there are, listed or not
 
 	encodings atomic.Pointer[encoding]
 }

@@ -2,7 +2,6 @@ package chat
 
 import (
 	"cmp"
-	"fmt"
 	"slices"
 	"strings"
 )
@@ -29,7 +28,7 @@ func (s *Session) cmdJoin(args string) error {
 	defer h.mu.Unlock()
 	r, exists := h.rooms.find(n)
 	if exists && slices.Contains(s.rooms, r) {
-		s.current.Store(r)
+		s.setCurrent(r)
 		s.noticef("now talking in %s", r.name.Display)
 		return nil
 	}
@@ -102,18 +101,11 @@ func (s *Session) cmdRooms(string) error {
 	slices.SortFunc(rooms, func(a, b *Room) int {
 		return cmp.Or(cmp.Compare(len(b.list()), len(a.list())), cmp.Compare(a.name.Key, b.name.Key))
 	})
-	s.noticef("%d rooms:", len(rooms))
-	for i, r := range rooms {
-		if i == maxRoomsListed {
-			s.noticef("  and %d more", len(rooms)-i)
-			break
-		}
-		line := fmt.Sprintf("  %s (%d)", r.name.Display, len(r.list()))
-		if r.topic != "" {
-			line += ": " + r.topic
-		}
-		s.notice(line)
+	m := &Message{Kind: KindRooms, Total: len(rooms)}
+	for _, r := range rooms[:min(len(rooms), maxRoomsListed)] {
+		m.Rooms = append(m.Rooms, RoomInfo{Name: r.name.Display, Members: len(r.list()), Topic: r.topic})
 	}
+	s.client.Deliver(m)
 	return nil
 }
 
@@ -128,29 +120,11 @@ func (s *Session) cmdWho(args string) error {
 		return nil
 	}
 	members := r.list()
-	var names []string
-	for i, m := range members {
-		if i == maxWhoListed {
-			names = append(names, fmt.Sprintf("and %d more", len(members)-i))
-			break
-		}
-		name := m.name.Display
-		var tags []string
-		if m == r.owner {
-			tags = append(tags, "owner")
-		}
-		if m.oper {
-			tags = append(tags, "operator")
-		}
-		if m.away != "" {
-			tags = append(tags, "away: "+m.away)
-		}
-		if len(tags) > 0 {
-			name += " (" + strings.Join(tags, ", ") + ")"
-		}
-		names = append(names, name)
+	m := &Message{Kind: KindMembers, Room: r.name.Display, Total: len(members)}
+	for _, who := range members[:min(len(members), maxWhoListed)] {
+		m.Members = append(m.Members, MemberInfo{Name: who.name.Display, Owner: who == r.owner, Operator: who.oper, Away: who.away})
 	}
-	s.noticef("%s (%d): %s", r.name.Display, len(members), strings.Join(names, ", "))
+	s.client.Deliver(m)
 	return nil
 }
 

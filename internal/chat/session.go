@@ -135,6 +135,12 @@ func (s *Session) refuseIfMuted() bool {
 	return true
 }
 
+// setCurrent makes r where the member's plain lines go, and tells its client.
+func (s *Session) setCurrent(r *Room) {
+	s.current.Store(r)
+	s.client.Deliver(&Message{Kind: KindCurrent, Room: r.name.Display})
+}
+
 // ignores reports whether s does not want to hear from.
 func (s *Session) ignores(from *Session) bool {
 	m := s.ignored.Load()

@@ -103,7 +103,9 @@ func newConn(srv *Server, nc *net.TCPConn, f *flusher) (*conn, error) {
 
 // Deliver queues m for the client (chat.Client). It never blocks.
 func (c *conn) Deliver(m *chat.Message) {
-	c.write(m.Encoded(lineEncoding{}))
+	if b := m.Encoded(lineEncoding{}); len(b) > 0 {
+		c.write(b)
+	}
 }
 
 // Drop ends the connection after what is queued is sent (chat.Client): a kick or a ban.

@@ -1,6 +1,11 @@
 package lineproto
 
-import "hubbub/internal/chat"
+import (
+	"fmt"
+	"strings"
+
+	"hubbub/internal/chat"
+)
 
 // lineEncoding renders chat messages as terminal lines, in the original chat server's words
 // where it had any.
@@ -58,8 +63,58 @@ func (lineEncoding) Encode(m *chat.Message) []byte {
 		if m.Text == "" {
 			b = append(b[:len(b)-2], " to nothing"...)
 		}
+	case chat.KindCurrent:
+		return nil // a notice says it in words
+	case chat.KindRooms:
+		return appendRooms(b, m)
+	case chat.KindMembers:
+		return appendMembers(b, m)
 	default:
 		b = append(append(b, "* "...), m.Text...)
+	}
+	return append(b, '\r', '\n')
+}
+
+// appendRooms renders a room list as notice lines: "* 2 rooms:", "*   #go (3): topic".
+func appendRooms(b []byte, m *chat.Message) []byte {
+	b = fmt.Appendf(b, "* %d rooms:\r\n", m.Total)
+	for _, r := range m.Rooms {
+		b = fmt.Appendf(b, "*   %s (%d)", r.Name, r.Members)
+		if r.Topic != "" {
+			b = append(append(b, ": "...), r.Topic...)
+		}
+		b = append(b, '\r', '\n')
+	}
+	if more := m.Total - len(m.Rooms); more > 0 {
+		b = fmt.Appendf(b, "*   and %d more\r\n", more)
+	}
+	return b
+}
+
+// appendMembers renders a member list as one notice line: "* #go (3): alice (owner), bob".
+func appendMembers(b []byte, m *chat.Message) []byte {
+	b = fmt.Appendf(b, "* %s (%d): ", m.Room, m.Total)
+	for i, who := range m.Members {
+		if i > 0 {
+			b = append(b, ", "...)
+		}
+		b = append(b, who.Name...)
+		var tags []string
+		if who.Owner {
+			tags = append(tags, "owner")
+		}
+		if who.Operator {
+			tags = append(tags, "operator")
+		}
+		if who.Away != "" {
+			tags = append(tags, "away: "+who.Away)
+		}
+		if len(tags) > 0 {
+			b = append(append(append(b, " ("...), strings.Join(tags, ", ")...), ')')
+		}
+	}
+	if more := m.Total - len(m.Members); more > 0 {
+		b = fmt.Appendf(b, ", and %d more", more)
 	}
 	return append(b, '\r', '\n')
 }

@@ -19,12 +19,30 @@ type event struct {
 	History   bool   `json:"history,omitempty"`
 	Elsewhere bool   `json:"elsewhere,omitempty"`
 	Sent      bool   `json:"sent,omitempty"`
+
+	Rooms   []roomInfo   `json:"rooms,omitempty"`
+	Members []memberInfo `json:"members,omitempty"`
+	Total   int          `json:"total,omitempty"`
+}
+
+type roomInfo struct {
+	Name    string `json:"name"`
+	Members int    `json:"members"`
+	Topic   string `json:"topic,omitempty"`
+}
+
+type memberInfo struct {
+	Name     string `json:"name"`
+	Owner    bool   `json:"owner,omitempty"`
+	Operator bool   `json:"operator,omitempty"`
+	Away     string `json:"away,omitempty"`
 }
 
 var kindNames = map[chat.Kind]string{
 	chat.KindPrompt: "prompt", chat.KindNameTaken: "name_taken", chat.KindWelcome: "welcome",
 	chat.KindJoin: "join", chat.KindLeave: "leave", chat.KindChat: "message", chat.KindAction: "action",
 	chat.KindPrivate: "private", chat.KindNick: "nick", chat.KindTopic: "topic", chat.KindNotice: "notice",
+	chat.KindRooms: "rooms", chat.KindMembers: "members", chat.KindCurrent: "current",
 }
 
 // jsonEncoding renders chat messages as the JSON events of docs/protocol.md.
@@ -36,6 +54,15 @@ func (jsonEncoding) Encode(m *chat.Message) []byte {
 		History: m.History, Elsewhere: m.Elsewhere, Sent: m.Sent}
 	if e.Kind == "" {
 		e.Kind = "notice"
+	}
+	for _, r := range m.Rooms {
+		e.Rooms = append(e.Rooms, roomInfo(r))
+	}
+	for _, who := range m.Members {
+		e.Members = append(e.Members, memberInfo(who))
+	}
+	if m.Kind == chat.KindRooms || m.Kind == chat.KindMembers {
+		e.Total = m.Total
 	}
 	if !m.Time.IsZero() {
 		e.Time = m.Time.UTC().Format(time.RFC3339Nano)

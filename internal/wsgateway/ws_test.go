@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -111,6 +112,22 @@ func (c *client) expect(want event) event {
 	return got
 }
 
+// expectRaw reads the next event, which must be of kind, as a map.
+func (c *client) expectRaw(kind string) map[string]any {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), chattest.Timeout)
+	defer cancel()
+	_, b, err := c.ws.Read(ctx)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil || m["kind"] != kind {
+		c.t.Fatalf("got %s, want a %s event", b, kind)
+	}
+	return m
+}
+
 // closed reads until the server closes the connection and returns the close status.
 func (c *client) closed() (websocket.StatusCode, string) {
 	c.t.Helper()
@@ -131,6 +148,7 @@ func TestBrowserAndTelnetTalk(t *testing.T) {
 	alice.expect(event{Kind: "prompt"})
 	alice.send("alice")
 	alice.expect(event{Kind: "welcome", From: "alice"})
+	alice.expect(event{Kind: "current", Room: "#lobby"})
 
 	bob := chattest.Join(t, lineAddr, "bob")
 	alice.expect(event{Kind: "join", Room: "#lobby", From: "bob"})
@@ -141,7 +159,19 @@ func TestBrowserAndTelnetTalk(t *testing.T) {
 
 	// Commands, rooms, private messages: the same chat.
 	alice.send("/join go")
+	alice.expect(event{Kind: "current", Room: "#go"})
 	alice.expect(event{Kind: "notice", Text: "you made #go and own it: plain lines now go there"})
+	// Lists come as data, not as text to parse.
+	alice.send("/rooms")
+	rooms := alice.expectRaw("rooms")
+	if rooms["total"] != 2.0 || !strings.Contains(fmt.Sprint(rooms["rooms"]), "name:#lobby") {
+		t.Errorf("rooms event %v", rooms)
+	}
+	alice.send("/who lobby")
+	who := alice.expectRaw("members")
+	if who["room"] != "#lobby" || who["total"] != 2.0 || !strings.Contains(fmt.Sprint(who["members"]), "name:bob") {
+		t.Errorf("members event %v", who)
+	}
 	bob.Send("/msg alice psst")
 	bob.Expect("[PM to alice] psst")
 	alice.expect(event{Kind: "private", From: "bob", To: "alice", Text: "psst"})
@@ -213,6 +243,7 @@ func TestShutdownTellsBrowsers(t *testing.T) {
 	c.expect(event{Kind: "prompt"})
 	c.send("dave")
 	c.expect(event{Kind: "welcome", From: "dave"})
+	c.expect(event{Kind: "current", Room: "#lobby"})
 	done := make(chan error, 1)
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), chattest.Timeout)
