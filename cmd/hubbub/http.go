@@ -6,6 +6,8 @@ import (
 	"net/http/pprof"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"hubbub/internal/webpage"
 )
 
 // httpHandler serves what operators look at: /metrics, /healthz, /readyz, and /debug/pprof/
@@ -15,6 +17,7 @@ func (m *Main) httpHandler() http.Handler {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(m.metrics.Registry, promhttp.HandlerOpts{}))
 	if m.ws != nil {
 		mux.Handle("GET /ws", m.ws)
+		mux.Handle("GET /", webpage.Handler())
 	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "ok")
