@@ -50,8 +50,10 @@ func bench(args []string, stdout, stderr io.Writer) int {
 	)
 	var scenario loadgen.Scenario
 	defaultAddr := "127.0.0.1:8000"
+	var ws *bool
 	switch scenarioName {
 	case "fanout":
+		ws = fs.Bool("ws", false, "connect users to the WebSocket endpoint (ws://ADDR/ws, default 127.0.0.1:8080) instead of TCP lines")
 		users := fs.Int("users", 100, "users who register")
 		senders := fs.Int("senders", 10, "users who send")
 		msgs := fs.Int("msgs", 1000, "lines each sender says")
@@ -90,15 +92,19 @@ func bench(args []string, stdout, stderr io.Writer) int {
 		}
 		return 2
 	}
+	useWS := ws != nil && *ws
 	if *addr == "" {
 		*addr = defaultAddr
+		if useWS {
+			*addr = "127.0.0.1:8080"
+		}
 	}
 	if *runID == "" {
 		b := make([]byte, 2)
 		rand.Read(b)
 		*runID = hex.EncodeToString(b)
 	}
-	opts := loadgen.Options{Addr: *addr, Timeout: *timeout, AllowRemote: *allowRemote}
+	opts := loadgen.Options{Addr: *addr, Timeout: *timeout, AllowRemote: *allowRemote, WS: useWS}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -189,13 +190,24 @@ func TestWebSocketOnHTTPListener(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ws.CloseNow()
-	read := func() string {
+	var pending []json.RawMessage
+	read := func() string { // the next event, from a message of one or of an array of them
 		t.Helper()
-		_, b, err := ws.Read(ctx)
-		if err != nil {
-			t.Fatal(err)
+		if len(pending) == 0 {
+			_, b, err := ws.Read(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if b[0] != '[' {
+				return string(b)
+			}
+			if err := json.Unmarshal(b, &pending); err != nil {
+				t.Fatal(err)
+			}
 		}
-		return string(b)
+		e := pending[0]
+		pending = pending[1:]
+		return string(e)
 	}
 	if got := read(); got != `{"kind":"prompt"}` {
 		t.Fatalf("first event %s", got)

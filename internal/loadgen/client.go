@@ -2,9 +2,11 @@ package loadgen
 
 import (
 	"bufio"
+
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/coder/websocket"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -13,12 +15,39 @@ import (
 
 // lineConn is one chat connection of the load generator.
 type lineConn struct {
-	c *net.TCPConn
+	c *net.TCPConn // the TCP connection (under the WebSocket, when ws is set)
 	r *bufio.Reader
+
+	ws        *websocket.Conn // set for a connection to /ws
+	wsLine    []byte          // the line readLine made of the last event
+	wsPending []wsEvent       // events of the last message not read yet
 }
+
+// write sends p, one or more lines.
+func (lc *lineConn) write(p []byte) error {
+	if lc.ws != nil {
+		return lc.writeWS(p)
+	}
+	_, err := lc.c.Write(p)
+	return err
+}
+
+// close closes the connection.
+func (lc *lineConn) close() {
+	if lc.ws != nil {
+		lc.ws.CloseNow()
+	}
+	lc.c.Close()
+}
+
+// buffered reports whether a line can be read without waiting for the network.
+func (lc *lineConn) buffered() bool { return lc.r != nil && lc.r.Buffered() > 0 }
 
 // readLine returns the next line without its line end. It is valid until the next read.
 func (lc *lineConn) readLine() ([]byte, error) {
+	if lc.ws != nil {
+		return lc.readWSLine()
+	}
 	line, err := lc.r.ReadSlice('\n')
 	if err == bufio.ErrBufferFull {
 		// A line longer than the buffer: skip the rest of it.
@@ -37,33 +66,33 @@ func (lc *lineConn) readLine() ([]byte, error) {
 // Lines before the welcome other than the prompt (another user's join) are skipped; a refusal
 // or "name taken" is returned as a *serverSaid error.
 func register(ctx context.Context, d *dialer, name string) (*lineConn, error) {
-	c, err := d.dial(ctx)
+	lc, err := d.connect(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("connect: %w", err)
 	}
+	c := lc.c
 	if dl, ok := ctx.Deadline(); ok {
 		c.SetReadDeadline(dl)
 	}
-	lc := &lineConn{c: c, r: bufio.NewReaderSize(c, 16<<10)}
 	prompted := false
 	for {
 		line, err := lc.readLine()
 		if err != nil {
-			c.Close()
+			lc.close()
 			return nil, fmt.Errorf("register: %w", err)
 		}
 		switch {
 		case !prompted && bytes.HasPrefix(line, []byte("What's your name?")):
 			prompted = true
 			c.SetWriteDeadline(time.Now().Add(d.timeout))
-			if _, err := fmt.Fprintf(c, "%s\r\n", name); err != nil {
-				c.Close()
+			if err := lc.write([]byte(name + "\r\n")); err != nil {
+				lc.close()
 				return nil, fmt.Errorf("register: %w", err)
 			}
 		case prompted && bytes.HasPrefix(line, []byte("Welcome")):
 			return lc, nil
 		case bytes.HasPrefix(line, []byte("* ")), bytes.HasPrefix(line, []byte("name taken")):
-			c.Close()
+			lc.close()
 			return nil, &serverSaid{line: string(line)}
 		}
 	}

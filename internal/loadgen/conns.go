@@ -39,7 +39,17 @@ func Conns(cfg ConnsConfig) Scenario {
 			mu.Unlock()
 			// Read what the server sends (the joins of everyone after us), as a client would.
 			lc.c.SetReadDeadline(time.Time{})
-			drains.Go(func() { io.Copy(io.Discard, lc.r) })
+			drains.Go(func() {
+				if lc.ws == nil {
+					io.Copy(io.Discard, lc.r)
+					return
+				}
+				for {
+					if _, err := lc.readLine(); err != nil {
+						return
+					}
+				}
+			})
 		})
 		select {
 		case <-time.After(cfg.Hold):
@@ -47,7 +57,7 @@ func Conns(cfg ConnsConfig) Scenario {
 		}
 		err = o.ready(ctx) // the server is measured now, with every connection idle
 		for _, lc := range conns {
-			lc.c.Close()
+			lc.close()
 		}
 		drains.Wait()
 		if err != nil {

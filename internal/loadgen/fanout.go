@@ -114,7 +114,7 @@ func Fanout(cfg FanoutConfig) Scenario {
 			errs.add(fmt.Errorf("waiting for deliveries: %w", ctx.Err()))
 		}
 		for _, lc := range conns {
-			lc.c.Close()
+			lc.close()
 		}
 		<-done
 		stop()
@@ -140,7 +140,7 @@ func receive(lc *lineConn, runID []byte, want int64, senders int, progress, reor
 	next := make([]int64, senders)
 	var now, unreported int64
 	for got < want {
-		if lc.r.Buffered() == 0 {
+		if !lc.buffered() {
 			now = 0 // the next read waits: take the time afresh after it
 		}
 		line, err := lc.readLine()
@@ -218,7 +218,7 @@ func send(ctx context.Context, lc *lineConn, i int, cfg FanoutConfig, firstSend 
 		if dl, ok := ctx.Deadline(); ok {
 			lc.c.SetWriteDeadline(dl)
 		}
-		if _, err := lc.c.Write(buf); err != nil {
+		if err := lc.write(buf); err != nil {
 			return err
 		}
 	}

@@ -1,10 +1,12 @@
 package loadgen_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
@@ -12,11 +14,13 @@ import (
 
 	"go.uber.org/goleak"
 
+	"hubbub/internal/chat"
 	"hubbub/internal/chattest"
 	"hubbub/internal/echo"
 	"hubbub/internal/lineproto"
 	"hubbub/internal/loadgen"
 	"hubbub/internal/quote"
+	"hubbub/internal/wsgateway"
 )
 
 func TestMain(m *testing.M) {
@@ -144,4 +148,29 @@ func TestResultJSON(t *testing.T) {
 		back.Latency["delivery"].Quantile(0.5) != r.Latency["delivery"].Quantile(0.5) {
 		t.Errorf("JSON round trip changed the result: %s", b)
 	}
+}
+
+// TestFanoutWS runs the fan-out scenario against the WebSocket gateway, with a TCP user in the
+// same chat.
+func TestFanoutWS(t *testing.T) {
+	line := lineproto.DefaultConfig()
+	line.LineRate = 0
+	srv := chattest.StartChat(t, line, chat.DefaultConfig(), nil)
+	wsCfg := wsgateway.DefaultConfig()
+	wsCfg.LineRate = 0
+	ws := wsgateway.NewServer(wsCfg, srv.Hub, slog.New(slog.DiscardHandler))
+	hs := httptest.NewServer(ws)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), chattest.Timeout)
+		defer cancel()
+		ws.Shutdown(ctx)
+		hs.Close()
+	})
+	o := opts(strings.TrimPrefix(hs.URL, "http://"))
+	o.WS = true
+	r, err := loadgen.Run(t.Context(), loadgen.Fanout(loadgen.FanoutConfig{Users: 5, Senders: 2, Msgs: 30, RunID: "w"}), o, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkCounts(t, r, map[string]int64{"registered": 5, "deliveries": 2 * 30 * 4, "expected": 240, "lost": 0, "reordered": 0})
 }

@@ -28,6 +28,7 @@ type Options struct {
 	Addr        string
 	Timeout     time.Duration // bounds the whole run
 	AllowRemote bool          // permit targets outside 127.0.0.0/8 and ::1
+	WS          bool          // chat scenarios talk to the WebSocket endpoint (ws://Addr/ws)
 
 	// Part and Parts split the work between worker processes: this one does part Part (from 0)
 	// of Parts. A single process is part 0 of 1.
@@ -57,8 +58,21 @@ func (o *Options) share(n int) (lo, hi int) {
 type dialer struct {
 	target  string
 	spread  bool
+	ws      bool // chat connections go to the WebSocket endpoint
 	next    atomic.Uint32
 	timeout time.Duration
+}
+
+// connect opens a chat connection: TCP lines, or a WebSocket when the options say so.
+func (d *dialer) connect(ctx context.Context) (*lineConn, error) {
+	if d.ws {
+		return d.dialWS(ctx)
+	}
+	c, err := d.dial(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &lineConn{c: c, r: bufio.NewReaderSize(c, 16<<10)}, nil
 }
 
 func newDialer(o Options) (*dialer, error) {
@@ -70,7 +84,7 @@ func newDialer(o Options) (*dialer, error) {
 	if !loopback && !o.AllowRemote {
 		return nil, fmt.Errorf("target %s is not on this machine (127.0.0.0/8 or ::1); pass --allow-remote to load another host", o.Addr)
 	}
-	return &dialer{target: ap.String(), spread: loopback && ap.Addr().Is4(), timeout: 10 * time.Second}, nil
+	return &dialer{target: ap.String(), spread: loopback && ap.Addr().Is4(), ws: o.WS, timeout: 10 * time.Second}, nil
 }
 
 func resolve(addr string) (netip.AddrPort, error) {

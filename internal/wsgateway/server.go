@@ -282,9 +282,17 @@ func (c *conn) writeLoop() {
 		c.out, c.outBytes = nil, 0
 		closing, code, reason := c.closing, c.closeCode, c.reason
 		c.mu.Unlock()
-		for _, b := range out {
+		// Events that queued up while the last write went out go in one message, as a JSON
+		// array: one frame and one system call for many events, when the room is busy.
+		for len(out) > 0 {
+			msg := out[0]
+			n := 1
+			if len(out) > 1 {
+				msg, n = batch(out, maxBatch)
+			}
+			out = out[n:]
 			ctx, cancel := context.WithTimeout(context.Background(), c.srv.cfg.WriteTimeout)
-			err := c.ws.Write(ctx, websocket.MessageText, b)
+			err := c.ws.Write(ctx, websocket.MessageText, msg)
 			cancel()
 			if err != nil {
 				c.finish(websocket.StatusPolicyViolation, "write timeout", false)
@@ -297,6 +305,24 @@ func (c *conn) writeLoop() {
 			return
 		}
 	}
+}
+
+// maxBatch bounds the bytes of events sent in one message.
+const maxBatch = 64 << 10
+
+// batch joins the first events of out, up to about max bytes (at least one), into a JSON
+// array, and says how many it took.
+func batch(out [][]byte, max int) ([]byte, int) {
+	b := []byte{'['}
+	n := 0
+	for n < len(out) && (n == 0 || len(b)+len(out[n]) < max) {
+		if n > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, out[n]...)
+		n++
+	}
+	return append(b, ']'), n
 }
 
 // pingLoop pings the browser now and then: a connection that does not answer is dropped, so

@@ -58,8 +58,31 @@ func testConfig() wsgateway.Config {
 }
 
 type client struct {
-	t  *testing.T
-	ws *websocket.Conn
+	t       *testing.T
+	ws      *websocket.Conn
+	pending []json.RawMessage // events of the last message not read yet
+}
+
+// nextRaw returns the next event, from a message of one event or of an array of them.
+func (c *client) nextRaw() (json.RawMessage, error) {
+	if len(c.pending) == 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), chattest.Timeout)
+		defer cancel()
+		_, b, err := c.ws.Read(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if len(b) > 0 && b[0] == '[' {
+			if err := json.Unmarshal(b, &c.pending); err != nil || len(c.pending) < 2 {
+				c.t.Fatalf("bad array message %q: %v", b, err)
+			}
+		} else {
+			c.pending = []json.RawMessage{b}
+		}
+	}
+	e := c.pending[0]
+	c.pending = c.pending[1:]
+	return e, nil
 }
 
 func dial(t *testing.T, url string, opts *websocket.DialOptions) *client {
@@ -85,9 +108,7 @@ func (c *client) send(text string) {
 }
 
 func (c *client) next() (event, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), chattest.Timeout)
-	defer cancel()
-	_, b, err := c.ws.Read(ctx)
+	b, err := c.nextRaw()
 	if err != nil {
 		return event{}, err
 	}
@@ -115,9 +136,7 @@ func (c *client) expect(want event) event {
 // expectRaw reads the next event, which must be of kind, as a map.
 func (c *client) expectRaw(kind string) map[string]any {
 	c.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), chattest.Timeout)
-	defer cancel()
-	_, b, err := c.ws.Read(ctx)
+	b, err := c.nextRaw()
 	if err != nil {
 		c.t.Fatal(err)
 	}

@@ -170,7 +170,9 @@ function connect() {
   ws.onmessage = (m) => {
     let ev;
     try { ev = JSON.parse(m.data); } catch { return; }
-    onEvent(ev);
+    // A busy server sends the events that queued up in one message, as an array.
+    if (Array.isArray(ev)) ev.forEach(onEvent);
+    else onEvent(ev);
   };
   ws.onclose = (e) => {
     registered = false;
