@@ -191,7 +191,10 @@ func (c *conn) finishLocked(code websocket.StatusCode, reason string, flush bool
 	c.closing, c.closeCode, c.reason, c.flushLast = true, code, reason, flush
 	close(c.ending)
 	if !flush {
+		// Dropped at once: its writer may be stuck in a write the client does not read, and
+		// nothing queued is worth waiting for.
 		c.out, c.outBytes = nil, 0
+		c.ws.CloseNow()
 	}
 	c.wake.Signal()
 }

@@ -277,3 +277,52 @@ func TestShutdownTellsBrowsers(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestSlowBrowserIsDropped has a browser that stops reading while a telnet user floods the
+// room: it is dropped as a slow consumer, and the telnet users go on.
+func TestSlowBrowserIsDropped(t *testing.T) {
+	line := lineproto.DefaultConfig()
+	line.LineRate = 0
+	line.MaxQueue = 64 << 20
+	srv := chattest.StartChat(t, line, chat.DefaultConfig(), nil)
+	logs := &chattest.Logs{}
+	cfg := testConfig()
+	cfg.MaxQueue = 64 << 10
+	ws := wsgateway.NewServer(cfg, srv.Hub, slog.New(slog.NewTextHandler(logs, nil)))
+	hs := httptest.NewServer(ws)
+	defer hs.Close()
+	defer ws.Shutdown(context.Background())
+
+	slow := dial(t, "ws"+strings.TrimPrefix(hs.URL, "http"), nil)
+	slow.expect(event{Kind: "prompt"})
+	slow.send("slow")
+	slow.expect(event{Kind: "welcome", From: "slow"})
+	talker := chattest.Join(t, srv.Addr, "talker")
+	listener := chattest.Join(t, srv.Addr, "listener")
+	talker.Expect("listener has joined the channel")
+
+	filler := strings.Repeat("f", 900)
+	for round := range 200 { // 18 MB in all: more than the sockets hold
+		var b strings.Builder
+		for i := range 100 {
+			fmt.Fprintf(&b, "%d %s\n", round*100+i, filler)
+		}
+		talker.Write(b.String())
+		for i := 0; i < 100; {
+			got := listener.ReadLine()
+			if got == "slow has left the channel." {
+				continue
+			}
+			if want := fmt.Sprintf("<talker> %d %s", round*100+i, filler); got != want {
+				t.Fatalf("listener got %.40q, want %.40q", got, want)
+			}
+			i++
+		}
+		if strings.Contains(logs.String(), "slow consumer") {
+			break
+		}
+	}
+	logs.WaitFor(t, "connection closed", "service=ws", "name=slow", `reason="slow consumer"`)
+	talker.Send("still here")
+	listener.Expect("<talker> still here")
+}
