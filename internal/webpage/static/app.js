@@ -167,6 +167,7 @@ function connect() {
   setStatus("connecting…", "connecting");
   const url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws";
   ws = new WebSocket(url);
+  ws.onopen = () => setStatus(myName ? "connected, joining as " + myName + "…" : "connected: choose a name", "online");
   ws.onmessage = (m) => {
     let ev;
     try { ev = JSON.parse(m.data); } catch { return; }
