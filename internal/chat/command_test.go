@@ -10,11 +10,7 @@ import (
 
 func TestPrivateMessages(t *testing.T) {
 	srv, _ := start(t, chat.DefaultConfig())
-	alice := chattest.Join(t, srv.Addr, "alice")
-	bob := chattest.Join(t, srv.Addr, "bob")
-	carol := chattest.Join(t, srv.Addr, "carol")
-	alice.Expect("bob has joined the channel", "carol has joined the channel")
-	bob.Expect("carol has joined the channel")
+	alice, bob, carol := joinThree(t, srv.Addr)
 
 	alice.Send("/msg BOB psst \x1b[2Jhere")
 	alice.Expect("[PM to bob] psst here")
@@ -98,11 +94,7 @@ func TestMeNickAndWhois(t *testing.T) {
 
 func TestIgnore(t *testing.T) {
 	srv, _ := start(t, chat.DefaultConfig())
-	alice := chattest.Join(t, srv.Addr, "alice")
-	bob := chattest.Join(t, srv.Addr, "bob")
-	carol := chattest.Join(t, srv.Addr, "carol")
-	alice.Expect("bob has joined the channel", "carol has joined the channel")
-	bob.Expect("carol has joined the channel")
+	alice, bob, carol := joinThree(t, srv.Addr)
 
 	carol.Send("/ignore")
 	carol.Expect("* you ignore no one")

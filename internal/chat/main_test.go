@@ -46,3 +46,14 @@ func start(t *testing.T, cfg chat.Config) (*chattest.Server, *clock) {
 	line.LineRate = 0
 	return chattest.StartChat(t, line, cfg, nil), clk
 }
+
+// joinThree registers alice, bob and carol at addr, each having heard of those after them.
+func joinThree(t *testing.T, addr string) (alice, bob, carol *chattest.Client) {
+	t.Helper()
+	alice = chattest.Join(t, addr, "alice")
+	bob = chattest.Join(t, addr, "bob")
+	carol = chattest.Join(t, addr, "carol")
+	alice.Expect("bob has joined the channel", "carol has joined the channel")
+	bob.Expect("carol has joined the channel")
+	return alice, bob, carol
+}

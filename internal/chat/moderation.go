@@ -138,22 +138,13 @@ func (s *Session) cmdMute(args string) error {
 	if name == "" || !ok {
 		return s.usage("mute")
 	}
-	h := s.hub
-	if !h.lockLive(s) {
-		return nil
-	}
-	defer h.mu.Unlock()
-	if !s.requireOperLocked() {
-		return nil
-	}
-	who, ok := s.targetLocked(name)
-	if !ok {
-		return nil
-	}
-	who.mutedUntil.Store(h.now().Add(d).UnixNano())
-	who.noticef("an operator muted you for %v", d)
-	s.noticef("muted %s for %v", who.name.Display, d)
-	h.log.Info("mute", "by", s.name.Display, "name", who.name.Display, "for", d)
+	s.onOperTarget(name, func(who *Session) {
+		h := s.hub
+		who.mutedUntil.Store(h.now().Add(d).UnixNano())
+		who.noticef("an operator muted you for %v", d)
+		s.noticef("muted %s for %v", who.name.Display, d)
+		h.log.Info("mute", "by", s.name.Display, "name", who.name.Display, "for", d)
+	})
 	return nil
 }
 
@@ -161,22 +152,28 @@ func (s *Session) cmdUnmute(args string) error {
 	if args == "" {
 		return s.usage("unmute")
 	}
+	s.onOperTarget(args, func(who *Session) {
+		who.mutedUntil.Store(0)
+		who.notice("you may talk again")
+		s.noticef("unmuted %s", who.name.Display)
+	})
+	return nil
+}
+
+// onOperTarget runs act, under the hub's lock, on the member called name, if s is an operator
+// and there is such a member; otherwise it tells s why not.
+func (s *Session) onOperTarget(name string, act func(who *Session)) {
 	h := s.hub
 	if !h.lockLive(s) {
-		return nil
+		return
 	}
 	defer h.mu.Unlock()
 	if !s.requireOperLocked() {
-		return nil
+		return
 	}
-	who, ok := s.targetLocked(args)
-	if !ok {
-		return nil
+	if who, ok := s.targetLocked(name); ok {
+		act(who)
 	}
-	who.mutedUntil.Store(0)
-	who.notice("you may talk again")
-	s.noticef("unmuted %s", who.name.Display)
-	return nil
 }
 
 // cmdBan refuses a name, or an address or network, until the ban ends. Bans are kept in

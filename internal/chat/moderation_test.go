@@ -130,11 +130,7 @@ func TestOperPasswordLimits(t *testing.T) {
 
 func TestRoomOwnerKicks(t *testing.T) {
 	srv, _ := start(t, chat.DefaultConfig())
-	alice := chattest.Join(t, srv.Addr, "alice")
-	bob := chattest.Join(t, srv.Addr, "bob")
-	carol := chattest.Join(t, srv.Addr, "carol")
-	alice.Expect("bob has joined the channel", "carol has joined the channel")
-	bob.Expect("carol has joined the channel")
+	alice, bob, carol := joinThree(t, srv.Addr)
 	alice.Send("/join go")
 	alice.Expect("* you made #go and own it: plain lines now go there")
 	bob.Send("/join go")
