@@ -151,7 +151,8 @@ type conn struct {
 	reason    string // why it ends, for the log and the close frame; guarded by mu
 	flushLast bool   // send what is queued before closing; guarded by mu
 
-	registered atomic.Bool // the user has a name; set by the reader
+	registered atomic.Bool    // the user has a name; set by the reader
+	tasks      sync.WaitGroup // the connection's goroutines, waited for by serve
 }
 
 // Deliver queues m for the browser (chat.Client). It never blocks.
@@ -192,19 +193,20 @@ func (c *conn) finishLocked(code websocket.StatusCode, reason string, flush bool
 	close(c.ending)
 	if !flush {
 		// Dropped at once: its writer may be stuck in a write the client does not read, and
-		// nothing queued is worth waiting for.
+		// nothing queued is worth waiting for. Not here, though: CloseNow can wait for the
+		// library's goroutines, and this runs under the chat's lock.
 		c.out, c.outBytes = nil, 0
-		c.ws.CloseNow()
+		c.tasks.Go(func() { c.ws.CloseNow() })
 	}
 	c.wake.Signal()
 }
 
 // serve runs the connection: a writer goroutine, a pinger, and the reading loop here.
 func (c *conn) serve(remote netip.Addr) {
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	wg.Go(c.writeLoop)
-	wg.Go(c.pingLoop)
+	// Waited for last: finish starts its tasks before serve's own finish below, and none after.
+	defer c.tasks.Wait()
+	c.tasks.Go(c.writeLoop)
+	c.tasks.Go(c.pingLoop)
 
 	var err error
 	c.session, err = c.srv.hub.Connect(c, remote)
