@@ -113,6 +113,18 @@ func TestMetricsAfterChat(t *testing.T) {
 	}
 	refused := chattest.DialFrom(t, "127.0.0.3", addrs["chat"])
 	refused.Expect("* too many connections from your address (max 1)")
+	// A browser counts like a telnet client: 127.0.0.1 may have one connection.
+	ctx, cancel := context.WithTimeout(context.Background(), chattest.Timeout)
+	defer cancel()
+	web, _, err := websocket.Dial(ctx, "ws://"+addrs["http"]+"/ws", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer web.CloseNow()
+	_, resp, err := websocket.Dial(ctx, "ws://"+addrs["http"]+"/ws", nil)
+	if err == nil || resp == nil || resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("a second WebSocket from 127.0.0.1: %v, %v; want 503", err, resp)
+	}
 
 	page := waitMetrics(t, base, map[string]float64{
 		`hubbub_connections_accepted_total{service="chat"}`:                2,

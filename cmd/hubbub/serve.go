@@ -108,7 +108,7 @@ func (m *Main) Run() error {
 			m.closeHistory()
 			return fmt.Errorf("history: %w", err)
 		}
-		m.ws = wsgateway.NewServer(m.cfg.wsConfig(), hub, m.log)
+		m.ws = wsgateway.NewServer(m.cfg.wsConfig(), hub, limiter, m.log)
 		line := lineproto.NewServer(m.cfg.Line, hub, limiter, m.log)
 		line.SetObserver(m.metrics.Line())
 		todo = append(todo, listener{"chat", m.cfg.ChatAddr, line, true})

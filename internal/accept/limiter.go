@@ -72,6 +72,25 @@ func (l *Limiter) acquire(addr netip.Addr) (reason, refusal string) {
 	return "", ""
 }
 
+// Acquire counts a new connection from addr to service, or says why it is refused. It is for
+// transports that do not accept through a Loop (WebSocket connections arrive through the HTTP
+// server); Release uncounts what Acquire counted.
+func (l *Limiter) Acquire(service string, addr netip.Addr) (refusal string) {
+	reason, refusal := l.acquire(addr)
+	if refusal != "" {
+		l.refused(service, reason)
+		return refusal
+	}
+	l.accepted(service)
+	return ""
+}
+
+// Release uncounts a connection that Acquire admitted.
+func (l *Limiter) Release(service string, addr netip.Addr) {
+	l.release(addr)
+	l.closed(service)
+}
+
 func (l *Limiter) accepted(service string) {
 	if l != nil && l.obs != nil {
 		l.obs.Accepted(service)

@@ -158,7 +158,7 @@ func TestFanoutWS(t *testing.T) {
 	srv := chattest.StartChat(t, line, chat.DefaultConfig(), nil)
 	wsCfg := wsgateway.DefaultConfig()
 	wsCfg.LineRate = 0
-	ws := wsgateway.NewServer(wsCfg, srv.Hub, slog.New(slog.DiscardHandler))
+	ws := wsgateway.NewServer(wsCfg, srv.Hub, nil, slog.New(slog.DiscardHandler))
 	hs := httptest.NewServer(ws)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), chattest.Timeout)

@@ -48,11 +48,19 @@ const (
 
 var noticeShutdown = &chat.Message{Kind: chat.KindNotice, Text: reasonShutdown}
 
+// Limiter admits connections within the limits the server's other services share (see
+// accept.Limiter): a browser counts like a telnet client.
+type Limiter interface {
+	Acquire(service string, addr netip.Addr) (refusal string)
+	Release(service string, addr netip.Addr)
+}
+
 // Server accepts WebSocket connections at its ServeHTTP and joins them to a chat.
 type Server struct {
-	cfg Config
-	hub *chat.Hub
-	log *slog.Logger
+	cfg     Config
+	hub     *chat.Hub
+	limiter Limiter // nil: no limits
+	log     *slog.Logger
 
 	mu       sync.Mutex
 	conns    map[*conn]struct{} // guarded by mu
@@ -60,9 +68,10 @@ type Server struct {
 	handlers sync.WaitGroup
 }
 
-// NewServer returns a WebSocket server for hub.
-func NewServer(cfg Config, hub *chat.Hub, log *slog.Logger) *Server {
-	return &Server{cfg: cfg, hub: hub, log: log, conns: make(map[*conn]struct{})}
+// NewServer returns a WebSocket server for hub, admitting the connections limiter allows
+// (limiter may be nil).
+func NewServer(cfg Config, hub *chat.Hub, limiter Limiter, log *slog.Logger) *Server {
+	return &Server{cfg: cfg, hub: hub, limiter: limiter, log: log, conns: make(map[*conn]struct{})}
 }
 
 // ServeHTTP upgrades the request to a WebSocket and serves it until it ends.
@@ -76,6 +85,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.handlers.Add(1)
 	s.mu.Unlock()
 	defer s.handlers.Done()
+
+	remote := remoteAddr(r.RemoteAddr)
+	if s.limiter != nil {
+		if refusal := s.limiter.Acquire("ws", remote); refusal != "" {
+			http.Error(w, refusal, http.StatusServiceUnavailable)
+			return
+		}
+		defer s.limiter.Release("ws", remote)
+	}
 
 	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: s.cfg.OriginPatterns})
 	if err != nil {
@@ -93,7 +111,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		delete(s.conns, c)
 		s.mu.Unlock()
 	}()
-	c.serve(remoteAddr(r.RemoteAddr))
+	c.serve(remote)
 }
 
 func remoteAddr(hostport string) netip.Addr {

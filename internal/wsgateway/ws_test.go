@@ -38,7 +38,7 @@ func start(t *testing.T, cfg wsgateway.Config) (string, string) {
 	line := lineproto.DefaultConfig()
 	line.LineRate = 0
 	srv := chattest.StartChat(t, line, chat.DefaultConfig(), nil)
-	ws := wsgateway.NewServer(cfg, srv.Hub, slog.New(slog.DiscardHandler))
+	ws := wsgateway.NewServer(cfg, srv.Hub, nil, slog.New(slog.DiscardHandler))
 	hs := httptest.NewServer(ws)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), chattest.Timeout)
@@ -255,7 +255,7 @@ func TestProtocolLimits(t *testing.T) {
 func TestShutdownTellsBrowsers(t *testing.T) {
 	line := lineproto.DefaultConfig()
 	srv := chattest.StartChat(t, line, chat.DefaultConfig(), nil)
-	ws := wsgateway.NewServer(testConfig(), srv.Hub, slog.New(slog.DiscardHandler))
+	ws := wsgateway.NewServer(testConfig(), srv.Hub, nil, slog.New(slog.DiscardHandler))
 	hs := httptest.NewServer(ws)
 	defer hs.Close()
 	c := dial(t, "ws"+strings.TrimPrefix(hs.URL, "http"), nil)
@@ -288,7 +288,7 @@ func TestSlowBrowserIsDropped(t *testing.T) {
 	logs := &chattest.Logs{}
 	cfg := testConfig()
 	cfg.MaxQueue = 64 << 10
-	ws := wsgateway.NewServer(cfg, srv.Hub, slog.New(slog.NewTextHandler(logs, nil)))
+	ws := wsgateway.NewServer(cfg, srv.Hub, nil, slog.New(slog.NewTextHandler(logs, nil)))
 	hs := httptest.NewServer(ws)
 	defer hs.Close()
 	defer ws.Shutdown(context.Background())
