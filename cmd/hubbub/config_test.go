@@ -172,27 +172,13 @@ func TestMOTDFile(t *testing.T) {
 	if err := os.WriteFile(path, []byte("Welcome to \x1b[1mhubbub\r\nBe kind.\n\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cfg := defaultConfig()
-	cfg.DataDir = t.TempDir()
-	cfg.HTTPAddr = "127.0.0.1:0"
-	cfg.ChatAddr, cfg.QuoteAddr, cfg.EchoAddr = "127.0.0.1:0", "", ""
-	cfg.MOTDFile = path
-	logs := &chattest.Logs{}
-	m := &Main{cfg: cfg, log: slog.New(slog.NewTextHandler(logs, nil))}
-	if err := m.Run(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), chattest.Timeout)
-		defer cancel()
-		m.Shutdown(ctx)
-	})
-	line := logs.WaitFor(t, "msg=listening", "service=chat")
-	c := chattest.Join(t, line[strings.LastIndex(line, "addr=")+5:], "alice")
+	m, addrs := startMain(t, func(c *Config) { c.MOTDFile = path })
+	c := chattest.Join(t, addrs["chat"], "alice")
 	c.Expect("* Welcome to hubbub", "* Be kind.")
 	c.Send("/help quit")
 	c.Expect("* /quit [REASON]: leave the chat") // the empty last line was not shown
 
+	cfg := m.cfg
 	cfg.MOTDFile = filepath.Join(t.TempDir(), "missing.txt")
 	err := (&Main{cfg: cfg, log: slog.New(slog.DiscardHandler)}).Run()
 	if err == nil || !strings.Contains(err.Error(), "missing.txt") {

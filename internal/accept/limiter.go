@@ -46,13 +46,6 @@ func (l *Limiter) SetLimits(limits Limits) {
 	l.limits = limits
 }
 
-// Limits returns the limits in force.
-func (l *Limiter) Limits() Limits {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.limits
-}
-
 // acquire counts a new connection from addr, or returns why it is refused: a reason for
 // metrics and a message for the client.
 func (l *Limiter) acquire(addr netip.Addr) (reason, refusal string) {

@@ -272,7 +272,7 @@ func (h *Hub) deliverPrivateLocked(from, to *Session, rec Record) {
 		return
 	}
 	if !to.ignores(from) {
-		to.lastFrom, to.lastFromAt = from, h.now()
+		to.lastFrom = from
 		to.client.Deliver(liveMessage(rec))
 	}
 	sent := liveMessage(rec)

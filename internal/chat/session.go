@@ -37,12 +37,11 @@ type Session struct {
 	// registered, may read them without it.
 	registered bool
 	name       Name
-	gone       bool      // removed from the chat (quit, kicked, banned)
-	rooms      []*Room   // rooms joined, in the order joined
-	away       string    // why the member is away; "" when not
-	oper       bool      // the member is an operator
-	lastFrom   *Session  // who sent the last private message, for /reply
-	lastFromAt time.Time // when
+	gone       bool     // removed from the chat (quit, kicked, banned)
+	rooms      []*Room  // rooms joined, in the order joined
+	away       string   // why the member is away; "" when not
+	oper       bool     // the member is an operator
+	lastFrom   *Session // who sent the last private message, for /reply
 	// The oldest line of history shown, per room and per private conversation (by the other
 	// party's key), so that /history goes on from there.
 	historyFrom map[*Room]int64

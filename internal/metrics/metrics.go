@@ -99,14 +99,6 @@ func (m *Metrics) Refused(service, reason string) {
 // Closed implements accept.Observer.
 func (m *Metrics) Closed(service string) { m.connsOpen.WithLabelValues(service).Dec() }
 
-// ChatClosed implements lineproto.Observer's Closed (see Line).
-func (m *Metrics) ChatClosed(reason string) {
-	m.chatClosed.WithLabelValues(reason).Inc()
-	if reason == "slow consumer" {
-		m.slowConsumers.Inc()
-	}
-}
-
 // Line returns the observer the line transport takes.
 func (m *Metrics) Line() LineObserver { return LineObserver{m} }
 
@@ -127,7 +119,12 @@ func (o LineObserver) Wrote(messages, bytes, queued int) {
 }
 
 // Closed counts a chat connection's end.
-func (o LineObserver) Closed(reason string) { o.m.ChatClosed(reason) }
+func (o LineObserver) Closed(reason string) {
+	o.m.chatClosed.WithLabelValues(reason).Inc()
+	if reason == "slow consumer" {
+		o.m.slowConsumers.Inc()
+	}
+}
 
 // HistoryWritten implements sqlite.Observer.
 func (m *Metrics) HistoryWritten(lines int, took time.Duration, err error) {
