@@ -66,8 +66,8 @@ func newLogger(cfg Config, w io.Writer, level *slog.LevelVar) *slog.Logger {
 // open, or with the first listen error (having closed the listeners it opened).
 func (m *Main) Run() error {
 	m.metrics = metrics.New()
-	limiter := accept.NewLimiter(m.cfg.limits(), m.metrics)
-	m.limiter = limiter
+	m.limiter = accept.NewLimiter(m.cfg.limits(), m.metrics)
+	limiter := m.limiter
 	type listener struct {
 		name, addr string
 		srv        service
@@ -78,39 +78,10 @@ func (m *Main) Run() error {
 	}
 	var todo []listener
 	if m.cfg.ChatAddr != "" {
-		chatCfg := m.cfg.Chat
-		chatCfg.StorePrivate = !m.cfg.NoPrivateHistory
-		if m.cfg.MOTDFile != "" {
-			motd, err := readMOTD(m.cfg.MOTDFile)
-			if err != nil {
-				return err
-			}
-			chatCfg.MOTD = motd
+		line, err := m.newChat()
+		if err != nil {
+			return err
 		}
-		if !m.cfg.NoHistory {
-			store, err := m.openHistory()
-			if err != nil {
-				return err
-			}
-			chatCfg.History = store
-		}
-		hub := chat.NewHub(chatCfg, m.log)
-		m.hub = hub
-		m.metrics.Gauge("hubbub_users", "Chat users registered now.", func() float64 {
-			users, _ := hub.Counts()
-			return float64(users)
-		})
-		m.metrics.Gauge("hubbub_rooms", "Chat rooms now.", func() float64 {
-			_, rooms := hub.Counts()
-			return float64(rooms)
-		})
-		if err := hub.Restore(context.Background()); err != nil {
-			m.closeHistory()
-			return fmt.Errorf("history: %w", err)
-		}
-		m.ws = wsgateway.NewServer(m.cfg.wsConfig(), hub, limiter, m.log)
-		line := lineproto.NewServer(m.cfg.Line, hub, limiter, m.log)
-		line.SetObserver(m.metrics.Line())
 		todo = append(todo, listener{"chat", m.cfg.ChatAddr, line, true})
 	}
 	if m.cfg.QuoteAddr != "" {
@@ -171,6 +142,45 @@ func (m *Main) Run() error {
 	}
 	m.ready.Store(true)
 	return nil
+}
+
+// newChat makes the chat, its history and its two transports: the line server it returns, and
+// the WebSocket gateway that the HTTP listener serves.
+func (m *Main) newChat() (*lineproto.Server, error) {
+	chatCfg := m.cfg.Chat
+	chatCfg.StorePrivate = !m.cfg.NoPrivateHistory
+	if m.cfg.MOTDFile != "" {
+		motd, err := readMOTD(m.cfg.MOTDFile)
+		if err != nil {
+			return nil, err
+		}
+		chatCfg.MOTD = motd
+	}
+	if !m.cfg.NoHistory {
+		store, err := m.openHistory()
+		if err != nil {
+			return nil, err
+		}
+		chatCfg.History = store
+	}
+	hub := chat.NewHub(chatCfg, m.log)
+	if err := hub.Restore(context.Background()); err != nil {
+		m.closeHistory()
+		return nil, fmt.Errorf("history: %w", err)
+	}
+	m.hub = hub
+	m.metrics.Gauge("hubbub_users", "Chat users registered now.", func() float64 {
+		users, _ := hub.Counts()
+		return float64(users)
+	})
+	m.metrics.Gauge("hubbub_rooms", "Chat rooms now.", func() float64 {
+		_, rooms := hub.Counts()
+		return float64(rooms)
+	})
+	m.ws = wsgateway.NewServer(m.cfg.wsConfig(), hub, m.limiter, m.log)
+	line := lineproto.NewServer(m.cfg.Line, hub, m.limiter, m.log)
+	line.SetObserver(m.metrics.Line())
+	return line, nil
 }
 
 // Failed returns a channel that yields an error if a service stops serving by itself.
