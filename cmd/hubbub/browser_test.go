@@ -56,10 +56,10 @@ func TestBrowser(t *testing.T) {
 
 	nc := chattest.Join(t, addrs["chat"], "termy")
 	nc.Send("/join attic")
-	nc.Expect("* you made #attic and own it: plain lines now go there")
+	nc.Expect("*** you made #attic and own it: plain lines now go there")
 	nc.Send("dusty old line")
 	nc.Send("/join lobby")
-	nc.Expect("* now talking in #lobby")
+	nc.Expect("*** now talking in #lobby")
 
 	err := chromedp.Do(ctx,
 		chromedp.Navigate(base+"/"),

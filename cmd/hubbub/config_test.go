@@ -174,9 +174,9 @@ func TestMOTDFile(t *testing.T) {
 	}
 	m, addrs := startMain(t, func(c *Config) { c.MOTDFile = path })
 	c := chattest.Join(t, addrs["chat"], "alice")
-	c.Expect("* Welcome to hubbub", "* Be kind.")
+	c.Expect("*** Welcome to hubbub", "*** Be kind.")
 	c.Send("/help quit")
-	c.Expect("* /quit [REASON]: leave the chat") // the empty last line was not shown
+	c.Expect("*** /quit [REASON]: leave the chat") // the empty last line was not shown
 
 	cfg := m.cfg
 	cfg.MOTDFile = filepath.Join(t.TempDir(), "missing.txt")

@@ -91,10 +91,10 @@ func TestNothingShownIsLostOnKill(t *testing.T) {
 		}
 		checker.Send("/history 200")
 		line := checker.ReadLine()
-		if line == "* no earlier history" {
+		if line == "*** no earlier history" {
 			break
 		}
-		for ; !strings.HasPrefix(line, "* end of history"); line = checker.ReadLine() {
+		for ; !strings.HasPrefix(line, "*** end of history"); line = checker.ReadLine() {
 			_, chat, ok := strings.Cut(line, "] ") // drop the time
 			if !ok {
 				t.Fatalf("history line %q has no time", line)

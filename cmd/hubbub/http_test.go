@@ -112,7 +112,7 @@ func TestMetricsAfterChat(t *testing.T) {
 		bob.Expect(fmt.Sprint("<alice> line ", i))
 	}
 	refused := chattest.DialFrom(t, "127.0.0.3", addrs["chat"])
-	refused.Expect("* too many connections from your address (max 1)")
+	refused.Expect("*** too many connections from your address (max 1)")
 	// A browser counts like a telnet client: 127.0.0.1 may have one connection.
 	ctx, cancel := context.WithTimeout(context.Background(), chattest.Timeout)
 	defer cancel()
@@ -146,7 +146,7 @@ func TestMetricsAfterChat(t *testing.T) {
 	}
 
 	bob.Send("/quit")
-	bob.Expect("* goodbye")
+	bob.Expect("*** goodbye")
 	bob.ExpectClosed()
 	waitMetrics(t, base, map[string]float64{
 		`hubbub_connections_open{service="chat"}`: 1,
@@ -172,7 +172,7 @@ func TestHealthReadyAndPprof(t *testing.T) {
 		defer cancel()
 		done <- m.Shutdown(ctx)
 	}()
-	c.Expect("* server shutting down")
+	c.Expect("*** server shutting down")
 	code, body := get(t, base+"/readyz")
 	if code != http.StatusServiceUnavailable || !strings.Contains(body, "shutting down") {
 		t.Errorf("GET /readyz while shutting down = %d %q, want 503 saying so", code, body)

@@ -152,7 +152,7 @@ func TestProcessServesAndStopsOnSignal(t *testing.T) {
 
 	p.cmd.Process.Signal(syscall.SIGTERM)
 	for _, c := range []*chattest.Client{alice, bob} {
-		c.Expect("* server shutting down")
+		c.Expect("*** server shutting down")
 		c.ExpectClosed()
 	}
 	if code := p.wait(t); code != 0 {
@@ -184,7 +184,7 @@ func TestOutOfFileDescriptors(t *testing.T) {
 		switch line {
 		case "What's your name?":
 			inside = append(inside, c)
-		case "* server full, try again later":
+		case "*** server full, try again later":
 			c.ExpectClosed()
 			refused = append(refused, c)
 		default:
@@ -248,7 +248,7 @@ func TestRealNetcat(t *testing.T) {
 	alice.Send("hi carol")
 	expectOut("<alice> hi carol")
 	io.WriteString(stdin, "/quit\n")
-	expectOut("* goodbye")
+	expectOut("*** goodbye")
 	alice.Expect("carol has left the channel.")
 	stdin.Close()
 }
@@ -269,8 +269,8 @@ func TestRealTelnet(t *testing.T) {
 	alice.Send("hi \x1b[2Jdave")
 	term.expect("<alice> hi dave")
 	term.typeLine("/quit see you")
-	term.expect("* goodbye")
-	alice.Expect("dave has left the channel. (see you)")
+	term.expect("*** goodbye")
+	alice.Expect("dave has left the channel. (quit: see you)")
 	term.expect("Connection closed by foreign host.")
 }
 

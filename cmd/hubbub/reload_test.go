@@ -25,7 +25,7 @@ func TestReloadOnSIGHUP(t *testing.T) {
 	write(conf, "motd-file = \""+motd+"\"\nlog-level = \"info\"\n")
 	p := startProc(t, "", "--config", conf)
 	alice := chattest.Join(t, p.addrs["chat"], "alice")
-	alice.Expect("* old news")
+	alice.Expect("*** old news")
 
 	write(motd, "fresh news\n")
 	write(conf, "motd-file = \""+motd+"\"\nlog-level = \"debug\"\nmax-conns-per-ip = 1\nlimit-exempt = \"\"\nmax-line = 100\n")
@@ -37,10 +37,10 @@ func TestReloadOnSIGHUP(t *testing.T) {
 
 	// alice holds the one connection 127.0.0.1 may now have.
 	refused := chattest.Dial(t, p.addrs["chat"])
-	refused.Expect("* too many connections from your address (max 1)")
+	refused.Expect("*** too many connections from your address (max 1)")
 	bob := chattest.DialFrom(t, "127.0.0.2", p.addrs["chat"])
 	bob.Register("bob")
-	bob.Expect("* fresh news")
+	bob.Expect("*** fresh news")
 	p.logs.WaitFor(t, "level=DEBUG", "msg=registered", "name=bob")
 	alice.Expect("bob has joined the channel") // still here
 }

@@ -233,7 +233,7 @@ func (l *Loop) release(c net.Conn) {
 func (l *Loop) refuse(c net.Conn, reason string) {
 	l.log.Info("connection refused", "service", l.service, "remote", c.RemoteAddr().String(), "reason", reason)
 	c.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
-	c.Write([]byte("* " + reason + "\r\n"))
+	c.Write([]byte("*** " + reason + "\r\n"))
 	c.Close()
 }
 

@@ -134,7 +134,10 @@ func (s *Session) cmdHelp(args string) error {
 }
 
 func (s *Session) cmdQuit(args string) error {
-	s.quitReason = clean(args, maxQuitReason)
+	// Marked as the user's own words, so that a reason cannot pass for a kick's or a ban's.
+	if reason := clean(args, maxQuitReason); reason != "" {
+		s.quitReason = "quit: " + reason
+	}
 	s.notice("goodbye")
 	return ErrQuit
 }
@@ -321,13 +324,14 @@ func (s *Session) cmdWhois(args string) error {
 	if who.oper {
 		b.WriteString(", operator")
 	}
-	if who.away != "" {
-		b.WriteString(", away: " + who.away)
-	}
 	if s.oper {
 		b.WriteString(", from " + who.remote.String())
 	}
 	s.notice(b.String())
+	if who.away != "" {
+		// On a line of its own: free text after the facts could pass for more of them.
+		s.noticef("%s is away: %s", who.name.Display, who.away)
+	}
 	return nil
 }
 

@@ -21,28 +21,28 @@ func TestPrivateMessages(t *testing.T) {
 	carol.ExpectSilence(quiet) // private means private
 
 	bob.Send("/away lunch")
-	bob.Expect("* you are away: lunch")
+	bob.Expect("*** you are away: lunch")
 	alice.Send("/msg bob still there?")
-	alice.Expect("[PM to bob] still there?", "* bob is away: lunch")
+	alice.Expect("[PM to bob] still there?", "*** bob is away: lunch")
 	bob.Expect("[PM from alice] still there?")
 	carol.Send("/who")
-	carol.Expect("* #lobby (3): alice, bob (away: lunch), carol")
+	carol.Expect("*** #lobby (3): alice, bob (away), carol", "***   bob is away: lunch")
 	bob.Send("/away")
-	bob.Expect("* you are no longer away")
+	bob.Expect("*** you are no longer away")
 
 	for _, tt := range []struct{ send, want string }{
-		{"/msg nobody hello", "* no one called nobody is online"},
-		{"/msg carol", "* usage: /msg NAME TEXT"},
+		{"/msg nobody hello", "*** no one called nobody is online"},
+		{"/msg carol", "*** usage: /msg NAME TEXT"},
 		{"/msg alice hi", "[PM to alice] hi"},
-		{"/reply", "* usage: /reply TEXT"},
+		{"/reply", "*** usage: /reply TEXT"},
 	} {
 		carol.Send(tt.send)
 		carol.Expect(tt.want)
 	}
 	carol.Send("/msg Carol me")
-	carol.Expect("* that is you")
+	carol.Expect("*** that is you")
 	carol.Send("/reply x")
-	carol.Expect("* no one has sent you a private message")
+	carol.Expect("*** no one has sent you a private message")
 }
 
 func TestMeNickAndWhois(t *testing.T) {
@@ -56,7 +56,7 @@ func TestMeNickAndWhois(t *testing.T) {
 	alice.Send("/me waves")
 	bob.Expect("* alice waves")
 	alice.Send("/me")
-	alice.Expect("* usage: /me ACTION")
+	alice.Expect("*** usage: /me ACTION")
 
 	alice.Send("/nick Alicia")
 	alice.Expect("alice is now known as Alicia")
@@ -67,11 +67,11 @@ func TestMeNickAndWhois(t *testing.T) {
 	bob.Expect("[PM to Alicia] hi")
 	alice.Expect("[PM from bob] hi")
 	for _, tt := range []struct{ send, want string }{
-		{"/nick bob", "* bob is taken"},
-		{"/nick b0B", "* b0B is taken"}, // looks like bob
-		{"/nick Server", "* that name is reserved"},
-		{"/nick a b", "* usage: /nick NAME"},
-		{"/nick ☃", "* names may use letters, digits and punctuation only"},
+		{"/nick bob", "*** bob is taken"},
+		{"/nick b0B", "*** b0B is taken"}, // looks like bob
+		{"/nick Server", "*** that name is reserved"},
+		{"/nick a b", "*** usage: /nick NAME"},
+		{"/nick ☃", "*** names may use letters, digits and punctuation only"},
 	} {
 		alice.Send(tt.send)
 		alice.Expect(tt.want)
@@ -79,17 +79,17 @@ func TestMeNickAndWhois(t *testing.T) {
 
 	clk.Add(90 * time.Second)
 	bob.Send("/whois ALICIA")
-	bob.Expect("* Alicia: in #lobby, online 1m30s")
+	bob.Expect("*** Alicia: in #lobby, online 1m30s")
 	alice.Send("/oper hunter2")
-	alice.Expect("* you are now an operator")
+	alice.Expect("*** you are now an operator")
 	alice.Send("/away brb")
-	alice.Expect("* you are away: brb")
+	alice.Expect("*** you are away: brb")
 	alice.Send("/whois bob")
-	alice.Expect("* bob: in #lobby, online 1m30s, from 127.0.0.1") // operators see the address
+	alice.Expect("*** bob: in #lobby, online 1m30s, from 127.0.0.1") // operators see the address
 	bob.Send("/whois alicia")
-	bob.Expect("* Alicia: in #lobby, online 1m30s, operator, away: brb")
+	bob.Expect("*** Alicia: in #lobby, online 1m30s, operator", "*** Alicia is away: brb")
 	bob.Send("/whois nobody")
-	bob.Expect("* no one called nobody is online")
+	bob.Expect("*** no one called nobody is online")
 }
 
 func TestIgnore(t *testing.T) {
@@ -97,9 +97,9 @@ func TestIgnore(t *testing.T) {
 	alice, bob, carol := joinThree(t, srv.Addr)
 
 	carol.Send("/ignore")
-	carol.Expect("* you ignore no one")
+	carol.Expect("*** you ignore no one")
 	carol.Send("/ignore alice")
-	carol.Expect("* ignoring alice: you will not see their lines or messages")
+	carol.Expect("*** ignoring alice: you will not see their lines or messages")
 	alice.Send("anyone?")
 	bob.Expect("<alice> anyone?")
 	alice.Send("/me sighs")
@@ -109,13 +109,13 @@ func TestIgnore(t *testing.T) {
 	bob.Send("bob here")
 	carol.Expect("<bob> bob here") // the first line carol gets is bob's
 	carol.Send("/ignore")
-	carol.Expect("* you ignore: alice")
+	carol.Expect("*** you ignore: alice")
 	carol.Send("/ignore carol")
-	carol.Expect("* you cannot ignore yourself")
+	carol.Expect("*** you cannot ignore yourself")
 	carol.Send("/unignore alice")
-	carol.Expect("* no longer ignoring alice")
+	carol.Expect("*** no longer ignoring alice")
 	carol.Send("/unignore alice")
-	carol.Expect("* you do not ignore alice")
+	carol.Expect("*** you do not ignore alice")
 	alice.Send("now?")
 	carol.Expect("<alice> now?")
 }

@@ -60,42 +60,42 @@ func TestHistoryReplayPagingAndSearch(t *testing.T) {
 	alice.Expect("bob has joined the channel")
 	carol.Expect("bob has joined the channel")
 	bob.Expect(at+"<alice> line 8", at+"<alice> line 9", at+"<alice> line 10", at+"<alice> line 11",
-		at+"<alice> line 12", "* end of history")
+		at+"<alice> line 12", "*** end of history")
 	bob.Send("/history 3")
 	bob.Expect(at+"<alice> line 5", at+"<alice> line 6", at+"<alice> line 7",
-		"* end of history: /history again for earlier lines")
+		"*** end of history: /history again for earlier lines")
 	bob.Send("/history")
 	bob.Expect(at+"<alice> line 1", at+"<alice> line 2", at+"<alice> line 3", at+"<alice> line 4",
-		"* end of history: /history again for earlier lines")
+		"*** end of history: /history again for earlier lines")
 	bob.Send("/history")
-	bob.Expect("* no earlier history")
+	bob.Expect("*** no earlier history")
 	bob.Send("/history 0")
-	bob.Expect("* usage: /history [NAME] [N]")
+	bob.Expect("*** usage: /history [NAME] [N]")
 
 	bob.Send("/search LINE 1")
-	bob.Expect("* 1 line in #lobby matches:", at+"<alice> line 1")
+	bob.Expect("*** 1 line in #lobby matches:", at+"<alice> line 1")
 	bob.Send("/search line")
-	bob.Expect("* 12 lines in #lobby match, newest first:", at+"<alice> line 12")
+	bob.Expect("*** 12 lines in #lobby match, newest first:", at+"<alice> line 12")
 	for i := 11; i >= 1; i-- {
 		bob.Expect(fmt.Sprintf(at+"<alice> line %d", i))
 	}
 	bob.Send(`/search "nothing" OR NEAR(`)
-	bob.Expect(`* nothing in #lobby matches "nothing" OR NEAR(`)
+	bob.Expect(`*** nothing in #lobby matches "nothing" OR NEAR(`)
 
 	// A room's history is its own, topic changes and actions included.
 	alice.Send("/join go")
-	alice.Expect("* you made #go and own it: plain lines now go there")
+	alice.Expect("*** you made #go and own it: plain lines now go there")
 	alice.Send("/topic all about Go")
 	alice.Expect("alice set the topic of #go: all about Go")
 	dave := chattest.Join(t, srv.Addr, "dave")
 	dave.Expect(at+"<alice> line 8", at+"<alice> line 9", at+"<alice> line 10", at+"<alice> line 11",
-		at+"<alice> line 12", "* end of history")
+		at+"<alice> line 12", "*** end of history")
 	for _, c := range []*chattest.Client{alice, bob, carol} {
 		c.Expect("dave has joined the channel")
 	}
 	dave.Send("/join go")
-	dave.Expect(at+"alice set the topic of #go: all about Go", "* end of history",
-		"* topic for #go: all about Go", "* you joined #go (2 here): plain lines now go there")
+	dave.Expect(at+"alice set the topic of #go: all about Go", "*** end of history",
+		"*** topic for #go: all about Go", "*** you joined #go (2 here): plain lines now go there")
 	alice.Expect("dave has joined #go")
 	alice.Send("/me waves")
 	alice.Send("generics!")
@@ -104,22 +104,22 @@ func TestHistoryReplayPagingAndSearch(t *testing.T) {
 	dave.Expect("bob has joined #go")
 	alice.Expect("bob has joined #go")
 	bob.Expect(at+"alice set the topic of #go: all about Go", at+"* alice waves", at+"<alice> generics!",
-		"* end of history", "* topic for #go: all about Go", "* you joined #go (3 here): plain lines now go there")
+		"*** end of history", "*** topic for #go: all about Go", "*** you joined #go (3 here): plain lines now go there")
 	bob.Send("/search line")
-	bob.Expect("* nothing in #go matches line")
+	bob.Expect("*** nothing in #go matches line")
 
 	// Private messages are kept for their two parties.
 	alice.Send("/msg bob the password is swordfish")
 	alice.Expect("[PM to bob] the password is swordfish")
 	bob.Expect("[PM from alice] the password is swordfish")
 	bob.Send("/history alice")
-	bob.Expect(at+"[PM from alice] the password is swordfish", "* end of history: /history again for earlier lines")
+	bob.Expect(at+"[PM from alice] the password is swordfish", "*** end of history: /history again for earlier lines")
 	alice.Send("/history BOB")
-	alice.Expect(at+"[PM to bob] the password is swordfish", "* end of history: /history again for earlier lines")
+	alice.Expect(at+"[PM to bob] the password is swordfish", "*** end of history: /history again for earlier lines")
 	carol.Send("/history alice")
-	carol.Expect("* no earlier history")
+	carol.Expect("*** no earlier history")
 	carol.Send("/search swordfish")
-	carol.Expect("* nothing in #lobby matches swordfish")
+	carol.Expect("*** nothing in #lobby matches swordfish")
 }
 
 func TestHistorySurvivesRestart(t *testing.T) {
@@ -131,9 +131,9 @@ func TestHistorySurvivesRestart(t *testing.T) {
 	bob := chattest.Join(t, srv.Addr, "bob")
 	alice.Expect("bob has joined the channel")
 	alice.Send("/oper pw")
-	alice.Expect("* you are now an operator")
+	alice.Expect("*** you are now an operator")
 	alice.Send("/ban mallory")
-	alice.Expect("* banned the name mallory until /unban")
+	alice.Expect("*** banned the name mallory until /unban")
 	alice.Send("remember me")
 	bob.Expect("<alice> remember me")
 	if err := srv.Line.Shutdown(t.Context()); err != nil {
@@ -145,11 +145,11 @@ func TestHistorySurvivesRestart(t *testing.T) {
 
 	srv, _, _ = startWithHistory(t, cfg, store)
 	carol := chattest.Join(t, srv.Addr, "carol")
-	carol.Expect(at+"<alice> remember me", "* end of history")
+	carol.Expect(at+"<alice> remember me", "*** end of history")
 	m := chattest.Dial(t, srv.Addr)
 	m.Expect("What's your name?")
 	m.Send("MALLORY")
-	m.Expect("* that name is banned, please choose other")
+	m.Expect("*** that name is banned, please choose other")
 }
 
 // TestUnstoredLinesAreNotShown fills the database: a line that cannot be stored is shown to
@@ -172,7 +172,7 @@ func TestUnstoredLinesAreNotShown(t *testing.T) {
 			bob.Expect(fmt.Sprint("<alice> ", i, big)) // stored, so shown
 			continue
 		}
-		if line != "* the server could not store that, so nobody saw it: try again later" {
+		if line != "*** the server could not store that, so nobody saw it: try again later" {
 			t.Fatalf("alice got %q", line)
 		}
 		bob.ExpectSilence(quiet) // never shown
@@ -180,7 +180,7 @@ func TestUnstoredLinesAreNotShown(t *testing.T) {
 	}
 	srv.Logs.WaitFor(t, "history: cannot store lines", "full")
 	alice.Send("/who")
-	alice.Expect("* #lobby (2): alice, bob")
+	alice.Expect("*** #lobby (2): alice, bob")
 }
 
 // TestRetentionOverTheWire keeps 3 lines per room: after retention runs, that is all that
@@ -201,9 +201,9 @@ func TestRetentionOverTheWire(t *testing.T) {
 		t.Fatalf("Retain = %d, %v; want 5 rows deleted", n, err)
 	}
 	bob.Send("/history")
-	bob.Expect(at+"<alice> said 3", at+"<alice> said 4", at+"<alice> said 5", "* end of history: /history again for earlier lines")
+	bob.Expect(at+"<alice> said 3", at+"<alice> said 4", at+"<alice> said 5", "*** end of history: /history again for earlier lines")
 	bob.Send("/search said")
-	bob.Expect("* 3 lines in #lobby match, newest first:", at+"<alice> said 5", at+"<alice> said 4", at+"<alice> said 3")
+	bob.Expect("*** 3 lines in #lobby match, newest first:", at+"<alice> said 5", at+"<alice> said 4", at+"<alice> said 3")
 }
 
 // TestNoPrivateHistory keeps room lines but no private messages: they are shown at once and
@@ -219,5 +219,5 @@ func TestNoPrivateHistory(t *testing.T) {
 	bob.Expect("[PM from alice] off the record")
 	alice.Expect("[PM to bob] off the record")
 	bob.Send("/history alice")
-	bob.Expect("* no earlier history")
+	bob.Expect("*** no earlier history")
 }

@@ -29,92 +29,92 @@ func TestOperator(t *testing.T) {
 	for _, cmd := range []string{"/mute carol", "/kick carol", "/ban carol", "/unban carol", "/unmute carol"} {
 		bob.Send(cmd)
 		if cmd == "/kick carol" {
-			bob.Expect("* only operators and the owner of a room kick, and only operators from #lobby")
+			bob.Expect("*** only operators and the owner of a room kick, and only operators from #lobby")
 		} else {
-			bob.Expect("* only operators can do that: /oper PASSWORD")
+			bob.Expect("*** only operators can do that: /oper PASSWORD")
 		}
 	}
 	alice.Send("/oper guess")
-	alice.Expect("* wrong password")
+	alice.Expect("*** wrong password")
 	alice.Send("/oper " + password)
-	alice.Expect("* you are now an operator")
+	alice.Expect("*** you are now an operator")
 	srv.Logs.WaitFor(t, "operator", "name=alice")
 	if strings.Contains(srv.Logs.String(), "horse") || strings.Contains(srv.Logs.String(), "guess") {
 		t.Errorf("the log shows a password:\n%s", srv.Logs)
 	}
 	bob.Send("/who")
-	bob.Expect("* #lobby (3): alice (operator), bob, carol")
+	bob.Expect("*** #lobby (3): alice (operator), bob, carol")
 
 	// Mute: lines, actions and private messages are refused until the time is up.
 	alice.Send("/mute carol 5m")
-	alice.Expect("* muted carol for 5m0s")
-	carol.Expect("* an operator muted you for 5m0s")
+	alice.Expect("*** muted carol for 5m0s")
+	carol.Expect("*** an operator muted you for 5m0s")
 	carol.Send("let me speak")
-	carol.Expect("* you are muted for another 5m0s")
+	carol.Expect("*** you are muted for another 5m0s")
 	carol.Send("/msg bob psst")
-	carol.Expect("* you are muted for another 5m0s")
+	carol.Expect("*** you are muted for another 5m0s")
 	clk.Add(2 * time.Minute)
 	carol.Send("/me rages")
-	carol.Expect("* you are muted for another 3m0s")
+	carol.Expect("*** you are muted for another 3m0s")
 	clk.Add(3 * time.Minute)
 	carol.Send("free again")
 	bob.Expect("<carol> free again") // bob heard nothing before it
 	alice.Expect("<carol> free again")
 	alice.Send("/mute carol")
-	alice.Expect("* muted carol for 10m0s")
-	carol.Expect("* an operator muted you for 10m0s")
+	alice.Expect("*** muted carol for 10m0s")
+	carol.Expect("*** an operator muted you for 10m0s")
 	alice.Send("/unmute carol")
-	alice.Expect("* unmuted carol")
-	carol.Expect("* you may talk again")
+	alice.Expect("*** unmuted carol")
+	carol.Expect("*** you may talk again")
 	alice.Send("/mute carol forever")
-	alice.Expect("* usage: /mute NAME [DURATION]")
+	alice.Expect("*** usage: /mute NAME [DURATION]")
 
 	// Kick from the lobby: out of the chat.
 	alice.Send("/kick carol enough")
 	alice.Expect("carol has left the channel. (kicked by alice: enough)")
-	carol.Expect("* you were kicked by alice: enough")
+	carol.Expect("*** you were kicked by alice: enough")
 	carol.ExpectClosed()
 	bob.Expect("carol has left the channel. (kicked by alice: enough)")
 
 	// Ban a name: its holder is disconnected, and nobody can take it (or a look-alike).
 	alice.Send("/ban bob")
-	alice.Expect("* banned the name bob until /unban or the server restarts")
-	bob.Expect("* you are banned from this server")
+	alice.Expect("*** banned the name bob until /unban or the server restarts")
+	bob.Expect("*** you are banned from this server")
 	bob.ExpectClosed()
 	alice.Expect("bob has left the channel. (banned)")
 	again := chattest.Dial(t, srv.Addr)
 	again.Expect("What's your name?")
 	again.Send("B0B")
-	again.Expect("* that name is banned, please choose other", "What's your name?")
+	again.Expect("*** that name is banned, please choose other", "What's your name?")
 
 	// Ban an address: refused at once, with a reason; others are not.
 	alice.Send("/ban 127.0.0.3 1h")
-	alice.Expect("* banned 127.0.0.3/32 for 1h0m0s")
+	alice.Expect("*** banned 127.0.0.3/32 for 1h0m0s")
 	refused := chattest.DialFrom(t, "127.0.0.3", srv.Addr)
-	refused.Expect("* you are banned from this server")
+	refused.Expect("*** you are banned from this server")
 	refused.ExpectClosed()
 	alice.Send("/ban")
-	alice.Expect("*   name bob until lifted", "*   address 127.0.0.3/32 for 1h0m0s more")
+	alice.Expect("***   name bob until lifted", "***   address 127.0.0.3/32 for 1h0m0s more")
 	alice.Send("/ban 127.0.0.1")
-	alice.Expect("* that would ban you")
+	alice.Expect("*** that would ban you")
 	clk.Add(time.Hour)
 	later := chattest.DialFrom(t, "127.0.0.3", srv.Addr)
 	later.Register("carol") // the ban ran out
 	alice.Expect("carol has joined the channel")
 	alice.Send("/unban B0B")
-	alice.Expect("* unbanned the name bob")
+	alice.Expect("*** unbanned the name bob")
 	again.Send("bob")
 	again.Expect("Welcome, bob!")
 	alice.Expect("bob has joined the channel")
 	alice.Send("/unban 10.0.0.0/8")
-	alice.Expect("* 10.0.0.0/8 is not banned")
+	alice.Expect("*** 10.0.0.0/8 is not banned")
 }
 
 func TestOperPasswordLimits(t *testing.T) {
 	srv, _ := start(t, chat.DefaultConfig())
 	alice := chattest.Join(t, srv.Addr, "alice")
 	alice.Send("/oper anything")
-	alice.Expect("* this server has no operator password")
+	alice.Expect("*** this server has no operator password")
 
 	cfg := chat.DefaultConfig()
 	cfg.OperPassword = password
@@ -122,38 +122,38 @@ func TestOperPasswordLimits(t *testing.T) {
 	bob := chattest.Join(t, srv.Addr, "bob")
 	for range 3 {
 		bob.Send("/oper wrong")
-		bob.Expect("* wrong password")
+		bob.Expect("*** wrong password")
 	}
 	bob.Send("/oper " + password)
-	bob.Expect("* too many wrong passwords")
+	bob.Expect("*** too many wrong passwords")
 }
 
 func TestRoomOwnerKicks(t *testing.T) {
 	srv, _ := start(t, chat.DefaultConfig())
 	alice, bob, carol := joinThree(t, srv.Addr)
 	alice.Send("/join go")
-	alice.Expect("* you made #go and own it: plain lines now go there")
+	alice.Expect("*** you made #go and own it: plain lines now go there")
 	bob.Send("/join go")
-	bob.Expect("* you joined #go (2 here): plain lines now go there")
+	bob.Expect("*** you joined #go (2 here): plain lines now go there")
 	carol.Send("/join go")
-	carol.Expect("* you joined #go (3 here): plain lines now go there")
+	carol.Expect("*** you joined #go (3 here): plain lines now go there")
 	alice.Expect("bob has joined #go", "carol has joined #go")
 	bob.Expect("carol has joined #go")
 
 	carol.Send("/kick bob")
-	carol.Expect("* only operators and the owner of a room kick, and only operators from #lobby")
+	carol.Expect("*** only operators and the owner of a room kick, and only operators from #lobby")
 	alice.Send("/kick bob off topic")
 	alice.Expect("bob has left #go. (kicked by alice: off topic)")
-	bob.Expect("* you were kicked from #go by alice: off topic", "* now talking in #lobby")
+	bob.Expect("*** you were kicked from #go by alice: off topic", "*** now talking in #lobby")
 	carol.Expect("bob has left #go. (kicked by alice: off topic)")
 	bob.Send("still here")
 	alice.Expect("[#lobby] <bob> still here") // kicked from the room, not from the chat
 	alice.Send("/kick bob")
-	alice.Expect("* bob is not in #go")
+	alice.Expect("*** bob is not in #go")
 	alice.Send("/join lobby")
-	alice.Expect("* now talking in #lobby")
+	alice.Expect("*** now talking in #lobby")
 	alice.Send("/kick bob") // the owner of #go is nobody in the lobby
-	alice.Expect("* only operators and the owner of a room kick, and only operators from #lobby")
+	alice.Expect("*** only operators and the owner of a room kick, and only operators from #lobby")
 }
 
 func TestMOTD(t *testing.T) {
@@ -163,7 +163,7 @@ func TestMOTD(t *testing.T) {
 	c := chattest.Dial(t, srv.Addr)
 	c.Expect("What's your name?")
 	c.Send("alice")
-	c.Expect("Welcome, alice!", "* Be kind.", "* ", "* Rules: /help")
+	c.Expect("Welcome, alice!", "*** Be kind.", "*** ", "*** Rules: /help")
 }
 
 // TestFloodMutes has a user send far faster than the line rate for longer than FloodAfter:
@@ -184,14 +184,14 @@ func TestFloodMutes(t *testing.T) {
 		fmt.Fprintf(&b, "%d\n", i)
 	}
 	flood.Write(b.String())
-	flood.Expect("* you are sending too fast: muted for 1m0s")
+	flood.Expect("*** you are sending too fast: muted for 1m0s")
 	flood.Send("/who")
 	for {
 		line := flood.ReadLine()
-		if strings.HasPrefix(line, "* #lobby (2)") {
+		if strings.HasPrefix(line, "*** #lobby (2)") {
 			break // still connected, and read at the line rate
 		}
-		if !strings.HasPrefix(line, "* you are muted for another") {
+		if !strings.HasPrefix(line, "*** you are muted for another") {
 			t.Fatalf("flooder got %q", line)
 		}
 	}

@@ -22,11 +22,11 @@ func TestNamesNobodyCanSpoof(t *testing.T) {
 		{"rnike", "name taken, please choose other"},
 		{"b0b", "name taken, please choose other"},
 		{"\u0391\u0392\u0395", "name taken, please choose other"}, // Greek ΑΒΕ
-		{"\u0430lice", "* names cannot mix Cyrillic and Latin letters, please choose other"},
-		{"admin", "* that name is reserved, please choose other"},
-		{"Server", "* that name is reserved, please choose other"},
-		{"msg", "* that name is reserved, please choose other"},    // a command
-		{"adrnin", "* that name is reserved, please choose other"}, // rn looks like m
+		{"\u0430lice", "*** names cannot mix Cyrillic and Latin letters, please choose other"},
+		{"admin", "*** that name is reserved, please choose other"},
+		{"Server", "*** that name is reserved, please choose other"},
+		{"msg", "*** that name is reserved, please choose other"},    // a command
+		{"adrnin", "*** that name is reserved, please choose other"}, // rn looks like m
 	} {
 		c.Send(tt.name)
 		c.Expect(tt.want, "What's your name?")

@@ -34,7 +34,7 @@ const (
 	reasonBanned          closeReason = "banned"
 )
 
-var noticeRegisterTimeout = []byte("* timed out waiting for your name, goodbye\r\n")
+var noticeRegisterTimeout = []byte("*** timed out waiting for your name, goodbye\r\n")
 
 // readBufSize is the size of the buffer a connection borrows for one read.
 const readBufSize = 4096

@@ -59,14 +59,14 @@ func TestBadNamesAskAgain(t *testing.T) {
 	c := chattest.Dial(t, srv.Addr)
 	c.Expect("What's your name?")
 	tests := []struct{ name, reason string }{
-		{"al ice", "* names cannot contain spaces, please choose other"},
-		{strings.Repeat("x", 33), "* names are at most 32 characters, please choose other"},
-		{"\x1b[31mred", "* names cannot contain control characters, please choose other"},
-		{"ev\u202eil", "* names cannot contain control characters, please choose other"},
-		{"bad\xfeutf8", "* names must be valid UTF-8, please choose other"},
-		{"☃snow", "* names may use letters, digits and punctuation only, please choose other"},
-		{"*star", "* names must start with a letter, a digit or _, please choose other"},
-		{"//slash", "* names must start with a letter, a digit or _, please choose other"},
+		{"al ice", "*** names cannot contain spaces, please choose other"},
+		{strings.Repeat("x", 33), "*** names are at most 32 characters, please choose other"},
+		{"\x1b[31mred", "*** names cannot contain control characters, please choose other"},
+		{"ev\u202eil", "*** names cannot contain control characters, please choose other"},
+		{"bad\xfeutf8", "*** names must be valid UTF-8, please choose other"},
+		{"☃snow", "*** names may use letters, digits and punctuation only, please choose other"},
+		{"*star", "*** names must start with a letter, a digit or _, please choose other"},
+		{"//slash", "*** names must start with a letter, a digit or _, please choose other"},
 	}
 	for _, tt := range tests {
 		c.Send(tt.name)
@@ -132,7 +132,7 @@ func TestLongLine(t *testing.T) {
 
 	// A megabyte without a line end: discarded as it arrives, reported once.
 	bob.Write(strings.Repeat("y", 1<<20))
-	bob.Expect("* line too long (max 100 bytes)")
+	bob.Expect("*** line too long (max 100 bytes)")
 	bob.Send("tail of the long line")
 	bob.Send("next")
 	alice.Expect("<bob> next")
@@ -146,30 +146,30 @@ func TestCommands(t *testing.T) {
 	alice.Expect("bob has joined the channel")
 
 	bob.Send("/nosuch thing")
-	bob.Expect("* unknown command /nosuch, try /help")
+	bob.Expect("*** unknown command /nosuch, try /help")
 	bob.Send("/\x1b[31mx")
-	bob.Expect("* unknown command /x, try /help")
+	bob.Expect("*** unknown command /x, try /help")
 	bob.Send("/HeLp")
-	bob.Expect("* commands:")
+	bob.Expect("*** commands:")
 	for _, c := range chat.Commands() {
-		bob.Expect(fmt.Sprintf("*   %-28s %s", c.Usage, c.About))
+		bob.Expect(fmt.Sprintf("***   %-28s %s", c.Usage, c.About))
 	}
-	bob.Expect(fmt.Sprintf("*   %-28s %s", "//TEXT", "say a line that starts with /"))
+	bob.Expect(fmt.Sprintf("***   %-28s %s", "//TEXT", "say a line that starts with /"))
 	bob.Send("/help MSG")
-	bob.Expect("* /msg NAME TEXT: send a private message")
+	bob.Expect("*** /msg NAME TEXT: send a private message")
 	bob.Send("/help /who")
-	bob.Expect("* /who [ROOM]: list who is in a room")
+	bob.Expect("*** /who [ROOM]: list who is in a room")
 	bob.Send("/help frobnicate")
-	bob.Expect("* no command /frobnicate, try /help")
+	bob.Expect("*** no command /frobnicate, try /help")
 	bob.Send("/QUIT gone \x1b[5mfishing")
-	bob.Expect("* goodbye")
+	bob.Expect("*** goodbye")
 	bob.ExpectClosed()
-	alice.Expect("bob has left the channel. (gone fishing)")
+	alice.Expect("bob has left the channel. (quit: gone fishing)")
 
 	carol := chattest.Dial(t, srv.Addr)
 	carol.Expect("What's your name?")
 	carol.Send("/quit")
-	carol.Expect("* goodbye")
+	carol.Expect("*** goodbye")
 	carol.ExpectClosed()
 	alice.ExpectSilence(50 * time.Millisecond)
 }
@@ -181,7 +181,7 @@ func TestNameAndQuitInOneRead(t *testing.T) {
 	c := chattest.Dial(t, srv.Addr)
 	c.Expect("What's your name?")
 	c.Write("quick\r\n/quit\r\n")
-	c.Expect("Welcome, quick!", "* goodbye")
+	c.Expect("Welcome, quick!", "*** goodbye")
 	srv.Logs.WaitFor(t, "connection closed", "name=quick", "reason=quit")
 }
 
@@ -191,7 +191,7 @@ func TestRegisterTimeout(t *testing.T) {
 	srv := chattest.Start(t, cfg)
 	c := chattest.Dial(t, srv.Addr)
 	c.Expect("What's your name?")
-	c.Expect("* timed out waiting for your name, goodbye")
+	c.Expect("*** timed out waiting for your name, goodbye")
 	c.ExpectClosed()
 	srv.Logs.WaitFor(t, "connection closed", "reason=\"register timeout\"")
 
@@ -210,7 +210,7 @@ func TestConnectionLimits(t *testing.T) {
 	b := chattest.Dial(t, srv.Addr)
 	b.Expect("What's your name?")
 	refused := chattest.Dial(t, srv.Addr)
-	refused.Expect("* too many connections from your address (max 2)")
+	refused.Expect("*** too many connections from your address (max 2)")
 	refused.ExpectClosed()
 
 	// Another loopback address has its own allowance, an exempt one has no per-address limit,
@@ -222,7 +222,7 @@ func TestConnectionLimits(t *testing.T) {
 		exempt.Expect("What's your name?")
 	}
 	full := chattest.DialFrom(t, "127.0.0.3", srv.Addr)
-	full.Expect("* server full (6 connections), try again later")
+	full.Expect("*** server full (6 connections), try again later")
 	full.ExpectClosed()
 
 	// Limits count open connections: closing one makes room.

@@ -70,30 +70,31 @@ func (lineEncoding) Encode(m *chat.Message) []byte {
 	case chat.KindMembers:
 		return appendMembers(b, m)
 	default:
-		b = append(append(b, "* "...), m.Text...)
+		b = append(append(b, "*** "...), m.Text...)
 	}
 	return append(b, '\r', '\n')
 }
 
-// appendRooms renders a room list as notice lines: "* 2 rooms:", "*   #go (3): topic".
+// appendRooms renders a room list as notice lines: "*** 2 rooms:", "***   #go (3): topic".
 func appendRooms(b []byte, m *chat.Message) []byte {
-	b = fmt.Appendf(b, "* %d rooms:\r\n", m.Total)
+	b = fmt.Appendf(b, "*** %d rooms:\r\n", m.Total)
 	for _, r := range m.Rooms {
-		b = fmt.Appendf(b, "*   %s (%d)", r.Name, r.Members)
+		b = fmt.Appendf(b, "***   %s (%d)", r.Name, r.Members)
 		if r.Topic != "" {
 			b = append(append(b, ": "...), r.Topic...)
 		}
 		b = append(b, '\r', '\n')
 	}
 	if more := m.Total - len(m.Rooms); more > 0 {
-		b = fmt.Appendf(b, "*   and %d more\r\n", more)
+		b = fmt.Appendf(b, "***   and %d more\r\n", more)
 	}
 	return b
 }
 
-// appendMembers renders a member list as one notice line: "* #go (3): alice (owner), bob".
+// appendMembers renders a member list as a notice line, "*** #go (3): alice (owner), bob (away)",
+// then a line for each away text.
 func appendMembers(b []byte, m *chat.Message) []byte {
-	b = fmt.Appendf(b, "* %s (%d): ", m.Room, m.Total)
+	b = fmt.Appendf(b, "*** %s (%d): ", m.Room, m.Total)
 	for i, who := range m.Members {
 		if i > 0 {
 			b = append(b, ", "...)
@@ -107,7 +108,7 @@ func appendMembers(b []byte, m *chat.Message) []byte {
 			tags = append(tags, "operator")
 		}
 		if who.Away != "" {
-			tags = append(tags, "away: "+who.Away)
+			tags = append(tags, "away")
 		}
 		if len(tags) > 0 {
 			b = append(append(append(b, " ("...), strings.Join(tags, ", ")...), ')')
@@ -116,5 +117,13 @@ func appendMembers(b []byte, m *chat.Message) []byte {
 	if more := m.Total - len(m.Members); more > 0 {
 		b = fmt.Appendf(b, ", and %d more", more)
 	}
-	return append(b, '\r', '\n')
+	b = append(b, '\r', '\n')
+	// Away texts are free text: each goes on a line of its own after the list, so that none
+	// can pass for more of the list ("x), admin (operator").
+	for _, who := range m.Members {
+		if who.Away != "" {
+			b = append(append(append(append(append(b, "***   "...), who.Name...), " is away: "...), who.Away...), '\r', '\n')
+		}
+	}
+	return b
 }

@@ -122,7 +122,7 @@ func TestShutdownTellsUsers(t *testing.T) {
 		done <- srv.Line.Shutdown(ctx)
 	}()
 	for _, c := range []*chattest.Client{alice, bob, unregistered} {
-		c.Expect("* server shutting down")
+		c.Expect("*** server shutting down")
 		if rest := c.ExpectClosed(); rest != "" {
 			t.Errorf("after the shutdown notice got %q", rest)
 		}
@@ -148,7 +148,7 @@ func TestShutdownDeadline(t *testing.T) {
 	if err := srv.Line.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Shutdown = %v, want the context's deadline", err)
 	}
-	stuck.Expect("* server shutting down")
+	stuck.Expect("*** server shutting down")
 	stuck.ExpectClosed()
 }
 
@@ -196,7 +196,7 @@ func TestShutdownDuringTraffic(t *testing.T) {
 		next := 1
 		for {
 			line := alice.ReadLine()
-			if line == "* server shutting down" {
+			if line == "*** server shutting down" {
 				break
 			}
 			if want := fmt.Sprintf("<bob> line %d", next); line != want {
@@ -240,7 +240,7 @@ func TestHeldOutput(t *testing.T) {
 	}()
 	alice.Expect("<bob> hi alice")
 	for _, c := range []*chattest.Client{alice, bob} {
-		c.Expect("* server shutting down")
+		c.Expect("*** server shutting down")
 		c.ExpectClosed()
 	}
 	if err := <-done; err != nil {

@@ -99,7 +99,7 @@ func NewServer(cfg Config, hub *chat.Hub, limiter *accept.Limiter, log *slog.Log
 		log:         log,
 		conns:       make(map[*conn]struct{}),
 		obs:         noObserver{},
-		lineTooLong: fmt.Appendf(nil, "* line too long (max %d bytes)\r\n", cfg.MaxLine),
+		lineTooLong: fmt.Appendf(nil, "*** line too long (max %d bytes)\r\n", cfg.MaxLine),
 	}
 	for range runtime.GOMAXPROCS(0) {
 		s.flushers = append(s.flushers, newFlusher())
@@ -148,7 +148,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return nil
 }
 
-var noticeShutdown = []byte("* server shutting down\r\n")
+var noticeShutdown = []byte("*** server shutting down\r\n")
 
 func (s *Server) serveConn(nc net.Conn) {
 	tcp, ok := nc.(*net.TCPConn)

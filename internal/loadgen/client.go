@@ -91,7 +91,7 @@ func register(ctx context.Context, d *dialer, name string) (*lineConn, error) {
 			}
 		case prompted && bytes.HasPrefix(line, []byte("Welcome")):
 			return lc, nil
-		case bytes.HasPrefix(line, []byte("* ")), bytes.HasPrefix(line, []byte("name taken")):
+		case bytes.HasPrefix(line, []byte("*")), bytes.HasPrefix(line, []byte("name taken")):
 			lc.close()
 			return nil, &serverSaid{line: string(line)}
 		}

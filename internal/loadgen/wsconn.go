@@ -74,7 +74,7 @@ func (lc *lineConn) readWSLine() ([]byte, error) {
 	case "message":
 		b = append(append(append(append(b, '<'), e.From...), "> "...), e.Text...)
 	case "notice":
-		b = append(append(b, "* "...), e.Text...)
+		b = append(append(b, "*** "...), e.Text...)
 	default:
 		b = append(append(b, e.Kind...), ' ')
 	}

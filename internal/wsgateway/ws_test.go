@@ -208,7 +208,7 @@ func TestBrowserAndTelnetTalk(t *testing.T) {
 	if code, reason := alice.closed(); code != websocket.StatusNormalClosure || reason != "quit" {
 		t.Errorf("closed with %v %q, want 1000 quit", code, reason)
 	}
-	bob.Expect("alice has left the channel. (off)")
+	bob.Expect("alice has left the channel. (quit: off)")
 }
 
 func TestProtocolLimits(t *testing.T) {

@@ -150,7 +150,7 @@ function onEvent(ev) {
     if (earlier && (ev.text.startsWith("end of history:") || ev.text === "no earlier history")) {
       const lines = earlier;
       earlier = null;
-      if (lines.length === 0) lines.push(item("notice", [["* no earlier lines"]]));
+      if (lines.length === 0) lines.push(item("notice", [["*** no earlier lines"]]));
       roomLog(current).unshift(...lines);
       if (current) log.prepend(...lines);
       return;
@@ -159,7 +159,7 @@ function onEvent(ev) {
       add(current, item("separator", [["history above"]]));
       return;
     }
-    add(current, item("notice", [["* " + ev.text]], ev));
+    add(current, item("notice", [["*** " + ev.text]], ev));
   }
 }
 
