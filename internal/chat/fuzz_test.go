@@ -23,7 +23,7 @@ func (r *recorder) Deliver(m *Message) {
 	r.got = append(r.got, m)
 }
 
-func (r *recorder) Drop(string) {
+func (r *recorder) Drop(DropReason, string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.dropped = true

@@ -28,9 +28,20 @@ type Client interface {
 	// delivered from one goroutine must reach the user in the order they were delivered.
 	Deliver(m *Message)
 	// Drop ends the connection from the server's side (a kick or a ban): what was delivered is
-	// still sent, then the connection closes. reason is for the log. It must not block.
-	Drop(reason string)
+	// still sent, then the connection closes. reason is one of a few values, fit for a metric
+	// label; detail is what the user was told, free text for the log and for a transport that
+	// can say why it closes (a WebSocket close frame), never for a label. It must not block.
+	Drop(reason DropReason, detail string)
 }
+
+// DropReason says why the chat ends a connection.
+type DropReason string
+
+// The reasons the chat ends a connection.
+const (
+	DropKicked DropReason = "kicked"
+	DropBanned DropReason = "banned"
+)
 
 // Config configures the chat.
 type Config struct {

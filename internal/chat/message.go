@@ -85,6 +85,21 @@ type Message struct {
 	encodings atomic.Pointer[encoding]
 }
 
+// Skippable reports whether m may be left out for a member who reads slower than the room
+// talks: what is said in a room as it happens (lines, actions, joins, leaves, nick and topic
+// changes), which the member can catch up on with /history. Private messages, notices,
+// answers to the member's own commands and replayed history never are.
+func (m *Message) Skippable() bool {
+	if m.History {
+		return false
+	}
+	switch m.Kind {
+	case KindChat, KindAction, KindJoin, KindLeave, KindNick, KindTopic:
+		return true
+	}
+	return false
+}
+
 // Lobby is the display name of the room everyone starts in.
 const Lobby = "#lobby"
 

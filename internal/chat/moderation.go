@@ -96,7 +96,7 @@ func (s *Session) cmdKick(args string) error {
 	}
 	h.log.Info("kick", "by", s.name.Display, "name", who.name.Display, "room", r.name.Display, "reason", reason)
 	if r == h.lobby {
-		h.dropLocked(who, why+because, "you were "+why+because)
+		h.dropLocked(who, DropKicked, why+because, "you were "+why+because)
 	} else {
 		who.noticef("you were kicked from %s by %s%s", r.name.Display, s.name.Display, because)
 		h.partLocked(who, r, why+because)
@@ -105,11 +105,11 @@ func (s *Session) cmdKick(args string) error {
 }
 
 // dropLocked disconnects member who: it is told notice, and everyone who shares a room with
-// it hears that it left for reason.
-func (h *Hub) dropLocked(who *Session, reason, notice string) {
+// it hears that it left for why.
+func (h *Hub) dropLocked(who *Session, reason DropReason, why, notice string) {
 	who.notice(notice)
-	h.unregisterLocked(who, reason)
-	who.client.Drop(reason)
+	h.unregisterLocked(who, why)
+	who.client.Drop(reason, notice)
 }
 
 // requireOperLocked tells a user who is not an operator that the command is not theirs.
@@ -226,7 +226,7 @@ func (s *Session) cmdBan(args string) error {
 		h.log.Info("ban", "by", s.name.Display, "addr", prefix.String(), "for", how)
 		for _, who := range h.names.values() {
 			if prefix.Contains(who.remote) && who != s {
-				h.dropLocked(who, "banned", "you are banned from this server")
+				h.dropLocked(who, DropBanned, "banned", "you are banned from this server")
 			}
 		}
 		return nil
@@ -244,7 +244,7 @@ func (s *Session) cmdBan(args string) error {
 	s.noticef("banned the name %s %s", n.Display, how)
 	h.log.Info("ban", "by", s.name.Display, "name", n.Display, "for", how)
 	if who, online := h.names.find(n); online {
-		h.dropLocked(who, "banned", "you are banned from this server")
+		h.dropLocked(who, DropBanned, "banned", "you are banned from this server")
 	}
 	return nil
 }

@@ -109,7 +109,7 @@ func (c *conn) Deliver(m *chat.Message) {
 }
 
 // Drop ends the connection after what is queued is sent (chat.Client): a kick or a ban.
-func (c *conn) Drop(reason string) {
+func (c *conn) Drop(reason chat.DropReason, _ string) {
 	c.finish(closeReason(reason), nil)
 }
 

@@ -190,9 +190,10 @@ func (c *conn) Deliver(m *chat.Message) {
 	c.wake.Signal()
 }
 
-// Drop ends the connection after what is queued is sent (chat.Client).
-func (c *conn) Drop(reason string) {
-	c.finish(websocket.StatusPolicyViolation, reason, true)
+// Drop ends the connection after what is queued is sent (chat.Client). The close frame says
+// what the user was told, so that the page can show it.
+func (c *conn) Drop(_ chat.DropReason, detail string) {
+	c.finish(websocket.StatusPolicyViolation, detail, true)
 }
 
 func (c *conn) finish(code websocket.StatusCode, reason string, flush bool) {
