@@ -110,7 +110,7 @@ func flagSet(cfg *Config, out io.Writer) *flag.FlagSet {
 	fs.DurationVar(&cfg.HTTPIdleTimeout, "http-idle-timeout", cfg.HTTPIdleTimeout, "an HTTP connection idle between requests this `duration` is closed")
 	fs.DurationVar(&cfg.HTTPTimeout, "http-timeout", cfg.HTTPTimeout, "time to read an HTTP request and to write its answer (not /ws, which lives on; not /debug/pprof/)")
 	fs.IntVar(&cfg.HTTPMaxHeaderBytes, "http-max-header-bytes", cfg.HTTPMaxHeaderBytes, "largest HTTP request header, in `bytes`")
-	fs.StringVar(&cfg.PIDFile, "pid-file", cfg.PIDFile, "`file` the server writes its process ID to once it listens, and removes when it exits")
+	fs.StringVar(&cfg.PIDFile, "pid-file", cfg.PIDFile, "`file` the server writes its process ID to at start, and removes when it exits")
 
 	fs.IntVar(&cfg.Line.MaxLine, "max-line", cfg.Line.MaxLine, "longest chat line a client may send, in `bytes`; longer lines are discarded")
 	fs.IntVar(&cfg.Line.MaxQueue, "max-queue", cfg.Line.MaxQueue, "`bytes` of output queued to one chat client before it is disconnected as too slow")

@@ -96,17 +96,10 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	defer signal.Stop(hangups)
 
 	m := &Main{cfg: cfg, log: log, level: &level}
-	if err := m.Run(); err != nil {
-		log.Error("cannot start", "err", err)
-		return 1
-	}
-	code := 0
 	if cfg.PIDFile != "" {
+		// Before the listeners open: whoever sees a service answer finds the file.
 		if err := writePIDFile(cfg.PIDFile); err != nil {
 			log.Error("cannot start", "err", err)
-			ctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
-			defer cancel()
-			m.Shutdown(ctx)
 			return 1
 		}
 		defer func() {
@@ -115,6 +108,11 @@ func serve(args []string, stdout, stderr io.Writer) int {
 			}
 		}()
 	}
+	if err := m.Run(); err != nil {
+		log.Error("cannot start", "err", err)
+		return 1
+	}
+	code := 0
 wait:
 	for {
 		select {
