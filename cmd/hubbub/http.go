@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"net/netip"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
@@ -18,7 +17,7 @@ import (
 func (m *Main) publicHandler() http.Handler {
 	mux := http.NewServeMux()
 	if m.ws != nil {
-		mux.HandleFunc("GET /ws", m.serveWebSocket)
+		mux.Handle("GET /ws", m.ws)
 		mux.Handle("GET /", webpage.Handler())
 	}
 	m.health(mux)
@@ -53,20 +52,6 @@ func (m *Main) health(mux *http.ServeMux) {
 		}
 		fmt.Fprintln(w, "ready")
 	})
-}
-
-// serveWebSocket hands the request to the WebSocket gateway with the connection's deadlines
-// cleared: --http-timeout bounds a request and its answer, and a WebSocket is a conversation
-// that lasts as long as the user stays (the gateway has its own ping and write timeouts).
-func (m *Main) serveWebSocket(w http.ResponseWriter, r *http.Request) {
-	rc := http.NewResponseController(w)
-	if err := rc.SetReadDeadline(time.Time{}); err != nil {
-		m.log.Warn("websocket: cannot clear the read deadline", "err", err)
-	}
-	if err := rc.SetWriteDeadline(time.Time{}); err != nil {
-		m.log.Warn("websocket: cannot clear the write deadline", "err", err)
-	}
-	m.ws.ServeHTTP(w, r)
 }
 
 // wsCount is the WebSocket gateway's limiter. It refuses nobody: the HTTP listener counted

@@ -170,7 +170,8 @@ type webListener struct {
 // newHTTPServer returns a server for h with every phase of a connection bounded: an idle
 // keep-alive connection is closed, a request must arrive and its answer leave in time
 // (writeTimeout false leaves the answer unbounded, for pprof's profiles that take as long as
-// asked). /ws clears its own deadlines once it is a WebSocket.
+// asked). None of it cuts a WebSocket: net/http clears a connection's deadlines when the
+// gateway hijacks it, and the gateway has its own ping and write timeouts from there.
 func (m *Main) newHTTPServer(h http.Handler, writeTimeout bool) *http.Server {
 	srv := &http.Server{
 		Handler:           h,
