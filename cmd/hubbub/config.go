@@ -192,7 +192,7 @@ func parseConfig(args []string, lookupEnv func(string) (string, bool), out io.Wr
 		return cfg, flagError(err)
 	}
 	if fs.NArg() > 0 {
-		return cfg, fmt.Errorf("unexpected argument %q (see hubbub --help)", fs.Arg(0))
+		return cfg, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	return cfg, cfg.validate()
 }

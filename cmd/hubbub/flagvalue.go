@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"regexp"
@@ -53,26 +54,25 @@ func explainValues(fs *flag.FlagSet) {
 	})
 }
 
-var (
-	badValueRE  = regexp.MustCompile(`^invalid (?:boolean )?value (".*") for (?:flag )?-(\S+): (.*)$`)
-	unknownRE   = regexp.MustCompile(`^flag provided but not defined: -+(.*)$`)
-	needsArgRE  = regexp.MustCompile(`^flag needs an argument: -+(.*)$`)
-	flagErrorRE = []struct {
-		re  *regexp.Regexp
-		fmt func(m []string) string
-	}{
-		{badValueRE, func(m []string) string { return fmt.Sprintf("--%s %s: %s", m[2], m[1], m[3]) }},
-		{unknownRE, func(m []string) string { return fmt.Sprintf("unknown flag --%s", m[1]) }},
-		{needsArgRE, func(m []string) string { return fmt.Sprintf("--%s needs a value", m[1]) }},
-	}
-)
+// flagErrors are the flag package's parse errors, and how to say each.
+var flagErrors = []struct {
+	re  *regexp.Regexp
+	say func(m []string) string
+}{
+	{regexp.MustCompile(`^invalid (?:boolean )?value (".*") for (?:flag )?-(\S+): (.*)$`),
+		func(m []string) string { return fmt.Sprintf("--%s %s: %s", m[2], m[1], m[3]) }},
+	{regexp.MustCompile(`^flag provided but not defined: -+(.*)$`),
+		func(m []string) string { return "unknown flag --" + m[1] }},
+	{regexp.MustCompile(`^flag needs an argument: -+(.*)$`),
+		func(m []string) string { return "--" + m[1] + " needs a value" }},
+}
 
 // flagError rewords the flag package's parse errors in the words --help uses: --name, the
 // value, and what was wanted.
 func flagError(err error) error {
-	for _, e := range flagErrorRE {
+	for _, e := range flagErrors {
 		if m := e.re.FindStringSubmatch(err.Error()); m != nil {
-			return fmt.Errorf("%s", e.fmt(m))
+			return errors.New(e.say(m))
 		}
 	}
 	return err

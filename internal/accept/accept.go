@@ -1,7 +1,8 @@
 // Package accept runs a TCP accept loop the way every hubbub service needs it: limits on
 // connections in total and per address, a one-line refusal that says why, backing off instead
 // of spinning when the process runs out of file descriptors, a recovered panic per connection,
-// and a way to wait for every connection to end.
+// and a way to wait for every connection to end. HTTPListener brings servers with an accept
+// loop of their own (net/http's) under the same limits.
 package accept
 
 import (
