@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -29,8 +30,15 @@ const fdReserve = 64
 type Config struct {
 	ConfigFile                              string
 	WSOrigins                               string
+	PublicURL                               string
 	ChatAddr, QuoteAddr, EchoAddr, HTTPAddr string
+	AdminAddr                               string
 	PProf                                   bool
+	PIDFile                                 string
+
+	HTTPIdleTimeout    time.Duration
+	HTTPTimeout        time.Duration
+	HTTPMaxHeaderBytes int
 
 	Line     lineproto.Config
 	Chat     chat.Config // MOTD is read from MOTDFile by Main.Run
@@ -48,6 +56,7 @@ type Config struct {
 	MaxConns        int
 	MaxConnsPerIP   int
 	LimitExempt     string
+	IPv6Prefix      int
 	ShutdownTimeout time.Duration
 
 	LogLevel   string
@@ -59,10 +68,16 @@ type Config struct {
 // defaultConfig returns the embedded defaults: `hubbub` with no flags runs with these.
 func defaultConfig() Config {
 	return Config{
-		ChatAddr:        ":8000",
-		QuoteAddr:       ":9000",
-		EchoAddr:        ":8007",
-		HTTPAddr:        ":8080",
+		ChatAddr:  ":8000",
+		QuoteAddr: ":9000",
+		EchoAddr:  ":8007",
+		HTTPAddr:  ":8080",
+		AdminAddr: "127.0.0.1:9090",
+
+		HTTPIdleTimeout:    30 * time.Second,
+		HTTPTimeout:        30 * time.Second,
+		HTTPMaxHeaderBytes: 16 << 10,
+
 		Line:            lineproto.DefaultConfig(),
 		Chat:            chat.DefaultConfig(),
 		HistoryMaxAge:   90 * 24 * time.Hour,
@@ -71,6 +86,7 @@ func defaultConfig() Config {
 		Echo:            echo.DefaultConfig(),
 		MaxConnsPerIP:   32,
 		LimitExempt:     "127.0.0.0/8,::1/128",
+		IPv6Prefix:      accept.DefaultIPv6Prefix,
 		ShutdownTimeout: 10 * time.Second,
 		LogLevel:        "info",
 		LogFormat:       "text",
@@ -86,9 +102,15 @@ func flagSet(cfg *Config, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&cfg.ChatAddr, "chat-addr", cfg.ChatAddr, "chat listener `address`; empty turns chat off")
 	fs.StringVar(&cfg.QuoteAddr, "quote-addr", cfg.QuoteAddr, "quote listener `address`; empty turns quote off")
 	fs.StringVar(&cfg.EchoAddr, "echo-addr", cfg.EchoAddr, "echo listener `address`; empty turns echo off")
-	fs.StringVar(&cfg.HTTPAddr, "http-addr", cfg.HTTPAddr, "HTTP listener `address` for /metrics, /healthz and /readyz; empty turns it off")
-	fs.BoolVar(&cfg.PProf, "pprof", cfg.PProf, "serve /debug/pprof/ on the HTTP listener")
-	fs.StringVar(&cfg.WSOrigins, "ws-origins", cfg.WSOrigins, "comma-separated `hosts` whose pages may open /ws besides the server's own (path.Match patterns, e.g. *.example.com)")
+	fs.StringVar(&cfg.HTTPAddr, "http-addr", cfg.HTTPAddr, "public HTTP listener `address`: the web page at /, the WebSocket at /ws, /healthz and /readyz; empty turns it off")
+	fs.StringVar(&cfg.AdminAddr, "admin-addr", cfg.AdminAddr, "admin HTTP listener `address`: /metrics, /healthz, /readyz and, with --pprof, /debug/pprof/; keep it private; empty turns it off")
+	fs.BoolVar(&cfg.PProf, "pprof", cfg.PProf, "serve /debug/pprof/ on the admin listener")
+	fs.StringVar(&cfg.PublicURL, "public-url", cfg.PublicURL, "`URL` users reach the web page at (e.g. https://chat.example.com); its host may open /ws")
+	fs.StringVar(&cfg.WSOrigins, "ws-origins", cfg.WSOrigins, "comma-separated `hosts` whose pages may open /ws besides --public-url's and loopback (path.Match patterns, e.g. *.example.com)")
+	fs.DurationVar(&cfg.HTTPIdleTimeout, "http-idle-timeout", cfg.HTTPIdleTimeout, "an HTTP connection idle between requests this `duration` is closed")
+	fs.DurationVar(&cfg.HTTPTimeout, "http-timeout", cfg.HTTPTimeout, "time to read an HTTP request and to write its answer (not /ws, which lives on; not /debug/pprof/)")
+	fs.IntVar(&cfg.HTTPMaxHeaderBytes, "http-max-header-bytes", cfg.HTTPMaxHeaderBytes, "largest HTTP request header, in `bytes`")
+	fs.StringVar(&cfg.PIDFile, "pid-file", cfg.PIDFile, "`file` the server writes its process ID to at start, and removes when it exits")
 
 	fs.IntVar(&cfg.Line.MaxLine, "max-line", cfg.Line.MaxLine, "longest chat line a client may send, in `bytes`; longer lines are discarded")
 	fs.IntVar(&cfg.Line.MaxQueue, "max-queue", cfg.Line.MaxQueue, "`bytes` of output queued to one chat client before it is disconnected as too slow")
@@ -113,6 +135,7 @@ func flagSet(cfg *Config, out io.Writer) *flag.FlagSet {
 	fs.IntVar(&cfg.MaxConns, "max-conns", cfg.MaxConns, "connections open at once over all services; 0: the process's file limit less 64")
 	fs.IntVar(&cfg.MaxConnsPerIP, "max-conns-per-ip", cfg.MaxConnsPerIP, "connections open at once from one address; 0: no limit")
 	fs.StringVar(&cfg.LimitExempt, "limit-exempt", cfg.LimitExempt, "comma-separated `prefixes` that --max-conns-per-ip does not apply to")
+	fs.IntVar(&cfg.IPv6Prefix, "ipv6-prefix", cfg.IPv6Prefix, "IPv6 addresses that share a prefix of this many `bits` count as one address for --max-conns-per-ip; 128: each apart")
 
 	fs.StringVar(&cfg.Quote.First, "quote-first", cfg.Quote.First, "the `quote` the quote service starts with")
 	fs.IntVar(&cfg.Quote.MaxQuote, "max-quote", cfg.Quote.MaxQuote, "longest quote kept, in `bytes`; longer quotes are cut")
@@ -125,6 +148,7 @@ func flagSet(cfg *Config, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&cfg.CPUProfile, "cpu-profile", cfg.CPUProfile, "write a CPU profile of the whole run to this `file` (for go tool pprof)")
 	fs.StringVar(&cfg.MemProfile, "mem-profile", cfg.MemProfile, "write a heap profile to this `file` when the server stops (for go tool pprof)")
 	fs.Usage = func() { printUsage(fs) }
+	explainValues(fs)
 	return fs
 }
 
@@ -139,7 +163,9 @@ func envName(name string) string {
 // HUBBUB_QUOTE_ADDR= turns the quote service off.
 func parseConfig(args []string, lookupEnv func(string) (string, bool), out io.Writer) (Config, error) {
 	cfg := defaultConfig()
-	fs := flagSet(&cfg, out)
+	// The flag package would print the whole usage after any error, where it scrolls the
+	// error away: it is printed only when asked for.
+	fs := flagSet(&cfg, io.Discard)
 	if path := configPath(args, lookupEnv); path != "" {
 		if err := applyFile(fs, path); err != nil {
 			return cfg, err
@@ -158,10 +184,15 @@ func parseConfig(args []string, lookupEnv func(string) (string, bool), out io.Wr
 		return cfg, envErr
 	}
 	if err := fs.Parse(args); err != nil {
-		return cfg, err
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(out)
+			fs.Usage()
+			return cfg, err
+		}
+		return cfg, flagError(err)
 	}
 	if fs.NArg() > 0 {
-		return cfg, fmt.Errorf("unexpected argument %q (see hubbub --help)", fs.Arg(0))
+		return cfg, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	return cfg, cfg.validate()
 }
@@ -177,6 +208,13 @@ func (c *Config) validate() error {
 	positive("max-queue", c.Line.MaxQueue)
 	positive("max-quote", c.Quote.MaxQuote)
 	positive("max-rooms-per-user", c.Chat.MaxRoomsPerUser)
+	positive("http-max-header-bytes", c.HTTPMaxHeaderBytes)
+	if c.IPv6Prefix < 1 || c.IPv6Prefix > 128 {
+		errs = append(errs, fmt.Errorf("--ipv6-prefix must be from 1 to 128 bits, not %d", c.IPv6Prefix))
+	}
+	if _, err := c.publicHost(); err != nil {
+		errs = append(errs, err)
+	}
 	if c.Chat.Replay < 0 || c.HistoryMaxAge < 0 || c.HistoryMaxRows < 0 {
 		errs = append(errs, errors.New("--replay, --history-max-age and --history-max-rows cannot be negative"))
 	}
@@ -192,6 +230,7 @@ func (c *Config) validate() error {
 	for name, d := range map[string]time.Duration{
 		"write-timeout": c.Line.WriteTimeout, "quote-idle-timeout": c.Quote.IdleTimeout,
 		"echo-idle-timeout": c.Echo.IdleTimeout, "shutdown-timeout": c.ShutdownTimeout,
+		"http-idle-timeout": c.HTTPIdleTimeout, "http-timeout": c.HTTPTimeout,
 	} {
 		if d <= 0 {
 			errs = append(errs, fmt.Errorf("--%s must be positive, not %v", name, d))
@@ -242,7 +281,19 @@ func (c *Config) limits() accept.Limits {
 			max = int(rl.Cur) - fdReserve
 		}
 	}
-	return accept.Limits{MaxConns: max, MaxConnsPerIP: c.MaxConnsPerIP, Exempt: exempt}
+	return accept.Limits{MaxConns: max, MaxConnsPerIP: c.MaxConnsPerIP, Exempt: exempt, IPv6Prefix: c.IPv6Prefix}
+}
+
+// publicHost returns the host[:port] of --public-url, or "" without one.
+func (c *Config) publicHost() (string, error) {
+	if c.PublicURL == "" {
+		return "", nil
+	}
+	u, err := url.Parse(c.PublicURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", fmt.Errorf("--public-url %q: want the page's address, such as https://chat.example.com", c.PublicURL)
+	}
+	return strings.ToLower(u.Host), nil
 }
 
 func printUsage(fs *flag.FlagSet) {
@@ -261,6 +312,9 @@ Flags of serve (each can also be set by the environment variable shown, or by it
 `)
 	fs.VisitAll(func(f *flag.Flag) {
 		kind, usage := flag.UnquoteUsage(f)
+		if e, ok := f.Value.(explainer); ok && kind == "value" {
+			kind = e.kind()
+		}
 		fmt.Fprintf(w, "  --%s %s\n", f.Name, kind)
 		fmt.Fprintf(w, "        %s\n        default %q, $%s\n", usage, f.DefValue, envName(f.Name))
 	})
@@ -291,6 +345,9 @@ func (c *Config) wsConfig() wsgateway.Config {
 	ws.WriteTimeout = c.Line.WriteTimeout
 	ws.RegisterTimeout = c.Line.RegisterTimeout
 	ws.LineRate, ws.LineBurst = c.Line.LineRate, c.Line.LineBurst
+	if host, _ := c.publicHost(); host != "" { // checked by validate
+		ws.OriginPatterns = append(ws.OriginPatterns, host)
+	}
 	for _, o := range strings.Split(c.WSOrigins, ",") {
 		if o = strings.TrimSpace(o); o != "" {
 			ws.OriginPatterns = append(ws.OriginPatterns, o)

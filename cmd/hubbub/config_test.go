@@ -120,7 +120,7 @@ func TestHelpListsEveryFlag(t *testing.T) {
 func TestMainRunAndShutdown(t *testing.T) {
 	cfg := defaultConfig()
 	cfg.DataDir = t.TempDir()
-	cfg.HTTPAddr = "127.0.0.1:0"
+	cfg.HTTPAddr, cfg.AdminAddr = "127.0.0.1:0", "127.0.0.1:0"
 	cfg.ChatAddr, cfg.QuoteAddr, cfg.EchoAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	logs := &chattest.Logs{}
 	m := &Main{cfg: cfg, log: slog.New(slog.NewTextHandler(logs, nil))}
@@ -151,7 +151,7 @@ func TestListenErrorNamesTheAddress(t *testing.T) {
 	defer ln.Close()
 	cfg := defaultConfig()
 	cfg.DataDir = t.TempDir()
-	cfg.HTTPAddr = "127.0.0.1:0"
+	cfg.HTTPAddr, cfg.AdminAddr = "127.0.0.1:0", "127.0.0.1:0"
 	cfg.ChatAddr, cfg.QuoteAddr, cfg.EchoAddr = "127.0.0.1:0", ln.Addr().String(), ""
 	m := &Main{cfg: cfg, log: slog.New(slog.DiscardHandler)}
 	err = m.Run()

@@ -60,7 +60,11 @@ func applyFile(fs *flag.FlagSet, path string) error {
 			return fmt.Errorf("config %s: %s: %w", path, name, err)
 		}
 		if err := f.Value.Set(value); err != nil {
-			return fmt.Errorf("config %s: %s = %v: %w", path, name, settings[name], err)
+			shown := fmt.Sprint(settings[name])
+			if _, ok := settings[name].(string); ok {
+				shown = strconv.Quote(shown)
+			}
+			return fmt.Errorf("config %s: %s = %s: %w", path, name, shown, err)
 		}
 	}
 	return nil

@@ -25,6 +25,7 @@ func startMain(t *testing.T, change func(*Config)) (*Main, map[string]string) {
 	cfg := defaultConfig()
 	cfg.DataDir = t.TempDir()
 	cfg.ChatAddr, cfg.QuoteAddr, cfg.EchoAddr, cfg.HTTPAddr = "127.0.0.1:0", "", "", "127.0.0.1:0"
+	cfg.AdminAddr = "127.0.0.1:0"
 	cfg.Line.LineRate = 0
 	if change != nil {
 		change(&cfg)
@@ -40,7 +41,10 @@ func startMain(t *testing.T, change func(*Config)) (*Main, map[string]string) {
 		m.Shutdown(ctx)
 	})
 	addrs := map[string]string{}
-	for _, svc := range []string{"chat", "http"} {
+	for _, svc := range []string{"chat", "http", "admin"} {
+		if (svc == "http" && cfg.HTTPAddr == "") || (svc == "admin" && cfg.AdminAddr == "") {
+			continue
+		}
 		line := logs.WaitFor(t, "msg=listening", "service="+svc)
 		addrs[svc] = line[strings.LastIndex(line, "addr=")+5:]
 	}
@@ -99,7 +103,7 @@ func TestMetricsAfterChat(t *testing.T) {
 		c.MaxConnsPerIP = 1
 		c.LimitExempt = ""
 	})
-	base := "http://" + addrs["http"]
+	base := "http://" + addrs["admin"]
 	alice := chattest.DialFrom(t, "127.0.0.2", addrs["chat"])
 	alice.Register("alice")
 	bob := chattest.DialFrom(t, "127.0.0.3", addrs["chat"])
@@ -113,7 +117,7 @@ func TestMetricsAfterChat(t *testing.T) {
 	}
 	refused := chattest.DialFrom(t, "127.0.0.3", addrs["chat"])
 	refused.Expect("*** too many connections from your address (max 1)")
-	// A browser counts like a telnet client: 127.0.0.1 may have one connection.
+	// A browser counts like a telnet client, and once: 127.0.0.1 may have one connection.
 	ctx, cancel := context.WithTimeout(context.Background(), chattest.Timeout)
 	defer cancel()
 	web, _, err := websocket.Dial(ctx, "ws://"+addrs["http"]+"/ws", nil)
@@ -130,13 +134,16 @@ func TestMetricsAfterChat(t *testing.T) {
 		`hubbub_connections_accepted_total{service="chat"}`:                2,
 		`hubbub_connections_open{service="chat"}`:                          2,
 		`hubbub_connections_refused_total{reason="per_ip",service="chat"}`: 1,
-		`hubbub_users`:                   2,
-		`hubbub_rooms`:                   1,
-		`hubbub_lines_received_total`:    7,  // two names, five lines
-		`hubbub_deliveries_total`:        10, // alice: prompt, welcome, join; bob: prompt, welcome, 5 lines
-		`hubbub_history_batch_lines_sum`: 7,  // 5 lines, 2 joins
-		`hubbub_slow_consumers_total`:    0,
-		`hubbub_history_errors_total`:    0,
+		`hubbub_connections_open{service="http"}`:                          1,
+		`hubbub_connections_refused_total{reason="per_ip",service="http"}`: 1,
+		`hubbub_websockets_open`:                                           1,
+		`hubbub_users`:                                                     2,
+		`hubbub_rooms`:                                                     1,
+		`hubbub_lines_received_total`:                                      7,  // two names, five lines
+		`hubbub_deliveries_total`:                                          10, // alice: prompt, welcome, join; bob: prompt, welcome, 5 lines
+		`hubbub_history_batch_lines_sum`:                                   7,  // 5 lines, 2 joins
+		`hubbub_slow_consumers_total`:                                      0,
+		`hubbub_history_errors_total`:                                      0,
 	})
 	for _, name := range []string{"hubbub_sent_bytes_total", "hubbub_queue_bytes_count", "hubbub_history_write_seconds_count",
 		"go_goroutines", "process_resident_memory_bytes"} {
@@ -158,9 +165,11 @@ func TestMetricsAfterChat(t *testing.T) {
 func TestHealthReadyAndPprof(t *testing.T) {
 	m, addrs := startMain(t, nil)
 	base := "http://" + addrs["http"]
-	for path, want := range map[string]int{"/healthz": 200, "/readyz": 200, "/debug/pprof/": 404} {
-		if code, body := get(t, base+path); code != want {
-			t.Errorf("GET %s = %d %q, want %d", path, code, body, want)
+	for _, listener := range []string{"http", "admin"} {
+		for path, want := range map[string]int{"/healthz": 200, "/readyz": 200, "/debug/pprof/": 404} {
+			if code, body := get(t, "http://"+addrs[listener]+path); code != want {
+				t.Errorf("%s: GET %s = %d %q, want %d", listener, path, code, body, want)
+			}
 		}
 	}
 
@@ -186,8 +195,11 @@ func TestHealthReadyAndPprof(t *testing.T) {
 	}
 
 	_, addrs = startMain(t, func(c *Config) { c.PProf = true })
-	if code, body := get(t, "http://"+addrs["http"]+"/debug/pprof/"); code != 200 || !strings.Contains(body, "goroutine") {
+	if code, body := get(t, "http://"+addrs["admin"]+"/debug/pprof/"); code != 200 || !strings.Contains(body, "goroutine") {
 		t.Errorf("GET /debug/pprof/ with --pprof = %d", code)
+	}
+	if code, _ := get(t, "http://"+addrs["http"]+"/debug/pprof/"); code != 404 {
+		t.Errorf("GET /debug/pprof/ on the public listener with --pprof = %d, want 404", code)
 	}
 }
 

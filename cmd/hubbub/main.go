@@ -46,12 +46,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, versionString())
 		return 0
 	case "config":
-		cfg, err := parseConfig(args, os.LookupEnv, stderr)
+		cfg, err := parseConfig(args, os.LookupEnv, stdout)
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
 		if err != nil {
-			fmt.Fprintf(stderr, "hubbub: %v\n", err)
+			printConfigError(stderr, err)
 			return 2
 		}
 		printConfig(stdout, flagSet(&cfg, io.Discard))
@@ -67,16 +67,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 func serve(args []string, stdout, stderr io.Writer) int {
-	cfg, err := parseConfig(args, os.LookupEnv, stderr)
+	cfg, err := parseConfig(args, os.LookupEnv, stdout)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "hubbub: %v\n", err)
+		printConfigError(stderr, err)
 		return 2
 	}
 	var level slog.LevelVar
 	log := newLogger(cfg, stderr, &level)
+	// First, so that whoever reads the log knows which process to signal or measure.
+	log.Info("starting", "pid", os.Getpid(), "version", versionString())
 	if cfg.CPUProfile != "" {
 		stop, err := startCPUProfile(cfg.CPUProfile)
 		if err != nil {
@@ -94,6 +96,18 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	defer signal.Stop(hangups)
 
 	m := &Main{cfg: cfg, log: log, level: &level}
+	if cfg.PIDFile != "" {
+		// Before the listeners open: whoever sees a service answer finds the file.
+		if err := writePIDFile(cfg.PIDFile); err != nil {
+			log.Error("cannot start", "err", err)
+			return 1
+		}
+		defer func() {
+			if err := os.Remove(cfg.PIDFile); err != nil {
+				log.Warn("cannot remove the pid file", "err", err)
+			}
+		}()
+	}
 	if err := m.Run(); err != nil {
 		log.Error("cannot start", "err", err)
 		return 1
@@ -129,6 +143,9 @@ wait:
 		// A second signal means the operator does not want to wait.
 		sig := <-signals
 		log.Warn("second signal, exiting now", "signal", sig.String())
+		if cfg.PIDFile != "" {
+			os.Remove(cfg.PIDFile)
+		}
 		os.Exit(1)
 	}()
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
@@ -138,6 +155,26 @@ wait:
 	}
 	log.Info("stopped")
 	return code
+}
+
+// printConfigError says what is wrong with the configuration in a few lines, and where to
+// read more: the whole usage would scroll the error out of sight.
+func printConfigError(stderr io.Writer, err error) {
+	fmt.Fprintf(stderr, "hubbub: %v\nhubbub --help lists every flag and the form of its value.\n", err)
+}
+
+// writePIDFile writes the process ID to path, whole or not at all: whoever reads it the
+// moment it appears finds a number, not a partial write.
+func writePIDFile(path string) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, fmt.Appendf(nil, "%d\n", os.Getpid()), 0o644); err != nil {
+		return fmt.Errorf("pid file: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("pid file: %w", err)
+	}
+	return nil
 }
 
 func startCPUProfile(path string) (stop func(), err error) {

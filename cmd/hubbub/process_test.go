@@ -63,7 +63,7 @@ var listeningRE = regexp.MustCompile(`msg=listening service=(\w+) addr=(\S+)`)
 func startProc(t *testing.T, prefix string, args ...string) *proc {
 	t.Helper()
 	all := append([]string{"--chat-addr", "127.0.0.1:0", "--quote-addr", "127.0.0.1:0", "--echo-addr", "127.0.0.1:0",
-		"--http-addr", "127.0.0.1:0"}, args...)
+		"--http-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0"}, args...)
 	quoted := make([]string, len(all))
 	for i, a := range all {
 		quoted[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
@@ -79,7 +79,7 @@ func startProc(t *testing.T, prefix string, args ...string) *proc {
 		t.Fatal(err)
 	}
 	p := &proc{cmd: cmd, logs: &chattest.Logs{}, addrs: map[string]string{}, exited: make(chan error, 1)}
-	listening := make(chan [2]string, 4)
+	listening := make(chan [2]string, 8) // more than there are services: the log is never held up
 	copied := make(chan struct{})
 	go func() {
 		defer close(copied)
@@ -103,7 +103,13 @@ func startProc(t *testing.T, prefix string, args ...string) *proc {
 			t.Logf("hubbub logs:\n%s", p.logs)
 		}
 	})
-	for len(p.addrs) < 4 {
+	services := 5
+	for i, a := range args { // a service switched off does not listen
+		if strings.HasSuffix(a, "-addr=") || (strings.HasSuffix(a, "-addr") && i+1 < len(args) && args[i+1] == "") {
+			services--
+		}
+	}
+	for len(p.addrs) < services {
 		select {
 		case l := <-listening:
 			p.addrs[l[0]] = l[1]

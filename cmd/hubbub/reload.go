@@ -9,13 +9,14 @@ import (
 
 // reloadable are the settings that SIGHUP applies to a running server without dropping anyone.
 // The message of the day is read again from its file even when the file's name is unchanged.
-var reloadable = []string{"log-level", "max-conns", "max-conns-per-ip", "limit-exempt", "motd-file"}
+var reloadable = []string{"log-level", "max-conns", "max-conns-per-ip", "limit-exempt", "ipv6-prefix", "motd-file"}
 
 // Reload applies what can change live from next, a configuration read again, and logs what
-// changed, and which changes wait for a restart.
+// changed, what could not be applied (a file that cannot be read keeps the old value), and
+// which changes wait for a restart.
 func (m *Main) Reload(next Config) {
 	changed := changedSettings(m.cfg, next)
-	var applied, later []string
+	var applied, failed, later []string
 	for _, name := range changed {
 		if !slices.Contains(reloadable, name) {
 			later = append(later, name)
@@ -27,10 +28,12 @@ func (m *Main) Reload(next Config) {
 		m.cfg.LogLevel = next.LogLevel
 		applied = append(applied, "log-level")
 	}
-	if slices.ContainsFunc(changed, func(n string) bool { return strings.HasPrefix(n, "max-conns") || n == "limit-exempt" }) {
+	limits := []string{"max-conns", "max-conns-per-ip", "limit-exempt", "ipv6-prefix"}
+	if slices.ContainsFunc(changed, func(n string) bool { return slices.Contains(limits, n) }) {
 		m.limiter.SetLimits(next.limits())
 		m.cfg.MaxConns, m.cfg.MaxConnsPerIP, m.cfg.LimitExempt = next.MaxConns, next.MaxConnsPerIP, next.LimitExempt
-		applied = append(applied, "max-conns", "max-conns-per-ip", "limit-exempt")
+		m.cfg.IPv6Prefix = next.IPv6Prefix
+		applied = append(applied, limits...)
 	}
 	if m.hub != nil {
 		var motd []string
@@ -40,14 +43,20 @@ func (m *Main) Reload(next Config) {
 		}
 		switch {
 		case err != nil:
-			m.log.Error("reload: the message of the day stays as it was", "err", err)
+			m.log.Error("reload: cannot read the message of the day, the old one stays; fix the file and reload again",
+				"file", next.MOTDFile, "err", err)
+			failed = append(failed, "motd-file")
 		case !slices.Equal(motd, m.hub.MOTD()):
 			m.hub.SetMOTD(motd)
 			m.cfg.MOTDFile = next.MOTDFile
 			applied = append(applied, "motd")
 		}
 	}
-	m.log.Info("reloaded", "applied", strings.Join(applied, ","))
+	if len(failed) > 0 {
+		m.log.Warn("reloaded", "applied", strings.Join(applied, ","), "failed", strings.Join(failed, ","))
+	} else {
+		m.log.Info("reloaded", "applied", strings.Join(applied, ","))
+	}
 	if len(later) > 0 {
 		m.log.Warn("reload: these settings change only on restart", "settings", strings.Join(later, ","))
 	}

@@ -44,3 +44,24 @@ func TestReloadOnSIGHUP(t *testing.T) {
 	p.logs.WaitFor(t, "level=DEBUG", "msg=registered", "name=bob")
 	alice.Expect("bob has joined the channel") // still here
 }
+
+// TestReloadWithMissingMOTD deletes the message of the day's file and sends SIGHUP: the log
+// says the file could not be read and that the reload failed for it, and users still get the
+// old message.
+func TestReloadWithMissingMOTD(t *testing.T) {
+	motd := filepath.Join(t.TempDir(), "motd.txt")
+	if err := os.WriteFile(motd, []byte("old news\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := startProc(t, "", "--motd-file", motd)
+	if err := os.Remove(motd); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	p.logs.WaitFor(t, "level=ERROR", "cannot read the message of the day", "file="+motd, "no such file")
+	p.logs.WaitFor(t, "level=WARN", "msg=reloaded", "failed=motd-file")
+	c := chattest.Join(t, p.addrs["chat"], "alice")
+	c.Expect("*** old news")
+}

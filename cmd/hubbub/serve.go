@@ -46,9 +46,10 @@ type Main struct {
 	limiter  *accept.Limiter
 	hub      *chat.Hub         // nil with chat off
 	ws       *wsgateway.Server // nil with chat off
-	http     *http.Server
-	ready    atomic.Bool // every listener is up
-	stopping atomic.Bool // shutting down
+	http     *http.Server      // the public HTTP listener's; nil when off
+	admin    *http.Server      // the admin listener's; nil when off
+	ready    atomic.Bool       // every listener is up
+	stopping atomic.Bool       // shutting down
 }
 
 // newLogger returns the logger cfg asks for, writing to w.
@@ -61,6 +62,11 @@ func newLogger(cfg Config, w io.Writer, level *slog.LevelVar) *slog.Logger {
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
 }
+
+// adminMaxConns bounds the admin listener's connections apart from the shared limits: a
+// full server must still answer its scraper and its health checks, and a scraper gone wrong
+// must not take the descriptors users need.
+const adminMaxConns = 16
 
 // Run listens on every enabled address and starts serving. It returns once all listeners are
 // open, or with the first listen error (having closed the listeners it opened).
@@ -93,7 +99,26 @@ func (m *Main) Run() error {
 	if len(todo) == 0 {
 		return errors.New("every service is switched off: set at least one of --chat-addr, --quote-addr, --echo-addr")
 	}
+	// The HTTP listeners come last: they serve what the others make (the chat's WebSocket, the
+	// metrics). Each HTTP connection counts once against the limits, whatever it asks for.
+	var webs []webListener
+	if m.cfg.HTTPAddr != "" {
+		m.http = m.newHTTPServer(m.publicHandler(), true)
+		webs = append(webs, webListener{"http", m.cfg.HTTPAddr, m.http, limiter})
+	}
+	if m.cfg.AdminAddr != "" {
+		m.admin = m.newHTTPServer(m.adminHandler(), !m.cfg.PProf)
+		webs = append(webs, webListener{"admin", m.cfg.AdminAddr, m.admin,
+			accept.NewLimiter(accept.Limits{MaxConns: adminMaxConns}, m.metrics)})
+	}
 	var lns []net.Listener
+	fail := func(err error) error {
+		for _, open := range lns {
+			open.Close()
+		}
+		m.closeHistory()
+		return err
+	}
 	for _, l := range todo {
 		lc := net.ListenConfig{}
 		if !l.keepAlive {
@@ -101,26 +126,18 @@ func (m *Main) Run() error {
 		}
 		ln, err := lc.Listen(context.Background(), "tcp", l.addr)
 		if err != nil {
-			for _, open := range lns {
-				open.Close()
-			}
-			m.closeHistory()
-			return fmt.Errorf("%s: listen on %s: %w", l.name, l.addr, err)
+			return fail(fmt.Errorf("%s: listen on %s: %w", l.name, l.addr, err))
 		}
 		lns = append(lns, ln)
 	}
-	var httpLn net.Listener
-	if m.cfg.HTTPAddr != "" {
-		var err error
-		if httpLn, err = net.Listen("tcp", m.cfg.HTTPAddr); err != nil {
-			for _, open := range lns {
-				open.Close()
-			}
-			m.closeHistory()
-			return fmt.Errorf("http: listen on %s: %w", m.cfg.HTTPAddr, err)
+	for _, w := range webs {
+		ln, err := net.Listen("tcp", w.addr)
+		if err != nil {
+			return fail(fmt.Errorf("%s: listen on %s: %w", w.name, w.addr, err))
 		}
+		lns = append(lns, accept.NewHTTPListener(ln, w.name, w.limiter, m.log))
 	}
-	m.errs = make(chan error, len(todo)+1)
+	m.errs = make(chan error, len(todo)+len(webs))
 	for i, l := range todo {
 		m.log.Info("listening", "service", l.name, "addr", lns[i].Addr().String())
 		m.services = append(m.services, l.srv)
@@ -130,18 +147,44 @@ func (m *Main) Run() error {
 			}
 		})
 	}
-	if httpLn != nil {
-		m.http = &http.Server{Handler: m.httpHandler(), ReadHeaderTimeout: 10 * time.Second,
-			ErrorLog: slog.NewLogLogger(m.log.Handler(), slog.LevelWarn)}
-		m.log.Info("listening", "service", "http", "addr", httpLn.Addr().String())
+	for i, w := range webs {
+		ln := lns[len(todo)+i]
+		m.log.Info("listening", "service", w.name, "addr", ln.Addr().String())
 		m.serving.Go(func() {
-			if err := m.http.Serve(httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				m.errs <- fmt.Errorf("http: %w", err)
+			if err := w.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				m.errs <- fmt.Errorf("%s: %w", w.name, err)
 			}
 		})
 	}
 	m.ready.Store(true)
 	return nil
+}
+
+// webListener is an HTTP server to start, and the limiter its connections count against.
+type webListener struct {
+	name, addr string
+	srv        *http.Server
+	limiter    *accept.Limiter
+}
+
+// newHTTPServer returns a server for h with every phase of a connection bounded: an idle
+// keep-alive connection is closed, a request must arrive and its answer leave in time
+// (writeTimeout false leaves the answer unbounded, for pprof's profiles that take as long as
+// asked). None of it cuts a WebSocket: net/http clears a connection's deadlines when the
+// gateway hijacks it, and the gateway has its own ping and write timeouts from there.
+func (m *Main) newHTTPServer(h http.Handler, writeTimeout bool) *http.Server {
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: min(10*time.Second, m.cfg.HTTPTimeout),
+		ReadTimeout:       m.cfg.HTTPTimeout,
+		IdleTimeout:       m.cfg.HTTPIdleTimeout,
+		MaxHeaderBytes:    m.cfg.HTTPMaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(m.log.Handler(), slog.LevelWarn),
+	}
+	if writeTimeout {
+		srv.WriteTimeout = m.cfg.HTTPTimeout
+	}
+	return srv
 }
 
 // newChat makes the chat, its history and its two transports: the line server it returns, and
@@ -177,7 +220,8 @@ func (m *Main) newChat() (*lineproto.Server, error) {
 		_, rooms := hub.Counts()
 		return float64(rooms)
 	})
-	m.ws = wsgateway.NewServer(m.cfg.wsConfig(), hub, m.limiter, m.log)
+	// The HTTP listener has counted the browser's connection against the limits already.
+	m.ws = wsgateway.NewServer(m.cfg.wsConfig(), hub, wsCount{m.metrics}, m.log)
 	line := lineproto.NewServer(m.cfg.Line, hub, m.limiter, m.log)
 	line.SetObserver(m.metrics.Line())
 	return line, nil
@@ -206,9 +250,11 @@ func (m *Main) Shutdown(ctx context.Context) error {
 	wg.Wait()
 	// Last, so that every line said before the users were cut off is written.
 	errs = append(errs, m.closeHistory())
-	if m.http != nil {
-		if err := m.http.Shutdown(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("http: %w", err))
+	for name, srv := range map[string]*http.Server{"http": m.http, "admin": m.admin} {
+		if srv != nil {
+			if err := srv.Shutdown(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", name, err))
+			}
 		}
 	}
 	m.serving.Wait()

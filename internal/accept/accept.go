@@ -1,7 +1,8 @@
 // Package accept runs a TCP accept loop the way every hubbub service needs it: limits on
 // connections in total and per address, a one-line refusal that says why, backing off instead
 // of spinning when the process runs out of file descriptors, a recovered panic per connection,
-// and a way to wait for every connection to end.
+// and a way to wait for every connection to end. HTTPListener brings servers with an accept
+// loop of their own (net/http's) under the same limits.
 package accept
 
 import (
@@ -33,7 +34,7 @@ type Loop struct {
 	mu      sync.Mutex
 	ln      net.Listener            // guarded by mu
 	closing bool                    // guarded by mu
-	conns   map[net.Conn]netip.Addr // open connections and their remote address; guarded by mu
+	conns   map[net.Conn]netip.Addr // open connections and the client the limiter counted them as; guarded by mu
 }
 
 // New returns a Loop for the named service (used in logs) that calls handle for each accepted
@@ -183,19 +184,18 @@ func (l *Loop) isClosing() bool {
 
 // admit starts a handler for c, or refuses c when a limit is reached.
 func (l *Loop) admit(c net.Conn) {
-	addr := remoteIP(c)
-	reason, refusal := l.limiter.acquire(addr)
+	key, reason, refusal := l.limiter.acquire(remoteIP(c))
 	if refusal == "" {
 		l.mu.Lock()
 		if l.closing {
 			reason, refusal = "shutting_down", "server shutting down"
 		} else {
-			l.conns[c] = addr
+			l.conns[c] = key
 			l.handlers.Add(1)
 		}
 		l.mu.Unlock()
 		if refusal != "" {
-			l.limiter.release(addr)
+			l.limiter.release(key)
 		}
 	}
 	if refusal != "" {
@@ -222,10 +222,10 @@ func (l *Loop) run(c net.Conn) {
 func (l *Loop) release(c net.Conn) {
 	c.Close()
 	l.mu.Lock()
-	addr := l.conns[c]
+	key := l.conns[c]
 	delete(l.conns, c)
 	l.mu.Unlock()
-	l.limiter.release(addr)
+	l.limiter.release(key)
 	l.limiter.closed(l.service)
 }
 

@@ -2,12 +2,17 @@
 // serves it, and the observers that the transports, the accept loop and the history store
 // declare, implemented by counting.
 //
+// Label values are closed sets, checked here whoever calls: a value outside its set is counted
+// as "other", so that no path can put text a user chose (a kick reason, a name) into a label,
+// where it would be shown to every dashboard and make a new series per value.
+//
 // Nothing here is on a per-delivery path: the line transport reports once per write to a
 // socket (with how many messages and bytes it carried), so that counting costs nothing
 // measurable beside the write itself.
 package metrics
 
 import (
+	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -19,6 +24,8 @@ type Metrics struct {
 	Registry *prometheus.Registry
 
 	connsOpen     *prometheus.GaugeVec
+	wsOpen        prometheus.Gauge
+	wsAccepted    prometheus.Counter
 	connsAccepted *prometheus.CounterVec
 	connsRefused  *prometheus.CounterVec
 	chatClosed    *prometheus.CounterVec
@@ -46,6 +53,10 @@ func New() *Metrics {
 			Help: "Connections accepted, by service."}, []string{"service"}),
 		connsRefused: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hubbub_connections_refused_total",
 			Help: "Connections refused, by service and reason (full, per_ip, shutting_down, out_of_files)."}, []string{"service", "reason"}),
+		wsOpen: prometheus.NewGauge(prometheus.GaugeOpts{Name: "hubbub_websockets_open",
+			Help: "WebSocket connections open now (each is also one of the http service's connections)."}),
+		wsAccepted: prometheus.NewCounter(prometheus.CounterOpts{Name: "hubbub_websockets_accepted_total",
+			Help: "WebSocket connections accepted."}),
 		chatClosed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hubbub_chat_connections_closed_total",
 			Help: "Chat connections closed, by reason."}, []string{"reason"}),
 		slowConsumers: prometheus.NewCounter(prometheus.CounterOpts{Name: "hubbub_slow_consumers_total",
@@ -72,7 +83,7 @@ func New() *Metrics {
 	}
 	f(collectors.NewGoCollector())
 	f(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	for _, c := range []prometheus.Collector{m.connsOpen, m.connsAccepted, m.connsRefused, m.chatClosed,
+	for _, c := range []prometheus.Collector{m.connsOpen, m.wsOpen, m.wsAccepted, m.connsAccepted, m.connsRefused, m.chatClosed,
 		m.slowConsumers, m.linesReceived, m.rateLimited, m.deliveries, m.bytesSent, m.queueBytes,
 		m.historyWrite, m.historyBatch, m.historyErrors} {
 		f(c)
@@ -85,19 +96,51 @@ func (m *Metrics) Gauge(name, help string, value func() float64) {
 	m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, value))
 }
 
+// The closed sets of label values. A new service or reason is added here, where a reviewer
+// sees that it is not text from a client.
+var (
+	services       = []string{"chat", "quote", "echo", "http", "admin"}
+	refusalReasons = []string{"full", "per_ip", "shutting_down", "out_of_files"}
+	// chatCloseReasons are the reasons a chat connection ends with: the line transport's and
+	// the chat's (chat.DropReason).
+	chatCloseReasons = []string{"client closed", "quit", "read error", "slow consumer", "write timeout",
+		"write error", "register timeout", "server shutdown", "panic", "banned", "kicked"}
+)
+
+// Other is the label value that stands for any value outside its closed set.
+const Other = "other"
+
+// label returns v if it is one of set, else Other.
+func label(v string, set []string) string {
+	if slices.Contains(set, v) {
+		return v
+	}
+	return Other
+}
+
 // Accepted implements accept.Observer.
 func (m *Metrics) Accepted(service string) {
+	service = label(service, services)
 	m.connsAccepted.WithLabelValues(service).Inc()
 	m.connsOpen.WithLabelValues(service).Inc()
 }
 
 // Refused implements accept.Observer.
 func (m *Metrics) Refused(service, reason string) {
-	m.connsRefused.WithLabelValues(service, reason).Inc()
+	m.connsRefused.WithLabelValues(label(service, services), label(reason, refusalReasons)).Inc()
 }
 
 // Closed implements accept.Observer.
-func (m *Metrics) Closed(service string) { m.connsOpen.WithLabelValues(service).Dec() }
+func (m *Metrics) Closed(service string) { m.connsOpen.WithLabelValues(label(service, services)).Dec() }
+
+// WebSocketOpened counts a WebSocket connection that starts.
+func (m *Metrics) WebSocketOpened() {
+	m.wsAccepted.Inc()
+	m.wsOpen.Inc()
+}
+
+// WebSocketClosed counts a WebSocket connection that ended.
+func (m *Metrics) WebSocketClosed() { m.wsOpen.Dec() }
 
 // Line returns the observer the line transport takes.
 func (m *Metrics) Line() LineObserver { return LineObserver{m} }
@@ -120,7 +163,7 @@ func (o LineObserver) Wrote(messages, bytes, queued int) {
 
 // Closed counts a chat connection's end.
 func (o LineObserver) Closed(reason string) {
-	o.m.chatClosed.WithLabelValues(reason).Inc()
+	o.m.chatClosed.WithLabelValues(label(reason, chatCloseReasons)).Inc()
 	if reason == "slow consumer" {
 		o.m.slowConsumers.Inc()
 	}
