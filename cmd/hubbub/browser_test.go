@@ -145,4 +145,20 @@ func TestBrowser(t *testing.T) {
 	if err := chromedp.Do(ctx, waitText("#status", "connected as webby")); err != nil {
 		t.Fatalf("reconnect: %v", err)
 	}
+	// The replay on joining again holds lines the page shows already: they are not repeated,
+	// nor is the page's own line (shown when sent, replayed with its id).
+	nc = chattest.Join(t, addrs["chat"], "termy")
+	nc.Send("after the restart")
+	if err := chromedp.Do(ctx, waitText("#log", "after the restart")); err != nil {
+		t.Fatalf("after the restart: %v", err)
+	}
+	for _, tc := range []struct {
+		line string
+		max  int
+	}{{"hello from nc", 1}, {"hi from the browser", 1}, {"o<b>x</b> joined", 1}, {"history above", 0}} {
+		n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`[...document.querySelectorAll("#log li")].filter((li) => li.textContent.includes(`+jsString(tc.line)+`)).length`))
+		if err != nil || n > tc.max || (tc.max > 0 && n == 0) {
+			t.Errorf("%q shown %d times after reconnecting (%v), want %d", tc.line, n, err, tc.max)
+		}
+	}
 }

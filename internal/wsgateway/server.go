@@ -10,34 +10,50 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/netip"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/coder/websocket"
 
 	"hubbub/internal/chat"
 )
 
-// Config holds the limits of the WebSocket transport.
+// Config holds the limits of the WebSocket transport. They mean what lineproto.Config's
+// limits of the same names mean: a browser is held to the same rules as a telnet user.
 type Config struct {
-	MaxMessage      int           // longest message a client may send, in bytes
-	MaxQueue        int           // bytes queued to one client before it is dropped as too slow
-	WriteTimeout    time.Duration // a write taking longer drops the client
+	MaxMessage int // longest message a client may send, in bytes
+	// MaxQueue bounds the bytes queued to one client: past it the oldest queued room lines
+	// (chat.Message.Skippable) are skipped and the client is told. Other output is still
+	// queued, up to hardCapFactor times MaxQueue, past which the client is dropped.
+	MaxQueue        int
+	WriteTimeout    time.Duration // a client that takes no data for this long is dropped
 	RegisterTimeout time.Duration // time to choose a name; 0: none
 	PingInterval    time.Duration // how often an idle connection is pinged; a missing pong drops it
 	LineRate        float64       // messages per second a client may send; 0: no limit
-	LineBurst       int
-	OriginPatterns  []string // origins besides the server's own host allowed to connect
+	LineBurst       int           // messages that may be sent at once before LineRate applies
+	FloodAfter      time.Duration // a client held back by LineRate this long without let-up is flooding; 0: never
+	// OriginPatterns are the origins (host[:port], path.Match patterns, or scheme://host[:port])
+	// whose pages may connect, besides loopback ones. The Host header is not trusted: under DNS
+	// rebinding another site's page sends its own name as Host.
+	OriginPatterns []string
 }
 
 // DefaultConfig returns the defaults documented in --help.
 func DefaultConfig() Config {
 	return Config{MaxMessage: 4096, MaxQueue: 256 << 10, WriteTimeout: 10 * time.Second,
-		RegisterTimeout: 60 * time.Second, PingInterval: 30 * time.Second, LineRate: 10, LineBurst: 30}
+		RegisterTimeout: 60 * time.Second, PingInterval: 30 * time.Second, LineRate: 10, LineBurst: 30,
+		FloodAfter: 10 * time.Second}
 }
+
+// hardCapFactor times MaxQueue bounds what is queued to a client that nothing can be skipped
+// for (private messages, answers to its own commands, a replay): past it the client is dropped.
+const hardCapFactor = 4
 
 // Close codes and reasons the server ends connections with.
 const (
@@ -46,7 +62,10 @@ const (
 	reasonTimeout      = "timed out waiting for your name"
 )
 
-var noticeShutdown = &chat.Message{Kind: chat.KindNotice, Text: reasonShutdown}
+var (
+	noticeShutdown   = &chat.Message{Kind: chat.KindNotice, Text: reasonShutdown}
+	noticeBadMessage = &chat.Message{Kind: chat.KindNotice, Text: `messages are {"type":"line","text":"..."}`}
+)
 
 // Limiter admits connections within the limits the server's other services share (see
 // accept.Limiter): a browser counts like a telnet client.
@@ -86,6 +105,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 	defer s.handlers.Done()
 
+	if !s.originAllowed(r.Header.Get("Origin")) {
+		s.log.Info("websocket refused", "remote", r.RemoteAddr, "origin", r.Header.Get("Origin"), "err", "origin not allowed")
+		http.Error(w, "pages from this origin may not connect (--ws-origins)", http.StatusForbidden)
+		return
+	}
 	remote := remoteAddr(r.RemoteAddr)
 	if s.limiter != nil {
 		if refusal := s.limiter.Acquire("ws", remote); refusal != "" {
@@ -95,14 +119,26 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		defer s.limiter.Release("ws", remote)
 	}
 
-	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: s.cfg.OriginPatterns})
+	c := &conn{srv: s, remote: r.RemoteAddr, started: time.Now(), ending: make(chan struct{})}
+	c.wake = sync.NewCond(&c.mu)
+	// The origin was checked above: Accept's own check would also let in any page whose origin
+	// equals the Host header, which the page's site chooses.
+	hw := &hijackWrapper{ResponseWriter: w, wrap: func(nc net.Conn) net.Conn {
+		c.nc = &progressConn{Conn: nc, timeout: s.cfg.WriteTimeout}
+		return c.nc
+	}}
+	ws, err := websocket.Accept(hw, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
 	if err != nil {
 		s.log.Info("websocket refused", "remote", r.RemoteAddr, "err", err)
 		return // Accept has answered
 	}
+	if c.nc == nil {
+		ws.CloseNow()
+		s.log.Error("websocket: the connection was not hijacked through the wrapper", "remote", r.RemoteAddr)
+		return
+	}
 	ws.SetReadLimit(int64(s.cfg.MaxMessage))
-	c := &conn{srv: s, ws: ws, remote: r.RemoteAddr, started: time.Now(), ending: make(chan struct{})}
-	c.wake = sync.NewCond(&c.mu)
+	c.ws = ws
 	s.mu.Lock()
 	s.conns[c] = struct{}{}
 	s.mu.Unlock()
@@ -155,6 +191,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 type conn struct {
 	srv     *Server
 	ws      *websocket.Conn
+	nc      *progressConn // the socket under ws
 	remote  string
 	started time.Time
 	session *chat.Session
@@ -162,8 +199,9 @@ type conn struct {
 
 	mu        sync.Mutex
 	wake      *sync.Cond // signalled when out grows or the connection closes; uses mu
-	out       [][]byte   // encoded events not yet written; guarded by mu
-	outBytes  int        // guarded by mu
+	out       []queued   // events not yet written, oldest first; guarded by mu
+	outBytes  int        // bytes of the events in out; guarded by mu
+	writing   bool       // the writer is writing what it took from out; guarded by mu
 	closing   bool       // no more output is taken; guarded by mu
 	closeCode websocket.StatusCode
 	reason    string // why it ends, for the log and the close frame; guarded by mu
@@ -173,7 +211,16 @@ type conn struct {
 	tasks      sync.WaitGroup // the connection's goroutines, waited for by serve
 }
 
-// Deliver queues m for the browser (chat.Client). It never blocks.
+// queued is one event waiting for the writer.
+type queued struct {
+	b         []byte // the encoded event; nil for a skip notice
+	skippable bool   // a room line the client may miss (chat.Message.Skippable)
+	skipped   int    // a notice that this many lines were skipped here
+}
+
+// Deliver queues m for the browser (chat.Client). It never blocks. A client that reads slower
+// than its rooms talk is not dropped for it: past MaxQueue the oldest room lines queued for it
+// are skipped (skipLocked). Only what cannot be skipped, past the hard cap, drops it.
 func (c *conn) Deliver(m *chat.Message) {
 	b := m.Encoded(jsonEncoding{})
 	c.mu.Lock()
@@ -181,19 +228,111 @@ func (c *conn) Deliver(m *chat.Message) {
 	if c.closing {
 		return
 	}
-	if c.outBytes+len(b) > c.srv.cfg.MaxQueue {
+	c.out = append(c.out, queued{b: b, skippable: m.Skippable()})
+	c.outBytes += len(b)
+	if c.outBytes > c.srv.cfg.MaxQueue {
+		c.skipLocked()
+	}
+	if c.outBytes > hardCapFactor*c.srv.cfg.MaxQueue {
 		c.finishLocked(websocket.StatusPolicyViolation, reasonSlowConsumer, false)
 		return
 	}
-	c.out = append(c.out, b)
-	c.outBytes += len(b)
 	c.wake.Signal()
 }
 
+// skipLocked leaves out the oldest skippable events until the queue is down to half its
+// bound, and puts one notice where they were, saying how many. Going down to half, not just
+// under the bound, means a reader that stays behind is told once per gap of many lines, not
+// once per line. A notice still queued takes the count of a later gap: everything between the
+// two is output that cannot be skipped. c.mu must be held.
+func (c *conn) skipLocked() {
+	target := c.srv.cfg.MaxQueue / 2
+	n := len(c.out)
+	kept := c.out[:0] // filtered in place: kept never grows past the element being read
+	mark := -1        // index in kept of the skip notice
+	skipped := 0
+	for _, q := range c.out {
+		switch {
+		case q.skipped > 0 && mark >= 0:
+			kept[mark].skipped += q.skipped
+			continue
+		case q.skipped > 0:
+			mark = len(kept)
+		case q.skippable && c.outBytes > target:
+			c.outBytes -= len(q.b)
+			skipped++
+			if mark < 0 {
+				mark = len(kept)
+				kept = append(kept, queued{})
+			}
+			continue
+		}
+		kept = append(kept, q)
+	}
+	if skipped > 0 {
+		kept[mark].skipped += skipped
+	}
+	clear(c.out[len(kept):n])
+	c.out = kept
+}
+
+// skipNotice is the event that tells a client n lines were skipped for it.
+func skipNotice(n int) []byte {
+	lines := "lines"
+	if n == 1 {
+		lines = "line"
+	}
+	return jsonEncoding{}.Encode(&chat.Message{Kind: chat.KindNotice,
+		Text: fmt.Sprintf("%d %s skipped: you read slower than this room talks; /history to catch up", n, lines)})
+}
+
+// takeLocked removes from the queue the oldest events, up to about maxBatch bytes (at least
+// one), and returns them encoded. c.mu must be held.
+func (c *conn) takeLocked() [][]byte {
+	var msgs [][]byte
+	size := 0
+	for len(c.out) > 0 {
+		q := c.out[0]
+		b := q.b
+		if q.skipped > 0 {
+			b = skipNotice(q.skipped)
+		}
+		if len(msgs) > 0 && size+len(b) > maxBatch {
+			break
+		}
+		msgs = append(msgs, b)
+		size += len(b)
+		c.outBytes -= len(q.b)
+		c.out[0] = queued{}
+		c.out = c.out[1:]
+	}
+	if len(c.out) == 0 {
+		c.out = nil // let the array go: an idle connection holds nothing
+	}
+	return msgs
+}
+
 // Drop ends the connection after what is queued is sent (chat.Client). The close frame says
-// what the user was told, so that the page can show it.
+// what the user was told (cut to fit, see closeReason), so that the page can show it.
 func (c *conn) Drop(_ chat.DropReason, detail string) {
 	c.finish(websocket.StatusPolicyViolation, detail, true)
+}
+
+// maxCloseReason is the most a close frame's reason may hold, in bytes (RFC 6455 5.5: a
+// control frame's payload is at most 125 bytes, two of them the code).
+const maxCloseReason = 123
+
+// closeReason cuts reason to fit a close frame, at a character boundary: a longer one makes the
+// library send no close frame at all, and the page could not say why it was closed.
+func closeReason(reason string) string {
+	if len(reason) <= maxCloseReason {
+		return reason
+	}
+	cut := maxCloseReason
+	for cut > 0 && !utf8.RuneStart(reason[cut]) {
+		cut--
+	}
+	return reason[:cut]
 }
 
 func (c *conn) finish(code websocket.StatusCode, reason string, flush bool) {
@@ -214,6 +353,7 @@ func (c *conn) finishLocked(code websocket.StatusCode, reason string, flush bool
 		// Dropped at once: its writer may be stuck in a write the client does not read, and
 		// nothing queued is worth waiting for. Not here, though: CloseNow can wait for the
 		// library's goroutines, and this runs under the chat's lock.
+		clear(c.out)
 		c.out, c.outBytes = nil, 0
 		c.tasks.Go(func() { c.ws.CloseNow() })
 	}
@@ -255,7 +395,7 @@ func (c *conn) serve(remote netip.Addr) {
 
 // readLoop passes each message the browser sends to the chat, until the connection ends.
 func (c *conn) readLoop() {
-	bucket := newBucket(c.srv.cfg.LineRate, c.srv.cfg.LineBurst)
+	bucket := newBucket(c.srv.cfg.LineRate, c.srv.cfg.LineBurst, c.srv.cfg.FloodAfter)
 	for {
 		// No deadline here: the register timer, the pinger and the writer end the connection,
 		// which ends this read.
@@ -266,17 +406,23 @@ func (c *conn) readLoop() {
 		if c.isClosing() {
 			continue // what a client sends after it was told to go is ignored
 		}
+		// Every message counts against the line rate, a malformed one too: each gets an
+		// answer, and a client must not make the server answer as fast as it can send.
+		ok, flooding := bucket.take(c.ending)
+		if !ok {
+			return
+		}
+		if flooding {
+			c.session.Flooding()
+		}
 		if typ != websocket.MessageText {
 			c.finish(websocket.StatusUnsupportedData, "send JSON text messages", true)
 			continue
 		}
 		var in input
 		if err := json.Unmarshal(data, &in); err != nil || in.Type != "line" {
-			c.Deliver(&chat.Message{Kind: chat.KindNotice, Text: `messages are {"type":"line","text":"..."}`})
+			c.Deliver(noticeBadMessage)
 			continue
-		}
-		if !bucket.take(c.ending) {
-			return
 		}
 		if err := c.session.Handle([]byte(in.Text)); errors.Is(err, chat.ErrQuit) {
 			c.session.Close()
@@ -288,6 +434,13 @@ func (c *conn) readLoop() {
 	}
 }
 
+// busy reports whether the connection has output queued or being written.
+func (c *conn) busy() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.out) > 0 || c.writing
+}
+
 func (c *conn) isClosing() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -295,37 +448,42 @@ func (c *conn) isClosing() bool {
 }
 
 // writeLoop writes queued events until the connection is finished, then closes it with its
-// code and reason.
+// code and reason. A write has no deadline of its own: the socket's (progressConn) drops a
+// client that takes no data for WriteTimeout, and only that, however long the write takes.
 func (c *conn) writeLoop() {
 	for {
 		c.mu.Lock()
 		for len(c.out) == 0 && !c.closing {
 			c.wake.Wait()
 		}
-		out := c.out
-		c.out, c.outBytes = nil, 0
-		closing, code, reason := c.closing, c.closeCode, c.reason
-		c.mu.Unlock()
+		if len(c.out) == 0 || (c.closing && !c.flushLast) {
+			code, reason, flush := c.closeCode, c.reason, c.flushLast
+			c.mu.Unlock()
+			if flush {
+				c.ws.Close(code, closeReason(reason))
+			}
+			return
+		}
 		// Events that queued up while the last write went out go in one message, as a JSON
 		// array: one frame and one system call for many events, when the room is busy.
-		for len(out) > 0 {
-			msg := out[0]
-			n := 1
-			if len(out) > 1 {
-				msg, n = batch(out, maxBatch)
-			}
-			out = out[n:]
-			ctx, cancel := context.WithTimeout(context.Background(), c.srv.cfg.WriteTimeout)
-			err := c.ws.Write(ctx, websocket.MessageText, msg)
-			cancel()
-			if err != nil {
-				c.finish(websocket.StatusPolicyViolation, "write timeout", false)
-				c.ws.CloseNow()
-				return
-			}
+		msgs := c.takeLocked()
+		c.writing = true
+		c.mu.Unlock()
+		msg := msgs[0]
+		if len(msgs) > 1 {
+			msg = batch(msgs)
 		}
-		if closing {
-			c.ws.Close(code, reason)
+		err := c.ws.Write(context.Background(), websocket.MessageText, msg)
+		c.mu.Lock()
+		c.writing = false
+		c.mu.Unlock()
+		if err != nil {
+			reason := "connection lost"
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				reason = "write timeout"
+			}
+			c.finish(websocket.StatusPolicyViolation, reason, false)
+			c.ws.CloseNow()
 			return
 		}
 	}
@@ -334,19 +492,21 @@ func (c *conn) writeLoop() {
 // maxBatch bounds the bytes of events sent in one message.
 const maxBatch = 64 << 10
 
-// batch joins the first events of out, up to about max bytes (at least one), into a JSON
-// array, and says how many it took.
-func batch(out [][]byte, max int) ([]byte, int) {
-	b := []byte{'['}
-	n := 0
-	for n < len(out) && (n == 0 || len(b)+len(out[n]) < max) {
-		if n > 0 {
+// batch joins events into one JSON array.
+func batch(events [][]byte) []byte {
+	size := 1 + len(events)
+	for _, e := range events {
+		size += len(e)
+	}
+	b := make([]byte, 0, size)
+	b = append(b, '[')
+	for i, e := range events {
+		if i > 0 {
 			b = append(b, ',')
 		}
-		b = append(b, out[n]...)
-		n++
+		b = append(b, e...)
 	}
-	return append(b, ']'), n
+	return append(b, ']')
 }
 
 // pingLoop pings the browser now and then: a connection that does not answer is dropped, so
@@ -363,10 +523,17 @@ func (c *conn) pingLoop() {
 			return
 		case <-t.C:
 		}
+		if c.busy() {
+			continue // the socket's write deadline watches a client that has output coming
+		}
+		start := time.Now()
 		ctx, cancel := context.WithTimeout(context.Background(), c.srv.cfg.PingInterval)
 		err := c.ws.Ping(ctx)
 		cancel()
 		if err != nil {
+			if c.nc.progressSince(start) && !c.isClosing() {
+				continue // the pong waits behind output the client is still reading
+			}
 			c.finish(websocket.StatusPolicyViolation, "no answer to ping", false)
 			c.ws.CloseNow()
 			return
@@ -374,36 +541,49 @@ func (c *conn) pingLoop() {
 	}
 }
 
-// bucket paces what a client sends: rate per second, burst at once.
+// bucket paces what a client sends: rate per second, burst at once. A client held back
+// without let-up for floodAfter is flooding.
 type bucket struct {
-	rate   float64
-	burst  float64
-	tokens float64
-	last   time.Time
+	rate       float64
+	burst      float64
+	tokens     float64
+	last       time.Time
+	floodAfter time.Duration
+	heldSince  time.Time // when the client was first held back in the current run; zero: not held
 }
 
-func newBucket(rate float64, burst int) *bucket {
-	return &bucket{rate: rate, burst: float64(max(burst, 1)), tokens: float64(max(burst, 1)), last: time.Now()}
+func newBucket(rate float64, burst int, floodAfter time.Duration) *bucket {
+	return &bucket{rate: rate, burst: float64(max(burst, 1)), tokens: float64(max(burst, 1)), last: time.Now(),
+		floodAfter: floodAfter}
 }
 
-// take waits for a token, or until done is closed (then it reports false).
-func (b *bucket) take(done <-chan struct{}) bool {
+// take waits for a token, or until done is closed (then ok is false). flooding says the
+// client has been held back for floodAfter without let-up; it is said once per run.
+func (b *bucket) take(done <-chan struct{}) (ok, flooding bool) {
 	if b.rate <= 0 {
-		return true
+		return true, false
 	}
 	now := time.Now()
 	b.tokens = min(b.tokens+now.Sub(b.last).Seconds()*b.rate, b.burst)
 	b.last = now
-	if b.tokens < 1 {
+	if b.tokens >= 1 {
+		b.heldSince = time.Time{}
+	} else {
+		if b.heldSince.IsZero() {
+			b.heldSince = now
+		} else if b.floodAfter > 0 && now.Sub(b.heldSince) > b.floodAfter {
+			b.heldSince = time.Time{}
+			flooding = true
+		}
 		t := time.NewTimer(time.Duration((1 - b.tokens) / b.rate * float64(time.Second)))
 		defer t.Stop()
 		select {
 		case <-t.C:
 		case <-done:
-			return false
+			return false, flooding
 		}
 		b.tokens, b.last = 1, time.Now()
 	}
 	b.tokens--
-	return true
+	return true, flooding
 }

@@ -3,14 +3,17 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const log = $("log"), statusEl = $("status");
+const log = $("log"), statusEl = $("status"), newLines = $("new-lines"), earlierBtn = $("earlier");
 let ws = null;
 let myName = "";          // the name we registered, sent again after a reconnect
 let registered = false;
 let current = "#lobby";   // where plain lines go
 let backoff = 500;        // ms before the next reconnect, doubling to 15 s
-const logs = new Map();   // room -> list of <li> kept while another room is shown
+const logs = new Map();   // room -> {items: <li>s kept while another room is shown, mine: our own lines not confirmed}
+const seenIDs = new Set(); // ids of the lines shown: a replay after a reconnect repeats them
 let earlier = null;       // lines of a /history answer, put above the others when it ends
+let replayed = 0;         // lines of a replay shown since the last "end of history"
+let stick = true;         // the view follows new lines; false once the user scrolls up
 
 function setStatus(text, cls) {
   statusEl.textContent = text;
@@ -36,30 +39,62 @@ function item(cls, parts, ev) {
   return li;
 }
 
-// roomLog returns the list of lines kept for room.
+// roomLog returns what is kept for room.
 function roomLog(room) {
-  if (!logs.has(room)) logs.set(room, []);
+  if (!logs.has(room)) logs.set(room, { items: [], mine: [] });
   return logs.get(room);
 }
 
-function add(room, li) {
+// known reports whether the line of ev was shown already (a replay after a reconnect, an
+// earlier page of history), and remembers it. Our own lines were shown when we sent them,
+// without an id: the first replayed copy of one is that line.
+function known(room, ev) {
+  if (!ev.id) return false;
+  if (seenIDs.has(ev.id)) return true;
+  seenIDs.add(ev.id);
+  if (ev.history && ev.kind === "message" && ev.from === myName) {
+    const mine = roomLog(room).mine;
+    const i = mine.indexOf(ev.text);
+    if (i >= 0) {
+      mine.splice(i, 1);
+      return true;
+    }
+  }
+  return false;
+}
+
+function add(room, li, ev) {
+  if (ev && known(room, ev)) return;
   if (earlier && li.classList.contains("history")) {
     earlier.push(li);
     return;
   }
-  roomLog(room).push(li);
+  if (li.classList.contains("history")) replayed++;
+  roomLog(room).items.push(li);
   if (room === current) {
-    const atBottom = log.scrollTop + log.clientHeight >= log.scrollHeight - 4;
     log.append(li);
-    if (atBottom) li.scrollIntoView({ block: "end" });
+    follow();
   }
+}
+
+// follow keeps the newest line in view, unless the user scrolled up to read: then a marker
+// says there are new lines below.
+function follow() {
+  if (stick) toEnd();
+  else newLines.hidden = false;
+}
+
+function toEnd() {
+  stick = true;
+  newLines.hidden = true;
+  log.scrollTop = log.scrollHeight;
 }
 
 function show(room) {
   current = room;
   $("room-title").textContent = room;
-  log.replaceChildren(...roomLog(room));
-  log.scrollTop = log.scrollHeight;
+  log.replaceChildren(...roomLog(room).items);
+  toEnd();
   for (const li of $("rooms").children) li.classList.toggle("current", li.dataset.room === room);
 }
 
@@ -70,6 +105,10 @@ function send(text) {
 function refreshLists() {
   send("/rooms");
   send("/who");
+}
+
+function notice(text) {
+  return item("notice", [["***", "mark"], [" " + text]]);
 }
 
 function onEvent(ev) {
@@ -88,9 +127,11 @@ function onEvent(ev) {
     myName = ev.from;
     $("name-dialog").close();
     setStatus("connected as " + ev.from, "online");
+    earlierBtn.hidden = false;
     backoff = 500;
     return;
   case "current":
+    replayed = 0;
     show(ev.room);
     refreshLists();
     return;
@@ -121,25 +162,26 @@ function onEvent(ev) {
     }));
     return;
   case "message":
-    add(ev.room, item("message", [["<" + ev.from + "> ", "from"], [ev.text]], ev));
+    add(ev.room, item("message", [["<" + ev.from + "> ", "from"], [ev.text]], ev), ev);
     return;
   case "action":
-    add(ev.room, item("action", [["* " + ev.from + " ", "from"], [ev.text]], ev));
+    // "* NAME text", in the speaker's style: never the "***" and the look of a notice.
+    add(ev.room, item("action", [["* ", "mark"], [ev.from, "from"], [" " + ev.text]], ev), ev);
     return;
   case "private":
-    add(current, item("private", [[ev.sent ? "to " + ev.to + ": " : "from " + ev.from + ": ", "from"], [ev.text]], ev));
+    add(current, item("private", [[ev.sent ? "to " + ev.to + ": " : "from " + ev.from + ": ", "from"], [ev.text]], ev), ev);
     return;
   case "join":
   case "leave":
-    add(ev.room, item(ev.kind, [[ev.from + (ev.kind === "join" ? " joined " : " left ") + ev.room + (ev.text ? " (" + ev.text + ")" : "")]], ev));
+    add(ev.room, item(ev.kind, [[ev.from + (ev.kind === "join" ? " joined " : " left ") + ev.room + (ev.text ? " (" + ev.text + ")" : "")]], ev), ev);
     if (ev.room === current) send("/who");
     return;
   case "nick":
-    add(current, item("nick", [[ev.from + " is now known as " + ev.text]], ev));
+    add(current, item("nick", [[ev.from + " is now known as " + ev.text]], ev), ev);
     send("/who");
     return;
   case "topic":
-    add(ev.room, item("topic", [[ev.from + " set the topic: " + ev.text]], ev));
+    add(ev.room, item("topic", [[ev.text ? ev.from + " set the topic: " + ev.text : ev.from + " cleared the topic"]], ev), ev);
     return;
   default: // notice
     if (!registered && !$("name-dialog").open) $("name-dialog").showModal();
@@ -150,20 +192,23 @@ function onEvent(ev) {
     if (earlier && (ev.text.startsWith("end of history:") || ev.text === "no earlier history")) {
       const lines = earlier;
       earlier = null;
-      if (lines.length === 0) lines.push(item("notice", [["*** no earlier lines"]]));
-      roomLog(current).unshift(...lines);
+      if (lines.length === 0) lines.push(notice("no earlier lines"));
+      roomLog(current).items.unshift(...lines);
       if (current) log.prepend(...lines);
       return;
     }
     if (ev.text === "end of history") {
-      add(current, item("separator", [["history above"]]));
+      // After a reconnect the replay is lines already shown: no second separator.
+      if (replayed > 0) add(current, item("separator", [["history above"]]));
+      replayed = 0;
       return;
     }
-    add(current, item("notice", [["*** " + ev.text]], ev));
+    add(current, notice(ev.text));
   }
 }
 
 function connect() {
+  $("reconnect").hidden = true;
   setStatus("connecting…", "connecting");
   const url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws";
   ws = new WebSocket(url);
@@ -177,17 +222,39 @@ function connect() {
   };
   ws.onclose = (e) => {
     registered = false;
-    const wait = backoff;
-    backoff = Math.min(backoff * 2, 15000);
+    earlierBtn.hidden = true;
+    earlier = null;
     const why = e.reason ? " (" + e.reason + ")" : "";
-    setStatus("disconnected" + why + ", retrying in " + Math.round(wait / 1000) + " s", "offline");
     if (e.code === 1000 && e.reason === "quit") {
-      setStatus("you left" + why + "; reload to come back", "offline");
+      setStatus("you left; reload to come back", "offline");
       return;
     }
+    if (e.code === 1008) {
+      // Kicked, banned, or too long without a name: coming straight back is what the server
+      // said not to do. Say why and let the user decide.
+      setStatus("disconnected: " + (e.reason || "closed by the server"), "offline");
+      $("reconnect").hidden = false;
+      return;
+    }
+    const wait = backoff;
+    backoff = Math.min(backoff * 2, 15000);
+    setStatus("disconnected" + why + ", retrying in " + Math.round(wait / 1000) + " s", "offline");
     setTimeout(connect, wait);
   };
 }
+
+log.addEventListener("scroll", () => {
+  stick = log.scrollTop + log.clientHeight >= log.scrollHeight - 8;
+  if (stick) newLines.hidden = true;
+});
+// A phone's keyboard, a rotated screen or a resized window changes the view's height: keep
+// the newest line in it.
+new ResizeObserver(() => { if (stick) log.scrollTop = log.scrollHeight; }).observe(log);
+newLines.addEventListener("click", toEnd);
+$("reconnect").addEventListener("click", () => {
+  backoff = 500;
+  connect();
+});
 
 $("name-form").addEventListener("submit", (e) => {
   e.preventDefault();
@@ -203,9 +270,15 @@ $("say-form").addEventListener("submit", (e) => {
   if (!text.trim()) return;
   send(text);
   if (!text.startsWith("/") || text.startsWith("//")) {
-    // The server does not echo a user's own lines: show ours at once.
-    add(current, item("message mine", [["<" + myName + "> ", "from"], [text.startsWith("//") ? text.slice(1) : text]]));
+    // The server does not echo a user's own lines: show ours at once (and match it with
+    // its copy in a later replay, see known).
+    const said = text.startsWith("//") ? text.slice(1) : text;
+    const mine = roomLog(current).mine;
+    mine.push(said);
+    if (mine.length > 50) mine.shift(); // a replay holds the last few lines only
+    add(current, item("message mine", [["<" + myName + "> ", "from"], [said]]));
   }
+  toEnd(); // what the user just typed is what they want to see
   $("say").value = "";
 });
 $("join-form").addEventListener("submit", (e) => {
@@ -214,7 +287,7 @@ $("join-form").addEventListener("submit", (e) => {
   if (room) send("/join " + room);
   $("join-input").value = "";
 });
-$("earlier").addEventListener("click", () => {
+earlierBtn.addEventListener("click", () => {
   earlier = [];
   send("/history");
 });
