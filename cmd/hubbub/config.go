@@ -345,6 +345,7 @@ func (c *Config) wsConfig() wsgateway.Config {
 	ws.WriteTimeout = c.Line.WriteTimeout
 	ws.RegisterTimeout = c.Line.RegisterTimeout
 	ws.LineRate, ws.LineBurst = c.Line.LineRate, c.Line.LineBurst
+	ws.FloodAfter = c.Line.FloodAfter
 	if host, _ := c.publicHost(); host != "" { // checked by validate
 		ws.OriginPatterns = append(ws.OriginPatterns, host)
 	}
