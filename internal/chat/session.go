@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"hubbub/internal/safetext"
 )
@@ -74,22 +76,81 @@ func (s *Session) Handle(line []byte) error {
 	if s.closed {
 		return ErrQuit
 	}
-	if len(line) > 0 && line[0] == '/' {
-		if len(line) < 2 || line[1] != '/' {
-			return s.command(string(line[1:]))
-		}
-		line = line[1:] // "//text" says "/text"
+	// A line is classified as it will be shown, cleaned: what an Up-arrow (ESC [ A) or a Ctrl-L
+	// leaves in front of "/oper PASSWORD" is removed, so the line runs as the command it reads
+	// as, instead of reaching the room once the cleaning has made it look like one.
+	text := safetext.Clean(line)
+	if strings.HasPrefix(text, "/") && !strings.HasPrefix(text, "//") {
+		return s.command(text[1:])
 	}
-	if !s.registered {
-		s.chooseName(string(line))
+	said := strings.HasPrefix(text, "//")
+	if said {
+		text = text[1:] // "//text" says "/text"
+	} else if name, ok := s.hub.mistypedCommand(text); ok {
+		s.noticef("not sent, it looks like the command /%s: type it again at the start of the line, or start the line with // to say it", name)
+		if !s.registered {
+			s.client.Deliver(s.hub.prompt)
+		}
 		return nil
 	}
-	text := safetext.Clean(line)
+	if !s.registered {
+		typed := string(line) // as typed: a name with controls in it is refused, not cleaned
+		if said {
+			typed = text
+		}
+		s.chooseName(typed)
+		return nil
+	}
 	if strings.TrimSpace(text) == "" {
 		return nil
 	}
 	s.say(KindChat, text)
 	return nil
+}
+
+// Where a line that is not a command may still be one typed after stray keys.
+const (
+	// strayBefore is how many characters may come before a command's slash in a line's first
+	// word: a terminal's arrow key sent as ESC O A leaves an "A" once cleaned, and a few
+	// presses leave a few. Keys leave no lower-case letters, so "you/me" is a word, not a
+	// stray key before /me.
+	strayBefore = 8
+	// operNear is how far into a line "/oper" is looked for anywhere: a line with the
+	// operator password in it must never reach a room, whatever came before it.
+	operNear = 24
+)
+
+// mistypedCommand reports whether text, a line that does not start with '/', still looks like
+// a command typed after stray characters, and which one: its first word (after any spaces)
+// has at most strayBefore characters, none lower-case, and then "/COMMAND", or "/oper" stands
+// as a word within its first operNear characters.
+func (h *Hub) mistypedCommand(text string) (string, bool) {
+	t := strings.TrimLeft(text, " ")
+	word, _, _ := strings.Cut(t, " ")
+	if i := strings.IndexByte(word, '/'); i >= 0 && utf8.RuneCountInString(word[:i]) <= strayBefore &&
+		!strings.ContainsFunc(word[:i], unicode.IsLower) {
+		if c := h.lookupCommand(strings.ToLower(word[i+1:])); c != nil {
+			return c.name, true
+		}
+	}
+	for at := 0; at < len(t); at++ {
+		if t[at] != '/' {
+			continue
+		}
+		if utf8.RuneCountInString(t[:at]) > operNear {
+			break
+		}
+		end := at + len("/oper")
+		if end > len(t) || !strings.EqualFold(t[at+1:end], "oper") {
+			continue
+		}
+		before, _ := utf8.DecodeLastRuneInString(t[:at])
+		after, _ := utf8.DecodeRuneInString(t[end:])
+		if (at == 0 || !unicode.IsLetter(before) && !unicode.IsDigit(before)) && (end == len(t) || unicode.IsSpace(after)) {
+			return "oper", true
+		}
+	}
+	return "", false
 }
 
 // Close ends the session: the member leaves and the others are told. It is safe to call more
@@ -201,6 +262,7 @@ func (s *Session) sayIn(room *Room, kind Kind, text string) {
 
 func (s *Session) chooseName(typed string) {
 	if strings.TrimSpace(typed) == "" {
+		s.client.Deliver(s.hub.prompt) // an Enter typed too soon: ask again
 		return
 	}
 	n, err := ParseName(typed)

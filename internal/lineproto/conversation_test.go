@@ -72,7 +72,8 @@ func TestBadNamesAskAgain(t *testing.T) {
 		c.Send(tt.name)
 		c.Expect(tt.reason, "What's your name?")
 	}
-	c.Send("") // an empty line is ignored, even as a name
+	c.Send("") // an Enter typed too soon is asked again
+	c.Expect("What's your name?")
 	c.Send("  ok_name  ")
 	c.Expect("Welcome, ok_name!")
 }
