@@ -196,8 +196,13 @@ func (s *Session) cmdBan(args string) error {
 	now := h.now()
 	if target == "" {
 		list := h.bans.listLocked(now)
-		if len(list) == 0 {
+		switch len(list) {
+		case 0:
 			s.notice("no bans")
+		case 1:
+			s.notice("1 ban:")
+		default:
+			s.noticef("%d bans:", len(list))
 		}
 		for _, line := range list {
 			s.notice("  " + line)

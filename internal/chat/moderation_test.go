@@ -94,7 +94,7 @@ func TestOperator(t *testing.T) {
 	refused.Expect("*** you are banned from this server")
 	refused.ExpectClosed()
 	alice.Send("/ban")
-	alice.Expect("***   name bob until lifted", "***   address 127.0.0.3/32 for 1h0m0s more")
+	alice.Expect("*** 2 bans:", "***   name bob until lifted", "***   address 127.0.0.3/32 for 1h0m0s more")
 	alice.Send("/ban 127.0.0.1")
 	alice.Expect("*** that would ban you")
 	clk.Add(time.Hour)

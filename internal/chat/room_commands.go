@@ -16,7 +16,7 @@ func (s *Session) cmdJoin(args string) error {
 	if args == "" || strings.Contains(args, " ") {
 		return s.usage("join")
 	}
-	n, err := ParseRoom(args)
+	n, err := parseRoomArg(args)
 	if bad, ok := err.(*NameError); ok {
 		s.notice(bad.Reason)
 		return nil
@@ -50,13 +50,22 @@ func (s *Session) cmdJoin(args string) error {
 	return nil
 }
 
+// parseRoomArg is ParseRoom for a room a user typed, with "#" alone refused in words about a
+// room rather than a name.
+func parseRoomArg(args string) (Name, error) {
+	if strings.Trim(strings.TrimPrefix(strings.Trim(args, " \t"), "#"), " \t") == "" {
+		return Name{}, badName("a room name needs at least one character after the #")
+	}
+	return ParseRoom(args)
+}
+
 // roomArgLocked returns the room named by args, or the current room when args is empty,
 // telling the user when there is no such room.
 func (s *Session) roomArgLocked(args string) (*Room, bool) {
 	if args == "" {
 		return s.current.Load(), true
 	}
-	n, err := ParseRoom(args)
+	n, err := parseRoomArg(args)
 	if bad, ok := err.(*NameError); ok {
 		s.notice(bad.Reason)
 		return nil, false
