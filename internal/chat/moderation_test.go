@@ -51,8 +51,8 @@ func TestOperator(t *testing.T) {
 	carol.Expect("*** an operator muted you for 5m0s")
 	carol.Send("let me speak")
 	carol.Expect("*** you are muted for another 5m0s")
-	carol.Send("/msg bob psst")
-	carol.Expect("*** you are muted for another 5m0s")
+	carol.Send("/msg bob psst") // refused too, and she was told a moment ago
+	carol.ExpectSilence(quiet)
 	clk.Add(2 * time.Minute)
 	carol.Send("/me rages")
 	carol.Expect("*** you are muted for another 3m0s")
@@ -208,5 +208,66 @@ func TestFloodMutes(t *testing.T) {
 	}
 	if got == 0 || got >= lines {
 		t.Errorf("alice got %d of the flooder's %d lines, want some but not all", got, lines)
+	}
+}
+
+// TestMutedRefusalsCollapse: a muted user who goes on sending is told once, then again only
+// after a minute or when the mute changes.
+func TestMutedRefusalsCollapse(t *testing.T) {
+	cfg := chat.DefaultConfig()
+	cfg.OperPassword = password
+	srv, clk := start(t, cfg)
+	alice, bob, carol := joinThree(t, srv.Addr)
+	alice.Send("/oper " + password)
+	alice.Expect("*** you are now an operator")
+	alice.Send("/mute carol")
+	alice.Expect("*** muted carol for 10m0s")
+	carol.Expect("*** an operator muted you for 10m0s")
+
+	var b strings.Builder
+	for i := range 73 {
+		fmt.Fprintf(&b, "line %d\r\n", i)
+	}
+	b.WriteString("/me shouts\r\n/msg bob psst\r\n/who\r\n")
+	carol.Write(b.String())
+	carol.Expect("*** you are muted for another 10m0s", "*** #lobby (3): alice (operator), bob, carol")
+
+	clk.Add(time.Minute)
+	carol.Send("still muted?")
+	carol.Expect("*** you are muted for another 9m0s")
+	alice.Send("/mute carol 2m") // a new mute is told again
+	alice.Expect("*** muted carol for 2m0s")
+	carol.Expect("*** an operator muted you for 2m0s")
+	carol.Send("please")
+	carol.Expect("*** you are muted for another 2m0s")
+	bob.Send("/who")
+	bob.Expect("*** #lobby (3): alice (operator), bob, carol") // nothing of carol's reached bob
+}
+
+// TestOperatorsAreNotFloodMuted: an operator sending faster than the line rate for longer
+// than FloodAfter is read more slowly, never muted.
+func TestOperatorsAreNotFloodMuted(t *testing.T) {
+	line := lineproto.DefaultConfig()
+	line.LineRate = 50
+	line.LineBurst = 1
+	line.FloodAfter = 100 * time.Millisecond
+	cfg := chat.DefaultConfig()
+	cfg.OperPassword = password
+	srv := chattest.StartChat(t, line, cfg, nil)
+	alice := chattest.Join(t, srv.Addr, "alice")
+	oper := chattest.Join(t, srv.Addr, "oper8")
+	alice.Expect("oper8 has joined the channel")
+	oper.Send("/oper " + password)
+	oper.Expect("*** you are now an operator")
+
+	const lines = 40 // 0.8 s at 50 a second
+	var b strings.Builder
+	for i := range lines {
+		fmt.Fprintf(&b, "%d\n", i)
+	}
+	oper.Write(b.String() + "/who\n")
+	oper.Expect("*** #lobby (2): alice, oper8 (operator)") // no mute notice before it
+	for i := range lines {
+		alice.Expect(fmt.Sprintf("<oper8> %d", i))
 	}
 }

@@ -34,6 +34,7 @@ type Session struct {
 	quitReason string // what the user gave to /quit, for the leave notice
 	operTries  int    // wrong /oper passwords so far
 	repeat     repeatState
+	mutedTold  mutedTold
 
 	// Guarded by hub.mu. The reading goroutine, the only one that changes name and
 	// registered, may read them without it.
@@ -63,6 +64,16 @@ type repeatState struct {
 	at    time.Time
 	count int // times said again since it was delivered
 }
+
+// mutedTold is when a muted member was last told so, and about which mute: refusals in a
+// row are said once, not once per line.
+type mutedTold struct {
+	at    time.Time
+	until int64 // the mutedUntil told about
+}
+
+// mutedNoticeEvery is how often a muted member who goes on sending is told again.
+const mutedNoticeEvery = time.Minute
 
 // Name returns the member's name, or "" before registration.
 func (s *Session) Name() string { return s.name.Display }
@@ -167,12 +178,24 @@ func (s *Session) Close() {
 
 // Flooding is called by the transport when the user has gone on sending faster than the line
 // rate for too long: the member is muted for a while (Config.FloodMute), and told so.
+// Operators are never muted for it: they may have good reason to send a lot (pasting rules,
+// answering many), and a mute would take away the means to deal with a flood.
 func (s *Session) Flooding() {
 	if !s.registered || s.muted() > 0 || s.hub.cfg.FloodMute <= 0 {
 		return
 	}
-	s.mutedUntil.Store(s.hub.now().Add(s.hub.cfg.FloodMute).UnixNano())
-	s.noticef("you are sending too fast: muted for %v", s.hub.cfg.FloodMute)
+	h := s.hub
+	h.mu.Lock()
+	oper := s.oper
+	h.mu.Unlock()
+	if oper {
+		return
+	}
+	now := h.now()
+	until := now.Add(h.cfg.FloodMute).UnixNano()
+	s.mutedUntil.Store(until)
+	s.mutedTold = mutedTold{at: now, until: until}
+	s.noticef("you are sending too fast: muted for %v", h.cfg.FloodMute)
 	s.hub.log.Info("flooding user muted", "name", s.name.Display, "for", s.hub.cfg.FloodMute)
 }
 
@@ -185,13 +208,18 @@ func (s *Session) muted() time.Duration {
 	return max(time.Unix(0, until).Sub(s.hub.now()), 0)
 }
 
-// refuseIfMuted tells a muted member so and reports whether it is.
+// refuseIfMuted reports whether the member is muted, and tells it so: once for a run of
+// refusals, again after mutedNoticeEvery or when the mute changed.
 func (s *Session) refuseIfMuted() bool {
 	left := s.muted()
 	if left <= 0 {
 		return false
 	}
-	s.noticef("you are muted for another %v", left.Round(time.Second))
+	now, until := s.hub.now(), s.mutedUntil.Load()
+	if told := s.mutedTold; told.until != until || now.Sub(told.at) >= mutedNoticeEvery {
+		s.mutedTold = mutedTold{at: now, until: until}
+		s.noticef("you are muted for another %v", left.Round(time.Second))
+	}
 	return true
 }
 
