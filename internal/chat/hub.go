@@ -137,6 +137,7 @@ func (h *Hub) isReserved(n Name) bool {
 // Close when the connection ends. For a banned address it says so and returns ErrBanned, and
 // the transport closes the connection once that is sent.
 func (h *Hub) Connect(c Client, remote netip.Addr) (*Session, error) {
+	remote = remote.Unmap() // bans are of IPv4 networks, whatever the listener's family
 	s := &Session{hub: h, client: c, remote: remote, connected: h.now()}
 	h.mu.Lock()
 	banned := h.bans.addrBannedLocked(remote, h.now())

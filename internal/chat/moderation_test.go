@@ -271,3 +271,45 @@ func TestOperatorsAreNotFloodMuted(t *testing.T) {
 		alice.Expect(fmt.Sprintf("<oper8> %d", i))
 	}
 }
+
+// TestBanAddressRules: what looks like an address or a network is one or is refused, never
+// banned as a name; an IPv4-mapped IPv6 network bans the IPv4 clients it stands for.
+func TestBanAddressRules(t *testing.T) {
+	cfg := chat.DefaultConfig()
+	cfg.OperPassword = password
+	srv, _ := start(t, cfg)
+	alice := chattest.Join(t, srv.Addr, "alice")
+	alice.Send("/oper " + password)
+	alice.Expect("*** you are now an operator")
+	bob := chattest.DialFrom(t, "127.0.0.5", srv.Addr)
+	bob.Register("bob")
+	alice.Expect("bob has joined the channel")
+
+	const hint = " is not an address or a network: try 203.0.113.7, 203.0.113.0/24 or 2001:db8::/48"
+	for _, cmd := range []string{"1.2.3.4/33", "999.1.1.1", "1.2.3", "10.0.0.0/x", "fe80::1%eth0", "::ffff:1.2.3.4/129", "bob/", "2001:db8::g"} {
+		alice.Send("/ban " + cmd)
+		alice.Expect("*** " + cmd + hint)
+		alice.Send("/unban " + cmd)
+		alice.Expect("*** " + cmd + hint)
+	}
+	alice.Send("/ban")
+	alice.Expect("*** no bans") // none of those became a name ban
+
+	alice.Send("/ban 1234") // digits alone are a name
+	alice.Expect("*** banned the name 1234 until /unban or the server restarts")
+	alice.Send("/ban ::ffff:127.0.0.0/104")
+	alice.Expect("*** that would ban you") // 127.0.0.0/8
+	alice.Send("/ban ::ffff:127.0.0.4/126")
+	alice.Expect("*** banned 127.0.0.4/30 until /unban or the server restarts", "bob has left the channel. (banned)")
+	bob.Expect("*** you are banned from this server")
+	bob.ExpectClosed()
+	again := chattest.DialFrom(t, "127.0.0.6", srv.Addr)
+	again.Expect("*** you are banned from this server")
+	again.ExpectClosed()
+	alice.Send("/ban")
+	alice.Expect("*** 2 bans:", "***   name 1234 until lifted", "***   address 127.0.0.4/30 until lifted")
+	alice.Send("/unban ::FFFF:127.0.0.4/126")
+	alice.Expect("*** unbanned 127.0.0.4/30")
+	later := chattest.DialFrom(t, "127.0.0.6", srv.Addr)
+	later.Register("bob")
+}
