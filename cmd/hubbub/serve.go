@@ -149,6 +149,7 @@ func (m *Main) Run() error {
 func (m *Main) newChat() (*lineproto.Server, error) {
 	chatCfg := m.cfg.Chat
 	chatCfg.StorePrivate = !m.cfg.NoPrivateHistory
+	chatCfg.Observer = m.metrics
 	if m.cfg.MOTDFile != "" {
 		motd, err := readMOTD(m.cfg.MOTDFile)
 		if err != nil {

@@ -10,6 +10,7 @@
 // held, so that a busy room never waits for a join. Client.Deliver and Client.Drop never block,
 // so calling them under Hub.mu is safe; the lock order is Hub.mu, then whatever locks the
 // transport takes inside them, so a transport must not call into the chat while holding one.
+// The lock that bounds /oper guesses (operGuard.mu) is a leaf, taken without Hub.mu.
 package chat
 
 import (
@@ -58,6 +59,9 @@ type Config struct {
 	// StorePrivate keeps private messages in history, readable by their two parties; without
 	// it they are shown at once and kept nowhere.
 	StorePrivate bool
+
+	// Observer is told what the chat does, for metrics; nil: nobody.
+	Observer Observer
 }
 
 // DefaultConfig returns the defaults documented in --help.
@@ -82,6 +86,8 @@ type Hub struct {
 	reserved []Name // names nobody may take
 
 	storeErrorLogged atomic.Int64 // when a failure to store was last logged, in unix nanoseconds
+	oper             *operGuard   // bounds /oper guesses
+	observer         Observer
 
 	mu    sync.Mutex
 	names nameIndex[*Session] // registered members; guarded by mu
@@ -100,6 +106,11 @@ func NewHub(cfg Config, log *slog.Logger) *Hub {
 		prompt:    &Message{Kind: KindPrompt},
 		nameTaken: &Message{Kind: KindNameTaken},
 		commands:  commandTable(),
+		oper:      newOperGuard(log),
+		observer:  cfg.Observer,
+	}
+	if h.observer == nil {
+		h.observer = noObserver{}
 	}
 	if h.now == nil {
 		h.now = time.Now

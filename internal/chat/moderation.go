@@ -1,7 +1,6 @@
 package chat
 
 import (
-	"crypto/subtle"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -11,38 +10,9 @@ import (
 
 // Moderation bounds.
 const (
-	maxOperTries    = 3                // wrong /oper passwords before /oper stops answering
 	defaultMute     = 10 * time.Minute // /mute with no duration
 	longestDuration = 365 * 24 * time.Hour
 )
-
-func (s *Session) cmdOper(args string) error {
-	h := s.hub
-	switch {
-	case args == "":
-		return s.usage("oper")
-	case h.cfg.OperPassword == "":
-		s.notice("this server has no operator password")
-		return nil
-	case s.operTries >= maxOperTries:
-		s.notice("too many wrong passwords")
-		return nil
-	}
-	if subtle.ConstantTimeCompare([]byte(args), []byte(h.cfg.OperPassword)) != 1 {
-		s.operTries++
-		s.notice("wrong password")
-		h.log.Warn("wrong operator password", "name", s.name.Display, "remote", s.remote.String())
-		return nil
-	}
-	if !h.lockLive(s) {
-		return nil
-	}
-	defer h.mu.Unlock()
-	s.oper = true
-	s.notice("you are now an operator")
-	h.log.Info("operator", "name", s.name.Display, "remote", s.remote.String())
-	return nil
-}
 
 // targetLocked finds the member a moderation command names, telling the user when there is
 // none or when it is the user.

@@ -9,6 +9,7 @@ import (
 	"hubbub/internal/chat"
 	"hubbub/internal/chattest"
 	"hubbub/internal/lineproto"
+	"hubbub/internal/metrics"
 )
 
 const password = "correct horse"
@@ -35,7 +36,8 @@ func TestOperator(t *testing.T) {
 		}
 	}
 	alice.Send("/oper guess")
-	alice.Expect("*** wrong password")
+	alice.Expect("*** wrong password: wait 1s before trying again")
+	clk.Add(time.Second)
 	alice.Send("/oper " + password)
 	alice.Expect("*** you are now an operator")
 	srv.Logs.WaitFor(t, "operator", "name=alice")
@@ -115,17 +117,95 @@ func TestOperPasswordLimits(t *testing.T) {
 	alice := chattest.Join(t, srv.Addr, "alice")
 	alice.Send("/oper anything")
 	alice.Expect("*** this server has no operator password")
+}
 
+// TestOperGuessing: after a wrong password an address waits, twice as long each time, and
+// reconnecting does not help; another address is not held up by it; the server checks only a
+// few passwords a second in all; failures are counted in a metric and logged in aggregate.
+func TestOperGuessing(t *testing.T) {
+	m := metrics.New()
 	cfg := chat.DefaultConfig()
 	cfg.OperPassword = password
-	srv, _ = start(t, cfg)
-	bob := chattest.Join(t, srv.Addr, "bob")
-	for range 3 {
-		bob.Send("/oper wrong")
-		bob.Expect("*** wrong password")
+	cfg.Observer = m
+	srv, clk := start(t, cfg)
+	mallory := chattest.DialFrom(t, "127.0.0.2", srv.Addr)
+	mallory.Register("mallory")
+
+	mallory.Send("/oper guess1")
+	mallory.Expect("*** wrong password: wait 1s before trying again")
+	mallory.Send("/oper " + password)
+	mallory.Expect("*** not checked: wait 1s before trying /oper again")
+	mallory.Send("/quit")
+	mallory.Expect("*** goodbye")
+	mallory.ExpectClosed()
+	again := chattest.DialFrom(t, "127.0.0.2", srv.Addr)
+	again.Register("mallory")
+	again.Send("/oper " + password) // a new connection waits all the same
+	again.Expect("*** not checked: wait 1s before trying /oper again")
+	clk.Add(time.Second)
+	again.Send("/oper guess2")
+	again.Expect("*** wrong password: wait 2s before trying again")
+	clk.Add(time.Second)
+	again.Send("/oper guess3")
+	again.Expect("*** not checked: wait 1s before trying /oper again")
+
+	// Another address is not held up.
+	alice := chattest.DialFrom(t, "127.0.0.3", srv.Addr)
+	alice.Register("alice")
+	alice.Send("/oper " + password)
+	alice.Expect("*** you are now an operator")
+
+	// The server checks at most operCheckBurst (5) passwords at once, then two a second:
+	// alice's was the first of five, so four more from fresh addresses take the rest, and the
+	// next, from yet another, is not checked.
+	for i := range 4 {
+		c := chattest.DialFrom(t, fmt.Sprintf("127.0.0.%d", 10+i), srv.Addr)
+		c.Register(fmt.Sprintf("tester%d", i))
+		c.Send("/oper wrong")
+		c.Expect("*** wrong password: wait 1s before trying again")
 	}
-	bob.Send("/oper " + password)
-	bob.Expect("*** too many wrong passwords")
+	dave := chattest.DialFrom(t, "127.0.0.6", srv.Addr)
+	dave.Register("dave")
+	dave.Send("/oper " + password)
+	dave.Expect("*** not checked, too many operator logins at once: try again in 1s")
+	clk.Add(time.Second)
+	dave.Send("/oper " + password)
+	dave.Expect("*** you are now an operator")
+
+	got := map[string]float64{}
+	families, err := m.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != "hubbub_oper_failures_total" {
+			continue
+		}
+		for _, c := range f.GetMetric() {
+			got[c.GetLabel()[0].GetValue()] = c.GetCounter().GetValue()
+		}
+	}
+	want := map[string]float64{"wrong_password": 6, "address_waiting": 3, "server_busy": 1}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("hubbub_oper_failures_total = %v, want %v", got, want)
+	}
+
+	// One log line for the first failure, the rest together a minute later; never a
+	// password, never a line per try.
+	srv.Logs.WaitFor(t, "failed operator logins", "wrong_passwords=1", "refused_unchecked=0", "addresses=1")
+	clk.Add(time.Minute)
+	back := chattest.DialFrom(t, "127.0.0.10", srv.Addr) // tester0's address
+	back.Register("tester9")
+	back.Send("/oper again")
+	back.Expect("*** wrong password: wait 2s before trying again")
+	srv.Logs.WaitFor(t, "failed operator logins", "wrong_passwords=6", "refused_unchecked=4", "addresses=6")
+	logs := srv.Logs.String()
+	if n := strings.Count(logs, "failed operator logins"); n != 2 {
+		t.Errorf("%d log lines of failed operator logins, want 2:\n%s", n, logs)
+	}
+	if strings.Contains(logs, "guess") || strings.Contains(logs, "horse") {
+		t.Errorf("the log shows a password:\n%s", logs)
+	}
 }
 
 func TestRoomOwnerKicks(t *testing.T) {

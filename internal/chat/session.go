@@ -32,7 +32,6 @@ type Session struct {
 	// Used only by the reading goroutine.
 	closed     bool   // Close was called
 	quitReason string // what the user gave to /quit, for the leave notice
-	operTries  int    // wrong /oper passwords so far
 	repeat     repeatState
 	mutedTold  mutedTold
 
