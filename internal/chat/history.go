@@ -1,8 +1,10 @@
 package chat
 
 import (
+	"cmp"
 	"context"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -72,7 +74,8 @@ func liveMessage(r Record) *Message {
 }
 
 // Restore loads from history what the chat needs at start: the bans, and the lobby's last
-// lines. It returns an error when history cannot be read.
+// lines. It returns an error when history cannot be read. Nothing is read from the database
+// under the hub's lock: lines said in the lobby meanwhile are merged with what was read.
 func (h *Hub) Restore(ctx context.Context) error {
 	if h.cfg.History == nil {
 		return nil
@@ -81,6 +84,7 @@ func (h *Hub) Restore(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	recent := h.loadRecent(h.lobby.name)
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for _, b := range bans {
@@ -92,23 +96,70 @@ func (h *Hub) Restore(ctx context.Context) error {
 			h.bans.addNameLocked(n, b.Until)
 		}
 	}
-	h.loadRecentLocked(h.lobby)
+	h.lobby.recent = h.mergeRecent(recent, h.lobby.recent)
 	return nil
 }
 
-// loadRecentLocked fills a new room's memory of its last lines from history, for replay.
-func (h *Hub) loadRecentLocked(r *Room) {
-	if h.cfg.History == nil || h.cfg.Replay <= 0 {
-		return
+// keepsReplay reports whether rooms remember their last lines to replay them.
+func (h *Hub) keepsReplay() bool { return h.cfg.History != nil && h.cfg.Replay > 0 }
+
+// loadRecent reads the last lines of the room called n from history, for its replay. It must
+// not be called holding h.mu: it waits for the database.
+func (h *Hub) loadRecent(n Name) []Record {
+	if !h.keepsReplay() {
+		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), historyTimeout)
 	defer cancel()
-	recs, err := h.cfg.History.Recent(ctx, r.key(), "", "", 0, h.cfg.Replay)
+	recs, err := h.cfg.History.Recent(ctx, n.looks[0], "", "", 0, h.cfg.Replay)
 	if err != nil {
-		h.log.Error("history: cannot read a room's last lines", "room", r.name.Display, "err", err)
-		return
+		h.log.Error("history: cannot read a room's last lines", "room", n.Display, "err", err)
+		return nil
 	}
-	r.recent = recs
+	return recs
+}
+
+// mergeRecent returns the last Config.Replay records of a and b together, each once, in the
+// order of their IDs: what was read from history and what was said while it was read may
+// hold the same lines.
+func (h *Hub) mergeRecent(a, b []Record) []Record {
+	out := make([]Record, 0, len(a)+len(b))
+	out = append(append(out, a...), b...)
+	slices.SortStableFunc(out, func(x, y Record) int { return cmp.Compare(x.ID, y.ID) })
+	out = slices.CompactFunc(out, func(x, y Record) bool { return x.ID == y.ID })
+	return out[max(len(out)-h.cfg.Replay, 0):]
+}
+
+// pendingLoad is a room's replay being read from history by members about to make it again:
+// the lines that, meanwhile, could not be remembered by the room they were said in, which was
+// gone.
+type pendingLoad struct {
+	readers int
+	late    []Record
+}
+
+// startLoadLocked notes that the room keyed key is being read from history.
+func (h *Hub) startLoadLocked(key string) {
+	if h.loading == nil {
+		h.loading = make(map[string]*pendingLoad)
+	}
+	p := h.loading[key]
+	if p == nil {
+		p = &pendingLoad{}
+		h.loading[key] = p
+	}
+	p.readers++
+}
+
+// endLoadLocked ends a read of the room keyed key and returns what was read merged with the
+// lines that came meanwhile.
+func (h *Hub) endLoadLocked(key string, read []Record) []Record {
+	p := h.loading[key]
+	p.readers--
+	if p.readers == 0 {
+		delete(h.loading, key)
+	}
+	return h.mergeRecent(read, p.late)
 }
 
 // replayLocked shows s, which just joined r, the room's last lines.
@@ -126,16 +177,31 @@ func (h *Hub) replayLocked(s *Session, r *Room) {
 	s.historyFrom[r] = r.recent[0].ID
 }
 
-// rememberLocked adds a line just delivered in r to its memory for replay.
+// rememberLocked adds a line just delivered in r to the room's memory for replay. A room that
+// emptied and was made again while the line was being stored is a new Room: the line goes to
+// that one's memory, or to a read of its replay in progress, so that it is not lost.
 func (h *Hub) rememberLocked(r *Room, rec Record) {
 	if h.cfg.Replay <= 0 {
 		return
 	}
-	if len(r.recent) == h.cfg.Replay {
-		copy(r.recent, r.recent[1:])
-		r.recent = r.recent[:len(r.recent)-1]
+	if live, ok := h.rooms.find(r.name); ok && live != r {
+		r = live
+	} else if !ok {
+		if p := h.loading[r.key()]; p != nil {
+			p.late = append(p.late, rec)
+		}
+		return
 	}
-	r.recent = append(r.recent, rec)
+	if n := len(r.recent); n == 0 || r.recent[n-1].ID < rec.ID {
+		if n == h.cfg.Replay {
+			copy(r.recent, r.recent[1:])
+			r.recent = r.recent[:n-1]
+		}
+		r.recent = append(r.recent, rec)
+		return
+	}
+	// Read from history already, or older than what was: merged in its place.
+	r.recent = h.mergeRecent(r.recent, []Record{rec})
 }
 
 // note records a join, a leave or a nick change, which is shown at once.

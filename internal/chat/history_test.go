@@ -1,11 +1,14 @@
 package chat_test
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"hubbub/internal/chat"
 	"hubbub/internal/chattest"
@@ -220,4 +223,115 @@ func TestNoPrivateHistory(t *testing.T) {
 	alice.Expect("[PM to bob] off the record")
 	bob.Send("/history alice")
 	bob.Expect("*** no earlier history")
+}
+
+// TestRoomReplayAfterEmptying: a room other than the lobby that emptied, or that did not
+// exist since a restart, replays its last lines when it is made again.
+func TestRoomReplayAfterEmptying(t *testing.T) {
+	store := storeConfig(t)
+	srv, s, _ := startWithHistory(t, chat.DefaultConfig(), store)
+	alice := chattest.Join(t, srv.Addr, "alice")
+	bob := chattest.Join(t, srv.Addr, "bob")
+	alice.Expect("bob has joined the channel")
+	alice.Send("/join go")
+	alice.Expect("*** you made #go and own it: plain lines now go there")
+	alice.Send("/me is first")
+	alice.Send("anyone?")
+	alice.Send("/part")
+	alice.Expect("*** you left #go", "*** now talking in #lobby")
+	bob.Send("/join GO")
+	bob.Expect(at+"* alice is first", at+"<alice> anyone?", "*** end of history",
+		"*** you made #GO and own it: plain lines now go there")
+	bob.Send("here now")
+	bob.Send("/quit")
+	bob.Expect("*** goodbye")
+	bob.ExpectClosed()
+
+	if err := srv.Line.Shutdown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	srv, _, _ = startWithHistory(t, chat.DefaultConfig(), store)
+	carol := chattest.Join(t, srv.Addr, "carol")
+	carol.Send("/join #go")
+	carol.Expect(at+"* alice is first", at+"<alice> anyone?", at+"<bob> here now", "*** end of history",
+		"*** you made #go and own it: plain lines now go there")
+}
+
+// pausedStore is the real store, except that one read of a replay, once armed, returns only
+// when the test releases it: a test can then do things while a room's replay is being read.
+type pausedStore struct {
+	chat.History // a *sqlite.Store
+	armed        atomic.Bool
+	read         chan struct{} // closed once the paused read has read
+	release      chan struct{}
+}
+
+func (p *pausedStore) Recent(ctx context.Context, room, a, b string, before int64, n int) ([]chat.Record, error) {
+	recs, err := p.History.Recent(ctx, room, a, b, before, n)
+	if a == "" && before == 0 && p.armed.CompareAndSwap(true, false) {
+		close(p.read)
+		select {
+		case <-p.release:
+		case <-ctx.Done():
+		}
+	}
+	return recs, err
+}
+
+// TestRoomReplayRace: while bob's /join reads a room's replay, others make the room, talk in
+// it and leave it: bob's replay has what was read and what was said meanwhile, each once.
+func TestRoomReplayRace(t *testing.T) {
+	s, err := sqlite.Open(t.Context(), storeConfig(t), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	paused := &pausedStore{History: s, read: make(chan struct{}), release: make(chan struct{})}
+	cfg := chat.DefaultConfig()
+	cfg.History = paused
+	cfg.Now = newClock().Now
+	line := lineproto.DefaultConfig()
+	line.LineRate = 0
+	srv := chattest.StartChat(t, line, cfg, nil)
+	if err := srv.Hub.Restore(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	alice, bob, carol := joinThree(t, srv.Addr)
+	alice.Send("/join go")
+	alice.Expect("*** you made #go and own it: plain lines now go there")
+	carol.Send("/join go")
+	carol.Expect("*** you joined #go (2 here): plain lines now go there")
+	alice.Expect("carol has joined #go")
+	alice.Send("one")
+	carol.Expect("<alice> one") // shown, so stored
+	carol.Send("/part")
+	carol.Expect("*** you left #go", "*** now talking in #lobby")
+	alice.Expect("carol has left #go.")
+	alice.Send("/part")
+	alice.Expect("*** you left #go", "*** now talking in #lobby")
+
+	paused.armed.Store(true)
+	bob.Send("/join go")
+	select {
+	case <-paused.read: // bob's read has only "one"
+	case <-time.After(chattest.Timeout):
+		t.Fatal("bob's /join did not read the room's replay")
+	}
+	alice.Send("/join go")
+	alice.Expect(at+"<alice> one", "*** end of history", "*** you made #go and own it: plain lines now go there")
+	carol.Send("/join go")
+	carol.Expect(at+"<alice> one", "*** end of history", "*** you joined #go (2 here): plain lines now go there")
+	alice.Expect("carol has joined #go")
+	alice.Send("two")
+	carol.Expect("<alice> two")
+	carol.Send("/part")
+	carol.Expect("*** you left #go", "*** now talking in #lobby")
+	alice.Expect("carol has left #go.")
+	alice.Send("/part")
+	alice.Expect("*** you left #go", "*** now talking in #lobby")
+	close(paused.release)
+	bob.Expect(at+"<alice> one", at+"<alice> two", "*** end of history", "*** you made #go and own it: plain lines now go there")
 }

@@ -95,6 +95,8 @@ type Hub struct {
 	lobby *Room               // always exists
 	bans  bans                // guarded by mu
 	users int                 // registered members; guarded by mu
+	// Rooms whose replay is being read from history, by key; guarded by mu.
+	loading map[string]*pendingLoad
 }
 
 // NewHub returns a chat with an empty lobby that logs to log.
@@ -277,6 +279,11 @@ func (h *Hub) roomLeftLocked(r *Room, s *Session) {
 	members := r.list()
 	if len(members) == 0 && r != h.lobby {
 		h.rooms.remove(r.name, r)
+		if p := h.loading[r.key()]; p != nil {
+			// Someone is reading its replay to make it again, perhaps from before its last
+			// lines were stored: they are passed on.
+			p.late = append(p.late, r.recent...)
+		}
 		return
 	}
 	if r.owner == s {
