@@ -162,19 +162,57 @@ func (h *Hub) endLoadLocked(key string, read []Record) []Record {
 	return h.mergeRecent(read, p.late)
 }
 
-// replayLocked shows s, which just joined r, the room's last lines.
+// replayLocked shows s, which just joined r, the room's last lines: as many of the newest as
+// fit in one answer.
 func (h *Hub) replayLocked(s *Session, r *Room) {
 	if len(r.recent) == 0 {
 		return
 	}
-	for _, rec := range r.recent {
+	first := h.fitting(r.recent)
+	for _, rec := range r.recent[first:] {
 		s.client.Deliver(historyMessage(rec))
 	}
-	s.notice("end of history")
-	if s.historyFrom == nil {
-		s.historyFrom = make(map[*Room]int64)
+	if first > 0 {
+		s.noticef("end of history: more than fits at once, /history for the next %d %s", first, lines(first))
+	} else {
+		s.notice("end of history")
 	}
-	s.historyFrom[r] = r.recent[0].ID
+	if s.historyFrom == nil {
+		s.historyFrom = make(map[*Room]historyPos)
+	}
+	s.historyFrom[r] = historyPos{before: r.recent[first].ID, left: first}
+}
+
+// historyPos is where /history goes on from in one conversation.
+type historyPos struct {
+	before int64 // the oldest line shown
+	left   int   // lines asked for that did not fit in the last answer
+}
+
+// fitting returns the index of the oldest of recs (oldest first) that fits in one answer
+// with all those after it; the newest is shown however long it is.
+func (h *Hub) fitting(recs []Record) int {
+	size := 0
+	for i := len(recs) - 1; i >= 0; i-- {
+		size += recordSize(recs[i])
+		if size > h.cfg.AnswerBytes && i < len(recs)-1 {
+			return i + 1
+		}
+	}
+	return 0
+}
+
+// recordSize is about what a record takes once shown: its text and names, and room for a
+// time stamp and the punctuation around them.
+func recordSize(r Record) int {
+	return len(r.Text) + len(r.From) + len(r.To) + len(r.RoomName) + 48
+}
+
+func lines(n int) string {
+	if n == 1 {
+		return "line"
+	}
+	return "lines"
 }
 
 // rememberLocked adds a line just delivered in r to the room's memory for replay. A room that
@@ -238,10 +276,11 @@ func (s *Session) cmdHistory(args string) error {
 	}
 	var who string
 	n := defaultHistory
+	given := false // whether the user said how many
 	fields := strings.Fields(args)
 	if len(fields) > 0 {
 		if v, err := strconv.Atoi(fields[len(fields)-1]); err == nil {
-			n = v
+			n, given = v, true
 			fields = fields[:len(fields)-1]
 		}
 	}
@@ -266,17 +305,22 @@ func (s *Session) cmdHistory(args string) error {
 	me := s.name.looks[0]
 	room := s.current.Load()
 	var roomKey, otherKey string
-	var before int64
+	var pos historyPos
 	if who == "" {
-		roomKey, before = room.key(), s.historyFrom[room]
+		roomKey, pos = room.key(), s.historyFrom[room]
 	} else {
-		otherKey, before = other.looks[0], s.privateFrom[other.looks[0]]
+		otherKey = other.looks[0]
+		pos = s.privateFrom[otherKey]
 	}
 	h.mu.Unlock()
+	if !given && pos.left > 0 {
+		n = pos.left // what did not fit last time
+	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), historyTimeout)
 	defer cancel()
-	recs, err := h.cfg.History.Recent(ctx, roomKey, me, otherKey, before, n)
+	// One more than asked for, to know whether there is anything earlier.
+	recs, err := h.cfg.History.Recent(ctx, roomKey, me, otherKey, pos.before, n+1)
 	if err != nil {
 		s.notice("the server could not read its history: try again later")
 		h.log.Error("history: cannot read", "err", err)
@@ -286,24 +330,37 @@ func (s *Session) cmdHistory(args string) error {
 		s.notice("no earlier history")
 		return nil
 	}
-	for _, rec := range recs {
+	earlier := len(recs) > n
+	if earlier {
+		recs = recs[1:]
+	}
+	first := h.fitting(recs)
+	for _, rec := range recs[first:] {
 		m := historyMessage(rec)
 		m.Sent = rec.Kind == KindPrivate && rec.FromKey == me
 		s.client.Deliver(m)
 	}
-	s.notice("end of history: /history again for earlier lines")
+	switch {
+	case first > 0:
+		s.noticef("end of history: more than fits at once, /history again for the next %d %s", first, lines(first))
+	case earlier:
+		s.notice("end of history: /history again for earlier lines")
+	default:
+		s.notice("end of history: nothing earlier")
+	}
+	pos = historyPos{before: recs[first].ID, left: first}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if who == "" {
 		if s.historyFrom == nil {
-			s.historyFrom = make(map[*Room]int64)
+			s.historyFrom = make(map[*Room]historyPos)
 		}
-		s.historyFrom[room] = recs[0].ID
+		s.historyFrom[room] = pos
 	} else {
 		if s.privateFrom == nil {
-			s.privateFrom = make(map[string]int64)
+			s.privateFrom = make(map[string]historyPos)
 		}
-		s.privateFrom[otherKey] = recs[0].ID
+		s.privateFrom[otherKey] = pos
 	}
 	return nil
 }

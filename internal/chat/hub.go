@@ -60,13 +60,24 @@ type Config struct {
 	// it they are shown at once and kept nowhere.
 	StorePrivate bool
 
+	// AnswerBytes bounds one answer to a user's own request (/history, the replay on joining a
+	// room), in bytes of text: a longer one is paged, and says how to get the rest, so that
+	// what a user asked for fits the transport's queue and is never a reason to drop them.
+	// 0: DefaultAnswerBytes.
+	AnswerBytes int
+
 	// Observer is told what the chat does, for metrics; nil: nobody.
 	Observer Observer
 }
 
+// DefaultAnswerBytes is Config.AnswerBytes by default: a quarter of the line transport's
+// default queue.
+const DefaultAnswerBytes = 64 << 10
+
 // DefaultConfig returns the defaults documented in --help.
 func DefaultConfig() Config {
-	return Config{MaxRoomsPerUser: 10, FloodMute: time.Minute, Replay: 20, StorePrivate: true}
+	return Config{MaxRoomsPerUser: 10, FloodMute: time.Minute, Replay: 20, StorePrivate: true,
+		AnswerBytes: DefaultAnswerBytes}
 }
 
 // ErrBanned is returned by Connect for a connection from a banned address.
@@ -118,6 +129,9 @@ func NewHub(cfg Config, log *slog.Logger) *Hub {
 		h.now = time.Now
 	}
 	h.cfg.MaxRoomsPerUser = max(h.cfg.MaxRoomsPerUser, 1)
+	if h.cfg.AnswerBytes <= 0 {
+		h.cfg.AnswerBytes = DefaultAnswerBytes
+	}
 	for _, word := range reservedNames {
 		h.reserve(word)
 	}

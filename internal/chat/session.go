@@ -44,10 +44,10 @@ type Session struct {
 	away       string   // why the member is away; "" when not
 	oper       bool     // the member is an operator
 	lastFrom   *Session // who sent the last private message, for /reply
-	// The oldest line of history shown, per room and per private conversation (by the other
-	// party's key), so that /history goes on from there.
-	historyFrom map[*Room]int64
-	privateFrom map[string]int64
+	// Where /history goes on from, per room and per private conversation (by the other
+	// party's key).
+	historyFrom map[*Room]historyPos
+	privateFrom map[string]historyPos
 
 	// Read with no lock by whoever sends to this member.
 	current    atomic.Pointer[Room]                  // where plain lines go; nil when gone
