@@ -192,6 +192,7 @@ func (m *Main) newHTTPServer(h http.Handler, writeTimeout bool) *http.Server {
 func (m *Main) newChat() (*lineproto.Server, error) {
 	chatCfg := m.cfg.Chat
 	chatCfg.StorePrivate = !m.cfg.NoPrivateHistory
+	chatCfg.Observer = m.metrics
 	if m.cfg.MOTDFile != "" {
 		motd, err := readMOTD(m.cfg.MOTDFile)
 		if err != nil {

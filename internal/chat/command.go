@@ -20,6 +20,7 @@ type command struct {
 	name  string
 	args  string // usage of the arguments, for /help
 	about string
+	more  []string // what /help NAME adds: examples of use
 	// anyone: the command works before a name is chosen
 	anyone bool
 	run    func(s *Session, args string) error
@@ -35,29 +36,57 @@ func (c *command) usage() string {
 // commandTable returns the commands in the order /help lists them.
 func commandTable() []command {
 	return []command{
-		{name: "help", args: "[COMMAND]", about: "list the commands, or explain one", anyone: true, run: (*Session).cmdHelp},
-		{name: "join", args: "ROOM", about: "join a room (made if new) and talk there", run: (*Session).cmdJoin},
-		{name: "part", args: "[ROOM]", about: "leave a room (the current one)", run: (*Session).cmdPart},
-		{name: "rooms", about: "list the rooms", run: (*Session).cmdRooms},
-		{name: "who", args: "[ROOM]", about: "list who is in a room", run: (*Session).cmdWho},
-		{name: "topic", args: "[TEXT|-]", about: "show or set the room's topic; - clears it", run: (*Session).cmdTopic},
-		{name: "nick", args: "NAME", about: "change your name", run: (*Session).cmdNick},
-		{name: "msg", args: "NAME TEXT", about: "send a private message", run: (*Session).cmdMsg},
-		{name: "reply", args: "TEXT", about: "answer the last private message", run: (*Session).cmdReply},
-		{name: "me", args: "ACTION", about: "say what you are doing", run: (*Session).cmdMe},
-		{name: "away", args: "[REASON]", about: "mark yourself away, or back with no reason", run: (*Session).cmdAway},
-		{name: "whois", args: "NAME", about: "show who someone is", run: (*Session).cmdWhois},
-		{name: "ignore", args: "[NAME]", about: "hide someone's lines and messages; list them", run: (*Session).cmdIgnore},
-		{name: "unignore", args: "NAME", about: "see someone's lines again", run: (*Session).cmdUnignore},
-		{name: "oper", args: "PASSWORD", about: "become an operator", run: (*Session).cmdOper},
-		{name: "kick", args: "NAME [REASON]", about: "put someone out of this room (owner, operator)", run: (*Session).cmdKick},
-		{name: "mute", args: "NAME [DURATION]", about: "silence someone, 10m by default (operator)", run: (*Session).cmdMute},
-		{name: "unmute", args: "NAME", about: "let someone talk again (operator)", run: (*Session).cmdUnmute},
-		{name: "ban", args: "[NAME|ADDRESS [DURATION]]", about: "refuse a name or address; list bans (operator)", run: (*Session).cmdBan},
-		{name: "unban", args: "NAME|ADDRESS", about: "lift a ban (operator)", run: (*Session).cmdUnban},
-		{name: "history", args: "[NAME] [N]", about: "show earlier lines here, or of a private talk", run: (*Session).cmdHistory},
-		{name: "search", args: "WORDS", about: "find lines here with every word, newest first", run: (*Session).cmdSearch},
-		{name: "quit", args: "[REASON]", about: "leave the chat", anyone: true, run: (*Session).cmdQuit},
+		{name: "help", args: "[COMMAND]", about: "list the commands, or explain one", anyone: true, run: (*Session).cmdHelp,
+			more: []string{"/help ban     explains /ban, with examples"}},
+		{name: "join", args: "ROOM", about: "join a room (made if new) and talk there", run: (*Session).cmdJoin,
+			more: []string{"/join go      joins #go; if nobody is there, you make it and own it",
+				"/join a room you are in to talk there again"}},
+		{name: "part", args: "[ROOM]", about: "leave a room (the current one)", run: (*Session).cmdPart,
+			more: []string{"/part go      leaves #go; leaving your last room takes you back to #lobby"}},
+		{name: "rooms", about: "list the rooms", run: (*Session).cmdRooms,
+			more: []string{"the busiest first, with how many are in each and its topic"}},
+		{name: "who", args: "[ROOM]", about: "list who is in a room", run: (*Session).cmdWho,
+			more: []string{"/who go       lists who is in #go, marking the owner, operators and who is away"}},
+		{name: "topic", args: "[TEXT|-]", about: "show or set the room's topic; - clears it", run: (*Session).cmdTopic,
+			more: []string{"/topic release on Friday    sets it (the room's owner and operators may)",
+				"/topic -      clears it"}},
+		{name: "nick", args: "NAME", about: "change your name", run: (*Session).cmdNick,
+			more: []string{"/nick alicia  you keep your rooms; a name that looks like one online is taken"}},
+		{name: "msg", args: "NAME TEXT", about: "send a private message", run: (*Session).cmdMsg,
+			more: []string{"/msg bob see you at 5      only bob sees it, as [PM from YOURNAME]"}},
+		{name: "reply", args: "TEXT", about: "answer the last private message", run: (*Session).cmdReply,
+			more: []string{"/reply on my way      goes to whoever sent you a private message last"}},
+		{name: "me", args: "ACTION", about: "say what you are doing", run: (*Session).cmdMe,
+			more: []string{"/me waves     shows * YOURNAME waves"}},
+		{name: "away", args: "[REASON]", about: "mark yourself away, or back with no reason", run: (*Session).cmdAway,
+			more: []string{"/away lunch   whoever sends you a private message is told why", "/away         you are back"}},
+		{name: "whois", args: "NAME", about: "show who someone is", run: (*Session).cmdWhois,
+			more: []string{"/whois bob    shows bob's rooms, time online, and why bob is away"}},
+		{name: "ignore", args: "[NAME]", about: "hide someone's lines and messages; list them", run: (*Session).cmdIgnore,
+			more: []string{"/ignore bob   until one of you leaves; bob is not told", "/ignore       lists whom you ignore"}},
+		{name: "unignore", args: "NAME", about: "see someone's lines again", run: (*Session).cmdUnignore,
+			more: []string{"/unignore bob"}},
+		{name: "oper", args: "PASSWORD", about: "become an operator", run: (*Session).cmdOper,
+			more: []string{"/oper PASSWORD    the server's operator password; after a wrong one, wait before trying again"}},
+		{name: "kick", args: "NAME [REASON]", about: "put someone out of this room (owner, operator)", run: (*Session).cmdKick,
+			more: []string{"/kick bob spamming      puts bob out of this room; out of #lobby means out of the chat (operators only)"}},
+		{name: "mute", args: "NAME [DURATION]", about: "silence someone, 10m by default (operator)", run: (*Session).cmdMute,
+			more: []string{"/mute bob 30m     refuses bob's lines, actions and messages for 30 minutes"}},
+		{name: "unmute", args: "NAME", about: "let someone talk again (operator)", run: (*Session).cmdUnmute,
+			more: []string{"/unmute bob"}},
+		{name: "ban", args: "[NAME|ADDRESS [DURATION]]", about: "refuse a name or address; list bans (operator)", run: (*Session).cmdBan,
+			more: []string{"/ban bob 1h   refuses the name bob and its look-alikes for an hour",
+				"/ban 203.0.113.0/24    refuses an address or network (IPv6: /ban 2001:db8::/48) until /unban",
+				"/ban          lists the bans"}},
+		{name: "unban", args: "NAME|ADDRESS", about: "lift a ban (operator)", run: (*Session).cmdUnban,
+			more: []string{"/unban bob    or /unban 203.0.113.0/24, as the ban was given"}},
+		{name: "history", args: "[NAME] [N]", about: "show earlier lines here, or of a private talk", run: (*Session).cmdHistory,
+			more: []string{"/history 50   the 50 lines before those you were shown; again for earlier ones",
+				"/history bob  your private messages with bob"}},
+		{name: "search", args: "WORDS", about: "find lines here with every word, newest first", run: (*Session).cmdSearch,
+			more: []string{"/search release date    the lines of this room with both words"}},
+		{name: "quit", args: "[REASON]", about: "leave the chat", anyone: true, run: (*Session).cmdQuit,
+			more: []string{"/quit see you tomorrow      the others are told why you left"}},
 	}
 }
 
@@ -123,13 +152,21 @@ func (s *Session) cmdHelp(args string) error {
 			return nil
 		}
 		s.noticef("%s: %s", c.usage(), c.about)
+		for _, line := range c.more {
+			s.notice("  " + line)
+		}
 		return nil
 	}
-	s.notice("commands:")
+	// As wide as the longest usage, so that every explanation starts in one column.
+	width := len("//TEXT")
 	for _, c := range s.hub.commands {
-		s.noticef("  %-28s %s", c.usage(), c.about)
+		width = max(width, len(c.usage()))
 	}
-	s.noticef("  %-28s %s", "//TEXT", "say a line that starts with /")
+	s.notice("commands (/help COMMAND for examples):")
+	for _, c := range s.hub.commands {
+		s.noticef("  %-*s  %s", width, c.usage(), c.about)
+	}
+	s.noticef("  %-*s  %s", width, "//TEXT", "say a line that starts with /")
 	return nil
 }
 
@@ -292,10 +329,14 @@ func (s *Session) cmdAway(args string) error {
 		return nil
 	}
 	defer h.mu.Unlock()
+	was := s.away
 	s.away = clean(args, maxAway)
-	if s.away == "" {
+	switch {
+	case s.away == "" && was == "":
+		s.notice("you are not away: /away REASON marks you away")
+	case s.away == "":
 		s.notice("you are no longer away")
-	} else {
+	default:
 		s.noticef("you are away: %s", s.away)
 	}
 	return nil

@@ -1,6 +1,7 @@
 package chat_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -141,4 +142,49 @@ func TestRepeatedLinesCollapse(t *testing.T) {
 	clk.Add(time.Minute)
 	alice.Send("tick")
 	bob.Expect("<alice> tick")
+}
+
+// TestWords holds the answers that used to say the wrong thing or too little.
+func TestWords(t *testing.T) {
+	srv, _ := start(t, chat.DefaultConfig())
+	alice := chattest.Join(t, srv.Addr, "alice")
+	for _, tt := range []struct {
+		send string
+		want []string
+	}{
+		{"/away", []string{"*** you are not away: /away REASON marks you away"}},
+		{"/join #", []string{"*** a room name needs at least one character after the #"}},
+		{"/join  # ", []string{"*** a room name needs at least one character after the #"}},
+		{"/who #", []string{"*** a room name needs at least one character after the #"}},
+		{"/part #", []string{"*** a room name needs at least one character after the #"}},
+		{"/help join", []string{"*** /join ROOM: join a room (made if new) and talk there",
+			"***   /join go      joins #go; if nobody is there, you make it and own it",
+			"***   /join a room you are in to talk there again"}},
+		{"/help BAN", []string{"*** /ban [NAME|ADDRESS [DURATION]]: refuse a name or address; list bans (operator)",
+			"***   /ban bob 1h   refuses the name bob and its look-alikes for an hour",
+			"***   /ban 203.0.113.0/24    refuses an address or network (IPv6: /ban 2001:db8::/48) until /unban",
+			"***   /ban          lists the bans"}},
+	} {
+		alice.Send(tt.send)
+		alice.Expect(tt.want...)
+	}
+
+	// /help: every explanation starts in one column, /ban's too.
+	alice.Send("/help")
+	alice.Expect("*** commands (/help COMMAND for examples):")
+	column := -1
+	rows := append(chat.Commands(), chat.CommandHelp{Usage: "//TEXT", About: "say a line that starts with /"})
+	for _, c := range rows {
+		line := alice.ReadLine()
+		at := strings.LastIndex(line, "  "+c.About) + 2
+		if !strings.HasPrefix(line, "***   "+c.Usage+" ") || at < 2 {
+			t.Fatalf("/help line %q, want %s: %s", line, c.Usage, c.About)
+		}
+		if column < 0 {
+			column = at
+		}
+		if at != column {
+			t.Errorf("/help line %q explains from column %d, the first from %d", line, at, column)
+		}
+	}
 }

@@ -1,8 +1,10 @@
 package chat
 
 import (
+	"cmp"
 	"context"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -72,7 +74,8 @@ func liveMessage(r Record) *Message {
 }
 
 // Restore loads from history what the chat needs at start: the bans, and the lobby's last
-// lines. It returns an error when history cannot be read.
+// lines. It returns an error when history cannot be read. Nothing is read from the database
+// under the hub's lock: lines said in the lobby meanwhile are merged with what was read.
 func (h *Hub) Restore(ctx context.Context) error {
 	if h.cfg.History == nil {
 		return nil
@@ -81,6 +84,7 @@ func (h *Hub) Restore(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	recent := h.loadRecent(h.lobby.name)
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for _, b := range bans {
@@ -92,50 +96,150 @@ func (h *Hub) Restore(ctx context.Context) error {
 			h.bans.addNameLocked(n, b.Until)
 		}
 	}
-	h.loadRecentLocked(h.lobby)
+	h.lobby.recent = h.mergeRecent(recent, h.lobby.recent)
 	return nil
 }
 
-// loadRecentLocked fills a new room's memory of its last lines from history, for replay.
-func (h *Hub) loadRecentLocked(r *Room) {
-	if h.cfg.History == nil || h.cfg.Replay <= 0 {
-		return
+// keepsReplay reports whether rooms remember their last lines to replay them.
+func (h *Hub) keepsReplay() bool { return h.cfg.History != nil && h.cfg.Replay > 0 }
+
+// loadRecent reads the last lines of the room called n from history, for its replay. It must
+// not be called holding h.mu: it waits for the database.
+func (h *Hub) loadRecent(n Name) []Record {
+	if !h.keepsReplay() {
+		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), historyTimeout)
 	defer cancel()
-	recs, err := h.cfg.History.Recent(ctx, r.key(), "", "", 0, h.cfg.Replay)
+	recs, err := h.cfg.History.Recent(ctx, n.looks[0], "", "", 0, h.cfg.Replay)
 	if err != nil {
-		h.log.Error("history: cannot read a room's last lines", "room", r.name.Display, "err", err)
-		return
+		h.log.Error("history: cannot read a room's last lines", "room", n.Display, "err", err)
+		return nil
 	}
-	r.recent = recs
+	return recs
 }
 
-// replayLocked shows s, which just joined r, the room's last lines.
+// mergeRecent returns the last Config.Replay records of a and b together, each once, in the
+// order of their IDs: what was read from history and what was said while it was read may
+// hold the same lines.
+func (h *Hub) mergeRecent(a, b []Record) []Record {
+	out := make([]Record, 0, len(a)+len(b))
+	out = append(append(out, a...), b...)
+	slices.SortStableFunc(out, func(x, y Record) int { return cmp.Compare(x.ID, y.ID) })
+	out = slices.CompactFunc(out, func(x, y Record) bool { return x.ID == y.ID })
+	return out[max(len(out)-h.cfg.Replay, 0):]
+}
+
+// pendingLoad is a room's replay being read from history by members about to make it again:
+// the lines that, meanwhile, could not be remembered by the room they were said in, which was
+// gone.
+type pendingLoad struct {
+	readers int
+	late    []Record
+}
+
+// startLoadLocked notes that the room keyed key is being read from history.
+func (h *Hub) startLoadLocked(key string) {
+	if h.loading == nil {
+		h.loading = make(map[string]*pendingLoad)
+	}
+	p := h.loading[key]
+	if p == nil {
+		p = &pendingLoad{}
+		h.loading[key] = p
+	}
+	p.readers++
+}
+
+// endLoadLocked ends a read of the room keyed key and returns what was read merged with the
+// lines that came meanwhile.
+func (h *Hub) endLoadLocked(key string, read []Record) []Record {
+	p := h.loading[key]
+	p.readers--
+	if p.readers == 0 {
+		delete(h.loading, key)
+	}
+	return h.mergeRecent(read, p.late)
+}
+
+// replayLocked shows s, which just joined r, the room's last lines: as many of the newest as
+// fit in one answer.
 func (h *Hub) replayLocked(s *Session, r *Room) {
 	if len(r.recent) == 0 {
 		return
 	}
-	for _, rec := range r.recent {
+	first := h.fitting(r.recent)
+	for _, rec := range r.recent[first:] {
 		s.client.Deliver(historyMessage(rec))
 	}
-	s.notice("end of history")
-	if s.historyFrom == nil {
-		s.historyFrom = make(map[*Room]int64)
+	if first > 0 {
+		s.noticef("end of history: more than fits at once, /history for the next %d %s", first, lines(first))
+	} else {
+		s.notice("end of history")
 	}
-	s.historyFrom[r] = r.recent[0].ID
+	if s.historyFrom == nil {
+		s.historyFrom = make(map[*Room]historyPos)
+	}
+	s.historyFrom[r] = historyPos{before: r.recent[first].ID, left: first}
 }
 
-// rememberLocked adds a line just delivered in r to its memory for replay.
+// historyPos is where /history goes on from in one conversation.
+type historyPos struct {
+	before int64 // the oldest line shown
+	left   int   // lines asked for that did not fit in the last answer
+}
+
+// fitting returns the index of the oldest of recs (oldest first) that fits in one answer
+// with all those after it; the newest is shown however long it is.
+func (h *Hub) fitting(recs []Record) int {
+	size := 0
+	for i := len(recs) - 1; i >= 0; i-- {
+		size += recordSize(recs[i])
+		if size > h.cfg.AnswerBytes && i < len(recs)-1 {
+			return i + 1
+		}
+	}
+	return 0
+}
+
+// recordSize is about what a record takes once shown: its text and names, and room for a
+// time stamp and the punctuation around them.
+func recordSize(r Record) int {
+	return len(r.Text) + len(r.From) + len(r.To) + len(r.RoomName) + 48
+}
+
+func lines(n int) string {
+	if n == 1 {
+		return "line"
+	}
+	return "lines"
+}
+
+// rememberLocked adds a line just delivered in r to the room's memory for replay. A room that
+// emptied and was made again while the line was being stored is a new Room: the line goes to
+// that one's memory, or to a read of its replay in progress, so that it is not lost.
 func (h *Hub) rememberLocked(r *Room, rec Record) {
 	if h.cfg.Replay <= 0 {
 		return
 	}
-	if len(r.recent) == h.cfg.Replay {
-		copy(r.recent, r.recent[1:])
-		r.recent = r.recent[:len(r.recent)-1]
+	if live, ok := h.rooms.find(r.name); ok && live != r {
+		r = live
+	} else if !ok {
+		if p := h.loading[r.key()]; p != nil {
+			p.late = append(p.late, rec)
+		}
+		return
 	}
-	r.recent = append(r.recent, rec)
+	if n := len(r.recent); n == 0 || r.recent[n-1].ID < rec.ID {
+		if n == h.cfg.Replay {
+			copy(r.recent, r.recent[1:])
+			r.recent = r.recent[:n-1]
+		}
+		r.recent = append(r.recent, rec)
+		return
+	}
+	// Read from history already, or older than what was: merged in its place.
+	r.recent = h.mergeRecent(r.recent, []Record{rec})
 }
 
 // note records a join, a leave or a nick change, which is shown at once.
@@ -172,10 +276,11 @@ func (s *Session) cmdHistory(args string) error {
 	}
 	var who string
 	n := defaultHistory
+	given := false // whether the user said how many
 	fields := strings.Fields(args)
 	if len(fields) > 0 {
 		if v, err := strconv.Atoi(fields[len(fields)-1]); err == nil {
-			n = v
+			n, given = v, true
 			fields = fields[:len(fields)-1]
 		}
 	}
@@ -200,17 +305,22 @@ func (s *Session) cmdHistory(args string) error {
 	me := s.name.looks[0]
 	room := s.current.Load()
 	var roomKey, otherKey string
-	var before int64
+	var pos historyPos
 	if who == "" {
-		roomKey, before = room.key(), s.historyFrom[room]
+		roomKey, pos = room.key(), s.historyFrom[room]
 	} else {
-		otherKey, before = other.looks[0], s.privateFrom[other.looks[0]]
+		otherKey = other.looks[0]
+		pos = s.privateFrom[otherKey]
 	}
 	h.mu.Unlock()
+	if !given && pos.left > 0 {
+		n = pos.left // what did not fit last time
+	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), historyTimeout)
 	defer cancel()
-	recs, err := h.cfg.History.Recent(ctx, roomKey, me, otherKey, before, n)
+	// One more than asked for, to know whether there is anything earlier.
+	recs, err := h.cfg.History.Recent(ctx, roomKey, me, otherKey, pos.before, n+1)
 	if err != nil {
 		s.notice("the server could not read its history: try again later")
 		h.log.Error("history: cannot read", "err", err)
@@ -220,24 +330,37 @@ func (s *Session) cmdHistory(args string) error {
 		s.notice("no earlier history")
 		return nil
 	}
-	for _, rec := range recs {
+	earlier := len(recs) > n
+	if earlier {
+		recs = recs[1:]
+	}
+	first := h.fitting(recs)
+	for _, rec := range recs[first:] {
 		m := historyMessage(rec)
 		m.Sent = rec.Kind == KindPrivate && rec.FromKey == me
 		s.client.Deliver(m)
 	}
-	s.notice("end of history: /history again for earlier lines")
+	switch {
+	case first > 0:
+		s.noticef("end of history: more than fits at once, /history again for the next %d %s", first, lines(first))
+	case earlier:
+		s.notice("end of history: /history again for earlier lines")
+	default:
+		s.notice("end of history: nothing earlier")
+	}
+	pos = historyPos{before: recs[first].ID, left: first}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if who == "" {
 		if s.historyFrom == nil {
-			s.historyFrom = make(map[*Room]int64)
+			s.historyFrom = make(map[*Room]historyPos)
 		}
-		s.historyFrom[room] = recs[0].ID
+		s.historyFrom[room] = pos
 	} else {
 		if s.privateFrom == nil {
-			s.privateFrom = make(map[string]int64)
+			s.privateFrom = make(map[string]historyPos)
 		}
-		s.privateFrom[otherKey] = recs[0].ID
+		s.privateFrom[otherKey] = pos
 	}
 	return nil
 }

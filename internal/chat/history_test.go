@@ -1,11 +1,14 @@
 package chat_test
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"hubbub/internal/chat"
 	"hubbub/internal/chattest"
@@ -66,7 +69,7 @@ func TestHistoryReplayPagingAndSearch(t *testing.T) {
 		"*** end of history: /history again for earlier lines")
 	bob.Send("/history")
 	bob.Expect(at+"<alice> line 1", at+"<alice> line 2", at+"<alice> line 3", at+"<alice> line 4",
-		"*** end of history: /history again for earlier lines")
+		"*** end of history: nothing earlier")
 	bob.Send("/history")
 	bob.Expect("*** no earlier history")
 	bob.Send("/history 0")
@@ -113,9 +116,9 @@ func TestHistoryReplayPagingAndSearch(t *testing.T) {
 	alice.Expect("[PM to bob] the password is swordfish")
 	bob.Expect("[PM from alice] the password is swordfish")
 	bob.Send("/history alice")
-	bob.Expect(at+"[PM from alice] the password is swordfish", "*** end of history: /history again for earlier lines")
+	bob.Expect(at+"[PM from alice] the password is swordfish", "*** end of history: nothing earlier")
 	alice.Send("/history BOB")
-	alice.Expect(at+"[PM to bob] the password is swordfish", "*** end of history: /history again for earlier lines")
+	alice.Expect(at+"[PM to bob] the password is swordfish", "*** end of history: nothing earlier")
 	carol.Send("/history alice")
 	carol.Expect("*** no earlier history")
 	carol.Send("/search swordfish")
@@ -201,7 +204,7 @@ func TestRetentionOverTheWire(t *testing.T) {
 		t.Fatalf("Retain = %d, %v; want 5 rows deleted", n, err)
 	}
 	bob.Send("/history")
-	bob.Expect(at+"<alice> said 3", at+"<alice> said 4", at+"<alice> said 5", "*** end of history: /history again for earlier lines")
+	bob.Expect(at+"<alice> said 3", at+"<alice> said 4", at+"<alice> said 5", "*** end of history: nothing earlier")
 	bob.Send("/search said")
 	bob.Expect("*** 3 lines in #lobby match, newest first:", at+"<alice> said 5", at+"<alice> said 4", at+"<alice> said 3")
 }
@@ -220,4 +223,188 @@ func TestNoPrivateHistory(t *testing.T) {
 	alice.Expect("[PM to bob] off the record")
 	bob.Send("/history alice")
 	bob.Expect("*** no earlier history")
+}
+
+// TestRoomReplayAfterEmptying: a room other than the lobby that emptied, or that did not
+// exist since a restart, replays its last lines when it is made again.
+func TestRoomReplayAfterEmptying(t *testing.T) {
+	store := storeConfig(t)
+	srv, s, _ := startWithHistory(t, chat.DefaultConfig(), store)
+	alice := chattest.Join(t, srv.Addr, "alice")
+	bob := chattest.Join(t, srv.Addr, "bob")
+	alice.Expect("bob has joined the channel")
+	alice.Send("/join go")
+	alice.Expect("*** you made #go and own it: plain lines now go there")
+	alice.Send("/me is first")
+	alice.Send("anyone?")
+	alice.Send("/part")
+	alice.Expect("*** you left #go", "*** now talking in #lobby")
+	bob.Send("/join GO")
+	bob.Expect(at+"* alice is first", at+"<alice> anyone?", "*** end of history",
+		"*** you made #GO and own it: plain lines now go there")
+	bob.Send("here now")
+	bob.Send("/quit")
+	bob.Expect("*** goodbye")
+	bob.ExpectClosed()
+
+	if err := srv.Line.Shutdown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	srv, _, _ = startWithHistory(t, chat.DefaultConfig(), store)
+	carol := chattest.Join(t, srv.Addr, "carol")
+	carol.Send("/join #go")
+	carol.Expect(at+"* alice is first", at+"<alice> anyone?", at+"<bob> here now", "*** end of history",
+		"*** you made #go and own it: plain lines now go there")
+}
+
+// pausedStore is the real store, except that one read of a replay, once armed, returns only
+// when the test releases it: a test can then do things while a room's replay is being read.
+type pausedStore struct {
+	chat.History // a *sqlite.Store
+	armed        atomic.Bool
+	read         chan struct{} // closed once the paused read has read
+	release      chan struct{}
+}
+
+func (p *pausedStore) Recent(ctx context.Context, room, a, b string, before int64, n int) ([]chat.Record, error) {
+	recs, err := p.History.Recent(ctx, room, a, b, before, n)
+	if a == "" && before == 0 && p.armed.CompareAndSwap(true, false) {
+		close(p.read)
+		select {
+		case <-p.release:
+		case <-ctx.Done():
+		}
+	}
+	return recs, err
+}
+
+// TestRoomReplayRace: while bob's /join reads a room's replay, others make the room, talk in
+// it and leave it: bob's replay has what was read and what was said meanwhile, each once.
+func TestRoomReplayRace(t *testing.T) {
+	s, err := sqlite.Open(t.Context(), storeConfig(t), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	paused := &pausedStore{History: s, read: make(chan struct{}), release: make(chan struct{})}
+	cfg := chat.DefaultConfig()
+	cfg.History = paused
+	cfg.Now = newClock().Now
+	line := lineproto.DefaultConfig()
+	line.LineRate = 0
+	srv := chattest.StartChat(t, line, cfg, nil)
+	if err := srv.Hub.Restore(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	alice, bob, carol := joinThree(t, srv.Addr)
+	alice.Send("/join go")
+	alice.Expect("*** you made #go and own it: plain lines now go there")
+	carol.Send("/join go")
+	carol.Expect("*** you joined #go (2 here): plain lines now go there")
+	alice.Expect("carol has joined #go")
+	alice.Send("one")
+	carol.Expect("<alice> one") // shown, so stored
+	carol.Send("/part")
+	carol.Expect("*** you left #go", "*** now talking in #lobby")
+	alice.Expect("carol has left #go.")
+	alice.Send("/part")
+	alice.Expect("*** you left #go", "*** now talking in #lobby")
+
+	paused.armed.Store(true)
+	bob.Send("/join go")
+	select {
+	case <-paused.read: // bob's read has only "one"
+	case <-time.After(chattest.Timeout):
+		t.Fatal("bob's /join did not read the room's replay")
+	}
+	alice.Send("/join go")
+	alice.Expect(at+"<alice> one", "*** end of history", "*** you made #go and own it: plain lines now go there")
+	carol.Send("/join go")
+	carol.Expect(at+"<alice> one", "*** end of history", "*** you joined #go (2 here): plain lines now go there")
+	alice.Expect("carol has joined #go")
+	alice.Send("two")
+	carol.Expect("<alice> two")
+	carol.Send("/part")
+	carol.Expect("*** you left #go", "*** now talking in #lobby")
+	alice.Expect("carol has left #go.")
+	alice.Send("/part")
+	alice.Expect("*** you left #go", "*** now talking in #lobby")
+	close(paused.release)
+	bob.Expect(at+"<alice> one", at+"<alice> two", "*** end of history", "*** you made #go and own it: plain lines now go there")
+}
+
+// TestHistoryIsPaged asks for 100 lines of 4 KB (400 KB, more than the transport queues for
+// one client): the replay on joining and /history come in pages that fit an answer, each
+// saying how to get the rest, and the client reading them stays connected.
+func TestHistoryIsPaged(t *testing.T) {
+	srv, _, _ := startWithHistory(t, chat.DefaultConfig(), storeConfig(t))
+	alice := chattest.Join(t, srv.Addr, "alice")
+	bob := chattest.Join(t, srv.Addr, "bob")
+	alice.Expect("bob has joined the channel")
+	long := strings.Repeat("x", 4000)
+	var all strings.Builder
+	for i := range 100 {
+		fmt.Fprintf(&all, "%03d %s\r\n", i, long)
+	}
+	alice.Write(all.String())
+	for i := range 100 {
+		bob.Expect(fmt.Sprintf("<alice> %03d %s", i, long)) // shown, so stored
+	}
+
+	carol := chattest.Join(t, srv.Addr, "carol")
+	// page reads one page: the numbers of its lines, and the notice that ends it.
+	page := func() (numbers []string, end string) {
+		t.Helper()
+		size := 0
+		for {
+			line := carol.ReadLine()
+			if strings.HasPrefix(line, "*** end of history") {
+				if size > chat.DefaultAnswerBytes {
+					t.Errorf("a page of %d bytes, more than %d", size, chat.DefaultAnswerBytes)
+				}
+				return numbers, line
+			}
+			size += len(line) + 2
+			text, ok := strings.CutPrefix(line, at+"<alice> ")
+			if !ok || len(text) != 4004 {
+				t.Fatalf("carol got %.60q", line)
+			}
+			numbers = append(numbers, text[:3])
+		}
+	}
+	// Pages go back in time, each in order: together, every line once, newest page first.
+	var got []string
+	var ends []string
+	numbers, end := page() // the replay on joining
+	for i := 0; ; i++ {
+		got = append(numbers, got...)
+		ends = append(ends, end)
+		if end == "*** end of history: nothing earlier" {
+			break
+		}
+		if i == 20 {
+			t.Fatalf("still paging after 20 pages: %q", ends)
+		}
+		if i == 0 {
+			carol.Send("/history 100")
+		} else {
+			carol.Send("/history")
+		}
+		numbers, end = page()
+	}
+	for i, n := range got {
+		if n != fmt.Sprintf("%03d", i) {
+			t.Fatalf("carol was shown lines %v, want 000 to 099 in order", got)
+		}
+	}
+	if len(got) != 100 || len(ends) < 4 ||
+		!strings.HasPrefix(ends[0], "*** end of history: more than fits at once, /history for the next ") ||
+		!strings.HasPrefix(ends[1], "*** end of history: more than fits at once, /history again for the next ") {
+		t.Errorf("carol was shown %d lines in pages ending %q", len(got), ends)
+	}
+	carol.Send("/who")
+	carol.Expect("*** #lobby (3): alice, bob, carol") // still here
 }

@@ -10,6 +10,7 @@
 // held, so that a busy room never waits for a join. Client.Deliver and Client.Drop never block,
 // so calling them under Hub.mu is safe; the lock order is Hub.mu, then whatever locks the
 // transport takes inside them, so a transport must not call into the chat while holding one.
+// The lock that bounds /oper guesses (operGuard.mu) is a leaf, taken without Hub.mu.
 package chat
 
 import (
@@ -58,11 +59,25 @@ type Config struct {
 	// StorePrivate keeps private messages in history, readable by their two parties; without
 	// it they are shown at once and kept nowhere.
 	StorePrivate bool
+
+	// AnswerBytes bounds one answer to a user's own request (/history, the replay on joining a
+	// room), in bytes of text: a longer one is paged, and says how to get the rest, so that
+	// what a user asked for fits the transport's queue and is never a reason to drop them.
+	// 0: DefaultAnswerBytes.
+	AnswerBytes int
+
+	// Observer is told what the chat does, for metrics; nil: nobody.
+	Observer Observer
 }
+
+// DefaultAnswerBytes is Config.AnswerBytes by default: a quarter of the line transport's
+// default queue.
+const DefaultAnswerBytes = 64 << 10
 
 // DefaultConfig returns the defaults documented in --help.
 func DefaultConfig() Config {
-	return Config{MaxRoomsPerUser: 10, FloodMute: time.Minute, Replay: 20, StorePrivate: true}
+	return Config{MaxRoomsPerUser: 10, FloodMute: time.Minute, Replay: 20, StorePrivate: true,
+		AnswerBytes: DefaultAnswerBytes}
 }
 
 // ErrBanned is returned by Connect for a connection from a banned address.
@@ -82,6 +97,8 @@ type Hub struct {
 	reserved []Name // names nobody may take
 
 	storeErrorLogged atomic.Int64 // when a failure to store was last logged, in unix nanoseconds
+	oper             *operGuard   // bounds /oper guesses
+	observer         Observer
 
 	mu    sync.Mutex
 	names nameIndex[*Session] // registered members; guarded by mu
@@ -89,6 +106,8 @@ type Hub struct {
 	lobby *Room               // always exists
 	bans  bans                // guarded by mu
 	users int                 // registered members; guarded by mu
+	// Rooms whose replay is being read from history, by key; guarded by mu.
+	loading map[string]*pendingLoad
 }
 
 // NewHub returns a chat with an empty lobby that logs to log.
@@ -100,11 +119,19 @@ func NewHub(cfg Config, log *slog.Logger) *Hub {
 		prompt:    &Message{Kind: KindPrompt},
 		nameTaken: &Message{Kind: KindNameTaken},
 		commands:  commandTable(),
+		oper:      newOperGuard(log),
+		observer:  cfg.Observer,
+	}
+	if h.observer == nil {
+		h.observer = noObserver{}
 	}
 	if h.now == nil {
 		h.now = time.Now
 	}
 	h.cfg.MaxRoomsPerUser = max(h.cfg.MaxRoomsPerUser, 1)
+	if h.cfg.AnswerBytes <= 0 {
+		h.cfg.AnswerBytes = DefaultAnswerBytes
+	}
 	for _, word := range reservedNames {
 		h.reserve(word)
 	}
@@ -137,6 +164,7 @@ func (h *Hub) isReserved(n Name) bool {
 // Close when the connection ends. For a banned address it says so and returns ErrBanned, and
 // the transport closes the connection once that is sent.
 func (h *Hub) Connect(c Client, remote netip.Addr) (*Session, error) {
+	remote = remote.Unmap() // bans are of IPv4 networks, whatever the listener's family
 	s := &Session{hub: h, client: c, remote: remote, connected: h.now()}
 	h.mu.Lock()
 	banned := h.bans.addrBannedLocked(remote, h.now())
@@ -265,6 +293,11 @@ func (h *Hub) roomLeftLocked(r *Room, s *Session) {
 	members := r.list()
 	if len(members) == 0 && r != h.lobby {
 		h.rooms.remove(r.name, r)
+		if p := h.loading[r.key()]; p != nil {
+			// Someone is reading its replay to make it again, perhaps from before its last
+			// lines were stored: they are passed on.
+			p.late = append(p.late, r.recent...)
+		}
 		return
 	}
 	if r.owner == s {

@@ -1,7 +1,6 @@
 package chat
 
 import (
-	"crypto/subtle"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -11,38 +10,9 @@ import (
 
 // Moderation bounds.
 const (
-	maxOperTries    = 3                // wrong /oper passwords before /oper stops answering
 	defaultMute     = 10 * time.Minute // /mute with no duration
 	longestDuration = 365 * 24 * time.Hour
 )
-
-func (s *Session) cmdOper(args string) error {
-	h := s.hub
-	switch {
-	case args == "":
-		return s.usage("oper")
-	case h.cfg.OperPassword == "":
-		s.notice("this server has no operator password")
-		return nil
-	case s.operTries >= maxOperTries:
-		s.notice("too many wrong passwords")
-		return nil
-	}
-	if subtle.ConstantTimeCompare([]byte(args), []byte(h.cfg.OperPassword)) != 1 {
-		s.operTries++
-		s.notice("wrong password")
-		h.log.Warn("wrong operator password", "name", s.name.Display, "remote", s.remote.String())
-		return nil
-	}
-	if !h.lockLive(s) {
-		return nil
-	}
-	defer h.mu.Unlock()
-	s.oper = true
-	s.notice("you are now an operator")
-	h.log.Info("operator", "name", s.name.Display, "remote", s.remote.String())
-	return nil
-}
 
 // targetLocked finds the member a moderation command names, telling the user when there is
 // none or when it is the user.
@@ -196,8 +166,13 @@ func (s *Session) cmdBan(args string) error {
 	now := h.now()
 	if target == "" {
 		list := h.bans.listLocked(now)
-		if len(list) == 0 {
+		switch len(list) {
+		case 0:
 			s.notice("no bans")
+		case 1:
+			s.notice("1 ban:")
+		default:
+			s.noticef("%d bans:", len(list))
 		}
 		for _, line := range list {
 			s.notice("  " + line)
@@ -215,7 +190,12 @@ func (s *Session) cmdBan(args string) error {
 	if d > 0 {
 		how = "for " + d.String()
 	}
-	if prefix, ok := parsePrefix(target); ok {
+	prefix, isAddr, err := parsePrefix(target)
+	if err != nil {
+		s.notice(err.Error())
+		return nil
+	}
+	if isAddr {
 		if prefix.Contains(s.remote) {
 			s.notice("that would ban you")
 			return nil
@@ -261,7 +241,12 @@ func (s *Session) cmdUnban(args string) error {
 	if !s.requireOperLocked() {
 		return nil
 	}
-	if prefix, ok := parsePrefix(args); ok {
+	prefix, isAddr, err := parsePrefix(args)
+	if err != nil {
+		s.notice(err.Error())
+		return nil
+	}
+	if isAddr {
 		if !h.bans.removeAddrLocked(prefix) {
 			s.noticef("%s is not banned", prefix)
 			return nil
@@ -281,16 +266,38 @@ func (s *Session) cmdUnban(args string) error {
 	return nil
 }
 
-// parsePrefix reads an address ("10.0.0.7") or a network ("10.0.0.0/24").
-func parsePrefix(s string) (netip.Prefix, bool) {
-	if p, err := netip.ParsePrefix(s); err == nil {
-		return p.Masked(), true
+// parsePrefix reads what /ban and /unban are given when it looks like an address or a
+// network rather than a name: digits and dots with a dot ("10.0.0.7"), or anything with ':' or
+// '/' ("10.0.0.0/24", "2001:db8::/48"). isAddr reports whether it looks like one; err says,
+// for the user, why one that does is not valid: such a thing is never taken for a name, so
+// that a typo in a network bans nobody by mistake.
+func parsePrefix(s string) (p netip.Prefix, isAddr bool, err error) {
+	if !strings.ContainsAny(s, ":/") && (!strings.Contains(s, ".") || strings.Trim(s, "0123456789.") != "") {
+		return netip.Prefix{}, false, nil
 	}
-	if a, err := netip.ParseAddr(s); err == nil {
-		a = a.Unmap()
-		return netip.PrefixFrom(a, a.BitLen()), true
+	bad := fmt.Errorf("%s is not an address or a network: try 203.0.113.7, 203.0.113.0/24 or 2001:db8::/48", clean(s, 64))
+	if strings.Contains(s, "/") {
+		if p, err = netip.ParsePrefix(s); err != nil {
+			return netip.Prefix{}, true, bad
+		}
+	} else {
+		a, err := netip.ParseAddr(s)
+		if err != nil || a.Zone() != "" {
+			return netip.Prefix{}, true, bad
+		}
+		p = netip.PrefixFrom(a, a.BitLen())
 	}
-	return netip.Prefix{}, false
+	return normalPrefix(p), true, nil
+}
+
+// normalPrefix masks p, and makes an IPv4-mapped IPv6 network (::ffff:10.0.0.0/104) the IPv4
+// network it stands for: clients' addresses are compared unmapped.
+func normalPrefix(p netip.Prefix) netip.Prefix {
+	p = p.Masked()
+	if a := p.Addr(); a.Is4In6() && p.Bits() >= 96 {
+		p = netip.PrefixFrom(a.Unmap(), p.Bits()-96)
+	}
+	return p
 }
 
 // bans are the names and addresses refused. A zero until means until unbanned or restarted.
@@ -349,6 +356,7 @@ func (b *bans) addNameLocked(n Name, until time.Time) {
 }
 
 func (b *bans) addAddrLocked(p netip.Prefix, until time.Time) {
+	p = normalPrefix(p) // as kept by an older version, perhaps
 	b.removeAddrLocked(p)
 	b.addrs = append(b.addrs, addrBan{p, until})
 }

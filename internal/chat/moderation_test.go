@@ -9,6 +9,7 @@ import (
 	"hubbub/internal/chat"
 	"hubbub/internal/chattest"
 	"hubbub/internal/lineproto"
+	"hubbub/internal/metrics"
 )
 
 const password = "correct horse"
@@ -35,7 +36,8 @@ func TestOperator(t *testing.T) {
 		}
 	}
 	alice.Send("/oper guess")
-	alice.Expect("*** wrong password")
+	alice.Expect("*** wrong password: wait 1s before trying again")
+	clk.Add(time.Second)
 	alice.Send("/oper " + password)
 	alice.Expect("*** you are now an operator")
 	srv.Logs.WaitFor(t, "operator", "name=alice")
@@ -51,8 +53,8 @@ func TestOperator(t *testing.T) {
 	carol.Expect("*** an operator muted you for 5m0s")
 	carol.Send("let me speak")
 	carol.Expect("*** you are muted for another 5m0s")
-	carol.Send("/msg bob psst")
-	carol.Expect("*** you are muted for another 5m0s")
+	carol.Send("/msg bob psst") // refused too, and she was told a moment ago
+	carol.ExpectSilence(quiet)
 	clk.Add(2 * time.Minute)
 	carol.Send("/me rages")
 	carol.Expect("*** you are muted for another 3m0s")
@@ -94,7 +96,7 @@ func TestOperator(t *testing.T) {
 	refused.Expect("*** you are banned from this server")
 	refused.ExpectClosed()
 	alice.Send("/ban")
-	alice.Expect("***   name bob until lifted", "***   address 127.0.0.3/32 for 1h0m0s more")
+	alice.Expect("*** 2 bans:", "***   name bob until lifted", "***   address 127.0.0.3/32 for 1h0m0s more")
 	alice.Send("/ban 127.0.0.1")
 	alice.Expect("*** that would ban you")
 	clk.Add(time.Hour)
@@ -115,17 +117,95 @@ func TestOperPasswordLimits(t *testing.T) {
 	alice := chattest.Join(t, srv.Addr, "alice")
 	alice.Send("/oper anything")
 	alice.Expect("*** this server has no operator password")
+}
 
+// TestOperGuessing: after a wrong password an address waits, twice as long each time, and
+// reconnecting does not help; another address is not held up by it; the server checks only a
+// few passwords a second in all; failures are counted in a metric and logged in aggregate.
+func TestOperGuessing(t *testing.T) {
+	m := metrics.New()
 	cfg := chat.DefaultConfig()
 	cfg.OperPassword = password
-	srv, _ = start(t, cfg)
-	bob := chattest.Join(t, srv.Addr, "bob")
-	for range 3 {
-		bob.Send("/oper wrong")
-		bob.Expect("*** wrong password")
+	cfg.Observer = m
+	srv, clk := start(t, cfg)
+	mallory := chattest.DialFrom(t, "127.0.0.2", srv.Addr)
+	mallory.Register("mallory")
+
+	mallory.Send("/oper guess1")
+	mallory.Expect("*** wrong password: wait 1s before trying again")
+	mallory.Send("/oper " + password)
+	mallory.Expect("*** not checked: wait 1s before trying /oper again")
+	mallory.Send("/quit")
+	mallory.Expect("*** goodbye")
+	mallory.ExpectClosed()
+	again := chattest.DialFrom(t, "127.0.0.2", srv.Addr)
+	again.Register("mallory")
+	again.Send("/oper " + password) // a new connection waits all the same
+	again.Expect("*** not checked: wait 1s before trying /oper again")
+	clk.Add(time.Second)
+	again.Send("/oper guess2")
+	again.Expect("*** wrong password: wait 2s before trying again")
+	clk.Add(time.Second)
+	again.Send("/oper guess3")
+	again.Expect("*** not checked: wait 1s before trying /oper again")
+
+	// Another address is not held up.
+	alice := chattest.DialFrom(t, "127.0.0.3", srv.Addr)
+	alice.Register("alice")
+	alice.Send("/oper " + password)
+	alice.Expect("*** you are now an operator")
+
+	// The server checks at most operCheckBurst (5) passwords at once, then two a second:
+	// alice's was the first of five, so four more from fresh addresses take the rest, and the
+	// next, from yet another, is not checked.
+	for i := range 4 {
+		c := chattest.DialFrom(t, fmt.Sprintf("127.0.0.%d", 10+i), srv.Addr)
+		c.Register(fmt.Sprintf("tester%d", i))
+		c.Send("/oper wrong")
+		c.Expect("*** wrong password: wait 1s before trying again")
 	}
-	bob.Send("/oper " + password)
-	bob.Expect("*** too many wrong passwords")
+	dave := chattest.DialFrom(t, "127.0.0.6", srv.Addr)
+	dave.Register("dave")
+	dave.Send("/oper " + password)
+	dave.Expect("*** not checked, too many operator logins at once: try again in 1s")
+	clk.Add(time.Second)
+	dave.Send("/oper " + password)
+	dave.Expect("*** you are now an operator")
+
+	got := map[string]float64{}
+	families, err := m.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != "hubbub_oper_failures_total" {
+			continue
+		}
+		for _, c := range f.GetMetric() {
+			got[c.GetLabel()[0].GetValue()] = c.GetCounter().GetValue()
+		}
+	}
+	want := map[string]float64{"wrong_password": 6, "address_waiting": 3, "server_busy": 1}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("hubbub_oper_failures_total = %v, want %v", got, want)
+	}
+
+	// One log line for the first failure, the rest together a minute later; never a
+	// password, never a line per try.
+	srv.Logs.WaitFor(t, "failed operator logins", "wrong_passwords=1", "refused_unchecked=0", "addresses=1")
+	clk.Add(time.Minute)
+	back := chattest.DialFrom(t, "127.0.0.10", srv.Addr) // tester0's address
+	back.Register("tester9")
+	back.Send("/oper again")
+	back.Expect("*** wrong password: wait 2s before trying again")
+	srv.Logs.WaitFor(t, "failed operator logins", "wrong_passwords=6", "refused_unchecked=4", "addresses=6")
+	logs := srv.Logs.String()
+	if n := strings.Count(logs, "failed operator logins"); n != 2 {
+		t.Errorf("%d log lines of failed operator logins, want 2:\n%s", n, logs)
+	}
+	if strings.Contains(logs, "guess") || strings.Contains(logs, "horse") {
+		t.Errorf("the log shows a password:\n%s", logs)
+	}
 }
 
 func TestRoomOwnerKicks(t *testing.T) {
@@ -209,4 +289,107 @@ func TestFloodMutes(t *testing.T) {
 	if got == 0 || got >= lines {
 		t.Errorf("alice got %d of the flooder's %d lines, want some but not all", got, lines)
 	}
+}
+
+// TestMutedRefusalsCollapse: a muted user who goes on sending is told once, then again only
+// after a minute or when the mute changes.
+func TestMutedRefusalsCollapse(t *testing.T) {
+	cfg := chat.DefaultConfig()
+	cfg.OperPassword = password
+	srv, clk := start(t, cfg)
+	alice, bob, carol := joinThree(t, srv.Addr)
+	alice.Send("/oper " + password)
+	alice.Expect("*** you are now an operator")
+	alice.Send("/mute carol")
+	alice.Expect("*** muted carol for 10m0s")
+	carol.Expect("*** an operator muted you for 10m0s")
+
+	var b strings.Builder
+	for i := range 73 {
+		fmt.Fprintf(&b, "line %d\r\n", i)
+	}
+	b.WriteString("/me shouts\r\n/msg bob psst\r\n/who\r\n")
+	carol.Write(b.String())
+	carol.Expect("*** you are muted for another 10m0s", "*** #lobby (3): alice (operator), bob, carol")
+
+	clk.Add(time.Minute)
+	carol.Send("still muted?")
+	carol.Expect("*** you are muted for another 9m0s")
+	alice.Send("/mute carol 2m") // a new mute is told again
+	alice.Expect("*** muted carol for 2m0s")
+	carol.Expect("*** an operator muted you for 2m0s")
+	carol.Send("please")
+	carol.Expect("*** you are muted for another 2m0s")
+	bob.Send("/who")
+	bob.Expect("*** #lobby (3): alice (operator), bob, carol") // nothing of carol's reached bob
+}
+
+// TestOperatorsAreNotFloodMuted: an operator sending faster than the line rate for longer
+// than FloodAfter is read more slowly, never muted.
+func TestOperatorsAreNotFloodMuted(t *testing.T) {
+	line := lineproto.DefaultConfig()
+	line.LineRate = 50
+	line.LineBurst = 1
+	line.FloodAfter = 100 * time.Millisecond
+	cfg := chat.DefaultConfig()
+	cfg.OperPassword = password
+	srv := chattest.StartChat(t, line, cfg, nil)
+	alice := chattest.Join(t, srv.Addr, "alice")
+	oper := chattest.Join(t, srv.Addr, "oper8")
+	alice.Expect("oper8 has joined the channel")
+	oper.Send("/oper " + password)
+	oper.Expect("*** you are now an operator")
+
+	const lines = 40 // 0.8 s at 50 a second
+	var b strings.Builder
+	for i := range lines {
+		fmt.Fprintf(&b, "%d\n", i)
+	}
+	oper.Write(b.String() + "/who\n")
+	oper.Expect("*** #lobby (2): alice, oper8 (operator)") // no mute notice before it
+	for i := range lines {
+		alice.Expect(fmt.Sprintf("<oper8> %d", i))
+	}
+}
+
+// TestBanAddressRules: what looks like an address or a network is one or is refused, never
+// banned as a name; an IPv4-mapped IPv6 network bans the IPv4 clients it stands for.
+func TestBanAddressRules(t *testing.T) {
+	cfg := chat.DefaultConfig()
+	cfg.OperPassword = password
+	srv, _ := start(t, cfg)
+	alice := chattest.Join(t, srv.Addr, "alice")
+	alice.Send("/oper " + password)
+	alice.Expect("*** you are now an operator")
+	bob := chattest.DialFrom(t, "127.0.0.5", srv.Addr)
+	bob.Register("bob")
+	alice.Expect("bob has joined the channel")
+
+	const hint = " is not an address or a network: try 203.0.113.7, 203.0.113.0/24 or 2001:db8::/48"
+	for _, cmd := range []string{"1.2.3.4/33", "999.1.1.1", "1.2.3", "10.0.0.0/x", "fe80::1%eth0", "::ffff:1.2.3.4/129", "bob/", "2001:db8::g"} {
+		alice.Send("/ban " + cmd)
+		alice.Expect("*** " + cmd + hint)
+		alice.Send("/unban " + cmd)
+		alice.Expect("*** " + cmd + hint)
+	}
+	alice.Send("/ban")
+	alice.Expect("*** no bans") // none of those became a name ban
+
+	alice.Send("/ban 1234") // digits alone are a name
+	alice.Expect("*** banned the name 1234 until /unban or the server restarts")
+	alice.Send("/ban ::ffff:127.0.0.0/104")
+	alice.Expect("*** that would ban you") // 127.0.0.0/8
+	alice.Send("/ban ::ffff:127.0.0.4/126")
+	alice.Expect("*** banned 127.0.0.4/30 until /unban or the server restarts", "bob has left the channel. (banned)")
+	bob.Expect("*** you are banned from this server")
+	bob.ExpectClosed()
+	again := chattest.DialFrom(t, "127.0.0.6", srv.Addr)
+	again.Expect("*** you are banned from this server")
+	again.ExpectClosed()
+	alice.Send("/ban")
+	alice.Expect("*** 2 bans:", "***   name 1234 until lifted", "***   address 127.0.0.4/30 until lifted")
+	alice.Send("/unban ::FFFF:127.0.0.4/126")
+	alice.Expect("*** unbanned 127.0.0.4/30")
+	later := chattest.DialFrom(t, "127.0.0.6", srv.Addr)
+	later.Register("bob")
 }

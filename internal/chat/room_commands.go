@@ -16,7 +16,7 @@ func (s *Session) cmdJoin(args string) error {
 	if args == "" || strings.Contains(args, " ") {
 		return s.usage("join")
 	}
-	n, err := ParseRoom(args)
+	n, err := parseRoomArg(args)
 	if bad, ok := err.(*NameError); ok {
 		s.notice(bad.Reason)
 		return nil
@@ -25,20 +25,33 @@ func (s *Session) cmdJoin(args string) error {
 	if !h.lockLive(s) {
 		return nil
 	}
-	defer h.mu.Unlock()
 	r, exists := h.rooms.find(n)
-	if exists && slices.Contains(s.rooms, r) {
-		s.setCurrent(r)
-		s.noticef("now talking in %s", r.name.Display)
-		return nil
+	var recent []Record
+	if !exists && h.keepsReplay() {
+		if s.refuseJoinLocked(r, exists) {
+			h.mu.Unlock()
+			return nil
+		}
+		// A room made again replays what was said in it before: read outside the lock.
+		h.startLoadLocked(n.looks[0])
+		h.mu.Unlock()
+		read := h.loadRecent(n)
+		h.mu.Lock()
+		recent = h.endLoadLocked(n.looks[0], read)
+		if s.gone {
+			h.mu.Unlock()
+			return nil
+		}
+		r, exists = h.rooms.find(n) // someone may have made it meanwhile
 	}
-	if len(s.rooms) >= h.cfg.MaxRoomsPerUser {
-		s.noticef("you are in %d rooms, the most allowed: /part one first", len(s.rooms))
+	defer h.mu.Unlock()
+	if s.refuseJoinLocked(r, exists) {
 		return nil
 	}
 	if !exists {
 		r = newRoom(n)
 		r.owner = s
+		r.recent = recent
 		h.rooms.add(n, r)
 	}
 	h.joinLocked(s, r)
@@ -50,13 +63,37 @@ func (s *Session) cmdJoin(args string) error {
 	return nil
 }
 
+// refuseJoinLocked answers a /join that needs no joining (s is in r already: r becomes its
+// current room) or that is not allowed (s is in too many rooms), and reports whether it did.
+func (s *Session) refuseJoinLocked(r *Room, exists bool) bool {
+	if exists && slices.Contains(s.rooms, r) {
+		s.setCurrent(r)
+		s.noticef("now talking in %s", r.name.Display)
+		return true
+	}
+	if len(s.rooms) >= s.hub.cfg.MaxRoomsPerUser {
+		s.noticef("you are in %d rooms, the most allowed: /part one first", len(s.rooms))
+		return true
+	}
+	return false
+}
+
+// parseRoomArg is ParseRoom for a room a user typed, with "#" alone refused in words about a
+// room rather than a name.
+func parseRoomArg(args string) (Name, error) {
+	if strings.Trim(strings.TrimPrefix(strings.Trim(args, " \t"), "#"), " \t") == "" {
+		return Name{}, badName("a room name needs at least one character after the #")
+	}
+	return ParseRoom(args)
+}
+
 // roomArgLocked returns the room named by args, or the current room when args is empty,
 // telling the user when there is no such room.
 func (s *Session) roomArgLocked(args string) (*Room, bool) {
 	if args == "" {
 		return s.current.Load(), true
 	}
-	n, err := ParseRoom(args)
+	n, err := parseRoomArg(args)
 	if bad, ok := err.(*NameError); ok {
 		s.notice(bad.Reason)
 		return nil, false

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"hubbub/internal/safetext"
 )
@@ -30,8 +32,8 @@ type Session struct {
 	// Used only by the reading goroutine.
 	closed     bool   // Close was called
 	quitReason string // what the user gave to /quit, for the leave notice
-	operTries  int    // wrong /oper passwords so far
 	repeat     repeatState
+	mutedTold  mutedTold
 
 	// Guarded by hub.mu. The reading goroutine, the only one that changes name and
 	// registered, may read them without it.
@@ -42,10 +44,10 @@ type Session struct {
 	away       string   // why the member is away; "" when not
 	oper       bool     // the member is an operator
 	lastFrom   *Session // who sent the last private message, for /reply
-	// The oldest line of history shown, per room and per private conversation (by the other
-	// party's key), so that /history goes on from there.
-	historyFrom map[*Room]int64
-	privateFrom map[string]int64
+	// Where /history goes on from, per room and per private conversation (by the other
+	// party's key).
+	historyFrom map[*Room]historyPos
+	privateFrom map[string]historyPos
 
 	// Read with no lock by whoever sends to this member.
 	current    atomic.Pointer[Room]                  // where plain lines go; nil when gone
@@ -62,6 +64,16 @@ type repeatState struct {
 	count int // times said again since it was delivered
 }
 
+// mutedTold is when a muted member was last told so, and about which mute: refusals in a
+// row are said once, not once per line.
+type mutedTold struct {
+	at    time.Time
+	until int64 // the mutedUntil told about
+}
+
+// mutedNoticeEvery is how often a muted member who goes on sending is told again.
+const mutedNoticeEvery = time.Minute
+
 // Name returns the member's name, or "" before registration.
 func (s *Session) Name() string { return s.name.Display }
 
@@ -74,22 +86,81 @@ func (s *Session) Handle(line []byte) error {
 	if s.closed {
 		return ErrQuit
 	}
-	if len(line) > 0 && line[0] == '/' {
-		if len(line) < 2 || line[1] != '/' {
-			return s.command(string(line[1:]))
-		}
-		line = line[1:] // "//text" says "/text"
+	// A line is classified as it will be shown, cleaned: what an Up-arrow (ESC [ A) or a Ctrl-L
+	// leaves in front of "/oper PASSWORD" is removed, so the line runs as the command it reads
+	// as, instead of reaching the room once the cleaning has made it look like one.
+	text := safetext.Clean(line)
+	if strings.HasPrefix(text, "/") && !strings.HasPrefix(text, "//") {
+		return s.command(text[1:])
 	}
-	if !s.registered {
-		s.chooseName(string(line))
+	said := strings.HasPrefix(text, "//")
+	if said {
+		text = text[1:] // "//text" says "/text"
+	} else if name, ok := s.hub.mistypedCommand(text); ok {
+		s.noticef("not sent, it looks like the command /%s: type it again at the start of the line, or start the line with // to say it", name)
+		if !s.registered {
+			s.client.Deliver(s.hub.prompt)
+		}
 		return nil
 	}
-	text := safetext.Clean(line)
+	if !s.registered {
+		typed := string(line) // as typed: a name with controls in it is refused, not cleaned
+		if said {
+			typed = text
+		}
+		s.chooseName(typed)
+		return nil
+	}
 	if strings.TrimSpace(text) == "" {
 		return nil
 	}
 	s.say(KindChat, text)
 	return nil
+}
+
+// Where a line that is not a command may still be one typed after stray keys.
+const (
+	// strayBefore is how many characters may come before a command's slash in a line's first
+	// word: a terminal's arrow key sent as ESC O A leaves an "A" once cleaned, and a few
+	// presses leave a few. Keys leave no lower-case letters, so "you/me" is a word, not a
+	// stray key before /me.
+	strayBefore = 8
+	// operNear is how far into a line "/oper" is looked for anywhere: a line with the
+	// operator password in it must never reach a room, whatever came before it.
+	operNear = 24
+)
+
+// mistypedCommand reports whether text, a line that does not start with '/', still looks like
+// a command typed after stray characters, and which one: its first word (after any spaces)
+// has at most strayBefore characters, none lower-case, and then "/COMMAND", or "/oper" stands
+// as a word within its first operNear characters.
+func (h *Hub) mistypedCommand(text string) (string, bool) {
+	t := strings.TrimLeft(text, " ")
+	word, _, _ := strings.Cut(t, " ")
+	if i := strings.IndexByte(word, '/'); i >= 0 && utf8.RuneCountInString(word[:i]) <= strayBefore &&
+		!strings.ContainsFunc(word[:i], unicode.IsLower) {
+		if c := h.lookupCommand(strings.ToLower(word[i+1:])); c != nil {
+			return c.name, true
+		}
+	}
+	for at := 0; at < len(t); at++ {
+		if t[at] != '/' {
+			continue
+		}
+		if utf8.RuneCountInString(t[:at]) > operNear {
+			break
+		}
+		end := at + len("/oper")
+		if end > len(t) || !strings.EqualFold(t[at+1:end], "oper") {
+			continue
+		}
+		before, _ := utf8.DecodeLastRuneInString(t[:at])
+		after, _ := utf8.DecodeRuneInString(t[end:])
+		if (at == 0 || !unicode.IsLetter(before) && !unicode.IsDigit(before)) && (end == len(t) || unicode.IsSpace(after)) {
+			return "oper", true
+		}
+	}
+	return "", false
 }
 
 // Close ends the session: the member leaves and the others are told. It is safe to call more
@@ -106,12 +177,24 @@ func (s *Session) Close() {
 
 // Flooding is called by the transport when the user has gone on sending faster than the line
 // rate for too long: the member is muted for a while (Config.FloodMute), and told so.
+// Operators are never muted for it: they may have good reason to send a lot (pasting rules,
+// answering many), and a mute would take away the means to deal with a flood.
 func (s *Session) Flooding() {
 	if !s.registered || s.muted() > 0 || s.hub.cfg.FloodMute <= 0 {
 		return
 	}
-	s.mutedUntil.Store(s.hub.now().Add(s.hub.cfg.FloodMute).UnixNano())
-	s.noticef("you are sending too fast: muted for %v", s.hub.cfg.FloodMute)
+	h := s.hub
+	h.mu.Lock()
+	oper := s.oper
+	h.mu.Unlock()
+	if oper {
+		return
+	}
+	now := h.now()
+	until := now.Add(h.cfg.FloodMute).UnixNano()
+	s.mutedUntil.Store(until)
+	s.mutedTold = mutedTold{at: now, until: until}
+	s.noticef("you are sending too fast: muted for %v", h.cfg.FloodMute)
 	s.hub.log.Info("flooding user muted", "name", s.name.Display, "for", s.hub.cfg.FloodMute)
 }
 
@@ -124,13 +207,18 @@ func (s *Session) muted() time.Duration {
 	return max(time.Unix(0, until).Sub(s.hub.now()), 0)
 }
 
-// refuseIfMuted tells a muted member so and reports whether it is.
+// refuseIfMuted reports whether the member is muted, and tells it so: once for a run of
+// refusals, again after mutedNoticeEvery or when the mute changed.
 func (s *Session) refuseIfMuted() bool {
 	left := s.muted()
 	if left <= 0 {
 		return false
 	}
-	s.noticef("you are muted for another %v", left.Round(time.Second))
+	now, until := s.hub.now(), s.mutedUntil.Load()
+	if told := s.mutedTold; told.until != until || now.Sub(told.at) >= mutedNoticeEvery {
+		s.mutedTold = mutedTold{at: now, until: until}
+		s.noticef("you are muted for another %v", left.Round(time.Second))
+	}
 	return true
 }
 
@@ -201,6 +289,7 @@ func (s *Session) sayIn(room *Room, kind Kind, text string) {
 
 func (s *Session) chooseName(typed string) {
 	if strings.TrimSpace(typed) == "" {
+		s.client.Deliver(s.hub.prompt) // an Enter typed too soon: ask again
 		return
 	}
 	n, err := ParseName(typed)

@@ -72,7 +72,8 @@ func TestBadNamesAskAgain(t *testing.T) {
 		c.Send(tt.name)
 		c.Expect(tt.reason, "What's your name?")
 	}
-	c.Send("") // an empty line is ignored, even as a name
+	c.Send("") // an Enter typed too soon is asked again
+	c.Expect("What's your name?")
 	c.Send("  ok_name  ")
 	c.Expect("Welcome, ok_name!")
 }
@@ -150,15 +151,20 @@ func TestCommands(t *testing.T) {
 	bob.Send("/\x1b[31mx")
 	bob.Expect("*** unknown command /x, try /help")
 	bob.Send("/HeLp")
-	bob.Expect("*** commands:")
+	bob.Expect("*** commands (/help COMMAND for examples):")
+	width := 0 // the longest usage's: every explanation starts in one column
 	for _, c := range chat.Commands() {
-		bob.Expect(fmt.Sprintf("***   %-28s %s", c.Usage, c.About))
+		width = max(width, len(c.Usage))
 	}
-	bob.Expect(fmt.Sprintf("***   %-28s %s", "//TEXT", "say a line that starts with /"))
+	for _, c := range chat.Commands() {
+		bob.Expect(fmt.Sprintf("***   %-*s  %s", width, c.Usage, c.About))
+	}
+	bob.Expect(fmt.Sprintf("***   %-*s  %s", width, "//TEXT", "say a line that starts with /"))
 	bob.Send("/help MSG")
-	bob.Expect("*** /msg NAME TEXT: send a private message")
+	bob.Expect("*** /msg NAME TEXT: send a private message", "***   /msg bob see you at 5      only bob sees it, as [PM from YOURNAME]")
 	bob.Send("/help /who")
-	bob.Expect("*** /who [ROOM]: list who is in a room")
+	bob.Expect("*** /who [ROOM]: list who is in a room",
+		"***   /who go       lists who is in #go, marking the owner, operators and who is away")
 	bob.Send("/help frobnicate")
 	bob.Expect("*** no command /frobnicate, try /help")
 	bob.Send("/QUIT gone \x1b[5mfishing")

@@ -15,6 +15,8 @@ import (
 	"slices"
 	"time"
 
+	"hubbub/internal/chat"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -38,6 +40,7 @@ type Metrics struct {
 	historyWrite  prometheus.Histogram
 	historyBatch  prometheus.Histogram
 	historyErrors prometheus.Counter
+	operFailures  *prometheus.CounterVec
 }
 
 // New returns the metrics, registered in a registry of their own with the Go runtime and
@@ -80,12 +83,14 @@ func New() *Metrics {
 			Buckets: prometheus.ExponentialBuckets(1, 4, 7)}),
 		historyErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "hubbub_history_errors_total",
 			Help: "History write transactions that failed (their lines were shown to nobody)."}),
+		operFailures: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hubbub_oper_failures_total",
+			Help: "Failed /oper tries, by reason (wrong_password, address_waiting, server_busy)."}, []string{"reason"}),
 	}
 	f(collectors.NewGoCollector())
 	f(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, c := range []prometheus.Collector{m.connsOpen, m.wsOpen, m.wsAccepted, m.connsAccepted, m.connsRefused, m.chatClosed,
 		m.slowConsumers, m.linesReceived, m.rateLimited, m.deliveries, m.bytesSent, m.queueBytes,
-		m.historyWrite, m.historyBatch, m.historyErrors} {
+		m.historyWrite, m.historyBatch, m.historyErrors, m.operFailures} {
 		f(c)
 	}
 	return m
@@ -176,4 +181,9 @@ func (m *Metrics) HistoryWritten(lines int, took time.Duration, err error) {
 	if err != nil {
 		m.historyErrors.Inc()
 	}
+}
+
+// OperFailed implements chat.Observer.
+func (m *Metrics) OperFailed(why chat.OperFailure) {
+	m.operFailures.WithLabelValues(string(why)).Inc()
 }
