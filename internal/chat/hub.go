@@ -96,6 +96,9 @@ type Hub struct {
 	commands []command
 	reserved []Name // names nobody may take
 
+	// testHookWelcomed, when set, is called under mu once a new member has been welcomed.
+	testHookWelcomed func(name string)
+
 	storeErrorLogged atomic.Int64 // when a failure to store was last logged, in unix nanoseconds
 	oper             *operGuard   // bounds /oper guesses
 	observer         Observer
@@ -225,13 +228,21 @@ func (h *Hub) register(s *Session, n Name) error {
 	h.users++
 	s.name = n
 	s.registered = true
-	// The welcome is queued before s can be seen by any broadcast, so it is the first thing
-	// s hears after the prompt.
+	// s is in the lobby before its welcome is queued, so that a line said once the welcome can
+	// be seen reaches s too; such a line waits for s.welcoming (see Room.say), so that the
+	// welcome is still the first thing s hears after the prompt.
+	s.welcoming.Lock()
+	defer s.welcoming.Unlock()
+	h.lobby.addLocked(s)
 	s.client.Deliver(&Message{Kind: KindWelcome, From: n.Display})
 	for _, line := range h.cfg.MOTD {
 		s.notice(line)
 	}
-	h.joinLocked(s, h.lobby)
+	if h.testHookWelcomed != nil {
+		h.testHookWelcomed(n.Display)
+	}
+	h.enterLocked(s, h.lobby)
+	s.welcomed.Store(true)
 	return nil
 }
 
@@ -313,6 +324,11 @@ func (h *Hub) roomLeftLocked(r *Room, s *Session) {
 // room's other members.
 func (h *Hub) joinLocked(s *Session, r *Room) {
 	r.addLocked(s)
+	h.enterLocked(s, r)
+}
+
+// enterLocked does what joining r means for s, once s is among r's members.
+func (h *Hub) enterLocked(s *Session, r *Room) {
 	s.rooms = append(s.rooms, r)
 	s.setCurrent(r)
 	h.tellRoomLocked(r, s, nil, &Message{Kind: KindJoin, Room: r.name.Display, From: s.name.Display})

@@ -57,6 +57,9 @@ func (r *Room) say(from *Session, m *Message) {
 		if s == from || s.ignores(from) {
 			continue
 		}
+		if !s.welcomed.Load() {
+			s.awaitWelcome()
+		}
 		if s.current.Load() == r {
 			s.client.Deliver(m)
 			continue

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 	"unicode"
@@ -49,6 +50,11 @@ type Session struct {
 	historyFrom map[*Room]historyPos
 	privateFrom map[string]historyPos
 
+	// welcoming is held while the member is being welcomed, and welcomed is set once it was:
+	// a line said to the lobby meanwhile waits for the welcome (see Hub.register).
+	welcoming sync.Mutex
+	welcomed  atomic.Bool
+
 	// Read with no lock by whoever sends to this member.
 	current    atomic.Pointer[Room]                  // where plain lines go; nil when gone
 	ignored    atomic.Pointer[map[*Session]struct{}] // members whose lines are not delivered; copied on write under hub.mu
@@ -73,6 +79,13 @@ type mutedTold struct {
 
 // mutedNoticeEvery is how often a muted member who goes on sending is told again.
 const mutedNoticeEvery = time.Minute
+
+// awaitWelcome waits until s, which is being welcomed (see Hub.register), has been: a line
+// said to s meanwhile must come after the welcome.
+func (s *Session) awaitWelcome() {
+	s.welcoming.Lock()
+	defer s.welcoming.Unlock()
+}
 
 // Name returns the member's name, or "" before registration.
 func (s *Session) Name() string { return s.name.Display }
