@@ -16,12 +16,15 @@ import (
 // Result is what one run of a scenario measured. Worker processes send theirs to the parent
 // as JSON, which merges them.
 type Result struct {
-	Scenario string           `json:"scenario"`
-	Target   string           `json:"target"`
-	Procs    int              `json:"procs"`
-	Counts   map[string]int64 `json:"counts"`
-	Errors   map[string]int64 `json:"errors"`
-	Latency  map[string]*Hist `json:"latency"`
+	Scenario string `json:"scenario"`
+	Target   string `json:"target"`
+	Procs    int    `json:"procs"`
+	// Room is the room the chat users joined, "-" when one was asked for and the server has
+	// no rooms, empty when none was asked for.
+	Room    string           `json:"room,omitempty"`
+	Counts  map[string]int64 `json:"counts"`
+	Errors  map[string]int64 `json:"errors"`
+	Latency map[string]*Hist `json:"latency"`
 	// Windows are the phases of the run, each from its first event to its last, as Unix
 	// nanoseconds: "register" (first connect to last welcome), "run" (for example first message
 	// sent to last received).
@@ -29,9 +32,18 @@ type Result struct {
 	// Computed from the above once every worker's result is in.
 	Rates  map[string]float64 `json:"rates"`
 	Server *ProcStats         `json:"server,omitempty"`
+	// Failures say why the run failed (nothing delivered, lines lost, too many errors); none
+	// when it succeeded.
+	Failures []string `json:"failures,omitempty"`
 	// Answers holds every answer of the quote scenario, for the exactly-once check across
 	// workers. It is dropped from the final report.
 	Answers []string `json:"answers,omitempty"`
+	// SentBy and GotFrom count, per fan-out sender, the lines it sent and the deliveries of
+	// them that receivers counted, so that what was lost is reckoned from what was really sent
+	// (a sender that never connected loses nothing), across workers. Dropped from the final
+	// report.
+	SentBy  []int64 `json:"sent_by,omitempty"`
+	GotFrom []int64 `json:"got_from,omitempty"`
 }
 
 func newResult(scenario, target string) *Result {
@@ -87,6 +99,22 @@ func (r *Result) merge(o *Result) {
 		r.widen(k, w[0], w[1])
 	}
 	r.Answers = append(r.Answers, o.Answers...)
+	if o.Room != "" {
+		r.Room = o.Room
+	}
+	r.SentBy = addInto(r.SentBy, o.SentBy)
+	r.GotFrom = addInto(r.GotFrom, o.GotFrom)
+}
+
+// addInto adds b to a element by element, growing a to b's length.
+func addInto(a, b []int64) []int64 {
+	for len(a) < len(b) {
+		a = append(a, 0)
+	}
+	for i, v := range b {
+		a[i] += v
+	}
+	return a
 }
 
 // errorCounts counts errors by kind, so that a run goes on through errors and reports them.
@@ -230,9 +258,11 @@ func round(d time.Duration) time.Duration {
 	return d.Round(time.Microsecond)
 }
 
-// finish computes the rates once every part's result is merged in.
-func (r *Result) finish() {
+// finish computes the rates and the verdict once every part's result is merged in. A run
+// with more than maxErrors errors fails.
+func (r *Result) finish(maxErrors int64) {
 	checkQuotes(r)
+	checkDeliveries(r)
 	run := r.Window("run").Seconds()
 	per := func(name, count string) {
 		if run > 0 {
@@ -253,4 +283,63 @@ func (r *Result) finish() {
 	if s := r.Server; s != nil && r.Scenario == "conns" && r.Counts["registered"] > 0 {
 		r.Rates["server_rss_per_conn_bytes"] = float64(s.RSSAfter-s.RSSBefore) / float64(r.Counts["registered"])
 	}
+	r.Failures = r.failures(maxErrors)
 }
+
+// checkDeliveries reckons the fan-out's expected and lost deliveries from what each sender
+// really sent: every registered user but the sender should have had each of its lines.
+func checkDeliveries(r *Result) {
+	if r.Scenario != "fanout" {
+		return
+	}
+	receivers := max(r.Counts["registered"]-1, 0)
+	var expected, lost int64
+	for s, sent := range r.SentBy {
+		want := sent * receivers
+		expected += want
+		if s < len(r.GotFrom) {
+			want -= r.GotFrom[s]
+		}
+		lost += max(want, 0)
+	}
+	r.Counts["expected"] = expected
+	r.Counts["lost"] = lost
+	r.SentBy, r.GotFrom = nil, nil
+}
+
+// failures says why the run failed, if it did: a run that measured nothing, lost or reordered
+// lines, handed a quote out twice or never, or met more than maxErrors errors is no
+// measurement, whatever its rates say.
+func (r *Result) failures(maxErrors int64) []string {
+	var why []string
+	fail := func(cond bool, format string, args ...any) {
+		if cond {
+			why = append(why, fmt.Sprintf(format, args...))
+		}
+	}
+	c := r.Counts
+	switch r.Scenario {
+	case "fanout":
+		fail(c["lines_sent"] == 0, "no line was sent")
+		fail(c["lines_sent"] > 0 && c["deliveries"] == 0, "nothing was delivered")
+		fail(c["lost"] > 0, "%d deliveries lost", c["lost"])
+		fail(c["reordered"] > 0, "%d lines out of order", c["reordered"])
+	case "conns":
+		fail(c["registered"] == 0, "no connection registered")
+	case "quote":
+		fail(c["answers"] == 0, "no quote was answered")
+		fail(c["duplicate_answers"] > 0, "%d quotes handed out twice", c["duplicate_answers"])
+		fail(c["never_handed_out"] > 0, "%d quotes never handed out", c["never_handed_out"])
+	case "echo":
+		fail(c["round_trips"] == 0, "no round trip")
+	}
+	var errs int64
+	for _, n := range r.Errors {
+		errs += n
+	}
+	fail(errs > maxErrors, "%d errors, more than --max-errors %d", errs, maxErrors)
+	return why
+}
+
+// Failed reports whether the run failed; Failures say why.
+func (r *Result) Failed() bool { return len(r.Failures) > 0 }

@@ -1,0 +1,102 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"net"
+	"strings"
+	"testing"
+)
+
+// benchResult is what `hubbub bench --json` prints, as far as the tests read it.
+type benchResult struct {
+	Room     string
+	Counts   map[string]int64
+	Errors   map[string]int64
+	Failures []string
+}
+
+// runBench runs `hubbub bench args... --json` and returns its exit code, result and stderr.
+func runBench(t *testing.T, args ...string) (int, benchResult, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	code := run(append(append([]string{"bench"}, args...), "--json", "--timeout", "30s"), &stdout, &stderr)
+	var r benchResult
+	if stdout.Len() > 0 {
+		if err := json.Unmarshal(stdout.Bytes(), &r); err != nil {
+			t.Fatalf("bench %v: %v in %q", args, err, stdout.String())
+		}
+	}
+	return code, r, stderr.String()
+}
+
+// freeAddr returns an address on which nothing listens.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+// TestBenchFailsWithoutServer runs every scenario where no server listens: each exits 1,
+// says why, and counts what it attempted apart from what it did.
+func TestBenchFailsWithoutServer(t *testing.T) {
+	addr := freeAddr(t)
+	tests := []struct {
+		args []string
+		want map[string]int64
+		why  string
+	}{
+		{[]string{"fanout", "--users", "50", "--senders", "10", "--msgs", "20"},
+			map[string]int64{"conns_attempted": 50, "registered": 0, "lines_attempted": 200, "lines_sent": 0,
+				"expected": 0, "deliveries": 0, "lost": 0}, "no line was sent"},
+		{[]string{"conns", "--conns", "20", "--hold", "1ms"},
+			map[string]int64{"conns_attempted": 20, "registered": 0}, "no connection registered"},
+		{[]string{"quote", "--conns", "10", "--in-flight", "5"},
+			map[string]int64{"quotes_attempted": 10, "quotes_sent": 0, "answers": 0, "never_handed_out": 0}, "no quote was answered"},
+		{[]string{"echo", "--conns", "5", "--duration", "10ms"},
+			map[string]int64{"conns_attempted": 5, "conns": 0, "round_trips": 0}, "no round trip"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.args[0], func(t *testing.T) {
+			code, r, stderr := runBench(t, append(tt.args, "--addr", addr)...)
+			if code != 1 {
+				t.Errorf("exit %d, want 1 (stderr %q)", code, stderr)
+			}
+			for k, v := range tt.want {
+				if got, ok := r.Counts[k]; !ok || got != v {
+					t.Errorf("%s = %d (present %v), want %d", k, got, ok, v)
+				}
+			}
+			if r.Errors["connection refused"] == 0 {
+				t.Errorf("errors %v, want refused connections", r.Errors)
+			}
+			if !strings.Contains(stderr, "the run failed: "+tt.why) || !strings.Contains(stderr, "more than --max-errors 0") {
+				t.Errorf("stderr %q, want it to say the run failed: %s, and the errors", stderr, tt.why)
+			}
+		})
+	}
+}
+
+// TestBenchSucceedsAgainstServer runs every scenario against a real hubbub: each exits 0.
+func TestBenchSucceedsAgainstServer(t *testing.T) {
+	p := startProc(t, "", "--line-rate", "0")
+	tests := [][]string{
+		{"fanout", "--addr", p.addrs["chat"], "--users", "6", "--senders", "2", "--msgs", "20"},
+		{"conns", "--addr", p.addrs["chat"], "--conns", "10", "--hold", "1ms"},
+		{"quote", "--addr", p.addrs["quote"], "--conns", "50", "--in-flight", "10"},
+		{"echo", "--addr", p.addrs["echo"], "--conns", "2", "--duration", "50ms"},
+	}
+	for _, args := range tests {
+		t.Run(args[0], func(t *testing.T) {
+			code, r, stderr := runBench(t, args...)
+			if code != 0 || len(r.Failures) > 0 || len(r.Errors) > 0 {
+				t.Errorf("exit %d, failures %q, errors %v, stderr %q", code, r.Failures, r.Errors, stderr)
+			}
+		})
+	}
+}
