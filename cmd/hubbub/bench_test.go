@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"net"
+	"slices"
 	"strings"
 	"testing"
+
+	"hubbub/internal/chattest"
 )
 
 // benchResult is what `hubbub bench --json` prints, as far as the tests read it.
@@ -98,5 +101,57 @@ func TestBenchSucceedsAgainstServer(t *testing.T) {
 				t.Errorf("exit %d, failures %q, errors %v, stderr %q", code, r.Failures, r.Errors, stderr)
 			}
 		})
+	}
+}
+
+// TestBenchRoomKeepsLobbyHistoryClean runs a fan-out with --room against a server that keeps
+// history: the lobby's history (what a newcomer is replayed and what /history pages back
+// through) holds no line of the run, while the room's holds them all.
+func TestBenchRoomKeepsLobbyHistoryClean(t *testing.T) {
+	p := startProc(t, "", "--line-rate", "0")
+	chat := p.addrs["chat"]
+	alice := chattest.Join(t, chat, "alice")
+	alice.Send("before the bench")
+
+	code, r, stderr := runBench(t, "fanout", "--addr", chat, "--users", "5", "--senders", "2", "--msgs", "15", "--room", "#bench")
+	if code != 0 || r.Room != "#bench" || r.Counts["deliveries"] != 2*15*4 {
+		t.Fatalf("exit %d, room %q, counts %v, errors %v, stderr %q", code, r.Room, r.Counts, r.Errors, stderr)
+	}
+
+	bob := chattest.Join(t, chat, "bob")
+	lobby := readUntil(t, bob, "*** end of history")
+	bob.Send("/history 200")
+	lobby = append(lobby, readUntil(t, bob, "*** no earlier history")...)
+	if !slices.ContainsFunc(lobby, func(l string) bool { return strings.HasSuffix(l, "<alice> before the bench") }) {
+		t.Errorf("the lobby's history lost alice's line: %q", lobby)
+	}
+	for _, l := range lobby {
+		if strings.Contains(l, "> m ") {
+			t.Errorf("the lobby's history has a line of the bench: %q", l)
+		}
+	}
+	// The room is gone with its last member; its history stays.
+	bob.Send("/join #bench")
+	readUntil(t, bob, "*** you made #bench and own it: plain lines now go there")
+	bob.Send("/history 200")
+	inRoom := readUntil(t, bob, "*** end of history: /history again for earlier lines")
+	if n := len(slices.DeleteFunc(inRoom, func(l string) bool { return !strings.Contains(l, "> m ") })); n != 2*15 {
+		t.Errorf("#bench's history has %d lines of the bench, want all 30: %q", n, inRoom)
+	}
+}
+
+// readUntil reads c's lines up to and including the line last, and returns them.
+func readUntil(t *testing.T, c *chattest.Client, last string) []string {
+	t.Helper()
+	var lines []string
+	for {
+		line, err := c.TryReadLine(chattest.Timeout)
+		if err != nil {
+			t.Fatalf("no %q (%v) after %q", last, err, lines)
+		}
+		lines = append(lines, line)
+		if line == last {
+			return lines
+		}
 	}
 }

@@ -162,7 +162,7 @@ func registerAll(ctx context.Context, o *Options, d *dialer, r *Result, errs *er
 		}
 		if room != "" {
 			dl, _ := ctx.Deadline()
-			if err := join(lc, room, dl); err != nil {
+			if err := join(lc, room, dl, ""); err != nil {
 				lc.close()
 				errs.add(err)
 				return

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"os"
 	"sort"
@@ -11,6 +12,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unicode/utf8"
 )
 
 // Result is what one run of a scenario measured. Worker processes send theirs to the parent
@@ -174,35 +176,27 @@ type serverSaid struct{ line string }
 
 func (e *serverSaid) Error() string { return "server said: " + e.line }
 
-// WriteTable writes r as a readable table.
+// WriteTable writes r as a readable table. Figures that carry their unit (KB, s) are named
+// without it; the JSON keeps the unit in the name and the figure in that unit.
 func (r *Result) WriteTable(w io.Writer) {
 	fmt.Fprintf(w, "%s against %s (%d process%s)\n", r.Scenario, r.Target, r.Procs, map[bool]string{true: "es"}[r.Procs > 1])
-	row := func(k, v string) { fmt.Fprintf(w, "  %-24s %s\n", k, v) }
-	keys := func(m map[string]float64) []string {
-		var ks []string
-		for k := range m {
-			ks = append(ks, k)
-		}
-		sort.Strings(ks)
-		return ks
+	var rows [][2]string
+	row := func(k, v string) { rows = append(rows, [2]string{k, v}) }
+	switch r.Room {
+	case "":
+	case "-":
+		row("room", "none: the server has no rooms")
+	default:
+		row("room", r.Room)
 	}
-	for _, k := range keys(r.Rates) {
-		row(k, formatRate(k, r.Rates[k]))
+	for _, k := range sortedKeys(r.Rates) {
+		label, value := formatRate(k, r.Rates[k])
+		row(label, value)
 	}
-	var counts []string
-	for k := range r.Counts {
-		counts = append(counts, k)
-	}
-	sort.Strings(counts)
-	for _, k := range counts {
+	for _, k := range sortedKeys(r.Counts) {
 		row(k, fmt.Sprint(r.Counts[k]))
 	}
-	var lats []string
-	for k := range r.Latency {
-		lats = append(lats, k)
-	}
-	sort.Strings(lats)
-	for _, k := range lats {
+	for _, k := range sortedKeys(r.Latency) {
 		h := r.Latency[k]
 		if h.Count() == 0 {
 			continue
@@ -225,27 +219,55 @@ func (r *Result) WriteTable(w io.Writer) {
 	for _, e := range errs {
 		row("error", e)
 	}
+	if r.Failed() {
+		for _, f := range r.Failures {
+			row("FAILED", f)
+		}
+	} else {
+		row("result", "ok")
+	}
+	width := 0
+	for _, rw := range rows {
+		width = max(width, utf8.RuneCountInString(rw[0]))
+	}
+	for _, rw := range rows {
+		fmt.Fprintf(w, "  %-*s  %s\n", width, rw[0], rw[1])
+	}
 }
 
-func formatRate(name string, v float64) string {
+func sortedKeys[V any](m map[string]V) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+// formatRate returns the table's label and value for the rate called name.
+func formatRate(name string, v float64) (label, value string) {
 	switch {
 	case strings.HasSuffix(name, "_bytes"):
-		return kb(int64(v))
+		return strings.TrimSuffix(name, "_bytes"), kb(int64(math.Round(v)))
 	case strings.HasSuffix(name, "_seconds"):
-		return fmt.Sprintf("%.3f s", v)
+		return strings.TrimSuffix(name, "_seconds") + "_time", fmt.Sprintf("%.3f s", v)
 	case v >= 1e6:
-		return fmt.Sprintf("%.2f M", v/1e6)
+		return name, fmt.Sprintf("%.2f M", v/1e6)
 	case v >= 1e3:
-		return fmt.Sprintf("%.1f k", v/1e3)
+		return name, fmt.Sprintf("%.1f k", v/1e3)
 	}
-	return fmt.Sprintf("%.2f", v)
+	return name, fmt.Sprintf("%.2f", v)
 }
 
+// kb writes a number of bytes in B, KB or MB (of 1024), whichever reads best.
 func kb(b int64) string {
-	if b >= 10<<20 || b <= -10<<20 {
+	switch a := max(b, -b); {
+	case a >= 10<<20:
 		return fmt.Sprintf("%.1f MB", float64(b)/(1<<20))
+	case a >= 1024:
+		return fmt.Sprintf("%.1f KB", float64(b)/1024)
 	}
-	return fmt.Sprintf("%.1f KB", float64(b)/1024)
+	return fmt.Sprintf("%d B", b)
 }
 
 func round(d time.Duration) time.Duration {

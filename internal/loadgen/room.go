@@ -34,21 +34,37 @@ func hasRooms(ctx context.Context, d *dialer, room, runID string, part int) (boo
 	}
 	defer joiner.close()
 
-	answers := make(chan error, 2)
+	joined, watched := make(chan error, 1), make(chan error, 1)
 	dl, _ := ctx.Deadline()
-	go func() { answers <- join(joiner, room, dl) }()
-	go func() { answers <- watchForJoin(watcher, name) }()
-	err = <-answers
+	go func() { joined <- join(joiner, room, dl, name) }()
+	go func() { watched <- watchForJoin(watcher, name) }()
+	var joinErr, watchErr error
+	var joinDone, watchDone bool
+	select {
+	case joinErr = <-joined:
+		joinDone = true
+	case watchErr = <-watched:
+		watchDone = true
+	}
+	noRooms := watchDone && errors.Is(watchErr, errNoRooms)
+	if !joinDone && !noRooms {
+		joinErr, joinDone = <-joined, true // the joiner's error says more than the watcher's
+	}
 	joiner.close()
 	watcher.close()
-	<-answers // the other ends with its connection
-	switch {
-	case err == nil:
-		return true, nil
-	case errors.Is(err, errNoRooms):
-		return false, nil
+	if !joinDone {
+		<-joined // it ends with its connection
 	}
-	return false, err
+	if !watchDone {
+		<-watched
+	}
+	switch {
+	case noRooms:
+		return false, nil
+	case joinErr != nil:
+		return false, fmt.Errorf("room %s: %w", room, joinErr)
+	}
+	return true, nil
 }
 
 // watchForJoin reads lc until another user's line that says /join, which a server without
@@ -67,13 +83,20 @@ func watchForJoin(lc *lineConn, name string) error {
 
 // join says /join room on lc and reads until the server says the user joined it, or until
 // deadline (none if zero). Registration's own output (the message of the day, the lobby's
-// history) may come first, so another notice is no refusal by itself; if no confirmation
-// comes, the error says what the server said last.
-func join(lc *lineConn, room string, deadline time.Time) error {
+// history) may come first, so another notice is no refusal by itself. With name, the user's
+// own, join asks /whois name after /join: a server that answers it before saying the user
+// joined refused the room, in the notice before that answer. Without, or when the server
+// does not answer /whois either, the error says what the server said last.
+func join(lc *lineConn, room string, deadline time.Time, name string) error {
 	lc.c.SetDeadline(deadline)
-	if err := lc.write([]byte("/join " + room + "\r\n")); err != nil {
+	ask := "/join " + room + "\r\n"
+	if name != "" {
+		ask += "/whois " + name + "\r\n"
+	}
+	if err := lc.write([]byte(ask)); err != nil {
 		return fmt.Errorf("/join %s: %w", room, err)
 	}
+	whois := []byte("*** " + name + ":")
 	var said []byte
 	for {
 		line, err := lc.readLine()
@@ -87,6 +110,9 @@ func join(lc *lineConn, room string, deadline time.Time) error {
 			if bytes.HasPrefix(line, ok) {
 				return nil
 			}
+		}
+		if name != "" && bytes.HasPrefix(line, whois) && said != nil {
+			return &serverSaid{line: string(said)}
 		}
 		if bytes.HasPrefix(line, []byte("*")) {
 			said = append(said[:0], line...)
