@@ -155,3 +155,36 @@ func readUntil(t *testing.T, c *chattest.Client, last string) []string {
 		}
 	}
 }
+
+// TestBenchUsage: without a scenario, bench says what to run and how to learn the flags; a
+// scenario's help writes its flags as --name, as the rest of hubbub does, without the ones
+// only bench itself uses.
+func TestBenchUsage(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"bench"}, &stdout, &stderr); code != 2 {
+		t.Errorf("hubbub bench: exit %d, want 2", code)
+	}
+	usage := stderr.String()
+	if strings.HasSuffix(strings.TrimSpace(usage), ":") || !strings.Contains(usage, "hubbub bench SCENARIO --help") {
+		t.Errorf("hubbub bench says %q: want it to end in how to list a scenario's flags", usage)
+	}
+	for _, scenario := range []string{"fanout", "conns", "quote", "echo"} {
+		stdout.Reset()
+		stderr.Reset()
+		if code := run([]string{"bench", scenario, "--help"}, &stdout, &stderr); code != 0 {
+			t.Errorf("%s --help: exit %d, want 0", scenario, code)
+		}
+		help := stdout.String()
+		if !strings.Contains(help, "\n  --addr address\n") || !strings.Contains(help, "\n  --max-errors N\n") {
+			t.Errorf("%s --help does not list --addr and --max-errors:\n%s", scenario, help)
+		}
+		for line := range strings.Lines(help) {
+			if strings.HasPrefix(line, "  -") && !strings.HasPrefix(line, "  --") {
+				t.Errorf("%s --help writes a flag with one dash: %q", scenario, line)
+			}
+		}
+		if strings.Contains(help, "--worker") || strings.Contains(help, "--run-id") {
+			t.Errorf("%s --help lists bench's own flags:\n%s", scenario, help)
+		}
+	}
+}
