@@ -14,6 +14,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unicode"
 
 	"hubbub/internal/loadgen"
 )
@@ -26,31 +27,48 @@ Scenarios:
   quote    the original quote client: connections that each send a quote and read the answer
   echo     connections doing request/response round trips
 
-Flags (see hubbub bench SCENARIO --help for the scenario's own):
+hubbub bench SCENARIO --help lists the scenario's flags. A run that measured nothing, lost or
+reordered lines, or met more errors than --max-errors exits 1 and says why.
 `
 
-// bench runs `hubbub bench SCENARIO [flags]`.
+// bench runs `hubbub bench SCENARIO [flags]`. It returns 0 when the run succeeded, 1 when
+// it failed or could not run, 2 for a bad command line.
 func bench(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help") {
+		fmt.Fprint(stdout, benchUsage)
+		return 0
+	}
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		fmt.Fprint(stderr, benchUsage)
+		fmt.Fprint(stderr, "hubbub bench: which scenario?\n\n"+benchUsage)
 		return 2
 	}
 	scenarioName, rest := args[0], args[1:]
 	fs := flag.NewFlagSet("hubbub bench "+scenarioName, flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	for _, a := range rest {
+		if a == "-h" || a == "-help" || a == "--help" {
+			fs.SetOutput(stdout) // asked for: not an error
+		}
+	}
+	fs.Usage = func() { printBenchUsage(fs, scenarioName) }
 	var (
 		addr        = fs.String("addr", "", "server `address` (default: the scenario's service on 127.0.0.1)")
 		timeout     = fs.Duration("timeout", time.Minute, "bound on the whole run")
+		maxErrors   = fs.Int64("max-errors", 0, "`N` errors a run may meet and still succeed")
 		asJSON      = fs.Bool("json", false, "print one JSON object instead of a table")
 		allowRemote = fs.Bool("allow-remote", false, "allow a target outside 127.0.0.0/8 and ::1")
 		procs       = fs.Int("procs", 1, "worker `processes` to split the work over (one holds at most ~19,900 sockets here)")
-		pid         = fs.Int("pid", 0, "server process to sample from /proc (RSS, peak RSS, CPU seconds)")
+		pid         = fs.Int("pid", 0, "server process `PID` to sample from /proc (RSS, peak RSS, CPU seconds)")
 		worker      = fs.String("worker", "", "internal: run as worker I/K of a --procs run")
 		runID       = fs.String("run-id", "", "internal: the run's id, shared by its workers")
 	)
 	var scenario loadgen.Scenario
 	defaultAddr := "127.0.0.1:8000"
 	var ws *bool
+	var room *string
+	roomFlag := func() *string {
+		return fs.String("room", "", "chat `ROOM` the users /join first when the server has rooms, so that the run stays out of the lobby and its history")
+	}
 	switch scenarioName {
 	case "fanout":
 		ws = fs.Bool("ws", false, "connect users to the WebSocket endpoint (ws://ADDR/ws, default 127.0.0.1:8080) instead of TCP lines")
@@ -58,12 +76,14 @@ func bench(args []string, stdout, stderr io.Writer) int {
 		senders := fs.Int("senders", 10, "users who send")
 		msgs := fs.Int("msgs", 1000, "lines each sender says")
 		rate := fs.Float64("rate", 0, "lines per second per sender; 0: as fast as the socket takes them")
+		room = roomFlag()
 		scenario = lazy(func() loadgen.Scenario {
 			return loadgen.Fanout(loadgen.FanoutConfig{Users: *users, Senders: *senders, Msgs: *msgs, Rate: *rate, RunID: *runID})
 		})
 	case "conns":
 		conns := fs.Int("conns", 1000, "connections to open and register")
 		hold := fs.Duration("hold", 2*time.Second, "how long to hold them idle before measuring")
+		room = roomFlag()
 		scenario = lazy(func() loadgen.Scenario {
 			return loadgen.Conns(loadgen.ConnsConfig{Conns: *conns, Hold: *hold, RunID: *runID})
 		})
@@ -92,7 +112,21 @@ func bench(args []string, stdout, stderr io.Writer) int {
 		}
 		return 2
 	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "hubbub bench %s: unexpected %q (flags start with --)\n", scenarioName, fs.Arg(0))
+		return 2
+	}
 	useWS := ws != nil && *ws
+	roomName := ""
+	if room != nil {
+		roomName = *room
+		// One word: the room's name is the rest of a /join line, and the server judges it.
+		if strings.ContainsFunc(roomName, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) ||
+			strings.HasPrefix(roomName, "/") {
+			fmt.Fprintf(stderr, "hubbub bench %s: --room takes one word, such as bench or #bench\n", scenarioName)
+			return 2
+		}
+	}
 	if *addr == "" {
 		*addr = defaultAddr
 		if useWS {
@@ -104,7 +138,7 @@ func bench(args []string, stdout, stderr io.Writer) int {
 		rand.Read(b)
 		*runID = hex.EncodeToString(b)
 	}
-	opts := loadgen.Options{Addr: *addr, Timeout: *timeout, AllowRemote: *allowRemote, WS: useWS}
+	opts := loadgen.Options{Addr: *addr, Timeout: *timeout, AllowRemote: *allowRemote, WS: useWS, MaxErrors: *maxErrors, Room: roomName}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
@@ -144,7 +178,28 @@ func bench(args []string, stdout, stderr io.Writer) int {
 	} else {
 		r.WriteTable(stdout)
 	}
+	if r.Failed() {
+		fmt.Fprintf(stderr, "hubbub bench: the run failed: %s\n", strings.Join(r.Failures, "; "))
+		return 1
+	}
 	return 0
+}
+
+// printBenchUsage lists a scenario's flags, written --name as everywhere else in hubbub.
+func printBenchUsage(fs *flag.FlagSet, scenario string) {
+	w := fs.Output()
+	fmt.Fprintf(w, "Usage: hubbub bench %s [flags]\n\nFlags:\n", scenario)
+	fs.VisitAll(func(f *flag.Flag) {
+		if strings.HasPrefix(f.Usage, "internal:") {
+			return
+		}
+		kind, usage := flag.UnquoteUsage(f)
+		fmt.Fprintf(w, "  %s\n        %s", strings.TrimSpace("--"+f.Name+" "+kind), usage)
+		if f.DefValue != "" && f.DefValue != "0" && f.DefValue != "false" {
+			fmt.Fprintf(w, " (default %s)", f.DefValue)
+		}
+		fmt.Fprintln(w)
+	})
 }
 
 // lazy defers building the scenario until the flags it reads are parsed.

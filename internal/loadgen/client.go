@@ -21,6 +21,8 @@ type lineConn struct {
 	ws        *websocket.Conn // set for a connection to /ws
 	wsLine    []byte          // the line readLine made of the last event
 	wsPending []wsEvent       // events of the last message not read yet
+
+	closing atomic.Bool // set by close, so that readers take the error that follows for ours
 }
 
 // write sends p, one or more lines.
@@ -34,6 +36,7 @@ func (lc *lineConn) write(p []byte) error {
 
 // close closes the connection.
 func (lc *lineConn) close() {
+	lc.closing.Store(true)
 	if lc.ws != nil {
 		lc.ws.CloseNow()
 	}
@@ -126,9 +129,24 @@ func (o *Options) track(phase string, total int64, done *atomic.Int64) (stop fun
 }
 
 // registerAll connects and registers the users lo..hi-1 (at most inFlight at once), calling
-// started with each one that registered. Registration latencies go into r.
+// started with each one that registered. With o.Room, each joins that room first when the
+// server has rooms; registration then ends when it has joined. Registration latencies go
+// into r. The error is that of finding out whether the server has rooms.
 func registerAll(ctx context.Context, o *Options, d *dialer, r *Result, errs *errorCounts,
-	runID string, lo, hi, inFlight int, started func(i int, lc *lineConn)) {
+	runID string, lo, hi, inFlight int, started func(i int, lc *lineConn)) error {
+	room := ""
+	if o.Room != "" && hi > lo {
+		rooms, err := hasRooms(ctx, d, o.Room, runID, o.Part)
+		if err != nil {
+			return err
+		}
+		if rooms {
+			room = o.Room
+			r.Room = o.Room
+		} else {
+			r.Room = "-" // asked for, and the server has none
+		}
+	}
 	var done atomic.Int64
 	stop := o.track("register", int64(hi-lo), &done)
 	defer stop()
@@ -142,14 +160,24 @@ func registerAll(ctx context.Context, o *Options, d *dialer, r *Result, errs *er
 			errs.add(err)
 			return
 		}
+		if room != "" {
+			dl, _ := ctx.Deadline()
+			if err := join(lc, room, dl, ""); err != nil {
+				lc.close()
+				errs.add(err)
+				return
+			}
+		}
 		now := time.Now()
 		hist.Record(now.Sub(t0))
 		storeMax(&last, now.UnixNano())
 		done.Add(1)
 		started(i, lc)
 	})
+	r.Counts["conns_attempted"] += int64(hi - lo)
 	r.Counts["registered"] += done.Load()
 	r.widen("register", first.Load(), last.Load())
+	return nil
 }
 
 // forEach runs fn(i) for i in lo..hi-1, at most limit at once, and returns when all are done.

@@ -33,7 +33,7 @@ func Conns(cfg ConnsConfig) Scenario {
 		var mu sync.Mutex
 		var conns []*lineConn
 		var drains sync.WaitGroup
-		registerAll(ctx, &o, d, r, &errs, cfg.RunID, lo, hi, 64, func(_ int, lc *lineConn) {
+		err = registerAll(ctx, &o, d, r, &errs, cfg.RunID, lo, hi, 64, func(_ int, lc *lineConn) {
 			mu.Lock()
 			conns = append(conns, lc)
 			mu.Unlock()
@@ -51,11 +51,14 @@ func Conns(cfg ConnsConfig) Scenario {
 				}
 			})
 		})
+		if err != nil {
+			return nil, err // found before anyone registered
+		}
 		select {
 		case <-time.After(cfg.Hold):
 		case <-ctx.Done():
 		}
-		err = o.ready(ctx) // the server is measured now, with every connection idle
+		_, err = o.ready(ctx, nil) // the server is measured now, with every connection idle
 		for _, lc := range conns {
 			lc.close()
 		}

@@ -30,6 +30,7 @@ func Echo(cfg EchoConfig) Scenario {
 		var errs errorCounts
 		lo, hi := o.share(cfg.Conns)
 		var conns []io.ReadWriteCloser
+		r.Counts["conns_attempted"] = int64(hi - lo)
 		for range hi - lo {
 			c, err := d.dial(ctx)
 			if err != nil {
@@ -42,7 +43,7 @@ func Echo(cfg EchoConfig) Scenario {
 			}
 			conns = append(conns, c)
 		}
-		if err := o.ready(ctx); err != nil {
+		if _, err := o.ready(ctx, nil); err != nil {
 			return nil, err
 		}
 		var trips atomic.Int64

@@ -3,9 +3,8 @@ package loadgen
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"net"
+	"math"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -46,106 +45,159 @@ func Fanout(cfg FanoutConfig) Scenario {
 
 		var (
 			mu       sync.Mutex
-			conns    = map[int]*lineConn{}
+			conns    = map[int]*lineConn{}        // guarded by mu until registerAll returns
+			recvs    []*receiver                  // guarded by mu until registerAll returns
+			gotFrom  = make([]int64, cfg.Senders) // guarded by mu
+			lastRecv int64                        // guarded by mu
 			received atomic.Int64
-			lastRecv int64 // guarded by mu
-			lost     atomic.Int64
 			reorder  atomic.Int64
-			readers  sync.WaitGroup
+			readers  sync.WaitGroup // every receiving goroutine
+			pending  sync.WaitGroup // receivers that have not had all they should yet
 			latency  = r.hist("delivery")
 		)
-		total := int64(cfg.Senders * cfg.Msgs)
-		expectedBy := func(i int) int64 {
-			if i < cfg.Senders {
-				return total - int64(cfg.Msgs)
-			}
-			return total
-		}
-		var expected int64
-		for i := lo; i < hi; i++ {
-			expected += expectedBy(i)
-		}
-		registerAll(ctx, &o, d, r, &errs, cfg.RunID, lo, hi, 64, func(i int, lc *lineConn) {
+		err = registerAll(ctx, &o, d, r, &errs, cfg.RunID, lo, hi, 64, func(i int, lc *lineConn) {
+			rc := &receiver{id: i, lc: lc, done: pending.Done}
+			rc.want.Store(math.MaxInt64) // until every part has said which senders it has
+			pending.Add(1)
 			mu.Lock()
 			conns[i] = lc
+			recvs = append(recvs, rc)
 			mu.Unlock()
+			// Receivers read from the start, so that the joins of those after them do not
+			// pile up at the server.
 			readers.Go(func() {
 				lc.c.SetReadDeadline(time.Time{})
 				if dl, ok := ctx.Deadline(); ok {
 					lc.c.SetReadDeadline(dl)
 				}
-				got, last, h := receive(lc, []byte(cfg.RunID+" "), expectedBy(i), cfg.Senders, &received, &reorder, &errs)
-				lost.Add(expectedBy(i) - got)
+				from, last, h := rc.receive([]byte(cfg.RunID+" "), &received, &reorder, &errs, cfg.Senders)
 				mu.Lock()
+				defer mu.Unlock()
 				latency.Merge(h)
-				if last > lastRecv {
-					lastRecv = last
-				}
-				mu.Unlock()
+				addInto(gotFrom, from)
+				lastRecv = max(lastRecv, last)
 			})
 		})
-		if err := o.ready(ctx); err != nil {
+		if err != nil {
+			return nil, err // found before anyone registered
+		}
+		closeAll := func() {
+			for _, lc := range conns {
+				lc.close()
+			}
+			readers.Wait()
+		}
+		var mine []int // the senders of this part that registered
+		for i := lo; i < min(hi, cfg.Senders); i++ {
+			if conns[i] != nil {
+				mine = append(mine, i)
+			}
+		}
+		live, err := o.ready(ctx, mine)
+		if err != nil {
+			closeAll()
 			return nil, err
+		}
+		// Each receiver should have every line of every sender that registered, but its own.
+		isLive := make([]bool, cfg.Senders)
+		for _, s := range live {
+			if s >= 0 && s < cfg.Senders {
+				isLive[s] = true
+			}
+		}
+		var expected int64
+		for _, rc := range recvs {
+			n := int64(0)
+			for s, ok := range isLive {
+				if ok && s != rc.id {
+					n += int64(cfg.Msgs)
+				}
+			}
+			expected += n
+			rc.setWant(n)
 		}
 
 		stop := o.track("fanout", expected, &received)
 		var firstSend atomic.Int64
 		var senders sync.WaitGroup
-		for i := lo; i < min(hi, cfg.Senders); i++ {
+		sentBy := make([]int64, cfg.Senders) // each element written by its sender alone
+		for _, i := range mine {
 			lc := conns[i]
-			if lc == nil {
-				continue
-			}
 			senders.Go(func() {
-				if err := send(ctx, lc, i, cfg, &firstSend); err != nil {
+				n, err := send(ctx, lc, i, cfg, &firstSend)
+				sentBy[i] = n
+				if err != nil {
 					errs.add(fmt.Errorf("send: %w", err))
 				}
 			})
 		}
 		senders.Wait()
-		done := make(chan struct{})
+		allIn := make(chan struct{})
 		go func() {
-			readers.Wait()
-			close(done)
+			pending.Wait() // every receiver is done by the time closeAll returns
+			close(allIn)
 		}()
 		select {
-		case <-done:
+		case <-allIn:
 		case <-ctx.Done():
 			errs.add(fmt.Errorf("waiting for deliveries: %w", ctx.Err()))
 		}
-		for _, lc := range conns {
-			lc.close()
-		}
-		<-done
+		closeAll()
+		<-allIn
 		stop()
 
 		errs.into(r)
+		var sent int64
+		for _, n := range sentBy {
+			sent += n
+		}
+		r.Counts["lines_attempted"] = int64(max(min(hi, cfg.Senders)-lo, 0)) * int64(cfg.Msgs)
+		r.Counts["lines_sent"] = sent
 		r.Counts["deliveries"] = received.Load()
-		r.Counts["expected"] = expected
-		r.Counts["lost"] = lost.Load()
 		r.Counts["reordered"] = reorder.Load()
+		r.SentBy, r.GotFrom = sentBy, gotFrom
 		r.widen("run", firstSend.Load(), lastRecv)
 		return r, nil
 	}
 }
 
-// receive reads lc until it has want messages or the connection ends, checking each sender's
-// order. It keeps its counts and latencies to itself while it runs (shared counters would
-// cost more than the work measured) and returns them: messages, when the last came, latencies.
+// receiver is one user of the fan-out as it receives.
+type receiver struct {
+	id   int
+	lc   *lineConn
+	want atomic.Int64 // deliveries it should have
+	got  atomic.Int64 // deliveries it had
+	once sync.Once
+	done func() // called once: when it has had all it should, or its connection ended
+}
+
+// setWant says how many deliveries rc should have.
+func (rc *receiver) setWant(n int64) {
+	rc.want.Store(n)
+	if rc.got.Load() >= n {
+		rc.once.Do(rc.done)
+	}
+}
+
+// receive reads rc's connection until it is closed, checking each sender's order. It keeps
+// its counts and latencies to itself while it runs (shared counters would cost more than the
+// work measured) and returns them: deliveries from each sender, when the last came, latencies.
 //
 // Messages start with the run's id, so that lines of other runs (which a server that keeps
 // history replays to whoever joins) are not taken for this run's.
-func receive(lc *lineConn, runID []byte, want int64, senders int, progress, reorder *atomic.Int64, errs *errorCounts) (got, last int64, h *Hist) {
+func (rc *receiver) receive(runID []byte, progress, reorder *atomic.Int64, errs *errorCounts, senders int) (from []int64, last int64, h *Hist) {
+	defer rc.once.Do(rc.done)
 	h = &Hist{}
+	from = make([]int64, senders)
 	next := make([]int64, senders)
-	var now, unreported int64
-	for got < want {
-		if !lc.buffered() {
+	var got, now, unreported int64
+	for {
+		if !rc.lc.buffered() {
 			now = 0 // the next read waits: take the time afresh after it
 		}
-		line, err := lc.readLine()
+		line, err := rc.lc.readLine()
 		if err != nil {
-			if !errors.Is(err, net.ErrClosed) { // closed by us, at the timeout
+			if !rc.lc.closing.Load() && got < rc.want.Load() {
 				errs.add(fmt.Errorf("receive: %w", err))
 			}
 			break
@@ -168,19 +220,24 @@ func receive(lc *lineConn, runID []byte, want int64, senders int, progress, reor
 		} else {
 			next[sender] = seq + 1
 		}
+		from[sender]++
 		got++
 		last = now
+		rc.got.Store(got)
+		if got >= rc.want.Load() {
+			rc.once.Do(rc.done)
+		}
 		if unreported++; unreported == 256 {
 			progress.Add(unreported)
 			unreported = 0
 		}
 	}
 	progress.Add(unreported)
-	return got, last, h
+	return from, last, h
 }
 
-// send says cfg.Msgs numbered, timestamped lines as sender i.
-func send(ctx context.Context, lc *lineConn, i int, cfg FanoutConfig, firstSend *atomic.Int64) error {
+// send says cfg.Msgs numbered, timestamped lines as sender i, and returns how many it wrote.
+func send(ctx context.Context, lc *lineConn, i int, cfg FanoutConfig, firstSend *atomic.Int64) (int64, error) {
 	batch := 64
 	if cfg.Rate > 0 {
 		batch = 1
@@ -193,6 +250,7 @@ func send(ctx context.Context, lc *lineConn, i int, cfg FanoutConfig, firstSend 
 		start = start.Add(time.Duration(float64(i%cfg.Senders) / float64(cfg.Senders) / cfg.Rate * float64(time.Second)))
 	}
 	firstSend.CompareAndSwap(0, start.UnixNano())
+	var sent int64
 	for seq := 0; seq < cfg.Msgs; {
 		if cfg.Rate > 0 {
 			due := start.Add(time.Duration(float64(seq) / cfg.Rate * float64(time.Second)))
@@ -200,7 +258,7 @@ func send(ctx context.Context, lc *lineConn, i int, cfg FanoutConfig, firstSend 
 				select {
 				case <-time.After(wait):
 				case <-ctx.Done():
-					return ctx.Err()
+					return sent, ctx.Err()
 				}
 			}
 		}
@@ -219,10 +277,11 @@ func send(ctx context.Context, lc *lineConn, i int, cfg FanoutConfig, firstSend 
 			lc.c.SetWriteDeadline(dl)
 		}
 		if err := lc.write(buf); err != nil {
-			return err
+			return sent, err
 		}
+		sent = int64(seq)
 	}
-	return nil
+	return sent, nil
 }
 
 func afterMark(line []byte) []byte {

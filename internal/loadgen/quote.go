@@ -37,13 +37,13 @@ func Quote(cfg QuoteConfig) Scenario {
 		var errs errorCounts
 		lo, hi := o.share(cfg.Conns)
 		inFlight := max(1, cfg.InFlight/max(o.Parts, 1))
-		if err := o.ready(ctx); err != nil {
+		if _, err := o.ready(ctx, nil); err != nil {
 			return nil, err
 		}
 		var (
 			mu                 sync.Mutex
 			answers            []string
-			done               atomic.Int64
+			sent, done         atomic.Int64
 			first, last        atomic.Int64
 			connectLat, ansLat = r.hist("connect"), r.hist("answer")
 		)
@@ -66,6 +66,7 @@ func Quote(cfg QuoteConfig) Scenario {
 				errs.add(fmt.Errorf("send: %w", err))
 				return
 			}
+			sent.Add(1)
 			answer, err := readAnswer(ctx, c)
 			if err != nil {
 				errs.add(fmt.Errorf("answer: %w", err))
@@ -81,7 +82,8 @@ func Quote(cfg QuoteConfig) Scenario {
 		})
 		stop()
 		errs.into(r)
-		r.Counts["quotes_sent"] = int64(hi - lo)
+		r.Counts["quotes_attempted"] = int64(hi - lo)
+		r.Counts["quotes_sent"] = sent.Load()
 		r.Counts["answers"] = done.Load()
 		r.Answers = answers
 		r.widen("run", first.Load(), last.Load())
@@ -124,7 +126,7 @@ func readAnswer(ctx context.Context, c interface {
 // checkQuotes counts, over every answer, quotes of this run handed out more than once and
 // quotes never handed out (besides the one the server still holds).
 func checkQuotes(r *Result) {
-	if r.Answers == nil {
+	if r.Scenario != "quote" {
 		return
 	}
 	seen := map[string]int{}

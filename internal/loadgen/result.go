@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"os"
 	"sort"
@@ -11,17 +12,21 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unicode/utf8"
 )
 
 // Result is what one run of a scenario measured. Worker processes send theirs to the parent
 // as JSON, which merges them.
 type Result struct {
-	Scenario string           `json:"scenario"`
-	Target   string           `json:"target"`
-	Procs    int              `json:"procs"`
-	Counts   map[string]int64 `json:"counts"`
-	Errors   map[string]int64 `json:"errors"`
-	Latency  map[string]*Hist `json:"latency"`
+	Scenario string `json:"scenario"`
+	Target   string `json:"target"`
+	Procs    int    `json:"procs"`
+	// Room is the room the chat users joined, "-" when one was asked for and the server has
+	// no rooms, empty when none was asked for.
+	Room    string           `json:"room,omitempty"`
+	Counts  map[string]int64 `json:"counts"`
+	Errors  map[string]int64 `json:"errors"`
+	Latency map[string]*Hist `json:"latency"`
 	// Windows are the phases of the run, each from its first event to its last, as Unix
 	// nanoseconds: "register" (first connect to last welcome), "run" (for example first message
 	// sent to last received).
@@ -29,9 +34,18 @@ type Result struct {
 	// Computed from the above once every worker's result is in.
 	Rates  map[string]float64 `json:"rates"`
 	Server *ProcStats         `json:"server,omitempty"`
+	// Failures say why the run failed (nothing delivered, lines lost, too many errors); none
+	// when it succeeded.
+	Failures []string `json:"failures,omitempty"`
 	// Answers holds every answer of the quote scenario, for the exactly-once check across
 	// workers. It is dropped from the final report.
 	Answers []string `json:"answers,omitempty"`
+	// SentBy and GotFrom count, per fan-out sender, the lines it sent and the deliveries of
+	// them that receivers counted, so that what was lost is reckoned from what was really sent
+	// (a sender that never connected loses nothing), across workers. Dropped from the final
+	// report.
+	SentBy  []int64 `json:"sent_by,omitempty"`
+	GotFrom []int64 `json:"got_from,omitempty"`
 }
 
 func newResult(scenario, target string) *Result {
@@ -87,6 +101,22 @@ func (r *Result) merge(o *Result) {
 		r.widen(k, w[0], w[1])
 	}
 	r.Answers = append(r.Answers, o.Answers...)
+	if o.Room != "" {
+		r.Room = o.Room
+	}
+	r.SentBy = addInto(r.SentBy, o.SentBy)
+	r.GotFrom = addInto(r.GotFrom, o.GotFrom)
+}
+
+// addInto adds b to a element by element, growing a to b's length.
+func addInto(a, b []int64) []int64 {
+	for len(a) < len(b) {
+		a = append(a, 0)
+	}
+	for i, v := range b {
+		a[i] += v
+	}
+	return a
 }
 
 // errorCounts counts errors by kind, so that a run goes on through errors and reports them.
@@ -146,35 +176,27 @@ type serverSaid struct{ line string }
 
 func (e *serverSaid) Error() string { return "server said: " + e.line }
 
-// WriteTable writes r as a readable table.
+// WriteTable writes r as a readable table. Figures that carry their unit (KB, s) are named
+// without it; the JSON keeps the unit in the name and the figure in that unit.
 func (r *Result) WriteTable(w io.Writer) {
 	fmt.Fprintf(w, "%s against %s (%d process%s)\n", r.Scenario, r.Target, r.Procs, map[bool]string{true: "es"}[r.Procs > 1])
-	row := func(k, v string) { fmt.Fprintf(w, "  %-24s %s\n", k, v) }
-	keys := func(m map[string]float64) []string {
-		var ks []string
-		for k := range m {
-			ks = append(ks, k)
-		}
-		sort.Strings(ks)
-		return ks
+	var rows [][2]string
+	row := func(k, v string) { rows = append(rows, [2]string{k, v}) }
+	switch r.Room {
+	case "":
+	case "-":
+		row("room", "none: the server has no rooms")
+	default:
+		row("room", r.Room)
 	}
-	for _, k := range keys(r.Rates) {
-		row(k, formatRate(k, r.Rates[k]))
+	for _, k := range sortedKeys(r.Rates) {
+		label, value := formatRate(k, r.Rates[k])
+		row(label, value)
 	}
-	var counts []string
-	for k := range r.Counts {
-		counts = append(counts, k)
-	}
-	sort.Strings(counts)
-	for _, k := range counts {
+	for _, k := range sortedKeys(r.Counts) {
 		row(k, fmt.Sprint(r.Counts[k]))
 	}
-	var lats []string
-	for k := range r.Latency {
-		lats = append(lats, k)
-	}
-	sort.Strings(lats)
-	for _, k := range lats {
+	for _, k := range sortedKeys(r.Latency) {
 		h := r.Latency[k]
 		if h.Count() == 0 {
 			continue
@@ -197,27 +219,55 @@ func (r *Result) WriteTable(w io.Writer) {
 	for _, e := range errs {
 		row("error", e)
 	}
+	if r.Failed() {
+		for _, f := range r.Failures {
+			row("FAILED", f)
+		}
+	} else {
+		row("result", "ok")
+	}
+	width := 0
+	for _, rw := range rows {
+		width = max(width, utf8.RuneCountInString(rw[0]))
+	}
+	for _, rw := range rows {
+		fmt.Fprintf(w, "  %-*s  %s\n", width, rw[0], rw[1])
+	}
 }
 
-func formatRate(name string, v float64) string {
+func sortedKeys[V any](m map[string]V) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+// formatRate returns the table's label and value for the rate called name.
+func formatRate(name string, v float64) (label, value string) {
 	switch {
 	case strings.HasSuffix(name, "_bytes"):
-		return kb(int64(v))
+		return strings.TrimSuffix(name, "_bytes"), kb(int64(math.Round(v)))
 	case strings.HasSuffix(name, "_seconds"):
-		return fmt.Sprintf("%.3f s", v)
+		return strings.TrimSuffix(name, "_seconds") + "_time", fmt.Sprintf("%.3f s", v)
 	case v >= 1e6:
-		return fmt.Sprintf("%.2f M", v/1e6)
+		return name, fmt.Sprintf("%.2f M", v/1e6)
 	case v >= 1e3:
-		return fmt.Sprintf("%.1f k", v/1e3)
+		return name, fmt.Sprintf("%.1f k", v/1e3)
 	}
-	return fmt.Sprintf("%.2f", v)
+	return name, fmt.Sprintf("%.2f", v)
 }
 
+// kb writes a number of bytes in B, KB or MB (of 1024), whichever reads best.
 func kb(b int64) string {
-	if b >= 10<<20 || b <= -10<<20 {
+	switch a := max(b, -b); {
+	case a >= 10<<20:
 		return fmt.Sprintf("%.1f MB", float64(b)/(1<<20))
+	case a >= 1024:
+		return fmt.Sprintf("%.1f KB", float64(b)/1024)
 	}
-	return fmt.Sprintf("%.1f KB", float64(b)/1024)
+	return fmt.Sprintf("%d B", b)
 }
 
 func round(d time.Duration) time.Duration {
@@ -230,9 +280,11 @@ func round(d time.Duration) time.Duration {
 	return d.Round(time.Microsecond)
 }
 
-// finish computes the rates once every part's result is merged in.
-func (r *Result) finish() {
+// finish computes the rates and the verdict once every part's result is merged in. A run
+// with more than maxErrors errors fails.
+func (r *Result) finish(maxErrors int64) {
 	checkQuotes(r)
+	checkDeliveries(r)
 	run := r.Window("run").Seconds()
 	per := func(name, count string) {
 		if run > 0 {
@@ -253,4 +305,63 @@ func (r *Result) finish() {
 	if s := r.Server; s != nil && r.Scenario == "conns" && r.Counts["registered"] > 0 {
 		r.Rates["server_rss_per_conn_bytes"] = float64(s.RSSAfter-s.RSSBefore) / float64(r.Counts["registered"])
 	}
+	r.Failures = r.failures(maxErrors)
 }
+
+// checkDeliveries reckons the fan-out's expected and lost deliveries from what each sender
+// really sent: every registered user but the sender should have had each of its lines.
+func checkDeliveries(r *Result) {
+	if r.Scenario != "fanout" {
+		return
+	}
+	receivers := max(r.Counts["registered"]-1, 0)
+	var expected, lost int64
+	for s, sent := range r.SentBy {
+		want := sent * receivers
+		expected += want
+		if s < len(r.GotFrom) {
+			want -= r.GotFrom[s]
+		}
+		lost += max(want, 0)
+	}
+	r.Counts["expected"] = expected
+	r.Counts["lost"] = lost
+	r.SentBy, r.GotFrom = nil, nil
+}
+
+// failures says why the run failed, if it did: a run that measured nothing, lost or reordered
+// lines, handed a quote out twice or never, or met more than maxErrors errors is no
+// measurement, whatever its rates say.
+func (r *Result) failures(maxErrors int64) []string {
+	var why []string
+	fail := func(cond bool, format string, args ...any) {
+		if cond {
+			why = append(why, fmt.Sprintf(format, args...))
+		}
+	}
+	c := r.Counts
+	switch r.Scenario {
+	case "fanout":
+		fail(c["lines_sent"] == 0, "no line was sent")
+		fail(c["lines_sent"] > 0 && c["deliveries"] == 0, "nothing was delivered")
+		fail(c["lost"] > 0, "%d deliveries lost", c["lost"])
+		fail(c["reordered"] > 0, "%d lines out of order", c["reordered"])
+	case "conns":
+		fail(c["registered"] == 0, "no connection registered")
+	case "quote":
+		fail(c["answers"] == 0, "no quote was answered")
+		fail(c["duplicate_answers"] > 0, "%d quotes handed out twice", c["duplicate_answers"])
+		fail(c["never_handed_out"] > 0, "%d quotes never handed out", c["never_handed_out"])
+	case "echo":
+		fail(c["round_trips"] == 0, "no round trip")
+	}
+	var errs int64
+	for _, n := range r.Errors {
+		errs += n
+	}
+	fail(errs > maxErrors, "%d errors, more than --max-errors %d", errs, maxErrors)
+	return why
+}
+
+// Failed reports whether the run failed; Failures say why.
+func (r *Result) Failed() bool { return len(r.Failures) > 0 }

@@ -14,6 +14,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -29,22 +30,27 @@ type Options struct {
 	Timeout     time.Duration // bounds the whole run
 	AllowRemote bool          // permit targets outside 127.0.0.0/8 and ::1
 	WS          bool          // chat scenarios talk to the WebSocket endpoint (ws://Addr/ws)
+	MaxErrors   int64         // a run with more errors than this fails
+	// Room, when set, is the chat room the users of chat scenarios /join before anything else,
+	// when the server has rooms, so that a run stays out of the lobby and its history.
+	Room string
 
 	// Part and Parts split the work between worker processes: this one does part Part (from 0)
 	// of Parts. A single process is part 0 of 1.
 	Part, Parts int
-	// Ready is called when the setup phase (connecting, registering) is done; it returns when
-	// every worker is ready, so that the measured phase starts everywhere at once.
-	Ready func(ctx context.Context) error
+	// Ready is called when the setup phase (connecting, registering) is done, with the
+	// fan-out senders of this part that are connected; it returns when every worker is ready,
+	// so that the measured phase starts everywhere at once, with the senders of every part.
+	Ready func(ctx context.Context, senders []int) ([]int, error)
 	// Progress, when set, receives the fraction of the run done, for a progress bar.
 	Progress func(phase string, done, total int64)
 }
 
-func (o *Options) ready(ctx context.Context) error {
+func (o *Options) ready(ctx context.Context, senders []int) ([]int, error) {
 	if o.Ready == nil {
-		return nil
+		return senders, nil
 	}
-	return o.Ready(ctx)
+	return o.Ready(ctx, senders)
 }
 
 // share returns the range [lo, hi) of n items that this part handles.
@@ -168,13 +174,13 @@ func Run(ctx context.Context, scenario Scenario, o Options, pid int) (*Result, e
 		return nil, err
 	}
 	o.Part, o.Parts = 0, 1
-	o.Ready = func(context.Context) error { return stats.sample() }
+	o.Ready = func(_ context.Context, senders []int) ([]int, error) { return senders, stats.sample() }
 	r, err := scenario(ctx, o)
 	if err != nil {
 		return nil, err
 	}
 	r.Server = stats.finish()
-	r.finish()
+	r.finish(o.MaxErrors)
 	return r, nil
 }
 
@@ -253,17 +259,22 @@ func RunWorkers(ctx context.Context, procs int, args []string, o Options, pid in
 		defer cmd.Wait()
 		defer stdin.Close()
 	}
+	// Each worker says "ready" and the senders it has connected; each is told "go" and
+	// every worker's senders.
+	var senders []string
 	for i, w := range workers {
 		line, err := w.out.ReadString('\n')
-		if err != nil || strings.TrimSpace(line) != "ready" {
+		f := strings.Fields(line)
+		if err != nil || len(f) == 0 || f[0] != "ready" {
 			return nil, fmt.Errorf("worker %d did not get ready: %q %v", i, line, err)
 		}
+		senders = append(senders, f[1:]...)
 	}
 	if err := stats.sample(); err != nil {
 		return nil, err
 	}
 	for _, w := range workers {
-		io.WriteString(w.stdin, "go\n")
+		io.WriteString(w.stdin, strings.Join(append([]string{"go"}, senders...), " ")+"\n")
 	}
 	merged := newResult("", o.Addr)
 	for i, w := range workers {
@@ -276,7 +287,7 @@ func RunWorkers(ctx context.Context, procs int, args []string, o Options, pid in
 	}
 	merged.Procs = procs
 	merged.Server = stats.finish()
-	merged.finish()
+	merged.finish(o.MaxErrors)
 	return merged, nil
 }
 
@@ -288,16 +299,29 @@ func RunAsWorker(ctx context.Context, scenario Scenario, o Options, part, parts 
 	o.Part, o.Parts = part, parts
 	o.Progress = nil
 	var once sync.Once
-	o.Ready = func(ctx context.Context) error {
-		var err error
+	o.Ready = func(ctx context.Context, mine []int) (all []int, err error) {
 		once.Do(func() {
-			fmt.Fprintln(out, "ready")
+			words := []string{"ready"}
+			for _, s := range mine {
+				words = append(words, strconv.Itoa(s))
+			}
+			fmt.Fprintln(out, strings.Join(words, " "))
 			line, rerr := bufio.NewReader(in).ReadString('\n')
-			if rerr != nil || strings.TrimSpace(line) != "go" {
+			f := strings.Fields(line)
+			if rerr != nil || len(f) == 0 || f[0] != "go" {
 				err = errors.New("the parent process went away")
+				return
+			}
+			for _, w := range f[1:] {
+				s, cerr := strconv.Atoi(w)
+				if cerr != nil {
+					err = fmt.Errorf("bad sender %q from the parent process", w)
+					return
+				}
+				all = append(all, s)
 			}
 		})
-		return err
+		return all, err
 	}
 	r, err := scenario(ctx, o)
 	if err != nil {

@@ -64,6 +64,18 @@ func TestAgainstTheOriginals(t *testing.T) {
 	}
 	checkCounts(t, r, map[string]int64{"registered": 5, "deliveries": 2 * 30 * 4, "lost": 0, "reordered": 0})
 
+	// The original has no rooms: --room finds that out and the run goes on in its one channel.
+	o := opts(chat)
+	o.Room = "bench"
+	r, err = loadgen.Run(t.Context(), loadgen.Fanout(loadgen.FanoutConfig{Users: 3, Senders: 1, Msgs: 10, RunID: "twr"}), o, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkCounts(t, r, map[string]int64{"registered": 3, "deliveries": 20, "lost": 0})
+	if r.Room != "-" || r.Failed() {
+		t.Errorf("room %q, failures %q: want no room and a run that succeeded", r.Room, r.Failures)
+	}
+
 	r, err = loadgen.Run(t.Context(), loadgen.Conns(loadgen.ConnsConfig{Conns: 20, Hold: time.Millisecond, RunID: "tw"}), opts(chat), 0)
 	if err != nil {
 		t.Fatal(err)
