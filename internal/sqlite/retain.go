@@ -28,8 +28,8 @@ func (p *purge) run(ctx context.Context, tx *sql.Tx, lastIndexed int64) error {
 		args = []any{p.room, p.upTo, deleteChunk}
 	}
 	// The full-text index keeps its own copy of each line it indexed: it is told what goes.
-	if _, err := tx.ExecContext(ctx, `INSERT INTO messages_fts (messages_fts, rowid, text)
-		SELECT 'delete', id, text FROM messages WHERE id IN (`+chunk+`)
+	if _, err := tx.ExecContext(ctx, `INSERT INTO messages_fts (messages_fts, rowid, room_token, text)
+		SELECT 'delete', id, room_token, text FROM messages WHERE id IN (`+chunk+`)
 		AND kind IN ('chat', 'action') AND id <= ?`, append(args, lastIndexed)...); err != nil {
 		return fmt.Errorf("retention: %w", err)
 	}

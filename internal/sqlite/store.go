@@ -17,6 +17,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -49,6 +50,11 @@ type Config struct {
 	// disk; 0: no cap.
 	MaxPages int
 
+	// MaxSearches is how many searches may run at once; SearchWait is how long one more waits
+	// for its turn before it fails with chat.ErrBusy. 0: the defaults.
+	MaxSearches int
+	SearchWait  time.Duration
+
 	// Observer, when set, is told of each write transaction.
 	Observer Observer
 }
@@ -61,7 +67,8 @@ type Observer interface {
 
 // DefaultConfig returns the defaults documented in --help, for a database at path.
 func DefaultConfig(path string) Config {
-	return Config{Path: path, MaxAge: 90 * 24 * time.Hour, MaxRows: 1_000_000, RetainEvery: time.Minute, QueueLimit: 10_000}
+	return Config{Path: path, MaxAge: 90 * 24 * time.Hour, MaxRows: 1_000_000, RetainEvery: time.Minute, QueueLimit: 10_000,
+		MaxSearches: 2, SearchWait: time.Second}
 }
 
 // Bounds on the work done at once.
@@ -96,6 +103,7 @@ type Store struct {
 	closeOnce sync.Once
 	closeErr  error
 	lastErr   atomic.Pointer[error] // of the last write transaction
+	searches  chan struct{}         // a token per search running
 
 	// Used only by the writer goroutine (and by Open before it starts).
 	lastID      int64       // the newest message's id
@@ -122,8 +130,15 @@ type batch struct {
 // starts the writer. It fails with the path and the reason when the directory cannot be
 // written or the file is not a sound database.
 func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
+	def := DefaultConfig("")
 	if cfg.QueueLimit <= 0 {
-		cfg.QueueLimit = DefaultConfig("").QueueLimit
+		cfg.QueueLimit = def.QueueLimit
+	}
+	if cfg.MaxSearches <= 0 {
+		cfg.MaxSearches = def.MaxSearches
+	}
+	if cfg.SearchWait <= 0 {
+		cfg.SearchWait = def.SearchWait
 	}
 	fail := func(err error) error { return fmt.Errorf("history database %s: %w", cfg.Path, err) }
 	if err := os.MkdirAll(filepath.Dir(cfg.Path), 0o700); err != nil {
@@ -147,7 +162,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
 	wdb.SetMaxOpenConns(1)
 	wdb.SetConnMaxIdleTime(0)
 	s := &Store{cfg: cfg, log: log, wdb: wdb, wake: make(chan struct{}, 1), results: make(chan batch, 4),
-		stop: make(chan struct{}), written: make(map[string]struct{})}
+		stop: make(chan struct{}), written: make(map[string]struct{}), searches: make(chan struct{}, cfg.MaxSearches)}
 	s.notFull.L = &s.mu
 	if err := s.check(ctx); err != nil {
 		wdb.Close()
@@ -420,8 +435,8 @@ const indexEvery = 512
 
 // index adds the lines after lastIndexed, up to last, to the full-text index, in tx.
 func (s *Store) index(ctx context.Context, tx *sql.Tx, last int64) error {
-	if _, err := tx.ExecContext(ctx, `INSERT INTO messages_fts (rowid, text)
-		SELECT id, text FROM messages WHERE id > ? AND id <= ? AND kind IN ('chat', 'action')`, s.lastIndexed, last); err != nil {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO messages_fts (rowid, room_token, text)
+		SELECT id, room_token, text FROM messages WHERE id > ? AND id <= ? AND kind IN ('chat', 'action')`, s.lastIndexed, last); err != nil {
 		return fmt.Errorf("index: %w", err)
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE fts_state SET last_indexed = ?`, last); err != nil {
@@ -601,38 +616,92 @@ func (s *Store) Recent(ctx context.Context, room, a, b string, before int64, n i
 	return recs, nil
 }
 
-// Search implements chat.History. Each word is searched for as itself (quoted), so nothing a
-// user types is taken as FTS5 query syntax.
-func (s *Store) Search(ctx context.Context, room, words string, n int) ([]chat.Record, error) {
+// Search implements chat.History. The room is a token in the full-text index, so the MATCH
+// itself keeps the room's lines only, and the index hands them over newest first: the query
+// stops after what it returns and counts, whatever the room and the database hold. Each word
+// is searched for as itself (quoted), so nothing a user types is taken as FTS5 query syntax.
+func (s *Store) Search(ctx context.Context, q chat.SearchQuery) (chat.SearchPage, error) {
 	var terms []string
-	for _, w := range strings.Fields(words) {
+	for _, w := range strings.Fields(q.Words) {
 		if len(terms) == maxWords {
 			break
 		}
-		terms = append(terms, `"`+strings.ReplaceAll(w, `"`, `""`)+`"`)
+		terms = append(terms, quote(w))
 	}
-	if len(terms) == 0 {
-		return nil, nil
+	if len(terms) == 0 || q.N <= 0 {
+		return chat.SearchPage{}, nil
 	}
+	count := max(q.Count, q.N)
+	before := q.Before
+	if before <= 0 {
+		before = 1<<63 - 1
+	}
+
+	wait := time.NewTimer(s.cfg.SearchWait)
+	defer wait.Stop()
+	select {
+	case s.searches <- struct{}{}:
+		defer func() { <-s.searches }()
+	case <-wait.C:
+		return chat.SearchPage{}, fmt.Errorf("search: %w", chat.ErrBusy)
+	case <-ctx.Done():
+		return chat.SearchPage{}, fmt.Errorf("search: %w", ctx.Err())
+	case <-s.stop:
+		return chat.SearchPage{}, ErrClosed
+	}
+
 	// Lines are indexed in bulk: have the writer index what waits before searching.
 	indexed := make(chan struct{})
 	s.enqueue(op{index: indexed})
 	select {
 	case <-indexed:
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return chat.SearchPage{}, fmt.Errorf("search: %w", ctx.Err())
 	case <-s.stop:
-		return nil, ErrClosed
+		return chat.SearchPage{}, ErrClosed
 	}
-	rows, err := s.rdb.QueryContext(ctx, `SELECT m.id, m.at, m.kind, m.room, m.room_name, m.sender, m.sender_key,
-			m.recipient, m.pair, m.text
-		FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid
-		WHERE messages_fts MATCH ? AND m.room = ? ORDER BY m.id DESC LIMIT ?`, strings.Join(terms, " "), room, n)
+
+	match := "room_token : " + quote(roomToken(q.Room)) + " AND text : (" + strings.Join(terms, " ") + ")"
+	rows, err := s.rdb.QueryContext(ctx, `SELECT rowid FROM messages_fts WHERE messages_fts MATCH ? AND rowid < ?
+		ORDER BY rowid DESC LIMIT ?`, match, before, count+1)
 	if err != nil {
-		return nil, fmt.Errorf("search: %w", err)
+		return chat.SearchPage{}, fmt.Errorf("search: %w", err)
 	}
-	return scanRecords(rows)
+	var ids []any
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return chat.SearchPage{}, fmt.Errorf("search: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return chat.SearchPage{}, fmt.Errorf("search: %w", err)
+	}
+	page := chat.SearchPage{Matches: min(len(ids), count), Capped: len(ids) > count}
+	if len(ids) == 0 {
+		return page, nil
+	}
+	ids = ids[:min(len(ids), q.N)]
+	rows, err = s.rdb.QueryContext(ctx, selectMessage+` WHERE id IN (?`+strings.Repeat(", ?", len(ids)-1)+`)
+		ORDER BY id DESC`, ids...)
+	if err != nil {
+		return chat.SearchPage{}, fmt.Errorf("search: %w", err)
+	}
+	if page.Records, err = scanRecords(rows); err != nil {
+		return chat.SearchPage{}, fmt.Errorf("search: %w", err)
+	}
+	return page, nil
 }
+
+// quote makes w one FTS5 string: a word or phrase, never an operator.
+func quote(w string) string { return `"` + strings.ReplaceAll(w, `"`, `""`) + `"` }
+
+// roomToken is the token that stands for a room in the full-text index, as the generated
+// column messages.room_token makes it: one token whatever the room's name holds.
+func roomToken(room string) string { return "r" + hex.EncodeToString([]byte(room)) }
 
 func scanRecords(rows *sql.Rows) ([]chat.Record, error) {
 	defer rows.Close()
