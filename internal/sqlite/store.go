@@ -17,7 +17,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -75,7 +74,6 @@ func DefaultConfig(path string) Config {
 const (
 	maxBatch     = 2000 // operations in one write transaction
 	deleteChunk  = 2000 // rows one retention transaction deletes
-	maxWords     = 10   // words of a search
 	checkTimeout = 30 * time.Second
 )
 
@@ -141,6 +139,9 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
 		cfg.SearchWait = def.SearchWait
 	}
 	fail := func(err error) error { return fmt.Errorf("history database %s: %w", cfg.Path, err) }
+	if err := registerTerms(); err != nil { // before any connection: they get it when opened
+		return nil, fail(err)
+	}
 	if err := os.MkdirAll(filepath.Dir(cfg.Path), 0o700); err != nil {
 		return nil, fail(err)
 	}
@@ -435,8 +436,8 @@ const indexEvery = 512
 
 // index adds the lines after lastIndexed, up to last, to the full-text index, in tx.
 func (s *Store) index(ctx context.Context, tx *sql.Tx, last int64) error {
-	if _, err := tx.ExecContext(ctx, `INSERT INTO messages_fts (rowid, room_token, text)
-		SELECT id, room_token, text FROM messages WHERE id > ? AND id <= ? AND kind IN ('chat', 'action')`, s.lastIndexed, last); err != nil {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO messages_fts (rowid, terms)
+		SELECT -id, `+termsFunc+`(room, text) FROM messages WHERE id > ? AND id <= ? AND kind IN ('chat', 'action')`, s.lastIndexed, last); err != nil {
 		return fmt.Errorf("index: %w", err)
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE fts_state SET last_indexed = ?`, last); err != nil {
@@ -615,93 +616,6 @@ func (s *Store) Recent(ctx context.Context, room, a, b string, before int64, n i
 	}
 	return recs, nil
 }
-
-// Search implements chat.History. The room is a token in the full-text index, so the MATCH
-// itself keeps the room's lines only, and the index hands them over newest first: the query
-// stops after what it returns and counts, whatever the room and the database hold. Each word
-// is searched for as itself (quoted), so nothing a user types is taken as FTS5 query syntax.
-func (s *Store) Search(ctx context.Context, q chat.SearchQuery) (chat.SearchPage, error) {
-	var terms []string
-	for _, w := range strings.Fields(q.Words) {
-		if len(terms) == maxWords {
-			break
-		}
-		terms = append(terms, quote(w))
-	}
-	if len(terms) == 0 || q.N <= 0 {
-		return chat.SearchPage{}, nil
-	}
-	count := max(q.Count, q.N)
-	before := q.Before
-	if before <= 0 {
-		before = 1<<63 - 1
-	}
-
-	wait := time.NewTimer(s.cfg.SearchWait)
-	defer wait.Stop()
-	select {
-	case s.searches <- struct{}{}:
-		defer func() { <-s.searches }()
-	case <-wait.C:
-		return chat.SearchPage{}, fmt.Errorf("search: %w", chat.ErrBusy)
-	case <-ctx.Done():
-		return chat.SearchPage{}, fmt.Errorf("search: %w", ctx.Err())
-	case <-s.stop:
-		return chat.SearchPage{}, ErrClosed
-	}
-
-	// Lines are indexed in bulk: have the writer index what waits before searching.
-	indexed := make(chan struct{})
-	s.enqueue(op{index: indexed})
-	select {
-	case <-indexed:
-	case <-ctx.Done():
-		return chat.SearchPage{}, fmt.Errorf("search: %w", ctx.Err())
-	case <-s.stop:
-		return chat.SearchPage{}, ErrClosed
-	}
-
-	match := "room_token : " + quote(roomToken(q.Room)) + " AND text : (" + strings.Join(terms, " ") + ")"
-	rows, err := s.rdb.QueryContext(ctx, `SELECT rowid FROM messages_fts WHERE messages_fts MATCH ? AND rowid < ?
-		ORDER BY rowid DESC LIMIT ?`, match, before, count+1)
-	if err != nil {
-		return chat.SearchPage{}, fmt.Errorf("search: %w", err)
-	}
-	var ids []any
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return chat.SearchPage{}, fmt.Errorf("search: %w", err)
-		}
-		ids = append(ids, id)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return chat.SearchPage{}, fmt.Errorf("search: %w", err)
-	}
-	page := chat.SearchPage{Matches: min(len(ids), count), Capped: len(ids) > count}
-	if len(ids) == 0 {
-		return page, nil
-	}
-	ids = ids[:min(len(ids), q.N)]
-	rows, err = s.rdb.QueryContext(ctx, selectMessage+` WHERE id IN (?`+strings.Repeat(", ?", len(ids)-1)+`)
-		ORDER BY id DESC`, ids...)
-	if err != nil {
-		return chat.SearchPage{}, fmt.Errorf("search: %w", err)
-	}
-	if page.Records, err = scanRecords(rows); err != nil {
-		return chat.SearchPage{}, fmt.Errorf("search: %w", err)
-	}
-	return page, nil
-}
-
-// quote makes w one FTS5 string: a word or phrase, never an operator.
-func quote(w string) string { return `"` + strings.ReplaceAll(w, `"`, `""`) + `"` }
-
-// roomToken is the token that stands for a room in the full-text index, as the generated
-// column messages.room_token makes it: one token whatever the room's name holds.
-func roomToken(room string) string { return "r" + hex.EncodeToString([]byte(room)) }
 
 func scanRecords(rows *sql.Rows) ([]chat.Record, error) {
 	defer rows.Close()
