@@ -124,9 +124,12 @@ func (s *Store) retainLoop() {
 		cancel()
 		switch {
 		case err != nil && ctx.Err() == nil:
-			s.log.Error("history retention failed", "err", err)
-		case n > 0:
-			s.log.Info("history retention", "deleted", n)
+			s.retainLog.fail(err)
+		case err == nil:
+			s.retainLog.ok()
+			if n > 0 {
+				s.log.Info("history retention", "deleted", n)
+			}
 		}
 	}
 }

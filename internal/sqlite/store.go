@@ -19,6 +19,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/netip"
 	"os"
@@ -54,6 +55,10 @@ type Config struct {
 	MaxSearches int
 	SearchWait  time.Duration
 
+	// ErrorLogEvery is how often a failure that repeats (a checkpoint, retention) is logged at
+	// most, with a count; 0: a minute.
+	ErrorLogEvery time.Duration
+
 	// Observer, when set, is told of each write transaction.
 	Observer Observer
 }
@@ -67,7 +72,7 @@ type Observer interface {
 // DefaultConfig returns the defaults documented in --help, for a database at path.
 func DefaultConfig(path string) Config {
 	return Config{Path: path, MaxAge: 90 * 24 * time.Hour, MaxRows: 1_000_000, RetainEvery: time.Minute, QueueLimit: 10_000,
-		MaxSearches: 2, SearchWait: time.Second}
+		MaxSearches: 2, SearchWait: time.Second, ErrorLogEvery: time.Minute}
 }
 
 // Bounds on the work done at once.
@@ -102,6 +107,8 @@ type Store struct {
 	closeErr  error
 	lastErr   atomic.Pointer[error] // of the last write transaction
 	searches  chan struct{}         // a token per search running
+
+	checkpointLog, retainLog repeatLog
 
 	// Used only by the writer goroutine (and by Open before it starts).
 	lastID      int64       // the newest message's id
@@ -138,11 +145,17 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
 	if cfg.SearchWait <= 0 {
 		cfg.SearchWait = def.SearchWait
 	}
+	if cfg.ErrorLogEvery <= 0 {
+		cfg.ErrorLogEvery = def.ErrorLogEvery
+	}
 	fail := func(err error) error { return fmt.Errorf("history database %s: %w", cfg.Path, err) }
 	if err := registerTerms(); err != nil { // before any connection: they get it when opened
 		return nil, fail(err)
 	}
 	if err := os.MkdirAll(filepath.Dir(cfg.Path), 0o700); err != nil {
+		return nil, fail(err)
+	}
+	if err := createPrivate(cfg.Path); err != nil {
 		return nil, fail(err)
 	}
 	syncMode := "NORMAL"
@@ -165,6 +178,10 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
 	s := &Store{cfg: cfg, log: log, wdb: wdb, wake: make(chan struct{}, 1), results: make(chan batch, 4),
 		stop: make(chan struct{}), written: make(map[string]struct{}), searches: make(chan struct{}, cfg.MaxSearches)}
 	s.notFull.L = &s.mu
+	s.checkpointLog = repeatLog{log: log, level: slog.LevelWarn, msg: "history checkpoint failed",
+		recovered: "history checkpoints work again", every: cfg.ErrorLogEvery}
+	s.retainLog = repeatLog{log: log, level: slog.LevelError, msg: "history retention failed",
+		recovered: "history retention works again", every: cfg.ErrorLogEvery}
 	if err := s.check(ctx); err != nil {
 		wdb.Close()
 		return nil, fail(err)
@@ -205,6 +222,25 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
 		go s.retainLoop()
 	}
 	return s, nil
+}
+
+// createPrivate makes an empty database file at path, readable and writable by its owner only
+// whatever the umask, unless there is one: it holds private messages, and SQLite makes the
+// write-ahead log and shared-memory files with the database file's permissions. An existing
+// file keeps the permissions its owner gave it.
+func createPrivate(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := f.Chmod(0o600); err != nil { // the umask may have taken bits 0o600 asked for
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // check reads the database's header and pages: a file that is not a database, or a damaged
@@ -520,7 +556,9 @@ func (s *Store) checkpointLoop() {
 		case <-t.C:
 		}
 		if _, err := s.cdb.Exec(`PRAGMA wal_checkpoint(PASSIVE)`); err != nil {
-			s.log.Warn("history checkpoint failed", "err", err)
+			s.checkpointLog.fail(err)
+		} else {
+			s.checkpointLog.ok()
 		}
 	}
 }
