@@ -19,8 +19,9 @@ import (
 	"hubbub/internal/chat"
 )
 
-// How lines are found. Each word of a line is indexed as a term of its room: "r", a hash of
-// the room's key, "w" and the word's bytes in hex (folded to lower case, diacritics removed),
+// How lines are found. Each word of a line is indexed as a term of its room: "r" and a hash of
+// the room's key, then "w" and the word (folded to lower case, diacritics removed) when it is
+// ASCII, or "x" and its bytes in hex when it is not,
 // so that the terms of a search select the lines of one room only, and a common word in a
 // busy room costs nothing to a search of a quiet one. Terms are plain ASCII letters and
 // digits: FTS5's ascii tokenizer takes each whole, and nothing a user types becomes query
@@ -81,23 +82,32 @@ func appendTerm(b []byte, prefix, w string) []byte {
 		b = append(b, ' ')
 	}
 	b = append(b, prefix...)
-	for i := 0; i < len(w); i++ {
-		c := w[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
+	if isASCII(w) { // letters and digits: the word itself, in lower case
+		b = append(b, 'w')
+		for i := 0; i < len(w); i++ {
+			c := w[i]
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			b = append(b, c)
 		}
-		b = append(b, hexDigits[c>>4], hexDigits[c&0xf])
+		return b
+	}
+	b = append(b, 'x') // other scripts: the word's bytes in hex
+	for i := 0; i < len(w); i++ {
+		b = append(b, hexDigits[w[i]>>4], hexDigits[w[i]&0xf])
 	}
 	return b
 }
 
 const hexDigits = "0123456789abcdef"
 
-// roomPrefix starts the terms of a room's words. 64 bits of hash: two rooms never share it in
-// practice, and the rows found are checked against the room anyway.
+// roomPrefix starts the terms of a room's words: 48 bits of hash, in as few characters as the
+// index must store with every word (two rooms that shared it would only share their terms:
+// the rows found are checked against the room).
 func roomPrefix(room string) string {
 	sum := sha256.Sum256([]byte(room))
-	return "r" + hex.EncodeToString(sum[:8]) + "w"
+	return "r" + hex.EncodeToString(sum[:6])
 }
 
 func isASCII(s string) bool {

@@ -470,10 +470,13 @@ func (s *Store) prepareInserts(ctx context.Context) error {
 // to date in bulk, which costs a fraction of indexing line by line, and before each search.
 const indexEvery = 512
 
-// index adds the lines after lastIndexed, up to last, to the full-text index, in tx.
+// index adds the lines after lastIndexed, up to last, to the full-text index, in tx. Its
+// rowids (the ids negated) go in increasing, as FTS5 wants them: a rowid lower than the last
+// one makes it write out what it holds in memory, a segment per line.
 func (s *Store) index(ctx context.Context, tx *sql.Tx, last int64) error {
 	if _, err := tx.ExecContext(ctx, `INSERT INTO messages_fts (rowid, terms)
-		SELECT -id, `+termsFunc+`(room, text) FROM messages WHERE id > ? AND id <= ? AND kind IN ('chat', 'action')`, s.lastIndexed, last); err != nil {
+		SELECT -id, `+termsFunc+`(room, text) FROM messages WHERE id > ? AND id <= ? AND kind IN ('chat', 'action')
+		ORDER BY id DESC`, s.lastIndexed, last); err != nil {
 		return fmt.Errorf("index: %w", err)
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE fts_state SET last_indexed = ?`, last); err != nil {

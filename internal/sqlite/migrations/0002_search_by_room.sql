@@ -11,4 +11,5 @@ CREATE VIRTUAL TABLE messages_fts USING fts5(
 -- What the old index held, indexed again; the writer indexes the rest, as before.
 INSERT INTO messages_fts (rowid, terms)
     SELECT -id, hubbub_search_terms(room, text) FROM messages
-    WHERE kind IN ('chat', 'action') AND id <= (SELECT last_indexed FROM fts_state);
+    WHERE kind IN ('chat', 'action') AND id <= (SELECT last_indexed FROM fts_state)
+    ORDER BY id DESC; -- rowids increasing: FTS5 writes a segment whenever one goes down
