@@ -48,13 +48,6 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 	}
 }
 
-// readUntil reads lines of c until want.
-func readUntil(t *testing.T, c *chattest.Client, want string) {
-	t.Helper()
-	for c.ReadLine() != want {
-	}
-}
-
 // joinPage opens the page in a window of width by height and registers as name.
 func joinPage(t *testing.T, ctx context.Context, httpAddr, name string, width, height int64, mobile bool) {
 	t.Helper()

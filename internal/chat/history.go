@@ -3,6 +3,8 @@ package chat
 import (
 	"cmp"
 	"context"
+	"errors"
+	"fmt"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -45,14 +47,39 @@ type History interface {
 	// a and b, when room is ""), older than the ID before (0: the newest), oldest first.
 	// Joins, leaves and nick changes are left out.
 	Recent(ctx context.Context, room, a, b string, before int64, n int) ([]Record, error)
-	// Search returns up to n records of room whose text has every word of words, newest
-	// first.
-	Search(ctx context.Context, room, words string, n int) ([]Record, error)
+	// Search returns a page of the records of a room whose text has every word of the
+	// query's, newest first, and how many match in all. It costs what it returns, not what
+	// the room holds. It fails with ErrBusy when too many searches are running.
+	Search(ctx context.Context, q SearchQuery) (SearchPage, error)
 	// SaveBan and DeleteBan queue a change to the bans; Bans returns them.
 	SaveBan(b Ban)
 	DeleteBan(b Ban)
 	Bans(ctx context.Context) ([]Ban, error)
 }
+
+// SearchQuery asks History.Search for one page of matches.
+type SearchQuery struct {
+	Room   string // the room's key
+	Words  string // each word is searched for as itself, never as query syntax
+	Before int64  // only records older than this ID; 0: from the newest
+	N      int    // records to return at most
+	// Count is how many matches to count at most: counting all the matches of a common word
+	// would cost as much as the scan Search avoids.
+	Count int
+}
+
+// SearchPage is what History.Search found.
+type SearchPage struct {
+	Records []Record // newest first
+	// Matches is how many records older than the query's Before match, Records included,
+	// counted up to the query's Count; Capped says that more match than that.
+	Matches int
+	Capped  bool
+}
+
+// ErrBusy is what History.Search returns when it is running as many searches as it may, and
+// one more would have waited too long.
+var ErrBusy = errors.New("history is busy")
 
 // Bounds on history shown at once.
 const (
@@ -365,13 +392,29 @@ func (s *Session) cmdHistory(args string) error {
 	return nil
 }
 
+// Bounds on /search: each costs what it shows and counts, and a user may not run many.
+const (
+	searchCount = 1000            // matches counted at most: "20 newest of more than 1000"
+	searchEvery = 2 * time.Second // one search per user in this time
+)
+
+// searchState is where a user's last /search stopped: the same words again, in the same room,
+// go on to older matches.
+type searchState struct {
+	at     time.Time // when the last search ran, for the rate limit
+	room   *Room
+	words  string // as searched, words separated by one space
+	before int64  // the ID of the oldest match shown; 0: the next search starts from the newest
+	shown  int    // matches shown so far
+}
+
 func (s *Session) cmdSearch(args string) error {
 	h := s.hub
 	if h.cfg.History == nil {
 		s.notice("this server keeps no history")
 		return nil
 	}
-	words := clean(args, maxTopic)
+	words := strings.Join(strings.Fields(clean(args, maxTopic)), " ")
 	if words == "" {
 		return s.usage("search")
 	}
@@ -379,25 +422,63 @@ func (s *Session) cmdSearch(args string) error {
 	if room == nil {
 		return nil
 	}
+	now := h.now()
+	if st := &s.search; !st.at.IsZero() && now.Sub(st.at) < searchEvery {
+		wait := (searchEvery - now.Sub(st.at) + time.Second - 1).Truncate(time.Second)
+		s.noticef("one search every %v: try again in %v", searchEvery, wait)
+		return nil
+	}
+	st := &s.search
+	st.at = now
+	if st.room != room || !strings.EqualFold(st.words, words) {
+		st.room, st.words, st.before, st.shown = room, words, 0, 0
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), historyTimeout)
 	defer cancel()
-	recs, err := h.cfg.History.Search(ctx, room.key(), words, maxSearch)
+	page, err := h.cfg.History.Search(ctx, SearchQuery{Room: room.key(), Words: words, Before: st.before, N: maxSearch, Count: searchCount})
+	if errors.Is(err, ErrBusy) {
+		s.notice("the server is busy with other searches: try again in a few seconds")
+		return nil
+	}
 	if err != nil {
 		s.notice("the server could not search its history: try again later")
 		h.log.Error("history: cannot search", "err", err)
 		return nil
 	}
+	recs := page.Records
 	if len(recs) == 0 {
-		s.noticef("nothing in %s matches %s", room.name.Display, words)
+		if st.before == 0 {
+			s.noticef("nothing in %s matches %s", room.name.Display, words)
+		} else {
+			s.noticef("nothing older in %s matches %s", room.name.Display, words)
+		}
+		st.before, st.shown = 0, 0
 		return nil
 	}
-	if len(recs) == 1 {
+	first := st.shown + 1
+	total := fmt.Sprint(st.shown + page.Matches)
+	if page.Capped {
+		total = "more than " + total
+	}
+	more := page.Capped || page.Matches > len(recs)
+	switch {
+	case first > 1:
+		s.noticef("lines %d to %d of %s in %s that match, newest first:", first, st.shown+len(recs), total, room.name.Display)
+	case more:
+		s.noticef("%d newest of %s lines in %s that match:", len(recs), total, room.name.Display)
+	case len(recs) == 1:
 		s.noticef("1 line in %s matches:", room.name.Display)
-	} else {
+	default:
 		s.noticef("%d lines in %s match, newest first:", len(recs), room.name.Display)
 	}
 	for _, rec := range recs {
 		s.client.Deliver(historyMessage(rec))
 	}
+	if !more {
+		st.before, st.shown = 0, 0
+		return nil
+	}
+	st.before, st.shown = recs[len(recs)-1].ID, st.shown+len(recs)
+	s.notice("/search the same words again for older matches")
 	return nil
 }

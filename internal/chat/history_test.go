@@ -48,7 +48,7 @@ const at = "[2026-11-25 12:00] "
 func TestHistoryReplayPagingAndSearch(t *testing.T) {
 	cfg := chat.DefaultConfig()
 	cfg.Replay = 5
-	srv, _, _ := startWithHistory(t, cfg, storeConfig(t))
+	srv, _, clk := startWithHistory(t, cfg, storeConfig(t))
 	alice := chattest.Join(t, srv.Addr, "alice")
 	carol := chattest.Join(t, srv.Addr, "carol")
 	alice.Expect("carol has joined the channel")
@@ -77,11 +77,13 @@ func TestHistoryReplayPagingAndSearch(t *testing.T) {
 
 	bob.Send("/search LINE 1")
 	bob.Expect("*** 1 line in #lobby matches:", at+"<alice> line 1")
+	clk.Add(2 * time.Second) // one search every 2s
 	bob.Send("/search line")
 	bob.Expect("*** 12 lines in #lobby match, newest first:", at+"<alice> line 12")
 	for i := 11; i >= 1; i-- {
 		bob.Expect(fmt.Sprintf(at+"<alice> line %d", i))
 	}
+	clk.Add(2 * time.Second) // one search every 2s
 	bob.Send(`/search "nothing" OR NEAR(`)
 	bob.Expect(`*** nothing in #lobby matches "nothing" OR NEAR(`)
 
@@ -108,6 +110,7 @@ func TestHistoryReplayPagingAndSearch(t *testing.T) {
 	alice.Expect("bob has joined #go")
 	bob.Expect(at+"alice set the topic of #go: all about Go", at+"* alice waves", at+"<alice> generics!",
 		"*** end of history", "*** topic for #go: all about Go", "*** you joined #go (3 here): plain lines now go there")
+	clk.Add(2 * time.Second) // one search every 2s
 	bob.Send("/search line")
 	bob.Expect("*** nothing in #go matches line")
 

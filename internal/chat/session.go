@@ -35,6 +35,7 @@ type Session struct {
 	quitReason string // what the user gave to /quit, for the leave notice
 	repeat     repeatState
 	mutedTold  mutedTold
+	search     searchState // where /search goes on from (history.go)
 
 	// Guarded by hub.mu. The reading goroutine, the only one that changes name and
 	// registered, may read them without it.

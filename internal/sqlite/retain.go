@@ -27,10 +27,9 @@ func (p *purge) run(ctx context.Context, tx *sql.Tx, lastIndexed int64) error {
 		chunk = `SELECT id FROM messages WHERE room = ? AND id <= ? ORDER BY id LIMIT ?`
 		args = []any{p.room, p.upTo, deleteChunk}
 	}
-	// The full-text index keeps its own copy of each line it indexed: it is told what goes.
-	if _, err := tx.ExecContext(ctx, `INSERT INTO messages_fts (messages_fts, rowid, text)
-		SELECT 'delete', id, text FROM messages WHERE id IN (`+chunk+`)
-		AND kind IN ('chat', 'action') AND id <= ?`, append(args, lastIndexed)...); err != nil {
+	// The full-text index is told what goes (its rowids are the lines' ids, negated).
+	if _, err := tx.ExecContext(ctx, `DELETE FROM messages_fts WHERE rowid IN (SELECT -id FROM messages WHERE id IN (`+chunk+`)
+		AND kind IN ('chat', 'action') AND id <= ?)`, append(args, lastIndexed)...); err != nil {
 		return fmt.Errorf("retention: %w", err)
 	}
 	res, err := tx.ExecContext(ctx, `DELETE FROM messages WHERE id IN (`+chunk+`)`, args...)
@@ -125,9 +124,12 @@ func (s *Store) retainLoop() {
 		cancel()
 		switch {
 		case err != nil && ctx.Err() == nil:
-			s.log.Error("history retention failed", "err", err)
-		case n > 0:
-			s.log.Info("history retention", "deleted", n)
+			s.retainLog.fail(err)
+		case err == nil:
+			s.retainLog.ok()
+			if n > 0 {
+				s.log.Info("history retention", "deleted", n)
+			}
 		}
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/netip"
 	"os"
@@ -49,6 +50,15 @@ type Config struct {
 	// disk; 0: no cap.
 	MaxPages int
 
+	// MaxSearches is how many searches may run at once; SearchWait is how long one more waits
+	// for its turn before it fails with chat.ErrBusy. 0: the defaults.
+	MaxSearches int
+	SearchWait  time.Duration
+
+	// ErrorLogEvery is how often a failure that repeats (a checkpoint, retention) is logged at
+	// most, with a count; 0: a minute.
+	ErrorLogEvery time.Duration
+
 	// Observer, when set, is told of each write transaction.
 	Observer Observer
 }
@@ -61,14 +71,14 @@ type Observer interface {
 
 // DefaultConfig returns the defaults documented in --help, for a database at path.
 func DefaultConfig(path string) Config {
-	return Config{Path: path, MaxAge: 90 * 24 * time.Hour, MaxRows: 1_000_000, RetainEvery: time.Minute, QueueLimit: 10_000}
+	return Config{Path: path, MaxAge: 90 * 24 * time.Hour, MaxRows: 1_000_000, RetainEvery: time.Minute, QueueLimit: 10_000,
+		MaxSearches: 2, SearchWait: time.Second, ErrorLogEvery: time.Minute}
 }
 
 // Bounds on the work done at once.
 const (
 	maxBatch     = 2000 // operations in one write transaction
 	deleteChunk  = 2000 // rows one retention transaction deletes
-	maxWords     = 10   // words of a search
 	checkTimeout = 30 * time.Second
 )
 
@@ -96,6 +106,9 @@ type Store struct {
 	closeOnce sync.Once
 	closeErr  error
 	lastErr   atomic.Pointer[error] // of the last write transaction
+	searches  chan struct{}         // a token per search running
+
+	checkpointLog, retainLog repeatLog
 
 	// Used only by the writer goroutine (and by Open before it starts).
 	lastID      int64       // the newest message's id
@@ -122,11 +135,27 @@ type batch struct {
 // starts the writer. It fails with the path and the reason when the directory cannot be
 // written or the file is not a sound database.
 func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
+	def := DefaultConfig("")
 	if cfg.QueueLimit <= 0 {
-		cfg.QueueLimit = DefaultConfig("").QueueLimit
+		cfg.QueueLimit = def.QueueLimit
+	}
+	if cfg.MaxSearches <= 0 {
+		cfg.MaxSearches = def.MaxSearches
+	}
+	if cfg.SearchWait <= 0 {
+		cfg.SearchWait = def.SearchWait
+	}
+	if cfg.ErrorLogEvery <= 0 {
+		cfg.ErrorLogEvery = def.ErrorLogEvery
 	}
 	fail := func(err error) error { return fmt.Errorf("history database %s: %w", cfg.Path, err) }
+	if err := registerTerms(); err != nil { // before any connection: they get it when opened
+		return nil, fail(err)
+	}
 	if err := os.MkdirAll(filepath.Dir(cfg.Path), 0o700); err != nil {
+		return nil, fail(err)
+	}
+	if err := createPrivate(cfg.Path); err != nil {
 		return nil, fail(err)
 	}
 	syncMode := "NORMAL"
@@ -147,8 +176,12 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
 	wdb.SetMaxOpenConns(1)
 	wdb.SetConnMaxIdleTime(0)
 	s := &Store{cfg: cfg, log: log, wdb: wdb, wake: make(chan struct{}, 1), results: make(chan batch, 4),
-		stop: make(chan struct{}), written: make(map[string]struct{})}
+		stop: make(chan struct{}), written: make(map[string]struct{}), searches: make(chan struct{}, cfg.MaxSearches)}
 	s.notFull.L = &s.mu
+	s.checkpointLog = repeatLog{log: log, level: slog.LevelWarn, msg: "history checkpoint failed",
+		recovered: "history checkpoints work again", every: cfg.ErrorLogEvery}
+	s.retainLog = repeatLog{log: log, level: slog.LevelError, msg: "history retention failed",
+		recovered: "history retention works again", every: cfg.ErrorLogEvery}
 	if err := s.check(ctx); err != nil {
 		wdb.Close()
 		return nil, fail(err)
@@ -189,6 +222,25 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
 		go s.retainLoop()
 	}
 	return s, nil
+}
+
+// createPrivate makes an empty database file at path, readable and writable by its owner only
+// whatever the umask, unless there is one: it holds private messages, and SQLite makes the
+// write-ahead log and shared-memory files with the database file's permissions. An existing
+// file keeps the permissions its owner gave it.
+func createPrivate(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := f.Chmod(0o600); err != nil { // the umask may have taken bits 0o600 asked for
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // check reads the database's header and pages: a file that is not a database, or a damaged
@@ -418,10 +470,13 @@ func (s *Store) prepareInserts(ctx context.Context) error {
 // to date in bulk, which costs a fraction of indexing line by line, and before each search.
 const indexEvery = 512
 
-// index adds the lines after lastIndexed, up to last, to the full-text index, in tx.
+// index adds the lines after lastIndexed, up to last, to the full-text index, in tx. Its
+// rowids (the ids negated) go in increasing, as FTS5 wants them: a rowid lower than the last
+// one makes it write out what it holds in memory, a segment per line.
 func (s *Store) index(ctx context.Context, tx *sql.Tx, last int64) error {
-	if _, err := tx.ExecContext(ctx, `INSERT INTO messages_fts (rowid, text)
-		SELECT id, text FROM messages WHERE id > ? AND id <= ? AND kind IN ('chat', 'action')`, s.lastIndexed, last); err != nil {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO messages_fts (rowid, terms)
+		SELECT -id, `+termsFunc+`(room, text) FROM messages WHERE id > ? AND id <= ? AND kind IN ('chat', 'action')
+		ORDER BY id DESC`, s.lastIndexed, last); err != nil {
 		return fmt.Errorf("index: %w", err)
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE fts_state SET last_indexed = ?`, last); err != nil {
@@ -504,7 +559,9 @@ func (s *Store) checkpointLoop() {
 		case <-t.C:
 		}
 		if _, err := s.cdb.Exec(`PRAGMA wal_checkpoint(PASSIVE)`); err != nil {
-			s.log.Warn("history checkpoint failed", "err", err)
+			s.checkpointLog.fail(err)
+		} else {
+			s.checkpointLog.ok()
 		}
 	}
 }
@@ -599,39 +656,6 @@ func (s *Store) Recent(ctx context.Context, room, a, b string, before int64, n i
 		recs[i], recs[j] = recs[j], recs[i]
 	}
 	return recs, nil
-}
-
-// Search implements chat.History. Each word is searched for as itself (quoted), so nothing a
-// user types is taken as FTS5 query syntax.
-func (s *Store) Search(ctx context.Context, room, words string, n int) ([]chat.Record, error) {
-	var terms []string
-	for _, w := range strings.Fields(words) {
-		if len(terms) == maxWords {
-			break
-		}
-		terms = append(terms, `"`+strings.ReplaceAll(w, `"`, `""`)+`"`)
-	}
-	if len(terms) == 0 {
-		return nil, nil
-	}
-	// Lines are indexed in bulk: have the writer index what waits before searching.
-	indexed := make(chan struct{})
-	s.enqueue(op{index: indexed})
-	select {
-	case <-indexed:
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	case <-s.stop:
-		return nil, ErrClosed
-	}
-	rows, err := s.rdb.QueryContext(ctx, `SELECT m.id, m.at, m.kind, m.room, m.room_name, m.sender, m.sender_key,
-			m.recipient, m.pair, m.text
-		FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid
-		WHERE messages_fts MATCH ? AND m.room = ? ORDER BY m.id DESC LIMIT ?`, strings.Join(terms, " "), room, n)
-	if err != nil {
-		return nil, fmt.Errorf("search: %w", err)
-	}
-	return scanRecords(rows)
 }
 
 func scanRecords(rows *sql.Rows) ([]chat.Record, error) {
