@@ -14,6 +14,7 @@ const seenIDs = new Set(); // ids of the lines shown: a replay after a reconnect
 let earlier = null;       // lines of a /history answer, put above the others when it ends
 let replayed = 0;         // lines of a replay shown since the last "end of history"
 let stick = true;         // the view follows new lines; false once the user scrolls up
+let autoTop = 0;          // where the view was last put at the end
 
 function setStatus(text, cls) {
   statusEl.textContent = text;
@@ -88,6 +89,7 @@ function toEnd() {
   stick = true;
   newLines.hidden = true;
   log.scrollTop = log.scrollHeight;
+  autoTop = log.scrollTop;
 }
 
 function show(room) {
@@ -244,12 +246,19 @@ function connect() {
 }
 
 log.addEventListener("scroll", () => {
-  stick = log.scrollTop + log.clientHeight >= log.scrollHeight - 8;
-  if (stick) newLines.hidden = true;
+  if (log.scrollTop + log.clientHeight >= log.scrollHeight - 8) {
+    stick = true;
+    newLines.hidden = true;
+  } else if (log.scrollTop < autoTop - 2) {
+    // Only the user moves the view up. The view can also stop being at the end without
+    // anyone scrolling (the log got shorter as a button appeared, a line grew): that scroll
+    // event comes before the resize is seen, and must not unstick the view.
+    stick = false;
+  }
 });
 // A phone's keyboard, a rotated screen or a resized window changes the view's height: keep
 // the newest line in it.
-new ResizeObserver(() => { if (stick) log.scrollTop = log.scrollHeight; }).observe(log);
+new ResizeObserver(() => { if (stick) toEnd(); }).observe(log);
 newLines.addEventListener("click", toEnd);
 $("reconnect").addEventListener("click", () => {
   backoff = 500;
