@@ -132,7 +132,7 @@ func (h *Hub) isReserved(n Name) bool {
 		return true
 	}
 	for _, r := range h.reserved {
-		if r.SameAs(n) || slices.Contains(forms, reservedForm(r.Key)) {
+		if slices.Contains(forms, reservedForm(r)) { // n.SameAs(r) implies this
 			return true
 		}
 	}

@@ -123,7 +123,7 @@ const maxNameMarks = 3
 func tooManyMarks(s string) bool {
 	marks := 0
 	for _, r := range norm.NFD.String(s) {
-		if !unicode.In(r, unicode.Mn, unicode.Me) {
+		if !isMark(r) {
 			marks = 0
 		} else if marks++; marks > maxNameMarks {
 			return true
@@ -141,21 +141,31 @@ func skeleton(s string) string {
 // dropAccents removes the combining marks from the letters of decomposed s whose marks are
 // accents or optional points (see Name).
 func dropAccents(s string) string {
+	if !strings.ContainsFunc(s, isMark) {
+		return s
+	}
 	var b strings.Builder
 	b.Grow(len(s))
-	accented := false // whether the last letter's marks are dropped
+	var base rune  // the last letter
+	known := false // whether accented is known for base
+	accented := false
 	for _, r := range s {
-		if unicode.In(r, unicode.Mn, unicode.Me) {
-			if accented {
-				continue
-			}
-		} else {
-			accented = unicode.In(r, accentScripts...)
+		if !isMark(r) {
+			base, known = r, false
+			b.WriteRune(r)
+			continue
 		}
-		b.WriteRune(r)
+		if !known {
+			accented, known = unicode.In(base, accentScripts...), true
+		}
+		if !accented {
+			b.WriteRune(r)
+		}
 	}
 	return b.String()
 }
+
+func isMark(r rune) bool { return r >= 0x300 && unicode.In(r, unicode.Mn, unicode.Me) }
 
 // accentScripts are the scripts whose combining marks a skeleton ignores. Common and Inherited
 // cover digits and punctuation, and letters the confusables table maps to symbols.
@@ -166,6 +176,9 @@ var accentScripts = []*unicode.RangeTable{
 
 func foldLetters(s string) string {
 	return strings.Map(func(r rune) rune {
+		if r < 0x188 { // below the first letter in the table
+			return r
+		}
 		if to, ok := letterFolds[r]; ok {
 			return to
 		}
@@ -301,9 +314,9 @@ func (n Name) reservedForms() []string {
 	return forms
 }
 
-// reservedForm is the form of a reserved word (ASCII letters only) that reservedForms are
-// compared with.
-func reservedForm(word string) string { return lettersOnly(skeleton(word)) }
+// reservedForm is the form of a reserved name that reservedForms are compared with: its
+// skeleton's letters, i as l. (Any name that looks like it has this among its forms.)
+func reservedForm(n Name) string { return lettersOnly(n.looks[0]) }
 
 // unleet reads digits and a few symbols as the letters they are written for.
 func unleet(s string) string {
@@ -332,12 +345,12 @@ func lettersOnly(s string) string {
 func hasReservedStem(forms []string) bool {
 	for _, f := range forms {
 		for _, p := range reservedPrefixes {
-			if strings.HasPrefix(f, reservedForm(p)) {
+			if strings.HasPrefix(f, lettersOnly(skeleton(p))) {
 				return true
 			}
 		}
 		for _, x := range reservedSuffixes {
-			if strings.HasSuffix(f, reservedForm(x)) {
+			if strings.HasSuffix(f, lettersOnly(skeleton(x))) {
 				return true
 			}
 		}
