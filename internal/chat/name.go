@@ -86,9 +86,11 @@ func parseName(typed, what string) (Name, error) {
 		return Name{}, badName("%s must be valid UTF-8", what)
 	case strings.ContainsFunc(s, unicode.IsSpace):
 		return Name{}, badName("%s cannot contain spaces", what)
+	case strings.ContainsFunc(s, unicode.IsControl) || strings.ContainsFunc(s, isBidiControl):
+		return Name{}, badName("%s cannot contain control characters", what)
 	case strings.ContainsFunc(s, safetext.Invisible):
 		return Name{}, badName("%s cannot contain invisible characters", what)
-	case strings.ContainsFunc(s, unicode.IsControl) || strings.ContainsFunc(s, isFormat):
+	case strings.ContainsFunc(s, isFormat):
 		return Name{}, badName("%s cannot contain control characters", what)
 	}
 	display, err := precis.UsernameCasePreserved.String(s)
@@ -227,6 +229,10 @@ func (n Name) SameAs(o Name) bool {
 // isFormat reports invisible format characters (Unicode category Cf: bidi controls, zero-width
 // joiners), which would let two different names look the same.
 func isFormat(r rune) bool { return unicode.Is(unicode.Cf, r) }
+
+// isBidiControl reports the embeddings, overrides and isolates that reorder text: invisible
+// too, but what they do is control the text around them.
+func isBidiControl(r rune) bool { return r >= 0x202a && r <= 0x202e || r >= 0x2066 && r <= 0x2069 }
 
 // scripts are the scripts a name's letters are checked against, with the name the user is
 // told. A letter in none of them counts as its own script ("other").

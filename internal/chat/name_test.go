@@ -61,7 +61,8 @@ func TestParseNameRefuses(t *testing.T) {
 		{"a\u00a0b", "cannot contain spaces"},
 		{"a\x1bb", "control characters"},
 		{"a\u200bb", "invisible characters"}, // zero-width space
-		{"a\u202eb", "invisible characters"},
+		{"a\u202eb", "control characters"},   // a bidi override
+		{"a\u2067b", "control characters"},   // a bidi isolate
 		{"a\u200db", "invisible characters"},
 		{"a\u2060b", "invisible characters"},
 		{"a\u00adb", "invisible characters"}, // soft hyphen
