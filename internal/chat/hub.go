@@ -17,6 +17,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -153,9 +154,15 @@ func (h *Hub) reserve(word string) {
 	}
 }
 
+// isReserved reports whether n is a reserved name or looks like one (see reservedNames): only
+// user names are checked, rooms may be called anything.
 func (h *Hub) isReserved(n Name) bool {
+	forms := n.reservedForms()
+	if hasReservedStem(forms) {
+		return true
+	}
 	for _, r := range h.reserved {
-		if r.SameAs(n) {
+		if slices.Contains(forms, reservedForm(r)) { // n.SameAs(r) implies this
 			return true
 		}
 	}

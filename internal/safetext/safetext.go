@@ -12,28 +12,70 @@
 //   - C1 controls (U+0080–U+009F) are removed, and the ones that open a sequence (CSI U+009B, OSC
 //     U+009D, DCS U+0090, SOS U+0098, PM U+009E, APC U+009F) take their sequence with them;
 //   - bidirectional overrides and isolates (U+202A–U+202E, U+2066–U+2069), which reorder what
-//     follows them on screen, and the line and paragraph separators U+2028/U+2029 are removed.
+//     follows them on screen, and the line and paragraph separators U+2028/U+2029 are removed;
+//   - invisible characters are removed (see Invisible): zero-width spaces, joiners and marks,
+//     word joiners, invisible math operators, byte order marks, soft hyphens, Hangul fillers, tag
+//     characters and the rest of Unicode's default-ignorable code points, with which a line can
+//     hide text, split a word a filter looks for, or pass for an empty line. Three kinds carry
+//     meaning and are kept where they do (see Clean): the zero-width joiner that glues emoji
+//     into one (👩‍💻), the joiners between letters of scripts that use them (Persian, Hindi) and
+//     one variation selector after a character (❤️, the emoji form of ❤);
+//   - combining marks are capped at MaxMarks per character, so that a line of "Zalgo" text
+//     cannot spill over the lines above and below it.
 package safetext
 
 import (
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
 const esc = 0x1b
 
-// Clean returns b as valid UTF-8 text with no terminal control in it (see the package comment).
+// MaxMarks is how many combining marks (and variation selectors) one character keeps in a
+// line. Real writing needs up to three or four: Vietnamese two (ễ), Hindi three (nukta, vowel
+// sign, nasal sign), pointed and cantillated Hebrew four, a keycap emoji two (1️⃣). Beyond
+// that marks only pile up above and below the line: "Zalgo" text.
+const MaxMarks = 4
+
+// Clean returns b as valid UTF-8 text with no terminal control and no invisible characters in
+// it, and no character carrying more than MaxMarks combining marks (see the package comment).
+//
+// Joiners are kept only where they change what is shown: a zero-width joiner (U+200D) between
+// two pictographs (an emoji ZWJ sequence such as 👩‍💻 or 🏳️‍🌈), and a zero-width joiner or
+// non-joiner (U+200C) between two letters (or a letter and a mark) of one script that uses
+// them to choose between joined and separate forms: the Arabic family (Persian writes ZWNJ
+// inside words), Syriac, N'Ko, Mongolian, and the Brahmic scripts of South and Southeast Asia
+// (a half form or an explicit virama in Hindi). A variation selector is kept directly after
+// the character it selects a form of (not a space), once.
 func Clean(b []byte) string {
 	if printableASCII(b) {
 		return string(b)
 	}
-	var out strings.Builder
-	out.Grow(len(b))
+	var c cleaner
+	c.out.Grow(len(b))
 	for i := 0; i < len(b); {
+		if b[i] >= 0x20 && b[i] < 0x7f {
+			// Most of a non-ASCII line is still ASCII: copy each run at once.
+			j := i + 1
+			for j < len(b) && b[j] >= 0x20 && b[j] < 0x7f {
+				j++
+			}
+			c.ascii(b[i:j])
+			i = j
+			continue
+		}
 		r, size := utf8.DecodeRune(b[i:])
+		if r >= 0xa0 && r <= 0xffff && !specialBMP.has(r) {
+			// Most other characters are letters, digits and symbols with nothing to check.
+			// (Invalid UTF-8 decodes to U+FFFD with size 1, and is written as U+FFFD.)
+			c.base(r)
+			i += size
+			continue
+		}
 		switch {
 		case r == utf8.RuneError && size <= 1:
-			out.WriteRune(utf8.RuneError)
+			c.base(utf8.RuneError)
 			i++
 			continue
 		case r == esc:
@@ -46,15 +88,15 @@ func Clean(b []byte) string {
 			i = skipString(b, i+size)
 			continue
 		case r == '\t':
-			out.WriteByte(' ')
+			c.base(' ')
 		case isControl(r):
 			// dropped
 		default:
-			out.WriteRune(r)
+			c.rune(r)
 		}
 		i += size
 	}
-	return out.String()
+	return c.out.String()
 }
 
 // CleanString is Clean for a string.
@@ -63,6 +105,65 @@ func CleanString(s string) string {
 		return s
 	}
 	return Clean([]byte(s))
+}
+
+// cleaner writes what Clean keeps. Whether a joiner, a variation selector or a mark is kept
+// depends on what was kept before it, not on what was typed before it, so that cleaning clean
+// text changes nothing.
+type cleaner struct {
+	out       strings.Builder
+	lastBase  rune // the last character kept that is not a mark, selector or joiner
+	afterBase bool // nothing but a pending joiner was kept since lastBase
+	marks     int  // marks and selectors kept on lastBase
+	joiner    rune // a joiner after lastBase, written only if what comes next fits it
+}
+
+func (c *cleaner) ascii(run []byte) {
+	c.joiner = 0 // no joiner goes before an ASCII character
+	c.out.Write(run)
+	c.lastBase, c.afterBase, c.marks = rune(run[len(run)-1]), true, 0
+}
+
+func (c *cleaner) base(r rune) {
+	c.write(r)
+	c.lastBase, c.afterBase, c.marks = r, true, 0
+}
+
+func (c *cleaner) rune(r rune) {
+	switch {
+	case r == zwnj || r == zwj:
+		if joinsAfter(r, c.lastBase) {
+			c.joiner = r // of joiners in a row, the last one counts
+		}
+	case isVariationSelector(r):
+		// A space has no forms to choose from: a selector there only hides something.
+		if c.afterBase && c.marks < MaxMarks && !unicode.IsSpace(c.lastBase) {
+			c.write(r)
+			c.afterBase = false
+			c.marks++
+		}
+	case Invisible(r):
+		// dropped
+	case isMark(r):
+		if c.marks < MaxMarks {
+			c.write(r)
+			c.afterBase = false
+			c.marks++
+		}
+	default:
+		c.base(r)
+	}
+}
+
+// write writes r, after the pending joiner if r is what that joiner joins lastBase to.
+func (c *cleaner) write(r rune) {
+	if c.joiner != 0 {
+		if joinsBefore(c.joiner, c.lastBase, r) {
+			c.out.WriteRune(c.joiner)
+		}
+		c.joiner = 0
+	}
+	c.out.WriteRune(r)
 }
 
 func printableASCII(b []byte) bool {
