@@ -82,8 +82,8 @@ func TestLineEndsAndTelnetBytes(t *testing.T) {
 	alice := chattest.Join(t, srv.Addr, "alice")
 	bob := chattest.Dial(t, srv.Addr)
 	bob.Expect("What's your name?")
-	bob.Write("\xff\xfd\x03\xff\xfb\x18bob\r\x00") // telnet negotiation, then a name ended by CR NUL
-	bob.Expect("Welcome, bob!")
+	bob.Write("\xff\xfd\x03\xff\xfb\x18bob\r\x00")      // telnet negotiation, then a name ended by CR NUL
+	bob.Expect("\xff\xfc\x03\xff\xfe\x18Welcome, bob!") // refused: WONT SUPPRESS-GO-AHEAD, DONT TERMINAL-TYPE
 	alice.Expect("bob has joined the channel")
 
 	tests := []struct{ raw, want string }{

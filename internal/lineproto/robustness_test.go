@@ -14,9 +14,11 @@ import (
 )
 
 // TestSlowConsumer has one client that never reads while others chat at full speed: everyone
-// else gets every line in order, and the one who does not read is disconnected.
+// else gets every line in order, and the one who does not read is disconnected once its socket
+// has taken nothing for WriteTimeout.
 func TestSlowConsumer(t *testing.T) {
 	cfg := testConfig()
+	cfg.WriteTimeout = 2 * time.Second
 	srv := chattest.Start(t, cfg)
 
 	slow := chattest.Join(t, srv.Addr, "slow")
@@ -74,7 +76,7 @@ func TestSlowConsumer(t *testing.T) {
 		}
 	}
 
-	srv.Logs.WaitFor(t, "connection closed", "name=slow", `reason="slow consumer"`)
+	srv.Logs.WaitFor(t, "connection closed", "name=slow", `reason="write timeout"`)
 	// The slow client finds its connection closed once it reads what the kernel held.
 	slow.ExpectClosed()
 }

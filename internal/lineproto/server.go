@@ -67,6 +67,8 @@ type Server struct {
 
 	// testHookLine, when set, is called with each line before the chat sees it.
 	testHookLine func(line []byte)
+	// testSendBuffer, when set, is the size of each connection's kernel send buffer.
+	testSendBuffer int
 }
 
 // Observer is told what the transport does, for metrics. Its methods are called on hot paths:
@@ -155,6 +157,9 @@ func (s *Server) serveConn(nc net.Conn) {
 	if !ok {
 		s.log.Error("not a TCP connection", "remote", nc.RemoteAddr().String())
 		return
+	}
+	if s.testSendBuffer > 0 {
+		tcp.SetWriteBuffer(s.testSendBuffer)
 	}
 	f := s.flushers[int(s.nextFlusher.Add(1))%len(s.flushers)]
 	c, err := newConn(s, tcp, f)
