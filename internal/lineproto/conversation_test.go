@@ -257,3 +257,22 @@ func TestLineRateSlowsWithoutDropping(t *testing.T) {
 		t.Errorf("%d lines went through in %v; the line rate did not slow them", lines, elapsed)
 	}
 }
+
+// TestTelnetCommands sends, over the wire, what telnet sends for Ctrl-C and its other
+// commands: each gets its answer and the session goes on.
+func TestTelnetCommands(t *testing.T) {
+	srv := chattest.Start(t, testConfig())
+	alice := chattest.Join(t, srv.Addr, "alice")
+	bob := chattest.Join(t, srv.Addr, "bob")
+	alice.Expect("bob has joined the channel")
+
+	bob.Write("half a li\xff\xf4\xff\xfd\x06") // Ctrl-C: IP, DO TIMING-MARK
+	bob.Write("after\r\n")
+	alice.Expect("<bob> after")
+	bob.Write("\xff\xf6") // AYT
+	bob.Expect("\xff\xfb\x06*** yes, the server is here")
+	bob.Write("\xff\xfd\x01\xff\xfd\x01\xff\xfb\x18\xff\xf3x\r\n") // DO ECHO twice, WILL TERMINAL-TYPE, BRK
+	alice.Expect("<bob> x")
+	alice.Send("hi")
+	bob.Expect("\xff\xfc\x01\xff\xfe\x18<alice> hi") // refused once each
+}
