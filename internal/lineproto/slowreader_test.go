@@ -210,3 +210,29 @@ func readUntil(t *testing.T, r *bufio.Reader, want string) {
 	for readLine(t, r) != want {
 	}
 }
+
+// TestCaughtUpStaysConnected has a reader fall behind for a moment and catch up: after that,
+// output goes on reaching it, however long after, and nothing times out.
+func TestCaughtUpStaysConnected(t *testing.T) {
+	cfg := testConfig()
+	cfg.WriteTimeout = time.Second
+	srv := chattest.Start(t, cfg, func(s *lineproto.Server) { s.SetTestSendBuffer(16 << 10) })
+	_, reader := slowReader(t, srv.Addr, "reader", 256<<10)
+	talker := chattest.Join(t, srv.Addr, "talker")
+	readUntil(t, reader, "talker has joined the channel")
+
+	// 200 KB at once: more than the kernel takes, so that the reader's socket fills and it is
+	// written to while it reads.
+	filler := strings.Repeat("x", 1000)
+	var burst strings.Builder
+	for i := range 200 {
+		fmt.Fprintf(&burst, "%d %s\n", i, filler)
+	}
+	talker.Write(burst.String())
+	readUntil(t, reader, "<talker> 199 "+filler)
+
+	// Longer than the write timeout: the deadline of the writes that caught up runs out.
+	time.Sleep(cfg.WriteTimeout + 500*time.Millisecond)
+	talker.Send("still here?")
+	readUntil(t, reader, "<talker> still here?")
+}

@@ -405,6 +405,9 @@ func (c *conn) writeLoop(pending []*chunk) {
 				if c.draining && !c.closed {
 					c.nc.CloseWrite()
 				}
+				// The flushers' writes must not find the deadline of ours, long past by then:
+				// a write past its deadline fails before it is tried.
+				c.nc.SetWriteDeadline(time.Time{})
 				c.out.reset()
 				c.writing = false
 				c.writerIdle.Broadcast()
