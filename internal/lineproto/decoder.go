@@ -149,56 +149,66 @@ func (d *Decoder) Decode(p []byte) (int, Event) {
 				continue
 			}
 			n-- // a lone CR is dropped; c is read again as data
-		case stIAC:
-			d.state = stData
-			switch c {
-			case iac: // escaped 0xFF is data
-				if ev := d.appendRun([]byte{iac}); ev != NeedMore {
-					return n, ev
-				}
-			case will:
-				d.state = stWill
-			case do:
-				d.state = stDo
-			case wont, dont:
-				d.state = stNo
-			case sb:
-				d.state = stSB
-				d.subneg = 0
-			case ec:
-				d.erase()
-			case el, ip, brk, abort, susp:
-				d.startOver()
-			case ayt:
-				return n, AreYouThere
-			case ao:
-				return n, AbortOutput
-			}
-		case stWill, stDo:
-			asked := d.state
-			d.state = stData
-			if d.answer(asked, c) {
-				return n, Reply
-			}
-		case stNo:
-			d.state = stData
-		case stSB:
-			d.subneg++
-			switch {
-			case c == iac:
-				d.state = stSBIAC
-			case d.subneg > maxSubnegotiation:
-				d.state = stData
-			}
-		case stSBIAC:
-			if c == se {
-				d.state = stData
-			} else {
-				d.state = stSB
+		default:
+			if ev := d.telnet(c); ev != NeedMore {
+				return n, ev
 			}
 		}
 	}
 	return n, NeedMore
+}
+
+// telnet takes byte c of a telnet command. It is apart from Decode so that the plain path
+// stays small.
+func (d *Decoder) telnet(c byte) Event {
+	switch d.state {
+	case stIAC:
+		d.state = stData
+		switch c {
+		case iac: // escaped 0xFF is data
+			return d.appendRun([]byte{iac})
+		case will:
+			d.state = stWill
+		case do:
+			d.state = stDo
+		case wont, dont:
+			d.state = stNo
+		case sb:
+			d.state = stSB
+			d.subneg = 0
+		case ec:
+			d.erase()
+		case el, ip, brk, abort, susp:
+			d.startOver()
+		case ayt:
+			return AreYouThere
+		case ao:
+			return AbortOutput
+		}
+	case stWill, stDo:
+		asked := d.state
+		d.state = stData
+		if d.answer(asked, c) {
+			return Reply
+		}
+	case stNo:
+		d.state = stData
+	case stSB:
+		d.subneg++
+		switch {
+		case c == iac:
+			d.state = stSBIAC
+		case d.subneg > maxSubnegotiation:
+			d.state = stData
+		}
+	case stSBIAC:
+		if c == se {
+			d.state = stData
+		} else {
+			d.state = stSB
+		}
+	}
+	return NeedMore
 }
 
 // Line returns the line found by the last Decode that returned LineReady, without its line end.
