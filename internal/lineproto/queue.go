@@ -63,20 +63,35 @@ func (q *outQueue) write(p []byte, skippable bool) {
 	}
 }
 
-// take moves blocks from the front of q to the end of dst: at most max of them, and then as
-// many more as it takes to end at the end of a line, so that what stays starts with a whole
-// line. It returns dst and how many bytes it moved.
+// take moves blocks from the front of q to the end of dst: at most max of them, and then what
+// is left of the last line they hold (a few blocks at most, the last of them split), so that
+// what stays starts with a whole line. It returns dst and how many bytes it moved.
 func (q *outQueue) take(dst []*chunk, max int) ([]*chunk, int) {
 	k := min(max, len(q.blocks))
+	var tail *chunk // the end of a line cut in two, taken from block k
 	for k > 0 && k < len(q.blocks) && q.blocks[k-1].skip && q.blocks[k].skip &&
 		q.blocks[k-1].b[q.blocks[k-1].n-1] != '\n' {
-		k++
+		next := q.blocks[k]
+		i := bytes.IndexByte(next.b[next.off:next.n], '\n')
+		if i < 0 || next.off+i+1 == next.n {
+			k++ // the line goes on past this block, or ends with it
+			continue
+		}
+		tail = chunks.Get().(*chunk)
+		tail.skip = true
+		tail.n = copy(tail.b[:], next.b[next.off:next.off+i+1])
+		next.off += i + 1
+		break
 	}
 	n := 0
 	for _, ch := range q.blocks[:k] {
 		n += ch.n - ch.off
 	}
 	dst = append(dst, q.blocks[:k]...)
+	if tail != nil {
+		dst = append(dst, tail)
+		n += tail.n
+	}
 	q.blocks = slices.Delete(q.blocks, 0, k)
 	if len(q.blocks) == 0 && cap(q.blocks) > 64 {
 		q.blocks = nil // do not keep a large backlog's slice on an idle connection

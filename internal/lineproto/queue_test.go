@@ -63,7 +63,7 @@ func TestSkipOldest(t *testing.T) {
 func TestTakeEndsAtLineEnd(t *testing.T) {
 	var q outQueue
 	defer q.reset()
-	line := strings.Repeat("x", 511) + "\n" // two to a block
+	line := strings.Repeat("x", 700) + "\n" // blocks end inside lines
 	for range 10 {
 		q.write([]byte(line), true)
 	}

@@ -306,6 +306,7 @@ func (f *flusher) flush(c *conn) {
 	c.queuedMsgs = 0
 	var queued int
 	f.batch, queued = c.takeLocked(f.batch[:0], maxFlushBlocks)
+	capped := c.out.size > 0 // more was queued than one writev takes
 	queued += c.out.size
 	c.flushing = true
 	c.mu.Unlock()
@@ -344,7 +345,11 @@ func (f *flusher) flush(c *conn) {
 			go c.writeLoop(slices.Clone(rest))
 		}
 	case c.pendingLocked():
-		// More was queued than one writev takes, or came while we wrote.
+		// More was queued than one writev takes, or came while we wrote. The rest of a
+		// backlog goes on at once, as the writev would have taken it all if it could.
+		if capped {
+			c.urgent.Store(true)
+		}
 		relist = c.scheduleLocked()
 	case c.draining:
 		c.nc.CloseWrite() // everything is sent
