@@ -17,13 +17,15 @@ import (
 //
 // A broadcast appends to each member's queue (write) and puts the member on a flusher's list if
 // it is not there already. A flusher is one goroutine serving many connections: it takes a
-// connection's whole queue and hands it to the kernel with one non-blocking writev. While a
-// flusher works through its list, more output piles up in the queues behind it, so the busier
-// the server, the more lines each writev carries: a join storm or a flood of lines costs a
-// syscall per connection per pass, not per line. Only when a socket is full (its client reads
-// slowly) does the connection get a writer goroutine of its own, which waits for the socket
-// with --write-timeout as its deadline and gives the connection back to the flushers once it
-// has caught up. Idle connections have no writer at all.
+// connection's whole queue (up to what one writev takes) and hands it to the kernel with one
+// non-blocking writev. While a flusher works through its list, more output piles up in the
+// queues behind it, so the busier the server, the more lines each writev carries: a join storm
+// or a flood of lines costs a syscall per connection per pass, not per line. Only when a socket
+// is full (its client reads slowly) does the connection get a writer goroutine of its own,
+// which takes the queue a little at a time (what waits can still be skipped, see
+// makeRoomLocked), waits for the socket, gives up only when the socket takes nothing for
+// --write-timeout, and gives the connection back to the flushers once it has caught up. Idle
+// connections have no writer at all.
 
 // write queues b, which a reader slower than the room may miss if skippable (see
 // chat.Message.Skippable). It never blocks, and never lets one client hold up anyone else.
