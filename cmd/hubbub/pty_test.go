@@ -87,3 +87,18 @@ func (term *terminal) typeLine(line string) {
 		term.t.Fatalf("type %q: %v", line, err)
 	}
 }
+
+// press types keys without pressing Enter.
+func (term *terminal) press(keys string) {
+	term.t.Helper()
+	if _, err := term.master.WriteString(keys); err != nil {
+		term.t.Fatalf("press %q: %v", keys, err)
+	}
+}
+
+// shows reports whether the program has printed s at any time.
+func (term *terminal) shows(s string) bool {
+	term.mu.Lock()
+	defer term.mu.Unlock()
+	return strings.Contains(term.out.String(), s)
+}

@@ -18,7 +18,8 @@ import (
 	"hubbub/internal/chat"
 )
 
-// closeReason says why a connection ended; the first reason recorded is the one logged.
+// closeReason says why a connection ended; the first reason recorded is the one logged and
+// reported to the Observer, which makes a metric label of it: it is always one of these.
 type closeReason string
 
 const (
@@ -32,9 +33,25 @@ const (
 	reasonShutdown        closeReason = "server shutdown"
 	reasonPanic           closeReason = "panic"
 	reasonBanned          closeReason = "banned"
+	reasonKicked          closeReason = "kicked"
+	reasonDropped         closeReason = "dropped" // by the chat, for a reason this transport does not know
 )
 
-var noticeRegisterTimeout = []byte("*** timed out waiting for your name, goodbye\r\n")
+// dropReason maps the chat's reason for ending a connection to one of ours.
+func dropReason(r chat.DropReason) closeReason {
+	switch r {
+	case chat.DropKicked:
+		return reasonKicked
+	case chat.DropBanned:
+		return reasonBanned
+	}
+	return reasonDropped
+}
+
+var (
+	noticeRegisterTimeout = []byte("*** timed out waiting for your name, goodbye\r\n")
+	noticeHere            = []byte("*** yes, the server is here\r\n") // the answer to telnet's AYT
+)
 
 // readBufSize is the size of the buffer a connection borrows for one read.
 const readBufSize = 4096
@@ -70,6 +87,8 @@ type conn struct {
 	flushing    bool        // a flusher is writing output it took from out; guarded by mu
 	writing     bool        // a writer goroutine of its own is running; guarded by mu
 	queuedMsgs  int         // messages queued since the last write, for metrics; guarded by mu
+	skipped     int         // chat lines skipped for a slow reader, not yet told; guarded by mu
+	told        bool        // the reader was told it fell behind and has not caught up since; guarded by mu
 	sealed      bool        // no more output is accepted; guarded by mu
 	draining    bool        // close our side once out is sent; guarded by mu
 	closed      bool        // the socket is closed; guarded by mu
@@ -92,6 +111,14 @@ func newConn(srv *Server, nc *net.TCPConn, f *flusher) (*conn, error) {
 		lastFill: time.Now(),
 	}
 	c.writerIdle.L = &c.mu
+	// telnet's "toggle autosynch" sends IAC DM as urgent data after Ctrl-C; kept in line, it
+	// is a telnet command the Decoder skips, where out of line it would leave a stray byte.
+	var serr error
+	if err := raw.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_OOBINLINE, 1)
+	}); err != nil || serr != nil {
+		return nil, fmt.Errorf("set SO_OOBINLINE: %w", errors.Join(err, serr))
+	}
 	c.waitFn = func(fd uintptr) bool {
 		// Peek one byte into the stack: readable (or closed, or failed) means Read will not block.
 		var b [1]byte
@@ -104,13 +131,13 @@ func newConn(srv *Server, nc *net.TCPConn, f *flusher) (*conn, error) {
 // Deliver queues m for the client (chat.Client). It never blocks.
 func (c *conn) Deliver(m *chat.Message) {
 	if b := m.Encoded(lineEncoding{}); len(b) > 0 {
-		c.write(b)
+		c.write(b, m.Skippable())
 	}
 }
 
 // Drop ends the connection after what is queued is sent (chat.Client): a kick or a ban.
 func (c *conn) Drop(reason chat.DropReason, _ string) {
-	c.finish(closeReason(reason), nil)
+	c.finish(dropReason(reason), nil)
 }
 
 // remoteAddr returns the client's address, as the chat sees it.
@@ -133,12 +160,12 @@ func (c *conn) finish(reason closeReason, notice []byte) {
 		c.reason = reason
 	}
 	if notice != nil {
-		c.out.write(notice)
+		c.out.write(notice, false)
 	}
 	c.sealed = true
 	c.draining = true
 	switch {
-	case c.out.size > 0:
+	case c.pendingLocked():
 		// Whoever writes the rest closes our side once the queue is empty. A connection on
 		// its way out is not held back for a storm: the linger deadline is running.
 		c.urgent.Store(true)
@@ -273,8 +300,22 @@ func (c *conn) handleInput(dec *Decoder, p []byte) {
 		if c.isSealed() {
 			return // closing: what the client still sends is ignored
 		}
-		if ev == LineTooLong {
-			c.write(c.srv.lineTooLong)
+		switch ev {
+		case LineTooLong:
+			c.write(c.srv.lineTooLong, false)
+			continue
+		case Reply:
+			c.write(dec.Reply(), false)
+			continue
+		case AreYouThere:
+			// Answered at the line rate: a stream of AYTs must not become a stream of answers.
+			if !c.takeToken() {
+				return
+			}
+			c.write(noticeHere, false)
+			continue
+		case AbortOutput:
+			c.abortOutput()
 			continue
 		}
 		if !c.takeToken() {

@@ -83,8 +83,8 @@ func TestLineEndsAndTelnetBytes(t *testing.T) {
 	alice := chattest.Join(t, srv.Addr, "alice")
 	bob := chattest.Dial(t, srv.Addr)
 	bob.Expect("What's your name?")
-	bob.Write("\xff\xfd\x03\xff\xfb\x18bob\r\x00") // telnet negotiation, then a name ended by CR NUL
-	bob.Expect("Welcome, bob!")
+	bob.Write("\xff\xfd\x03\xff\xfb\x18bob\r\x00")      // telnet negotiation, then a name ended by CR NUL
+	bob.Expect("\xff\xfc\x03\xff\xfe\x18Welcome, bob!") // refused: WONT SUPPRESS-GO-AHEAD, DONT TERMINAL-TYPE
 	alice.Expect("bob has joined the channel")
 
 	tests := []struct{ raw, want string }{
@@ -262,4 +262,23 @@ func TestLineRateSlowsWithoutDropping(t *testing.T) {
 	if elapsed := time.Since(start); elapsed < 450*time.Millisecond {
 		t.Errorf("%d lines went through in %v; the line rate did not slow them", lines, elapsed)
 	}
+}
+
+// TestTelnetCommands sends, over the wire, what telnet sends for Ctrl-C and its other
+// commands: each gets its answer and the session goes on.
+func TestTelnetCommands(t *testing.T) {
+	srv := chattest.Start(t, testConfig())
+	alice := chattest.Join(t, srv.Addr, "alice")
+	bob := chattest.Join(t, srv.Addr, "bob")
+	alice.Expect("bob has joined the channel")
+
+	bob.Write("half a li\xff\xf4\xff\xfd\x06") // Ctrl-C: IP, DO TIMING-MARK
+	bob.Write("after\r\n")
+	alice.Expect("<bob> after")
+	bob.Write("\xff\xf6") // AYT
+	bob.Expect("\xff\xfb\x06*** yes, the server is here")
+	bob.Write("\xff\xfd\x01\xff\xfd\x01\xff\xfb\x18\xff\xf3x\r\n") // DO ECHO twice, WILL TERMINAL-TYPE, BRK
+	alice.Expect("<bob> x")
+	alice.Send("hi")
+	bob.Expect("\xff\xfc\x01\xff\xfe\x18<alice> hi") // refused once each
 }

@@ -13,19 +13,34 @@ const (
 	// LineTooLong means the line being typed passed the maximum; the rest of it, up to the next
 	// line end, is discarded. It is reported once per line, when the limit is crossed.
 	LineTooLong
+	// Reply means the client asked something of the telnet protocol that must be answered;
+	// Decoder.Reply returns the bytes to send back, in order with the answers to earlier lines.
+	Reply
+	// AreYouThere means the client sent telnet's AYT: it wants visible proof the server lives.
+	AreYouThere
+	// AbortOutput means the client sent telnet's AO: it wants the output waiting for it dropped.
+	AbortOutput
 )
 
-// Telnet command bytes (RFC 854, RFC 855).
+// Telnet command bytes (RFC 854, RFC 855, RFC 1184).
 const (
-	iac  = 255
-	dont = 254
-	do   = 253
-	wont = 252
-	will = 251
-	sb   = 250
-	el   = 248 // erase line
-	ec   = 247 // erase character
-	se   = 240
+	iac   = 255
+	dont  = 254
+	do    = 253
+	wont  = 252
+	will  = 251
+	sb    = 250
+	el    = 248 // erase line
+	ec    = 247 // erase character
+	ayt   = 246 // are you there
+	ao    = 245 // abort output
+	ip    = 244 // interrupt process: telnet sends it for Ctrl-C
+	brk   = 243 // break: telnet sends it for Ctrl-\
+	se    = 240
+	abort = 238 // abort process (LINEMODE)
+	susp  = 237 // suspend process: telnet sends it for Ctrl-Z
+
+	optTimingMark = 6 // RFC 860
 )
 
 type decodeState uint8
@@ -34,7 +49,9 @@ const (
 	stData  decodeState = iota
 	stCR                // saw CR; LF or NUL ends the line, anything else means a lone CR
 	stIAC               // saw IAC in data
-	stOpt               // saw IAC WILL/WONT/DO/DONT; the next byte is the option
+	stWill              // saw IAC WILL; the next byte is the option
+	stDo                // saw IAC DO; the next byte is the option
+	stNo                // saw IAC WONT or IAC DONT; the next byte is the option
 	stSB                // inside subnegotiation, skipping until IAC SE
 	stSBIAC             // saw IAC inside subnegotiation
 )
@@ -52,6 +69,13 @@ var special = [256]bool{'\r': true, '\n': true, iac: true, 0x08: true, 0x7f: tru
 // backspace (0x08), DEL (0x7f) and telnet's erase-character and erase-line, and never holds
 // more than max bytes of a line however long the line is. The zero value is not usable; use
 // NewDecoder.
+//
+// Telnet's other commands get the meaning a telnet user expects. Ctrl-C, Ctrl-\ and Ctrl-Z
+// (IP, BRK, SUSP; ABORT too) abandon the line being typed and never end the session. telnet
+// follows each with DO TIMING-MARK and shows nothing more until it is answered, so DO
+// TIMING-MARK is answered WILL TIMING-MARK (RFC 860) every time. Any other option the client
+// offers (WILL) or asks for (DO) is refused once with DONT or WONT; WONT and DONT need no
+// answer, as every option is already off. AYT and AO are reported for the connection to act on.
 type Decoder struct {
 	max        int
 	state      decodeState
@@ -59,6 +83,11 @@ type Decoder struct {
 	discarding bool   // the current line passed max; drop it up to its end
 	line       []byte // the line being assembled when it spans reads or is edited
 	out        []byte // the last line returned
+	reply      [3]byte
+	// refused marks the options already refused, (WONT for DO, DONT for WILL): each is refused
+	// once, so that a client repeating a request cannot make the server talk without end.
+	// Allocated at the first request: nc and telnet on a port other than 23 never negotiate.
+	refused *[2][256 / 8]byte
 }
 
 // NewDecoder returns a Decoder for lines of at most max bytes.
@@ -120,46 +149,103 @@ func (d *Decoder) Decode(p []byte) (int, Event) {
 				continue
 			}
 			n-- // a lone CR is dropped; c is read again as data
-		case stIAC:
-			d.state = stData
-			switch c {
-			case iac: // escaped 0xFF is data
-				if ev := d.appendRun([]byte{iac}); ev != NeedMore {
-					return n, ev
-				}
-			case will, wont, do, dont:
-				d.state = stOpt
-			case sb:
-				d.state = stSB
-				d.subneg = 0
-			case ec:
-				d.erase()
-			case el:
-				d.line = d.line[:0]
-			}
-		case stOpt:
-			d.state = stData
-		case stSB:
-			d.subneg++
-			switch {
-			case c == iac:
-				d.state = stSBIAC
-			case d.subneg > maxSubnegotiation:
-				d.state = stData
-			}
-		case stSBIAC:
-			if c == se {
-				d.state = stData
-			} else {
-				d.state = stSB
+		default:
+			if ev := d.telnet(c); ev != NeedMore {
+				return n, ev
 			}
 		}
 	}
 	return n, NeedMore
 }
 
+// telnet takes byte c of a telnet command. It is apart from Decode so that the plain path
+// stays small.
+func (d *Decoder) telnet(c byte) Event {
+	switch d.state {
+	case stIAC:
+		d.state = stData
+		switch c {
+		case iac: // escaped 0xFF is data
+			return d.appendRun([]byte{iac})
+		case will:
+			d.state = stWill
+		case do:
+			d.state = stDo
+		case wont, dont:
+			d.state = stNo
+		case sb:
+			d.state = stSB
+			d.subneg = 0
+		case ec:
+			d.erase()
+		case el, ip, brk, abort, susp:
+			d.startOver()
+		case ayt:
+			return AreYouThere
+		case ao:
+			return AbortOutput
+		}
+	case stWill, stDo:
+		asked := d.state
+		d.state = stData
+		if d.answer(asked, c) {
+			return Reply
+		}
+	case stNo:
+		d.state = stData
+	case stSB:
+		d.subneg++
+		switch {
+		case c == iac:
+			d.state = stSBIAC
+		case d.subneg > maxSubnegotiation:
+			d.state = stData
+		}
+	case stSBIAC:
+		if c == se {
+			d.state = stData
+		} else {
+			d.state = stSB
+		}
+	}
+	return NeedMore
+}
+
 // Line returns the line found by the last Decode that returned LineReady, without its line end.
 func (d *Decoder) Line() []byte { return d.out }
+
+// Reply returns the telnet answer found by the last Decode that returned Reply. It is valid
+// until the next call to Decode.
+func (d *Decoder) Reply() []byte { return d.reply[:] }
+
+// answer sets the reply to IAC WILL or IAC DO (asked) of option, and reports whether there is
+// one to send.
+func (d *Decoder) answer(asked decodeState, option byte) bool {
+	verb, side := byte(dont), 0 // the client offers to do option: we do not want it
+	if asked == stDo {
+		if option == optTimingMark {
+			d.reply = [3]byte{iac, will, optTimingMark}
+			return true
+		}
+		verb, side = wont, 1 // the client asks us to do option: we will not
+	}
+	if d.refused == nil {
+		d.refused = new([2][256 / 8]byte)
+	}
+	bit := byte(1) << (option % 8)
+	if d.refused[side][option/8]&bit != 0 {
+		return false
+	}
+	d.refused[side][option/8] |= bit
+	d.reply = [3]byte{iac, verb, option}
+	return true
+}
+
+// startOver abandons the line being typed, even one that is too long: what follows is a new line.
+func (d *Decoder) startOver() {
+	d.line = d.line[:0]
+	d.discarding = false
+}
 
 // Pending returns how many bytes of an unfinished line the decoder holds.
 func (d *Decoder) Pending() int { return len(d.line) }

@@ -7,9 +7,14 @@ import (
 	"testing"
 )
 
-const tooLongMark = "<too long>"
+const (
+	tooLongMark = "<too long>"
+	aytMark     = "<ayt>"
+	aoMark      = "<ao>"
+	replyMark   = "<reply>" // followed by the reply's bytes
+)
 
-// decodeChunks feeds chunks to a new decoder and returns the lines and too-long events.
+// decodeChunks feeds chunks to a new decoder and returns the lines and the other events.
 func decodeChunks(t testing.TB, max int, chunks ...[]byte) []string {
 	t.Helper()
 	d := NewDecoder(max)
@@ -26,6 +31,12 @@ func decodeChunks(t testing.TB, max int, chunks ...[]byte) []string {
 				got = append(got, string(d.Line()))
 			case LineTooLong:
 				got = append(got, tooLongMark)
+			case Reply:
+				got = append(got, replyMark+string(d.Reply()))
+			case AreYouThere:
+				got = append(got, aytMark)
+			case AbortOutput:
+				got = append(got, aoMark)
 			}
 			if d.Pending() > max {
 				t.Fatalf("decoder holds %d bytes, max %d", d.Pending(), max)
@@ -64,7 +75,7 @@ func TestDecoder(t *testing.T) {
 		{"backspace past start", 100, "\x08\x08x\n", []string{"x"}},
 		{"backspace whole rune", 100, "caf\u00e9\x08e\n", []string{"cafe"}},
 		{"backspace emoji", 100, "hi \U0001F600\x7f!\n", []string{"hi !"}},
-		{"IAC option negotiation", 100, "\xff\xfb\x01\xff\xfd\x03hi\xff\xfc\x22\n", []string{"hi"}},
+		{"IAC option negotiation", 100, "\xff\xfb\x01\xff\xfd\x03hi\xff\xfc\x22\n", []string{"<reply>\xff\xfe\x01", "<reply>\xff\xfc\x03", "hi"}},
 		{"IAC subnegotiation", 100, "\xff\xfa\x18\x00xterm\xff\xf0ok\n", []string{"ok"}},
 		{"IAC IAC in subnegotiation", 100, "\xff\xfa\x18\xff\xff\xff\xf0ok\n", []string{"ok"}},
 		{"unterminated subnegotiation ends", 100, "\xff\xfa" + strings.Repeat("z", 600) + "\nok\n", []string{strings.Repeat("z", 600-513), "ok"}},
@@ -78,6 +89,23 @@ func TestDecoder(t *testing.T) {
 		{"far over max", 5, strings.Repeat("x", 1000) + "\nok\n", []string{tooLongMark, "ok"}},
 		{"over max with CRLF", 5, "1234567\r\nok\r\n", []string{tooLongMark, "ok"}},
 		{"backspace does not revive long line", 3, "abcd\x08\x08\nok\n", []string{tooLongMark, "ok"}},
+		// What Debian's telnet (inetutils) sends for Ctrl-C, Ctrl-\ and Ctrl-Z: the command, then
+		// DO TIMING-MARK, which must be answered or telnet shows nothing ever again.
+		{"Ctrl-C", 100, "half a li\xff\xf4\xff\xfd\x06ne\r\n", []string{"<reply>\xff\xfb\x06", "ne"}},
+		{"Ctrl-backslash", 100, "ab\xff\xf3\xff\xfd\x06cd\n", []string{"<reply>\xff\xfb\x06", "cd"}},
+		{"Ctrl-Z", 100, "ab\xff\xed\xff\xfd\x06cd\n", []string{"<reply>\xff\xfb\x06", "cd"}},
+		{"ABORT", 100, "ab\xff\xeecd\n", []string{"cd"}},
+		{"autosynch adds IAC DM", 100, "ab\xff\xf4\xff\xfd\x06\xff\xf2cd\n", []string{"<reply>\xff\xfb\x06", "cd"}},
+		{"every timing mark answered", 100, "\xff\xfd\x06\xff\xfd\x06", []string{"<reply>\xff\xfb\x06", "<reply>\xff\xfb\x06"}},
+		{"IP ends a too long line", 3, "abcdef\xff\xf4gh\n", []string{tooLongMark, "gh"}},
+		{"EL ends a too long line", 3, "abcdef\xff\xf8gh\n", []string{tooLongMark, "gh"}},
+		{"AYT", 100, "ab\xff\xf6cd\n", []string{aytMark, "abcd"}},
+		{"AO", 100, "ab\xff\xf5cd\n", []string{aoMark, "abcd"}},
+		{"WILL refused once", 100, "\xff\xfb\x18\xff\xfb\x18\xff\xfb\x1fok\n", []string{"<reply>\xff\xfe\x18", "<reply>\xff\xfe\x1f", "ok"}},
+		{"DO refused once", 100, "\xff\xfd\x01\xff\xfd\x03\xff\xfd\x01ok\n", []string{"<reply>\xff\xfc\x01", "<reply>\xff\xfc\x03", "ok"}},
+		{"DO and WILL refused apart", 100, "\xff\xfd\x03\xff\xfb\x03", []string{"<reply>\xff\xfc\x03", "<reply>\xff\xfe\x03"}},
+		{"WONT and DONT not answered", 100, "\xff\xfc\x01\xff\xfe\x03\xff\xfc\x06ok\n", []string{"ok"}},
+		{"WILL TIMING-MARK refused", 100, "\xff\xfb\x06", []string{"<reply>\xff\xfe\x06"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -122,7 +150,8 @@ func TestDecoderRelease(t *testing.T) {
 }
 
 func FuzzDecoder(f *testing.F) {
-	for _, s := range []string{"a\nb\r\nc\r\x00", "\xff\xfb\x01hi\n", "\xff\xfa\x18xterm\xff\xf0", "ab\x08\x7f\n", "a\rb\n", strings.Repeat("z", 40) + "\n"} {
+	for _, s := range []string{"a\nb\r\nc\r\x00", "\xff\xfb\x01hi\n", "\xff\xfa\x18xterm\xff\xf0", "ab\x08\x7f\n", "a\rb\n", strings.Repeat("z", 40) + "\n",
+		"ab\xff\xf4\xff\xfd\x06cd\n", "\xff\xf6\xff\xf5\xff\xfd\x01\xff\xfd\x01\xff\xfb\x01"} {
 		f.Add([]byte(s), uint8(16), uint8(3))
 	}
 	f.Fuzz(func(t *testing.T, in []byte, max, split uint8) {
@@ -137,7 +166,13 @@ func FuzzDecoder(f *testing.F) {
 			t.Fatalf("splitting changed the result: %q vs %q", whole, split)
 		}
 		for _, line := range whole {
-			if line == tooLongMark {
+			if line == tooLongMark || line == aytMark || line == aoMark {
+				continue
+			}
+			if reply, ok := strings.CutPrefix(line, replyMark); ok {
+				if len(reply) != 3 || reply[0] != '\xff' {
+					t.Fatalf("reply %q is not a telnet option command", reply)
+				}
 				continue
 			}
 			if len(line) > m {

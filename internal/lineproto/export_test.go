@@ -12,3 +12,7 @@ func (s *Server) SetTestHold(d time.Duration) {
 		f.holdFor = func(time.Duration, int) time.Duration { return d }
 	}
 }
+
+// SetTestSendBuffer sets the kernel's send buffer of each connection to n bytes, so that a slow
+// reader's backlog piles up in its queue rather than in the kernel.
+func (s *Server) SetTestSendBuffer(n int) { s.testSendBuffer = n }

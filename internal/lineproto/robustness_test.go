@@ -14,9 +14,11 @@ import (
 )
 
 // TestSlowConsumer has one client that never reads while others chat at full speed: everyone
-// else gets every line in order, and the one who does not read is disconnected.
+// else gets every line in order, and the one who does not read is disconnected once its socket
+// has taken nothing for WriteTimeout.
 func TestSlowConsumer(t *testing.T) {
 	cfg := testConfig()
+	cfg.WriteTimeout = 2 * time.Second
 	srv := chattest.Start(t, cfg)
 
 	slow := chattest.Join(t, srv.Addr, "slow")
@@ -74,7 +76,7 @@ func TestSlowConsumer(t *testing.T) {
 		}
 	}
 
-	srv.Logs.WaitFor(t, "connection closed", "name=slow", `reason="slow consumer"`)
+	srv.Logs.WaitFor(t, "connection closed", "name=slow", `reason="write timeout"`)
 	// The slow client finds its connection closed once it reads what the kernel held.
 	slow.ExpectClosed()
 }
@@ -245,5 +247,29 @@ func TestHeldOutput(t *testing.T) {
 	}
 	if err := <-done; err != nil {
 		t.Fatalf("Shutdown: %v", err)
+	}
+}
+
+// TestLargeBacklog holds a connection's output until more than a writev can take (1024
+// blocks) is queued, then lets it go: it all arrives, in order.
+func TestLargeBacklog(t *testing.T) {
+	cfg := testConfig()
+	cfg.MaxQueue = 8 << 20
+	srv := chattest.Start(t, cfg, func(s *lineproto.Server) { s.SetTestHold(time.Hour) })
+	alice := chattest.Join(t, srv.Addr, "alice")
+	bob := chattest.Join(t, srv.Addr, "bob")
+	// alice was flushed a moment ago (her welcome): what comes for her now is held.
+	filler := strings.Repeat("b", 1000)
+	var flood strings.Builder
+	for i := range 2000 { // 2 MB
+		fmt.Fprintf(&flood, "%d %s\n", i, filler)
+	}
+	bob.Write(flood.String())
+	bob.Send("/who") // a round trip: bob's lines are all in alice's queue after it
+	bob.Expect("*** #lobby (2): alice, bob")
+	alice.Send("let it go") // her own input: what is held for her goes out as its answer
+	alice.Expect("bob has joined the channel")
+	for i := range 2000 {
+		alice.Expect(fmt.Sprintf("<bob> %d %s", i, filler))
 	}
 }

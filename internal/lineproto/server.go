@@ -20,13 +20,19 @@ import (
 
 // Config holds the limits of the line transport. Each has a flag in cmd/hubbub.
 type Config struct {
-	MaxLine         int           // longest line a client may send, in bytes
-	MaxQueue        int           // bytes queued to one connection before it is dropped as too slow
-	WriteTimeout    time.Duration // a write that makes no progress for this long drops the connection
+	MaxLine int // longest line a client may send, in bytes
+	// MaxQueue bounds the bytes queued to one connection: past it, the oldest chat lines queued
+	// are skipped (the client is told once); output that cannot be skipped is queued up to four
+	// times MaxQueue, past which the connection is dropped as a slow consumer.
+	MaxQueue        int
+	WriteTimeout    time.Duration // a socket that takes no byte for this long drops the connection
 	RegisterTimeout time.Duration // time to choose a name before the connection is closed; 0: none
 	LineRate        float64       // lines per second one connection may send; 0: no limit
 	LineBurst       int           // lines that may be sent at once before LineRate applies
-	FloodAfter      time.Duration // a client held back by LineRate this long without let-up is flooding; 0: never
+	// FloodAfter is how long a client held back by LineRate without let-up may go on before it
+	// counts as flooding; 0: never. A paste is held back too, and must arrive whole: at the
+	// default rate, a minute lets a paste of 600 lines (plus the burst) through.
+	FloodAfter time.Duration
 }
 
 // DefaultConfig returns the defaults documented in the README and in --help.
@@ -38,7 +44,7 @@ func DefaultConfig() Config {
 		RegisterTimeout: 60 * time.Second,
 		LineRate:        10,
 		LineBurst:       30,
-		FloodAfter:      10 * time.Second,
+		FloodAfter:      time.Minute,
 	}
 }
 
@@ -67,6 +73,8 @@ type Server struct {
 
 	// testHookLine, when set, is called with each line before the chat sees it.
 	testHookLine func(line []byte)
+	// testSendBuffer, when set, is the size of each connection's kernel send buffer.
+	testSendBuffer int
 }
 
 // Observer is told what the transport does, for metrics. Its methods are called on hot paths:
@@ -155,6 +163,9 @@ func (s *Server) serveConn(nc net.Conn) {
 	if !ok {
 		s.log.Error("not a TCP connection", "remote", nc.RemoteAddr().String())
 		return
+	}
+	if s.testSendBuffer > 0 {
+		tcp.SetWriteBuffer(s.testSendBuffer)
 	}
 	f := s.flushers[int(s.nextFlusher.Add(1))%len(s.flushers)]
 	c, err := newConn(s, tcp, f)

@@ -3,9 +3,10 @@ package lineproto
 import (
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"runtime/debug"
+	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -16,34 +17,113 @@ import (
 //
 // A broadcast appends to each member's queue (write) and puts the member on a flusher's list if
 // it is not there already. A flusher is one goroutine serving many connections: it takes a
-// connection's whole queue and hands it to the kernel with one non-blocking writev. While a
-// flusher works through its list, more output piles up in the queues behind it, so the busier
-// the server, the more lines each writev carries: a join storm or a flood of lines costs a
-// syscall per connection per pass, not per line. Only when a socket is full (its client reads
-// slowly) does the connection get a writer goroutine of its own, which waits for the socket
-// with --write-timeout as its deadline and gives the connection back to the flushers once it
-// has caught up. Idle connections have no writer at all.
+// connection's whole queue (up to what one writev takes) and hands it to the kernel with one
+// non-blocking writev. While a flusher works through its list, more output piles up in the
+// queues behind it, so the busier the server, the more lines each writev carries: a join storm
+// or a flood of lines costs a syscall per connection per pass, not per line. Only when a socket
+// is full (its client reads slowly) does the connection get a writer goroutine of its own,
+// which takes the queue a little at a time (what waits can still be skipped, see
+// makeRoomLocked), waits for the socket, gives up only when the socket takes nothing for
+// --write-timeout, and gives the connection back to the flushers once it has caught up. Idle
+// connections have no writer at all.
 
-// write queues b. A client whose queue would pass MaxQueue is dropped as a slow consumer: it
-// cannot be allowed to hold up anyone else.
-func (c *conn) write(b []byte) {
+// write queues b, which a reader slower than the room may miss if skippable (see
+// chat.Message.Skippable). It never blocks, and never lets one client hold up anyone else.
+func (c *conn) write(b []byte, skippable bool) {
 	c.mu.Lock()
 	if c.sealed {
 		c.mu.Unlock()
 		return
 	}
-	if c.out.size+len(b) > c.srv.cfg.MaxQueue {
-		c.closeLocked(reasonSlowConsumer)
+	if c.out.size+len(b) > c.srv.cfg.MaxQueue && !c.makeRoomLocked(len(b), skippable) {
 		c.mu.Unlock()
 		return
 	}
-	c.out.write(b)
+	c.out.write(b, skippable)
 	c.queuedMsgs++
 	kick := c.scheduleLocked()
 	c.mu.Unlock()
 	if kick {
 		c.flusher.add(c)
 	}
+}
+
+// makeRoomLocked is what write does when n more bytes would take c's queue past MaxQueue: the
+// client reads slower than the room talks. The oldest chat lines queued are skipped to make
+// room (the client will be told, see takeLocked). If that is not enough, a chat line is itself
+// skipped; other output is always queued, up to a hard cap of hardCapFactor times MaxQueue,
+// past which the client is dropped as a slow consumer. It reports whether to queue the n bytes.
+// c.mu must be held.
+func (c *conn) makeRoomLocked(n int, skippable bool) bool {
+	lines, _ := c.out.skipOldest(c.out.size + n - c.srv.cfg.MaxQueue)
+	c.skippedLocked(lines)
+	switch {
+	case c.out.size+n <= c.srv.cfg.MaxQueue:
+		return true
+	case skippable:
+		c.skippedLocked(1)
+		return false
+	case c.out.size+n > hardCapFactor*c.srv.cfg.MaxQueue:
+		c.closeLocked(reasonSlowConsumer)
+		return false
+	}
+	return true
+}
+
+// skippedLocked counts lines skipped for c. Only the lines skipped before c is told are
+// counted: it is told once in each stretch of falling behind. c.mu must be held.
+func (c *conn) skippedLocked(lines int) {
+	if !c.told {
+		c.skipped += lines
+	}
+	c.queuedMsgs = max(c.queuedMsgs-lines, 0)
+}
+
+// hardCapFactor times MaxQueue bounds the output that cannot be skipped (private messages,
+// answers to the client's own commands) queued to a client that does not read it.
+const hardCapFactor = 4
+
+// takeLocked moves up to max blocks of c's queue to dst for a writer, after a notice of the
+// lines skipped since c fell behind if c has not been told yet: the notice goes where the lines
+// were, as they were always the oldest queued. It returns dst and how many bytes it moved.
+// c.mu must be held.
+func (c *conn) takeLocked(dst []*chunk, max int) ([]*chunk, int) {
+	n := 0
+	if c.skipped > 0 && !c.told {
+		ch := chunks.Get().(*chunk)
+		b := strconv.AppendInt(append(ch.b[:0], "*** "...), int64(c.skipped), 10)
+		if c.skipped == 1 {
+			b = append(b, " line skipped"...)
+		} else {
+			b = append(b, " lines skipped"...)
+		}
+		b = append(b, ": you read slower than this room talks; /history to catch up\r\n"...)
+		ch.n = len(b)
+		dst = append(dst, ch)
+		n = ch.n
+		c.skipped, c.told = 0, true
+	}
+	dst, k := c.out.take(dst, max)
+	if c.out.size == 0 {
+		// The writers have all there is: c has caught up, and is told again should it fall
+		// behind again.
+		c.told = false
+	}
+	return dst, n + k
+}
+
+// pendingLocked reports whether c has output for a writer. c.mu must be held.
+func (c *conn) pendingLocked() bool {
+	return c.out.size > 0 || c.skipped > 0 && !c.told
+}
+
+// abortOutput drops the chat lines queued for c, as telnet's Abort Output asks, without a
+// notice: the client asked for it.
+func (c *conn) abortOutput() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	lines, _ := c.out.skipOldest(c.out.size)
+	c.queuedMsgs = max(c.queuedMsgs-lines, 0)
 }
 
 // scheduleLocked marks c for its flusher after output was queued, unless a flush or a writer
@@ -194,8 +274,17 @@ func (f *flusher) close() {
 	<-f.stopped
 }
 
+// maxFlushBlocks bounds the blocks one writev hands the kernel, below its limit of 1024
+// iovecs (take may add a few to end at a line end, and a notice).
+const maxFlushBlocks = 1000
+
+// writerBlocks is how many blocks a writer of a connection's own takes at a time: what it has
+// taken can no longer be skipped, so it takes little, leaving the rest to skip should the
+// client fall further behind.
+const writerBlocks = 32
+
 // flush writes what c has queued without waiting for the socket. What the socket does not take
-// goes back to the front of the queue, and c gets a writer of its own to wait for the socket.
+// is handed to a writer of c's own, which waits for the socket.
 func (f *flusher) flush(c *conn) {
 	defer func() {
 		if r := recover(); r != nil {
@@ -208,16 +297,19 @@ func (f *flusher) flush(c *conn) {
 		c.mu.Unlock()
 		return
 	}
-	if c.out.size == 0 {
+	if !c.pendingLocked() {
 		if c.draining {
 			c.nc.CloseWrite()
 		}
 		c.mu.Unlock()
 		return
 	}
-	queued, msgs := c.out.size, c.queuedMsgs
+	msgs := c.queuedMsgs
 	c.queuedMsgs = 0
-	f.batch = c.out.take(f.batch[:0])
+	var queued int
+	f.batch, queued = c.takeLocked(f.batch[:0], maxFlushBlocks)
+	capped := c.out.size > 0 // more was queued than one writev takes
+	queued += c.out.size
 	c.flushing = true
 	c.mu.Unlock()
 
@@ -240,25 +332,35 @@ func (f *flusher) flush(c *conn) {
 
 	c.mu.Lock()
 	c.flushing = false
+	relist := false
 	switch {
 	case err != nil:
 		putChunks(rest)
 		c.closeLocked(reasonWriteError)
 	case len(rest) > 0:
-		// The socket is full: let a writer of c's own wait for it. (What came while we wrote
-		// has put c back on the list; that flush will find the writer and leave c to it.)
-		c.out.prepend(rest)
-		if !c.closed && !c.writing {
+		// The socket is full: a writer of c's own waits for it. (What came while we wrote has
+		// put c back on the list; that flush will find the writer and leave c to it.)
+		if c.closed {
+			putChunks(rest)
+		} else {
 			c.writing = true
-			go c.writeLoop()
+			go c.writeLoop(slices.Clone(rest))
 		}
-	case c.draining && c.out.size == 0:
-		// Everything is sent. (What came while we wrote put c back on the list, and that
-		// flush closes our side.)
-		c.nc.CloseWrite()
+	case c.pendingLocked():
+		// More was queued than one writev takes, or came while we wrote. The rest of a
+		// backlog goes on at once, as the writev would have taken it all if it could.
+		if capped {
+			c.urgent.Store(true)
+		}
+		relist = c.scheduleLocked()
+	case c.draining:
+		c.nc.CloseWrite() // everything is sent
 	}
 	c.mu.Unlock()
 	clear(f.batch)
+	if relist {
+		f.add(c)
+	}
 }
 
 // consume returns the chunks to the pool that n written bytes used up, and returns the rest,
@@ -280,17 +382,19 @@ func consume(batch []*chunk, n int) []*chunk {
 // writeScratch is a writer's working memory, pooled because writers come and go.
 type writeScratch struct {
 	batch []*chunk
-	bufs  net.Buffers
+	bufs  [][]byte
 }
 
 var writeScratches = sync.Pool{New: func() any { return new(writeScratch) }}
 
-// writeLoop sends everything queued with blocking writes, until the queue is empty. It runs
-// only while a connection's socket is full.
-func (c *conn) writeLoop() {
+// writeLoop sends pending, then everything queued, waiting for the socket, until the queue is
+// empty. It runs only while a connection's socket is full. It takes the queue a little at a
+// time, so that what waits can still be skipped if the client falls further behind.
+func (c *conn) writeLoop(pending []*chunk) {
 	scratch := writeScratches.Get().(*writeScratch)
-	batch, bufs := scratch.batch[:0], scratch.bufs[:0]
+	batch, bufs := append(scratch.batch[:0], pending...), scratch.bufs[:0]
 	defer func() {
+		putChunks(batch)
 		clear(bufs[:cap(bufs)])
 		scratch.batch, scratch.bufs = batch[:0], bufs[:0]
 		writeScratches.Put(scratch)
@@ -300,32 +404,41 @@ func (c *conn) writeLoop() {
 			c.writePanicked(r, true)
 		}
 	}()
+	msgs, queued := 0, 0
 	for {
-		c.mu.Lock()
-		if c.closed || c.out.size == 0 {
-			if c.draining && !c.closed {
-				c.nc.CloseWrite()
+		if len(batch) == 0 {
+			c.mu.Lock()
+			if c.closed || !c.pendingLocked() {
+				if c.draining && !c.closed {
+					c.nc.CloseWrite()
+				}
+				// The flushers' writes must not find the deadline of ours, long past by then:
+				// a write past its deadline fails before it is tried.
+				c.nc.SetWriteDeadline(time.Time{})
+				c.out.reset()
+				c.writing = false
+				c.writerIdle.Broadcast()
+				c.mu.Unlock()
+				return
 			}
-			c.out.reset()
-			c.writing = false
-			c.writerIdle.Broadcast()
+			msgs = c.queuedMsgs
+			c.queuedMsgs = 0
+			batch, queued = c.takeLocked(batch[:0], writerBlocks)
+			queued += c.out.size
 			c.mu.Unlock()
-			return
 		}
-		queued, msgs := c.out.size, c.queuedMsgs
-		c.queuedMsgs = 0
-		batch = c.out.take(batch[:0])
-		c.mu.Unlock()
-
 		bufs = bufs[:0]
 		for _, ch := range batch {
 			bufs = append(bufs, ch.b[ch.off:ch.n])
 		}
-		c.nc.SetWriteDeadline(time.Now().Add(c.srv.cfg.WriteTimeout))
-		pending := bufs // WriteTo consumes its receiver; keep bufs for reuse
-		written, err := pending.WriteTo(c.nc)
-		c.srv.obs.Wrote(msgs, int(written), queued)
-		putChunks(batch)
+		written, err := c.writeSome(bufs)
+		clear(bufs)
+		c.srv.obs.Wrote(msgs, written, queued)
+		msgs, queued = 0, 0
+		rest := consume(batch, written)
+		n := copy(batch, rest)
+		clear(batch[n:])
+		batch = batch[:n]
 		if err != nil {
 			reason := reasonWriteError
 			if errors.Is(err, os.ErrDeadlineExceeded) {
@@ -334,8 +447,29 @@ func (c *conn) writeLoop() {
 			c.mu.Lock()
 			c.closeLocked(reason)
 			c.mu.Unlock()
+			putChunks(batch)
+			batch = batch[:0]
 		}
 	}
+}
+
+// writeSome writes bufs with one writev, waiting for the socket to take something if it is
+// full. The wait is bounded by WriteTimeout from now: what the deadline measures is a client
+// that takes nothing, not one that takes a large backlog slowly.
+func (c *conn) writeSome(bufs [][]byte) (int, error) {
+	if err := c.nc.SetWriteDeadline(time.Now().Add(c.srv.cfg.WriteTimeout)); err != nil {
+		return 0, fmt.Errorf("set write deadline: %w", err)
+	}
+	var n int
+	var werr error
+	err := c.raw.Write(func(fd uintptr) bool {
+		n, werr = unix.Writev(int(fd), bufs)
+		return werr != unix.EAGAIN && werr != unix.EINTR // else wait until the socket takes more
+	})
+	if err == nil {
+		err = werr
+	}
+	return max(n, 0), err
 }
 
 // writePanicked closes c after a panic while writing to it, logging the stack; fromWriter says
