@@ -109,7 +109,7 @@ var (
 	// chatCloseReasons are the reasons a chat connection ends with: the line transport's and
 	// the chat's (chat.DropReason).
 	chatCloseReasons = []string{"client closed", "quit", "read error", "slow consumer", "write timeout",
-		"write error", "register timeout", "server shutdown", "panic", "banned", "kicked"}
+		"write error", "register timeout", "server shutdown", "panic", "banned", "kicked", "dropped"}
 )
 
 // Other is the label value that stands for any value outside its closed set.
