@@ -335,8 +335,8 @@ func TestOperatorsAreNotFloodMuted(t *testing.T) {
 	cfg.OperPassword = password
 	srv := chattest.StartChat(t, line, cfg, nil)
 	alice := chattest.Join(t, srv.Addr, "alice")
-	oper := chattest.Join(t, srv.Addr, "oper8")
-	alice.Expect("oper8 has joined the channel")
+	oper := chattest.Join(t, srv.Addr, "opal")
+	alice.Expect("opal has joined the channel")
 	oper.Send("/oper " + password)
 	oper.Expect("*** you are now an operator")
 
@@ -346,9 +346,9 @@ func TestOperatorsAreNotFloodMuted(t *testing.T) {
 		fmt.Fprintf(&b, "%d\n", i)
 	}
 	oper.Write(b.String() + "/who\n")
-	oper.Expect("*** #lobby (2): alice, oper8 (operator)") // no mute notice before it
+	oper.Expect("*** #lobby (2): alice, opal (operator)") // no mute notice before it
 	for i := range lines {
-		alice.Expect(fmt.Sprintf("<oper8> %d", i))
+		alice.Expect(fmt.Sprintf("<opal> %d", i))
 	}
 }
 

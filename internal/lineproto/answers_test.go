@@ -45,7 +45,7 @@ func TestAnswersPastMaxQueue(t *testing.T) {
 	// The replay on joining (20 lines, 30 KB), then the lines before it.
 	got := readHistory(t, bob, "")
 	bob.Send("/history 60")
-	got = append(readHistory(t, bob, "*** end of history: /history again for earlier lines"), got...)
+	got = append(readHistory(t, bob, "*** end of history: nothing earlier"), got...)
 	if len(got) != len(said) {
 		t.Fatalf("got %d lines of history, want %d", len(got), len(said))
 	}
