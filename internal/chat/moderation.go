@@ -68,8 +68,10 @@ func (s *Session) cmdKick(args string) error {
 	if r == h.lobby {
 		h.dropLocked(who, DropKicked, why+because, "you were "+why+because)
 	} else {
-		who.noticef("you were kicked from %s by %s%s", r.name.Display, s.name.Display, because)
 		h.partLocked(who, r, why+because)
+		// Said once the member is out, so that a client showing one room at a time shows it
+		// in the room the member is now in.
+		who.noticef("you were kicked from %s by %s%s", r.name.Display, s.name.Display, because)
 	}
 	return nil // the kicker is in r, and hears who left it and why
 }

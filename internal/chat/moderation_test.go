@@ -224,7 +224,7 @@ func TestRoomOwnerKicks(t *testing.T) {
 	carol.Expect("*** only operators and the owner of a room kick, and only operators from #lobby")
 	alice.Send("/kick bob off topic")
 	alice.Expect("bob has left #go. (kicked by alice: off topic)")
-	bob.Expect("*** you were kicked from #go by alice: off topic", "*** now talking in #lobby")
+	bob.Expect("*** now talking in #lobby", "*** you were kicked from #go by alice: off topic")
 	carol.Expect("bob has left #go. (kicked by alice: off topic)")
 	bob.Send("still here")
 	alice.Expect("[#lobby] <bob> still here") // kicked from the room, not from the chat

@@ -57,6 +57,14 @@ func TestRooms(t *testing.T) {
 	bob.Expect("carol has joined #go")
 	carol.Send("/rooms")
 	carol.Expect("*** 2 rooms:", "***   #go (3): Go and  nothing else", "***   #lobby (3)")
+	alice.Send("/topic -")
+	alice.Expect("alice cleared the topic of #go")
+	bob.Expect("alice cleared the topic of #go")
+	carol.Expect("alice cleared the topic of #go")
+	alice.Send("/topic Go and  nothing else")
+	alice.Expect("alice set the topic of #go: Go and  nothing else")
+	bob.Expect("alice set the topic of #go: Go and  nothing else")
+	carol.Expect("alice set the topic of #go: Go and  nothing else")
 
 	// Leaving: the current room moves to the room joined last; the owner's room passes on.
 	carol.Send("/part")

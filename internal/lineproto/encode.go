@@ -58,10 +58,11 @@ func (lineEncoding) Encode(m *chat.Message) []byte {
 	case chat.KindNick:
 		b = append(append(append(b, m.From...), " is now known as "...), m.Text...)
 	case chat.KindTopic:
-		b = append(append(b, m.From...), " set the topic of "...)
-		b = append(append(append(b, m.Room...), ": "...), m.Text...)
 		if m.Text == "" {
-			b = append(b[:len(b)-2], " to nothing"...)
+			b = append(append(append(b, m.From...), " cleared the topic of "...), m.Room...)
+		} else {
+			b = append(append(b, m.From...), " set the topic of "...)
+			b = append(append(append(b, m.Room...), ": "...), m.Text...)
 		}
 	case chat.KindCurrent:
 		return nil // a notice says it in words

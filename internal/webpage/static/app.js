@@ -12,9 +12,11 @@ let backoff = 500;        // ms before the next reconnect, doubling to 15 s
 const logs = new Map();   // room -> {items: <li>s kept while another room is shown, mine: our own lines not confirmed}
 const seenIDs = new Set(); // ids of the lines shown: a replay after a reconnect repeats them
 let earlier = null;       // lines of a /history answer, put above the others when it ends
+let rejoinAs = "";         // the name to take again on reconnecting
+let rejoinRoom = "";       // the room to go back to on reconnecting
 let replayed = 0;         // lines of a replay shown since the last "end of history"
 let stick = true;         // the view follows new lines; false once the user scrolls up
-let autoTop = 0;          // where the view was last put at the end
+let lastTop = 0;          // where the view was when last seen, to tell when the user scrolls up
 
 function setStatus(text, cls) {
   statusEl.textContent = text;
@@ -53,9 +55,9 @@ function known(room, ev) {
   if (!ev.id) return false;
   if (seenIDs.has(ev.id)) return true;
   seenIDs.add(ev.id);
-  if (ev.history && ev.kind === "message" && ev.from === myName) {
+  if (ev.history && (ev.kind === "message" || ev.kind === "action") && ev.from === myName) {
     const mine = roomLog(room).mine;
-    const i = mine.indexOf(ev.text);
+    const i = mine.indexOf(ev.kind + " " + ev.text);
     if (i >= 0) {
       mine.splice(i, 1);
       return true;
@@ -89,7 +91,7 @@ function toEnd() {
   stick = true;
   newLines.hidden = true;
   log.scrollTop = log.scrollHeight;
-  autoTop = log.scrollTop;
+  lastTop = log.scrollTop;
 }
 
 function show(room) {
@@ -117,8 +119,11 @@ function onEvent(ev) {
   switch (ev.kind) {
   case "prompt":
     registered = false;
-    if (myName) send(myName); // reconnected: take our name again
-    else $("name-dialog").showModal();
+    if (rejoinAs) {
+      // Reconnected: take our name again, once. Refused, the user chooses another.
+      send(rejoinAs);
+      rejoinAs = "";
+    } else if (!$("name-dialog").open) $("name-dialog").showModal();
     return;
   case "name_taken":
     myName = "";
@@ -127,6 +132,8 @@ function onEvent(ev) {
   case "welcome":
     registered = true;
     myName = ev.from;
+    if (rejoinRoom && rejoinRoom !== "#lobby") send("/join " + rejoinRoom); // where we were
+    rejoinRoom = "";
     $("name-dialog").close();
     setStatus("connected as " + ev.from, "online");
     earlierBtn.hidden = false;
@@ -196,7 +203,14 @@ function onEvent(ev) {
       earlier = null;
       if (lines.length === 0) lines.push(notice("no earlier lines"));
       roomLog(current).items.unshift(...lines);
-      if (current) log.prepend(...lines);
+      if (current) {
+        // Show the first of the earlier lines: that is what the user asked to read. New
+        // lines then wait below, with the marker, until the user goes back down.
+        log.prepend(...lines);
+        log.scrollTop = 0;
+        lastTop = 0;
+        stick = log.scrollTop + log.clientHeight >= log.scrollHeight - 8;
+      }
       return;
     }
     if (ev.text === "end of history") {
@@ -213,6 +227,7 @@ function connect() {
   $("reconnect").hidden = true;
   setStatus("connecting…", "connecting");
   const url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws";
+  rejoinAs = myName;
   ws = new WebSocket(url);
   ws.onopen = () => setStatus(myName ? "connected, joining as " + myName + "…" : "connected: choose a name", "online");
   ws.onmessage = (m) => {
@@ -223,6 +238,7 @@ function connect() {
     else onEvent(ev);
   };
   ws.onclose = (e) => {
+    if (registered) rejoinRoom = current;
     registered = false;
     earlierBtn.hidden = true;
     earlier = null;
@@ -249,12 +265,13 @@ log.addEventListener("scroll", () => {
   if (log.scrollTop + log.clientHeight >= log.scrollHeight - 8) {
     stick = true;
     newLines.hidden = true;
-  } else if (log.scrollTop < autoTop - 2) {
+  } else if (log.scrollTop < lastTop - 2) {
     // Only the user moves the view up. The view can also stop being at the end without
     // anyone scrolling (the log got shorter as a button appeared, a line grew): that scroll
     // event comes before the resize is seen, and must not unstick the view.
     stick = false;
   }
+  lastTop = log.scrollTop;
 });
 // A phone's keyboard, a rotated screen or a resized window changes the view's height: keep
 // the newest line in it.
@@ -269,7 +286,6 @@ $("name-form").addEventListener("submit", (e) => {
   e.preventDefault();
   const name = $("name").value.trim();
   if (!name) return;
-  myName = name;
   $("name-error").textContent = "";
   send(name);
 });
@@ -278,15 +294,19 @@ $("say-form").addEventListener("submit", (e) => {
   const text = $("say").value;
   if (!text.trim()) return;
   send(text);
+  // The server does not echo a user's own lines and actions: show ours at once (and match
+  // each with its copy in a later replay, see known).
+  const mine = roomLog(current).mine;
+  const action = text.match(/^\/me (.*\S.*)$/i);
   if (!text.startsWith("/") || text.startsWith("//")) {
-    // The server does not echo a user's own lines: show ours at once (and match it with
-    // its copy in a later replay, see known).
     const said = text.startsWith("//") ? text.slice(1) : text;
-    const mine = roomLog(current).mine;
-    mine.push(said);
-    if (mine.length > 50) mine.shift(); // a replay holds the last few lines only
+    mine.push("message " + said);
     add(current, item("message mine", [["<" + myName + "> ", "from"], [said]]));
+  } else if (action) {
+    mine.push("action " + action[1].trim());
+    add(current, item("action mine", [["* ", "mark"], [myName, "from"], [" " + action[1].trim()]]));
   }
+  if (mine.length > 50) mine.shift(); // a replay holds the last few lines only
   toEnd(); // what the user just typed is what they want to see
   $("say").value = "";
 });
