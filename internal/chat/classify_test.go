@@ -22,6 +22,11 @@ func TestMistypedCommand(t *testing.T) {
 		{"http://example.com/help", ""},
 		{"see /usr/bin", ""},
 		{"A/operator", ""},
+		{"A/OPER\u00a0wrong", "oper"},   // a no-break space after the command
+		{"AAAAAAAAA/oper wrong", "oper"}, // more stray keys than a first word allows
+		{"x/oper wrong", "oper"},         // a letter before it
+		{"x/oper", "oper"},
+		{"/opera tonight?", ""},
 		{"the documentation says you should run /oper", ""}, // far from the start
 		{"hello", ""},
 		{"", ""},

@@ -146,11 +146,15 @@ const (
 
 // mistypedCommand reports whether text, a line that does not start with '/', still looks like
 // a command typed after stray characters, and which one: its first word (after any spaces)
-// has at most strayBefore characters, none lower-case, and then "/COMMAND", or "/oper" stands
-// as a word within its first operNear characters.
+// has at most strayBefore characters, none lower-case, and then "/COMMAND", or "/oper" comes
+// within its first operNear characters, whatever is before it, and is not the start of a
+// longer word ("/opera").
 func (h *Hub) mistypedCommand(text string) (string, bool) {
-	t := strings.TrimLeft(text, " ")
-	word, _, _ := strings.Cut(t, " ")
+	t := strings.TrimLeftFunc(text, unicode.IsSpace)
+	word := t
+	if i := strings.IndexFunc(t, unicode.IsSpace); i >= 0 {
+		word = t[:i]
+	}
 	if i := strings.IndexByte(word, '/'); i >= 0 && utf8.RuneCountInString(word[:i]) <= strayBefore &&
 		!strings.ContainsFunc(word[:i], unicode.IsLower) {
 		if c := h.lookupCommand(strings.ToLower(word[i+1:])); c != nil {
@@ -168,9 +172,8 @@ func (h *Hub) mistypedCommand(text string) (string, bool) {
 		if end > len(t) || !strings.EqualFold(t[at+1:end], "oper") {
 			continue
 		}
-		before, _ := utf8.DecodeLastRuneInString(t[:at])
 		after, _ := utf8.DecodeRuneInString(t[end:])
-		if (at == 0 || !unicode.IsLetter(before) && !unicode.IsDigit(before)) && (end == len(t) || unicode.IsSpace(after)) {
+		if end == len(t) || !unicode.IsLetter(after) && !unicode.IsDigit(after) {
 			return "oper", true
 		}
 	}

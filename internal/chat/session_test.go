@@ -31,6 +31,9 @@ func TestStrayKeysBeforeCommands(t *testing.T) {
 		{"\x1bOA/oper s3cret\r\n", fmt.Sprintf(refused, "oper")},
 		{"   /oper s3cret\r\n", fmt.Sprintf(refused, "oper")},
 		{"please /oper s3cret\r\n", fmt.Sprintf(refused, "oper")},
+		{"x/oper wrong\r\n", fmt.Sprintf(refused, "oper")},
+		{"AAAAAAAAA/oper wrong\r\n", fmt.Sprintf(refused, "oper")},
+		{"A/OPER\u00a0wrong\r\n", fmt.Sprintf(refused, "oper")},
 		{"\x0c\x0c/me waves\r\n", ""}, // an action, as /me: bob sees it as one below
 		{"\x1b[A\x1b[A/oper s3cret\r\n", "*** you are now an operator"},
 	} {
