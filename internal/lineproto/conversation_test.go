@@ -97,7 +97,8 @@ func TestLineEndsAndTelnetBytes(t *testing.T) {
 		{"typo\x7f\x7f\x7f\x7fright\n", "<bob> right"},
 		{"caf\u00e9\x08e\n", "<bob> cafe"},
 		{"\x1b[2J\x1b[Hclear \x1b]0;title\x07screen\n", "<bob> clear screen"},
-		{"evil\rgood\n", "<bob> evilgood"},
+		{"evil\r", "<bob> evil"}, // a lone CR ends a line: it cannot overwrite one
+		{"good\n", "<bob> good"},
 		{"abc\u202etxt.exe\n", "<bob> abctxt.exe"},
 		{"\u2066iso\u2069late\n", "<bob> isolate"},
 		{"c1 \u009b31mcsi\n", "<bob> c1 csi"},

@@ -47,7 +47,7 @@ type decodeState uint8
 
 const (
 	stData  decodeState = iota
-	stCR                // saw CR; LF or NUL ends the line, anything else means a lone CR
+	stCR                // saw CR; it ends the line, with the LF or NUL that may follow it
 	stIAC               // saw IAC in data
 	stWill              // saw IAC WILL; the next byte is the option
 	stDo                // saw IAC DO; the next byte is the option
@@ -64,8 +64,8 @@ const maxSubnegotiation = 512
 // special marks the bytes that end a run of plain line text.
 var special = [256]bool{'\r': true, '\n': true, iac: true, 0x08: true, 0x7f: true}
 
-// Decoder turns the bytes of a telnet or nc client into lines. It accepts LF, CR LF and
-// telnet's CR NUL as line ends, strips telnet commands and option negotiation, applies
+// Decoder turns the bytes of a telnet or nc client into lines. It accepts LF, CR LF,
+// telnet's CR NUL and a lone CR as line ends, strips telnet commands and option negotiation, applies
 // backspace (0x08), DEL (0x7f) and telnet's erase-character and erase-line, and never holds
 // more than max bytes of a line however long the line is. The zero value is not usable; use
 // NewDecoder.
@@ -134,7 +134,13 @@ func (d *Decoder) Decode(p []byte) (int, Event) {
 					return n, ev
 				}
 			case '\r':
+				// CR ends the line at once, with the LF or NUL that may follow it, or alone (some
+				// clients end lines with it): were a lone CR dropped, "hi" CR "/oper x" would be
+				// one line, said to the room.
 				d.state = stCR
+				if ev := d.finish(); ev != NeedMore {
+					return n, ev
+				}
 			case iac:
 				d.state = stIAC
 			case 0x08, 0x7f:
@@ -142,13 +148,9 @@ func (d *Decoder) Decode(p []byte) (int, Event) {
 			}
 		case stCR:
 			d.state = stData
-			if c == '\n' || c == 0 {
-				if ev := d.finish(); ev != NeedMore {
-					return n, ev
-				}
-				continue
+			if c != '\n' && c != 0 {
+				n-- // the CR ended the line alone: c starts the next
 			}
-			n-- // a lone CR is dropped; c is read again as data
 		default:
 			if ev := d.telnet(c); ev != NeedMore {
 				return n, ev
