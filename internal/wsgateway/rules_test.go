@@ -357,3 +357,42 @@ func TestJSONIsNotHTMLEscaped(t *testing.T) {
 		t.Errorf("got %s", raw)
 	}
 }
+
+// TestRefusalsDoNotFloodTheLog: one client sending upgrade after upgrade with a long Origin of
+// its own gets a log line per interval, not one per request, and not its header in full.
+func TestRefusalsDoNotFloodTheLog(t *testing.T) {
+	g := startGateway(t, chat.DefaultConfig(), testConfig())
+	origin := "http://evil.example/" + strings.Repeat("A", 15000)
+	client := &http.Client{Timeout: chattest.Timeout}
+	for range 200 {
+		req, err := http.NewRequest("GET", "http"+strings.TrimPrefix(g.url, "ws"), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Connection", "Upgrade")
+		req.Header.Set("Upgrade", "websocket")
+		req.Header.Set("Sec-WebSocket-Version", "13")
+		req.Header.Set("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
+		req.Header.Set("Origin", origin)
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden {
+			t.Fatalf("status %d, want 403", resp.StatusCode)
+		}
+	}
+	logged := 0
+	for _, line := range strings.Split(g.logs.String(), "\n") {
+		if strings.Contains(line, "websocket refused") {
+			logged++
+			if len(line) > 1000 {
+				t.Errorf("a refusal logged %d bytes", len(line))
+			}
+		}
+	}
+	if logged == 0 || logged > 2 {
+		t.Errorf("200 refusals logged %d lines, want 1 (or 2 across an interval)", logged)
+	}
+}

@@ -80,6 +80,7 @@ type Server struct {
 	hub     *chat.Hub
 	limiter Limiter // nil: no limits
 	log     *slog.Logger
+	refused refusals
 
 	mu       sync.Mutex
 	conns    map[*conn]struct{} // guarded by mu
@@ -106,7 +107,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer s.handlers.Done()
 
 	if !s.originAllowed(r.Header.Get("Origin")) {
-		s.log.Info("websocket refused", "remote", r.RemoteAddr, "origin", r.Header.Get("Origin"), "err", "origin not allowed")
+		s.refused.note(s.log, r.RemoteAddr, r.Header.Get("Origin"), "origin not allowed")
 		http.Error(w, "pages from this origin may not connect (--ws-origins)", http.StatusForbidden)
 		return
 	}
@@ -129,7 +130,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}}
 	ws, err := websocket.Accept(hw, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
 	if err != nil {
-		s.log.Info("websocket refused", "remote", r.RemoteAddr, "err", err)
+		s.refused.note(s.log, r.RemoteAddr, r.Header.Get("Origin"), err.Error())
 		return // Accept has answered
 	}
 	if c.nc == nil {
