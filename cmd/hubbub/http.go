@@ -2,9 +2,13 @@ package main
 
 import (
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/pprof"
 	"net/netip"
+	"os"
+	"slices"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
@@ -25,19 +29,64 @@ func (m *Main) publicHandler() http.Handler {
 }
 
 // adminHandler serves what operators look at: /metrics, the health checks, and /debug/pprof/
-// when --pprof is set.
+// when --pprof is set; only to requests that name the listener by address or by this
+// machine's name (see adminHostAllowed).
 func (m *Main) adminHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(m.metrics.Registry, promhttp.HandlerOpts{}))
 	m.health(mux)
 	if m.cfg.PProf {
 		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
-		mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("GET /debug/pprof/cmdline", maskedCmdline)
 		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
 		mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
 		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	}
-	return mux
+	hostname, _ := os.Hostname()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !adminHostAllowed(r.Host, hostname) {
+			http.Error(w, "the admin listener answers requests to its address or to this machine's name", http.StatusMisdirectedRequest)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
+
+// adminHostAllowed reports whether a request to the admin listener names it by an IP address,
+// localhost or this machine's name (alone or as the first label of a longer name). A web page
+// on another site that points a name of its own at this machine (DNS rebinding) sends that
+// name, and is refused: only a page of this machine could read the metrics then.
+func adminHostAllowed(host, hostname string) bool {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.Trim(host, "[]"), ".")
+	if _, err := netip.ParseAddr(host); err == nil {
+		return true
+	}
+	first, _, _ := strings.Cut(host, ".")
+	return strings.EqualFold(host, "localhost") || hostname != "" && strings.EqualFold(first, hostname)
+}
+
+// maskedCmdline is pprof's cmdline with the values of secret flags masked, as `hubbub config`
+// masks them: a profile is no way to the operator password.
+func maskedCmdline(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	args := slices.Clone(os.Args)
+	for i := 0; i < len(args); i++ {
+		name, value, hasValue := strings.Cut(strings.TrimLeft(args[i], "-"), "=")
+		if !strings.HasPrefix(args[i], "-") || !secretFlags[name] {
+			continue
+		}
+		if hasValue {
+			args[i] = args[i][:len(args[i])-len(value)] + "********"
+		} else if i+1 < len(args) {
+			args[i+1] = "********"
+			i++
+		}
+	}
+	fmt.Fprint(w, strings.Join(args, "\x00"))
 }
 
 // health adds /healthz and /readyz to mux.

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -335,5 +336,53 @@ func TestPIDFile(t *testing.T) {
 	}
 	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("pid file left after exit: %v", err)
+	}
+}
+
+// TestAdminListenerNamedOnly: the admin listener answers requests that name it by address,
+// localhost or this machine's name, and not a page's own name pointed at it (DNS rebinding);
+// pprof's command line has the operator password masked; no other site may frame the page.
+func TestAdminListenerNamedOnly(t *testing.T) {
+	args := os.Args
+	os.Args = append(slices.Clone(args), "--oper-password", "s3cret", "--oper-password=s3cret2")
+	t.Cleanup(func() { os.Args = args })
+	_, addrs := startMain(t, func(c *Config) { c.PProf = true })
+	_, port, _ := net.SplitHostPort(addrs["admin"])
+	hostname, _ := os.Hostname()
+	for _, tt := range []struct {
+		host string
+		want int
+	}{
+		{addrs["admin"], 200},
+		{"localhost:" + port, 200},
+		{hostname + ":" + port, 200},
+		{"attacker.example:" + port, http.StatusMisdirectedRequest},
+		{"localhost.attacker.example", http.StatusMisdirectedRequest},
+	} {
+		req, err := http.NewRequest("GET", "http://"+addrs["admin"]+"/metrics", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Host = tt.host
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tt.want {
+			t.Errorf("Host %q: %d, want %d", tt.host, resp.StatusCode, tt.want)
+		}
+	}
+	if _, body := get(t, "http://"+addrs["admin"]+"/debug/pprof/cmdline"); strings.Contains(body, "s3cret") ||
+		strings.Count(body, "********") != 2 {
+		t.Errorf("pprof's command line: %q", body)
+	}
+	resp, err := http.Get("http://" + addrs["http"] + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.Header.Get("X-Frame-Options") != "DENY" || !strings.Contains(resp.Header.Get("Content-Security-Policy"), "frame-ancestors 'none'") {
+		t.Errorf("the page may be framed: %q", resp.Header)
 	}
 }

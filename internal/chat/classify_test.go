@@ -22,7 +22,7 @@ func TestMistypedCommand(t *testing.T) {
 		{"http://example.com/help", ""},
 		{"see /usr/bin", ""},
 		{"A/operator", ""},
-		{"A/OPER\u00a0wrong", "oper"},   // a no-break space after the command
+		{"A/OPER\u00a0wrong", "oper"},    // a no-break space after the command
 		{"AAAAAAAAA/oper wrong", "oper"}, // more stray keys than a first word allows
 		{"x/oper wrong", "oper"},         // a letter before it
 		{"x/oper", "oper"},
