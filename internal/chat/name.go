@@ -201,6 +201,10 @@ var letterFolds = foldTable(
 	"sȿᶊⱾꞨꞩꟅꟉꟊ𝼞", "tƫȶʈᴛⱦ𝼉", "uᶙꞸꞹ", "vƲⱱⱴꝞꝟ", "wⱲⱳ", "xᶍꭖꭗꭘꭙ", "yỾ", "zɀʑᶎⱫⱬⱿꟆ",
 	// Greek and Cyrillic small capitals.
 	"γᴦ", "λᴧ", "πᴨ", "ρᴩ", "ψᴪ", "лᴫ",
+	// Turned, reversed, open, barred and insular letters, which read as the plain letter in a
+	// name: sɛrver, admᴉn, rɔot, ꞅystem, stɐff.
+	"aɐⱯɑⱭɒⱰ", "dꝺꝹ", "eɛƐǝƎɘɜɞᴈ", "hɥꞍ", "iᴉ", "mɯƜ", "oɔƆɵƟ", "rɹꞃꞂꝛꝚɺɻ", "sꞅꞄ", "tʇꞇꞆ",
+	"uʉɄ", "vʋʌɅ", "yʎ",
 )
 
 func foldTable(rows ...string) map[rune]rune {
@@ -298,7 +302,8 @@ func allIn(list, set []string) bool {
 // with one of reservedSuffixes are reserved too ("servers", "admin2", "ChanServ"). A name is
 // compared with them in its reserved forms, not only by its skeletons.
 var (
-	reservedNames    = []string{"root", "system", "hubbub", "lobby", "nobody", "everyone", "moderator", "staff", "help"}
+	reservedNames = []string{"root", "system", "hubbub", "lobby", "nobody", "everyone", "moderator", "staff", "help",
+		"services", "sysop", "mod", "mods", "ops"}
 	reservedPrefixes = []string{"server", "admin", "oper"}
 	reservedSuffixes = []string{"serv"}
 )

@@ -110,6 +110,8 @@ func TestLookAlikes(t *testing.T) {
 		{"ABE", "\u0391\u0392\u0395"},        // all Greek capitals: Α Β Ε
 		// Accents and small capitals (issue 12).
 		{"alice", "\u1d00lice"},                     // small capital ᴀ
+		{"alice", "alic\u025b"},                     // open e ɛ
+		{"alice", "\u0250lice"},                     // turned a ɐ
 		{"alice", "alic\u0117"},                     // ė
 		{"alice", "al\u00ecce"},                     // ì
 		{"alice", "a\u0301\u0302\u0303lice"},        // a with three accents
@@ -161,6 +163,9 @@ func TestReserved(t *testing.T) {
 		"ChanServ", "NickServ", "chan_serv", "MemoServ", "root", "r00t", "Root2", "\u0280oot",
 		"system", "SYSTEM", "5y5tem", "hubbub", "HubBub", "hubbub_", "lobby", "moderator",
 		"staff", "help", "msg", "quit", "who", "wh0",
+		// Turned, reversed, open and insular letters.
+		"sɛrver", "admᴉn", "ChanSerʋ", "rɔot", "hɛlp", "ꞅystem", "stɐff",
+		"ɔper", "services", "sysop", "mod",
 	}
 	for _, typed := range reserved {
 		n, err := ParseName(typed)

@@ -48,6 +48,10 @@ func TestLookAlikeAndReservedNamesOverTheWire(t *testing.T) {
 	const taken, reserved = "name taken, please choose other", "*** that name is reserved, please choose other"
 	for _, tt := range []struct{ name, want string }{
 		{"\u1d00lice", taken},              // small capital ᴀ
+		{"alic\u025b", taken},              // open e ɛ
+		{"s\u025brver", reserved},          // open e ɛ
+		{"adm\u1d09n", reserved},           // turned i ᴉ
+		{"\ua785ystem", reserved},          // insular s ꞅ
 		{"alic\u0117", taken},              // ė
 		{"al\u00ecce", taken},              // ì
 		{"ali\u0307ce", taken},             // i with a combining dot above
