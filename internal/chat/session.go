@@ -125,12 +125,16 @@ func (s *Session) Handle(line []byte) error {
 		s.chooseName(typed)
 		return nil
 	}
-	if strings.TrimSpace(text) == "" {
+	if strings.TrimFunc(text, blank) == "" {
 		return nil
 	}
 	s.say(KindChat, text)
 	return nil
 }
+
+// blank reports whether r shows as nothing: a line of only such characters is an empty line,
+// ignored, not a blank one said to everyone.
+func blank(r rune) bool { return unicode.IsSpace(r) || r == '\u2800' } // U+2800: the braille blank
 
 // Where a line that is not a command may still be one typed after stray keys.
 const (
