@@ -92,6 +92,12 @@ func (s *Session) requireOperLocked() bool {
 	return s.oper
 }
 
+// badDuration tells the user that arg is not a duration a moderation command takes.
+func (s *Session) badDuration(arg string) error {
+	s.noticef("%s is not a duration: say how long with a unit, such as 30s, 10m or 2h (at most a year)", clean(arg, 32))
+	return nil
+}
+
 // parseDuration reads an optional duration argument ("10m", "2h"); "" gives def.
 func parseDuration(arg string, def time.Duration) (time.Duration, bool) {
 	if arg == "" {
@@ -107,8 +113,11 @@ func parseDuration(arg string, def time.Duration) (time.Duration, bool) {
 func (s *Session) cmdMute(args string) error {
 	name, rest := firstWord(args)
 	d, ok := parseDuration(rest, defaultMute)
-	if name == "" || !ok {
+	switch {
+	case name == "":
 		return s.usage("mute")
+	case !ok:
+		return s.badDuration(rest)
 	}
 	s.onOperTarget(name, func(who *Session) {
 		h := s.hub
@@ -156,7 +165,7 @@ func (s *Session) cmdBan(args string) error {
 	target, rest := firstWord(args)
 	d, ok := parseDuration(rest, 0)
 	if !ok {
-		return s.usage("ban")
+		return s.badDuration(rest)
 	}
 	if !h.lockLive(s) {
 		return nil

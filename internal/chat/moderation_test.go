@@ -69,6 +69,10 @@ func TestOperator(t *testing.T) {
 	alice.Expect("*** unmuted carol")
 	carol.Expect("*** you may talk again")
 	alice.Send("/mute carol forever")
+	alice.Expect("*** forever is not a duration: say how long with a unit, such as 30s, 10m or 2h (at most a year)")
+	alice.Send("/ban carol 10")
+	alice.Expect("*** 10 is not a duration: say how long with a unit, such as 30s, 10m or 2h (at most a year)")
+	alice.Send("/mute")
 	alice.Expect("*** usage: /mute NAME [DURATION]")
 
 	// Kick from the lobby: out of the chat.

@@ -108,8 +108,14 @@ func TestNoUserLineLooksLikeANotice(t *testing.T) {
 	for i, a := range attackers {
 		room := "den" + names[i]
 		a.Send("/join " + room)
+		marker++
+		drain(t, a, marker) // a made the room and owns it
 		victim.Send("/join " + room)
 		pawn.Send("/join " + room)
+		marker++
+		drain(t, victim, marker) // what joining says to the victim is its own command's answer
+		marker++
+		drain(t, pawn, marker)
 		for _, text := range texts {
 			rest := text
 			if first, after, ok := strings.Cut(text, " "); ok && first == names[i] {
