@@ -43,7 +43,7 @@ func TestStrayKeysBeforeCommands(t *testing.T) {
 		}
 	}
 	alice.Send("\u2800\u2800 \u00a0\u3000") // shows as nothing: not said
-	alice.Send("//oper is how you ask") // said on purpose
+	alice.Send("//oper is how you ask")     // said on purpose
 	alice.Send("done")
 	bob.Expect("* alice waves", "<alice> /oper is how you ask", "<alice> done") // and nothing else
 
