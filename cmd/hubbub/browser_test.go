@@ -130,18 +130,7 @@ func TestBrowser(t *testing.T) {
 	}
 
 	// The server goes away: the page says so, and comes back by itself with the same name.
-	sdCtx, cancel := context.WithTimeout(context.Background(), chattest.Timeout)
-	defer cancel()
-	if err := m.Shutdown(sdCtx); err != nil {
-		t.Fatal(err)
-	}
-	if err := chromedp.Do(ctx, waitText("#status", "disconnected")); err != nil {
-		t.Fatalf("disconnect: %v", err)
-	}
-	startMain(t, func(c *Config) {
-		c.HTTPAddr, c.ChatAddr = addrs["http"], addrs["chat"]
-		c.DataDir = m.cfg.DataDir
-	})
+	restartUnderPage(t, ctx, m, addrs)
 	if err := chromedp.Do(ctx, waitText("#status", "connected as webby")); err != nil {
 		t.Fatalf("reconnect: %v", err)
 	}
@@ -161,4 +150,22 @@ func TestBrowser(t *testing.T) {
 			t.Errorf("%q shown %d times after reconnecting (%v), want %d", tc.line, n, err, tc.max)
 		}
 	}
+}
+
+// restartUnderPage shuts m down, waits until the page in ctx says it is disconnected, and starts
+// the server again on the same addresses and data.
+func restartUnderPage(t *testing.T, ctx context.Context, m *Main, addrs map[string]string) {
+	t.Helper()
+	sdCtx, cancel := context.WithTimeout(context.Background(), chattest.Timeout)
+	defer cancel()
+	if err := m.Shutdown(sdCtx); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, waitText("#status", "disconnected")); err != nil {
+		t.Fatalf("disconnect: %v", err)
+	}
+	startMain(t, func(c *Config) {
+		c.HTTPAddr, c.ChatAddr = addrs["http"], addrs["chat"]
+		c.DataDir = m.cfg.DataDir
+	})
 }

@@ -130,18 +130,7 @@ func TestPageRejoinsAfterRestart(t *testing.T) {
 	if err := chromedp.Do(ctx, chromedp.SendKeys(chromedp.CSS("#say"), "/join go\n"), waitText("#room-title", "#go")); err != nil {
 		t.Fatal(err)
 	}
-	sdCtx, cancel := context.WithTimeout(context.Background(), chattest.Timeout)
-	defer cancel()
-	if err := m.Shutdown(sdCtx); err != nil {
-		t.Fatal(err)
-	}
-	if err := chromedp.Do(ctx, waitText("#status", "disconnected")); err != nil {
-		t.Fatal(err)
-	}
-	startMain(t, func(c *Config) {
-		c.HTTPAddr, c.ChatAddr = addrs["http"], addrs["chat"]
-		c.DataDir = m.cfg.DataDir
-	})
+	restartUnderPage(t, ctx, m, addrs)
 	if err := chromedp.Do(ctx, waitText("#status", "connected as webby"), waitText("#room-title", "#go")); err != nil {
 		t.Fatal(err)
 	}

@@ -313,31 +313,38 @@ func TestOriginCheck(t *testing.T) {
 		{"http://chat.example.org", "chat.example.org", http.StatusForbidden},
 		{"null", "", http.StatusForbidden},
 	} {
-		req, err := http.NewRequest("GET", "http"+strings.TrimPrefix(g.url, "ws"), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Header.Set("Connection", "Upgrade")
-		req.Header.Set("Upgrade", "websocket")
-		req.Header.Set("Sec-WebSocket-Version", "13")
-		req.Header.Set("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
-		if tc.origin != "" {
-			req.Header.Set("Origin", tc.origin)
-		}
-		if tc.host != "" {
-			req.Host = tc.host
-		}
-		tr := &http.Transport{}
-		resp, err := (&http.Client{Transport: tr, Timeout: chattest.Timeout}).Do(req)
-		if err != nil {
-			t.Fatalf("origin %q host %q: %v", tc.origin, tc.host, err)
-		}
-		resp.Body.Close()
-		tr.CloseIdleConnections()
-		if resp.StatusCode != tc.want {
-			t.Errorf("origin %q host %q: %d, want %d", tc.origin, tc.host, resp.StatusCode, tc.want)
+		if got := upgradeStatus(t, g.url, tc.origin, tc.host); got != tc.want {
+			t.Errorf("origin %q host %q: %d, want %d", tc.origin, tc.host, got, tc.want)
 		}
 	}
+}
+
+// upgradeStatus asks url for a WebSocket upgrade with the Origin and Host headers given (none
+// when empty), and returns the status of the answer.
+func upgradeStatus(t *testing.T, url, origin, host string) int {
+	t.Helper()
+	req, err := http.NewRequest("GET", "http"+strings.TrimPrefix(url, "ws"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Connection", "Upgrade")
+	req.Header.Set("Upgrade", "websocket")
+	req.Header.Set("Sec-WebSocket-Version", "13")
+	req.Header.Set("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
+	if origin != "" {
+		req.Header.Set("Origin", origin)
+	}
+	if host != "" {
+		req.Host = host
+	}
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	resp, err := (&http.Client{Transport: tr, Timeout: chattest.Timeout}).Do(req)
+	if err != nil {
+		t.Fatalf("origin %.40q host %q: %v", origin, host, err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }
 
 // TestJSONIsNotHTMLEscaped checks that markup characters travel as themselves: escaped, each
@@ -363,24 +370,9 @@ func TestJSONIsNotHTMLEscaped(t *testing.T) {
 func TestRefusalsDoNotFloodTheLog(t *testing.T) {
 	g := startGateway(t, chat.DefaultConfig(), testConfig())
 	origin := "http://evil.example/" + strings.Repeat("A", 15000)
-	client := &http.Client{Timeout: chattest.Timeout}
 	for range 200 {
-		req, err := http.NewRequest("GET", "http"+strings.TrimPrefix(g.url, "ws"), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Header.Set("Connection", "Upgrade")
-		req.Header.Set("Upgrade", "websocket")
-		req.Header.Set("Sec-WebSocket-Version", "13")
-		req.Header.Set("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
-		req.Header.Set("Origin", origin)
-		resp, err := client.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusForbidden {
-			t.Fatalf("status %d, want 403", resp.StatusCode)
+		if got := upgradeStatus(t, g.url, origin, ""); got != http.StatusForbidden {
+			t.Fatalf("status %d, want 403", got)
 		}
 	}
 	logged := 0
