@@ -130,7 +130,7 @@ func flagSet(cfg *Config, out io.Writer) *flag.FlagSet {
 	fs.IntVar(&cfg.Chat.Replay, "replay", cfg.Chat.Replay, "`lines` of a room's history shown to whoever joins it")
 	fs.DurationVar(&cfg.HistoryMaxAge, "history-max-age", cfg.HistoryMaxAge, "history older than this is deleted; 0: kept forever")
 	fs.IntVar(&cfg.HistoryMaxRows, "history-max-rows", cfg.HistoryMaxRows, "`rows` of history (lines, joins, leaves) kept per room, the oldest deleted first; 0: no limit")
-	fs.BoolVar(&cfg.NoPrivateHistory, "no-private-history", cfg.NoPrivateHistory, "keep private messages nowhere (by default they are kept for their two parties to read back)")
+	fs.BoolVar(&cfg.NoPrivateHistory, "no-private-history", cfg.NoPrivateHistory, "accepted for old configurations: private messages are kept nowhere")
 
 	fs.IntVar(&cfg.MaxConns, "max-conns", cfg.MaxConns, "connections open at once over all services; 0: the process's file limit less 64")
 	fs.IntVar(&cfg.MaxConnsPerIP, "max-conns-per-ip", cfg.MaxConnsPerIP, "connections open at once from one address; 0: no limit")

@@ -191,7 +191,6 @@ func (m *Main) newHTTPServer(h http.Handler, writeTimeout bool) *http.Server {
 // the WebSocket gateway that the HTTP listener serves.
 func (m *Main) newChat() (*lineproto.Server, error) {
 	chatCfg := m.cfg.Chat
-	chatCfg.StorePrivate = !m.cfg.NoPrivateHistory
 	chatCfg.Observer = m.metrics
 	if m.cfg.MOTDFile != "" {
 		motd, err := readMOTD(m.cfg.MOTDFile)

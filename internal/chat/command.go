@@ -80,9 +80,9 @@ func commandTable() []command {
 				"/ban          lists the bans"}},
 		{name: "unban", args: "NAME|ADDRESS", about: "lift a ban (operator)", run: (*Session).cmdUnban,
 			more: []string{"/unban bob    or /unban 203.0.113.0/24, as the ban was given"}},
-		{name: "history", args: "[NAME] [N]", about: "show earlier lines here, or of a private talk", run: (*Session).cmdHistory,
+		{name: "history", args: "[N]", about: "show earlier lines here", run: (*Session).cmdHistory,
 			more: []string{"/history 50   the 50 lines before those you were shown; again for earlier ones",
-				"/history bob  your private messages with bob"}},
+				"private messages are kept nowhere, so they have no history"}},
 		{name: "search", args: "WORDS", about: "find lines here with every word, newest first", run: (*Session).cmdSearch,
 			more: []string{"/search release date    the lines of this room with both words"}},
 		{name: "quit", args: "[REASON]", about: "leave the chat", anyone: true, run: (*Session).cmdQuit,
@@ -251,58 +251,55 @@ func (s *Session) cmdReply(args string) error {
 	if !h.lockLive(s) {
 		return nil
 	}
-	to := s.lastFrom
-	var name string
-	if to != nil {
-		name = to.name.Display
-	}
-	h.mu.Unlock()
-	if to == nil {
+	defer h.mu.Unlock()
+	// The answer goes to the connection that wrote, never to whoever holds its name now.
+	switch to := s.lastFrom; {
+	case to == nil:
 		s.notice("no one has sent you a private message")
-		return nil
+	case to.gone:
+		s.noticef("%s, who wrote to you, has left: your reply was not sent (someone called %s now would be someone else)",
+			to.name.Display, to.name.Display)
+	default:
+		s.privateLocked(to, args)
 	}
-	s.private(name, args)
 	return nil
 }
 
 // private sends text to the member called name, marked private at both ends.
 func (s *Session) private(name, text string) {
+	h := s.hub
+	if !h.lockLive(s) {
+		return
+	}
+	defer h.mu.Unlock()
+	to, ok := h.findLocked(name)
+	switch {
+	case !ok:
+		s.noticef("no one called %s is online", clean(name, MaxNameLen*4))
+	case to == s:
+		s.notice("that is you")
+	default:
+		s.privateLocked(to, text)
+	}
+}
+
+// privateLocked shows text to to and to s, marked private at both ends. Private messages are
+// kept nowhere: a name belongs to whoever holds it now, so a message kept under a name could be
+// read by the next one to take it. (Kept between accounts, they will be readable by those two
+// accounts only.) s is told so the first time.
+func (s *Session) privateLocked(to *Session, text string) {
 	text = clean(text, 1<<20)
 	if text == "" || s.refuseIfMuted() {
 		return
 	}
 	h := s.hub
-	if !h.lockLive(s) {
-		return
-	}
-	to, ok := h.findLocked(name)
-	switch {
-	case !ok:
-		h.mu.Unlock()
-		s.noticef("no one called %s is online", clean(name, MaxNameLen*4))
-		return
-	case to == s:
-		h.mu.Unlock()
-		s.notice("that is you")
-		return
-	}
 	rec := Record{Time: h.now(), Kind: KindPrivate, From: s.name.Display, FromKey: s.name.looks[0],
 		To: to.name.Display, ToKey: to.name.looks[0], Text: text}
-	if h.cfg.History == nil || !h.cfg.StorePrivate {
-		h.deliverPrivateLocked(s, to, rec)
-		h.mu.Unlock()
-		return
+	h.deliverPrivateLocked(s, to, rec)
+	if !s.toldPrivateUnkept {
+		s.toldPrivateUnkept = true
+		s.notice("private messages are kept nowhere: they are shown to the two of you now, and are not in /history")
 	}
-	h.mu.Unlock()
-	h.cfg.History.Store(rec, func(rec Record, err error) {
-		if err != nil {
-			s.storeFailed(err)
-			return
-		}
-		h.mu.Lock()
-		defer h.mu.Unlock()
-		h.deliverPrivateLocked(s, to, rec)
-	})
 }
 
 // deliverPrivateLocked shows a private message to its two parties.

@@ -9,15 +9,18 @@ import (
 	"hubbub/internal/chattest"
 )
 
+// unkept is what a user is told on sending its first private message.
+const unkept = "*** private messages are kept nowhere: they are shown to the two of you now, and are not in /history"
+
 func TestPrivateMessages(t *testing.T) {
 	srv, _ := start(t, chat.DefaultConfig())
 	alice, bob, carol := joinThree(t, srv.Addr)
 
 	alice.Send("/msg BOB psst \x1b[2Jhere")
-	alice.Expect("[PM to bob] psst here")
+	alice.Expect("[PM to bob] psst here", unkept)
 	bob.Expect("[PM from alice] psst here")
 	bob.Send("/reply what?")
-	bob.Expect("[PM to alice] what?")
+	bob.Expect("[PM to alice] what?", unkept)
 	alice.Expect("[PM from bob] what?")
 	carol.ExpectSilence(quiet) // private means private
 
@@ -35,9 +38,12 @@ func TestPrivateMessages(t *testing.T) {
 		{"/msg nobody hello", "*** no one called nobody is online"},
 		{"/msg carol", "*** usage: /msg NAME TEXT"},
 		{"/msg alice hi", "[PM to alice] hi"},
+		{"", unkept},
 		{"/reply", "*** usage: /reply TEXT"},
 	} {
-		carol.Send(tt.send)
+		if tt.send != "" {
+			carol.Send(tt.send)
+		}
 		carol.Expect(tt.want)
 	}
 	carol.Send("/msg Carol me")
@@ -65,7 +71,7 @@ func TestMeNickAndWhois(t *testing.T) {
 	alice.Send("hello")
 	bob.Expect("<Alicia> hello")
 	bob.Send("/msg alicia hi")
-	bob.Expect("[PM to Alicia] hi")
+	bob.Expect("[PM to Alicia] hi", unkept)
 	alice.Expect("[PM from bob] hi")
 	for _, tt := range []struct{ send, want string }{
 		{"/nick bob", "*** bob is taken"},
@@ -106,7 +112,7 @@ func TestIgnore(t *testing.T) {
 	alice.Send("/me sighs")
 	bob.Expect("* alice sighs")
 	alice.Send("/msg carol hello?")
-	alice.Expect("[PM to carol] hello?") // alice is not told she is ignored
+	alice.Expect("[PM to carol] hello?", unkept) // alice is not told she is ignored
 	bob.Send("bob here")
 	carol.Expect("<bob> bob here") // the first line carol gets is bob's
 	carol.Send("/ignore")

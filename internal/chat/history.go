@@ -318,27 +318,16 @@ func (s *Session) cmdHistory(args string) error {
 		who = fields[0]
 	}
 	n = min(n, maxHistory)
-	var other Name
 	if who != "" {
-		var err error
-		if other, err = ParseName(who); err != nil {
-			s.noticef("no one was ever called %s", clean(who, MaxNameLen*4))
-			return nil
-		}
+		// Kept under names, private talks would be read by whoever takes a name next.
+		s.noticef("private messages are kept nowhere, so there is no history with %s to show", clean(who, MaxNameLen*4))
+		return nil
 	}
 	if !h.lockLive(s) {
 		return nil
 	}
-	me := s.name.looks[0]
 	room := s.current.Load()
-	var roomKey, otherKey string
-	var pos historyPos
-	if who == "" {
-		roomKey, pos = room.key(), s.historyFrom[room]
-	} else {
-		otherKey = other.looks[0]
-		pos = s.privateFrom[otherKey]
-	}
+	pos := s.historyFrom[room]
 	h.mu.Unlock()
 	if !given && pos.left > 0 {
 		n = pos.left // what did not fit last time
@@ -347,7 +336,7 @@ func (s *Session) cmdHistory(args string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), historyTimeout)
 	defer cancel()
 	// One more than asked for, to know whether there is anything earlier.
-	recs, err := h.cfg.History.Recent(ctx, roomKey, me, otherKey, pos.before, n+1)
+	recs, err := h.cfg.History.Recent(ctx, room.key(), "", "", pos.before, n+1)
 	if err != nil {
 		s.notice("the server could not read its history: try again later")
 		h.log.Error("history: cannot read", "err", err)
@@ -363,9 +352,7 @@ func (s *Session) cmdHistory(args string) error {
 	}
 	first := h.fitting(recs)
 	for _, rec := range recs[first:] {
-		m := historyMessage(rec)
-		m.Sent = rec.Kind == KindPrivate && rec.FromKey == me
-		s.client.Deliver(m)
+		s.client.Deliver(historyMessage(rec))
 	}
 	switch {
 	case first > 0:
@@ -378,17 +365,10 @@ func (s *Session) cmdHistory(args string) error {
 	pos = historyPos{before: recs[first].ID, left: first}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if who == "" {
-		if s.historyFrom == nil {
-			s.historyFrom = make(map[*Room]historyPos)
-		}
-		s.historyFrom[room] = pos
-	} else {
-		if s.privateFrom == nil {
-			s.privateFrom = make(map[string]historyPos)
-		}
-		s.privateFrom[otherKey] = pos
+	if s.historyFrom == nil {
+		s.historyFrom = make(map[*Room]historyPos)
 	}
+	s.historyFrom[room] = pos
 	return nil
 }
 

@@ -73,7 +73,7 @@ func TestHistoryReplayPagingAndSearch(t *testing.T) {
 	bob.Send("/history")
 	bob.Expect("*** no earlier history")
 	bob.Send("/history 0")
-	bob.Expect("*** usage: /history [NAME] [N]")
+	bob.Expect("*** usage: /history [N]")
 
 	bob.Send("/search LINE 1")
 	bob.Expect("*** 1 line in #lobby matches:", at+"<alice> line 1")
@@ -114,16 +114,13 @@ func TestHistoryReplayPagingAndSearch(t *testing.T) {
 	bob.Send("/search line")
 	bob.Expect("*** nothing in #go matches line")
 
-	// Private messages are kept for their two parties.
+	// Private messages are shown and kept nowhere.
 	alice.Send("/msg bob the password is swordfish")
-	alice.Expect("[PM to bob] the password is swordfish")
+	alice.Expect("[PM to bob] the password is swordfish",
+		"*** private messages are kept nowhere: they are shown to the two of you now, and are not in /history")
 	bob.Expect("[PM from alice] the password is swordfish")
 	bob.Send("/history alice")
-	bob.Expect(at+"[PM from alice] the password is swordfish", "*** end of history: nothing earlier")
-	alice.Send("/history BOB")
-	alice.Expect(at+"[PM to bob] the password is swordfish", "*** end of history: nothing earlier")
-	carol.Send("/history alice")
-	carol.Expect("*** no earlier history")
+	bob.Expect("*** private messages are kept nowhere, so there is no history with alice to show")
 	carol.Send("/search swordfish")
 	carol.Expect("*** nothing in #lobby matches swordfish")
 }
@@ -212,20 +209,52 @@ func TestRetentionOverTheWire(t *testing.T) {
 	bob.Expect("*** 3 lines in #lobby match, newest first:", at+"<alice> said 5", at+"<alice> said 4", at+"<alice> said 3")
 }
 
-// TestNoPrivateHistory keeps room lines but no private messages: they are shown at once and
-// kept nowhere.
-func TestNoPrivateHistory(t *testing.T) {
-	cfg := chat.DefaultConfig()
-	cfg.StorePrivate = false
-	srv, _, _ := startWithHistory(t, cfg, storeConfig(t))
-	alice := chattest.Join(t, srv.Addr, "alice")
-	bob := chattest.Join(t, srv.Addr, "bob")
-	alice.Expect("bob has joined the channel")
-	alice.Send("/msg bob off the record")
-	bob.Expect("[PM from alice] off the record")
-	alice.Expect("[PM to bob] off the record")
-	bob.Send("/history alice")
-	bob.Expect("*** no earlier history")
+// TestNameTakerReadsNoPrivateTalk replays the attack of issue 14: carol and dave talk in
+// private and leave; whoever takes carol's name reads nothing of it, and a /reply to a writer
+// who left never reaches whoever holds that name now.
+func TestNameTakerReadsNoPrivateTalk(t *testing.T) {
+	srv, s, _ := startWithHistory(t, chat.DefaultConfig(), storeConfig(t))
+	carol := chattest.Join(t, srv.Addr, "carol")
+	dave := chattest.Join(t, srv.Addr, "dave")
+	carol.Expect("dave has joined the channel")
+	carol.Send("/msg dave my password is hunter2")
+	dave.Expect("[PM from carol] my password is hunter2")
+	dave.Send("/reply the vault code is 4711")
+	carol.Expect("[PM to dave] my password is hunter2",
+		"*** private messages are kept nowhere: they are shown to the two of you now, and are not in /history",
+		"[PM from dave] the vault code is 4711")
+	for _, c := range []*chattest.Client{carol, dave} {
+		c.Send("/quit")
+		c.ExpectClosed()
+	}
+
+	taker := chattest.Join(t, srv.Addr, "CAROL")
+	taker.Send("/history dave")
+	taker.Expect("*** private messages are kept nowhere, so there is no history with dave to show")
+	taker.Send("/nick Dave")
+	taker.Expect("CAROL is now known as Dave")
+	taker.Send("/history carol")
+	taker.Expect("*** private messages are kept nowhere, so there is no history with carol to show")
+	recs, err := s.Recent(t.Context(), "", "carol", "dave", 0, 100)
+	if err != nil || len(recs) != 0 {
+		t.Errorf("the store holds %d private messages (%v)", len(recs), err)
+	}
+
+	// roberto answers alicia after she left and a newcomer took her name.
+	alicia := chattest.Join(t, srv.Addr, "alicia")
+	roberto := chattest.Join(t, srv.Addr, "roberto")
+	alicia.Expect("roberto has joined the channel")
+	alicia.Send("/msg roberto send me the report")
+	roberto.Expect("[PM from alicia] send me the report")
+	alicia.Send("/quit")
+	alicia.ExpectClosed()
+	roberto.Expect("alicia has left the channel.")
+	newcomer := chattest.Join(t, srv.Addr, "ALICIA")
+	roberto.Expect("ALICIA has joined the channel")
+	roberto.Send("/reply here is the confidential report")
+	roberto.Expect("*** alicia, who wrote to you, has left: your reply was not sent (someone called alicia now would be someone else)")
+	newcomer.Send("/who")
+	newcomer.Expect("*** #lobby (3): Dave, roberto, ALICIA") // and no private message before it
 }
 
 // TestRoomReplayAfterEmptying: a room other than the lobby that emptied, or that did not

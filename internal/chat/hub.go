@@ -57,9 +57,6 @@ type Config struct {
 	History History
 	// Replay is how many of a room's last lines a member is shown on joining it.
 	Replay int
-	// StorePrivate keeps private messages in history, readable by their two parties; without
-	// it they are shown at once and kept nowhere.
-	StorePrivate bool
 
 	// AnswerBytes bounds one answer to a user's own request (/history, the replay on joining a
 	// room), in bytes of text: a longer one is paged, and says how to get the rest, so that
@@ -77,7 +74,7 @@ const DefaultAnswerBytes = 64 << 10
 
 // DefaultConfig returns the defaults documented in --help.
 func DefaultConfig() Config {
-	return Config{MaxRoomsPerUser: 10, FloodMute: time.Minute, Replay: 20, StorePrivate: true,
+	return Config{MaxRoomsPerUser: 10, FloodMute: time.Minute, Replay: 20,
 		AnswerBytes: DefaultAnswerBytes}
 }
 

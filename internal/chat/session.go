@@ -46,10 +46,10 @@ type Session struct {
 	away       string   // why the member is away; "" when not
 	oper       bool     // the member is an operator
 	lastFrom   *Session // who sent the last private message, for /reply
-	// Where /history goes on from, per room and per private conversation (by the other
-	// party's key).
+	// toldPrivateUnkept: the member was told that private messages are kept nowhere.
+	toldPrivateUnkept bool
+	// Where /history goes on from, per room.
 	historyFrom map[*Room]historyPos
-	privateFrom map[string]historyPos
 
 	// welcoming is held while the member is being welcomed, and welcomed is set once it was:
 	// a line said to the lobby meanwhile waits for the welcome (see Hub.register).
