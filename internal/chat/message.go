@@ -87,8 +87,8 @@ type Message struct {
 
 // Skippable reports whether m may be left out for a member who reads slower than the room
 // talks: what is said in a room as it happens (lines, actions, joins, leaves, nick and topic
-// changes), which the member can catch up on with /history. Private messages, notices,
-// answers to the member's own commands and replayed history never are.
+// changes), which the member can catch up on with /history. Private messages (see
+// PrivateFrom), notices, answers to the member's own commands and replayed history never are.
 func (m *Message) Skippable() bool {
 	if m.History {
 		return false
@@ -98,6 +98,19 @@ func (m *Message) Skippable() bool {
 		return true
 	}
 	return false
+}
+
+// PrivateFrom reports whether m is a private message as its recipient gets it when it is sent
+// (not the sender's own copy, which answers the sender's command, nor history), and who sent
+// it. Others can send a member these without end, so a transport may skip them too, oldest
+// first, for a reader that falls far behind (past its hard cap), as long as it tells the
+// reader whose they were: with ID set the message is kept in history, and /history From reads
+// it back; without, it is kept nowhere and is lost.
+func (m *Message) PrivateFrom() (from string, ok bool) {
+	if m.Kind != KindPrivate || m.Sent || m.History {
+		return "", false
+	}
+	return m.From, true
 }
 
 // Lobby is the display name of the room everyone starts in.

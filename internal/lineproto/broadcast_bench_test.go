@@ -28,7 +28,7 @@ func benchBroadcast(b *testing.B, members int) {
 	sender := chattest.Join(b, srv.Addr, "sender")
 	readers := make([]*bufio.Reader, members)
 	for i := range readers {
-		c := chattest.Join(b, srv.Addr, fmt.Sprintf("m%d", i))
+		c := chattest.Join(b, srv.Addr, fmt.Sprintf("member%d", i))
 		c.Conn.SetReadDeadline(time.Time{})
 		readers[i] = bufio.NewReaderSize(c.Conn, 64<<10)
 	}

@@ -81,18 +81,20 @@ type conn struct {
 	urgent    atomic.Bool   // the output queued answers the client's own input: its flusher must not hold it
 
 	mu          sync.Mutex
-	writerIdle  sync.Cond   // signalled when the writer exits; uses mu
-	out         outQueue    // output not yet written; guarded by mu
-	flushQueued bool        // c is on its flusher's list; guarded by mu
-	flushing    bool        // a flusher is writing output it took from out; guarded by mu
-	writing     bool        // a writer goroutine of its own is running; guarded by mu
-	queuedMsgs  int         // messages queued since the last write, for metrics; guarded by mu
-	skipped     int         // chat lines skipped for a slow reader, not yet told; guarded by mu
-	told        bool        // the reader was told it fell behind and has not caught up since; guarded by mu
-	sealed      bool        // no more output is accepted; guarded by mu
-	draining    bool        // close our side once out is sent; guarded by mu
-	closed      bool        // the socket is closed; guarded by mu
-	reason      closeReason // why the connection ends; guarded by mu
+	writerIdle  sync.Cond     // signalled when the writer exits; uses mu
+	out         outQueue      // output not yet written; guarded by mu
+	flushQueued bool          // c is on its flusher's list; guarded by mu
+	flushing    bool          // a flusher is writing output it took from out; guarded by mu
+	writing     bool          // a writer goroutine of its own is running; guarded by mu
+	queuedMsgs  int           // messages queued since the last write, for metrics; guarded by mu
+	skipped     int           // chat lines skipped for a slow reader, not yet told; guarded by mu
+	told        bool          // the reader was told it fell behind and has not caught up since; guarded by mu
+	privSkipped *privateSkips // private messages skipped, not yet told; nil: none; guarded by mu
+	privTold    bool          // the reader was told of private messages skipped and has not caught up since; guarded by mu
+	sealed      bool          // no more output is accepted; guarded by mu
+	draining    bool          // close our side once out is sent; guarded by mu
+	closed      bool          // the socket is closed; guarded by mu
+	reason      closeReason   // why the connection ends; guarded by mu
 }
 
 func newConn(srv *Server, nc *net.TCPConn, f *flusher) (*conn, error) {
@@ -130,8 +132,17 @@ func newConn(srv *Server, nc *net.TCPConn, f *flusher) (*conn, error) {
 
 // Deliver queues m for the client (chat.Client). It never blocks.
 func (c *conn) Deliver(m *chat.Message) {
-	if b := m.Encoded(lineEncoding{}); len(b) > 0 {
-		c.write(b, m.Skippable())
+	b := m.Encoded(lineEncoding{})
+	switch {
+	case len(b) == 0:
+	case m.Skippable():
+		c.write(b, kindRoom)
+	default:
+		if from, ok := m.PrivateFrom(); ok {
+			c.writePrivate(b, privateLine{from: from, kept: m.ID != 0})
+		} else {
+			c.write(b, kindKept)
+		}
 	}
 }
 
@@ -160,7 +171,7 @@ func (c *conn) finish(reason closeReason, notice []byte) {
 		c.reason = reason
 	}
 	if notice != nil {
-		c.out.write(notice, false)
+		c.out.write(notice, kindKept)
 	}
 	c.sealed = true
 	c.draining = true
@@ -302,17 +313,17 @@ func (c *conn) handleInput(dec *Decoder, p []byte) {
 		}
 		switch ev {
 		case LineTooLong:
-			c.write(c.srv.lineTooLong, false)
+			c.write(c.srv.lineTooLong, kindKept)
 			continue
 		case Reply:
-			c.write(dec.Reply(), false)
+			c.write(dec.Reply(), kindKept)
 			continue
 		case AreYouThere:
 			// Answered at the line rate: a stream of AYTs must not become a stream of answers.
 			if !c.takeToken() {
 				return
 			}
-			c.write(noticeHere, false)
+			c.write(noticeHere, kindKept)
 			continue
 		case AbortOutput:
 			c.abortOutput()

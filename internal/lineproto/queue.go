@@ -9,9 +9,18 @@ import (
 // chunkSize is the size of the blocks a connection's output is queued in.
 const chunkSize = 1024
 
+// lineKind says which output a block holds, and so when a slow reader may miss it.
+type lineKind uint8
+
+const (
+	kindKept    lineKind = iota // answers to the client's own commands, notices: never skipped
+	kindRoom                    // room lines as they happen (chat.Message.Skippable): skipped past MaxQueue
+	kindPrivate                 // private messages to the client (chat.Message.PrivateFrom): skipped past the hard cap
+)
+
 type chunk struct {
-	off, n int  // the bytes not yet written are b[off:n]
-	skip   bool // the block holds only lines a slow reader may miss (chat.Message.Skippable)
+	off, n int      // the bytes not yet written are b[off:n]
+	kind   lineKind // what the block holds: only lines of one kind
 	b      [chunkSize]byte
 }
 
@@ -21,7 +30,7 @@ var chunks = sync.Pool{New: func() any { return new(chunk) }}
 
 func putChunks(cs []*chunk) {
 	for i, ch := range cs {
-		ch.off, ch.n, ch.skip = 0, 0, false
+		ch.off, ch.n, ch.kind = 0, 0, kindKept
 		chunks.Put(ch)
 		cs[i] = nil
 	}
@@ -36,30 +45,72 @@ func putChunks(cs []*chunk) {
 // of one small iovec per line.
 //
 // So that the oldest chat lines can be skipped for a reader who falls behind, a block holds
-// either only skippable lines or only other output (a block is started afresh where the kind
-// changes, which in a busy room is rare), and the queue holds no partly written line: what a
-// writer has begun to send is its own (see take). Each skippable message is one line ending in
-// LF (its text cannot hold one), so a run of skippable blocks splits into lines at each LF.
+// lines of one kind only (a block is started afresh where the kind changes, which in a busy
+// room is rare), and the queue holds no partly written line: what a writer has begun to send
+// is its own (see take). Each room line and private message is one line ending in LF (its text
+// cannot hold one), so a run of blocks of one of those kinds splits into lines at each LF.
+//
+// Who sent each private message queued is kept beside the bytes (privates), oldest first, so
+// that a reader can be told whose messages were skipped.
 type outQueue struct {
 	blocks []*chunk
 	size   int // bytes queued
+
+	privates []privateLine // the private messages queued, oldest first, from privates[head] on
+	head     int
 }
 
-func (q *outQueue) write(p []byte, skippable bool) {
+// privateLine is who a private message queued is from, and whether it can be read back.
+type privateLine struct {
+	from string
+	kept bool // in history (chat.Message.ID != 0): /history NAME shows it
+}
+
+func (q *outQueue) write(p []byte, kind lineKind) {
 	q.size += len(p)
 	for len(p) > 0 {
 		var last *chunk
 		if n := len(q.blocks); n > 0 {
 			last = q.blocks[n-1]
 		}
-		if last == nil || last.n == chunkSize || last.skip != skippable {
+		if last == nil || last.n == chunkSize || last.kind != kind {
 			last = chunks.Get().(*chunk)
-			last.skip = skippable
+			last.kind = kind
 			q.blocks = append(q.blocks, last)
 		}
 		k := copy(last.b[last.n:], p)
 		last.n += k
 		p = p[k:]
+	}
+}
+
+// writePrivate queues a private message, one line, from pl.
+func (q *outQueue) writePrivate(p []byte, pl privateLine) {
+	q.write(p, kindPrivate)
+	q.privates = append(q.privates, pl)
+}
+
+// popPrivates removes the senders of the n oldest private messages queued, adding them to
+// skipped if it is not nil.
+func (q *outQueue) popPrivates(n int, skipped *privateSkips) {
+	n = min(n, len(q.privates)-q.head)
+	if skipped != nil {
+		for _, pl := range q.privates[q.head : q.head+n] {
+			skipped.add(pl)
+		}
+	}
+	clear(q.privates[q.head : q.head+n])
+	q.head += n
+	switch {
+	case q.head == len(q.privates) && cap(q.privates) > 64:
+		q.privates, q.head = nil, 0 // do not keep a large backlog's slice on an idle connection
+	case q.head == len(q.privates):
+		q.privates, q.head = q.privates[:0], 0
+	case q.head > 64 && q.head > len(q.privates)/2:
+		// A reader that never catches up would otherwise grow the slice without end.
+		k := copy(q.privates, q.privates[q.head:])
+		clear(q.privates[k:])
+		q.privates, q.head = q.privates[:k], 0
 	}
 }
 
@@ -69,7 +120,7 @@ func (q *outQueue) write(p []byte, skippable bool) {
 func (q *outQueue) take(dst []*chunk, max int) ([]*chunk, int) {
 	k := min(max, len(q.blocks))
 	var tail *chunk // the end of a line cut in two, taken from block k
-	for k > 0 && k < len(q.blocks) && q.blocks[k-1].skip && q.blocks[k].skip &&
+	for k > 0 && k < len(q.blocks) && q.blocks[k-1].kind != kindKept && q.blocks[k].kind == q.blocks[k-1].kind &&
 		q.blocks[k-1].b[q.blocks[k-1].n-1] != '\n' {
 		next := q.blocks[k]
 		i := bytes.IndexByte(next.b[next.off:next.n], '\n')
@@ -78,19 +129,28 @@ func (q *outQueue) take(dst []*chunk, max int) ([]*chunk, int) {
 			continue
 		}
 		tail = chunks.Get().(*chunk)
-		tail.skip = true
+		tail.kind = next.kind
 		tail.n = copy(tail.b[:], next.b[next.off:next.off+i+1])
 		next.off += i + 1
 		break
 	}
-	n := 0
+	n, privates := 0, 0
 	for _, ch := range q.blocks[:k] {
 		n += ch.n - ch.off
+		if ch.kind == kindPrivate {
+			privates += bytes.Count(ch.b[ch.off:ch.n], newline)
+		}
 	}
 	dst = append(dst, q.blocks[:k]...)
 	if tail != nil {
 		dst = append(dst, tail)
 		n += tail.n
+		if tail.kind == kindPrivate {
+			privates++
+		}
+	}
+	if privates > 0 {
+		q.popPrivates(privates, nil) // sent: no longer a reader's to miss
 	}
 	q.blocks = slices.Delete(q.blocks, 0, k)
 	if len(q.blocks) == 0 && cap(q.blocks) > 64 {
@@ -100,12 +160,15 @@ func (q *outQueue) take(dst []*chunk, max int) ([]*chunk, int) {
 	return dst, n
 }
 
-// skipOldest removes whole skippable lines, oldest first, until at least need bytes are gone or
-// no skippable line is left, and returns how many lines and bytes it removed. Other output
-// stays, in order.
-func (q *outQueue) skipOldest(need int) (lines, removed int) {
+var newline = []byte{'\n'}
+
+// skipOldest removes whole lines of kind (kindRoom or kindPrivate), oldest first, until at
+// least need bytes are gone or no such line is left, and returns how many lines and bytes it
+// removed. Other output stays, in order. The caller takes the senders of private messages
+// removed from popPrivates.
+func (q *outQueue) skipOldest(need int, kind lineKind) (lines, removed int) {
 	for i := 0; i < len(q.blocks) && removed < need; {
-		if !q.blocks[i].skip {
+		if q.blocks[i].kind != kind {
 			i++
 			continue
 		}
@@ -114,7 +177,7 @@ func (q *outQueue) skipOldest(need int) (lines, removed int) {
 		cutJ, cutOff := i, q.blocks[i].off
 		for removed < need {
 			j, off, n, ended := cutJ, cutOff, 0, false
-			for !ended && j < len(q.blocks) && q.blocks[j].skip {
+			for !ended && j < len(q.blocks) && q.blocks[j].kind == kind {
 				ch := q.blocks[j]
 				if k := bytes.IndexByte(ch.b[off:ch.n], '\n'); k >= 0 {
 					n, off, ended = n+k+1, off+k+1, true
@@ -138,7 +201,7 @@ func (q *outQueue) skipOldest(need int) (lines, removed int) {
 		}
 		putChunks(q.blocks[i:cutJ])
 		q.blocks = slices.Delete(q.blocks, i, cutJ)
-		for i < len(q.blocks) && q.blocks[i].skip {
+		for i < len(q.blocks) && q.blocks[i].kind == kind {
 			i++ // what is left of this run could not be cut
 		}
 	}
@@ -151,4 +214,6 @@ func (q *outQueue) reset() {
 	putChunks(q.blocks)
 	q.blocks = nil
 	q.size = 0
+	clear(q.privates)
+	q.privates, q.head = nil, 0
 }

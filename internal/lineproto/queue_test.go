@@ -1,6 +1,7 @@
 package lineproto
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -38,9 +39,13 @@ func TestSkipOldest(t *testing.T) {
 			defer q.reset()
 			for _, w := range tt.writes {
 				text, keep := strings.CutPrefix(w, "!")
-				q.write([]byte(text), !keep)
+				kind := kindRoom
+				if keep {
+					kind = kindKept
+				}
+				q.write([]byte(text), kind)
 			}
-			lines, removed := q.skipOldest(tt.need)
+			lines, removed := q.skipOldest(tt.need, kindRoom)
 			if got := queued(&q); got != tt.want || lines != tt.wantLines {
 				t.Fatalf("left %q after %d lines, want %q after %d", got, lines, tt.want, tt.wantLines)
 			}
@@ -65,7 +70,7 @@ func TestTakeEndsAtLineEnd(t *testing.T) {
 	defer q.reset()
 	line := strings.Repeat("x", 700) + "\n" // blocks end inside lines
 	for range 10 {
-		q.write([]byte(line), true)
+		q.write([]byte(line), kindRoom)
 	}
 	batch, n := q.take(nil, 1)
 	defer putChunks(batch)
@@ -75,7 +80,66 @@ func TestTakeEndsAtLineEnd(t *testing.T) {
 	if n+q.size != 10*len(line) {
 		t.Fatalf("took %d, left %d of %d", n, q.size, 10*len(line))
 	}
-	if lines, _ := q.skipOldest(1); lines != 1 || q.size%len(line) != 0 {
+	if lines, _ := q.skipOldest(1, kindRoom); lines != 1 || q.size%len(line) != 0 {
 		t.Fatalf("after take, skipOldest removed %d lines and left %d bytes", lines, q.size)
+	}
+}
+
+// TestPrivatesFollowTheQueue checks that the senders kept beside the queue stay those of the
+// private messages still queued, whether they leave it by take or by skipOldest.
+func TestPrivatesFollowTheQueue(t *testing.T) {
+	var q outQueue
+	defer q.reset()
+	long := strings.Repeat("p", 700) // blocks end inside lines
+	for i := range 6 {
+		q.write([]byte("room line\n"), kindRoom)
+		q.writePrivate([]byte(fmt.Sprintf("%d %s\n", i, long)), privateLine{from: fmt.Sprint("s", i), kept: i%2 == 0})
+		q.write([]byte("answer\n"), kindKept)
+	}
+	batch, _ := q.take(nil, 2) // a room line, the first private message, an answer, ...
+	putChunks(batch)
+	var got privateSkips
+	lines, _ := q.skipOldest(1, kindPrivate) // one line: the oldest private message left
+	q.popPrivates(lines, &got)
+	if lines != 1 || got.kept.count+got.lost.count != 1 {
+		t.Fatalf("skipped %d private lines, tallied %+v", lines, got)
+	}
+	// What is left: the private messages after the one skipped, with their own senders.
+	rest := q.privates[q.head:]
+	text := queued(&q)
+	for _, pl := range rest {
+		i := strings.TrimPrefix(pl.from, "s")
+		if !strings.Contains(text, i+" "+long) {
+			t.Fatalf("sender %s is kept for a message no longer queued:\n%.200q", pl.from, text)
+		}
+	}
+	if n := strings.Count(text, long); n != len(rest) {
+		t.Fatalf("%d private messages queued, %d senders kept", n, len(rest))
+	}
+	skippedFrom := append(got.kept.names, got.lost.names...)
+	if strings.Contains(text, strings.TrimPrefix(skippedFrom[0], "s")+" "+long) {
+		t.Fatalf("the message of %s was tallied but is still queued", skippedFrom[0])
+	}
+}
+
+func TestPrivateNotices(t *testing.T) {
+	tests := []struct {
+		from []string
+		kept bool
+		want string
+	}{
+		{[]string{"bob"}, true, "*** 1 private message from bob skipped: you read slower than they come; /history bob to read them\r\n"},
+		{[]string{"bob", "carol", "bob"}, true, "*** 3 private messages from bob and carol skipped: you read slower than they come; /history NAME to read them\r\n"},
+		{[]string{"a", "b", "c", "d", "a"}, true, "*** 5 private messages from a, b, c and others skipped: you read slower than they come; /history NAME to read them\r\n"},
+		{[]string{"bob", "x\x1b[2Jy"}, false, "*** 2 private messages from bob and xy lost: you read slower than they come, and this server keeps no copy\r\n"},
+	}
+	for _, tt := range tests {
+		var p privateSkips
+		for _, f := range tt.from {
+			p.add(privateLine{from: f, kept: tt.kept})
+		}
+		if got := string(p.notices()); got != tt.want {
+			t.Errorf("from %q: got %q, want %q", tt.from, got, tt.want)
+		}
 	}
 }

@@ -27,51 +27,90 @@ import (
 // --write-timeout, and gives the connection back to the flushers once it has caught up. Idle
 // connections have no writer at all.
 
-// write queues b, which a reader slower than the room may miss if skippable (see
-// chat.Message.Skippable). It never blocks, and never lets one client hold up anyone else.
-func (c *conn) write(b []byte, skippable bool) {
+// write queues b, output of kind (kindKept or kindRoom). It never blocks, and never lets one
+// client hold up anyone else.
+func (c *conn) write(b []byte, kind lineKind) {
 	c.mu.Lock()
-	if c.sealed {
-		c.mu.Unlock()
-		return
-	}
-	if c.out.size+len(b) > c.srv.cfg.MaxQueue && !c.makeRoomLocked(len(b), skippable) {
-		c.mu.Unlock()
-		return
-	}
-	c.out.write(b, skippable)
-	c.queuedMsgs++
-	kick := c.scheduleLocked()
+	kick := c.queueLocked(b, kind, privateLine{})
 	c.mu.Unlock()
 	if kick {
 		c.flusher.add(c)
 	}
 }
 
-// makeRoomLocked is what write does when n more bytes would take c's queue past MaxQueue: the
-// client reads slower than the room talks. The oldest chat lines queued are skipped to make
-// room (the client will be told, see takeLocked). If that is not enough, a chat line is itself
-// skipped; other output is always queued, up to a hard cap of hardCapFactor times MaxQueue,
-// past which the client is dropped as a slow consumer. It reports whether to queue the n bytes.
-// c.mu must be held.
-func (c *conn) makeRoomLocked(n int, skippable bool) bool {
-	lines, _ := c.out.skipOldest(c.out.size + n - c.srv.cfg.MaxQueue)
-	c.skippedLocked(lines)
-	switch {
-	case c.out.size+n <= c.srv.cfg.MaxQueue:
-		return true
-	case skippable:
-		c.skippedLocked(1)
-		return false
-	case c.out.size+n > hardCapFactor*c.srv.cfg.MaxQueue:
-		c.closeLocked(reasonSlowConsumer)
-		return false
+// writePrivate queues b, a private message to the client from pl.from.
+func (c *conn) writePrivate(b []byte, pl privateLine) {
+	c.mu.Lock()
+	kick := c.queueLocked(b, kindPrivate, pl)
+	c.mu.Unlock()
+	if kick {
+		c.flusher.add(c)
 	}
-	return true
 }
 
-// skippedLocked counts lines skipped for c. Only the lines skipped before c is told are
-// counted: it is told once in each stretch of falling behind. c.mu must be held.
+// queueLocked queues b, of kind (from pl if private), and reports whether the caller must add
+// c to its flusher's list. c.mu must be held.
+func (c *conn) queueLocked(b []byte, kind lineKind, pl privateLine) bool {
+	if c.sealed {
+		return false
+	}
+	if c.out.size+len(b) > c.srv.cfg.MaxQueue && !c.makeRoomLocked(len(b), kind, pl) {
+		return false
+	}
+	if kind == kindPrivate {
+		c.out.writePrivate(b, pl)
+	} else {
+		c.out.write(b, kind)
+	}
+	c.queuedMsgs++
+	return c.scheduleLocked()
+}
+
+// makeRoomLocked is what write does when n more bytes of kind would take c's queue past
+// MaxQueue: the client reads slower than others talk to it. It reports whether to queue the n
+// bytes. c.mu must be held.
+//
+// The oldest room lines queued are skipped to make room (the client will be told, see
+// takeLocked); if that is not enough, a room line is itself skipped. Other output is queued up
+// to a hard cap of hardCapFactor times MaxQueue. Past it, private messages to the client are
+// skipped too, oldest first, as they are what others can send it without end: a reader that
+// makes progress is never dropped because others send it too much. It is told whose they were
+// (with /history NAME to read back those kept in history; those kept nowhere are said to be
+// lost). What is left past the hard cap is only what the client asked for itself (answers,
+// each paged by the chat to fit well within MaxQueue): a client that asks for more than it
+// reads, and no other, is dropped as a slow consumer, so that what a connection can hold in
+// memory stays bounded.
+func (c *conn) makeRoomLocked(n int, kind lineKind, pl privateLine) bool {
+	maxQueue, hardCap := c.srv.cfg.MaxQueue, hardCapFactor*c.srv.cfg.MaxQueue
+	lines, _ := c.out.skipOldest(c.out.size+n-maxQueue, kindRoom)
+	c.skippedLocked(lines)
+	switch {
+	case c.out.size+n <= maxQueue:
+		return true
+	case kind == kindRoom:
+		c.skippedLocked(1)
+		return false
+	case c.out.size+n <= hardCap:
+		return true
+	}
+	if lines, _ := c.out.skipOldest(c.out.size+n-hardCap, kindPrivate); lines > 0 {
+		c.out.popPrivates(lines, c.privateSkipsLocked())
+		c.queuedMsgs = max(c.queuedMsgs-lines, 0)
+	}
+	switch {
+	case c.out.size+n <= hardCap:
+		return true
+	case kind == kindPrivate:
+		c.privateSkipsLocked().add(pl)
+		return false
+	}
+	c.closeLocked(reasonSlowConsumer)
+	return false
+}
+
+// skippedLocked counts room lines skipped for c. Only the lines skipped before c is told are
+// counted: it is told once in each stretch of falling behind, and /history shows the room's
+// lines whoever they are from. c.mu must be held.
 func (c *conn) skippedLocked(lines int) {
 	if !c.told {
 		c.skipped += lines
@@ -79,42 +118,73 @@ func (c *conn) skippedLocked(lines int) {
 	c.queuedMsgs = max(c.queuedMsgs-lines, 0)
 }
 
-// hardCapFactor times MaxQueue bounds the output that cannot be skipped (private messages,
-// answers to the client's own commands) queued to a client that does not read it.
+// privateSkipsLocked returns the tally of private messages skipped for c and not yet told,
+// making it if there is none: it exists only while there is something to tell. c.mu must be
+// held.
+func (c *conn) privateSkipsLocked() *privateSkips {
+	if c.privSkipped == nil {
+		c.privSkipped = new(privateSkips)
+	}
+	return c.privSkipped
+}
+
+// hardCapFactor times MaxQueue bounds the output queued to a client beyond what can be skipped
+// at MaxQueue (private messages, answers to the client's own commands). Past it private
+// messages are skipped as well, and only answers remain (see makeRoomLocked).
 const hardCapFactor = 4
 
-// takeLocked moves up to max blocks of c's queue to dst for a writer, after a notice of the
-// lines skipped since c fell behind if c has not been told yet: the notice goes where the lines
-// were, as they were always the oldest queued. It returns dst and how many bytes it moved.
-// c.mu must be held.
+// takeLocked moves up to max blocks of c's queue to dst for a writer, after notices of what was
+// skipped that c has not been told yet, and returns dst and how many bytes it moved. c.mu must
+// be held.
+//
+// Room lines skipped are told once per stretch of falling behind, where they were (they were
+// always the oldest queued). Private messages skipped are told as soon as there are some, and,
+// as the client has no other way to learn whose they were, those skipped after that are told
+// too, once it has caught up: at most two notices in a stretch, and none left out.
 func (c *conn) takeLocked(dst []*chunk, max int) ([]*chunk, int) {
 	n := 0
 	if c.skipped > 0 && !c.told {
-		ch := chunks.Get().(*chunk)
-		b := strconv.AppendInt(append(ch.b[:0], "*** "...), int64(c.skipped), 10)
+		b := strconv.AppendInt(append(make([]byte, 0, 128), "*** "...), int64(c.skipped), 10)
 		if c.skipped == 1 {
 			b = append(b, " line skipped"...)
 		} else {
 			b = append(b, " lines skipped"...)
 		}
 		b = append(b, ": you read slower than this room talks; /history to catch up\r\n"...)
-		ch.n = len(b)
-		dst = append(dst, ch)
-		n = ch.n
+		dst, n = appendBytes(dst, n, b)
 		c.skipped, c.told = 0, true
+	}
+	if p := c.privSkipped; p != nil && (!c.privTold || c.out.size == 0) {
+		dst, n = appendBytes(dst, n, p.notices())
+		c.privSkipped, c.privTold = nil, true
 	}
 	dst, k := c.out.take(dst, max)
 	if c.out.size == 0 {
 		// The writers have all there is: c has caught up, and is told again should it fall
 		// behind again.
 		c.told = false
+		if c.privSkipped == nil {
+			c.privTold = false
+		}
 	}
 	return dst, n + k
 }
 
+// appendBytes appends b to dst in new blocks, and returns dst and n plus the bytes appended.
+func appendBytes(dst []*chunk, n int, b []byte) ([]*chunk, int) {
+	for len(b) > 0 {
+		ch := chunks.Get().(*chunk)
+		ch.n = copy(ch.b[:], b)
+		b = b[ch.n:]
+		n += ch.n
+		dst = append(dst, ch)
+	}
+	return dst, n
+}
+
 // pendingLocked reports whether c has output for a writer. c.mu must be held.
 func (c *conn) pendingLocked() bool {
-	return c.out.size > 0 || c.skipped > 0 && !c.told
+	return c.out.size > 0 || c.skipped > 0 && !c.told || c.privSkipped != nil
 }
 
 // abortOutput drops the chat lines queued for c, as telnet's Abort Output asks, without a
@@ -122,7 +192,7 @@ func (c *conn) pendingLocked() bool {
 func (c *conn) abortOutput() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	lines, _ := c.out.skipOldest(c.out.size)
+	lines, _ := c.out.skipOldest(c.out.size, kindRoom)
 	c.queuedMsgs = max(c.queuedMsgs-lines, 0)
 }
 

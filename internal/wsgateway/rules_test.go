@@ -33,7 +33,7 @@ type gateway struct {
 // startGateway is start with the chat's configuration and the gateway's log in the test's
 // hands. The line transport has no line rate and a large queue: telnet users here are the
 // test's tools.
-func startGateway(t *testing.T, chatCfg chat.Config, cfg wsgateway.Config) gateway {
+func startGateway(t *testing.T, chatCfg chat.Config, cfg wsgateway.Config, setup ...func(*wsgateway.Server)) gateway {
 	t.Helper()
 	line := lineproto.DefaultConfig()
 	line.LineRate = 0
@@ -41,6 +41,9 @@ func startGateway(t *testing.T, chatCfg chat.Config, cfg wsgateway.Config) gatew
 	srv := chattest.StartChat(t, line, chatCfg, nil)
 	logs := &chattest.Logs{}
 	ws := wsgateway.NewServer(cfg, srv.Hub, nil, slog.New(slog.NewTextHandler(logs, nil)))
+	for _, f := range setup {
+		f(ws)
+	}
 	hs := httptest.NewServer(ws)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), chattest.Timeout)
@@ -210,23 +213,25 @@ func TestStalledReaderIsDropped(t *testing.T) {
 	}
 }
 
-// TestUnskippableOutputHasACap sends private messages to a browser that reads nothing:
-// they cannot be skipped, so past the hard cap it is dropped as too slow.
-func TestUnskippableOutputHasACap(t *testing.T) {
+// TestUnreadAnswersHaveACap has a browser ask for help again and again and read none of the
+// answers: answers to its own commands cannot be skipped, so once they pass the hard cap it is
+// dropped as a slow consumer, without waiting for the write timeout.
+func TestUnreadAnswersHaveACap(t *testing.T) {
 	cfg := testConfig()
 	cfg.MaxQueue = 16 << 10
 	cfg.WriteTimeout = time.Minute
-	g := startGateway(t, chat.DefaultConfig(), cfg)
+	g := startGateway(t, chat.DefaultConfig(), cfg, func(s *wsgateway.Server) { s.SetTestSendBuffer(16 << 10) })
 
 	c := dialSmallWindow(t, g.url)
 	c.register("reader")
-	friend := chattest.Join(t, g.lineAddr, "friend")
-	text := strings.Repeat("p", 3000)
-	for round := 0; !strings.Contains(g.logs.String(), "name=reader"); round++ {
-		if round == 1000 {
-			t.Fatal("never dropped")
+	help := []byte(`{"type":"line","text":"/help"}`)
+	for range 1000 { // a MB or more of answers
+		ctx, cancel := context.WithTimeout(context.Background(), chattest.Timeout)
+		err := c.ws.Write(ctx, websocket.MessageText, help)
+		cancel()
+		if err != nil {
+			break // dropped
 		}
-		friend.Write(strings.Repeat("/msg reader "+text+"\n", 100))
 	}
 	g.logs.WaitFor(t, "connection closed", "service=ws", "name=reader", `reason="slow consumer"`)
 }

@@ -30,7 +30,9 @@ type Config struct {
 	MaxMessage int // longest message a client may send, in bytes
 	// MaxQueue bounds the bytes queued to one client: past it the oldest queued room lines
 	// (chat.Message.Skippable) are skipped and the client is told. Other output is still
-	// queued, up to hardCapFactor times MaxQueue, past which the client is dropped.
+	// queued, up to hardCapFactor times MaxQueue, past which private messages are skipped
+	// too (the client is told from whom), and only a client that does not read the answers
+	// to its own commands is dropped.
 	MaxQueue        int
 	WriteTimeout    time.Duration // a client that takes no data for this long is dropped
 	RegisterTimeout time.Duration // time to choose a name; 0: none
@@ -51,8 +53,10 @@ func DefaultConfig() Config {
 		FloodAfter: 10 * time.Second}
 }
 
-// hardCapFactor times MaxQueue bounds what is queued to a client that nothing can be skipped
-// for (private messages, answers to its own commands, a replay): past it the client is dropped.
+// hardCapFactor times MaxQueue bounds what is queued to a client beyond what can be skipped
+// at MaxQueue (private messages, answers to its own commands, a replay). Past it private
+// messages are skipped as well, and a client whose answers alone pass it is dropped (see
+// Deliver).
 const hardCapFactor = 4
 
 // Close codes and reasons the server ends connections with.
@@ -86,6 +90,9 @@ type Server struct {
 	conns    map[*conn]struct{} // guarded by mu
 	stopping bool               // guarded by mu
 	handlers sync.WaitGroup
+
+	// testSendBuffer, when set, is the size of each connection's kernel send buffer.
+	testSendBuffer int
 }
 
 // NewServer returns a WebSocket server for hub, admitting the connections limiter allows
@@ -125,6 +132,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// The origin was checked above: Accept's own check would also let in any page whose origin
 	// equals the Host header, which the page's site chooses.
 	hw := &hijackWrapper{ResponseWriter: w, wrap: func(nc net.Conn) net.Conn {
+		if tc, ok := nc.(*net.TCPConn); ok && s.testSendBuffer > 0 {
+			tc.SetWriteBuffer(s.testSendBuffer)
+		}
 		c.nc = &progressConn{Conn: nc, timeout: s.cfg.WriteTimeout}
 		return c.nc
 	}}
@@ -208,6 +218,9 @@ type conn struct {
 	reason    string // why it ends, for the log and the close frame; guarded by mu
 	flushLast bool   // send what is queued before closing; guarded by mu
 
+	privSkipped *privateSkips // private messages skipped, not yet told; nil: none; guarded by mu
+	privTold    bool          // told of private messages skipped, and not caught up since; guarded by mu
+
 	registered atomic.Bool    // the user has a name; set by the reader
 	tasks      sync.WaitGroup // the connection's goroutines, waited for by serve
 }
@@ -216,29 +229,65 @@ type conn struct {
 type queued struct {
 	b         []byte // the encoded event; nil for a skip notice
 	skippable bool   // a room line the client may miss (chat.Message.Skippable)
-	skipped   int    // a notice that this many lines were skipped here
+	private   bool   // a private message to the client, from from (chat.Message.PrivateFrom)
+	kept      bool   // a private message kept in history (chat.Message.ID != 0)
+	from      string
+	skipped   int // a notice that this many lines were skipped here
 }
 
 // Deliver queues m for the browser (chat.Client). It never blocks. A client that reads slower
-// than its rooms talk is not dropped for it: past MaxQueue the oldest room lines queued for it
-// are skipped (skipLocked). Only what cannot be skipped, past the hard cap, drops it.
+// than others talk to it is not dropped for it: past MaxQueue the oldest room lines queued for
+// it are skipped (skipLocked), past the hard cap the oldest private messages too
+// (skipPrivatesLocked), as others can send it those without end. What is left past the hard
+// cap is only what the client asked for itself (answers, each paged by the chat to fit well
+// within MaxQueue): a client that asks for more than it reads, and no other, is dropped, so
+// that what a connection holds in memory stays bounded.
 func (c *conn) Deliver(m *chat.Message) {
 	b := m.Encoded(jsonEncoding{})
+	q := queued{b: b, skippable: m.Skippable()}
+	if !q.skippable {
+		q.from, q.private = m.PrivateFrom()
+		q.kept = m.ID != 0
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closing {
 		return
 	}
-	c.out = append(c.out, queued{b: b, skippable: m.Skippable()})
+	c.out = append(c.out, q)
 	c.outBytes += len(b)
 	if c.outBytes > c.srv.cfg.MaxQueue {
 		c.skipLocked()
 	}
-	if c.outBytes > hardCapFactor*c.srv.cfg.MaxQueue {
-		c.finishLocked(websocket.StatusPolicyViolation, reasonSlowConsumer, false)
-		return
+	if hardCap := hardCapFactor * c.srv.cfg.MaxQueue; c.outBytes > hardCap {
+		c.skipPrivatesLocked(hardCap)
+		if c.outBytes > hardCap {
+			c.finishLocked(websocket.StatusPolicyViolation, reasonSlowConsumer, false)
+			return
+		}
 	}
 	c.wake.Signal()
+}
+
+// skipPrivatesLocked leaves out the oldest private messages queued until the queue is within
+// limit, and tallies whom they were from for the notice (see takeLocked). Only as many as
+// that: each is something a person wrote to this client alone. c.mu must be held.
+func (c *conn) skipPrivatesLocked(limit int) {
+	n := len(c.out)
+	kept := c.out[:0] // filtered in place, as in skipLocked
+	for _, q := range c.out {
+		if q.private && c.outBytes > limit {
+			c.outBytes -= len(q.b)
+			if c.privSkipped == nil {
+				c.privSkipped = new(privateSkips)
+			}
+			c.privSkipped.add(q.from, q.kept)
+			continue
+		}
+		kept = append(kept, q)
+	}
+	clear(c.out[len(kept):n])
+	c.out = kept
 }
 
 // skipLocked leaves out the oldest skippable events until the queue is down to half its
@@ -288,10 +337,23 @@ func skipNotice(n int) []byte {
 }
 
 // takeLocked removes from the queue the oldest events, up to about maxBatch bytes (at least
-// one), and returns them encoded. c.mu must be held.
+// one), and returns them encoded, after notices of private messages skipped that are due.
+// c.mu must be held.
+//
+// Private messages skipped are told as soon as there are some (where they were: they were the
+// oldest queued), and, as the client has no other way to learn whose they were, those skipped
+// after that are told too, once it has caught up: at most two notices in a stretch of falling
+// behind, and none left out.
 func (c *conn) takeLocked() [][]byte {
 	var msgs [][]byte
 	size := 0
+	if p := c.privSkipped; p != nil && (!c.privTold || len(c.out) == 0) {
+		for _, text := range p.notices() {
+			msgs = append(msgs, jsonEncoding{}.Encode(&chat.Message{Kind: chat.KindNotice, Text: text}))
+			size += len(msgs[len(msgs)-1])
+		}
+		c.privSkipped, c.privTold = nil, true
+	}
 	for len(c.out) > 0 {
 		q := c.out[0]
 		b := q.b
@@ -309,8 +371,16 @@ func (c *conn) takeLocked() [][]byte {
 	}
 	if len(c.out) == 0 {
 		c.out = nil // let the array go: an idle connection holds nothing
+		if c.privSkipped == nil {
+			c.privTold = false // caught up: told again should it fall behind again
+		}
 	}
 	return msgs
+}
+
+// pendingLocked reports whether the writer has something to send. c.mu must be held.
+func (c *conn) pendingLocked() bool {
+	return len(c.out) > 0 || c.privSkipped != nil
 }
 
 // Drop ends the connection after what is queued is sent (chat.Client). The close frame says
@@ -355,7 +425,7 @@ func (c *conn) finishLocked(code websocket.StatusCode, reason string, flush bool
 		// nothing queued is worth waiting for. Not here, though: CloseNow can wait for the
 		// library's goroutines, and this runs under the chat's lock.
 		clear(c.out)
-		c.out, c.outBytes = nil, 0
+		c.out, c.outBytes, c.privSkipped = nil, 0, nil
 		c.tasks.Go(func() { c.ws.CloseNow() })
 	}
 	c.wake.Signal()
@@ -439,7 +509,7 @@ func (c *conn) readLoop() {
 func (c *conn) busy() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return len(c.out) > 0 || c.writing
+	return c.pendingLocked() || c.writing
 }
 
 func (c *conn) isClosing() bool {
@@ -454,10 +524,10 @@ func (c *conn) isClosing() bool {
 func (c *conn) writeLoop() {
 	for {
 		c.mu.Lock()
-		for len(c.out) == 0 && !c.closing {
+		for !c.pendingLocked() && !c.closing {
 			c.wake.Wait()
 		}
-		if len(c.out) == 0 || (c.closing && !c.flushLast) {
+		if !c.pendingLocked() || (c.closing && !c.flushLast) {
 			code, reason, flush := c.closeCode, c.reason, c.flushLast
 			c.mu.Unlock()
 			if flush {

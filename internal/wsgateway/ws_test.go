@@ -61,6 +61,11 @@ type client struct {
 	t       *testing.T
 	ws      *websocket.Conn
 	pending []json.RawMessage // events of the last message not read yet
+
+	// rate, when set, is how many bytes a second the client reads at, as a slow link does.
+	rate  int
+	start time.Time
+	total int
 }
 
 // nextRaw returns the next event, from a message of one event or of an array of them.
@@ -71,6 +76,14 @@ func (c *client) nextRaw() (json.RawMessage, error) {
 		_, b, err := c.ws.Read(ctx)
 		if err != nil {
 			return nil, err
+		}
+		if c.rate > 0 {
+			if c.start.IsZero() {
+				c.start = time.Now()
+			}
+			// Wait until the bytes read so far are due at rate.
+			c.total += len(b)
+			time.Sleep(time.Until(c.start.Add(time.Duration(c.total) * time.Second / time.Duration(c.rate))))
 		}
 		if len(b) > 0 && b[0] == '[' {
 			if err := json.Unmarshal(b, &c.pending); err != nil || len(c.pending) < 2 {

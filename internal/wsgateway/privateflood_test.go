@@ -1,0 +1,155 @@
+package wsgateway_test
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"hubbub/internal/chat"
+	"hubbub/internal/chattest"
+	"hubbub/internal/sqlite"
+	"hubbub/internal/wsgateway"
+)
+
+// withHistory returns the chat's default configuration with history kept in a real SQLite
+// file.
+func withHistory(t *testing.T) chat.Config {
+	t.Helper()
+	store := sqlite.DefaultConfig(filepath.Join(t.TempDir(), "hubbub.db"))
+	store.RetainEvery = 0
+	s, err := sqlite.Open(t.Context(), store, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() }) // after the servers' shutdown, registered later
+	cfg := chat.DefaultConfig()
+	cfg.History = s
+	return cfg
+}
+
+var privateNotice = regexp.MustCompile(`^(\d+) private messages? from ([^:]+) (skipped|lost): (.*)$`)
+
+// TestPrivateFloodSkipsPastHardCap is the finding's attack on a browser: telnet users send it
+// private messages faster, together, than it reads, while it reads steadily. It is not
+// dropped: past the hard cap the oldest private messages are skipped, it is told how many and
+// from whom (the counts add up to what it missed) in at most two notices, and /history NAME
+// shows every one of them.
+func TestPrivateFloodSkipsPastHardCap(t *testing.T) {
+	cfg := testConfig()
+	cfg.MaxQueue = 16 << 10 // a hard cap of 64 KiB
+	cfg.WriteTimeout = 5 * time.Second
+	g := startGateway(t, withHistory(t), cfg, func(s *wsgateway.Server) { s.SetTestSendBuffer(16 << 10) })
+
+	victim := dialSmallWindow(t, g.url)
+	victim.register("victim")
+	victim.rate = 16 << 10
+
+	const attackers, perAttacker, perSecond = 4, 40, 20
+	filler := strings.Repeat("x", 1000)
+	var clients []*chattest.Client
+	for i := range attackers {
+		c := chattest.Join(t, g.lineAddr, fmt.Sprintf("attacker%d", i))
+		c.Conn.SetReadDeadline(time.Time{})
+		go io.Copy(io.Discard, c.Conn) // ends when the test closes the connection
+		clients = append(clients, c)
+	}
+	var wg sync.WaitGroup
+	for i, c := range clients {
+		wg.Go(func() {
+			tick := time.NewTicker(time.Second / perSecond)
+			defer tick.Stop()
+			for n := range perAttacker {
+				<-tick.C
+				c.Conn.SetWriteDeadline(time.Now().Add(chattest.Timeout))
+				if _, err := fmt.Fprintf(c.Conn, "/msg victim %d %d %s\r\n", i, n, filler); err != nil {
+					t.Errorf("attacker %d: %v", i, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	clients[0].Send("/msg victim end")
+
+	// Up to the answer to a /who sent after the end: a notice of what was skipped once the
+	// victim caught up comes after the last message.
+	var got [attackers][]int
+	var notices []string
+	told := 0
+	for done := false; !done; {
+		e, err := victim.next()
+		if err != nil {
+			t.Fatalf("the victim was disconnected: %v (logs: %s)", err, g.logs)
+		}
+		m := privateNotice.FindStringSubmatch(e.Text)
+		switch {
+		case e.Kind == "private" && e.Text == "end":
+			victim.send("/who")
+		case e.Kind == "members":
+			done = true
+		case e.Kind == "join":
+		case e.Kind == "notice" && m != nil:
+			n, _ := strconv.Atoi(m[1])
+			told += n
+			notices = append(notices, e.Text)
+			if m[3] != "skipped" || !strings.HasPrefix(m[2], "attacker") || !strings.HasSuffix(e.Text, "/history NAME to read them") {
+				t.Fatalf("bad notice %q", e.Text)
+			}
+		case e.Kind == "private":
+			var i, n int
+			if _, err := fmt.Sscanf(e.Text, "%d %d", &i, &n); err != nil || e.From != fmt.Sprint("attacker", i) {
+				t.Fatalf("unexpected private message %+v", e)
+			}
+			if l := len(got[i]); l > 0 && got[i][l-1] >= n {
+				t.Fatalf("attacker %d: message %d after %d", i, n, got[i][l-1])
+			}
+			got[i] = append(got[i], n)
+		default:
+			t.Fatalf("unexpected event %+v", e)
+		}
+	}
+	missed := 0
+	for i := range attackers {
+		missed += perAttacker - len(got[i])
+	}
+	t.Logf("missed %d of %d private messages; told: %q", missed, attackers*perAttacker, notices)
+	if missed == 0 {
+		t.Fatal("nothing was skipped: the attack did not reach the hard cap")
+	}
+	if told != missed || len(notices) > 2 {
+		t.Fatalf("%d private messages missed, %d told of in %d notices, want all told in at most 2", missed, told, len(notices))
+	}
+
+	// What was skipped is in history: read back, each attacker's messages are all there.
+	victim.rate = 0
+	for i := range attackers {
+		victim.send(fmt.Sprintf("/history attacker%d %d", i, perAttacker+1))
+		var seen []int
+		for {
+			e, err := victim.next()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if e.Kind == "notice" && strings.HasPrefix(e.Text, "end of history") {
+				break
+			}
+			var j, n int
+			if _, err := fmt.Sscanf(e.Text, "%d %d", &j, &n); err == nil && e.History && e.Kind == "private" && j == i {
+				seen = append(seen, n)
+			}
+		}
+		if len(seen) != perAttacker {
+			t.Fatalf("/history attacker%d shows %d of its %d messages: %v", i, len(seen), perAttacker, seen)
+		}
+	}
+	if logs := g.logs.String(); strings.Contains(logs, "name=victim") {
+		t.Fatalf("the victim was disconnected: %s", logs)
+	}
+}
