@@ -190,9 +190,10 @@ func lineprotoConfigForSlowReaders() lineproto.Config {
 	cfg.MaxQueue = 64 << 10
 	cfg.LineRate = 100 // each sender stays within it
 	cfg.LineBurst = 100
-	// Not much longer than the reader takes to read a queue of MaxQueue: a deadline that
-	// covered a whole batch, or a queue and the kernel's buffers, would drop it.
-	cfg.WriteTimeout = 5 * time.Second
+	// The victim of TestSlowReaderSkips reads nothing while the room talks (a few seconds,
+	// more on a loaded machine), then reads at its pace: the write timeout must outlast the
+	// talk. (TestWriteTimeout holds the timeout to no progress.)
+	cfg.WriteTimeout = 20 * time.Second
 	return cfg
 }
 

@@ -3,8 +3,6 @@ package wsgateway_test
 import (
 	"fmt"
 	"io"
-	"log/slog"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -14,38 +12,21 @@ import (
 
 	"hubbub/internal/chat"
 	"hubbub/internal/chattest"
-	"hubbub/internal/sqlite"
 	"hubbub/internal/wsgateway"
 )
-
-// withHistory returns the chat's default configuration with history kept in a real SQLite
-// file.
-func withHistory(t *testing.T) chat.Config {
-	t.Helper()
-	store := sqlite.DefaultConfig(filepath.Join(t.TempDir(), "hubbub.db"))
-	store.RetainEvery = 0
-	s, err := sqlite.Open(t.Context(), store, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() }) // after the servers' shutdown, registered later
-	cfg := chat.DefaultConfig()
-	cfg.History = s
-	return cfg
-}
 
 var privateNotice = regexp.MustCompile(`^(\d+) private messages? from ([^:]+) (skipped|lost): (.*)$`)
 
 // TestPrivateFloodSkipsPastHardCap is the finding's attack on a browser: telnet users send it
 // private messages faster, together, than it reads, while it reads steadily. It is not
 // dropped: past the hard cap the oldest private messages are skipped, it is told how many and
-// from whom (the counts add up to what it missed) in at most two notices, and /history NAME
-// shows every one of them.
+// from whom (the counts add up to what it missed) in at most two notices. Private messages
+// are kept nowhere, so the notices say those skipped are lost.
 func TestPrivateFloodSkipsPastHardCap(t *testing.T) {
 	cfg := testConfig()
 	cfg.MaxQueue = 16 << 10 // a hard cap of 64 KiB
 	cfg.WriteTimeout = 5 * time.Second
-	g := startGateway(t, withHistory(t), cfg, func(s *wsgateway.Server) { s.SetTestSendBuffer(16 << 10) })
+	g := startGateway(t, chat.DefaultConfig(), cfg, func(s *wsgateway.Server) { s.SetTestSendBuffer(16 << 10) })
 
 	victim := dialSmallWindow(t, g.url)
 	victim.register("victim")
@@ -99,7 +80,7 @@ func TestPrivateFloodSkipsPastHardCap(t *testing.T) {
 			n, _ := strconv.Atoi(m[1])
 			told += n
 			notices = append(notices, e.Text)
-			if m[3] != "skipped" || !strings.HasPrefix(m[2], "attacker") || !strings.HasSuffix(e.Text, "/history NAME to read them") {
+			if m[3] != "lost" || !strings.HasPrefix(m[2], "attacker") || !strings.HasSuffix(e.Text, "this server keeps no copy") {
 				t.Fatalf("bad notice %q", e.Text)
 			}
 		case e.Kind == "private":
@@ -127,28 +108,6 @@ func TestPrivateFloodSkipsPastHardCap(t *testing.T) {
 		t.Fatalf("%d private messages missed, %d told of in %d notices, want all told in at most 2", missed, told, len(notices))
 	}
 
-	// What was skipped is in history: read back, each attacker's messages are all there.
-	victim.rate = 0
-	for i := range attackers {
-		victim.send(fmt.Sprintf("/history attacker%d %d", i, perAttacker+1))
-		var seen []int
-		for {
-			e, err := victim.next()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if e.Kind == "notice" && strings.HasPrefix(e.Text, "end of history") {
-				break
-			}
-			var j, n int
-			if _, err := fmt.Sscanf(e.Text, "%d %d", &j, &n); err == nil && e.History && e.Kind == "private" && j == i {
-				seen = append(seen, n)
-			}
-		}
-		if len(seen) != perAttacker {
-			t.Fatalf("/history attacker%d shows %d of its %d messages: %v", i, len(seen), perAttacker, seen)
-		}
-	}
 	if logs := g.logs.String(); strings.Contains(logs, "name=victim") {
 		t.Fatalf("the victim was disconnected: %s", logs)
 	}
