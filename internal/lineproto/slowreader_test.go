@@ -168,8 +168,13 @@ func TestSlowReaderSkips(t *testing.T) {
 				t.Fatalf("episode %d: the notice says %d lines skipped, but only %d are missing there", episode, told, around)
 			}
 		}
-		if notices != 1 || missed == 0 {
-			t.Fatalf("episode %d: %d notices for %d lines missed, want 1", episode, notices, missed)
+		switch {
+		case episode == 0 && missed == 0:
+			t.Fatal("episode 0: nothing was skipped: the room did not outrun the reader")
+		case missed > 0 && notices != 1, missed == 0 && notices != 0:
+			// (On a badly loaded machine the second episode's senders can be so slow that the
+			// reader's queue never fills: then nothing is skipped, and nothing must be told.)
+			t.Fatalf("episode %d: %d notices for %d lines missed, want one a stretch", episode, notices, missed)
 		}
 		if nextPM != privates {
 			t.Fatalf("episode %d: got %d private messages, want %d", episode, nextPM, privates)
