@@ -205,6 +205,7 @@ func (m *Main) newChat() (*lineproto.Server, error) {
 			return nil, err
 		}
 		chatCfg.History = store
+		chatCfg.Accounts = store
 	}
 	hub := chat.NewHub(chatCfg, m.log)
 	if err := hub.Restore(context.Background()); err != nil {

@@ -52,6 +52,8 @@ func commandTable() []command {
 				"/topic -      clears it"}},
 		{name: "nick", args: "NAME", about: "change your name", run: (*Session).cmdNick,
 			more: []string{"/nick alicia  you keep your rooms; a name that looks like one online is taken"}},
+		{name: "register", about: "claim your name with a password", run: (*Session).cmdRegister,
+			more: []string{"/register     asks for a password twice; next time, choosing your name asks for it"}},
 		{name: "msg", args: "NAME TEXT", about: "send a private message", run: (*Session).cmdMsg,
 			more: []string{"/msg bob see you at 5      only bob sees it, as [PM from YOURNAME]"}},
 		{name: "reply", args: "TEXT", about: "answer the last private message", run: (*Session).cmdReply,
@@ -204,10 +206,20 @@ func (s *Session) cmdNick(args string) error {
 		return nil
 	}
 	h := s.hub
+	acc, has, err := h.findAccount(n)
+	if err != nil {
+		h.log.Error("nick", "err", err)
+		s.notice("the server cannot check names just now, please try again later")
+		return nil
+	}
 	if !h.lockLive(s) {
 		return nil
 	}
 	defer h.mu.Unlock()
+	if has && acc.Name != s.account {
+		s.noticef("%s is registered: choose another name", n.Display)
+		return nil
+	}
 	if holder, taken := h.names.find(n); taken && holder != s {
 		s.noticef("%s is taken", n.Display)
 		return nil

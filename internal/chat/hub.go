@@ -66,6 +66,10 @@ type Config struct {
 
 	// Observer is told what the chat does, for metrics; nil: nobody.
 	Observer Observer
+
+	// Accounts keeps registered names and their passwords; nil: accounts are off, everyone
+	// is a guest.
+	Accounts Accounts
 }
 
 // DefaultAnswerBytes is Config.AnswerBytes by default: a quarter of the line transport's
@@ -100,6 +104,8 @@ type Hub struct {
 	storeErrorLogged atomic.Int64 // when a failure to store was last logged, in unix nanoseconds
 	oper             *operGuard   // bounds /oper guesses
 	observer         Observer
+	hashSlots        chan struct{} // one per password hash or verify running (see hashSlots)
+	logins           *loginGuard   // slows password guessing
 
 	mu    sync.Mutex
 	names nameIndex[*Session] // registered members; guarded by mu
@@ -122,6 +128,8 @@ func NewHub(cfg Config, log *slog.Logger) *Hub {
 		commands:  commandTable(),
 		oper:      newOperGuard(log),
 		observer:  cfg.Observer,
+		hashSlots: make(chan struct{}, hashSlots),
+		logins:    newLoginGuard(),
 	}
 	if h.observer == nil {
 		h.observer = noObserver{}

@@ -40,6 +40,11 @@ const (
 	// KindCurrent says Room is now where the member's plain lines go. Transports that show
 	// one conversation at a time may show nothing for it: a notice says it in words.
 	KindCurrent
+	// KindSecretPrompt asks for a password (Text says for what): what the user types next
+	// should not show. A transport that can turns its echo off.
+	KindSecretPrompt
+	// KindSecretDone says the password was read: the transport turns its echo back on.
+	KindSecretDone
 )
 
 // RoomInfo is one room in a KindRooms list.

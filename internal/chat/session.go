@@ -36,6 +36,7 @@ type Session struct {
 	repeat     repeatState
 	mutedTold  mutedTold
 	search     searchState // where /search goes on from (history.go)
+	secret     secretState // when set, the next line is a password (login.go)
 
 	// Guarded by hub.mu. The reading goroutine, the only one that changes name and
 	// registered, may read them without it.
@@ -45,6 +46,7 @@ type Session struct {
 	rooms      []*Room  // rooms joined, in the order joined
 	away       string   // why the member is away; "" when not
 	oper       bool     // the member is an operator
+	account    string   // the account logged in as; "" for a guest
 	lastFrom   *Session // who sent the last private message, for /reply
 	// toldPrivateUnkept: the member was told that private messages are kept nowhere.
 	toldPrivateUnkept bool
@@ -99,6 +101,11 @@ func (s *Session) Registered() bool { return s.registered }
 func (s *Session) Handle(line []byte) error {
 	if s.closed {
 		return ErrQuit
+	}
+	if s.secret.step != secretNone {
+		// A password: as typed, and nowhere but to its check.
+		s.handleSecret(string(line))
+		return nil
 	}
 	// A line is classified as it will be shown, cleaned: what an Up-arrow (ESC [ A) or a Ctrl-L
 	// leaves in front of "/oper PASSWORD" is removed, so the line runs as the command it reads
@@ -325,6 +332,23 @@ func (s *Session) chooseName(typed string) {
 		s.client.Deliver(s.hub.prompt)
 		return
 	}
+	acc, has, err := s.hub.findAccount(n)
+	if err != nil {
+		s.hub.log.Error("name prompt", "err", err)
+		s.notice("the server cannot check names just now, please try again later")
+		s.client.Deliver(s.hub.prompt)
+		return
+	}
+	if has {
+		s.askSecret(secretState{step: secretLogin, name: n, account: acc},
+			fmt.Sprintf("password for %s:", acc.Name))
+		return
+	}
+	s.enter(n)
+}
+
+// enter registers the member as n, or says why not and asks for a name again.
+func (s *Session) enter(n Name) bool {
 	switch err := s.hub.register(s, n); {
 	case errors.Is(err, errNameBanned):
 		s.notice("that name is banned, please choose other")
@@ -334,7 +358,9 @@ func (s *Session) chooseName(typed string) {
 		s.client.Deliver(s.hub.prompt)
 	default:
 		s.hub.log.Debug("registered", "name", n.Display)
+		return true
 	}
+	return false
 }
 
 func (s *Session) notice(text string) {

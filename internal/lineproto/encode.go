@@ -66,6 +66,8 @@ func (lineEncoding) Encode(m *chat.Message) []byte {
 		}
 	case chat.KindCurrent:
 		return nil // a notice says it in words
+	case chat.KindSecretDone:
+		return nil
 	case chat.KindRooms:
 		return appendRooms(b, m)
 	case chat.KindMembers:

@@ -44,6 +44,7 @@ var kindNames = map[chat.Kind]string{
 	chat.KindJoin: "join", chat.KindLeave: "leave", chat.KindChat: "message", chat.KindAction: "action",
 	chat.KindPrivate: "private", chat.KindNick: "nick", chat.KindTopic: "topic", chat.KindNotice: "notice",
 	chat.KindRooms: "rooms", chat.KindMembers: "members", chat.KindCurrent: "current",
+	chat.KindSecretPrompt: "secret_prompt", chat.KindSecretDone: "secret_done",
 }
 
 // jsonEncoding renders chat messages as the JSON events of docs/protocol.md.

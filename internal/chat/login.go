@@ -1,0 +1,312 @@
+package chat
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"sync"
+	"time"
+
+	"hubbub/internal/password"
+)
+
+// secretStep says what the next line a session reads is: a password, never said, cleaned,
+// logged or kept.
+type secretStep uint8
+
+const (
+	secretNone  secretStep = iota
+	secretNew              // the password chosen by /register
+	secretAgain            // the same password again, to catch a typo
+	secretLogin            // the password of the account whose name was chosen at the prompt
+)
+
+// secretState is where a session is in asking for a password; used only by the reading
+// goroutine.
+type secretState struct {
+	step    secretStep
+	first   string  // the password typed first, during /register
+	name    Name    // the name chosen at the prompt, for secretLogin
+	account Account // its account, for secretLogin
+}
+
+// Bounds on the work a password costs.
+const (
+	// hashSlots is how many hashes or verifies run at once server-wide: each takes about
+	// 20 MB and 40 ms, and 2 keep a small machine answering while a crowd logs in.
+	hashSlots = 2
+	// hashWait is how long a password waits for a slot before the user is told to retry.
+	hashWait = 10 * time.Second
+	// accountTimeout bounds one account lookup or creation in the store.
+	accountTimeout = 10 * time.Second
+)
+
+// errBusy says every hashing slot stayed taken for hashWait.
+var errBusy = errors.New("busy hashing passwords")
+
+// hashing runs f in one of the hub's hashing slots, with no lock held.
+func (h *Hub) hashing(f func()) error {
+	t := time.NewTimer(hashWait)
+	defer t.Stop()
+	select {
+	case h.hashSlots <- struct{}{}:
+	case <-t.C:
+		return errBusy
+	}
+	defer func() { <-h.hashSlots }()
+	f()
+	return nil
+}
+
+// Account returns the name of the account the member is logged in as, "" for a guest.
+func (s *Session) Account() string {
+	s.hub.mu.Lock()
+	defer s.hub.mu.Unlock()
+	return s.account
+}
+
+// askSecret makes the next line a password and asks for it with text.
+func (s *Session) askSecret(st secretState, text string) {
+	s.secret = st
+	s.client.Deliver(&Message{Kind: KindSecretPrompt, Text: text})
+}
+
+// endSecret ends the password input: the next line is an ordinary one again.
+func (s *Session) endSecret() {
+	s.secret = secretState{}
+	s.client.Deliver(&Message{Kind: KindSecretDone})
+}
+
+func (s *Session) cmdRegister(args string) error {
+	h := s.hub
+	if h.cfg.Accounts == nil {
+		s.notice("accounts are off on this server")
+		return nil
+	}
+	if args != "" {
+		// Whatever follows is likely the password itself: never repeated, never kept.
+		s.notice("usage: /register, then type the password when asked (not on the same line)")
+		return nil
+	}
+	if acc := s.Account(); acc != "" {
+		s.noticef("you are already logged in as %s", acc)
+		return nil
+	}
+	s.askSecret(secretState{step: secretNew},
+		fmt.Sprintf("choose a password for %s (%s)", s.name.Display, password.Rule))
+	return nil
+}
+
+// handleSecret acts on a line that is a password. The line goes nowhere but here.
+func (s *Session) handleSecret(pw string) {
+	st := s.secret
+	s.endSecret()
+	switch st.step {
+	case secretNew:
+		if err := password.Check(pw); err != nil {
+			s.noticef("%v; nothing was registered, /register to try again", err)
+			return
+		}
+		st.step, st.first = secretAgain, pw
+		s.askSecret(st, "the same password again")
+	case secretAgain:
+		if pw != st.first {
+			s.notice("the two passwords differ; nothing was registered, /register to try again")
+			return
+		}
+		s.createAccount(pw)
+	case secretLogin:
+		s.login(st, pw)
+	}
+}
+
+// createAccount registers the member's name with pw and logs the session in as it.
+func (s *Session) createAccount(pw string) {
+	h := s.hub
+	var hash string
+	var err error
+	if busy := h.hashing(func() { hash, err = password.Hash(pw) }); busy != nil {
+		s.notice("the server is busy; nothing was registered, /register to try again in a moment")
+		return
+	}
+	if err != nil {
+		h.log.Error("register: hashing", "err", err)
+		s.notice("registering failed on the server; /register to try again later")
+		return
+	}
+	name := s.name
+	ctx, cancel := context.WithTimeout(context.Background(), accountTimeout)
+	defer cancel()
+	err = h.cfg.Accounts.CreateAccount(ctx, Account{Name: name.Display, Keys: name.Keys(), Hash: hash, Created: h.now()})
+	switch {
+	case errors.Is(err, ErrAccountExists):
+		s.noticef("%s or a name like it is already registered; choose another name with /nick first", name.Display)
+		return
+	case err != nil:
+		h.log.Error("register: storing the account", "name", name.Display, "err", err)
+		s.notice("registering failed on the server; /register to try again later")
+		return
+	}
+	h.mu.Lock()
+	s.account = name.Display
+	h.mu.Unlock()
+	h.log.Info("account registered", "name", name.Display)
+	s.noticef("%s is registered to you: next time, choosing %s asks for this password", name.Display, name.Display)
+}
+
+// findAccount returns the account whose name looks like n, if accounts are on and there is one.
+func (h *Hub) findAccount(n Name) (Account, bool, error) {
+	if h.cfg.Accounts == nil {
+		return Account{}, false, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), accountTimeout)
+	defer cancel()
+	acc, ok, err := h.cfg.Accounts.FindAccount(ctx, n.Keys())
+	if err != nil {
+		return Account{}, false, fmt.Errorf("finding the account of %q: %w", n.Display, err)
+	}
+	return acc, ok, nil
+}
+
+// login checks pw against the account chosen at the prompt and, when right, welcomes the
+// member under the name chosen.
+func (s *Session) login(st secretState, pw string) {
+	h := s.hub
+	if wait := h.logins.wait(st.account.Name, s.remote, h.now()); wait > 0 {
+		s.noticef("too many wrong passwords for %s: try again in %v", st.account.Name, wait.Round(time.Second))
+		s.client.Deliver(h.prompt)
+		return
+	}
+	var ok bool
+	var err error
+	if busy := h.hashing(func() { ok, err = password.Verify(st.account.Hash, pw) }); busy != nil {
+		s.notice("the server is busy, please try again in a moment")
+		s.client.Deliver(h.prompt)
+		return
+	}
+	if err != nil {
+		h.log.Error("login: the stored hash cannot be checked", "account", st.account.Name, "err", err)
+		s.notice("logging in failed on the server, please try again later")
+		s.client.Deliver(h.prompt)
+		return
+	}
+	if !ok {
+		h.logins.failed(st.account.Name, s.remote, h.now())
+		h.log.Info("wrong password", "account", st.account.Name, "remote", s.remote)
+		s.notice("wrong password")
+		s.client.Deliver(h.prompt)
+		return
+	}
+	h.logins.succeeded(st.account.Name, s.remote)
+	s.account = st.account.Name // not yet registered: nobody else reads it
+	if !s.enter(st.name) {
+		s.account = ""
+	}
+}
+
+// Failed logins are slowed, never locked out: a stranger must not be able to keep someone out
+// of their own account.
+const (
+	// loginFirstWait is the wait after the first wrong password from one address for one
+	// account; each further one doubles it, up to loginMaxWait.
+	loginFirstWait = time.Second
+	loginMaxWait   = 5 * time.Minute
+	// loginForget is how long after its last failure a pair's count is forgotten.
+	loginForget = time.Hour
+	// loginAccountRate: across all addresses, an account's password is checked at most once
+	// per loginAccountRate for addresses that already failed on it; an address that never
+	// failed on the account always gets its check, so that an attacker spending many
+	// addresses does not keep the owner out.
+	loginAccountRate = time.Second
+	// loginMaxPairs bounds the memory of failures; past it the oldest are forgotten.
+	loginMaxPairs = 1 << 16
+)
+
+type loginPair struct {
+	account string
+	addr    netip.Addr
+}
+
+type loginFailures struct {
+	count int
+	last  time.Time
+	until time.Time // no check before
+}
+
+// loginGuard remembers failed logins. Its lock is a leaf, taken without Hub.mu.
+type loginGuard struct {
+	mu      sync.Mutex
+	pairs   map[loginPair]*loginFailures
+	account map[string]time.Time // the last check of an account for an address that had failed
+}
+
+func newLoginGuard() *loginGuard {
+	return &loginGuard{pairs: map[loginPair]*loginFailures{}, account: map[string]time.Time{}}
+}
+
+// wait returns how long addr must wait before its next password for account is checked, and
+// when it is 0 counts the check against the account's rate.
+func (g *loginGuard) wait(account string, addr netip.Addr, now time.Time) time.Duration {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	f := g.pairs[loginPair{account, addr}]
+	if f == nil {
+		return 0
+	}
+	if w := f.until.Sub(now); w > 0 {
+		return w
+	}
+	if next := g.account[account].Add(loginAccountRate); now.Before(next) {
+		return next.Sub(now)
+	}
+	g.account[account] = now
+	return 0
+}
+
+// failed records a wrong password for account from addr.
+func (g *loginGuard) failed(account string, addr netip.Addr, now time.Time) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	k := loginPair{account, addr}
+	f := g.pairs[k]
+	if f == nil {
+		if len(g.pairs) >= loginMaxPairs {
+			g.forgetLocked(now)
+		}
+		f = &loginFailures{}
+		g.pairs[k] = f
+	}
+	f.count++
+	f.last = now
+	wait := loginMaxWait
+	if f.count <= 20 {
+		wait = min(loginFirstWait<<(f.count-1), loginMaxWait)
+	}
+	f.until = now.Add(wait)
+}
+
+// succeeded forgets the failures of addr on account.
+func (g *loginGuard) succeeded(account string, addr netip.Addr) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	delete(g.pairs, loginPair{account, addr})
+}
+
+// forgetLocked drops failures older than loginForget, or all if none is that old.
+func (g *loginGuard) forgetLocked(now time.Time) {
+	before := len(g.pairs)
+	for k, f := range g.pairs {
+		if now.Sub(f.last) > loginForget {
+			delete(g.pairs, k)
+		}
+	}
+	if len(g.pairs) == before {
+		clear(g.pairs)
+	}
+	for a, at := range g.account {
+		if now.Sub(at) > loginAccountRate {
+			delete(g.account, a)
+		}
+	}
+}
