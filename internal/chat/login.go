@@ -173,7 +173,13 @@ func (h *Hub) findAccount(n Name) (Account, bool, error) {
 // member under the name chosen.
 func (s *Session) login(st secretState, pw string) {
 	h := s.hub
+	if pw == "" {
+		// An Enter typed too soon, or a user who changed their mind: no guess, not counted.
+		s.client.Deliver(h.prompt)
+		return
+	}
 	if wait := h.logins.wait(st.account.Name, s.remote, h.now()); wait > 0 {
+		h.observer.LoginFailed(LoginWaiting)
 		s.noticef("too many wrong passwords for %s: try again in %v", st.account.Name, wait.Round(time.Second))
 		s.client.Deliver(h.prompt)
 		return
@@ -193,6 +199,7 @@ func (s *Session) login(st secretState, pw string) {
 	}
 	if !ok {
 		h.logins.failed(st.account.Name, s.remote, h.now())
+		h.observer.LoginFailed(LoginWrongPassword)
 		h.log.Info("wrong password", "account", st.account.Name, "remote", s.remote)
 		s.notice("wrong password")
 		s.client.Deliver(h.prompt)
@@ -223,9 +230,10 @@ const (
 	loginMaxPairs = 1 << 16
 )
 
+// loginPair is an account and an address (an IPv6 /64 as one, see operKey).
 type loginPair struct {
 	account string
-	addr    netip.Addr
+	addr    netip.Prefix
 }
 
 type loginFailures struct {
@@ -250,7 +258,7 @@ func newLoginGuard() *loginGuard {
 func (g *loginGuard) wait(account string, addr netip.Addr, now time.Time) time.Duration {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	f := g.pairs[loginPair{account, addr}]
+	f := g.pairs[loginPair{account, operKey(addr)}]
 	if f == nil {
 		return 0
 	}
@@ -268,7 +276,7 @@ func (g *loginGuard) wait(account string, addr netip.Addr, now time.Time) time.D
 func (g *loginGuard) failed(account string, addr netip.Addr, now time.Time) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	k := loginPair{account, addr}
+	k := loginPair{account, operKey(addr)}
 	f := g.pairs[k]
 	if f == nil {
 		if len(g.pairs) >= loginMaxPairs {
@@ -290,7 +298,7 @@ func (g *loginGuard) failed(account string, addr netip.Addr, now time.Time) {
 func (g *loginGuard) succeeded(account string, addr netip.Addr) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	delete(g.pairs, loginPair{account, addr})
+	delete(g.pairs, loginPair{account, operKey(addr)})
 }
 
 // forgetLocked drops failures older than loginForget, or all if none is that old.

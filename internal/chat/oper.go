@@ -25,11 +25,25 @@ const (
 // Observer is told what the chat does, for metrics. It must not block.
 type Observer interface {
 	OperFailed(why OperFailure)
+	LoginFailed(why LoginFailure)
 }
+
+// LoginFailure says why a password for an account was refused; a closed set, fit for a
+// metric label.
+type LoginFailure string
+
+// Why a login failed.
+const (
+	// LoginWrongPassword: checked and wrong.
+	LoginWrongPassword LoginFailure = "wrong_password"
+	// LoginWaiting: refused unchecked, the address or the account must wait after wrong ones.
+	LoginWaiting LoginFailure = "waiting"
+)
 
 type noObserver struct{}
 
-func (noObserver) OperFailed(OperFailure) {}
+func (noObserver) OperFailed(OperFailure)   {}
+func (noObserver) LoginFailed(LoginFailure) {}
 
 // How /oper resists guessing. An address (an IPv4 address, an IPv6 /64) that gave a wrong
 // password waits before its next try is checked, twice as long after each wrong one, so

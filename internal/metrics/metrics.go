@@ -41,6 +41,7 @@ type Metrics struct {
 	historyBatch  prometheus.Histogram
 	historyErrors prometheus.Counter
 	operFailures  *prometheus.CounterVec
+	loginFailures *prometheus.CounterVec
 }
 
 // New returns the metrics, registered in a registry of their own with the Go runtime and
@@ -85,12 +86,14 @@ func New() *Metrics {
 			Help: "History write transactions that failed (their lines were shown to nobody)."}),
 		operFailures: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hubbub_oper_failures_total",
 			Help: "Failed /oper tries, by reason (wrong_password, address_waiting, server_busy)."}, []string{"reason"}),
+		loginFailures: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hubbub_login_failures_total",
+			Help: "Refused account passwords, by reason (wrong_password, waiting)."}, []string{"reason"}),
 	}
 	f(collectors.NewGoCollector())
 	f(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, c := range []prometheus.Collector{m.connsOpen, m.wsOpen, m.wsAccepted, m.connsAccepted, m.connsRefused, m.chatClosed,
 		m.slowConsumers, m.linesReceived, m.rateLimited, m.deliveries, m.bytesSent, m.queueBytes,
-		m.historyWrite, m.historyBatch, m.historyErrors, m.operFailures} {
+		m.historyWrite, m.historyBatch, m.historyErrors, m.operFailures, m.loginFailures} {
 		f(c)
 	}
 	return m
@@ -186,4 +189,9 @@ func (m *Metrics) HistoryWritten(lines int, took time.Duration, err error) {
 // OperFailed implements chat.Observer.
 func (m *Metrics) OperFailed(why chat.OperFailure) {
 	m.operFailures.WithLabelValues(string(why)).Inc()
+}
+
+// LoginFailed implements chat.Observer.
+func (m *Metrics) LoginFailed(why chat.LoginFailure) {
+	m.loginFailures.WithLabelValues(string(why)).Inc()
 }

@@ -1,0 +1,108 @@
+package chat_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"testing"
+	"time"
+
+	"hubbub/internal/chat"
+	"hubbub/internal/chattest"
+	"hubbub/internal/lineproto"
+	"hubbub/internal/metrics"
+	passwords "hubbub/internal/password"
+	"hubbub/internal/sqlite"
+)
+
+// startWithAccounts runs a chat over the real line transport whose accounts are kept in a
+// real SQLite file, on a clock the test moves, with alice registered with pw.
+func startWithAccounts(t *testing.T, cfg chat.Config, pw string) (*chattest.Server, *clock) {
+	t.Helper()
+	s, err := sqlite.Open(t.Context(), storeConfig(t), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	n, err := chat.ParseName("alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hash, err := passwords.Hash(pw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateAccount(context.Background(), chat.Account{Name: "alice", Keys: n.Keys(), Hash: hash, Created: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	clk := newClock()
+	cfg.Now = clk.Now
+	cfg.History = s
+	cfg.Accounts = s
+	line := lineproto.DefaultConfig()
+	line.LineRate = 0
+	return chattest.StartChat(t, line, cfg, nil), clk
+}
+
+// try answers the name prompt with name and pw, and expects the answer want, then the prompt
+// again unless want is the welcome.
+func try(t *testing.T, c *chattest.Client, name, pw, want string) {
+	t.Helper()
+	c.Send(name)
+	c.Expect("*** password for alice:")
+	c.Send(pw)
+	c.Expect(want)
+	if want != "Welcome, "+name+"!" {
+		c.Expect("What's your name?")
+	}
+}
+
+func TestLoginSlowed(t *testing.T) {
+	const pw = "correct horse battery"
+	m := metrics.New()
+	cfg := chat.DefaultConfig()
+	cfg.Observer = m
+	srv, clk := startWithAccounts(t, cfg, pw)
+
+	guesser := chattest.DialFrom(t, "127.0.0.2", srv.Addr)
+	guesser.Expect("What's your name?")
+	try(t, guesser, "alice", "guess one", "*** wrong password")
+	// Each wrong password doubles the wait of this address for this account: 1s, 2s, 4s.
+	try(t, guesser, "ALICE", pw, "*** too many wrong passwords for alice: try again in 1s")
+	clk.Add(time.Second)
+	try(t, guesser, "alice", "guess two", "*** wrong password")
+	clk.Add(time.Second)
+	try(t, guesser, "alice", pw, "*** too many wrong passwords for alice: try again in 1s")
+	clk.Add(time.Second)
+	try(t, guesser, "alice", "guess three", "*** wrong password")
+	clk.Add(3 * time.Second)
+	try(t, guesser, "alice", "guess four", "*** too many wrong passwords for alice: try again in 1s")
+	// An empty line is no guess: back to the name prompt, nothing counted.
+	guesser.Send("alice")
+	guesser.Expect("*** password for alice:")
+	guesser.Send("")
+	guesser.Expect("What's your name?")
+
+	// The owner, from another address, is not held up by the guesser.
+	owner := chattest.DialFrom(t, "127.0.0.3", srv.Addr)
+	owner.Expect("What's your name?")
+	try(t, owner, "alice", pw, "Welcome, alice!")
+
+	got := map[string]float64{}
+	families, err := m.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != "hubbub_login_failures_total" {
+			continue
+		}
+		for _, c := range f.GetMetric() {
+			got[c.GetLabel()[0].GetValue()] = c.GetCounter().GetValue()
+		}
+	}
+	want := map[string]float64{"wrong_password": 3, "waiting": 3}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("hubbub_login_failures_total = %v, want %v", got, want)
+	}
+}
