@@ -49,9 +49,9 @@ func startWithAccounts(t *testing.T, cfg chat.Config, pw string) (*chattest.Serv
 func try(t *testing.T, c *chattest.Client, name, pw, want string) {
 	t.Helper()
 	c.Send(name)
-	c.Expect("*** password for alice:")
+	c.Expect("\xff\xfb\x01*** password for alice:") // IAC WILL ECHO: a telnet client hides what is typed
 	c.Send(pw)
-	c.Expect(want)
+	c.Expect("\xff\xfc\x01" + want) // IAC WONT ECHO: it shows it again
 	if want != "Welcome, "+name+"!" {
 		c.Expect("What's your name?")
 	}
@@ -79,9 +79,9 @@ func TestLoginSlowed(t *testing.T) {
 	try(t, guesser, "alice", "guess four", "*** too many wrong passwords for alice: try again in 1s")
 	// An empty line is no guess: back to the name prompt, nothing counted.
 	guesser.Send("alice")
-	guesser.Expect("*** password for alice:")
+	guesser.Expect("\xff\xfb\x01*** password for alice:")
 	guesser.Send("")
-	guesser.Expect("What's your name?")
+	guesser.Expect("\xff\xfc\x01What's your name?")
 
 	// The owner, from another address, is not held up by the guesser.
 	owner := chattest.DialFrom(t, "127.0.0.3", srv.Addr)

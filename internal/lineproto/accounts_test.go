@@ -49,15 +49,21 @@ func readTo(t *testing.T, c *chattest.Client, prefix string) string {
 	}
 }
 
+// What the server sends to turn a telnet client's echo off, and back on, around a password.
+const (
+	willEcho = "\xff\xfb\x01"
+	wontEcho = "\xff\xfc\x01"
+)
+
 // register runs /register for c, named name, with pw.
 func register(t *testing.T, c *chattest.Client, name, pw string) {
 	t.Helper()
 	c.Send("/register")
-	c.Expect("*** choose a password for " + name + " (a password has at least 8 characters, at most 256 bytes, and no control characters)")
+	c.Expect(willEcho + "*** choose a password for " + name + " (a password has at least 8 characters, at most 256 bytes, and no control characters)")
 	c.Send(pw)
-	c.Expect("*** the same password again")
+	c.Expect(wontEcho + willEcho + "*** the same password again")
 	c.Send(pw)
-	c.Expect("*** " + name + " is registered to you: next time, choosing " + name + " asks for this password")
+	c.Expect(wontEcho + "*** " + name + " is registered to you: next time, choosing " + name + " asks for this password")
 }
 
 // logIn answers the name prompt with name and pw, retrying while the server asks to wait.
@@ -66,9 +72,9 @@ func logIn(t *testing.T, c *chattest.Client, name, pw string) {
 	deadline := time.Now().Add(chattest.Timeout)
 	for {
 		c.Send(name)
-		c.Expect("*** password for " + name + ":")
+		c.Expect(willEcho + "*** password for " + name + ":")
 		c.Send(pw)
-		line := c.ReadLine()
+		line := strings.TrimPrefix(c.ReadLine(), wontEcho)
 		if line == "Welcome, "+name+"!" {
 			return
 		}
@@ -99,20 +105,20 @@ func TestRegisterThenLogIn(t *testing.T) {
 		c := chattest.Dial(t, srv.Addr)
 		c.Expect("What's your name?")
 		c.Send(name)
-		c.Expect("*** password for alice:")
+		c.Expect(willEcho + "*** password for alice:")
 		c.Conn.Close()
 	}
 	guess := chattest.Dial(t, srv.Addr)
 	guess.Expect("What's your name?")
 	guess.Send("alice")
-	guess.Expect("*** password for alice:")
+	guess.Expect(willEcho + "*** password for alice:")
 	guess.Send("not the password")
-	guess.Expect("*** wrong password", "What's your name?")
+	guess.Expect(wontEcho+"*** wrong password", "What's your name?")
 	// Slowed: at once, even the right password is not checked.
 	guess.Send("alice")
-	guess.Expect("*** password for alice:")
+	guess.Expect(willEcho + "*** password for alice:")
 	guess.Send(pw)
-	if line := guess.ReadLine(); !strings.HasPrefix(line, "*** too many wrong passwords for alice: try again in ") {
+	if line := guess.ReadLine(); !strings.HasPrefix(line, wontEcho+"*** too many wrong passwords for alice: try again in ") {
 		t.Fatalf("got %q, want to be told to wait", line)
 	}
 	guess.Expect("What's your name?")
@@ -155,15 +161,15 @@ func TestRegisterRefusals(t *testing.T) {
 	srv := startWithAccounts(t, t.TempDir())
 	alice := chattest.Join(t, srv.Addr, "alice")
 	alice.Send("/register")
-	readTo(t, alice, "*** choose a password for alice")
+	readTo(t, alice, willEcho+"*** choose a password for alice")
 	alice.Send("short")
-	alice.Expect("*** a password needs at least 8 characters; nothing was registered, /register to try again")
+	alice.Expect(wontEcho + "*** a password needs at least 8 characters; nothing was registered, /register to try again")
 	alice.Send("/register")
-	readTo(t, alice, "*** choose a password for alice")
+	readTo(t, alice, willEcho+"*** choose a password for alice")
 	alice.Send("first password")
-	alice.Expect("*** the same password again")
+	alice.Expect(wontEcho + willEcho + "*** the same password again")
 	alice.Send("other password")
-	alice.Expect("*** the two passwords differ; nothing was registered, /register to try again")
+	alice.Expect(wontEcho + "*** the two passwords differ; nothing was registered, /register to try again")
 	alice.Send("/register my password")
 	alice.Expect("*** usage: /register, then type the password when asked (not on the same line)")
 	alice.Send("back to chat")
@@ -180,4 +186,28 @@ func TestRegisterWithoutAccounts(t *testing.T) {
 	alice := chattest.Join(t, srv.Addr, "alice")
 	alice.Send("/register")
 	alice.Expect("*** accounts are off on this server")
+}
+
+// TestPasswordEchoNegotiation answers the server's offers to echo as telnet does: DO ECHO
+// while a password is typed is the client's agreement, answered by nothing; the server's
+// WONT ECHO then ends the client's silent line; DO ECHO at other times is refused once.
+func TestPasswordEchoNegotiation(t *testing.T) {
+	const (
+		doEcho   = "\xff\xfd\x01"
+		dontEcho = "\xff\xfe\x01"
+	)
+	srv := startWithAccounts(t, t.TempDir())
+	alice := chattest.Join(t, srv.Addr, "alice")
+	alice.Send("/register")
+	readTo(t, alice, willEcho+"*** choose a password for alice")
+	alice.Write(doEcho + "first password\r\n")
+	alice.Expect(wontEcho, willEcho+"*** the same password again")
+	alice.Write(dontEcho + doEcho + "other password\r\n") // telnet's answers to WONT, then WILL
+	alice.Expect(wontEcho, "*** the two passwords differ; nothing was registered, /register to try again")
+	alice.Write(dontEcho + "/who\r\n") // the answer to WONT: nothing to answer
+	alice.Expect("*** #lobby (1): alice")
+	alice.Write(doEcho + "/who\r\n")
+	alice.Expect(wontEcho + "*** #lobby (1): alice") // not hiding: refused, once
+	alice.Write(doEcho + "/who\r\n")
+	alice.Expect("*** #lobby (1): alice")
 }

@@ -51,6 +51,7 @@ func dropReason(r chat.DropReason) closeReason {
 var (
 	noticeRegisterTimeout = []byte("*** timed out waiting for your name, goodbye\r\n")
 	noticeHere            = []byte("*** yes, the server is here\r\n") // the answer to telnet's AYT
+	wontEchoLineEnd       = []byte{iac, wont, optEcho, '\r', '\n'}
 )
 
 // readBufSize is the size of the buffer a connection borrows for one read.
@@ -79,6 +80,12 @@ type conn struct {
 	flusher   *flusher      // writes this connection's output while the socket takes it
 	flushedAt time.Duration // when its flusher last wrote it, from the flusher's epoch, or 0 for never; used only by the flusher
 	urgent    atomic.Bool   // the output queued answers the client's own input: its flusher must not hold it
+
+	// A password is being typed: the server offered to echo (chat.KindSecretPrompt). Set by
+	// Deliver, read by the read loop, which it runs in: an atomic so that the race detector
+	// need not know that.
+	hiding  atomic.Bool
+	echoOff atomic.Bool // the client agreed and shows nothing of what is typed
 
 	mu          sync.Mutex
 	writerIdle  sync.Cond     // signalled when the writer exits; uses mu
@@ -133,6 +140,17 @@ func newConn(srv *Server, nc *net.TCPConn, f *flusher) (*conn, error) {
 // Deliver queues m for the client (chat.Client). It never blocks.
 func (c *conn) Deliver(m *chat.Message) {
 	b := m.Encoded(lineEncoding{})
+	switch m.Kind {
+	case chat.KindSecretPrompt:
+		c.hiding.Store(true)
+	case chat.KindSecretDone:
+		c.hiding.Store(false)
+		if c.echoOff.Swap(false) {
+			// The client showed nothing of the line, not even its end: the next output
+			// would follow the prompt on its line.
+			b = wontEchoLineEnd
+		}
+	}
 	switch {
 	case len(b) == 0:
 	case m.Skippable():
@@ -303,6 +321,7 @@ func (c *conn) answered() {
 // handleInput passes each complete line in p to the chat, at most LineRate lines a second.
 func (c *conn) handleInput(dec *Decoder, p []byte) {
 	for len(p) > 0 {
+		dec.Hiding = c.hiding.Load()
 		n, ev := dec.Decode(p)
 		p = p[n:]
 		if ev == NeedMore {
@@ -327,6 +346,12 @@ func (c *conn) handleInput(dec *Decoder, p []byte) {
 			continue
 		case AbortOutput:
 			c.abortOutput()
+			continue
+		case EchoOn:
+			c.echoOff.Store(true)
+			continue
+		case EchoOff:
+			c.echoOff.Store(false)
 			continue
 		}
 		if !c.takeToken() {

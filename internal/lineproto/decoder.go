@@ -20,6 +20,12 @@ const (
 	AreYouThere
 	// AbortOutput means the client sent telnet's AO: it wants the output waiting for it dropped.
 	AbortOutput
+	// EchoOn means the client agreed (DO ECHO) to the server's offer to echo, made while a
+	// password is typed (see Decoder.Hiding): it no longer shows what is typed.
+	EchoOn
+	// EchoOff means the client refused (DONT ECHO) that offer, or withdrew its agreement: what
+	// is typed shows.
+	EchoOff
 )
 
 // Telnet command bytes (RFC 854, RFC 855, RFC 1184).
@@ -41,6 +47,7 @@ const (
 	susp  = 237 // suspend process: telnet sends it for Ctrl-Z
 
 	optTimingMark = 6 // RFC 860
+	optEcho       = 1 // RFC 857
 )
 
 type decodeState uint8
@@ -51,7 +58,8 @@ const (
 	stIAC               // saw IAC in data
 	stWill              // saw IAC WILL; the next byte is the option
 	stDo                // saw IAC DO; the next byte is the option
-	stNo                // saw IAC WONT or IAC DONT; the next byte is the option
+	stNo                // saw IAC WONT; the next byte is the option
+	stDont              // saw IAC DONT; the next byte is the option
 	stSB                // inside subnegotiation, skipping until IAC SE
 	stSBIAC             // saw IAC inside subnegotiation
 )
@@ -74,8 +82,9 @@ var special = [256]bool{'\r': true, '\n': true, iac: true, 0x08: true, 0x7f: tru
 // (IP, BRK, SUSP; ABORT too) abandon the line being typed and never end the session. telnet
 // follows each with DO TIMING-MARK and shows nothing more until it is answered, so DO
 // TIMING-MARK is answered WILL TIMING-MARK (RFC 860) every time. Any other option the client
-// offers (WILL) or asks for (DO) is refused once with DONT or WONT; WONT and DONT need no
-// answer, as every option is already off. AYT and AO are reported for the connection to act on.
+// offers (WILL) or asks for (DO) is refused once with DONT or WONT, but ECHO while the server
+// offers it (Hiding); WONT and DONT need no answer, as every option is already off or, for
+// ECHO, turned off by the server's own WONT ECHO once the password is read. AYT and AO are reported for the connection to act on.
 type Decoder struct {
 	max        int
 	state      decodeState
@@ -84,6 +93,11 @@ type Decoder struct {
 	line       []byte // the line being assembled when it spans reads or is edited
 	out        []byte // the last line returned
 	reply      [3]byte
+	// Hiding is set by the connection while the server has offered to echo (IAC WILL ECHO,
+	// so that a password does not show): DO and DONT ECHO are then the client's answer,
+	// reported as EchoOn and EchoOff and not answered again, where otherwise DO ECHO is
+	// refused like any option.
+	Hiding bool
 	// refused marks the options already refused, (WONT for DO, DONT for WILL): each is refused
 	// once, so that a client repeating a request cannot make the server talk without end.
 	// Allocated at the first request: nc and telnet on a port other than 23 never negotiate.
@@ -173,8 +187,10 @@ func (d *Decoder) telnet(c byte) Event {
 			d.state = stWill
 		case do:
 			d.state = stDo
-		case wont, dont:
+		case wont:
 			d.state = stNo
+		case dont:
+			d.state = stDont
 		case sb:
 			d.state = stSB
 			d.subneg = 0
@@ -190,11 +206,19 @@ func (d *Decoder) telnet(c byte) Event {
 	case stWill, stDo:
 		asked := d.state
 		d.state = stData
+		if asked == stDo && c == optEcho && d.Hiding {
+			return EchoOn
+		}
 		if d.answer(asked, c) {
 			return Reply
 		}
 	case stNo:
 		d.state = stData
+	case stDont:
+		d.state = stData
+		if c == optEcho && d.Hiding {
+			return EchoOff
+		}
 	case stSB:
 		d.subneg++
 		switch {

@@ -66,8 +66,12 @@ func (lineEncoding) Encode(m *chat.Message) []byte {
 		}
 	case chat.KindCurrent:
 		return nil // a notice says it in words
+	case chat.KindSecretPrompt:
+		// Offer to echo, so that a telnet client stops showing what is typed; the server then
+		// echoes nothing. nc shows these three bytes as they are.
+		b = append(append(append(b, iac, will, optEcho), "*** "...), m.Text...)
 	case chat.KindSecretDone:
-		return nil
+		return append(b, iac, wont, optEcho)
 	case chat.KindRooms:
 		return appendRooms(b, m)
 	case chat.KindMembers:
