@@ -180,7 +180,7 @@ func (s *Session) login(st secretState, pw string) {
 	}
 	if wait := h.logins.wait(st.account.Name, s.remote, h.now()); wait > 0 {
 		h.observer.LoginFailed(LoginWaiting)
-		s.noticef("too many wrong passwords for %s: try again in %v", st.account.Name, wait.Round(time.Second))
+		s.noticef("too many wrong passwords for %s: try again in %v", st.account.Name, seconds(wait))
 		s.client.Deliver(h.prompt)
 		return
 	}

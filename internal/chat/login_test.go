@@ -71,9 +71,10 @@ func TestLoginSlowed(t *testing.T) {
 	try(t, guesser, "ALICE", pw, "*** too many wrong passwords for alice: try again in 1s")
 	clk.Add(time.Second)
 	try(t, guesser, "alice", "guess two", "*** wrong password")
-	clk.Add(time.Second)
+	clk.Add(1700 * time.Millisecond)
+	// A wait is told in whole seconds, rounded up: never "try again in 0s".
 	try(t, guesser, "alice", pw, "*** too many wrong passwords for alice: try again in 1s")
-	clk.Add(time.Second)
+	clk.Add(300 * time.Millisecond)
 	try(t, guesser, "alice", "guess three", "*** wrong password")
 	clk.Add(3 * time.Second)
 	try(t, guesser, "alice", "guess four", "*** too many wrong passwords for alice: try again in 1s")
