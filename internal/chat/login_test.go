@@ -44,10 +44,13 @@ func startWithAccounts(t *testing.T, cfg chat.Config, pw string) (*chattest.Serv
 	return chattest.StartChat(t, line, cfg, nil), clk
 }
 
-// try answers the name prompt with name and pw, and expects the answer want, then the prompt
-// again unless want is the welcome.
-func try(t *testing.T, c *chattest.Client, name, pw, want string) {
+// try connects from ip, answers the name prompt with name and pw, and expects the answer
+// want, then the prompt again unless want is the welcome. Each try is a connection of its own,
+// as a guesser's would be.
+func try(t *testing.T, addr, ip, name, pw, want string) *chattest.Client {
 	t.Helper()
+	c := chattest.DialFrom(t, ip, addr)
+	c.Expect("What's your name?")
 	c.Send(name)
 	c.Expect("\xff\xfb\x01*** password for alice:") // IAC WILL ECHO: a telnet client hides what is typed
 	c.Send(pw)
@@ -55,6 +58,7 @@ func try(t *testing.T, c *chattest.Client, name, pw, want string) {
 	if want != "Welcome, "+name+"!" {
 		c.Expect("What's your name?")
 	}
+	return c
 }
 
 func TestLoginSlowed(t *testing.T) {
@@ -64,30 +68,28 @@ func TestLoginSlowed(t *testing.T) {
 	cfg.Observer = m
 	srv, clk := startWithAccounts(t, cfg, pw)
 
-	guesser := chattest.DialFrom(t, "127.0.0.2", srv.Addr)
-	guesser.Expect("What's your name?")
-	try(t, guesser, "alice", "guess one", "*** wrong password")
+	try(t, srv.Addr, "127.0.0.2", "alice", "guess one", "*** wrong password")
 	// Each wrong password doubles the wait of this address for this account: 1s, 2s, 4s.
-	try(t, guesser, "ALICE", pw, "*** too many wrong passwords for alice: try again in 1s")
+	try(t, srv.Addr, "127.0.0.2", "ALICE", pw, "*** too many wrong passwords for alice: try again in 1s")
 	clk.Add(time.Second)
-	try(t, guesser, "alice", "guess two", "*** wrong password")
+	try(t, srv.Addr, "127.0.0.2", "alice", "guess two", "*** wrong password")
 	clk.Add(1700 * time.Millisecond)
 	// A wait is told in whole seconds, rounded up: never "try again in 0s".
-	try(t, guesser, "alice", pw, "*** too many wrong passwords for alice: try again in 1s")
+	try(t, srv.Addr, "127.0.0.2", "alice", pw, "*** too many wrong passwords for alice: try again in 1s")
 	clk.Add(300 * time.Millisecond)
-	try(t, guesser, "alice", "guess three", "*** wrong password")
+	try(t, srv.Addr, "127.0.0.2", "alice", "guess three", "*** wrong password")
 	clk.Add(3 * time.Second)
-	try(t, guesser, "alice", "guess four", "*** too many wrong passwords for alice: try again in 1s")
+	try(t, srv.Addr, "127.0.0.2", "alice", "guess four", "*** too many wrong passwords for alice: try again in 1s")
 	// An empty line is no guess: back to the name prompt, nothing counted.
+	guesser := chattest.DialFrom(t, "127.0.0.2", srv.Addr)
+	guesser.Expect("What's your name?")
 	guesser.Send("alice")
 	guesser.Expect("\xff\xfb\x01*** password for alice:")
 	guesser.Send("")
 	guesser.Expect("\xff\xfc\x01What's your name?")
 
 	// The owner, from another address, is not held up by the guesser.
-	owner := chattest.DialFrom(t, "127.0.0.3", srv.Addr)
-	owner.Expect("What's your name?")
-	try(t, owner, "alice", pw, "Welcome, alice!")
+	try(t, srv.Addr, "127.0.0.3", "alice", pw, "Welcome, alice!")
 
 	got := map[string]float64{}
 	families, err := m.Registry.Gather()

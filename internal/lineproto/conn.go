@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -86,6 +87,9 @@ type conn struct {
 	// need not know that.
 	hiding  atomic.Bool
 	echoOff atomic.Bool // the client agreed and shows nothing of what is typed
+	// echoShown: a password was typed and the client never agreed to hide it; it is nc, or a
+	// telnet that refuses, and is told from then on that the password will show.
+	echoShown atomic.Bool
 
 	mu          sync.Mutex
 	writerIdle  sync.Cond     // signalled when the writer exits; uses mu
@@ -142,13 +146,28 @@ func (c *conn) Deliver(m *chat.Message) {
 	b := m.Encoded(lineEncoding{})
 	switch m.Kind {
 	case chat.KindSecretPrompt:
+		if c.echoShown.Load() {
+			// The last password showed as typed: the client did not agree to hide it (nc
+			// never answers), so it will show again: say so, and spare it the telnet bytes.
+			q, colon := strings.CutSuffix(m.Text, ":")
+			b = fmt.Appendf(nil, "*** %s (it will show as you type)", q)
+			if colon {
+				b = append(b, ':')
+			}
+			b = append(b, '\r', '\n')
+			break
+		}
 		c.hiding.Store(true)
 	case chat.KindSecretDone:
-		c.hiding.Store(false)
+		if !c.hiding.Swap(false) {
+			return
+		}
 		if c.echoOff.Swap(false) {
 			// The client showed nothing of the line, not even its end: the next output
 			// would follow the prompt on its line.
 			b = wontEchoLineEnd
+		} else {
+			c.echoShown.Store(true)
 		}
 	}
 	switch {
