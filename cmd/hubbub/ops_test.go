@@ -162,7 +162,8 @@ func TestWebSocketOutlivesHTTPTimeouts(t *testing.T) {
 	if err := ws.Write(ctx, websocket.MessageText, []byte(`{"type":"line","text":"yes"}`)); err != nil {
 		t.Fatal(err)
 	}
-	termy.Expect("<webby> yes")
+	// (webby may have registered after termy joined: then termy heard of it first.)
+	readUntil(t, termy, "<webby> yes")
 }
 
 // TestAdminListener: /metrics and pprof are on the admin listener only; the health checks on
