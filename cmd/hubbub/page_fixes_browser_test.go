@@ -138,3 +138,39 @@ func TestPageRejoinsAfterRestart(t *testing.T) {
 	nc.Send("/who go")
 	nc.Expect("*** #go (1): webby (owner)")
 }
+
+// TestPageLogsIn: a name registered over telnet asks the page for its password in a field
+// that hides it; the right one logs in, and the password shows nowhere on the page.
+func TestPageLogsIn(t *testing.T) {
+	ctx := chromium(t)
+	_, addrs := startMain(t, nil)
+	nc := chattest.Join(t, addrs["chat"], "alice")
+	nc.Send("/register")
+	for _, question := range []string{"choose a password for alice", "the same password again"} {
+		for line := nc.ReadLine(); !strings.Contains(line, question); line = nc.ReadLine() {
+		}
+		nc.Send("correct horse")
+	}
+	readUntil(t, nc, "*** alice is registered to you: next time, choosing alice asks for this password")
+	nc.Send("/quit")
+	nc.ExpectClosed()
+
+	err := chromedp.Do(ctx,
+		chromedp.EmulateViewport(1100, 700),
+		chromedp.Navigate("http://"+addrs["http"]+"/"),
+		chromedp.WaitVisible(chromedp.CSS("#name")),
+		chromedp.SendKeys(chromedp.CSS("#name"), "alice\n"),
+		waitText("#name-label", "password for alice"),
+		waitJS(`document.getElementById("name").type === "password"`),
+		chromedp.SendKeys(chromedp.CSS("#name"), "correct horse\n"),
+		waitText("#status", "connected as alice"),
+		waitJS(`document.getElementById("name").type === "text"`),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.innerText + [...document.querySelectorAll("input")].map((i) => i.value).join(" ")`))
+	if err != nil || strings.Contains(text, "horse") {
+		t.Errorf("the password shows on the page (%v)", err)
+	}
+}

@@ -12,6 +12,7 @@ let backoff = 500;        // ms before the next reconnect, doubling to 15 s
 const logs = new Map();   // room -> {items: <li>s kept while another room is shown, mine: our own lines not confirmed}
 const seenIDs = new Set(); // ids of the lines shown: a replay after a reconnect repeats them
 let earlier = null;       // lines of a /history answer, put above the others when it ends
+let secret = false;        // the server asked for a password: the next line is one
 let rejoinAs = "";         // the name to take again on reconnecting
 let rejoinRoom = "";       // the room to go back to on reconnecting
 let replayed = 0;         // lines of a replay shown since the last "end of history"
@@ -111,6 +112,23 @@ function refreshLists() {
   send("/who");
 }
 
+// hide makes input a password field, empty, for the question asked.
+function hide(input, question) {
+  input.type = "password";
+  input.value = "";
+  input.autocomplete = "current-password";
+  input.maxLength = 256;
+  input.placeholder = question;
+  input.focus();
+}
+
+function unhide(input, autocomplete, maxLength, placeholder) {
+  input.type = "text";
+  input.autocomplete = autocomplete;
+  input.maxLength = maxLength;
+  input.placeholder = placeholder;
+}
+
 function notice(text) {
   return item("notice", [["***", "mark"], [" " + text]]);
 }
@@ -124,6 +142,24 @@ function onEvent(ev) {
       send(rejoinAs);
       rejoinAs = "";
     } else if (!$("name-dialog").open) $("name-dialog").showModal();
+    return;
+  case "secret_prompt":
+    // A password is asked for: what is typed next is hidden, never shown as a line of ours.
+    secret = true;
+    if (!registered) {
+      if (!$("name-dialog").open) $("name-dialog").showModal();
+      hide($("name"), ev.text);
+      $("name-label").textContent = ev.text;
+    } else {
+      add(current, notice(ev.text));
+      hide($("say"), ev.text);
+    }
+    return;
+  case "secret_done":
+    secret = false;
+    unhide($("name"), "nickname", 32, "What's your name?");
+    $("name-label").textContent = "What's your name?";
+    unhide($("say"), "off", 4096, "say something, or /help");
     return;
   case "name_taken":
     myName = "";
@@ -284,6 +320,11 @@ $("reconnect").addEventListener("click", () => {
 
 $("name-form").addEventListener("submit", (e) => {
   e.preventDefault();
+  if (secret) {
+    send($("name").value); // as typed: spaces are part of a password
+    $("name").value = "";
+    return;
+  }
   const name = $("name").value.trim();
   if (!name) return;
   $("name-error").textContent = "";
@@ -292,6 +333,11 @@ $("name-form").addEventListener("submit", (e) => {
 $("say-form").addEventListener("submit", (e) => {
   e.preventDefault();
   const text = $("say").value;
+  if (secret) {
+    send(text); // a password: sent as typed, shown nowhere
+    $("say").value = "";
+    return;
+  }
   if (!text.trim()) return;
   send(text);
   // The server does not echo a user's own lines and actions: show ours at once (and match
