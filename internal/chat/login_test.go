@@ -91,19 +91,7 @@ func TestLoginSlowed(t *testing.T) {
 	// The owner, from another address, is not held up by the guesser.
 	try(t, srv.Addr, "127.0.0.3", "alice", pw, "Welcome, alice!")
 
-	got := map[string]float64{}
-	families, err := m.Registry.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range families {
-		if f.GetName() != "hubbub_login_failures_total" {
-			continue
-		}
-		for _, c := range f.GetMetric() {
-			got[c.GetLabel()[0].GetValue()] = c.GetCounter().GetValue()
-		}
-	}
+	got := counters(t, m, "hubbub_login_failures_total")
 	want := map[string]float64{"wrong_password": 3, "waiting": 3}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("hubbub_login_failures_total = %v, want %v", got, want)

@@ -10,6 +10,7 @@ import (
 	"hubbub/internal/chat"
 	"hubbub/internal/chattest"
 	"hubbub/internal/lineproto"
+	"hubbub/internal/metrics"
 )
 
 func TestMain(m *testing.M) {
@@ -56,4 +57,23 @@ func joinThree(t *testing.T, addr string) (alice, bob, carol *chattest.Client) {
 	alice.Expect("bob has joined the channel", "carol has joined the channel")
 	bob.Expect("carol has joined the channel")
 	return alice, bob, carol
+}
+
+// counters returns the values of the counter family name in m, by its one label's value.
+func counters(t *testing.T, m *metrics.Metrics, name string) map[string]float64 {
+	t.Helper()
+	families, err := m.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+		for _, c := range f.GetMetric() {
+			got[c.GetLabel()[0].GetValue()] = c.GetCounter().GetValue()
+		}
+	}
+	return got
 }

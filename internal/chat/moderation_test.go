@@ -176,19 +176,7 @@ func TestOperGuessing(t *testing.T) {
 	dave.Send("/oper " + password)
 	dave.Expect("*** you are now an operator")
 
-	got := map[string]float64{}
-	families, err := m.Registry.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range families {
-		if f.GetName() != "hubbub_oper_failures_total" {
-			continue
-		}
-		for _, c := range f.GetMetric() {
-			got[c.GetLabel()[0].GetValue()] = c.GetCounter().GetValue()
-		}
-	}
+	got := counters(t, m, "hubbub_oper_failures_total")
 	want := map[string]float64{"wrong_password": 6, "address_waiting": 3, "server_busy": 1}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("hubbub_oper_failures_total = %v, want %v", got, want)
