@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,9 +15,28 @@ import (
 	"hubbub/internal/sqlite"
 )
 
+// clock is the chat's clock in these tests: it moves only when told, so that a wait the
+// server asks for is passed by moving it, not by sleeping.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
 // startWithAccounts runs a chat whose history and accounts are kept in a real SQLite file in
-// dir.
-func startWithAccounts(t *testing.T, dir string) *chattest.Server {
+// dir, on a clock the test moves.
+func startWithAccounts(t *testing.T, dir string) (*chattest.Server, *clock) {
 	t.Helper()
 	store := sqlite.DefaultConfig(filepath.Join(dir, "hubbub.db"))
 	store.RetainEvery = 0
@@ -25,14 +45,16 @@ func startWithAccounts(t *testing.T, dir string) *chattest.Server {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
+	clk := &clock{now: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
 	chatCfg := chat.DefaultConfig()
 	chatCfg.History = s
 	chatCfg.Accounts = s
+	chatCfg.Now = clk.Now
 	srv := chattest.StartChat(t, testConfig(), chatCfg, nil)
 	if err := srv.Hub.Restore(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	return srv
+	return srv, clk
 }
 
 // readTo reads lines until one starts with prefix and returns it. No line may show a
@@ -68,8 +90,9 @@ func register(t *testing.T, c *chattest.Client, name, pw string) {
 	c.Expect("*** " + name + " is registered to you: next time, choosing " + name + " asks for this password")
 }
 
-// logIn answers the name prompt with name and pw, retrying while the server asks to wait.
-func logIn(t *testing.T, c *chattest.Client, name, pw string) {
+// logIn answers the name prompt with name and pw; when the server asks to wait, the clock is
+// moved past the wait and it tries again.
+func logIn(t *testing.T, c *chattest.Client, clk *clock, name, pw string) {
 	t.Helper()
 	deadline := time.Now().Add(chattest.Timeout)
 	for {
@@ -86,13 +109,13 @@ func logIn(t *testing.T, c *chattest.Client, name, pw string) {
 			t.Fatalf("got %q, want the welcome", line)
 		}
 		c.Expect("What's your name?")
-		time.Sleep(100 * time.Millisecond) // the wait the server asked for runs out
+		clk.Add(time.Minute) // past the wait the server asked for
 	}
 }
 
 func TestRegisterThenLogIn(t *testing.T) {
 	dir := t.TempDir()
-	srv := startWithAccounts(t, dir)
+	srv, clk := startWithAccounts(t, dir)
 	const pw = "correct horse battery"
 	alice := chattest.Join(t, srv.Addr, "alice")
 	bob := chattest.Join(t, srv.Addr, "bob")
@@ -138,7 +161,7 @@ func TestRegisterThenLogIn(t *testing.T) {
 
 	back := chattest.Dial(t, srv.Addr)
 	back.Expect("What's your name?")
-	logIn(t, back, "alice", pw)
+	logIn(t, back, clk, "alice", pw)
 	back.Send("/nick ALICE") // a look-alike of one's own account is one's own
 	readTo(t, back, "alice is now known as ALICE")
 	readTo(t, bob, "alice is now known as ALICE")
@@ -162,7 +185,7 @@ func TestRegisterThenLogIn(t *testing.T) {
 }
 
 func TestRegisterRefusals(t *testing.T) {
-	srv := startWithAccounts(t, t.TempDir())
+	srv, _ := startWithAccounts(t, t.TempDir())
 	alice := chattest.Join(t, srv.Addr, "alice")
 	alice.Send("/register")
 	readTo(t, alice, willEcho+"*** choose a password for alice")
@@ -200,7 +223,7 @@ func TestPasswordEchoNegotiation(t *testing.T) {
 		doEcho   = "\xff\xfd\x01"
 		dontEcho = "\xff\xfe\x01"
 	)
-	srv := startWithAccounts(t, t.TempDir())
+	srv, _ := startWithAccounts(t, t.TempDir())
 	alice := chattest.Join(t, srv.Addr, "alice")
 	alice.Send("/register")
 	readTo(t, alice, willEcho+"*** choose a password for alice")

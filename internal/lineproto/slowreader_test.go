@@ -32,7 +32,8 @@ func (r *throttled) Read(p []byte) (int, error) {
 	n, err := r.conn.Read(p[:min(len(p), 16<<10)])
 	r.total += n
 	// Sleep until the bytes read so far are due at rate.
-	time.Sleep(time.Until(r.start.Add(time.Duration(r.total) * time.Second / time.Duration(r.rate))))
+	// A slow link: wait until the bytes read so far are due at rate.
+	<-time.After(time.Until(r.start.Add(time.Duration(r.total) * time.Second / time.Duration(r.rate))))
 	return n, err
 }
 
@@ -95,8 +96,10 @@ func TestSlowReaderSkips(t *testing.T) {
 			})
 		}
 		wg.Go(func() {
+			pace := time.NewTicker(perSender * time.Second / perSecond / privates)
+			defer pace.Stop()
 			for k := range privates {
-				time.Sleep(perSender * time.Second / perSecond / privates)
+				<-pace.C
 				pm.Conn.SetWriteDeadline(time.Now().Add(chattest.Timeout))
 				fmt.Fprintf(pm.Conn, "/msg victim %d %d\r\n", episode, k)
 			}
@@ -237,8 +240,9 @@ func TestCaughtUpStaysConnected(t *testing.T) {
 	talker.Write(burst.String())
 	readUntil(t, reader, "<talker> 199 "+filler)
 
-	// Longer than the write timeout: the deadline of the writes that caught up runs out.
-	time.Sleep(cfg.WriteTimeout + 500*time.Millisecond)
+	// Longer than the write timeout: the deadline of the writes that caught up runs out. (Real
+	// time must pass here: the deadline is the kernel's.)
+	<-time.After(cfg.WriteTimeout + 500*time.Millisecond)
 	talker.Send("still here?")
 	readUntil(t, reader, "<talker> still here?")
 }

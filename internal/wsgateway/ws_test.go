@@ -83,7 +83,8 @@ func (c *client) nextRaw() (json.RawMessage, error) {
 			}
 			// Wait until the bytes read so far are due at rate.
 			c.total += len(b)
-			time.Sleep(time.Until(c.start.Add(time.Duration(c.total) * time.Second / time.Duration(c.rate))))
+			// A slow link: wait until the bytes read so far are due at rate.
+			<-time.After(time.Until(c.start.Add(time.Duration(c.total) * time.Second / time.Duration(c.rate))))
 		}
 		if len(b) > 0 && b[0] == '[' {
 			if err := json.Unmarshal(b, &c.pending); err != nil || len(c.pending) < 2 {
