@@ -92,20 +92,20 @@ type conn struct {
 	echoShown atomic.Bool
 
 	mu          sync.Mutex
-	writerIdle  sync.Cond     // signalled when the writer exits; uses mu
-	out         outQueue      // output not yet written; guarded by mu
-	flushQueued bool          // c is on its flusher's list; guarded by mu
-	flushing    bool          // a flusher is writing output it took from out; guarded by mu
-	writing     bool          // a writer goroutine of its own is running; guarded by mu
-	queuedMsgs  int           // messages queued since the last write, for metrics; guarded by mu
-	skipped     int           // chat lines skipped for a slow reader, not yet told; guarded by mu
-	told        bool          // the reader was told it fell behind and has not caught up since; guarded by mu
-	privSkipped *privateSkips // private messages skipped, not yet told; nil: none; guarded by mu
-	privTold    bool          // the reader was told of private messages skipped and has not caught up since; guarded by mu
-	sealed      bool          // no more output is accepted; guarded by mu
-	draining    bool          // close our side once out is sent; guarded by mu
-	closed      bool          // the socket is closed; guarded by mu
-	reason      closeReason   // why the connection ends; guarded by mu
+	writerIdle  sync.Cond          // signalled when the writer exits; uses mu
+	out         outQueue           // output not yet written; guarded by mu
+	flushQueued bool               // c is on its flusher's list; guarded by mu
+	flushing    bool               // a flusher is writing output it took from out; guarded by mu
+	writing     bool               // a writer goroutine of its own is running; guarded by mu
+	queuedMsgs  int                // messages queued since the last write, for metrics; guarded by mu
+	skipped     int                // chat lines skipped for a slow reader, not yet told; guarded by mu
+	told        bool               // the reader was told it fell behind and has not caught up since; guarded by mu
+	privSkipped *chat.PrivateSkips // private messages skipped, not yet told; nil: none; guarded by mu
+	privTold    bool               // the reader was told of private messages skipped and has not caught up since; guarded by mu
+	sealed      bool               // no more output is accepted; guarded by mu
+	draining    bool               // close our side once out is sent; guarded by mu
+	closed      bool               // the socket is closed; guarded by mu
+	reason      closeReason        // why the connection ends; guarded by mu
 }
 
 func newConn(srv *Server, nc *net.TCPConn, f *flusher) (*conn, error) {

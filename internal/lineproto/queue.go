@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"slices"
 	"sync"
+
+	"hubbub/internal/chat"
 )
 
 // chunkSize is the size of the blocks a connection's output is queued in.
@@ -92,11 +94,11 @@ func (q *outQueue) writePrivate(p []byte, pl privateLine) {
 
 // popPrivates removes the senders of the n oldest private messages queued, adding them to
 // skipped if it is not nil.
-func (q *outQueue) popPrivates(n int, skipped *privateSkips) {
+func (q *outQueue) popPrivates(n int, skipped *chat.PrivateSkips) {
 	n = min(n, len(q.privates)-q.head)
 	if skipped != nil {
 		for _, pl := range q.privates[q.head : q.head+n] {
-			skipped.add(pl)
+			skipped.Add(pl.from, pl.kept)
 		}
 	}
 	clear(q.privates[q.head : q.head+n])

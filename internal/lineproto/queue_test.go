@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"hubbub/internal/chat"
 )
 
 // queued returns what q holds, as text.
@@ -98,10 +100,10 @@ func TestPrivatesFollowTheQueue(t *testing.T) {
 	}
 	batch, _ := q.take(nil, 2) // a room line, the first private message, an answer, ...
 	putChunks(batch)
-	var got privateSkips
+	var got chat.PrivateSkips
 	lines, _ := q.skipOldest(1, kindPrivate) // one line: the oldest private message left
 	q.popPrivates(lines, &got)
-	if lines != 1 || got.kept.count+got.lost.count != 1 {
+	if lines != 1 || got.Count() != 1 {
 		t.Fatalf("skipped %d private lines, tallied %+v", lines, got)
 	}
 	// What is left: the private messages after the one skipped, with their own senders.
@@ -116,30 +118,8 @@ func TestPrivatesFollowTheQueue(t *testing.T) {
 	if n := strings.Count(text, long); n != len(rest) {
 		t.Fatalf("%d private messages queued, %d senders kept", n, len(rest))
 	}
-	skippedFrom := append(got.kept.names, got.lost.names...)
+	skippedFrom := got.Senders()
 	if strings.Contains(text, strings.TrimPrefix(skippedFrom[0], "s")+" "+long) {
 		t.Fatalf("the message of %s was tallied but is still queued", skippedFrom[0])
-	}
-}
-
-func TestPrivateNotices(t *testing.T) {
-	tests := []struct {
-		from []string
-		kept bool
-		want string
-	}{
-		{[]string{"bob"}, true, "*** 1 private message from bob skipped: you read slower than they come; /history bob to read them\r\n"},
-		{[]string{"bob", "carol", "bob"}, true, "*** 3 private messages from bob and carol skipped: you read slower than they come; /history NAME to read them\r\n"},
-		{[]string{"a", "b", "c", "d", "a"}, true, "*** 5 private messages from a, b, c and others skipped: you read slower than they come; /history NAME to read them\r\n"},
-		{[]string{"bob", "x\x1b[2Jy"}, false, "*** 2 private messages from bob and xy lost: you read slower than they come, and this server keeps no copy\r\n"},
-	}
-	for _, tt := range tests {
-		var p privateSkips
-		for _, f := range tt.from {
-			p.add(privateLine{from: f, kept: tt.kept})
-		}
-		if got := string(p.notices()); got != tt.want {
-			t.Errorf("from %q: got %q, want %q", tt.from, got, tt.want)
-		}
 	}
 }

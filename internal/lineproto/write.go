@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"hubbub/internal/chat"
 )
 
 // How output reaches the socket.
@@ -101,7 +103,7 @@ func (c *conn) makeRoomLocked(n int, kind lineKind, pl privateLine) bool {
 	case c.out.size+n <= hardCap:
 		return true
 	case kind == kindPrivate:
-		c.privateSkipsLocked().add(pl)
+		c.privateSkipsLocked().Add(pl.from, pl.kept)
 		return false
 	}
 	c.closeLocked(reasonSlowConsumer)
@@ -121,9 +123,9 @@ func (c *conn) skippedLocked(lines int) {
 // privateSkipsLocked returns the tally of private messages skipped for c and not yet told,
 // making it if there is none: it exists only while there is something to tell. c.mu must be
 // held.
-func (c *conn) privateSkipsLocked() *privateSkips {
+func (c *conn) privateSkipsLocked() *chat.PrivateSkips {
 	if c.privSkipped == nil {
-		c.privSkipped = new(privateSkips)
+		c.privSkipped = new(chat.PrivateSkips)
 	}
 	return c.privSkipped
 }
@@ -155,7 +157,9 @@ func (c *conn) takeLocked(dst []*chunk, max int) ([]*chunk, int) {
 		c.skipped, c.told = 0, true
 	}
 	if p := c.privSkipped; p != nil && (!c.privTold || c.out.size == 0) {
-		dst, n = appendBytes(dst, n, p.notices())
+		for _, m := range p.Notices() {
+			dst, n = appendBytes(dst, n, m.Encoded(lineEncoding{}))
+		}
 		c.privSkipped, c.privTold = nil, true
 	}
 	dst, k := c.out.take(dst, max)

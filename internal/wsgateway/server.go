@@ -218,8 +218,8 @@ type conn struct {
 	reason    string // why it ends, for the log and the close frame; guarded by mu
 	flushLast bool   // send what is queued before closing; guarded by mu
 
-	privSkipped *privateSkips // private messages skipped, not yet told; nil: none; guarded by mu
-	privTold    bool          // told of private messages skipped, and not caught up since; guarded by mu
+	privSkipped *chat.PrivateSkips // private messages skipped, not yet told; nil: none; guarded by mu
+	privTold    bool               // told of private messages skipped, and not caught up since; guarded by mu
 
 	registered atomic.Bool    // the user has a name; set by the reader
 	tasks      sync.WaitGroup // the connection's goroutines, waited for by serve
@@ -279,9 +279,9 @@ func (c *conn) skipPrivatesLocked(limit int) {
 		if q.private && c.outBytes > limit {
 			c.outBytes -= len(q.b)
 			if c.privSkipped == nil {
-				c.privSkipped = new(privateSkips)
+				c.privSkipped = new(chat.PrivateSkips)
 			}
-			c.privSkipped.add(q.from, q.kept)
+			c.privSkipped.Add(q.from, q.kept)
 			continue
 		}
 		kept = append(kept, q)
@@ -348,8 +348,8 @@ func (c *conn) takeLocked() [][]byte {
 	var msgs [][]byte
 	size := 0
 	if p := c.privSkipped; p != nil && (!c.privTold || len(c.out) == 0) {
-		for _, text := range p.notices() {
-			msgs = append(msgs, jsonEncoding{}.Encode(&chat.Message{Kind: chat.KindNotice, Text: text}))
+		for _, m := range p.Notices() {
+			msgs = append(msgs, m.Encoded(jsonEncoding{}))
 			size += len(msgs[len(msgs)-1])
 		}
 		c.privSkipped, c.privTold = nil, true
