@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -257,4 +258,36 @@ func Join(t testing.TB, addr, name string) *Client {
 	c := Dial(t, addr)
 	c.Register(name)
 	return c
+}
+
+// PrivateFlood has attackers users, attacker0 and on, who read all they are sent, each send
+// victim perAttacker private messages, "/msg VICTIM I N <1000 x>", at perSecond a second
+// each, and then attacker0 "/msg VICTIM end". It returns once everything is sent.
+func PrivateFlood(t testing.TB, addr, victim string, attackers, perAttacker, perSecond int) {
+	t.Helper()
+	filler := strings.Repeat("x", 1000)
+	var clients []*Client
+	for i := range attackers {
+		c := Join(t, addr, fmt.Sprintf("attacker%d", i))
+		c.Conn.SetReadDeadline(time.Time{})
+		go io.Copy(io.Discard, c.Conn) // ends when the test closes the connection
+		clients = append(clients, c)
+	}
+	var wg sync.WaitGroup
+	for i, c := range clients {
+		wg.Go(func() {
+			tick := time.NewTicker(time.Second / time.Duration(perSecond))
+			defer tick.Stop()
+			for n := range perAttacker {
+				<-tick.C
+				c.Conn.SetWriteDeadline(time.Now().Add(Timeout))
+				if _, err := fmt.Fprintf(c.Conn, "/msg %s %d %d %s\r\n", victim, i, n, filler); err != nil {
+					t.Errorf("attacker %d: %v", i, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	clients[0].Send("/msg " + victim + " end")
 }

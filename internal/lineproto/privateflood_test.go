@@ -3,12 +3,10 @@ package lineproto_test
 import (
 	"bufio"
 	"fmt"
-	"io"
 	"net"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,8 +22,6 @@ const (
 	attackRate  = 20 // messages a second, each attacker
 )
 
-var attackFiller = strings.Repeat("x", 1000)
-
 // privateFloodConfig has a small queue (a hard cap of 64 KiB) and a line rate the attackers
 // stay within.
 func privateFloodConfig() lineproto.Config {
@@ -35,37 +31,6 @@ func privateFloodConfig() lineproto.Config {
 	cfg.LineBurst = 100
 	cfg.WriteTimeout = 5 * time.Second
 	return cfg
-}
-
-// attack has attackers (who read all they are sent) send the victim perAttacker private
-// messages each, "/msg victim I N <filler>", and then "/msg victim end" from the first of them.
-func attack(t *testing.T, addr string) {
-	t.Helper()
-	var clients []*chattest.Client
-	for i := range attackers {
-		c := chattest.Join(t, addr, fmt.Sprintf("attacker%d", i))
-		c.Conn.SetReadDeadline(time.Time{})
-		go io.Copy(io.Discard, c.Conn) // ends when the test closes the connection
-		clients = append(clients, c)
-	}
-	var wg sync.WaitGroup
-	for i, c := range clients {
-		wg.Go(func() {
-			tick := time.NewTicker(time.Second / attackRate)
-			defer tick.Stop()
-			for n := range perAttacker {
-				<-tick.C
-				c.Conn.SetWriteDeadline(time.Now().Add(chattest.Timeout))
-				if _, err := fmt.Fprintf(c.Conn, "/msg victim %d %d %s\r\n", i, n, attackFiller); err != nil {
-					t.Errorf("attacker %d: %v", i, err)
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	clients[0].Conn.SetWriteDeadline(time.Now().Add(chattest.Timeout))
-	fmt.Fprintf(clients[0].Conn, "/msg victim end\r\n")
 }
 
 // victim joins as "victim" with a small receive buffer, and reads at rate bytes a second (the
@@ -121,7 +86,7 @@ func readAttack(t *testing.T, conn net.Conn, r *bufio.Reader) (got [attackers][]
 func TestPrivateFloodLostWithoutHistory(t *testing.T) {
 	srv := chattest.Start(t, privateFloodConfig(), func(s *lineproto.Server) { s.SetTestSendBuffer(16 << 10) })
 	conn, _, r := victim(t, srv.Addr, 16<<10)
-	attack(t, srv.Addr)
+	chattest.PrivateFlood(t, srv.Addr, "victim", attackers, perAttacker, attackRate)
 	got, notices, told := readAttack(t, conn, r)
 
 	missed := 0

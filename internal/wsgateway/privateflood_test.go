@@ -2,11 +2,9 @@ package wsgateway_test
 
 import (
 	"fmt"
-	"io"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -33,31 +31,7 @@ func TestPrivateFloodSkipsPastHardCap(t *testing.T) {
 	victim.rate = 16 << 10
 
 	const attackers, perAttacker, perSecond = 4, 40, 20
-	filler := strings.Repeat("x", 1000)
-	var clients []*chattest.Client
-	for i := range attackers {
-		c := chattest.Join(t, g.lineAddr, fmt.Sprintf("attacker%d", i))
-		c.Conn.SetReadDeadline(time.Time{})
-		go io.Copy(io.Discard, c.Conn) // ends when the test closes the connection
-		clients = append(clients, c)
-	}
-	var wg sync.WaitGroup
-	for i, c := range clients {
-		wg.Go(func() {
-			tick := time.NewTicker(time.Second / perSecond)
-			defer tick.Stop()
-			for n := range perAttacker {
-				<-tick.C
-				c.Conn.SetWriteDeadline(time.Now().Add(chattest.Timeout))
-				if _, err := fmt.Fprintf(c.Conn, "/msg victim %d %d %s\r\n", i, n, filler); err != nil {
-					t.Errorf("attacker %d: %v", i, err)
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	clients[0].Send("/msg victim end")
+	chattest.PrivateFlood(t, g.lineAddr, "victim", attackers, perAttacker, perSecond)
 
 	// Up to the answer to a /who sent after the end: a notice of what was skipped once the
 	// victim caught up comes after the last message.
