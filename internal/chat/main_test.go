@@ -1,9 +1,7 @@
 package chat_test
 
 import (
-	"sync"
 	"testing"
-	"time"
 
 	"go.uber.org/goleak"
 
@@ -18,24 +16,9 @@ func TestMain(m *testing.M) {
 }
 
 // clock is a test's clock: it moves only when told.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
+type clock = chattest.Clock
 
-func newClock() *clock { return &clock{now: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
+func newClock() *clock { return chattest.NewClock() }
 
 // start runs a chat with cfg over the real line transport, with no line rate, on a clock
 // that the test moves.

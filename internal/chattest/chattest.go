@@ -291,3 +291,27 @@ func PrivateFlood(t testing.TB, addr, victim string, attackers, perAttacker, per
 	wg.Wait()
 	clients[0].Send("/msg " + victim + " end")
 }
+
+// Clock is a chat's clock for tests (chat.Config.Now): it moves only when told, so that a
+// test passes a wait by moving it, not by sleeping.
+type Clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+// NewClock returns a clock that stands at 2026-11-25 12:00 UTC.
+func NewClock() *Clock { return &Clock{now: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)} }
+
+// Now returns the clock's time.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// Add moves the clock on by d.
+func (c *Clock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}

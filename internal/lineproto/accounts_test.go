@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,28 +14,9 @@ import (
 	"hubbub/internal/sqlite"
 )
 
-// clock is the chat's clock in these tests: it moves only when told, so that a wait the
-// server asks for is passed by moving it, not by sleeping.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // startWithAccounts runs a chat whose history and accounts are kept in a real SQLite file in
-// dir, on a clock the test moves.
-func startWithAccounts(t *testing.T, dir string) (*chattest.Server, *clock) {
+// dir, on a clock the test moves (so that a wait the server asks for is passed by moving it).
+func startWithAccounts(t *testing.T, dir string) (*chattest.Server, *chattest.Clock) {
 	t.Helper()
 	store := sqlite.DefaultConfig(filepath.Join(dir, "hubbub.db"))
 	store.RetainEvery = 0
@@ -45,7 +25,7 @@ func startWithAccounts(t *testing.T, dir string) (*chattest.Server, *clock) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	clk := &clock{now: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
+	clk := chattest.NewClock()
 	chatCfg := chat.DefaultConfig()
 	chatCfg.History = s
 	chatCfg.Accounts = s
@@ -92,7 +72,7 @@ func register(t *testing.T, c *chattest.Client, name, pw string) {
 
 // logIn answers the name prompt with name and pw; when the server asks to wait, the clock is
 // moved past the wait and it tries again.
-func logIn(t *testing.T, c *chattest.Client, clk *clock, name, pw string) {
+func logIn(t *testing.T, c *chattest.Client, clk *chattest.Clock, name, pw string) {
 	t.Helper()
 	deadline := time.Now().Add(chattest.Timeout)
 	for {
