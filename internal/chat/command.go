@@ -259,6 +259,7 @@ func (s *Session) cmdReply(args string) error {
 	if args == "" {
 		return s.usage("reply")
 	}
+	text := clean(args, 1<<20) // not under the lock
 	h := s.hub
 	if !h.lockLive(s) {
 		return nil
@@ -272,13 +273,14 @@ func (s *Session) cmdReply(args string) error {
 		s.noticef("%s, who wrote to you, has left: your reply was not sent (someone called %s now would be someone else)",
 			to.name.Display, to.name.Display)
 	default:
-		s.privateLocked(to, args)
+		s.privateLocked(to, text)
 	}
 	return nil
 }
 
 // private sends text to the member called name, marked private at both ends.
 func (s *Session) private(name, text string) {
+	text = clean(text, 1<<20) // not under the lock
 	h := s.hub
 	if !h.lockLive(s) {
 		return
@@ -295,12 +297,11 @@ func (s *Session) private(name, text string) {
 	}
 }
 
-// privateLocked shows text to to and to s, marked private at both ends. Private messages are
+// privateLocked shows text, already cleaned, to to and to s, marked private at both ends. Private messages are
 // kept nowhere: a name belongs to whoever holds it now, so a message kept under a name could be
 // read by the next one to take it. (Kept between accounts, they will be readable by those two
 // accounts only.) s is told so the first time.
 func (s *Session) privateLocked(to *Session, text string) {
-	text = clean(text, 1<<20)
 	if text == "" || s.refuseIfMuted() {
 		return
 	}
