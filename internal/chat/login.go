@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 
@@ -301,16 +302,34 @@ func (g *loginGuard) succeeded(account string, addr netip.Addr) {
 	delete(g.pairs, loginPair{account, operKey(addr)})
 }
 
-// forgetLocked drops failures older than loginForget, or all if none is that old.
+// forgetLocked drops failures older than loginForget and, when that frees too little, the
+// older half of the rest. Never all of them: an attacker who filled the table (an IPv6 /48
+// holds 65,536 /64s) would otherwise wipe the waits of its own recent guesses.
 func (g *loginGuard) forgetLocked(now time.Time) {
-	before := len(g.pairs)
 	for k, f := range g.pairs {
 		if now.Sub(f.last) > loginForget {
 			delete(g.pairs, k)
 		}
 	}
-	if len(g.pairs) == before {
-		clear(g.pairs)
+	if len(g.pairs) > loginMaxPairs/2 {
+		lasts := make([]time.Time, 0, len(g.pairs))
+		for _, f := range g.pairs {
+			lasts = append(lasts, f.last)
+		}
+		slices.SortFunc(lasts, time.Time.Compare)
+		median := lasts[len(lasts)/2]
+		for k, f := range g.pairs {
+			if f.last.Before(median) {
+				delete(g.pairs, k)
+			}
+		}
+		// Failures all at one time leave no older half: then any half goes.
+		for k := range g.pairs {
+			if len(g.pairs) <= loginMaxPairs/2 {
+				break
+			}
+			delete(g.pairs, k)
+		}
 	}
 	for a, at := range g.account {
 		if now.Sub(at) > loginAccountRate {
