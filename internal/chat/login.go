@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -174,8 +175,10 @@ func (h *Hub) findAccount(n Name) (Account, bool, error) {
 // member under the name chosen.
 func (s *Session) login(st secretState, pw string) {
 	h := s.hub
-	if pw == "" {
+	if strings.TrimSpace(pw) == "" {
 		// An Enter typed too soon, or a user who changed their mind: no guess, not counted.
+		// Said, so that nobody types a password at the name question that comes back.
+		s.notice("no password given: choose a name again")
 		s.client.Deliver(h.prompt)
 		return
 	}

@@ -86,7 +86,17 @@ func TestLoginSlowed(t *testing.T) {
 	guesser.Send("alice")
 	guesser.Expect("\xff\xfb\x01*** password for alice:")
 	guesser.Send("")
-	guesser.Expect("\xff\xfc\x01What's your name?")
+	guesser.Expect("\xff\xfc\x01*** no password given: choose a name again", "What's your name?")
+	guesser.Send("alice")
+	guesser.Expect("*** password for alice (it will show as you type):")
+	guesser.Send("   ") // spaces are no guess either
+	guesser.Expect("*** no password given: choose a name again", "What's your name?")
+	// Nor is leaving.
+	guesser.Send("alice")
+	guesser.Expect("*** password for alice (it will show as you type):")
+	guesser.Send("/quit")
+	guesser.Expect("*** goodbye")
+	guesser.ExpectClosed()
 
 	// The owner, from another address, is not held up by the guesser.
 	try(t, srv.Addr, "127.0.0.3", "alice", pw, "Welcome, alice!")

@@ -103,6 +103,11 @@ func (s *Session) Handle(line []byte) error {
 		return ErrQuit
 	}
 	if s.secret.step != secretNone {
+		if strings.EqualFold(strings.TrimSpace(string(line)), "/quit") {
+			// Leaving is not a guess (a password is at least 8 characters, so "/quit" is none).
+			s.endSecret()
+			return s.cmdQuit("")
+		}
 		// A password: as typed, and nowhere but to its check.
 		s.handleSecret(string(line))
 		return nil
