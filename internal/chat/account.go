@@ -8,6 +8,9 @@ import (
 
 // Account is a registered name: who holds it must give its password.
 type Account struct {
+	// ID is the store's number for the account, never reused: what private history is kept
+	// under, so that a name registered again after /unregister reads none of it.
+	ID      int64
 	Name    string    // the name as registered
 	Keys    [2]string // the name's skeletons (Name.looks): look-alikes find the account too
 	Hash    string    // the password's hash (internal/password)

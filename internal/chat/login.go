@@ -171,6 +171,119 @@ func (h *Hub) findAccount(n Name) (Account, bool, error) {
 	return acc, ok, nil
 }
 
+// Why a password was not accepted, for a caller outside the chat (the web page's login).
+var (
+	// ErrWrongPassword: the password is not the account's, or there is no such account (the
+	// two are not told apart, so that a login form is no way to list accounts).
+	ErrWrongPassword = errors.New("wrong password")
+	// ErrLoginBusy: every hashing slot stayed taken; try again in a moment.
+	ErrLoginBusy = errors.New("the server is busy checking passwords")
+)
+
+// LoginWaitError says that too many wrong passwords came for the account from the address:
+// no password is checked before Wait has passed.
+type LoginWaitError struct{ Wait time.Duration }
+
+func (e *LoginWaitError) Error() string {
+	return fmt.Sprintf("too many wrong passwords: try again in %v", seconds(e.Wait))
+}
+
+// checkPassword checks pw against acc for a user at remote, under the limits on guessing,
+// and counts failures. nil means right.
+func (h *Hub) checkPassword(acc Account, pw string, remote netip.Addr) error {
+	if wait := h.logins.wait(acc.Name, remote, h.now()); wait > 0 {
+		h.observer.LoginFailed(LoginWaiting)
+		return &LoginWaitError{Wait: wait}
+	}
+	var ok bool
+	var err error
+	if busy := h.hashing(func() { ok, err = password.Verify(acc.Hash, pw) }); busy != nil {
+		return ErrLoginBusy
+	}
+	if err != nil {
+		return fmt.Errorf("the stored hash of %s cannot be checked: %w", acc.Name, err)
+	}
+	if !ok {
+		h.logins.failed(acc.Name, remote, h.now())
+		h.observer.LoginFailed(LoginWrongPassword)
+		h.log.Info("wrong password", "account", acc.Name, "remote", remote)
+		return ErrWrongPassword
+	}
+	h.logins.succeeded(acc.Name, remote)
+	return nil
+}
+
+// CheckLogin checks the password of the account registered as name (or a name that looks
+// like it) for a user at remote, as the name prompt does, and returns the account's name.
+// For a transport's own login (the web page's form). It fails with ErrWrongPassword,
+// *LoginWaitError, ErrLoginBusy, or another error when the server cannot check.
+func (h *Hub) CheckLogin(name, pw string, remote netip.Addr) (string, error) {
+	remote = remote.Unmap()
+	n, err := ParseName(name)
+	if err != nil || strings.TrimSpace(pw) == "" {
+		return "", ErrWrongPassword
+	}
+	acc, has, err := h.findAccount(n)
+	if err != nil {
+		return "", err
+	}
+	if !has {
+		// As slow as a wrong password, so that the time taken does not tell which names are
+		// registered.
+		_ = h.hashing(func() { _, _ = password.Verify(dummyHash(), pw) })
+		h.observer.LoginFailed(LoginWrongPassword)
+		return "", ErrWrongPassword
+	}
+	if err := h.checkPassword(acc, pw, remote); err != nil {
+		return "", err
+	}
+	return acc.Name, nil
+}
+
+// dummyHash is checked against when there is no account, to take the time a real one takes.
+// Made on first use: a hash costs 20 MB, which a process that never checks one should not pay.
+var dummyHash = sync.OnceValue(func() string {
+	h, err := password.Hash("not a password anyone has")
+	if err != nil {
+		panic(fmt.Sprintf("hashing a constant: %v", err))
+	}
+	return h
+})
+
+// ConnectAccount is Connect for a user who proved to the transport that they hold account
+// (the web page's login token, named by token so that /logout can keep it): the user enters
+// the chat at once under the account's name, with no name prompt. It returns ErrNoAccount,
+// having said nothing to the user, when accounts are off or the account no longer exists: the
+// transport then forgets the token and calls Connect instead.
+func (h *Hub) ConnectAccount(c Client, remote netip.Addr, account, token string) (*Session, error) {
+	n, err := ParseName(account)
+	if err != nil {
+		return nil, ErrNoAccount
+	}
+	acc, has, err := h.findAccount(n)
+	if err != nil {
+		return nil, err
+	}
+	if !has || acc.Name != account {
+		return nil, ErrNoAccount
+	}
+	remote = remote.Unmap()
+	s := &Session{hub: h, client: c, remote: remote, connected: h.now(), token: token}
+	h.mu.Lock()
+	banned := h.bans.addrBannedLocked(remote, h.now())
+	h.mu.Unlock()
+	if banned {
+		s.closed = true
+		s.notice("you are banned from this server")
+		return s, ErrBanned
+	}
+	s.account = acc.Name
+	if !s.enter(n) {
+		s.account = ""
+	}
+	return s, nil
+}
+
 // login checks pw against the account chosen at the prompt and, when right, welcomes the
 // member under the name chosen.
 func (s *Session) login(st secretState, pw string) {
@@ -182,34 +295,24 @@ func (s *Session) login(st secretState, pw string) {
 		s.client.Deliver(h.prompt)
 		return
 	}
-	if wait := h.logins.wait(st.account.Name, s.remote, h.now()); wait > 0 {
-		h.observer.LoginFailed(LoginWaiting)
-		s.noticef("too many wrong passwords for %s: try again in %v", st.account.Name, seconds(wait))
-		s.client.Deliver(h.prompt)
-		return
-	}
-	var ok bool
-	var err error
-	if busy := h.hashing(func() { ok, err = password.Verify(st.account.Hash, pw) }); busy != nil {
+	err := h.checkPassword(st.account, pw, s.remote)
+	var wait *LoginWaitError
+	switch {
+	case err == nil:
+	case errors.As(err, &wait):
+		s.noticef("too many wrong passwords for %s: try again in %v", st.account.Name, seconds(wait.Wait))
+	case errors.Is(err, ErrLoginBusy):
 		s.notice("the server is busy, please try again in a moment")
-		s.client.Deliver(h.prompt)
-		return
+	case errors.Is(err, ErrWrongPassword):
+		s.notice("wrong password")
+	default:
+		h.log.Error("login", "err", err)
+		s.notice("logging in failed on the server, please try again later")
 	}
 	if err != nil {
-		h.log.Error("login: the stored hash cannot be checked", "account", st.account.Name, "err", err)
-		s.notice("logging in failed on the server, please try again later")
 		s.client.Deliver(h.prompt)
 		return
 	}
-	if !ok {
-		h.logins.failed(st.account.Name, s.remote, h.now())
-		h.observer.LoginFailed(LoginWrongPassword)
-		h.log.Info("wrong password", "account", st.account.Name, "remote", s.remote)
-		s.notice("wrong password")
-		s.client.Deliver(h.prompt)
-		return
-	}
-	h.logins.succeeded(st.account.Name, s.remote)
 	s.account = st.account.Name // not yet registered: nobody else reads it
 	if !s.enter(st.name) {
 		s.account = ""

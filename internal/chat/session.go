@@ -37,6 +37,7 @@ type Session struct {
 	mutedTold  mutedTold
 	search     searchState // where /search goes on from (history.go)
 	secret     secretState // when set, the next line is a password (login.go)
+	token      string      // the transport's login token this session came with (ConnectAccount)
 
 	// Guarded by hub.mu. The reading goroutine, the only one that changes name and
 	// registered, may read them without it.
