@@ -2,6 +2,7 @@ package chat
 
 import (
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -220,7 +221,7 @@ func (s *Session) cmdNick(args string) error {
 		s.noticef("%s is registered: choose another name", n.Display)
 		return nil
 	}
-	if holder, taken := h.names.find(n); taken && holder != s {
+	if holder, taken := h.names.find(n); taken && holder != s.member {
 		s.noticef("%s is taken", n.Display)
 		return nil
 	}
@@ -232,15 +233,15 @@ func (s *Session) cmdNick(args string) error {
 	if old.Display == n.Display {
 		return nil
 	}
-	h.names.remove(old, s)
-	h.names.add(n, s)
-	h.note(KindNick, nil, s, n.Display)
-	s.name = n
+	h.names.remove(old, s.member)
+	h.names.add(n, s.member)
+	h.note(KindNick, nil, s.member, n.Display)
+	s.setName(n)
 	m := &Message{Kind: KindNick, From: old.Display, Text: n.Display}
-	told := map[*Session]bool{s: true}
-	s.client.Deliver(m)
+	told := map[*member]bool{s.member: true}
+	s.member.deliver(m)
 	for _, r := range s.rooms {
-		h.tellRoomLocked(r, s, told, m)
+		h.tellRoomLocked(r, s.member, told, m)
 	}
 	h.log.Info("nick", "from", old.Display, "to", n.Display)
 	return nil
@@ -264,17 +265,26 @@ func (s *Session) cmdReply(args string) error {
 	if !h.lockLive(s) {
 		return nil
 	}
-	defer h.mu.Unlock()
-	// The answer goes to the connection that wrote, never to whoever holds its name now.
-	switch to := s.lastFrom; {
+	// The answer goes to whoever wrote, never to whoever holds its name now: the same guest,
+	// or the same account, from whichever device it is on.
+	to := s.lastFrom
+	if to != nil && to.left && to.account != "" {
+		if back := h.byAccount[to.account]; back != nil {
+			to = back
+		}
+	}
+	switch {
 	case to == nil:
 		s.notice("no one has sent you a private message")
-	case to.gone:
+	case to.left:
 		s.noticef("%s, who wrote to you, has left: your reply was not sent (someone called %s now would be someone else)",
 			to.name.Display, to.name.Display)
 	default:
-		s.privateLocked(to, text)
+		h.mu.Unlock()
+		s.sendPrivate(to, text)
+		return nil
 	}
+	h.mu.Unlock()
 	return nil
 }
 
@@ -285,50 +295,84 @@ func (s *Session) private(name, text string) {
 	if !h.lockLive(s) {
 		return
 	}
-	defer h.mu.Unlock()
 	to, ok := h.findLocked(name)
 	switch {
 	case !ok:
 		s.noticef("no one called %s is online", clean(name, MaxNameLen*4))
-	case to == s:
+	case to == s.member:
 		s.notice("that is you")
 	default:
-		s.privateLocked(to, text)
+		h.mu.Unlock()
+		s.sendPrivate(to, text)
+		return
 	}
+	h.mu.Unlock()
 }
 
-// privateLocked shows text, already cleaned, to to and to s, marked private at both ends. Private messages are
-// kept nowhere: a name belongs to whoever holds it now, so a message kept under a name could be
-// read by the next one to take it. (Kept between accounts, they will be readable by those two
-// accounts only.) s is told so the first time.
-func (s *Session) privateLocked(to *Session, text string) {
+// sendPrivate shows text, already cleaned, to the member to and to s's member, marked private
+// at both ends, on all their devices. Between two accounts it is kept first, under the
+// accounts' IDs, so that those two accounts, and nobody who later takes either name, can read
+// it back. With a guest on either side it is kept nowhere: a guest's name belongs to whoever
+// holds it next. s is told so the first time.
+func (s *Session) sendPrivate(to *member, text string) {
 	if text == "" || s.refuseIfMuted() {
 		return
 	}
 	h := s.hub
-	rec := Record{Time: h.now(), Kind: KindPrivate, From: s.name.Display, FromKey: s.name.looks[0],
-		To: to.name.Display, ToKey: to.name.looks[0], Text: text}
-	h.deliverPrivateLocked(s, to, rec)
-	if !s.toldPrivateUnkept {
-		s.toldPrivateUnkept = true
-		s.notice("private messages are kept nowhere: they are shown to the two of you now, and are not in /history")
+	if !h.lockLive(s) {
+		return
 	}
+	from := s.member
+	rec := Record{Time: h.now(), Kind: KindPrivate, From: from.name.Display, FromKey: from.name.looks[0],
+		To: to.name.Display, ToKey: to.name.looks[0], Text: text}
+	if from.account == "" || to.account == "" || h.cfg.History == nil {
+		defer h.mu.Unlock()
+		h.deliverPrivateLocked(s, to, rec)
+		if !from.toldPrivateUnkept {
+			from.toldPrivateUnkept = true
+			s.notice("private messages with guests are kept nowhere: they are shown to the two of you now, and are not in /history")
+		}
+		return
+	}
+	rec.FromKey, rec.ToKey = accountKey(from.accountID), accountKey(to.accountID)
+	h.mu.Unlock()
+	h.cfg.History.Store(rec, func(rec Record, err error) {
+		if err != nil {
+			s.storeFailed(err)
+			return
+		}
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		h.deliverPrivateLocked(s, to, rec)
+	})
 }
 
-// deliverPrivateLocked shows a private message to its two parties.
-func (h *Hub) deliverPrivateLocked(from, to *Session, rec Record) {
-	if to.gone {
+// accountKey is what private history between accounts is kept under: the account's ID, which
+// is never reused, rather than its name.
+func accountKey(id int64) string { return "@" + strconv.FormatInt(id, 10) }
+
+// deliverPrivateLocked shows a private message from device from to the member to.
+func (h *Hub) deliverPrivateLocked(from *Session, to *member, rec Record) {
+	if to.left && to.account != "" {
+		if back := h.byAccount[to.account]; back != nil {
+			to = back // the same account, back while the message was being kept
+		}
+	}
+	if to.left {
+		if from.gone {
+			return
+		}
 		from.noticef("%s left before your message reached them", to.name.Display)
 		return
 	}
-	if !to.ignores(from) {
-		to.lastFrom = from
-		to.client.Deliver(liveMessage(rec))
+	if !to.ignores(from.member) {
+		to.lastFrom = from.member
+		to.deliver(liveMessage(rec))
 	}
 	sent := liveMessage(rec)
 	sent.Sent = true
-	from.client.Deliver(sent)
-	if to.away != "" {
+	from.member.deliver(sent)
+	if to.away != "" && !from.gone {
 		from.noticef("%s is away: %s", to.name.Display, to.away)
 	}
 }
@@ -371,12 +415,26 @@ func (s *Session) cmdWhois(args string) error {
 	for _, r := range who.rooms {
 		b.WriteString(" " + r.name.Display)
 	}
-	b.WriteString(", online " + h.now().Sub(who.connected).Round(time.Second).String())
+	b.WriteString(", online " + h.now().Sub(who.since).Round(time.Second).String())
+	if who.account != "" {
+		b.WriteString(", logged in as " + who.account)
+	} else {
+		b.WriteString(", a guest")
+	}
+	if devices := who.list(); len(devices) > 1 {
+		b.WriteString(", on " + strconv.Itoa(len(devices)) + " devices")
+	}
 	if who.oper {
 		b.WriteString(", operator")
 	}
 	if s.oper {
-		b.WriteString(", from " + who.remote.String())
+		b.WriteString(", from")
+		for i, d := range who.list() {
+			if i > 0 {
+				b.WriteString(",")
+			}
+			b.WriteString(" " + d.remote.String())
+		}
 	}
 	s.notice(b.String())
 	if who.away != "" {
@@ -400,7 +458,7 @@ func (s *Session) cmdIgnore(args string) error {
 		}
 		var names []string
 		for who := range *old {
-			if !who.gone {
+			if !who.left {
 				names = append(names, who.name.Display)
 			}
 		}
@@ -413,11 +471,11 @@ func (s *Session) cmdIgnore(args string) error {
 	case !ok:
 		s.noticef("no one called %s is online", clean(args, MaxNameLen*4))
 		return nil
-	case who == s:
+	case who == s.member:
 		s.notice("you cannot ignore yourself")
 		return nil
 	}
-	set := map[*Session]struct{}{who: {}}
+	set := map[*member]struct{}{who: {}}
 	if old != nil {
 		for k := range *old {
 			set[k] = struct{}{}
@@ -447,7 +505,7 @@ func (s *Session) cmdUnignore(args string) error {
 		s.noticef("you do not ignore %s", who.name.Display)
 		return nil
 	}
-	set := make(map[*Session]struct{}, len(*old))
+	set := make(map[*member]struct{}, len(*old))
 	for k := range *old {
 		if k != who {
 			set[k] = struct{}{}

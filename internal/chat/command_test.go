@@ -10,7 +10,7 @@ import (
 )
 
 // unkept is what a user is told on sending its first private message.
-const unkept = "*** private messages are kept nowhere: they are shown to the two of you now, and are not in /history"
+const unkept = "*** private messages with guests are kept nowhere: they are shown to the two of you now, and are not in /history"
 
 func TestPrivateMessages(t *testing.T) {
 	srv, _ := start(t, chat.DefaultConfig())
@@ -86,15 +86,15 @@ func TestMeNickAndWhois(t *testing.T) {
 
 	clk.Add(90 * time.Second)
 	bob.Send("/whois ALICIA")
-	bob.Expect("*** Alicia: in #lobby, online 1m30s")
+	bob.Expect("*** Alicia: in #lobby, online 1m30s, a guest")
 	alice.Send("/oper hunter2")
 	alice.Expect("*** you are now an operator")
 	alice.Send("/away brb")
 	alice.Expect("*** you are away: brb")
 	alice.Send("/whois bob")
-	alice.Expect("*** bob: in #lobby, online 1m30s, from 127.0.0.1") // operators see the address
+	alice.Expect("*** bob: in #lobby, online 1m30s, a guest, from 127.0.0.1") // operators see the address
 	bob.Send("/whois alicia")
-	bob.Expect("*** Alicia: in #lobby, online 1m30s, operator", "*** Alicia is away: brb")
+	bob.Expect("*** Alicia: in #lobby, online 1m30s, a guest, operator", "*** Alicia is away: brb")
 	bob.Send("/whois nobody")
 	bob.Expect("*** no one called nobody is online")
 }

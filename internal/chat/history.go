@@ -270,7 +270,7 @@ func (h *Hub) rememberLocked(r *Room, rec Record) {
 }
 
 // note records a join, a leave or a nick change, which is shown at once.
-func (h *Hub) note(kind Kind, r *Room, s *Session, text string) {
+func (h *Hub) note(kind Kind, r *Room, s *member, text string) {
 	if h.cfg.History == nil {
 		return
 	}

@@ -117,7 +117,7 @@ func TestHistoryReplayPagingAndSearch(t *testing.T) {
 	// Private messages are shown and kept nowhere.
 	alice.Send("/msg bob the password is swordfish")
 	alice.Expect("[PM to bob] the password is swordfish",
-		"*** private messages are kept nowhere: they are shown to the two of you now, and are not in /history")
+		"*** private messages with guests are kept nowhere: they are shown to the two of you now, and are not in /history")
 	bob.Expect("[PM from alice] the password is swordfish")
 	bob.Send("/history alice")
 	bob.Expect("*** private messages are kept nowhere, so there is no history with alice to show")
@@ -221,7 +221,7 @@ func TestNameTakerReadsNoPrivateTalk(t *testing.T) {
 	dave.Expect("[PM from carol] my password is hunter2")
 	dave.Send("/reply the vault code is 4711")
 	carol.Expect("[PM to dave] my password is hunter2",
-		"*** private messages are kept nowhere: they are shown to the two of you now, and are not in /history",
+		"*** private messages with guests are kept nowhere: they are shown to the two of you now, and are not in /history",
 		"[PM from dave] the vault code is 4711")
 	for _, c := range []*chattest.Client{carol, dave} {
 		c.Send("/quit")

@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -70,6 +71,13 @@ type Config struct {
 	// Accounts keeps registered names and their passwords; nil: accounts are off, everyone
 	// is a guest.
 	Accounts Accounts
+	// AccountsRequired: only accounts may enter; choosing a name that has none registers it.
+	AccountsRequired bool
+	// MaxSessionsPerAccount is how many devices one account may be connected from at once;
+	// 0: no limit.
+	MaxSessionsPerAccount int
+	// Operators names the accounts that are operators (besides those the store marks so).
+	Operators []string
 }
 
 // DefaultAnswerBytes is Config.AnswerBytes by default: a quarter of the line transport's
@@ -79,7 +87,7 @@ const DefaultAnswerBytes = 64 << 10
 // DefaultConfig returns the defaults documented in --help.
 func DefaultConfig() Config {
 	return Config{MaxRoomsPerUser: 10, FloodMute: time.Minute, Replay: 20,
-		AnswerBytes: DefaultAnswerBytes}
+		AnswerBytes: DefaultAnswerBytes, MaxSessionsPerAccount: 5}
 }
 
 // ErrBanned is returned by Connect for a connection from a banned address.
@@ -108,11 +116,16 @@ type Hub struct {
 	logins           *loginGuard   // slows password guessing
 
 	mu    sync.Mutex
-	names nameIndex[*Session] // registered members; guarded by mu
+	names nameIndex[*member] // members, by name; guarded by mu
+	// Members logged in to an account, by the account's name; guarded by mu.
+	byAccount map[string]*member
 	rooms nameIndex[*Room]    // rooms with members; guarded by mu
 	lobby *Room               // always exists
 	bans  bans                // guarded by mu
-	users int                 // registered members; guarded by mu
+	// Mutes of accounts, by account name: a muted account stays muted when it reconnects.
+	// Guarded by mu.
+	accountMutes map[string]time.Time
+	users int                 // members (people, not devices); guarded by mu
 	// Rooms whose replay is being read from history, by key; guarded by mu.
 	loading map[string]*pendingLoad
 }
@@ -193,6 +206,27 @@ func (h *Hub) Connect(c Client, remote netip.Addr) (*Session, error) {
 	return s, nil
 }
 
+// isOperatorAccount reports whether Config.Operators names the account; under mu.
+func (h *Hub) isOperatorAccount(account string) bool {
+	n, err := ParseName(account)
+	if err != nil {
+		return false
+	}
+	for _, o := range h.cfg.Operators {
+		if on, err := ParseName(o); err == nil && on.SameAs(n) {
+			return true
+		}
+	}
+	return false
+}
+
+// SetOperators changes which accounts are operators from their next login on.
+func (h *Hub) SetOperators(accounts []string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.cfg.Operators = slices.Clone(accounts)
+}
+
 // MOTD returns the message of the day.
 func (h *Hub) MOTD() []string {
 	h.mu.Lock()
@@ -214,8 +248,8 @@ func (h *Hub) Counts() (users, rooms int) {
 	return h.users, len(h.rooms.values())
 }
 
-// lockLive takes h.mu if s is still a member and reports whether it did: a session that was
-// kicked or banned by someone else must not act any more.
+// lockLive takes h.mu if s is still a member's device and reports whether it did: a session
+// that was kicked or banned by someone else must not act any more.
 func (h *Hub) lockLive(s *Session) bool {
 	h.mu.Lock()
 	if s.gone || !s.registered {
@@ -226,26 +260,40 @@ func (h *Hub) lockLive(s *Session) bool {
 }
 
 // register makes s the member called n, unless someone online holds a name that looks the
-// same, puts it in the lobby and tells the others.
-func (h *Hub) register(s *Session, n Name) error {
+// same, puts it in the lobby and tells the others. A session logged in to an account that is
+// online already becomes one more device of that member instead (see attachLocked).
+func (h *Hub) register(s *Session, n Name, acc *Account) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.bans.nameBannedLocked(n, h.now()) {
 		return errNameBanned
 	}
+	if acc != nil {
+		if m := h.byAccount[acc.Name]; m != nil {
+			return h.attachLocked(s, m)
+		}
+	}
 	if _, taken := h.names.find(n); taken {
 		return errNameTaken
 	}
-	h.names.add(n, s)
+	m := newMember(n, h.now())
+	if acc != nil {
+		h.loginLocked(m, *acc)
+		if until, ok := h.accountMutes[acc.Name]; ok && until.After(h.now()) {
+			m.mutedUntil.Store(until.UnixNano())
+		}
+	}
+	h.names.add(n, m)
 	h.users++
-	s.name = n
+	s.member = m
+	m.addDeviceLocked(s)
 	s.registered = true
 	// s is in the lobby before its welcome is queued, so that a line said once the welcome can
 	// be seen reaches s too; such a line waits for s.welcoming (see Room.say), so that the
 	// welcome is still the first thing s hears after the prompt.
 	s.welcoming.Lock()
 	defer s.welcoming.Unlock()
-	h.lobby.addLocked(s)
+	h.lobby.addLocked(m)
 	s.client.Deliver(&Message{Kind: KindWelcome, From: n.Display})
 	for _, line := range h.cfg.MOTD {
 		s.notice(line)
@@ -255,47 +303,109 @@ func (h *Hub) register(s *Session, n Name) error {
 	}
 	h.enterLocked(s, h.lobby)
 	s.welcomed.Store(true)
+	if m.oper {
+		s.notice("you are an operator (your account is one)")
+	}
+	return nil
+}
+
+// attachLocked makes s one more device of m, an account's member already online: s is in m's
+// rooms as m is, and nobody else is told (the member did not come or go).
+func (h *Hub) attachLocked(s *Session, m *member) error {
+	if max := h.cfg.MaxSessionsPerAccount; max > 0 && len(m.list()) >= max {
+		return errTooManyDevices
+	}
+	s.member = m
+	s.registered = true
+	s.welcoming.Lock()
+	defer s.welcoming.Unlock()
+	m.addDeviceLocked(s)
+	s.client.Deliver(&Message{Kind: KindWelcome, From: m.name.Display})
+	for _, line := range h.cfg.MOTD {
+		s.notice(line)
+	}
+	others := len(m.list()) - 1
+	devices := "device"
+	if others > 1 {
+		devices = "devices"
+	}
+	s.noticef("you are also connected from %d other %s: what you say and are sent shows on each", others, devices)
+	// The room it was in last is where its plain lines go, as for a member who just joined it.
+	current := m.rooms[len(m.rooms)-1]
+	names := make([]string, len(m.rooms))
+	for i, r := range m.rooms {
+		names[i] = r.name.Display
+	}
+	s.noticef("you are in %s", strings.Join(names, ", "))
+	s.setCurrent(current)
+	h.replayLocked(s, current)
+	if current.topic != "" {
+		s.noticef("topic for %s: %s", current.name.Display, current.topic)
+	}
+	s.welcomed.Store(true)
+	if m.oper {
+		s.notice("you are an operator (your account is one)")
+	}
 	return nil
 }
 
 var (
-	errNameTaken  = errors.New("name taken")
-	errNameBanned = errors.New("name banned")
+	errNameTaken      = errors.New("name taken")
+	errNameBanned     = errors.New("name banned")
+	errTooManyDevices = errors.New("too many devices")
 )
 
-// unregisterLocked removes s from the chat, telling everyone who shares a room with it that it
-// left, for reason. It does nothing for a session already gone.
+// unregisterLocked removes s from the chat. When it is its member's last device the member
+// leaves, and everyone who shares a room with it is told so, for reason. It does nothing for a
+// session already gone.
 func (h *Hub) unregisterLocked(s *Session, reason string) {
 	if s.gone || !s.registered {
 		return
 	}
 	s.gone = true
-	h.users--
-	h.names.remove(s.name, s)
-	rooms := s.rooms
-	s.rooms = nil
 	s.current.Store(nil)
+	m := s.member
+	m.removeDeviceLocked(s)
+	if len(m.list()) > 0 {
+		return
+	}
+	m.left = true
+	h.users--
+	h.names.remove(m.name, m)
+	if m.account != "" && h.byAccount[m.account] == m {
+		delete(h.byAccount, m.account)
+	}
+	rooms := m.rooms
+	m.rooms = nil
 	told := h.told(rooms)
 	for _, r := range rooms {
-		r.removeLocked(s)
-		h.tellRoomLocked(r, s, told, &Message{Kind: KindLeave, Room: r.name.Display, From: s.name.Display, Text: reason})
-		h.note(KindLeave, r, s, reason)
-		h.roomLeftLocked(r, s)
+		r.removeLocked(m)
+		h.tellRoomLocked(r, m, told, &Message{Kind: KindLeave, Room: r.name.Display, From: m.name.Display, Text: reason})
+		h.note(KindLeave, r, m, reason)
+		h.roomLeftLocked(r, m)
+	}
+}
+
+// leaveAllLocked removes every device of m from the chat (a kick out of the chat, a ban, an
+// account deleted): the last one's going tells the others, for reason.
+func (h *Hub) leaveAllLocked(m *member, reason string) {
+	for _, d := range m.list() {
+		h.unregisterLocked(d, reason)
 	}
 }
 
 // told returns the set that tellRoomLocked uses to tell each member once about something that
 // happens in several rooms, or nil when there is only one room.
-func (h *Hub) told(rooms []*Room) map[*Session]bool {
+func (h *Hub) told(rooms []*Room) map[*member]bool {
 	if len(rooms) < 2 {
 		return nil
 	}
-	return make(map[*Session]bool)
+	return make(map[*member]bool)
 }
 
 // tellRoomLocked delivers m to the members of r except about, skipping those in told (when not
 // nil) and adding them to it.
-func (h *Hub) tellRoomLocked(r *Room, about *Session, told map[*Session]bool, m *Message) {
+func (h *Hub) tellRoomLocked(r *Room, about *member, told map[*member]bool, m *Message) {
 	for _, member := range r.list() {
 		if member == about {
 			continue
@@ -306,13 +416,13 @@ func (h *Hub) tellRoomLocked(r *Room, about *Session, told map[*Session]bool, m 
 			}
 			told[member] = true
 		}
-		member.client.Deliver(m)
+		member.deliver(m)
 	}
 }
 
 // roomLeftLocked tidies up after s left r: an empty room goes away, and a room whose owner
 // left passes to the member who has been there longest.
-func (h *Hub) roomLeftLocked(r *Room, s *Session) {
+func (h *Hub) roomLeftLocked(r *Room, s *member) {
 	members := r.list()
 	if len(members) == 0 && r != h.lobby {
 		h.rooms.remove(r.name, r)
@@ -327,48 +437,75 @@ func (h *Hub) roomLeftLocked(r *Room, s *Session) {
 		r.owner = nil
 		if r != h.lobby && len(members) > 0 {
 			r.owner = members[0]
-			r.owner.notice("you now own " + r.name.Display)
+			r.owner.tell("you now own " + r.name.Display)
 		}
 	}
 }
 
-// joinLocked puts registered member s in room r, makes r its current room and tells the
-// room's other members.
+// joinLocked puts the member of device s in room r, makes r the device's current room and
+// tells the room's other members and the member's other devices.
 func (h *Hub) joinLocked(s *Session, r *Room) {
-	r.addLocked(s)
+	r.addLocked(s.member)
 	h.enterLocked(s, r)
 }
 
-// enterLocked does what joining r means for s, once s is among r's members.
+// enterLocked does what joining r means for device s, once its member is among r's members.
 func (h *Hub) enterLocked(s *Session, r *Room) {
-	s.rooms = append(s.rooms, r)
+	m := s.member
+	m.rooms = append(m.rooms, r)
 	s.setCurrent(r)
-	h.tellRoomLocked(r, s, nil, &Message{Kind: KindJoin, Room: r.name.Display, From: s.name.Display})
-	h.note(KindJoin, r, s, "")
+	joined := &Message{Kind: KindJoin, Room: r.name.Display, From: m.name.Display}
+	h.tellRoomLocked(r, m, nil, joined)
+	s.others(joined)
+	h.note(KindJoin, r, m, "")
 	h.replayLocked(s, r)
 	if r.topic != "" {
 		s.noticef("topic for %s: %s", r.name.Display, r.topic)
 	}
 }
 
-// partLocked takes s out of room r, telling its members why (reason may be empty). A member
-// left in no room goes back to the lobby; one whose current room this was moves to the room
-// it joined last.
-func (h *Hub) partLocked(s *Session, r *Room, reason string) {
-	r.removeLocked(s)
-	s.rooms = removeRoom(s.rooms, r)
-	h.tellRoomLocked(r, s, nil, &Message{Kind: KindLeave, Room: r.name.Display, From: s.name.Display, Text: reason})
-	h.note(KindLeave, r, s, reason)
-	h.roomLeftLocked(r, s)
-	if len(s.rooms) == 0 {
-		h.joinLocked(s, h.lobby)
-		s.noticef("now talking in %s", h.lobby.name.Display)
+// others gives msg to the other devices of s's member.
+func (s *Session) others(msg *Message) {
+	for _, d := range s.member.list() {
+		if d != s {
+			d.client.Deliver(msg)
+		}
+	}
+}
+
+// partLocked takes the member m out of room r, telling its members why (reason may be empty),
+// and, when by (the device that asked) is not nil, m's other devices. A member left in no room goes back to the lobby; a device whose
+// current room this was moves to the room the member joined last.
+func (h *Hub) partLocked(m *member, r *Room, reason string, by *Session) {
+	r.removeLocked(m)
+	m.rooms = removeRoom(m.rooms, r)
+	left := &Message{Kind: KindLeave, Room: r.name.Display, From: m.name.Display, Text: reason}
+	h.tellRoomLocked(r, m, nil, left)
+	if by != nil {
+		by.others(left)
+	}
+	h.note(KindLeave, r, m, reason)
+	h.roomLeftLocked(r, m)
+	if len(m.rooms) == 0 {
+		r := h.lobby
+		r.addLocked(m)
+		m.rooms = append(m.rooms, r)
+		joined := &Message{Kind: KindJoin, Room: r.name.Display, From: m.name.Display}
+		h.tellRoomLocked(r, m, nil, joined)
+		h.note(KindJoin, r, m, "")
+		for _, d := range m.list() {
+			d.setCurrent(r)
+			h.replayLocked(d, r)
+			d.noticef("now talking in %s", r.name.Display)
+		}
 		return
 	}
-	if s.current.Load() == r {
-		next := s.rooms[len(s.rooms)-1]
-		s.setCurrent(next)
-		s.noticef("now talking in %s", next.name.Display)
+	next := m.rooms[len(m.rooms)-1]
+	for _, d := range m.list() {
+		if d.current.Load() == r {
+			d.setCurrent(next)
+			d.noticef("now talking in %s", next.name.Display)
+		}
 	}
 }
 
@@ -383,7 +520,7 @@ func removeRoom(rooms []*Room, r *Room) []*Room {
 }
 
 // findLocked returns the member called name (or a name that looks the same).
-func (h *Hub) findLocked(name string) (*Session, bool) {
+func (h *Hub) findLocked(name string) (*member, bool) {
 	n, err := ParseName(name)
 	if err != nil {
 		return nil, false

@@ -65,6 +65,9 @@ func (h *Hub) hashing(f func()) error {
 func (s *Session) Account() string {
 	s.hub.mu.Lock()
 	defer s.hub.mu.Unlock()
+	if s.member == nil {
+		return ""
+	}
 	return s.account
 }
 
@@ -96,7 +99,7 @@ func (s *Session) cmdRegister(args string) error {
 		return nil
 	}
 	s.askSecret(secretState{step: secretNew},
-		fmt.Sprintf("choose a password for %s (%s)", s.name.Display, password.Rule))
+		fmt.Sprintf("choose a password for %s (%s)", s.nameNow().Display, password.Rule))
 	return nil
 }
 
@@ -137,7 +140,7 @@ func (s *Session) createAccount(pw string) {
 		s.notice("registering failed on the server; /register to try again later")
 		return
 	}
-	name := s.name
+	name := s.nameNow()
 	ctx, cancel := context.WithTimeout(context.Background(), accountTimeout)
 	defer cancel()
 	err = h.cfg.Accounts.CreateAccount(ctx, Account{Name: name.Display, Keys: name.Keys(), Hash: hash, Created: h.now()})
@@ -150,11 +153,31 @@ func (s *Session) createAccount(pw string) {
 		s.notice("registering failed on the server; /register to try again later")
 		return
 	}
-	h.mu.Lock()
-	s.account = name.Display
+	acc, has, err := h.findAccount(name)
+	if err != nil || !has {
+		h.log.Error("register: reading the account back", "name", name.Display, "err", err)
+		s.notice("registering failed on the server; /register to try again later")
+		return
+	}
+	if !h.lockLive(s) {
+		return
+	}
+	h.loginLocked(s.member, acc)
 	h.mu.Unlock()
 	h.log.Info("account registered", "name", name.Display)
 	s.noticef("%s is registered to you: next time, choosing %s asks for this password", name.Display, name.Display)
+}
+
+// loginLocked makes the member m, a guest, logged in to acc.
+func (h *Hub) loginLocked(m *member, acc Account) {
+	m.account, m.accountID = acc.Name, acc.ID
+	if h.byAccount == nil {
+		h.byAccount = make(map[string]*member)
+	}
+	h.byAccount[acc.Name] = m
+	if acc.Oper || h.isOperatorAccount(acc.Name) {
+		m.oper = true
+	}
 }
 
 // findAccount returns the account whose name looks like n, if accounts are on and there is one.
@@ -277,10 +300,7 @@ func (h *Hub) ConnectAccount(c Client, remote netip.Addr, account, token string)
 		s.notice("you are banned from this server")
 		return s, ErrBanned
 	}
-	s.account = acc.Name
-	if !s.enter(n) {
-		s.account = ""
-	}
+	s.enter(n, &acc)
 	return s, nil
 }
 
@@ -313,10 +333,7 @@ func (s *Session) login(st secretState, pw string) {
 		s.client.Deliver(h.prompt)
 		return
 	}
-	s.account = st.account.Name // not yet registered: nobody else reads it
-	if !s.enter(st.name) {
-		s.account = ""
-	}
+	s.enter(st.name, &st.account)
 }
 
 // Failed logins are slowed, never locked out: a stranger must not be able to keep someone out

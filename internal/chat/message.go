@@ -75,7 +75,8 @@ type Message struct {
 	// Elsewhere marks a room line going to members whose current room is another, so that a
 	// transport that shows one room at a time can say where it comes from.
 	Elsewhere bool
-	// Sent marks the sender's own copy of a private message.
+	// Sent marks the sender's own copy: of a private message, or of a room line the member said
+	// from another of its devices.
 	Sent bool
 	// History marks a line replayed from history; ID and Time say which and when. Lines said
 	// now carry ID and Time too when history is kept, for transports that show them.

@@ -16,13 +16,13 @@ const (
 
 // targetLocked finds the member a moderation command names, telling the user when there is
 // none or when it is the user.
-func (s *Session) targetLocked(name string) (*Session, bool) {
+func (s *Session) targetLocked(name string) (*member, bool) {
 	who, ok := s.hub.findLocked(name)
 	switch {
 	case !ok:
 		s.noticef("no one called %s is online", clean(name, MaxNameLen*4))
 		return nil, false
-	case who == s:
+	case who == s.member:
 		s.notice("not on yourself")
 		return nil, false
 	}
@@ -43,7 +43,7 @@ func (s *Session) cmdKick(args string) error {
 	}
 	defer h.mu.Unlock()
 	r := s.current.Load()
-	if !s.oper && (r.owner != s || r == h.lobby) {
+	if !s.oper && (r.owner != s.member || r == h.lobby) {
 		s.noticef("only operators and the owner of a room kick, and only operators from %s", h.lobby.name.Display)
 		return nil
 	}
@@ -68,20 +68,31 @@ func (s *Session) cmdKick(args string) error {
 	if r == h.lobby {
 		h.dropLocked(who, DropKicked, why+because, "you were "+why+because)
 	} else {
-		h.partLocked(who, r, why+because)
+		h.partLocked(who, r, why+because, nil)
 		// Said once the member is out, so that a client showing one room at a time shows it
 		// in the room the member is now in.
-		who.noticef("you were kicked from %s by %s%s", r.name.Display, s.name.Display, because)
+		who.tellf("you were kicked from %s by %s%s", r.name.Display, s.name.Display, because)
 	}
 	return nil // the kicker is in r, and hears who left it and why
 }
 
 // dropLocked disconnects member who: it is told notice, and everyone who shares a room with
 // it hears that it left for why.
-func (h *Hub) dropLocked(who *Session, reason DropReason, why, notice string) {
-	who.notice(notice)
-	h.unregisterLocked(who, why)
-	who.client.Drop(reason, notice)
+func (h *Hub) dropLocked(who *member, reason DropReason, why, notice string) {
+	devices := who.list()
+	who.tell(notice)
+	h.leaveAllLocked(who, why)
+	for _, d := range devices {
+		d.client.Drop(reason, notice)
+	}
+}
+
+// dropDeviceLocked disconnects one device of a member, telling it notice; the member leaves
+// only if it was its last device.
+func (h *Hub) dropDeviceLocked(d *Session, reason DropReason, why, notice string) {
+	d.notice(notice)
+	h.unregisterLocked(d, why)
+	d.client.Drop(reason, notice)
 }
 
 // requireOperLocked tells a user who is not an operator that the command is not theirs.
@@ -119,10 +130,17 @@ func (s *Session) cmdMute(args string) error {
 	case !ok:
 		return s.badDuration(rest)
 	}
-	s.onOperTarget(name, func(who *Session) {
+	s.onOperTarget(name, func(who *member) {
 		h := s.hub
-		who.mutedUntil.Store(h.now().Add(d).UnixNano())
-		who.noticef("an operator muted you for %v", d)
+		until := h.now().Add(d)
+		who.mutedUntil.Store(until.UnixNano())
+		if who.account != "" {
+			if h.accountMutes == nil {
+				h.accountMutes = make(map[string]time.Time)
+			}
+			h.accountMutes[who.account] = until
+		}
+		who.tellf("an operator muted you for %v", d)
 		s.noticef("muted %s for %v", who.name.Display, d)
 		h.log.Info("mute", "by", s.name.Display, "name", who.name.Display, "for", d)
 	})
@@ -133,9 +151,10 @@ func (s *Session) cmdUnmute(args string) error {
 	if args == "" {
 		return s.usage("unmute")
 	}
-	s.onOperTarget(args, func(who *Session) {
+	s.onOperTarget(args, func(who *member) {
 		who.mutedUntil.Store(0)
-		who.notice("you may talk again")
+		delete(s.hub.accountMutes, who.account)
+		who.tell("you may talk again")
 		s.noticef("unmuted %s", who.name.Display)
 	})
 	return nil
@@ -143,7 +162,7 @@ func (s *Session) cmdUnmute(args string) error {
 
 // onOperTarget runs act, under the hub's lock, on the member called name, if s is an operator
 // and there is such a member; otherwise it tells s why not.
-func (s *Session) onOperTarget(name string, act func(who *Session)) {
+func (s *Session) onOperTarget(name string, act func(who *member)) {
 	h := s.hub
 	if !h.lockLive(s) {
 		return
@@ -216,8 +235,10 @@ func (s *Session) cmdBan(args string) error {
 		s.noticef("banned %s %s", prefix, how)
 		h.log.Info("ban", "by", s.name.Display, "addr", prefix.String(), "for", how)
 		for _, who := range h.names.values() {
-			if prefix.Contains(who.remote) && who != s {
-				h.dropLocked(who, DropBanned, "banned", "you are banned from this server")
+			for _, d := range who.list() {
+				if prefix.Contains(d.remote) && d != s {
+					h.dropDeviceLocked(d, DropBanned, "banned", "you are banned from this server")
+				}
 			}
 		}
 		return nil
@@ -235,6 +256,15 @@ func (s *Session) cmdBan(args string) error {
 	s.noticef("banned the name %s %s", n.Display, how)
 	h.log.Info("ban", "by", s.name.Display, "name", n.Display, "for", how)
 	if who, online := h.names.find(n); online {
+		// A name is worn; an account is who someone is: banning the name of someone logged
+		// in bans their account too, or they would be back under it at once.
+		if who.account != "" {
+			if an, err := ParseName(who.account); err == nil && !an.SameAs(n) && !an.SameAs(s.name) {
+				h.bans.addNameLocked(an, until)
+				h.saveBan(Ban{Name: an.Display, Until: until})
+				s.noticef("banned the account %s %s", an.Display, how)
+			}
+		}
 		h.dropLocked(who, DropBanned, "banned", "you are banned from this server")
 	}
 	return nil

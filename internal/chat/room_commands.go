@@ -50,7 +50,7 @@ func (s *Session) cmdJoin(args string) error {
 	}
 	if !exists {
 		r = newRoom(n)
-		r.owner = s
+		r.owner = s.member
 		r.recent = recent
 		h.rooms.add(n, r)
 	}
@@ -124,7 +124,7 @@ func (s *Session) cmdPart(args string) error {
 		return nil
 	}
 	s.noticef("you left %s", r.name.Display)
-	h.partLocked(s, r, "")
+	h.partLocked(s.member, r, "", s)
 	return nil
 }
 
@@ -182,11 +182,11 @@ func (s *Session) cmdTopic(args string) error {
 	setTopic := func(rec Record) {
 		r.topic = rec.Text
 		m := liveMessage(rec)
-		s.client.Deliver(m)
-		h.tellRoomLocked(r, s, nil, m)
+		s.member.deliver(m)
+		h.tellRoomLocked(r, s.member, nil, m)
 	}
 	rec := Record{Time: h.now(), Kind: KindTopic, Room: r.key(), RoomName: r.name.Display,
-		From: s.name.Display, FromKey: s.name.looks[0], Text: topic}
+		From: s.nameNow().Display, FromKey: s.nameNow().looks[0], Text: topic}
 	if h.cfg.History == nil {
 		h.mu.Lock()
 		defer h.mu.Unlock()
@@ -219,7 +219,7 @@ func (s *Session) mayTopicLocked(args string) (*Room, bool) {
 		}
 		return nil, false
 	}
-	if !s.oper && r.owner != s {
+	if !s.oper && r.owner != s.member {
 		if r == h.lobby {
 			s.notice("only operators set the topic of " + r.name.Display)
 		} else {

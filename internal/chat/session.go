@@ -24,7 +24,14 @@ const repeatWindow = 10 * time.Second
 // Session is one connection's conversation with the hub: first the name, then chat and
 // commands. Handle and Close are called by the goroutine that reads the connection, one at a
 // time; other members' goroutines read and change the fields guarded by hub.mu.
+//
+// A session is a device of a member: a guest's only one, or one of the devices an account is
+// connected from (see member). The member's state is the embedded *member, shared by them all;
+// what is only this connection's (where its plain lines go, what it was asked, the password it
+// is typing) is the Session's own.
 type Session struct {
+	*member // nil before the name is chosen; set once, by the reading goroutine, under hub.mu
+
 	hub       *Hub
 	client    Client
 	remote    netip.Addr
@@ -38,32 +45,99 @@ type Session struct {
 	search     searchState // where /search goes on from (history.go)
 	secret     secretState // when set, the next line is a password (login.go)
 	token      string      // the transport's login token this session came with (ConnectAccount)
-
-	// Guarded by hub.mu. The reading goroutine, the only one that changes name and
-	// registered, may read them without it.
-	registered bool
-	name       Name
-	gone       bool     // removed from the chat (quit, kicked, banned)
-	rooms      []*Room  // rooms joined, in the order joined
-	away       string   // why the member is away; "" when not
-	oper       bool     // the member is an operator
-	account    string   // the account logged in as; "" for a guest
-	lastFrom   *Session // who sent the last private message, for /reply
-	// toldPrivateUnkept: the member was told that private messages are kept nowhere.
-	toldPrivateUnkept bool
 	// Where /history goes on from, per room.
 	historyFrom map[*Room]historyPos
 
-	// welcoming is held while the member is being welcomed, and welcomed is set once it was:
-	// a line said to the lobby meanwhile waits for the welcome (see Hub.register).
+	// Guarded by hub.mu. The reading goroutine, the only one that sets registered, may read it
+	// without the lock.
+	registered bool
+	gone       bool // this device was removed from the chat (quit, kicked, banned, logged out)
+
+	// welcoming is held while the device is being welcomed, and welcomed is set once it was:
+	// a line said to one of its rooms meanwhile waits for the welcome (see Hub.register).
 	welcoming sync.Mutex
 	welcomed  atomic.Bool
 
 	// Read with no lock by whoever sends to this member.
-	current    atomic.Pointer[Room]                  // where plain lines go; nil when gone
-	ignored    atomic.Pointer[map[*Session]struct{}] // members whose lines are not delivered; copied on write under hub.mu
-	mutedUntil atomic.Int64                          // unix nanoseconds; lines are refused before it
+	current atomic.Pointer[Room] // where this device's plain lines go; nil when gone
 }
+
+// member is a person in the chat: a name, the rooms it is in and what it set, and the devices
+// it is connected from (one, for a guest). Its fields are guarded by hub.mu unless said.
+type member struct {
+	name  Name
+	shown atomic.Pointer[Name] // name, for readers that hold no lock (a line being said)
+	left  bool                 // removed from the chat: its last device went
+	rooms []*Room              // rooms joined, in the order joined
+	away  string               // why the member is away; "" when not
+	oper  bool                 // the member is an operator
+	// account is the account logged in as, "" for a guest; accountID its store ID.
+	account   string
+	accountID int64
+	lastFrom  *member // who sent the last private message, for /reply
+	// toldPrivateUnkept: the member was told that private messages are kept nowhere.
+	toldPrivateUnkept bool
+	since             time.Time // when its first device entered
+
+	// devices is replaced (copy on write) under hub.mu, so that a line said in a room reaches
+	// each device with no lock held.
+	devices atomic.Pointer[[]*Session]
+
+	// Read with no lock by whoever sends to this member.
+	ignored    atomic.Pointer[map[*member]struct{}] // members whose lines are not delivered; copied on write under hub.mu
+	mutedUntil atomic.Int64                         // unix nanoseconds; lines are refused before it
+}
+
+func newMember(n Name, since time.Time) *member {
+	m := &member{name: n, since: since}
+	m.shown.Store(&n)
+	m.devices.Store(&[]*Session{})
+	return m
+}
+
+// nameNow returns the member's name, safely without the hub's lock.
+func (m *member) nameNow() Name { return *m.shown.Load() }
+
+// setName renames the member; under hub.mu.
+func (m *member) setName(n Name) {
+	m.name = n
+	m.shown.Store(&n)
+}
+
+// list returns the member's devices. The slice must not be modified.
+func (m *member) list() []*Session { return *m.devices.Load() }
+
+func (m *member) addDeviceLocked(s *Session) {
+	old := m.list()
+	devices := make([]*Session, len(old), len(old)+1)
+	copy(devices, old)
+	devices = append(devices, s)
+	m.devices.Store(&devices)
+}
+
+func (m *member) removeDeviceLocked(s *Session) {
+	old := m.list()
+	devices := make([]*Session, 0, max(len(old)-1, 0))
+	for _, d := range old {
+		if d != s {
+			devices = append(devices, d)
+		}
+	}
+	m.devices.Store(&devices)
+}
+
+// deliver gives msg to each of the member's devices.
+func (m *member) deliver(msg *Message) {
+	for _, d := range m.list() {
+		d.client.Deliver(msg)
+	}
+}
+
+// tell says text, a notice about the member rather than an answer to one device, to all its
+// devices.
+func (m *member) tell(text string) { m.deliver(&Message{Kind: KindNotice, Text: text}) }
+
+func (m *member) tellf(format string, args ...any) { m.tell(fmt.Sprintf(format, args...)) }
 
 // repeatState collapses a line said again and again into one count.
 type repeatState struct {
@@ -92,7 +166,12 @@ func (s *Session) awaitWelcome() {
 }
 
 // Name returns the member's name, or "" before registration.
-func (s *Session) Name() string { return s.name.Display }
+func (s *Session) Name() string {
+	if s.member == nil {
+		return ""
+	}
+	return s.nameNow().Display
+}
 
 // Registered reports whether the user has chosen a name and joined.
 func (s *Session) Registered() bool { return s.registered }
@@ -229,7 +308,7 @@ func (s *Session) Flooding() {
 	s.mutedUntil.Store(until)
 	s.mutedTold = mutedTold{at: now, until: until}
 	s.noticef("you are sending too fast: muted for %v", h.cfg.FloodMute)
-	s.hub.log.Info("flooding user muted", "name", s.name.Display, "for", s.hub.cfg.FloodMute)
+	s.hub.log.Info("flooding user muted", "name", s.nameNow().Display, "for", s.hub.cfg.FloodMute)
 }
 
 // muted returns how long the member remains muted.
@@ -262,8 +341,8 @@ func (s *Session) setCurrent(r *Room) {
 	s.client.Deliver(&Message{Kind: KindCurrent, Room: r.name.Display})
 }
 
-// ignores reports whether s does not want to hear from.
-func (s *Session) ignores(from *Session) bool {
+// ignores reports whether the member does not want to hear from.
+func (s *member) ignores(from *member) bool {
 	m := s.ignored.Load()
 	if m == nil {
 		return false
@@ -302,11 +381,12 @@ func (s *Session) say(kind Kind, text string) {
 func (s *Session) sayIn(room *Room, kind Kind, text string) {
 	h := s.hub
 	if h.cfg.History == nil {
-		room.say(s, &Message{Kind: kind, Room: room.name.Display, From: s.name.Display, Text: text})
+		room.say(s, &Message{Kind: kind, Room: room.name.Display, From: s.nameNow().Display, Text: text})
 		return
 	}
+	name := s.nameNow()
 	rec := Record{Time: h.now(), Kind: kind, Room: room.key(), RoomName: room.name.Display,
-		From: s.name.Display, FromKey: s.name.looks[0], Text: text}
+		From: name.Display, FromKey: name.looks[0], Text: text}
 	h.cfg.History.Store(rec, func(rec Record, err error) {
 		if err != nil {
 			s.storeFailed(err)
@@ -350,14 +430,19 @@ func (s *Session) chooseName(typed string) {
 			fmt.Sprintf("password for %s:", acc.Name))
 		return
 	}
-	s.enter(n)
+	s.enter(n, nil)
 }
 
-// enter registers the member as n, or says why not and asks for a name again.
-func (s *Session) enter(n Name) bool {
-	switch err := s.hub.register(s, n); {
+// enter registers the member as n, logged in to acc (nil: a guest), or says why not and asks
+// for a name again.
+func (s *Session) enter(n Name, acc *Account) bool {
+	switch err := s.hub.register(s, n, acc); {
 	case errors.Is(err, errNameBanned):
 		s.notice("that name is banned, please choose other")
+		s.client.Deliver(s.hub.prompt)
+	case errors.Is(err, errTooManyDevices):
+		s.noticef("%s is connected from %d devices already, the most allowed: /logout on one of them ends the others",
+			acc.Name, s.hub.cfg.MaxSessionsPerAccount)
 		s.client.Deliver(s.hub.prompt)
 	case err != nil:
 		s.client.Deliver(s.hub.nameTaken)

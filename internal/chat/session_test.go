@@ -26,7 +26,7 @@ func TestStrayKeysBeforeCommands(t *testing.T) {
 	}{
 		{"\x1b[A/kick bob\r\n", "*** only operators and the owner of a room kick, and only operators from #lobby"},
 		{"\x0c/history\r\n", "*** no earlier history"},
-		{"\x1b[A/whois bob\n", "*** bob: in #lobby, online 0s"},
+		{"\x1b[A/whois bob\n", "*** bob: in #lobby, online 0s, a guest"},
 		{"  /whois bob\r\n", fmt.Sprintf(refused, "whois")},
 		{"\x1bOA/oper s3cret\r\n", fmt.Sprintf(refused, "oper")},
 		{"   /oper s3cret\r\n", fmt.Sprintf(refused, "oper")},

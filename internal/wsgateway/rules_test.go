@@ -119,7 +119,7 @@ func TestSlowReaderSkipsRoomLines(t *testing.T) {
 		if round == rounds/2 {
 			listener.Send("/msg slow psst")
 			listener.Expect("[PM to slow] psst",
-				"*** private messages are kept nowhere: they are shown to the two of you now, and are not in /history")
+				"*** private messages with guests are kept nowhere: they are shown to the two of you now, and are not in /history")
 		}
 	}
 	talker.Send("last")

@@ -207,11 +207,11 @@ func TestBrowserAndTelnetTalk(t *testing.T) {
 		t.Errorf("members event %v", who)
 	}
 	bob.Send("/msg alice psst")
-	bob.Expect("[PM to alice] psst", "*** private messages are kept nowhere: they are shown to the two of you now, and are not in /history")
+	bob.Expect("[PM to alice] psst", "*** private messages with guests are kept nowhere: they are shown to the two of you now, and are not in /history")
 	alice.expect(event{Kind: "private", From: "bob", To: "alice", Text: "psst"})
 	alice.send("/msg bob back")
 	alice.expect(event{Kind: "private", From: "alice", To: "bob", Text: "back", Sent: true})
-	alice.expect(event{Kind: "notice", Text: "private messages are kept nowhere: they are shown to the two of you now, and are not in /history"})
+	alice.expect(event{Kind: "notice", Text: "private messages with guests are kept nowhere: they are shown to the two of you now, and are not in /history"})
 	bob.Expect("[PM from alice] back")
 	bob.Send("in the lobby")
 	e := alice.expect(event{Kind: "message", Room: "#lobby", From: "bob", Text: "in the lobby"})
