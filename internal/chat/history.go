@@ -205,9 +205,9 @@ func (h *Hub) replayLocked(s *Session, r *Room) {
 		s.notice("end of history")
 	}
 	if s.historyFrom == nil {
-		s.historyFrom = make(map[*Room]historyPos)
+		s.historyFrom = make(map[string]historyPos)
 	}
-	s.historyFrom[r] = historyPos{before: r.recent[first].ID, left: first}
+	s.historyFrom[r.key()] = historyPos{before: r.recent[first].ID, left: first}
 }
 
 // historyPos is where /history goes on from in one conversation.
@@ -318,16 +318,79 @@ func (s *Session) cmdHistory(args string) error {
 		who = fields[0]
 	}
 	n = min(n, maxHistory)
-	if who != "" {
-		// Kept under names, private talks would be read by whoever takes a name next.
-		s.noticef("private messages are kept nowhere, so there is no history with %s to show", clean(who, MaxNameLen*4))
+	var conv historyConv
+	ok := true
+	if who == "" {
+		if !h.lockLive(s) {
+			return nil
+		}
+		room := s.current.Load()
+		h.mu.Unlock()
+		conv = historyConv{key: room.key(), room: room.key()}
+	} else if conv, ok = s.privateConv(who); !ok {
 		return nil
+	}
+	s.showHistory(conv, n, given)
+	return nil
+}
+
+// historyConv is one conversation whose history can be read: a room's, or the private one
+// between two accounts.
+type historyConv struct {
+	key  string // where paging is remembered (historyFrom)
+	room string // the room's key, or "" for private history
+	a, b string // the two accounts' keys, for private history
+}
+
+// privateConv finds the private conversation between s's account and the account of the one
+// called who (online, or registered), telling s when there is none it may read.
+func (s *Session) privateConv(who string) (historyConv, bool) {
+	h := s.hub
+	shown := clean(who, MaxNameLen*4)
+	n, err := ParseName(who)
+	if err != nil {
+		s.noticef("there is no private history with %s", shown)
+		return historyConv{}, false
 	}
 	if !h.lockLive(s) {
-		return nil
+		return historyConv{}, false
 	}
-	room := s.current.Load()
-	pos := s.historyFrom[room]
+	mine := s.accountID
+	var theirs int64
+	if m, online := h.names.find(n); online && m.account != "" {
+		theirs = m.accountID
+	}
+	h.mu.Unlock()
+	if mine == 0 {
+		// Kept under names, private talks would be read by whoever takes a name next.
+		s.noticef("private messages are kept only between accounts, and you are a guest, so there is no history with %s to show: /register to keep yours from now on", shown)
+		return historyConv{}, false
+	}
+	if theirs == 0 {
+		acc, has, err := h.findAccount(n)
+		if err != nil {
+			h.log.Error("history: finding an account", "err", err)
+			s.notice("the server could not read its history: try again later")
+			return historyConv{}, false
+		}
+		if !has {
+			s.noticef("%s is not a registered name: private messages with guests are kept nowhere, so there is no history with %s to show", shown, shown)
+			return historyConv{}, false
+		}
+		theirs = acc.ID
+	}
+	a, b := accountKey(mine), accountKey(theirs)
+	return historyConv{key: a + " " + b, a: a, b: b}, true
+}
+
+// showHistory shows n lines of conv older than those s was shown last (fewer when they do
+// not fit one answer), and where to go on from.
+func (s *Session) showHistory(conv historyConv, n int, given bool) {
+	h := s.hub
+	if !h.lockLive(s) {
+		return
+	}
+	pos := s.historyFrom[conv.key]
 	h.mu.Unlock()
 	if !given && pos.left > 0 {
 		n = pos.left // what did not fit last time
@@ -336,15 +399,15 @@ func (s *Session) cmdHistory(args string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), historyTimeout)
 	defer cancel()
 	// One more than asked for, to know whether there is anything earlier.
-	recs, err := h.cfg.History.Recent(ctx, room.key(), "", "", pos.before, n+1)
+	recs, err := h.cfg.History.Recent(ctx, conv.room, conv.a, conv.b, pos.before, n+1)
 	if err != nil {
 		s.notice("the server could not read its history: try again later")
 		h.log.Error("history: cannot read", "err", err)
-		return nil
+		return
 	}
 	if len(recs) == 0 {
 		s.notice("no earlier history")
-		return nil
+		return
 	}
 	earlier := len(recs) > n
 	if earlier {
@@ -366,10 +429,9 @@ func (s *Session) cmdHistory(args string) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if s.historyFrom == nil {
-		s.historyFrom = make(map[*Room]historyPos)
+		s.historyFrom = make(map[string]historyPos)
 	}
-	s.historyFrom[room] = pos
-	return nil
+	s.historyFrom[conv.key] = pos
 }
 
 // Bounds on /search: each costs what it shows and counts, and a user may not run many.

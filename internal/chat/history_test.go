@@ -73,7 +73,7 @@ func TestHistoryReplayPagingAndSearch(t *testing.T) {
 	bob.Send("/history")
 	bob.Expect("*** no earlier history")
 	bob.Send("/history 0")
-	bob.Expect("*** usage: /history [N]")
+	bob.Expect("*** usage: /history [NAME] [N]")
 
 	bob.Send("/search LINE 1")
 	bob.Expect("*** 1 line in #lobby matches:", at+"<alice> line 1")
@@ -120,7 +120,7 @@ func TestHistoryReplayPagingAndSearch(t *testing.T) {
 		"*** private messages with guests are kept nowhere: they are shown to the two of you now, and are not in /history")
 	bob.Expect("[PM from alice] the password is swordfish")
 	bob.Send("/history alice")
-	bob.Expect("*** private messages are kept nowhere, so there is no history with alice to show")
+	bob.Expect("*** private messages are kept only between accounts, and you are a guest, so there is no history with alice to show: /register to keep yours from now on")
 	carol.Send("/search swordfish")
 	carol.Expect("*** nothing in #lobby matches swordfish")
 }
@@ -230,11 +230,11 @@ func TestNameTakerReadsNoPrivateTalk(t *testing.T) {
 
 	taker := chattest.Join(t, srv.Addr, "CAROL")
 	taker.Send("/history dave")
-	taker.Expect("*** private messages are kept nowhere, so there is no history with dave to show")
+	taker.Expect("*** private messages are kept only between accounts, and you are a guest, so there is no history with dave to show: /register to keep yours from now on")
 	taker.Send("/nick Dave")
 	taker.Expect("CAROL is now known as Dave")
 	taker.Send("/history carol")
-	taker.Expect("*** private messages are kept nowhere, so there is no history with carol to show")
+	taker.Expect("*** private messages are kept only between accounts, and you are a guest, so there is no history with carol to show: /register to keep yours from now on")
 	recs, err := s.Recent(t.Context(), "", "carol", "dave", 0, 100)
 	if err != nil || len(recs) != 0 {
 		t.Errorf("the store holds %d private messages (%v)", len(recs), err)

@@ -45,12 +45,12 @@ type Session struct {
 	search     searchState // where /search goes on from (history.go)
 	secret     secretState // when set, the next line is a password (login.go)
 	token      string      // the transport's login token this session came with (ConnectAccount)
-	// Where /history goes on from, per room.
-	historyFrom map[*Room]historyPos
-
 	// Guarded by hub.mu. The reading goroutine, the only one that sets registered, may read it
 	// without the lock.
 	registered bool
+	// Where /history goes on from, per conversation (a room's key, or an account's for private
+	// history).
+	historyFrom map[string]historyPos
 	gone       bool // this device was removed from the chat (quit, kicked, banned, logged out)
 
 	// welcoming is held while the device is being welcomed, and welcomed is set once it was:
