@@ -44,6 +44,10 @@ type Config struct {
 	Chat     chat.Config // MOTD is read from MOTDFile by Main.Run
 	MOTDFile string
 
+	// Accounts is on (guests and accounts), required (accounts only) or off (guests only).
+	Accounts  string
+	Operators string // comma-separated names of operator accounts
+
 	DataDir          string // "" means the default; see dataDir
 	NoHistory        bool
 	NoPrivateHistory bool
@@ -80,6 +84,7 @@ func defaultConfig() Config {
 
 		Line:            lineproto.DefaultConfig(),
 		Chat:            chat.DefaultConfig(),
+		Accounts:        "on",
 		HistoryMaxAge:   90 * 24 * time.Hour,
 		HistoryMaxRows:  1_000_000,
 		Quote:           quote.DefaultConfig(),
@@ -122,6 +127,9 @@ func flagSet(cfg *Config, out io.Writer) *flag.FlagSet {
 	fs.DurationVar(&cfg.Chat.FloodMute, "flood-mute", cfg.Chat.FloodMute, "how long a flooding chat user is muted")
 	fs.IntVar(&cfg.Chat.MaxRoomsPerUser, "max-rooms-per-user", cfg.Chat.MaxRoomsPerUser, "chat rooms one user may be in at once")
 	fs.StringVar(&cfg.Chat.OperPassword, "oper-password", cfg.Chat.OperPassword, "`password` that /oper takes to make a user an operator; empty: no operators (prefer the environment variable: the command line is visible to other local users)")
+	fs.StringVar(&cfg.Accounts, "accounts", cfg.Accounts, "`mode` of accounts: on (anyone may /register a name; guests too), required (accounts only: a new name is registered at the prompt) or off (everyone a guest)")
+	fs.IntVar(&cfg.Chat.MaxSessionsPerAccount, "max-sessions-per-account", cfg.Chat.MaxSessionsPerAccount, "devices one account may be connected from at once")
+	fs.StringVar(&cfg.Operators, "operators", cfg.Operators, "comma-separated `accounts` that are operators when they log in")
 	fs.StringVar(&cfg.MOTDFile, "motd-file", cfg.MOTDFile, "text `file` shown to each chat user after the welcome")
 
 	fs.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "`directory` of the history database; empty: $XDG_DATA_HOME/hubbub, or ~/.local/share/hubbub")
@@ -197,6 +205,22 @@ func parseConfig(args []string, lookupEnv func(string) (string, bool), out io.Wr
 	return cfg, cfg.validate()
 }
 
+// operators returns the names --operators gives.
+func (c *Config) operators() ([]string, error) {
+	var out []string
+	for _, name := range strings.Split(c.Operators, ",") {
+		name = strings.TrimSpace(name)
+		if name == "" {
+			continue
+		}
+		if _, err := chat.ParseName(name); err != nil {
+			return nil, fmt.Errorf("--operators: %q is not a name: %w", name, err)
+		}
+		out = append(out, name)
+	}
+	return out, nil
+}
+
 func (c *Config) validate() error {
 	var errs []error
 	positive := func(name string, v int) {
@@ -208,6 +232,19 @@ func (c *Config) validate() error {
 	positive("max-queue", c.Line.MaxQueue)
 	positive("max-quote", c.Quote.MaxQuote)
 	positive("max-rooms-per-user", c.Chat.MaxRoomsPerUser)
+	positive("max-sessions-per-account", c.Chat.MaxSessionsPerAccount)
+	switch c.Accounts {
+	case "on", "off":
+	case "required":
+		if c.NoHistory {
+			errs = append(errs, errors.New("--accounts required needs the history database, where accounts are kept: drop --no-history"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("--accounts must be on, required or off, not %q", c.Accounts))
+	}
+	if _, err := c.operators(); err != nil {
+		errs = append(errs, err)
+	}
 	positive("http-max-header-bytes", c.HTTPMaxHeaderBytes)
 	if c.IPv6Prefix < 1 || c.IPv6Prefix > 128 {
 		errs = append(errs, fmt.Errorf("--ipv6-prefix must be from 1 to 128 bits, not %d", c.IPv6Prefix))

@@ -9,7 +9,7 @@ import (
 
 // reloadable are the settings that SIGHUP applies to a running server without dropping anyone.
 // The message of the day is read again from its file even when the file's name is unchanged.
-var reloadable = []string{"log-level", "max-conns", "max-conns-per-ip", "limit-exempt", "ipv6-prefix", "motd-file"}
+var reloadable = []string{"log-level", "max-conns", "max-conns-per-ip", "limit-exempt", "ipv6-prefix", "motd-file", "operators"}
 
 // Reload applies what can change live from next, a configuration read again, and logs what
 // changed, what could not be applied (a file that cannot be read keeps the old value), and
@@ -50,6 +50,12 @@ func (m *Main) Reload(next Config) {
 			m.hub.SetMOTD(motd)
 			m.cfg.MOTDFile = next.MOTDFile
 			applied = append(applied, "motd")
+		}
+		if slices.Contains(changed, "operators") {
+			ops, _ := next.operators() // checked by validate
+			m.hub.SetOperators(ops)
+			m.cfg.Operators = next.Operators
+			applied = append(applied, "operators")
 		}
 	}
 	if len(failed) > 0 {

@@ -205,8 +205,12 @@ func (m *Main) newChat() (*lineproto.Server, error) {
 			return nil, err
 		}
 		chatCfg.History = store
-		chatCfg.Accounts = store
+		if m.cfg.Accounts != "off" {
+			chatCfg.Accounts = store
+		}
+		chatCfg.AccountsRequired = m.cfg.Accounts == "required"
 	}
+	chatCfg.Operators, _ = m.cfg.operators() // checked by validate
 	hub := chat.NewHub(chatCfg, m.log)
 	if err := hub.Restore(context.Background()); err != nil {
 		m.closeHistory()

@@ -44,6 +44,8 @@ type DropReason string
 const (
 	DropKicked DropReason = "kicked"
 	DropBanned DropReason = "banned"
+	// DropLoggedOut: the account's owner ended this device's session (/logout, /unregister).
+	DropLoggedOut DropReason = "logged_out"
 )
 
 // Config configures the chat.
@@ -114,6 +116,7 @@ type Hub struct {
 	observer         Observer
 	hashSlots        chan struct{} // one per password hash or verify running (see hashSlots)
 	logins           *loginGuard   // slows password guessing
+	registrations    registrations // bounds registrations per address
 
 	mu    sync.Mutex
 	names nameIndex[*member] // members, by name; guarded by mu

@@ -18,19 +18,42 @@ import (
 type secretStep uint8
 
 const (
-	secretNone  secretStep = iota
-	secretNew              // the password chosen by /register
-	secretAgain            // the same password again, to catch a typo
-	secretLogin            // the password of the account whose name was chosen at the prompt
+	secretNone    secretStep = iota
+	secretNew                // a new password: for /register, /password, or a name at the prompt
+	secretAgain              // the same new password again, to catch a typo
+	secretLogin              // the password of the account whose name was chosen at the prompt
+	secretCurrent            // the account's password, before /password changes it
+	secretDelete             // the account's password, before /unregister deletes the account
+)
+
+// secretPurpose says what a new password is for.
+type secretPurpose uint8
+
+const (
+	forRegister secretPurpose = iota // /register: the name the member holds
+	forPrompt                        // a name chosen at the prompt, on a server for accounts only
+	forChange                        // /password
 )
 
 // secretState is where a session is in asking for a password; used only by the reading
 // goroutine.
 type secretState struct {
 	step    secretStep
-	first   string  // the password typed first, during /register
-	name    Name    // the name chosen at the prompt, for secretLogin
+	purpose secretPurpose
+	first   string  // the password typed first, for secretAgain
+	name    Name    // the name chosen at the prompt, for secretLogin and forPrompt
 	account Account // its account, for secretLogin
+}
+
+// notDone says, for each purpose, that nothing happened and how to try again.
+func (p secretPurpose) notDone() string {
+	switch p {
+	case forPrompt:
+		return "nothing was registered: choose a name again"
+	case forChange:
+		return "your password was not changed, /password to try again"
+	}
+	return "nothing was registered, /register to try again"
 }
 
 // Bounds on the work a password costs.
@@ -98,7 +121,7 @@ func (s *Session) cmdRegister(args string) error {
 		s.noticef("you are already logged in as %s", acc)
 		return nil
 	}
-	s.askSecret(secretState{step: secretNew},
+	s.askSecret(secretState{step: secretNew, purpose: forRegister},
 		fmt.Sprintf("choose a password for %s (%s)", s.nameNow().Display, password.Rule))
 	return nil
 }
@@ -107,56 +130,123 @@ func (s *Session) cmdRegister(args string) error {
 func (s *Session) handleSecret(pw string) {
 	st := s.secret
 	s.endSecret()
+	if !s.registered {
+		s.typedSecret = pw // refused if typed again as a name (see chooseName)
+	}
 	switch st.step {
 	case secretNew:
+		if st.purpose == forPrompt && strings.TrimSpace(pw) == "" {
+			s.notice("no password given: choose a name again")
+			s.client.Deliver(s.hub.prompt)
+			return
+		}
 		if err := password.Check(pw); err != nil {
-			s.noticef("%v; nothing was registered, /register to try again", err)
+			s.noticef("%v; %s", err, st.purpose.notDone())
+			s.promptAgain(st.purpose)
 			return
 		}
 		st.step, st.first = secretAgain, pw
 		s.askSecret(st, "the same password again")
 	case secretAgain:
 		if pw != st.first {
-			s.notice("the two passwords differ; nothing was registered, /register to try again")
+			s.noticef("the two passwords differ; %s", st.purpose.notDone())
+			s.promptAgain(st.purpose)
 			return
 		}
-		s.createAccount(pw)
+		if st.purpose == forChange {
+			s.changePassword(pw)
+			return
+		}
+		s.createAccount(st, pw)
 	case secretLogin:
 		s.login(st, pw)
+	case secretCurrent, secretDelete:
+		s.confirmed(st, pw)
 	}
 }
 
-// createAccount registers the member's name with pw and logs the session in as it.
-func (s *Session) createAccount(pw string) {
+// promptAgain asks for a name again after a password at the prompt came to nothing.
+func (s *Session) promptAgain(p secretPurpose) {
+	if p == forPrompt {
+		s.client.Deliver(s.hub.prompt)
+	}
+}
+
+// TooLong is called by the transport when the user sent a line longer than it takes, which it
+// dropped: a password question is closed rather than left waiting, unseen, for the next line.
+func (s *Session) TooLong() {
+	if s.secret.step == secretNone {
+		return
+	}
+	st := s.secret
+	s.endSecret()
+	switch st.step {
+	case secretNew, secretAgain:
+		s.noticef("that was too long for a password; %s", st.purpose.notDone())
+		s.promptAgain(st.purpose)
+	case secretLogin:
+		s.notice("that was too long for a password, nothing was checked: choose a name again")
+		s.client.Deliver(s.hub.prompt)
+	default:
+		s.notice("that was too long for a password, nothing was checked")
+	}
+}
+
+// createAccount registers a name with pw: the member's (for /register), or the one chosen at
+// the prompt, which the session then enters as.
+func (s *Session) createAccount(st secretState, pw string) {
 	h := s.hub
+	name := st.name
+	if st.purpose == forRegister {
+		name = s.nameNow()
+	}
+	if !h.registrations.allow(s.remote, h.now()) {
+		s.noticef("too many names registered from your address lately; %s later", st.purpose.notDone())
+		s.promptAgain(st.purpose)
+		return
+	}
 	var hash string
 	var err error
 	if busy := h.hashing(func() { hash, err = password.Hash(pw) }); busy != nil {
-		s.notice("the server is busy; nothing was registered, /register to try again in a moment")
+		s.noticef("the server is busy; %s in a moment", st.purpose.notDone())
+		s.promptAgain(st.purpose)
 		return
 	}
 	if err != nil {
 		h.log.Error("register: hashing", "err", err)
-		s.notice("registering failed on the server; /register to try again later")
+		s.noticef("registering failed on the server; %s later", st.purpose.notDone())
+		s.promptAgain(st.purpose)
 		return
 	}
-	name := s.nameNow()
 	ctx, cancel := context.WithTimeout(context.Background(), accountTimeout)
 	defer cancel()
 	err = h.cfg.Accounts.CreateAccount(ctx, Account{Name: name.Display, Keys: name.Keys(), Hash: hash, Created: h.now()})
 	switch {
 	case errors.Is(err, ErrAccountExists):
-		s.noticef("%s or a name like it is already registered; choose another name with /nick first", name.Display)
+		if st.purpose == forPrompt {
+			s.noticef("%s or a name like it was registered meanwhile: choose a name again", name.Display)
+		} else {
+			s.noticef("%s or a name like it is already registered; choose another name with /nick first", name.Display)
+		}
+		s.promptAgain(st.purpose)
 		return
 	case err != nil:
 		h.log.Error("register: storing the account", "name", name.Display, "err", err)
-		s.notice("registering failed on the server; /register to try again later")
+		s.noticef("registering failed on the server; %s later", st.purpose.notDone())
+		s.promptAgain(st.purpose)
 		return
 	}
 	acc, has, err := h.findAccount(name)
 	if err != nil || !has {
 		h.log.Error("register: reading the account back", "name", name.Display, "err", err)
-		s.notice("registering failed on the server; /register to try again later")
+		s.noticef("registering failed on the server; %s later", st.purpose.notDone())
+		s.promptAgain(st.purpose)
+		return
+	}
+	h.log.Info("account registered", "name", name.Display)
+	if st.purpose == forPrompt {
+		s.noticef("%s is registered to you: next time, choosing %s asks for this password", name.Display, name.Display)
+		s.enter(name, &acc)
 		return
 	}
 	if !h.lockLive(s) {
@@ -164,8 +254,227 @@ func (s *Session) createAccount(pw string) {
 	}
 	h.loginLocked(s.member, acc)
 	h.mu.Unlock()
-	h.log.Info("account registered", "name", name.Display)
 	s.noticef("%s is registered to you: next time, choosing %s asks for this password", name.Display, name.Display)
+}
+
+// cmdPassword changes the password of the account the member is logged in as: the current
+// one first, so that a device left logged in is not enough to take the account.
+func (s *Session) cmdPassword(args string) error {
+	return s.askCurrent(args, "password", secretCurrent, "your current password")
+}
+
+// cmdUnregister deletes the account the member is logged in as, with its private history.
+func (s *Session) cmdUnregister(args string) error {
+	return s.askCurrent(args, "unregister", secretDelete,
+		"your password, to delete your account and its private history for good")
+}
+
+func (s *Session) askCurrent(args, command string, step secretStep, question string) error {
+	if s.hub.cfg.Accounts == nil {
+		s.notice("accounts are off on this server")
+		return nil
+	}
+	if args != "" {
+		s.noticef("usage: /%s, then type the password when asked (not on the same line)", command)
+		return nil
+	}
+	acc := s.Account()
+	if acc == "" {
+		s.notice("you are not logged in: /register claims your name")
+		return nil
+	}
+	n, err := ParseName(acc)
+	if err != nil {
+		return nil
+	}
+	s.askSecret(secretState{step: step, name: n}, question)
+	return nil
+}
+
+// confirmed checks pw, the account's password typed for /password or /unregister, and goes on
+// with them when it is right.
+func (s *Session) confirmed(st secretState, pw string) {
+	h := s.hub
+	acc, has, err := h.findAccount(st.name)
+	if err != nil || !has || acc.Name != s.Account() {
+		if err != nil {
+			h.log.Error("account", "err", err)
+		}
+		s.notice("your account cannot be found just now; nothing was changed")
+		return
+	}
+	err = h.checkPassword(acc, pw, s.remote)
+	var wait *LoginWaitError
+	switch {
+	case err == nil:
+	case errors.As(err, &wait):
+		s.noticef("too many wrong passwords: try again in %v; nothing was changed", seconds(wait.Wait))
+	case errors.Is(err, ErrLoginBusy):
+		s.notice("the server is busy, please try again in a moment; nothing was changed")
+	case errors.Is(err, ErrWrongPassword):
+		s.notice("wrong password; nothing was changed")
+	default:
+		h.log.Error("account", "err", err)
+		s.notice("checking failed on the server, please try again later; nothing was changed")
+	}
+	if err != nil {
+		return
+	}
+	if st.step == secretDelete {
+		s.deleteAccount(acc)
+		return
+	}
+	s.askSecret(secretState{step: secretNew, purpose: forChange, name: st.name},
+		fmt.Sprintf("choose a new password (%s)", password.Rule))
+}
+
+// changePassword gives the member's account pw as its password, and ends the account's web
+// logins but this device's: whoever knew the old one is out.
+func (s *Session) changePassword(pw string) {
+	h := s.hub
+	var hash string
+	var err error
+	if busy := h.hashing(func() { hash, err = password.Hash(pw) }); busy != nil {
+		s.notice("the server is busy; your password was not changed, /password to try again in a moment")
+		return
+	}
+	account := s.Account()
+	if err == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), accountTimeout)
+		err = h.cfg.Accounts.SetPassword(ctx, account, hash)
+		cancel()
+	}
+	if err != nil {
+		h.log.Error("password: storing", "account", account, "err", err)
+		s.notice("changing it failed on the server; your password was not changed, /password to try again later")
+		return
+	}
+	h.revokeTokens(account, s.token)
+	h.log.Info("password changed", "account", account)
+	s.notice("your password is changed; web pages logged in elsewhere must log in again")
+}
+
+// deleteAccount deletes acc, the member's account: the member stays, as a guest, on this
+// device; its other devices are disconnected.
+func (s *Session) deleteAccount(acc Account) {
+	h := s.hub
+	ctx, cancel := context.WithTimeout(context.Background(), accountTimeout)
+	err := h.cfg.Accounts.DeleteAccount(ctx, acc.Name)
+	cancel()
+	if err != nil && !errors.Is(err, ErrNoAccount) {
+		h.log.Error("unregister", "account", acc.Name, "err", err)
+		s.notice("deleting it failed on the server; your account is still there, /unregister to try again later")
+		return
+	}
+	h.revokeTokens(acc.Name, "")
+	if !h.lockLive(s) {
+		return
+	}
+	defer h.mu.Unlock()
+	m := s.member
+	h.endOtherDevicesLocked(s, "your account was deleted from another device")
+	if h.byAccount[m.account] == m {
+		delete(h.byAccount, m.account)
+	}
+	m.account, m.accountID = "", 0
+	if m.operByAccount {
+		m.oper, m.operByAccount = false, false
+	}
+	h.log.Info("account deleted", "name", acc.Name)
+	s.noticef("your account %s and its private history are deleted: you are a guest now", acc.Name)
+}
+
+// cmdLogout ends the member's other devices and the account's other web logins.
+func (s *Session) cmdLogout(string) error {
+	h := s.hub
+	account := s.Account()
+	if account == "" {
+		s.notice("you are not logged in, so there are no other sessions to end")
+		return nil
+	}
+	h.revokeTokens(account, s.token)
+	if !h.lockLive(s) {
+		return nil
+	}
+	defer h.mu.Unlock()
+	n := h.endOtherDevicesLocked(s, "logged out from another device")
+	switch n {
+	case 0:
+		s.notice("no other device was connected; web logins elsewhere are ended")
+	case 1:
+		s.notice("ended your session on 1 other device; web logins elsewhere are ended")
+	default:
+		s.noticef("ended your sessions on %d other devices; web logins elsewhere are ended", n)
+	}
+	return nil
+}
+
+// endOtherDevicesLocked disconnects the devices of s's member but s, telling them why, and
+// returns how many there were.
+func (h *Hub) endOtherDevicesLocked(s *Session, why string) int {
+	n := 0
+	for _, d := range s.member.list() {
+		if d != s {
+			h.dropDeviceLocked(d, DropLoggedOut, why, why)
+			n++
+		}
+	}
+	return n
+}
+
+// revokeTokens ends the web logins of account but keep ("": all), when the store has any.
+func (h *Hub) revokeTokens(account, keep string) {
+	r, ok := h.cfg.Accounts.(interface {
+		RevokeTokens(ctx context.Context, account, keep string) error
+	})
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), accountTimeout)
+	defer cancel()
+	if err := r.RevokeTokens(ctx, account, keep); err != nil {
+		h.log.Error("ending web logins", "account", account, "err", err)
+	}
+}
+
+// registrations bounds how many names one address registers: each costs a hash, a row and a
+// name nobody else can take.
+type registrations struct {
+	mu    sync.Mutex
+	times map[netip.Prefix][]time.Time
+}
+
+const (
+	registrationsPerAddress = 3
+	registrationWindow      = time.Hour
+	registrationAddresses   = 1 << 14 // addresses remembered; when full, new ones are refused
+)
+
+// allow reports whether addr may register a name now, and counts it if so.
+func (r *registrations) allow(addr netip.Addr, now time.Time) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.times == nil {
+		r.times = make(map[netip.Prefix][]time.Time)
+	}
+	key := operKey(addr)
+	recent := slices.DeleteFunc(r.times[key], func(t time.Time) bool { return now.Sub(t) >= registrationWindow })
+	if len(recent) >= registrationsPerAddress {
+		r.times[key] = recent
+		return false
+	}
+	if len(recent) == 0 && len(r.times) >= registrationAddresses {
+		for k, ts := range r.times {
+			if len(ts) == 0 || now.Sub(ts[len(ts)-1]) >= registrationWindow {
+				delete(r.times, k)
+			}
+		}
+		if len(r.times) >= registrationAddresses {
+			return false // fail closed: many addresses registering at once is an attack
+		}
+	}
+	r.times[key] = append(recent, now)
+	return true
 }
 
 // loginLocked makes the member m, a guest, logged in to acc.
@@ -176,7 +485,7 @@ func (h *Hub) loginLocked(m *member, acc Account) {
 	}
 	h.byAccount[acc.Name] = m
 	if acc.Oper || h.isOperatorAccount(acc.Name) {
-		m.oper = true
+		m.oper, m.operByAccount = true, true
 	}
 }
 

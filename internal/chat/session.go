@@ -11,6 +11,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"hubbub/internal/password"
 	"hubbub/internal/safetext"
 )
 
@@ -45,6 +46,9 @@ type Session struct {
 	search     searchState // where /search goes on from (history.go)
 	secret     secretState // when set, the next line is a password (login.go)
 	token      string      // the transport's login token this session came with (ConnectAccount)
+	// typedSecret is the last password typed before a name was chosen: a name typed the same
+	// is one typed at the wrong question, and is refused rather than shown to everyone.
+	typedSecret string
 	// Guarded by hub.mu. The reading goroutine, the only one that sets registered, may read it
 	// without the lock.
 	registered bool
@@ -71,6 +75,8 @@ type member struct {
 	rooms []*Room              // rooms joined, in the order joined
 	away  string               // why the member is away; "" when not
 	oper  bool                 // the member is an operator
+	// operByAccount: oper came with the account (Config.Operators, the store's mark).
+	operByAccount bool
 	// account is the account logged in as, "" for a guest; accountID its store ID.
 	account   string
 	accountID int64
@@ -418,19 +424,48 @@ func (s *Session) chooseName(typed string) {
 		s.client.Deliver(s.hub.prompt)
 		return
 	}
-	acc, has, err := s.hub.findAccount(n)
-	if err != nil {
-		s.hub.log.Error("name prompt", "err", err)
-		s.notice("the server cannot check names just now, please try again later")
+	if s.typedSecret != "" && strings.TrimSpace(typed) == strings.TrimSpace(s.typedSecret) {
+		// A password typed again at the wrong question: as a name, everyone would see it.
+		s.notice("that is the password you typed before, not a name: it was shown to no one. Choose a name")
 		s.client.Deliver(s.hub.prompt)
 		return
 	}
-	if has {
-		s.askSecret(secretState{step: secretLogin, name: n, account: acc},
-			fmt.Sprintf("password for %s:", acc.Name))
+	h := s.hub
+	h.mu.Lock()
+	banned := h.bans.nameBannedLocked(n, h.now())
+	h.mu.Unlock()
+	if banned {
+		// Said before any password is asked, so that a guess at a banned account's password
+		// learns nothing.
+		s.notice("that name is banned, please choose other")
+		s.client.Deliver(h.prompt)
 		return
 	}
-	s.enter(n, nil)
+	acc, has, err := h.findAccount(n)
+	if err != nil {
+		h.log.Error("name prompt", "err", err)
+		s.notice("the server cannot check names just now, please try again later")
+		s.client.Deliver(h.prompt)
+		return
+	}
+	switch {
+	case has:
+		s.askSecret(secretState{step: secretLogin, name: n, account: acc},
+			fmt.Sprintf("password for %s:", acc.Name))
+	case h.cfg.AccountsRequired:
+		h.mu.Lock()
+		_, taken := h.names.find(n)
+		h.mu.Unlock()
+		if taken {
+			s.client.Deliver(h.nameTaken)
+			s.client.Deliver(h.prompt)
+			return
+		}
+		s.askSecret(secretState{step: secretNew, purpose: forPrompt, name: n},
+			fmt.Sprintf("%s is not registered, and this server is for accounts only: choose a password to register it (%s), or an empty line to choose another name", n.Display, password.Rule))
+	default:
+		s.enter(n, nil)
+	}
 }
 
 // enter registers the member as n, logged in to acc (nil: a guest), or says why not and asks

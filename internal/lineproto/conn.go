@@ -35,6 +35,7 @@ const (
 	reasonPanic           closeReason = "panic"
 	reasonBanned          closeReason = "banned"
 	reasonKicked          closeReason = "kicked"
+	reasonLoggedOut       closeReason = "logged out"
 	reasonDropped         closeReason = "dropped" // by the chat, for a reason this transport does not know
 )
 
@@ -45,6 +46,8 @@ func dropReason(r chat.DropReason) closeReason {
 		return reasonKicked
 	case chat.DropBanned:
 		return reasonBanned
+	case chat.DropLoggedOut:
+		return reasonLoggedOut
 	}
 	return reasonDropped
 }
@@ -352,6 +355,7 @@ func (c *conn) handleInput(dec *Decoder, p []byte) {
 		switch ev {
 		case LineTooLong:
 			c.write(c.srv.lineTooLong, kindKept)
+			c.session.TooLong()
 			continue
 		case Reply:
 			c.write(dec.Reply(), kindKept)

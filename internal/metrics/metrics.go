@@ -112,7 +112,7 @@ var (
 	// chatCloseReasons are the reasons a chat connection ends with: the line transport's and
 	// the chat's (chat.DropReason).
 	chatCloseReasons = []string{"client closed", "quit", "read error", "slow consumer", "write timeout",
-		"write error", "register timeout", "server shutdown", "panic", "banned", "kicked", "dropped"}
+		"write error", "register timeout", "server shutdown", "panic", "banned", "kicked", "logged out", "dropped"}
 )
 
 // Other is the label value that stands for any value outside its closed set.
