@@ -122,13 +122,13 @@ type Hub struct {
 	names nameIndex[*member] // members, by name; guarded by mu
 	// Members logged in to an account, by the account's name; guarded by mu.
 	byAccount map[string]*member
-	rooms nameIndex[*Room]    // rooms with members; guarded by mu
-	lobby *Room               // always exists
-	bans  bans                // guarded by mu
+	rooms     nameIndex[*Room] // rooms with members; guarded by mu
+	lobby     *Room            // always exists
+	bans      bans             // guarded by mu
 	// Mutes of accounts, by account name: a muted account stays muted when it reconnects.
 	// Guarded by mu.
 	accountMutes map[string]time.Time
-	users int                 // members (people, not devices); guarded by mu
+	users        int // members (people, not devices); guarded by mu
 	// Rooms whose replay is being read from history, by key; guarded by mu.
 	loading map[string]*pendingLoad
 }

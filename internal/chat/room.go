@@ -6,7 +6,7 @@ import "sync/atomic"
 // have members.
 type Room struct {
 	name  Name
-	topic string   // guarded by hub.mu
+	topic string  // guarded by hub.mu
 	owner *member // who may set the topic and kick; nil for the lobby; guarded by hub.mu
 
 	// recent is the room's last lines (at most Config.Replay), replayed to whoever joins;

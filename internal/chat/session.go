@@ -55,7 +55,7 @@ type Session struct {
 	// Where /history goes on from, per conversation (a room's key, or an account's for private
 	// history).
 	historyFrom map[string]historyPos
-	gone       bool // this device was removed from the chat (quit, kicked, banned, logged out)
+	gone        bool // this device was removed from the chat (quit, kicked, banned, logged out)
 
 	// welcoming is held while the device is being welcomed, and welcomed is set once it was:
 	// a line said to one of its rooms meanwhile waits for the welcome (see Hub.register).
