@@ -62,6 +62,7 @@ func TestPageLoginForm(t *testing.T) {
 		t.Fatalf("logged in: %v", err)
 	}
 	nc.Expect("<alice> hello as an account")
+	screenshot(t, ctx, "logged-in")
 	secrets, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.innerText + [...document.querySelectorAll("input")].map((i) => i.value).join(" ") +
 		document.cookie + location.href + JSON.stringify(localStorage) + JSON.stringify(sessionStorage)`))
 	if err != nil {
@@ -94,6 +95,7 @@ func TestPageLoginForm(t *testing.T) {
 	if err != nil {
 		t.Fatalf("log out: %v", err)
 	}
+	screenshot(t, ctx, "logged-out")
 	nc.Expect("alice has left the channel.")
 	err = chromedp.Do(ctx,
 		chromedp.SendKeys(chromedp.CSS("#name"), "guesty\n"),

@@ -289,6 +289,7 @@ function reconnectNow() {
   rejoinRoom = "";
   earlier = null;
   earlierBtn.hidden = true;
+  $("members").replaceChildren(); // who was here with the old connection; asked again on entering
   backoff = 500;
   connect();
 }
