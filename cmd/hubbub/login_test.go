@@ -61,10 +61,14 @@ func TestLoginWiring(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(t.Context(), chattest.Timeout)
 	defer cancel()
-	ws, _, err := websocket.Dial(ctx, "ws://"+addrs["http"]+"/ws", &websocket.DialOptions{
+	ws, up, err := websocket.Dial(ctx, "ws://"+addrs["http"]+"/ws", &websocket.DialOptions{
 		HTTPHeader: http.Header{"Origin": {"https://chat.example.com"}, "Cookie": {token}}})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The cookie's life in the browser starts again with each use, as the token's does.
+	if again := up.Header.Get("Set-Cookie"); !strings.HasPrefix(again, token+";") || !strings.Contains(again, "; Max-Age=2592000") {
+		t.Errorf("upgrade with the cookie: Set-Cookie %q, want the same cookie for another 30 days", again)
 	}
 	t.Cleanup(func() { ws.CloseNow() })
 	ws.SetReadLimit(1 << 20)

@@ -68,6 +68,7 @@ func eventLoggedIn(account string) []byte {
 // cookieLogin is what a request's session cookie says.
 type cookieLogin struct {
 	had         bool   // the request carried the cookie
+	token       string // the cookie's value
 	account, id string // the account it logs in to and its token's id; "": none
 	failed      bool   // it could not be checked
 }
@@ -91,7 +92,7 @@ func (s *Server) loginOf(r *http.Request) cookieLogin {
 	if !ok {
 		return cookieLogin{had: true}
 	}
-	return cookieLogin{had: true, account: account, id: id}
+	return cookieLogin{had: true, token: ck.Value, account: account, id: id}
 }
 
 // sessionCookie is the cookie that holds token; "" clears it. Secure when the page is served

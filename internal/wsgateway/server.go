@@ -133,7 +133,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	login := s.loginOf(r)
-	if login.had && login.account == "" && !login.failed {
+	switch {
+	case login.account != "":
+		// Its expiry slides in the store as it is used: in the browser too, or a user who
+		// comes back every day would be logged out 30 days after logging in.
+		http.SetCookie(w, s.sessionCookie(r, login.token))
+	case login.had && !login.failed:
 		http.SetCookie(w, s.sessionCookie(r, "")) // it logs in no more: stop sending it
 	}
 
