@@ -22,6 +22,10 @@ func (m *Main) publicHandler() http.Handler {
 	mux := http.NewServeMux()
 	if m.ws != nil {
 		mux.Handle("GET /ws", m.ws)
+		if m.history != nil { // accounts are kept with the history
+			mux.HandleFunc("POST /login", m.ws.ServeLogin)
+			mux.HandleFunc("POST /logout", m.ws.ServeLogout)
+		}
 		mux.Handle("GET /", webpage.Handler())
 	}
 	m.health(mux)

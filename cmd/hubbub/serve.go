@@ -226,7 +226,12 @@ func (m *Main) newChat() (*lineproto.Server, error) {
 		return float64(rooms)
 	})
 	// The HTTP listener has counted the browser's connection against the limits already.
-	m.ws = wsgateway.NewServer(m.cfg.wsConfig(), hub, wsCount{m.metrics}, m.log)
+	wsCfg := m.cfg.wsConfig()
+	wsCfg.SecureCookies = strings.HasPrefix(strings.ToLower(m.cfg.PublicURL), "https:")
+	m.ws = wsgateway.NewServer(wsCfg, hub, wsCount{m.metrics}, m.log)
+	if m.history != nil {
+		m.ws.SetTokens(m.history) // the page's login keeps its sessions with the accounts
+	}
 	line := lineproto.NewServer(m.cfg.Line, hub, m.limiter, m.log)
 	line.SetObserver(m.metrics.Line())
 	return line, nil

@@ -77,23 +77,25 @@ func (s *Store) CreateAccount(ctx context.Context, a chat.Account) error {
 }
 
 // SetPassword implements chat.Accounts. The old hash's bytes are overwritten, not left in the
-// page's free space.
+// page's free space. The account's web login tokens are deleted with it: a changed password
+// ends every session it let in.
 func (s *Store) SetPassword(ctx context.Context, name, hash string) error {
 	if hash == "" {
 		return errors.New("set password: the hash is required")
 	}
-	return s.secureWrite(ctx, "set password", `UPDATE accounts SET hash = ? WHERE name = ?`, hash, name)
+	return s.secureWrite(ctx, "set password", name, `UPDATE accounts SET hash = ?2 WHERE name = ?1`, hash)
 }
 
 // DeleteAccount implements chat.Accounts. The row's bytes are overwritten, not left in free
-// pages of the file.
+// pages of the file. Its web login tokens go with it.
 func (s *Store) DeleteAccount(ctx context.Context, name string) error {
-	return s.secureWrite(ctx, "delete account", `DELETE FROM accounts WHERE name = ?`, name)
+	return s.secureWrite(ctx, "delete account", name, `DELETE FROM accounts WHERE name = ?1`)
 }
 
-// secureWrite runs one statement that changes one account, with secure_delete on for it:
+// secureWrite runs one statement that changes the account registered as name (its ?1), and
+// deletes the account's web login tokens, in one transaction, with secure_delete on for it:
 // a password's hash is worth overwriting; the history's deletes, which are many, are not.
-func (s *Store) secureWrite(ctx context.Context, what, query string, args ...any) error {
+func (s *Store) secureWrite(ctx context.Context, what, name, query string, args ...any) error {
 	ctx, cancel := context.WithTimeout(ctx, accountTimeout)
 	defer cancel()
 	conn, err := s.wdb.Conn(ctx) // the writer's only connection: the pragma must apply to it
@@ -112,7 +114,12 @@ func (s *Store) secureWrite(ctx context.Context, what, query string, args ...any
 			s.log.Warn("history: secure_delete stays on for the writer", "err", err)
 		}
 	}()
-	res, err := conn.ExecContext(ctx, query, args...)
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, query, append([]any{name}, args...)...)
 	if err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}
@@ -120,6 +127,12 @@ func (s *Store) secureWrite(ctx context.Context, what, query string, args ...any
 		return fmt.Errorf("%s: %w", what, err)
 	} else if n == 0 {
 		return chat.ErrNoAccount
+	}
+	if _, err := tx.ExecContext(ctx, deleteTokensSQL, name); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	return nil
 }

@@ -44,6 +44,10 @@ type Config struct {
 	// whose pages may connect, besides loopback ones. The Host header is not trusted: under DNS
 	// rebinding another site's page sends its own name as Host.
 	OriginPatterns []string
+	// SecureCookies marks the session cookie Secure on every answer, not only on those to
+	// requests that came over TLS here: set it when a TLS proxy serves the page (--public-url
+	// https://...).
+	SecureCookies bool
 }
 
 // DefaultConfig returns the defaults documented in --help.
@@ -83,6 +87,7 @@ type Server struct {
 	cfg     Config
 	hub     *chat.Hub
 	limiter Limiter // nil: no limits
+	tokens  Tokens  // nil: no logging in from the page (SetTokens)
 	log     *slog.Logger
 	refused refusals
 
@@ -127,6 +132,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		defer s.limiter.Release("ws", remote)
 	}
 
+	login := s.loginOf(r)
+	switch {
+	case login.account != "":
+		// Its expiry slides in the store as it is used: in the browser too, or a user who
+		// comes back every day would be logged out 30 days after logging in.
+		http.SetCookie(w, s.sessionCookie(r, login.token))
+	case login.had && !login.failed:
+		http.SetCookie(w, s.sessionCookie(r, "")) // it logs in no more: stop sending it
+	}
+
 	c := &conn{srv: s, remote: r.RemoteAddr, started: time.Now(), ending: make(chan struct{})}
 	c.wake = sync.NewCond(&c.mu)
 	// The origin was checked above: Accept's own check would also let in any page whose origin
@@ -158,7 +173,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		delete(s.conns, c)
 		s.mu.Unlock()
 	}()
-	c.serve(remote)
+	c.serve(remote, login)
 }
 
 func remoteAddr(hostport string) netip.Addr {
@@ -432,16 +447,17 @@ func (c *conn) finishLocked(code websocket.StatusCode, reason string, flush bool
 }
 
 // serve runs the connection: a writer goroutine, a pinger, and the reading loop here.
-func (c *conn) serve(remote netip.Addr) {
+func (c *conn) serve(remote netip.Addr, login cookieLogin) {
 	// Waited for last: finish starts its tasks before serve's own finish below, and none after.
 	defer c.tasks.Wait()
 	c.tasks.Go(c.writeLoop)
 	c.tasks.Go(c.pingLoop)
 
-	var err error
-	c.session, err = c.srv.hub.Connect(c, remote)
-	if err != nil {
+	if err := c.connect(remote, login); err != nil {
 		c.finish(websocket.StatusPolicyViolation, "banned", true)
+	}
+	if c.session.Registered() {
+		c.registered.Store(true)
 	}
 	if t := c.srv.cfg.RegisterTimeout; t > 0 {
 		timer := time.AfterFunc(t, func() {
@@ -462,6 +478,60 @@ func (c *conn) serve(remote netip.Addr) {
 	c.mu.Unlock()
 	c.srv.log.Info("connection closed", "service", "ws", "remote", c.remote, "name", c.session.Name(),
 		"duration", time.Since(c.started).Round(time.Millisecond), "reason", reason)
+}
+
+// connect joins the user to the chat: straight in as the account that the session cookie logs
+// in to, or at the name prompt, first told when the cookie logs in no more.
+func (c *conn) connect(remote netip.Addr, login cookieLogin) error {
+	hub := c.srv.hub
+	switch {
+	case login.failed:
+		c.Deliver(noticeTokenTrouble)
+	case login.account != "":
+		s, err := hub.ConnectAccount(c, remote, login.account, login.id)
+		switch {
+		case err == nil:
+			c.session = s
+			c.queueEvent(eventLoggedIn(login.account))
+			return nil
+		case s != nil: // banned
+			c.session = s
+			return err
+		case !errors.Is(err, chat.ErrNoAccount):
+			c.srv.log.Error("web login: entering with a session cookie", "remote", c.remote, "err", err)
+			c.Deliver(noticeTokenTrouble)
+			return c.connectGuest(remote)
+		}
+		// The account is gone: so is the token.
+		ctx, cancel := context.WithTimeout(context.Background(), tokenTimeout)
+		defer cancel()
+		if err := c.srv.tokens.RevokeToken(ctx, login.id); err != nil {
+			c.srv.log.Warn("web login: revoking the token of an account gone", "remote", c.remote, "err", err)
+		}
+		c.queueEvent(eventLoggedOut)
+	case login.had:
+		c.queueEvent(eventLoggedOut)
+	}
+	return c.connectGuest(remote)
+}
+
+// connectGuest joins the user to the chat at the name prompt.
+func (c *conn) connectGuest(remote netip.Addr) error {
+	var err error
+	c.session, err = c.srv.hub.Connect(c, remote)
+	return err
+}
+
+// queueEvent queues an event of the gateway's own (not a chat message) for the browser.
+func (c *conn) queueEvent(b []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closing {
+		return
+	}
+	c.out = append(c.out, queued{b: b})
+	c.outBytes += len(b)
+	c.wake.Signal()
 }
 
 // readLoop passes each message the browser sends to the chat, until the connection ends.

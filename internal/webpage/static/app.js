@@ -161,6 +161,16 @@ function onEvent(ev) {
     $("name-label").textContent = "What's your name?";
     unhide($("say"), "off", 4096, "say something, or /help");
     return;
+  case "logged_in":
+    // The browser's session cookie logged us in: offer to log out instead of logging in.
+    setLoggedIn(true);
+    return;
+  case "logged_out":
+    // The cookie logs in no more (logged out elsewhere, a new password, expired): a guest now.
+    setLoggedIn(false);
+    rejoinAs = "";
+    $("login-error").textContent = ev.text;
+    return;
   case "name_taken":
     myName = "";
     $("name-error").textContent = "That name is taken, please choose another.";
@@ -259,6 +269,31 @@ function onEvent(ev) {
   }
 }
 
+// setLoggedIn shows "log out" or the login form. Whether the browser is logged in is the
+// server's to say (logged_in, logged_out): the cookie is HttpOnly, the page never sees it.
+function setLoggedIn(on) {
+  $("logout").hidden = !on;
+  $("login-form").hidden = on;
+}
+
+// reconnectNow leaves the chat and comes back at once, as a new connection: after logging in
+// or out, the cookie decides who we are.
+function reconnectNow() {
+  if (ws) {
+    ws.onclose = null;
+    ws.close(1000, "reconnecting");
+  }
+  registered = false;
+  secret = false;
+  myName = "";
+  rejoinRoom = "";
+  earlier = null;
+  earlierBtn.hidden = true;
+  $("members").replaceChildren(); // who was here with the old connection; asked again on entering
+  backoff = 500;
+  connect();
+}
+
 function connect() {
   $("reconnect").hidden = true;
   setStatus("connecting…", "connecting");
@@ -329,6 +364,39 @@ $("name-form").addEventListener("submit", (e) => {
   if (!name) return;
   $("name-error").textContent = "";
   send(name);
+});
+$("login-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const name = $("login-name").value.trim(), password = $("login-password").value;
+  $("login-password").value = ""; // not kept on the page, whatever the answer
+  if (!name || !password) return;
+  $("login-error").textContent = "";
+  let resp;
+  try {
+    resp = await fetch("/login", { method: "POST", body: new URLSearchParams({ name, password }), credentials: "same-origin" });
+  } catch {
+    $("login-error").textContent = "the server cannot be reached, please try again";
+    return;
+  }
+  if (resp.status === 204) {
+    reconnectNow();
+    return;
+  }
+  let why = "logging in failed, please try again";
+  if (resp.status === 404) why = "this server keeps no accounts";
+  try { why = (await resp.json()).error || why; } catch { /* not JSON: keep the default */ }
+  $("login-error").textContent = why;
+});
+$("logout").addEventListener("click", async () => {
+  try {
+    const resp = await fetch("/logout", { method: "POST", credentials: "same-origin" });
+    if (resp.status !== 204) throw new Error(String(resp.status));
+  } catch {
+    setStatus("logging out failed, please try again", "offline");
+    return;
+  }
+  setLoggedIn(false);
+  reconnectNow();
 });
 $("say-form").addEventListener("submit", (e) => {
   e.preventDefault();
