@@ -32,6 +32,9 @@ type Accounts interface {
 	// DeleteAccount deletes the account registered as name (exactly, as for SetPassword);
 	// ErrNoAccount when there is none.
 	DeleteAccount(ctx context.Context, name string) error
+	// RevokeTokens ends the web logins of the account registered as name, all but the one
+	// whose ID is keep ("": all of them).
+	RevokeTokens(ctx context.Context, name, keep string) error
 }
 
 // ErrAccountExists is what CreateAccount reports when a registered name looks like the new one.

@@ -275,7 +275,7 @@ func (s *Session) cmdReply(args string) error {
 	// or the same account, from whichever device it is on.
 	to := s.lastFrom
 	if to != nil && to.left && to.account != "" {
-		if back := h.byAccount[to.account]; back != nil {
+		if back := h.byAccount[to.accountID]; back != nil {
 			to = back
 		}
 	}
@@ -360,7 +360,7 @@ func accountKey(id int64) string { return "@" + strconv.FormatInt(id, 10) }
 // deliverPrivateLocked shows a private message from device from to the member to.
 func (h *Hub) deliverPrivateLocked(from *Session, to *member, rec Record) {
 	if to.left && to.account != "" {
-		if back := h.byAccount[to.account]; back != nil {
+		if back := h.byAccount[to.accountID]; back != nil {
 			to = back // the same account, back while the message was being kept
 		}
 	}

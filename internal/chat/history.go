@@ -415,7 +415,9 @@ func (s *Session) showHistory(conv historyConv, n int, given bool) {
 	}
 	first := h.fitting(recs)
 	for _, rec := range recs[first:] {
-		s.client.Deliver(historyMessage(rec))
+		m := historyMessage(rec)
+		m.Sent = conv.room == "" && rec.FromKey == conv.a // the reader's own: "[PM to bob]"
+		s.client.Deliver(m)
 	}
 	switch {
 	case first > 0:

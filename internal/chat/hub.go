@@ -120,8 +120,9 @@ type Hub struct {
 
 	mu    sync.Mutex
 	names nameIndex[*member] // members, by name; guarded by mu
-	// Members logged in to an account, by the account's name; guarded by mu.
-	byAccount map[string]*member
+	// Members logged in to an account, by the account's ID (never reused, unlike a name:
+	// an account deleted and registered again by someone else is someone else); guarded by mu.
+	byAccount map[int64]*member
 	rooms     nameIndex[*Room] // rooms with members; guarded by mu
 	lobby     *Room            // always exists
 	bans      bans             // guarded by mu
@@ -272,7 +273,7 @@ func (h *Hub) register(s *Session, n Name, acc *Account) error {
 		return errNameBanned
 	}
 	if acc != nil {
-		if m := h.byAccount[acc.Name]; m != nil {
+		if m := h.byAccount[acc.ID]; m != nil {
 			return h.attachLocked(s, m)
 		}
 	}
@@ -375,8 +376,8 @@ func (h *Hub) unregisterLocked(s *Session, reason string) {
 	m.left = true
 	h.users--
 	h.names.remove(m.name, m)
-	if m.account != "" && h.byAccount[m.account] == m {
-		delete(h.byAccount, m.account)
+	if m.account != "" && h.byAccount[m.accountID] == m {
+		delete(h.byAccount, m.accountID)
 	}
 	rooms := m.rooms
 	m.rooms = nil

@@ -373,8 +373,8 @@ func (s *Session) deleteAccount(acc Account) {
 	defer h.mu.Unlock()
 	m := s.member
 	h.endOtherDevicesLocked(s, "your account was deleted from another device")
-	if h.byAccount[m.account] == m {
-		delete(h.byAccount, m.account)
+	if h.byAccount[m.accountID] == m {
+		delete(h.byAccount, m.accountID)
 	}
 	m.account, m.accountID = "", 0
 	if m.operByAccount {
@@ -422,17 +422,11 @@ func (h *Hub) endOtherDevicesLocked(s *Session, why string) int {
 	return n
 }
 
-// revokeTokens ends the web logins of account but keep ("": all), when the store has any.
+// revokeTokens ends the web logins of account but keep ("": all).
 func (h *Hub) revokeTokens(account, keep string) {
-	r, ok := h.cfg.Accounts.(interface {
-		RevokeTokens(ctx context.Context, account, keep string) error
-	})
-	if !ok {
-		return
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), accountTimeout)
 	defer cancel()
-	if err := r.RevokeTokens(ctx, account, keep); err != nil {
+	if err := h.cfg.Accounts.RevokeTokens(ctx, account, keep); err != nil {
 		h.log.Error("ending web logins", "account", account, "err", err)
 	}
 }
@@ -481,9 +475,9 @@ func (r *registrations) allow(addr netip.Addr, now time.Time) bool {
 func (h *Hub) loginLocked(m *member, acc Account) {
 	m.account, m.accountID = acc.Name, acc.ID
 	if h.byAccount == nil {
-		h.byAccount = make(map[string]*member)
+		h.byAccount = make(map[int64]*member)
 	}
-	h.byAccount[acc.Name] = m
+	h.byAccount[acc.ID] = m
 	if acc.Oper || h.isOperatorAccount(acc.Name) {
 		m.oper, m.operByAccount = true, true
 	}

@@ -83,19 +83,27 @@ func (s *Store) SetPassword(ctx context.Context, name, hash string) error {
 	if hash == "" {
 		return errors.New("set password: the hash is required")
 	}
-	return s.secureWrite(ctx, "set password", name, `UPDATE accounts SET hash = ?2 WHERE name = ?1`, hash)
+	return s.secureWrite(ctx, "set password", name, nil, `UPDATE accounts SET hash = ?2 WHERE name = ?1`, hash)
 }
 
 // DeleteAccount implements chat.Accounts. The row's bytes are overwritten, not left in free
-// pages of the file. Its web login tokens go with it.
+// pages of the file. Its web login tokens and its private history go with it.
 func (s *Store) DeleteAccount(ctx context.Context, name string) error {
-	return s.secureWrite(ctx, "delete account", name, `DELETE FROM accounts WHERE name = ?1`)
+	return s.secureWrite(ctx, "delete account", name, []string{deletePrivateSQL}, `DELETE FROM accounts WHERE name = ?1`)
 }
 
-// secureWrite runs one statement that changes the account registered as name (its ?1), and
+// deletePrivateSQL deletes the private messages of the account registered as ?1: those whose
+// pair (the two accounts' keys, "@ID", sorted and joined by a newline; see chat.accountKey)
+// holds its key. Run before the account's row goes, which it reads the ID from.
+const deletePrivateSQL = `DELETE FROM messages WHERE kind = 'private' AND pair <> '' AND (
+	pair LIKE '@' || (SELECT id FROM accounts WHERE name = ?1) || char(10) || '%' OR
+	pair LIKE '%' || char(10) || '@' || (SELECT id FROM accounts WHERE name = ?1))`
+
+// secureWrite runs the statements before, then one statement that changes the account
+// registered as name (the ?1 of each), and
 // deletes the account's web login tokens, in one transaction, with secure_delete on for it:
 // a password's hash is worth overwriting; the history's deletes, which are many, are not.
-func (s *Store) secureWrite(ctx context.Context, what, name, query string, args ...any) error {
+func (s *Store) secureWrite(ctx context.Context, what, name string, before []string, query string, args ...any) error {
 	ctx, cancel := context.WithTimeout(ctx, accountTimeout)
 	defer cancel()
 	conn, err := s.wdb.Conn(ctx) // the writer's only connection: the pragma must apply to it
@@ -119,6 +127,11 @@ func (s *Store) secureWrite(ctx context.Context, what, name, query string, args 
 		return fmt.Errorf("%s: %w", what, err)
 	}
 	defer tx.Rollback()
+	for _, q := range before {
+		if _, err := tx.ExecContext(ctx, q, name); err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+	}
 	res, err := tx.ExecContext(ctx, query, append([]any{name}, args...)...)
 	if err != nil {
 		return fmt.Errorf("%s: %w", what, err)

@@ -1,0 +1,228 @@
+package chat_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"testing"
+	"time"
+
+	"hubbub/internal/chat"
+	"hubbub/internal/chattest"
+	"hubbub/internal/lineproto"
+	passwords "hubbub/internal/password"
+	"hubbub/internal/sqlite"
+)
+
+// accountsServer is a chat over the real line transport whose history and accounts are kept
+// in a real SQLite file.
+type accountsServer struct {
+	*chattest.Server
+	store *sqlite.Store
+	clock *clock
+}
+
+func startAccounts(t *testing.T, cfg chat.Config) *accountsServer {
+	t.Helper()
+	store, err := sqlite.Open(t.Context(), storeConfig(t), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	clk := newClock()
+	cfg.Now = clk.Now
+	cfg.History = store
+	cfg.Accounts = store
+	line := lineproto.DefaultConfig()
+	line.LineRate = 0
+	return &accountsServer{Server: chattest.StartChat(t, line, cfg, nil), store: store, clock: clk}
+}
+
+// addAccount registers name with pw, as `/register` would.
+func (s *accountsServer) addAccount(t *testing.T, name, pw string) {
+	t.Helper()
+	n, err := chat.ParseName(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hash, err := passwords.Hash(pw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.store.CreateAccount(context.Background(), chat.Account{Name: name, Keys: n.Keys(), Hash: hash, Created: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// logIn connects from ip and logs in to the account called name with pw, up to the welcome.
+func logIn(t *testing.T, addr, ip, name, pw string) *chattest.Client {
+	t.Helper()
+	c := chattest.DialFrom(t, ip, addr)
+	c.Expect("What's your name?")
+	c.Send(name)
+	c.Expect("\xff\xfb\x01*** password for " + name + ":")
+	c.Send(pw)
+	c.Expect("\xff\xfc\x01Welcome, " + name + "!")
+	return c
+}
+
+// device logs in to an account whose member is online already, as one more device of it.
+func device(t *testing.T, addr, ip, name, pw string, others int, rooms string) *chattest.Client {
+	t.Helper()
+	c := logIn(t, addr, ip, name, pw)
+	devices := "device"
+	if others > 1 {
+		devices = "devices"
+	}
+	c.Expect(fmt.Sprintf("*** you are also connected from %d other %s: what you say and are sent shows on each", others, devices),
+		"*** you are in "+rooms)
+	return c
+}
+
+const (
+	alicePW = "alice's long password"
+	carolPW = "carol's long password"
+)
+
+func TestDevicesOfOneAccount(t *testing.T) {
+	srv := startAccounts(t, chat.DefaultConfig())
+	srv.addAccount(t, "alice", alicePW)
+	laptop := logIn(t, srv.Addr, "127.0.0.2", "alice", alicePW)
+	bob := chattest.Join(t, srv.Addr, "bob")
+	laptop.Expect("bob has joined the channel")
+
+	// A second device is the same person: nobody hears of it, and /who lists alice once.
+	phone := device(t, srv.Addr, "127.0.0.3", "alice", alicePW, 1, "#lobby")
+	bob.Send("/who")
+	bob.Expect("*** #lobby (2): alice, bob")
+	bob.Send("/whois alice")
+	bob.Expect("*** alice: in #lobby, online 0s, logged in as alice, on 2 devices")
+
+	// What one device says shows on the other as its own; what alice is sent shows on both.
+	laptop.Send("hello from the laptop")
+	bob.Expect("<alice> hello from the laptop")
+	phone.Expect("<alice> hello from the laptop")
+	bob.Send("/msg alice are you there?")
+	bob.Expect("[PM to alice] are you there?",
+		"*** private messages with guests are kept nowhere: they are shown to the two of you now, and are not in /history")
+	laptop.Expect("[PM from bob] are you there?")
+	phone.Expect("[PM from bob] are you there?")
+	phone.Send("/reply yes, on my phone")
+	bob.Expect("[PM from alice] yes, on my phone")
+	phone.Expect("[PM to bob] yes, on my phone",
+		"*** private messages with guests are kept nowhere: they are shown to the two of you now, and are not in /history")
+	laptop.Expect("[PM to bob] yes, on my phone")
+
+	// Rooms are the person's: a room joined on one device is joined on all, once.
+	phone.Send("/join go")
+	phone.Expect("*** you made #go and own it: plain lines now go there")
+	laptop.Expect("alice has joined #go")
+	bob.Send("/join go")
+	bob.Expect("*** you joined #go (2 here): plain lines now go there")
+	phone.Expect("bob has joined #go")
+	laptop.Expect("bob has joined #go")
+	bob.Send("/who")
+	bob.Expect("*** #go (2): alice (owner), bob")
+	// Each device has its own current room: the laptop's plain lines still go to #lobby.
+	laptop.Send("still in the lobby")
+	bob.Expect("[#lobby] <alice> still in the lobby")
+	phone.Expect("[#lobby] <alice> still in the lobby")
+
+	// One device leaving is not the person leaving; the last one is.
+	laptop.Send("/quit")
+	laptop.Expect("*** goodbye")
+	bob.Send("/whois alice")
+	bob.Expect("*** alice: in #lobby #go, online 0s, logged in as alice")
+	phone.Send("/quit bye")
+	bob.Expect("alice has left the channel. (quit: bye)")
+}
+
+func TestDevicesLimitAndLogout(t *testing.T) {
+	cfg := chat.DefaultConfig()
+	cfg.MaxSessionsPerAccount = 2
+	srv := startAccounts(t, cfg)
+	srv.addAccount(t, "alice", alicePW)
+	one := logIn(t, srv.Addr, "127.0.0.2", "alice", alicePW)
+	two := device(t, srv.Addr, "127.0.0.3", "alice", alicePW, 1, "#lobby")
+
+	three := chattest.DialFrom(t, "127.0.0.4", srv.Addr)
+	three.Expect("What's your name?")
+	three.Send("alice")
+	three.Expect("\xff\xfb\x01*** password for alice:")
+	three.Send(alicePW)
+	three.Expect("\xff\xfc\x01*** alice is connected from 2 devices already, the most allowed: /logout on one of them ends the others",
+		"What's your name?")
+
+	one.Send("/logout")
+	two.Expect("*** logged out from another device")
+	two.ExpectClosed()
+	one.Expect("*** ended your session on 1 other device; web logins elsewhere are ended")
+	three.Send("alice")
+	three.Expect("*** password for alice (it will show as you type):") // nc: no telnet answer came
+	three.Send(alicePW)
+	three.Expect("Welcome, alice!", "*** you are also connected from 1 other device: what you say and are sent shows on each")
+}
+
+// The attack that opened the accounts issue, replayed: carol and dave talk in private and
+// quit; whoever takes their names reads nothing, and /reply never reaches a newcomer.
+func TestPrivateHistoryBelongsToAccounts(t *testing.T) {
+	srv := startAccounts(t, chat.DefaultConfig())
+	srv.addAccount(t, "alice", alicePW)
+	srv.addAccount(t, "carol", carolPW)
+	alice := logIn(t, srv.Addr, "127.0.0.2", "alice", alicePW)
+	carol := logIn(t, srv.Addr, "127.0.0.3", "carol", carolPW)
+	alice.Expect("carol has joined the channel")
+	alice.Send("/msg carol the vault code is 4711")
+	carol.Expect("[PM from alice] the vault code is 4711")
+	alice.Expect("[PM to carol] the vault code is 4711") // kept: no notice that it is not
+	carol.Send("/reply thanks")
+	alice.Expect("[PM from carol] thanks")
+	carol.Expect("[PM to alice] thanks")
+	carol.Send("/quit")
+	carol.Expect("*** goodbye")
+	alice.Expect("carol has left the channel.")
+
+	// Back on another device, after a rename: the conversation is the accounts', not the names'.
+	carol = logIn(t, srv.Addr, "127.0.0.4", "carol", carolPW)
+	alice.Expect("carol has joined the channel")
+	carol.Send("/nick caroline")
+	carol.Expect("carol is now known as caroline")
+	alice.Expect("carol is now known as caroline")
+	carol.Send("/history alice")
+	carol.Expect(at+"[PM from alice] the vault code is 4711", at+"[PM to alice] thanks", "*** end of history: nothing earlier")
+	alice.Send("/msg caroline still there?")
+	carol.Expect("[PM from alice] still there?")
+	alice.Expect("[PM to caroline] still there?")
+
+	// carol deletes her account; whoever registers the name next reads none of it.
+	carol.Send("/unregister")
+	// This client is nc, which did not answer the first offer to hide the password.
+	carol.Expect("*** your password, to delete your account and its private history for good (it will show as you type)")
+	carol.Send(carolPW)
+	carol.Expect("*** your account carol and its private history are deleted: you are a guest now")
+	carol.Send("/quit")
+	carol.Expect("*** goodbye")
+	alice.Expect("caroline has left the channel.")
+
+	mallory := chattest.DialFrom(t, "127.0.0.9", srv.Addr)
+	mallory.Register("carol")
+	alice.Expect("carol has joined the channel")
+	mallory.Send("/register")
+	mallory.Expect("\xff\xfb\x01*** choose a password for carol (a password has at least 8 characters, at most 256 bytes, and no control characters)")
+	mallory.Send("mallory's password")
+	mallory.Expect("\xff\xfc\x01*** the same password again (it will show as you type)")
+	mallory.Send("mallory's password")
+	mallory.Expect("*** carol is registered to you: next time, choosing carol asks for this password")
+	mallory.Send("/history alice")
+	mallory.Expect("*** no earlier history")
+	// A /reply to the old carol goes nowhere near the new one.
+	alice.Send("/reply are you still there?")
+	alice.Expect("*** carol, who wrote to you, has left: your reply was not sent (someone called carol now would be someone else)")
+	mallory.ExpectSilence(100 * time.Millisecond)
+
+	// The stored messages are gone from the file, not only from view.
+	recs, err := srv.store.Recent(context.Background(), "", "@1", "@2", 0, 100)
+	if err != nil || len(recs) != 0 {
+		t.Errorf("alice and the deleted carol still have %d private messages kept (%v)", len(recs), err)
+	}
+}
