@@ -15,6 +15,8 @@ type Account struct {
 	Keys    [2]string // the name's skeletons (Name.looks): look-alikes find the account too
 	Hash    string    // the password's hash (internal/password)
 	Created time.Time
+	// Oper: named an operator by `hubbub account oper`; --operators names more.
+	Oper bool
 }
 
 // Accounts keeps the accounts. Declared here, implemented by the history store.
