@@ -341,6 +341,8 @@ Usage:
   hubbub [serve] [flags]   run chat, quote and echo (the default command)
   hubbub bench SCENARIO    load a server and measure it (hubbub bench for the list)
   hubbub config [flags]    print the effective configuration, as a TOML file (secrets masked)
+  hubbub account COMMAND   list, show, create, reset-password, delete an account, or make it
+                           an operator (hubbub account --help)
   hubbub version           print the version and build information
   hubbub help              print this help
 
@@ -371,6 +373,15 @@ func (c *Config) dataDir() (string, error) {
 		return "", fmt.Errorf("no --data-dir given and no home directory to put history in: %w", err)
 	}
 	return filepath.Join(home, ".local", "share", "hubbub"), nil
+}
+
+// historyPath returns the path of the history database, which also keeps the accounts.
+func (c *Config) historyPath() (string, error) {
+	dir, err := c.dataDir()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(dir, "hubbub.db"), nil
 }
 
 // wsConfig is the WebSocket transport's configuration: the line transport's limits, which

@@ -2,6 +2,7 @@
 //
 //	hubbub [serve] [flags]   run the services (see hubbub --help)
 //	hubbub config [flags]    print the effective configuration
+//	hubbub account COMMAND   administer accounts (hubbub account --help)
 //	hubbub version           print the version
 package main
 
@@ -40,6 +41,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch cmd {
 	case "bench":
 		return bench(args, stdout, stderr)
+	case "account":
+		return account(args, os.Stdin, stdout, stderr)
 	case "serve":
 		return serve(args, stdout, stderr)
 	case "version":

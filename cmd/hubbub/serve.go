@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -273,11 +272,11 @@ func (m *Main) Shutdown(ctx context.Context) error {
 
 // openHistory opens the history database in the data directory.
 func (m *Main) openHistory() (*sqlite.Store, error) {
-	dir, err := m.cfg.dataDir()
+	path, err := m.cfg.historyPath()
 	if err != nil {
 		return nil, err
 	}
-	cfg := sqlite.DefaultConfig(filepath.Join(dir, "hubbub.db"))
+	cfg := sqlite.DefaultConfig(path)
 	cfg.Fsync = m.cfg.Fsync
 	cfg.MaxAge = m.cfg.HistoryMaxAge
 	cfg.MaxRows = m.cfg.HistoryMaxRows

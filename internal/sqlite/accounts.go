@@ -26,10 +26,10 @@ func (s *Store) FindAccount(ctx context.Context, keys [2]string) (chat.Account, 
 	defer cancel()
 	var a chat.Account
 	var created int64
-	err := s.rdb.QueryRowContext(ctx, `SELECT id, name, key1, key2, hash, created FROM accounts
+	err := s.rdb.QueryRowContext(ctx, `SELECT id, name, key1, key2, hash, created, oper FROM accounts
 		WHERE key1 IN (?1, ?2) OR key2 IN (?1, ?2)
 		ORDER BY key1 = ?1 DESC, key2 = ?2 DESC, id LIMIT 1`, keys[0], keys[1]).
-		Scan(&a.ID, &a.Name, &a.Keys[0], &a.Keys[1], &a.Hash, &created)
+		Scan(&a.ID, &a.Name, &a.Keys[0], &a.Keys[1], &a.Hash, &created, &a.Oper)
 	if errors.Is(err, sql.ErrNoRows) {
 		return chat.Account{}, false, nil
 	}

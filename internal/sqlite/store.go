@@ -169,7 +169,10 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
 	// The writer never checkpoints: a checkpoint copies the log into the database and syncs
 	// it, which would stall the lines waiting behind the commit. checkpointLoop does it
 	// on a connection of its own.
-	wdb, err := sql.Open("sqlite", dsn+"&_pragma=wal_autocheckpoint(0)")
+	// Its transactions take the write lock when they begin (BEGIN IMMEDIATE), waiting for it
+	// as long as busy_timeout allows: a transaction that read first and then wrote would get
+	// SQLITE_BUSY at once, without waiting, while another process (`hubbub account`) writes.
+	wdb, err := sql.Open("sqlite", dsn+"&_pragma=wal_autocheckpoint(0)&_txlock=immediate")
 	if err != nil {
 		return nil, fail(err)
 	}
