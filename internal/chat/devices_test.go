@@ -3,6 +3,7 @@ package chat_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"log/slog"
 	"testing"
 	"time"
@@ -224,5 +225,140 @@ func TestPrivateHistoryBelongsToAccounts(t *testing.T) {
 	recs, err := srv.store.Recent(context.Background(), "", "@1", "@2", 0, 100)
 	if err != nil || len(recs) != 0 {
 		t.Errorf("alice and the deleted carol still have %d private messages kept (%v)", len(recs), err)
+	}
+}
+
+func TestChangePassword(t *testing.T) {
+	srv := startAccounts(t, chat.DefaultConfig())
+	srv.addAccount(t, "alice", alicePW)
+	alice := logIn(t, srv.Addr, "127.0.0.2", "alice", alicePW)
+	alice.Send("/password")
+	alice.Expect("*** your current password (it will show as you type)")
+	alice.Send("not the password")
+	alice.Expect("*** wrong password; nothing was changed")
+	srv.clock.Add(time.Second) // the wait after one wrong password
+	alice.Send("/password")
+	alice.Expect("*** your current password (it will show as you type)")
+	alice.Send(alicePW)
+	alice.Expect("*** choose a new password (a password has at least 8 characters, at most 256 bytes, and no control characters) (it will show as you type)")
+	alice.Send("new password 2")
+	alice.Expect("*** the same password again (it will show as you type)")
+	alice.Send("new password 2")
+	alice.Expect("*** your password is changed; web pages logged in elsewhere must log in again")
+
+	c := chattest.DialFrom(t, "127.0.0.3", srv.Addr)
+	c.Expect("What's your name?")
+	c.Send("alice")
+	c.Expect("\xff\xfb\x01*** password for alice:")
+	c.Send(alicePW)
+	c.Expect("\xff\xfc\x01*** wrong password", "What's your name?")
+	logIn(t, srv.Addr, "127.0.0.4", "alice", "new password 2")
+}
+
+func TestAccountsRequired(t *testing.T) {
+	cfg := chat.DefaultConfig()
+	cfg.AccountsRequired = true
+	srv := startAccounts(t, cfg)
+	c := chattest.DialFrom(t, "127.0.0.2", srv.Addr)
+	c.Expect("What's your name?")
+	c.Send("dora")
+	c.Expect("\xff\xfb\x01*** dora is not registered, and this server is for accounts only: choose a password to register it (a password has at least 8 characters, at most 256 bytes, and no control characters), or an empty line to choose another name")
+	c.Send("")
+	c.Expect("\xff\xfc\x01*** no password given: choose a name again", "What's your name?")
+	c.Send("dora")
+	c.Expect("*** dora is not registered, and this server is for accounts only: choose a password to register it (a password has at least 8 characters, at most 256 bytes, and no control characters), or an empty line to choose another name (it will show as you type)")
+	c.Send("dora's password")
+	c.Expect("*** the same password again (it will show as you type)")
+	c.Send("dora's password")
+	c.Expect("*** dora is registered to you: next time, choosing dora asks for this password", "Welcome, dora!")
+	c.Send("/quit")
+	c.Expect("*** goodbye")
+	logIn(t, srv.Addr, "127.0.0.3", "dora", "dora's password")
+}
+
+func TestOperatorAccounts(t *testing.T) {
+	cfg := chat.DefaultConfig()
+	cfg.Operators = []string{"ALICE"}
+	srv := startAccounts(t, cfg)
+	srv.addAccount(t, "alice", alicePW)
+	srv.addAccount(t, "carol", carolPW)
+	if err := srv.store.SetOper(context.Background(), "carol", true); err != nil {
+		t.Fatal(err)
+	}
+	alice := logIn(t, srv.Addr, "127.0.0.2", "alice", alicePW)
+	alice.Expect("*** you are an operator (your account is one)")
+	carol := logIn(t, srv.Addr, "127.0.0.3", "carol", carolPW)
+	carol.Expect("*** you are an operator (your account is one)")
+	alice.Expect("carol has joined the channel")
+
+	// A name is worn; the account is who it is: banning the name bans the account too.
+	bob := chattest.Join(t, srv.Addr, "bob")
+	alice.Expect("bob has joined the channel")
+	carol.Expect("bob has joined the channel")
+	srv.addAccount(t, "mallory", "mallory's password")
+	mallory := logIn(t, srv.Addr, "127.0.0.4", "mallory", "mallory's password")
+	mallory.Send("/nick spammer")
+	mallory.Expect("mallory is now known as spammer")
+	alice.Expect("mallory has joined the channel", "mallory is now known as spammer")
+	alice.Send("/ban spammer")
+	alice.Expect("*** banned the name spammer until /unban", "*** banned the account mallory until /unban")
+	mallory.Expect("*** you are banned from this server")
+	mallory.ExpectClosed()
+	c := chattest.DialFrom(t, "127.0.0.5", srv.Addr)
+	c.Expect("What's your name?")
+	c.Send("mallory")
+	c.Expect("*** that name is banned, please choose other", "What's your name?") // no password asked
+
+	// A mute of an account outlasts its connection.
+	srv.addAccount(t, "trudy", "trudy's password")
+	trudy := logIn(t, srv.Addr, "127.0.0.6", "trudy", "trudy's password")
+	alice.Expect("spammer has left the channel. (banned)", "trudy has joined the channel")
+	alice.Send("/mute trudy 1h")
+	alice.Expect("*** muted trudy for 1h0m0s")
+	trudy.Expect("*** an operator muted you for 1h0m0s")
+	trudy.Send("/quit")
+	trudy.Expect("*** goodbye")
+	trudy = logIn(t, srv.Addr, "127.0.0.6", "trudy", "trudy's password")
+	trudy.Send("hello again")
+	trudy.Expect("*** you are muted for another 1h0m0s")
+	_, _ = bob, carol
+}
+
+func TestPasswordQuestionGuards(t *testing.T) {
+	srv := startAccounts(t, chat.DefaultConfig())
+	srv.addAccount(t, "alice", alicePW)
+
+	// A password typed again at the name question is not taken for a name.
+	c := chattest.DialFrom(t, "127.0.0.2", srv.Addr)
+	c.Expect("What's your name?")
+	c.Send("alice")
+	c.Expect("\xff\xfb\x01*** password for alice:")
+	c.Send("alicespw")
+	c.Expect("\xff\xfc\x01*** wrong password", "What's your name?")
+	c.Send("alicespw")
+	c.Expect("*** that is the password you typed before, not a name: it was shown to no one. Choose a name", "What's your name?")
+
+	// An over-long line at the password question closes it, rather than leaving it open, unseen.
+	long := chattest.DialFrom(t, "127.0.0.3", srv.Addr)
+	long.Expect("What's your name?")
+	long.Send("alice")
+	long.Expect("\xff\xfb\x01*** password for alice:")
+	long.Send(strings.Repeat("x", 5000))
+	long.Expect("*** line too long (max 4096 bytes)", "\xff\xfc\x01*** that was too long for a password, nothing was checked: choose a name again", "What's your name?")
+
+	// Registrations from one address are bounded.
+	for i := range 4 {
+		g := chattest.DialFrom(t, "127.0.0.7", srv.Addr)
+		g.Register(fmt.Sprintf("squatter%d", i))
+		g.Send("/register")
+		g.Expect(fmt.Sprintf("\xff\xfb\x01*** choose a password for squatter%d (a password has at least 8 characters, at most 256 bytes, and no control characters)", i))
+		g.Send("squatter's password")
+		g.Expect("\xff\xfc\x01*** the same password again (it will show as you type)")
+		g.Send("squatter's password")
+		if i < 3 {
+			g.Expect(fmt.Sprintf("*** squatter%d is registered to you: next time, choosing squatter%d asks for this password", i, i))
+		} else {
+			g.Expect("*** too many names registered from your address lately; nothing was registered, /register to try again later")
+		}
 	}
 }
