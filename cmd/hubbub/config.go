@@ -50,7 +50,6 @@ type Config struct {
 
 	DataDir          string // "" means the default; see dataDir
 	NoHistory        bool
-	NoPrivateHistory bool
 	Fsync            bool
 	HistoryMaxAge    time.Duration
 	HistoryMaxRows   int
@@ -138,7 +137,7 @@ func flagSet(cfg *Config, out io.Writer) *flag.FlagSet {
 	fs.IntVar(&cfg.Chat.Replay, "replay", cfg.Chat.Replay, "`lines` of a room's history shown to whoever joins it")
 	fs.DurationVar(&cfg.HistoryMaxAge, "history-max-age", cfg.HistoryMaxAge, "history older than this is deleted; 0: kept forever")
 	fs.IntVar(&cfg.HistoryMaxRows, "history-max-rows", cfg.HistoryMaxRows, "`rows` of history (lines, joins, leaves) kept per room, the oldest deleted first; 0: no limit")
-	fs.BoolVar(&cfg.NoPrivateHistory, "no-private-history", cfg.NoPrivateHistory, "accepted for old configurations: private messages are kept nowhere")
+	fs.BoolVar(&cfg.Chat.NoPrivateHistory, "no-private-history", cfg.Chat.NoPrivateHistory, "keep private messages nowhere, also between accounts (by default those are kept for their two accounts to read back)")
 
 	fs.IntVar(&cfg.MaxConns, "max-conns", cfg.MaxConns, "connections open at once over all services; 0: the process's file limit less 64")
 	fs.IntVar(&cfg.MaxConnsPerIP, "max-conns-per-ip", cfg.MaxConnsPerIP, "connections open at once from one address; 0: no limit")

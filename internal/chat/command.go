@@ -331,12 +331,16 @@ func (s *Session) sendPrivate(to *member, text string) {
 	from := s.member
 	rec := Record{Time: h.now(), Kind: KindPrivate, From: from.name.Display, FromKey: from.name.looks[0],
 		To: to.name.Display, ToKey: to.name.looks[0], Text: text}
-	if from.account == "" || to.account == "" || h.cfg.History == nil {
+	if from.account == "" || to.account == "" || h.cfg.History == nil || h.cfg.NoPrivateHistory {
 		defer h.mu.Unlock()
 		h.deliverPrivateLocked(s, to, rec)
 		if !from.toldPrivateUnkept {
 			from.toldPrivateUnkept = true
-			s.notice("private messages with guests are kept nowhere: they are shown to the two of you now, and are not in /history")
+			if from.account == "" || to.account == "" {
+				s.notice("private messages with guests are kept nowhere: they are shown to the two of you now, and are not in /history")
+			} else {
+				s.notice("this server keeps private messages nowhere: they are shown to the two of you now, and are not in /history")
+			}
 		}
 		return
 	}

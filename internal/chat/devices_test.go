@@ -362,3 +362,20 @@ func TestPasswordQuestionGuards(t *testing.T) {
 		}
 	}
 }
+
+func TestNoPrivateHistory(t *testing.T) {
+	cfg := chat.DefaultConfig()
+	cfg.NoPrivateHistory = true
+	srv := startAccounts(t, cfg)
+	srv.addAccount(t, "alice", alicePW)
+	srv.addAccount(t, "carol", carolPW)
+	alice := logIn(t, srv.Addr, "127.0.0.2", "alice", alicePW)
+	carol := logIn(t, srv.Addr, "127.0.0.3", "carol", carolPW)
+	alice.Expect("carol has joined the channel")
+	alice.Send("/msg carol not for keeping")
+	carol.Expect("[PM from alice] not for keeping")
+	alice.Expect("[PM to carol] not for keeping",
+		"*** this server keeps private messages nowhere: they are shown to the two of you now, and are not in /history")
+	carol.Send("/history alice")
+	carol.Expect("*** this server keeps private messages nowhere, so there is no history with alice to show")
+}

@@ -347,6 +347,10 @@ type historyConv struct {
 func (s *Session) privateConv(who string) (historyConv, bool) {
 	h := s.hub
 	shown := clean(who, MaxNameLen*4)
+	if h.cfg.NoPrivateHistory {
+		s.noticef("this server keeps private messages nowhere, so there is no history with %s to show", shown)
+		return historyConv{}, false
+	}
 	n, err := ParseName(who)
 	if err != nil {
 		s.noticef("there is no private history with %s", shown)

@@ -80,6 +80,8 @@ type Config struct {
 	MaxSessionsPerAccount int
 	// Operators names the accounts that are operators (besides those the store marks so).
 	Operators []string
+	// NoPrivateHistory: private messages are kept nowhere, also between accounts.
+	NoPrivateHistory bool
 }
 
 // DefaultAnswerBytes is Config.AnswerBytes by default: a quarter of the line transport's
