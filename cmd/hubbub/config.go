@@ -48,13 +48,13 @@ type Config struct {
 	Accounts  string
 	Operators string // comma-separated names of operator accounts
 
-	DataDir          string // "" means the default; see dataDir
-	NoHistory        bool
-	Fsync            bool
-	HistoryMaxAge    time.Duration
-	HistoryMaxRows   int
-	Quote            quote.Config
-	Echo             echo.Config
+	DataDir        string // "" means the default; see dataDir
+	NoHistory      bool
+	Fsync          bool
+	HistoryMaxAge  time.Duration
+	HistoryMaxRows int
+	Quote          quote.Config
+	Echo           echo.Config
 
 	MaxConns        int
 	MaxConnsPerIP   int
