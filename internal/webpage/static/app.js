@@ -217,11 +217,12 @@ function onEvent(ev) {
     }));
     return;
   case "message":
-    add(ev.room, item("message", [["<" + ev.from + "> ", "from"], [ev.text]], ev), ev);
+    // sent: the account's own line, said from another of its devices.
+    add(ev.room, item(ev.sent ? "message mine" : "message", [["<" + ev.from + "> ", "from"], [ev.text]], ev), ev);
     return;
   case "action":
     // "* NAME text", in the speaker's style: never the "***" and the look of a notice.
-    add(ev.room, item("action", [["* ", "mark"], [ev.from, "from"], [" " + ev.text]], ev), ev);
+    add(ev.room, item(ev.sent ? "action mine" : "action", [["* ", "mark"], [ev.from, "from"], [" " + ev.text]], ev), ev);
     return;
   case "private":
     add(current, item("private", [[ev.sent ? "to " + ev.to + ": " : "from " + ev.from + ": ", "from"], [ev.text]], ev), ev);
