@@ -227,6 +227,10 @@ func (s *Session) cmdNick(args string) error {
 		s.noticef("%s is registered: choose another name", n.Display)
 		return nil
 	}
+	if !has && h.isOperatorAccount(n.Display) {
+		s.noticef("%s is kept for an operator: choose another name", n.Display)
+		return nil
+	}
 	if holder, taken := h.names.find(n); taken && holder != s.member {
 		s.noticef("%s is taken", n.Display)
 		return nil

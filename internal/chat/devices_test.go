@@ -379,3 +379,29 @@ func TestNoPrivateHistory(t *testing.T) {
 	carol.Send("/history alice")
 	carol.Expect("*** this server keeps private messages nowhere, so there is no history with alice to show")
 }
+
+// --operators may name an account nobody made yet: whoever registered it first would be an
+// operator, so only the administrator makes it.
+func TestOperatorNameNotRegisteredByAnyone(t *testing.T) {
+	cfg := chat.DefaultConfig()
+	cfg.Operators = []string{"root1"}
+	srv := startAccounts(t, cfg)
+	c := chattest.DialFrom(t, "127.0.0.2", srv.Addr)
+	c.Expect("What's your name?")
+	c.Send("ROOT1")
+	c.Expect("*** that name is kept for an operator, please choose other", "What's your name?")
+	c.Send("guest")
+	c.Expect("Welcome, guest!")
+	c.Send("/nick r00t1")
+	c.Expect("*** r00t1 is kept for an operator: choose another name")
+	// Worn before --operators named it (by a reload), it still cannot be registered.
+	srv.Hub.SetOperators([]string{"root1", "guest"})
+	c.Send("/register")
+	c.Expect("\xff\xfb\x01*** choose a password for guest (a password has at least 8 characters, at most 256 bytes, and no control characters)")
+	c.Send("sneaky password")
+	c.Expect("\xff\xfc\x01*** the same password again (it will show as you type)")
+	c.Send("sneaky password")
+	c.Expect("*** guest is kept for an operator's account, which only the server's administrator makes; nothing was registered, /register to try again")
+	c.Send("/kick bob")
+	c.Expect("*** only operators and the owner of a room kick, and only operators from #lobby")
+}

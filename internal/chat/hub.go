@@ -226,6 +226,13 @@ func (h *Hub) isOperatorAccount(account string) bool {
 	return false
 }
 
+// operatorName reports whether n is, or looks like, an operator account's name.
+func (h *Hub) operatorName(n Name) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.isOperatorAccount(n.Display)
+}
+
 // SetOperators changes which accounts are operators from their next login on.
 func (h *Hub) SetOperators(accounts []string) {
 	h.mu.Lock()

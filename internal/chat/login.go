@@ -200,6 +200,13 @@ func (s *Session) createAccount(st secretState, pw string) {
 	if st.purpose == forRegister {
 		name = s.nameNow()
 	}
+	if h.operatorName(name) {
+		// Whoever registered it would be an operator: such a name is made by the server's
+		// administrator (`hubbub account create`), never by whoever comes first.
+		s.noticef("%s is kept for an operator's account, which only the server's administrator makes; %s", name.Display, st.purpose.notDone())
+		s.promptAgain(st.purpose)
+		return
+	}
 	if !h.registrations.allow(s.remote, h.now()) {
 		s.noticef("too many names registered from your address lately; %s later", st.purpose.notDone())
 		s.promptAgain(st.purpose)
