@@ -1,0 +1,48 @@
+package main
+
+import (
+	"io"
+	"testing"
+
+	"hubbub/internal/chattest"
+)
+
+// --accounts off and required, and --operators from the configuration, reach the chat.
+func TestAccountsModes(t *testing.T) {
+	t.Run("off", func(t *testing.T) {
+		p := startProc(t, "", "--accounts", "off")
+		c := chattest.Join(t, p.addrs["chat"], "alice")
+		c.Send("/register")
+		c.Expect("*** accounts are off on this server")
+	})
+	t.Run("required", func(t *testing.T) {
+		p := startProc(t, "", "--accounts", "required")
+		c := chattest.Dial(t, p.addrs["chat"])
+		c.Expect("What's your name?")
+		c.Send("alice")
+		c.Expect("\xff\xfb\x01*** alice is not registered, and this server is for accounts only: choose a password to register it (a password has at least 8 characters, at most 256 bytes, and no control characters), or an empty line to choose another name")
+	})
+	t.Run("operators", func(t *testing.T) {
+		p := startProc(t, "", "--operators", "root1, boss")
+		c := chattest.Dial(t, p.addrs["chat"])
+		c.Expect("What's your name?")
+		c.Send("boss")
+		c.Expect("*** that name is kept for an operator, please choose other")
+	})
+}
+
+func TestAccountsModeRefused(t *testing.T) {
+	for _, args := range [][]string{
+		{"--accounts", "maybe"},
+		{"--accounts", "required", "--no-history"},
+		{"--operators", "a b"},
+		{"--max-sessions-per-account", "0"},
+	} {
+		t.Run(args[1], func(t *testing.T) {
+			noEnv := func(string) (string, bool) { return "", false }
+			if _, err := parseConfig(args, noEnv, io.Discard); err == nil {
+				t.Errorf("%v was accepted", args)
+			}
+		})
+	}
+}
