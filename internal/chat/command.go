@@ -393,6 +393,9 @@ func (h *Hub) deliverPrivateLocked(from *Session, to *member, rec Record) {
 
 func (s *Session) cmdAway(args string) error {
 	h := s.hub
+	if args != "" && s.refuseIfMuted() {
+		return nil // an away text is shown to others: a muted member sets none
+	}
 	if !h.lockLive(s) {
 		return nil
 	}

@@ -244,7 +244,7 @@ func TestChangePassword(t *testing.T) {
 	alice.Send("new password 2")
 	alice.Expect("*** the same password again (it will show as you type)")
 	alice.Send("new password 2")
-	alice.Expect("*** your password is changed; web pages logged in elsewhere must log in again")
+	alice.Expect("*** your password is changed, and web logins must log in again (no other device was connected)")
 
 	c := chattest.DialFrom(t, "127.0.0.3", srv.Addr)
 	c.Expect("What's your name?")
@@ -336,7 +336,7 @@ func TestPasswordQuestionGuards(t *testing.T) {
 	c.Send("alicespw")
 	c.Expect("\xff\xfc\x01*** wrong password", "What's your name?")
 	c.Send("alicespw")
-	c.Expect("*** that is the password you typed before, not a name: it was shown to no one. Choose a name", "What's your name?")
+	c.Expect("*** that holds the password you typed before, so it is not a name: it was shown to no one. Choose a name", "What's your name?")
 
 	// An over-long line at the password question closes it, rather than leaving it open, unseen.
 	long := chattest.DialFrom(t, "127.0.0.3", srv.Addr)
@@ -404,4 +404,101 @@ func TestOperatorNameNotRegisteredByAnyone(t *testing.T) {
 	c.Expect("*** guest is kept for an operator's account, which only the server's administrator makes; nothing was registered, /register to try again")
 	c.Send("/kick bob")
 	c.Expect("*** only operators and the owner of a room kick, and only operators from #lobby")
+}
+
+// What an attacker found: a password typed again after a failed question, by a member, went to
+// the room; a password question opened before /password or /unregister took the old one.
+func TestPasswordsTypedAgainAndOldQuestions(t *testing.T) {
+	srv := startAccounts(t, chat.DefaultConfig())
+	srv.addAccount(t, "alice", alicePW)
+	srv.addAccount(t, "carol", carolPW)
+	alice := logIn(t, srv.Addr, "127.0.0.2", "alice", alicePW)
+	watcher := chattest.Join(t, srv.Addr, "watcher")
+	alice.Expect("watcher has joined the channel")
+	alice.Send("/password")
+	alice.Expect("*** your current password (it will show as you type)")
+	alice.Send("alice's long passwrod")
+	alice.Expect("*** wrong password; nothing was changed")
+	alice.Send("alice's long passwrod")
+	alice.Expect("*** not sent: it holds the password you typed before, and was shown to no one")
+	alice.Send("/msg watcher alice's long passwrod")
+	alice.Expect("*** not sent: it holds the password you typed before, and was shown to no one")
+	alice.Send("an ordinary line")
+	watcher.Expect("<alice> an ordinary line") // the first thing watcher hears from alice
+
+	// A question opened before the password changed takes only the new one.
+	thief := chattest.DialFrom(t, "127.0.0.9", srv.Addr)
+	thief.Expect("What's your name?")
+	thief.Send("alice")
+	thief.Expect("\xff\xfb\x01*** password for alice:")
+	srv.clock.Add(time.Second)
+	alice.Send("/password")
+	alice.Expect("*** your current password (it will show as you type)")
+	alice.Send(alicePW)
+	alice.Expect("*** choose a new password (a password has at least 8 characters, at most 256 bytes, and no control characters) (it will show as you type)")
+	alice.Send("alice's new password")
+	alice.Expect("*** the same password again (it will show as you type)")
+	alice.Send("alice's new password")
+	alice.Expect("*** your password is changed, and web logins must log in again (no other device was connected)")
+	thief.Send(alicePW)
+	thief.Expect("\xff\xfc\x01*** wrong password", "What's your name?")
+
+	// One deleted and registered again by someone else is another account.
+	thief.Send("carol")
+	thief.Expect("*** password for carol (it will show as you type):")
+	carol := logIn(t, srv.Addr, "127.0.0.3", "carol", carolPW)
+	carol.Expect(at+"<alice> an ordinary line", "*** end of history")
+	carol.Send("/unregister")
+	carol.Expect("*** your password, to delete your account and its private history for good (it will show as you type)")
+	carol.Send(carolPW)
+	carol.Expect("*** your account carol and its private history are deleted: you are a guest now")
+	carol.Send("/quit")
+	carol.Expect("*** goodbye")
+	srv.addAccount(t, "carol", "the new carol's password")
+	thief.Send(carolPW)
+	thief.Expect("*** that account changed while you typed: choose a name again", "What's your name?")
+}
+
+func TestPasswordChecksPerAddress(t *testing.T) {
+	srv := startAccounts(t, chat.DefaultConfig())
+	names := []string{"anna", "bert", "cleo", "dirk", "emma"}
+	for _, n := range names {
+		srv.addAccount(t, n, n+"'s password")
+	}
+	// One address trying one password on account after account is slowed as well.
+	c := chattest.DialFrom(t, "127.0.0.2", srv.Addr)
+	c.Expect("What's your name?")
+	for i, n := range names {
+		c.Send(n)
+		if i == 0 { // this client is nc: it leaves the first offer to hide the password unanswered
+			c.Expect("\xff\xfb\x01*** password for " + n + ":")
+		} else {
+			c.Expect("*** password for " + n + " (it will show as you type):")
+		}
+		c.Send("summer2026")
+		switch {
+		case i == 0:
+			c.Expect("\xff\xfc\x01*** wrong password", "What's your name?")
+		case i < 4:
+			c.Expect("*** wrong password", "What's your name?")
+		default:
+			c.Expect("*** too many passwords from your address: try again in 1s", "What's your name?")
+		}
+	}
+	srv.clock.Add(time.Second)
+	c.Send("emma")
+	c.Expect("*** password for emma (it will show as you type):")
+	c.Send("summer2026")
+	c.Expect("*** wrong password", "What's your name?")
+}
+
+func TestLookAlikeLoginEntersAsTheAccount(t *testing.T) {
+	srv := startAccounts(t, chat.DefaultConfig())
+	srv.addAccount(t, "alice", alicePW)
+	c := chattest.DialFrom(t, "127.0.0.2", srv.Addr)
+	c.Expect("What's your name?")
+	c.Send("ALICE")
+	c.Expect("\xff\xfb\x01*** password for alice:")
+	c.Send(alicePW)
+	c.Expect("\xff\xfc\x01Welcome, alice!")
 }

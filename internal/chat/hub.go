@@ -119,6 +119,7 @@ type Hub struct {
 	hashSlots        chan struct{} // one per password hash or verify running (see hashSlots)
 	logins           *loginGuard   // slows password guessing
 	registrations    registrations // bounds registrations per address
+	hashRates        hashRates     // bounds the hashes each address causes
 
 	mu    sync.Mutex
 	names nameIndex[*member] // members, by name; guarded by mu

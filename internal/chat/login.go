@@ -70,8 +70,67 @@ const (
 // errBusy says every hashing slot stayed taken for hashWait.
 var errBusy = errors.New("busy hashing passwords")
 
-// hashing runs f in one of the hub's hashing slots, with no lock held.
-func (h *Hub) hashing(f func()) error {
+// How many password hashes or checks one address may cause: each costs 20 MB and 40 ms of a
+// core, and the server runs only hashSlots at once, so one address asking without end (wrong
+// passwords for one account after another, unknown names on the web form, /password in a
+// loop) would keep everyone else's logins waiting.
+const (
+	hashesPerSecond = 1.0
+	hashBurst       = 4
+	hashAddresses   = 1 << 16 // addresses remembered; when full, new ones are refused
+)
+
+// hashBudget is what an address (an IPv4 address, an IPv6 /64) may still hash.
+type hashBudget struct {
+	tokens float64
+	at     time.Time
+}
+
+// hashRates bounds the hashes each address causes. Its lock is a leaf.
+type hashRates struct {
+	mu    sync.Mutex
+	addrs map[netip.Prefix]*hashBudget
+}
+
+// take counts one hash for addr now, or returns how long addr must wait for one.
+func (r *hashRates) take(addr netip.Addr, now time.Time) time.Duration {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.addrs == nil {
+		r.addrs = make(map[netip.Prefix]*hashBudget)
+	}
+	key := operKey(addr)
+	b := r.addrs[key]
+	if b == nil {
+		if len(r.addrs) >= hashAddresses {
+			for k, x := range r.addrs { // those with a full budget again are forgotten
+				if x.tokens+now.Sub(x.at).Seconds()*hashesPerSecond >= hashBurst {
+					delete(r.addrs, k)
+				}
+			}
+			if len(r.addrs) >= hashAddresses {
+				return time.Second // fail closed: so many addresses at once is an attack
+			}
+		}
+		b = &hashBudget{tokens: hashBurst, at: now}
+		r.addrs[key] = b
+	}
+	b.tokens = min(hashBurst, b.tokens+now.Sub(b.at).Seconds()*hashesPerSecond)
+	b.at = now
+	if b.tokens < 1 {
+		return time.Duration((1 - b.tokens) / hashesPerSecond * float64(time.Second))
+	}
+	b.tokens--
+	return 0
+}
+
+// hashing runs f, which hashes or checks a password for a user at remote, in one of the hub's
+// hashing slots, with no lock held. It fails with *LoginWaitError when remote has caused too
+// many hashes lately, and errBusy when no slot came free within hashWait.
+func (h *Hub) hashing(remote netip.Addr, f func()) error {
+	if wait := h.hashRates.take(remote, h.now()); wait > 0 {
+		return &LoginWaitError{Wait: wait, FromAddress: true}
+	}
 	t := time.NewTimer(hashWait)
 	defer t.Stop()
 	select {
@@ -82,6 +141,16 @@ func (h *Hub) hashing(f func()) error {
 	defer func() { <-h.hashSlots }()
 	f()
 	return nil
+}
+
+// refusedHash tells the user why a hash was not run (see hashing), and what did not happen.
+func (s *Session) refusedHash(err error, notDone string) {
+	var wait *LoginWaitError
+	if errors.As(err, &wait) {
+		s.noticef("too many passwords from your address: try again in %v; %s", seconds(wait.Wait), notDone)
+		return
+	}
+	s.noticef("the server is busy, please try again in a moment; %s", notDone)
 }
 
 // Account returns the name of the account the member is logged in as, "" for a guest.
@@ -130,9 +199,7 @@ func (s *Session) cmdRegister(args string) error {
 func (s *Session) handleSecret(pw string) {
 	st := s.secret
 	s.endSecret()
-	if !s.registered {
-		s.typedSecret = pw // refused if typed again as a name (see chooseName)
-	}
+	s.keepSecret(pw)
 	switch st.step {
 	case secretNew:
 		if st.purpose == forPrompt && strings.TrimSpace(pw) == "" {
@@ -214,8 +281,8 @@ func (s *Session) createAccount(st secretState, pw string) {
 	}
 	var hash string
 	var err error
-	if busy := h.hashing(func() { hash, err = password.Hash(pw) }); busy != nil {
-		s.noticef("the server is busy; %s in a moment", st.purpose.notDone())
+	if refused := h.hashing(s.remote, func() { hash, err = password.Hash(pw) }); refused != nil {
+		s.refusedHash(refused, st.purpose.notDone())
 		s.promptAgain(st.purpose)
 		return
 	}
@@ -315,7 +382,7 @@ func (s *Session) confirmed(st secretState, pw string) {
 	switch {
 	case err == nil:
 	case errors.As(err, &wait):
-		s.noticef("too many wrong passwords: try again in %v; nothing was changed", seconds(wait.Wait))
+		s.noticef("%v; nothing was changed", wait)
 	case errors.Is(err, ErrLoginBusy):
 		s.notice("the server is busy, please try again in a moment; nothing was changed")
 	case errors.Is(err, ErrWrongPassword):
@@ -335,14 +402,13 @@ func (s *Session) confirmed(st secretState, pw string) {
 		fmt.Sprintf("choose a new password (%s)", password.Rule))
 }
 
-// changePassword gives the member's account pw as its password, and ends the account's web
-// logins but this device's: whoever knew the old one is out.
+// changePassword gives the member's account pw as its password.
 func (s *Session) changePassword(pw string) {
 	h := s.hub
 	var hash string
 	var err error
-	if busy := h.hashing(func() { hash, err = password.Hash(pw) }); busy != nil {
-		s.notice("the server is busy; your password was not changed, /password to try again in a moment")
+	if refused := h.hashing(s.remote, func() { hash, err = password.Hash(pw) }); refused != nil {
+		s.refusedHash(refused, "your password was not changed")
 		return
 	}
 	account := s.Account()
@@ -356,9 +422,27 @@ func (s *Session) changePassword(pw string) {
 		s.notice("changing it failed on the server; your password was not changed, /password to try again later")
 		return
 	}
-	h.revokeTokens(account, s.token)
+	// Whoever knew the old password is out: the account's other devices and every web login
+	// (this browser's too: the store ends them all with the old password).
+	h.revokeTokens(account, "")
+	n := 0
+	if h.lockLive(s) {
+		n = h.endOtherDevicesLocked(s, "your password was changed from another device")
+		h.mu.Unlock()
+	}
 	h.log.Info("password changed", "account", account)
-	s.notice("your password is changed; web pages logged in elsewhere must log in again")
+	s.noticef("your password is changed, and web logins must log in again (%s)", devicesEnded(n))
+}
+
+// devicesEnded says how many other devices were disconnected.
+func devicesEnded(n int) string {
+	switch n {
+	case 0:
+		return "no other device was connected"
+	case 1:
+		return "your 1 other device was disconnected"
+	}
+	return fmt.Sprintf("your %d other devices were disconnected", n)
 }
 
 // deleteAccount deletes acc, the member's account: the member stays, as a guest, on this
@@ -515,9 +599,16 @@ var (
 
 // LoginWaitError says that too many wrong passwords came for the account from the address:
 // no password is checked before Wait has passed.
-type LoginWaitError struct{ Wait time.Duration }
+type LoginWaitError struct {
+	Wait time.Duration
+	// FromAddress: the address caused too many password checks lately, whatever the account.
+	FromAddress bool
+}
 
 func (e *LoginWaitError) Error() string {
+	if e.FromAddress {
+		return fmt.Sprintf("too many passwords from your address: try again in %v", seconds(e.Wait))
+	}
 	return fmt.Sprintf("too many wrong passwords: try again in %v", seconds(e.Wait))
 }
 
@@ -530,8 +621,12 @@ func (h *Hub) checkPassword(acc Account, pw string, remote netip.Addr) error {
 	}
 	var ok bool
 	var err error
-	if busy := h.hashing(func() { ok, err = password.Verify(acc.Hash, pw) }); busy != nil {
-		return ErrLoginBusy
+	if refused := h.hashing(remote, func() { ok, err = password.Verify(acc.Hash, pw) }); refused != nil {
+		if errors.Is(refused, errBusy) {
+			return ErrLoginBusy
+		}
+		h.observer.LoginFailed(LoginWaiting)
+		return refused
 	}
 	if err != nil {
 		return fmt.Errorf("the stored hash of %s cannot be checked: %w", acc.Name, err)
@@ -549,12 +644,19 @@ func (h *Hub) checkPassword(acc Account, pw string, remote netip.Addr) error {
 // CheckLogin checks the password of the account registered as name (or a name that looks
 // like it) for a user at remote, as the name prompt does, and returns the account's name.
 // For a transport's own login (the web page's form). It fails with ErrWrongPassword,
-// *LoginWaitError, ErrLoginBusy, or another error when the server cannot check.
+// *LoginWaitError, ErrLoginBusy, ErrBanned (the name or the address), or another error when
+// the server cannot check.
 func (h *Hub) CheckLogin(name, pw string, remote netip.Addr) (string, error) {
 	remote = remote.Unmap()
 	n, err := ParseName(name)
 	if err != nil || strings.TrimSpace(pw) == "" {
 		return "", ErrWrongPassword
+	}
+	h.mu.Lock()
+	banned := h.bans.nameBannedLocked(n, h.now()) || h.bans.addrBannedLocked(remote, h.now())
+	h.mu.Unlock()
+	if banned {
+		return "", ErrBanned // before any password is checked: a guess learns nothing
 	}
 	acc, has, err := h.findAccount(n)
 	if err != nil {
@@ -563,7 +665,13 @@ func (h *Hub) CheckLogin(name, pw string, remote netip.Addr) (string, error) {
 	if !has {
 		// As slow as a wrong password, so that the time taken does not tell which names are
 		// registered.
-		_ = h.hashing(func() { _, _ = password.Verify(dummyHash(), pw) })
+		if refused := h.hashing(remote, func() { _, _ = password.Verify(dummyHash(), pw) }); refused != nil {
+			if errors.Is(refused, errBusy) {
+				return "", ErrLoginBusy
+			}
+			h.observer.LoginFailed(LoginWaiting)
+			return "", refused
+		}
 		h.observer.LoginFailed(LoginWrongPassword)
 		return "", ErrWrongPassword
 	}
@@ -625,12 +733,24 @@ func (s *Session) login(st secretState, pw string) {
 		s.client.Deliver(h.prompt)
 		return
 	}
-	err := h.checkPassword(st.account, pw, s.remote)
+	// Read again: the password may have changed, or the account been deleted (and the name
+	// registered by someone else), since the question was asked.
+	acc, has, err := h.findAccount(st.name)
+	if err == nil && (!has || acc.ID != st.account.ID) {
+		s.notice("that account changed while you typed: choose a name again")
+		s.client.Deliver(h.prompt)
+		return
+	}
+	if err == nil {
+		err = h.checkPassword(acc, pw, s.remote)
+	}
 	var wait *LoginWaitError
 	switch {
 	case err == nil:
+	case errors.As(err, &wait) && wait.FromAddress:
+		s.notice(wait.Error())
 	case errors.As(err, &wait):
-		s.noticef("too many wrong passwords for %s: try again in %v", st.account.Name, seconds(wait.Wait))
+		s.noticef("too many wrong passwords for %s: try again in %v", acc.Name, seconds(wait.Wait))
 	case errors.Is(err, ErrLoginBusy):
 		s.notice("the server is busy, please try again in a moment")
 	case errors.Is(err, ErrWrongPassword):
@@ -643,7 +763,12 @@ func (s *Session) login(st secretState, pw string) {
 		s.client.Deliver(h.prompt)
 		return
 	}
-	s.enter(st.name, &st.account)
+	// As registered, whichever look-alike was typed: the account is who comes in.
+	name, err := ParseName(acc.Name)
+	if err != nil {
+		name = st.name
+	}
+	s.enter(name, &acc)
 }
 
 // Failed logins are slowed, never locked out: a stranger must not be able to keep someone out

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -46,9 +47,10 @@ type Session struct {
 	search     searchState // where /search goes on from (history.go)
 	secret     secretState // when set, the next line is a password (login.go)
 	token      string      // the transport's login token this session came with (ConnectAccount)
-	// typedSecret is the last password typed before a name was chosen: a name typed the same
-	// is one typed at the wrong question, and is refused rather than shown to everyone.
-	typedSecret string
+	// typedSecrets are the last passwords typed on this connection: a line that holds one is
+	// most likely a password typed again at the wrong moment (after a typo at the question, at
+	// the name prompt), and is refused rather than shown to everyone.
+	typedSecrets []string
 	// Guarded by hub.mu. The reading goroutine, the only one that sets registered, may read it
 	// without the lock.
 	registered bool
@@ -198,6 +200,16 @@ func (s *Session) Handle(line []byte) error {
 		s.handleSecret(string(line))
 		return nil
 	}
+	if s.holdsSecret(line) {
+		// A password typed again at the wrong question: said, everyone would see it.
+		if s.registered {
+			s.notice("not sent: it holds the password you typed before, and was shown to no one")
+		} else {
+			s.notice("that holds the password you typed before, so it is not a name: it was shown to no one. Choose a name")
+			s.client.Deliver(s.hub.prompt)
+		}
+		return nil
+	}
 	// A line is classified as it will be shown, cleaned: what an Up-arrow (ESC [ A) or a Ctrl-L
 	// leaves in front of "/oper PASSWORD" is removed, so the line runs as the command it reads
 	// as, instead of reaching the room once the cleaning has made it look like one.
@@ -228,6 +240,29 @@ func (s *Session) Handle(line []byte) error {
 	}
 	s.say(KindChat, text)
 	return nil
+}
+
+// holdsSecret reports whether line holds one of the passwords typed on this connection.
+func (s *Session) holdsSecret(line []byte) bool {
+	for _, pw := range s.typedSecrets {
+		if pw = strings.TrimSpace(pw); pw != "" && strings.Contains(string(line), pw) {
+			return true
+		}
+	}
+	return false
+}
+
+// keepSecret remembers pw, a password just typed, to refuse it if it is typed again as a line
+// (see holdsSecret); only the last few, only in this connection's memory.
+func (s *Session) keepSecret(pw string) {
+	const kept = 4
+	if strings.TrimSpace(pw) == "" || slices.Contains(s.typedSecrets, pw) {
+		return
+	}
+	if len(s.typedSecrets) == kept {
+		s.typedSecrets = s.typedSecrets[1:]
+	}
+	s.typedSecrets = append(s.typedSecrets, pw)
 }
 
 // blank reports whether r shows as nothing: a line of only such characters is an empty line,
@@ -421,12 +456,6 @@ func (s *Session) chooseName(typed string) {
 		if errors.As(err, &bad) {
 			s.notice(bad.Reason + ", please choose other")
 		}
-		s.client.Deliver(s.hub.prompt)
-		return
-	}
-	if s.typedSecret != "" && strings.TrimSpace(typed) == strings.TrimSpace(s.typedSecret) {
-		// A password typed again at the wrong question: as a name, everyone would see it.
-		s.notice("that is the password you typed before, not a name: it was shown to no one. Choose a name")
 		s.client.Deliver(s.hub.prompt)
 		return
 	}

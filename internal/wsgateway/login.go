@@ -138,8 +138,15 @@ func (s *Server) ServeLogin(w http.ResponseWriter, r *http.Request) {
 	case errors.As(err, &wait):
 		secs := int(math.Ceil(wait.Wait.Seconds()))
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		why := "too many wrong passwords"
+		if wait.FromAddress {
+			why = "too many passwords from your address"
+		}
 		writeJSON(w, http.StatusTooManyRequests, map[string]any{
-			"error": fmt.Sprintf("too many wrong passwords: try again in %d s", secs), "wait": secs})
+			"error": fmt.Sprintf("%s: try again in %d s", why, secs), "wait": secs})
+		return
+	case errors.Is(err, chat.ErrBanned):
+		jsonError(w, http.StatusForbidden, "banned from this server")
 		return
 	case errors.Is(err, chat.ErrLoginBusy):
 		w.Header().Set("Retry-After", "1")

@@ -30,7 +30,11 @@ type loginServer struct {
 	clock *chattest.Clock
 	base  string // http://127.0.0.1:PORT
 	ws    string // ws://127.0.0.1:PORT/ws
+	line  string // the line transport's address, for users on TCP
 }
+
+// operPassword is what /oper takes on the test servers.
+const operPassword = "the operators' password"
 
 func startLogin(t *testing.T, cfg wsgateway.Config) *loginServer {
 	t.Helper()
@@ -44,6 +48,7 @@ func startLogin(t *testing.T, cfg wsgateway.Config) *loginServer {
 	clk := chattest.NewClock()
 	chatCfg := chat.DefaultConfig()
 	chatCfg.History, chatCfg.Accounts, chatCfg.Now = store, store, clk.Now
+	chatCfg.OperPassword = operPassword
 	line := lineproto.DefaultConfig()
 	line.LineRate = 0
 	srv := chattest.StartChat(t, line, chatCfg, nil)
@@ -65,7 +70,7 @@ func startLogin(t *testing.T, cfg wsgateway.Config) *loginServer {
 		}
 		hs.Close()
 	})
-	return &loginServer{store: store, clock: clk, base: hs.URL, ws: "ws" + strings.TrimPrefix(hs.URL, "http") + "/ws"}
+	return &loginServer{store: store, clock: clk, base: hs.URL, ws: "ws" + strings.TrimPrefix(hs.URL, "http") + "/ws", line: srv.Addr}
 }
 
 // register makes the account name with pw through the store, as `hubbub account create` does.
@@ -300,5 +305,21 @@ func TestWebLoginRefusals(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusUnsupportedMediaType || resp.Header.Get("Set-Cookie") != "" {
 		t.Errorf("a JSON body: %d, want 415", resp.StatusCode)
+	}
+}
+
+// A banned name is refused before its password is checked, so a guess learns nothing.
+func TestWebLoginBanned(t *testing.T) {
+	s := startLogin(t, testConfig())
+	s.register(t, "bob", "bob's password")
+	op := chattest.Join(t, s.line, "op")
+	op.Send("/oper " + operPassword)
+	op.Expect("*** you are now an operator")
+	op.Send("/ban B0B")
+	op.Expect("*** banned the name B0B until /unban")
+	for _, pw := range []string{"bob's password", "a wrong one"} {
+		if a := s.login(t, "bob", pw); a.code != http.StatusForbidden || a.body != `{"error":"banned from this server"}` || a.cookie != "" {
+			t.Errorf("banned login with %q: %d %s, cookie %q; want 403 banned from this server", pw, a.code, a.body, a.cookie)
+		}
 	}
 }
