@@ -19,10 +19,10 @@ import (
 	"hubbub/internal/wsgateway"
 )
 
-// startMixed runs one chat, its history and accounts in a real SQLite file, with the line
-// transport on TCP and the WebSocket gateway behind a real HTTP server. It returns the line
-// address, the ws URL and the page's origin.
-func startMixed(t *testing.T) (lineAddr, wsURL, origin string) {
+// startMixed runs one chat, its history and accounts in a real SQLite file, on clock (nil: the
+// real one), with the line transport on TCP and the WebSocket gateway and /login behind a real
+// HTTP server. It returns the line address, the ws URL and the page's origin (the HTTP base).
+func startMixed(t *testing.T, clock *chattest.Clock) (lineAddr, wsURL, origin string) {
 	t.Helper()
 	scfg := sqlite.DefaultConfig(filepath.Join(t.TempDir(), "hubbub.db"))
 	scfg.RetainEvery = 0
@@ -33,6 +33,9 @@ func startMixed(t *testing.T) (lineAddr, wsURL, origin string) {
 	t.Cleanup(func() { store.Close() })
 	chatCfg := chat.DefaultConfig()
 	chatCfg.History, chatCfg.Accounts = store, store
+	if clock != nil {
+		chatCfg.Now = clock.Now
+	}
 	line := lineproto.DefaultConfig()
 	line.LineRate = 0
 	srv := chattest.StartChat(t, line, chatCfg, nil)
@@ -43,6 +46,7 @@ func startMixed(t *testing.T) (lineAddr, wsURL, origin string) {
 	ws.SetTokens(store)
 	mux := http.NewServeMux()
 	mux.Handle("GET /ws", ws)
+	mux.HandleFunc("POST /login", ws.ServeLogin)
 	hs := httptest.NewServer(mux)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), chattest.Timeout)
@@ -100,7 +104,7 @@ func (s *seen) next(t *testing.T, c *client, kind string) event {
 // /who lists it once, and only the last device to leave is announced.
 func TestAccountOnWebSocketAndTerminal(t *testing.T) {
 	const pw = "a web password 1"
-	lineAddr, url, origin := startMixed(t)
+	lineAddr, url, origin := startMixed(t, nil)
 	opts := &websocket.DialOptions{HTTPHeader: http.Header{"Origin": {origin}}}
 	var events seen
 	var lines []string // every line the terminals got
