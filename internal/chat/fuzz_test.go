@@ -231,7 +231,7 @@ func (c *fuzzClock) add(d time.Duration) {
 // made for this process, which no input of the fuzzer can hold, so that finding one anywhere
 // means a password got there. Each is also a valid name, so that one typed at the name
 // question would show.
-var fuzzSecrets = sync.OnceValue(func() (s struct{ right, wrong, fresh, rightHash string }) {
+var fuzzSecrets = sync.OnceValue(func() (s fuzzPasswords) {
 	word := strings.ToLower(strings.TrimRight(base32.StdEncoding.EncodeToString(randomBytes(10)), "="))
 	s.right, s.wrong, s.fresh = "Right"+word, "Wrong"+word, "Fresh"+word
 	// The lowest costs Verify takes, so that logins cost the fuzzer little; new passwords
@@ -242,6 +242,14 @@ var fuzzSecrets = sync.OnceValue(func() (s struct{ right, wrong, fresh, rightHas
 		base64.RawStdEncoding.EncodeToString(argon2.IDKey([]byte(s.right), salt, 1, 8, 1, 32)))
 	return s
 })
+
+// fuzzPasswords are alice's password and its hash, a wrong one, and a new one.
+type fuzzPasswords struct{ right, wrong, fresh, rightHash string }
+
+// in reports whether s holds one of the passwords.
+func (p fuzzPasswords) in(s string) bool {
+	return strings.Contains(s, p.right) || strings.Contains(s, p.wrong) || strings.Contains(s, p.fresh)
+}
 
 func randomBytes(n int) []byte {
 	b := make([]byte, n)
@@ -380,9 +388,6 @@ func FuzzPasswordPrompt(f *testing.F) {
 					continue // typed at another question it would be a line said, as the user typed it
 				}
 				line = map[byte]string{opRight: secrets.right, opWrong: secrets.wrong, opFresh: secrets.fresh}[op%opCount]
-				if !u.s.Registered() {
-					u.lastTyped = line
-				}
 			case opQuit:
 				line = "/quit"
 			case opTooLong:
@@ -414,6 +419,15 @@ func FuzzPasswordPrompt(f *testing.F) {
 				clock.add(map[bool]time.Duration{false: 2 * time.Second, true: 10 * time.Minute}[op/opCount%2 == 1])
 				continue
 			}
+			if u.rec.asking() && !u.s.Registered() && strings.TrimSpace(line) != "" && !strings.EqualFold(strings.TrimSpace(line), "/quit") {
+				// The server remembers the last answer (not a blank one) to a password question
+				// before a name was chosen, and refuses it as a name; only a password of ours
+				// is worth typing again.
+				u.lastTyped = ""
+				if secrets.in(line) {
+					u.lastTyped = line
+				}
+			}
 			if err := u.s.Handle([]byte(line)); errors.Is(err, ErrQuit) {
 				if u.rec.asking() {
 					t.Fatalf("left by %q with a password question open", line)
@@ -432,9 +446,7 @@ func FuzzPasswordPrompt(f *testing.F) {
 			u.s.Close()
 		}
 
-		leaked := func(s string) bool {
-			return strings.Contains(s, secrets.right) || strings.Contains(s, secrets.wrong) || strings.Contains(s, secrets.fresh)
-		}
+		leaked := secrets.in
 		for i, rec := range all {
 			open := false
 			for _, m := range rec.got {
