@@ -30,7 +30,7 @@ func TestPasswordRetypedAfterBlankAnswer(t *testing.T) {
 	c.Send("   ")
 	c.Expect("*** no password given: choose a name again", "What's your name?")
 	c.Send(typo)
-	c.Expect("*** that is the password you typed before, not a name: it was shown to no one. Choose a name",
+	c.Expect("*** that holds the password you typed before, so it is not a name: it was shown to no one. Choose a name",
 		"What's your name?")
 
 	bob.Send("/who")
