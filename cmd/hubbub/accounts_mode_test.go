@@ -20,7 +20,7 @@ func TestAccountsModes(t *testing.T) {
 		c := chattest.Dial(t, p.addrs["chat"])
 		c.Expect("What's your name?")
 		c.Send("alice")
-		c.Expect("\xff\xfb\x01*** alice is not registered, and this server is for accounts only: choose a password to register it (a password has at least 8 characters, at most 256 bytes, and no control characters), or an empty line to choose another name")
+		c.Expect("\xff\xfb\x01*** alice is not registered, and this server is for accounts only: choose a password to register it (a password has at least 8 characters, at most 256 bytes, and no control characters)")
 	})
 	t.Run("operators", func(t *testing.T) {
 		p := startProc(t, "", "--operators", "root1, boss")

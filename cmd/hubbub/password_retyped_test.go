@@ -28,6 +28,8 @@ func TestPasswordRetypedAfterBlankAnswer(t *testing.T) {
 	c.Send("alice")
 	c.Expect("*** password for alice (it will show as you type):")
 	c.Send("   ")
+	c.Expect("*** no password given: type it, or an empty line again to give up (it will show as you type)")
+	c.Send("")
 	c.Expect("*** no password given: choose a name again", "What's your name?")
 	c.Send(typo)
 	c.Expect("*** that holds the password you typed before, so it is not a name: it was shown to no one. Choose a name",

@@ -94,6 +94,7 @@ func TestDevicesOfOneAccount(t *testing.T) {
 
 	// A second device is the same person: nobody hears of it, and /who lists alice once.
 	phone := device(t, srv.Addr, "127.0.0.3", "alice", alicePW, 1, "#lobby")
+	laptop.Expect("*** another device logged in to your account, from 127.0.0.3: /logout ends every device but the one you type it on")
 	bob.Send("/who")
 	bob.Expect("*** #lobby (2): alice, bob")
 	bob.Send("/whois alice")
@@ -145,6 +146,7 @@ func TestDevicesLimitAndLogout(t *testing.T) {
 	srv.addAccount(t, "alice", alicePW)
 	one := logIn(t, srv.Addr, "127.0.0.2", "alice", alicePW)
 	two := device(t, srv.Addr, "127.0.0.3", "alice", alicePW, 1, "#lobby")
+	one.Expect("*** another device logged in to your account, from 127.0.0.3: /logout ends every device but the one you type it on")
 
 	three := chattest.DialFrom(t, "127.0.0.4", srv.Addr)
 	three.Expect("What's your name?")
@@ -262,11 +264,13 @@ func TestAccountsRequired(t *testing.T) {
 	c := chattest.DialFrom(t, "127.0.0.2", srv.Addr)
 	c.Expect("What's your name?")
 	c.Send("dora")
-	c.Expect("\xff\xfb\x01*** dora is not registered, and this server is for accounts only: choose a password to register it (a password has at least 8 characters, at most 256 bytes, and no control characters), or an empty line to choose another name")
+	c.Expect("\xff\xfb\x01*** dora is not registered, and this server is for accounts only: choose a password to register it (a password has at least 8 characters, at most 256 bytes, and no control characters)")
 	c.Send("")
-	c.Expect("\xff\xfc\x01*** no password given: choose a name again", "What's your name?")
+	c.Expect("\xff\xfc\x01*** no password given: type it, or an empty line again to give up (it will show as you type)")
+	c.Send("")
+	c.Expect("*** no password given: choose a name again", "What's your name?")
 	c.Send("dora")
-	c.Expect("*** dora is not registered, and this server is for accounts only: choose a password to register it (a password has at least 8 characters, at most 256 bytes, and no control characters), or an empty line to choose another name (it will show as you type)")
+	c.Expect("*** dora is not registered, and this server is for accounts only: choose a password to register it (a password has at least 8 characters, at most 256 bytes, and no control characters) (it will show as you type)")
 	c.Send("dora's password")
 	c.Expect("*** the same password again (it will show as you type)")
 	c.Send("dora's password")
@@ -394,12 +398,17 @@ func TestOperatorNameNotRegisteredByAnyone(t *testing.T) {
 	c.Expect("Welcome, guest!")
 	c.Send("/nick r00t1")
 	c.Expect("*** r00t1 is kept for an operator: choose another name")
-	// Worn before --operators named it (by a reload), it still cannot be registered.
+	// Worn before --operators named it (by a reload), it still cannot be registered, even when
+	// the reload comes while the password is typed.
 	srv.Hub.SetOperators([]string{"root1", "guest"})
+	c.Send("/register")
+	c.Expect("*** guest is kept for an operator's account, which only the server's administrator makes; choose another name with /nick first")
+	srv.Hub.SetOperators([]string{"root1"})
 	c.Send("/register")
 	c.Expect("\xff\xfb\x01*** choose a password for guest (a password has at least 8 characters, at most 256 bytes, and no control characters)")
 	c.Send("sneaky password")
 	c.Expect("\xff\xfc\x01*** the same password again (it will show as you type)")
+	srv.Hub.SetOperators([]string{"root1", "guest"})
 	c.Send("sneaky password")
 	c.Expect("*** guest is kept for an operator's account, which only the server's administrator makes; nothing was registered, /register to try again")
 	c.Send("/kick bob")
@@ -501,4 +510,29 @@ func TestLookAlikeLoginEntersAsTheAccount(t *testing.T) {
 	c.Expect("\xff\xfb\x01*** password for alice:")
 	c.Send(alicePW)
 	c.Expect("\xff\xfc\x01Welcome, alice!")
+}
+
+// What a new user found: an Enter typed too soon at a password question closed it, and the
+// password typed next went to the room.
+func TestEnterTooSoonAtPasswordQuestion(t *testing.T) {
+	srv := startAccounts(t, chat.DefaultConfig())
+	watcher := chattest.Join(t, srv.Addr, "watcher")
+	erin := chattest.Join(t, srv.Addr, "erin")
+	watcher.Expect("erin has joined the channel")
+	erin.Send("/register")
+	erin.Expect("\xff\xfb\x01*** choose a password for erin (a password has at least 8 characters, at most 256 bytes, and no control characters)")
+	erin.Send("")
+	erin.Expect("\xff\xfc\x01*** no password given: type it, or an empty line again to give up (it will show as you type)")
+	erin.Send("erin's password")
+	erin.Expect("*** the same password again (it will show as you type)")
+	erin.Send("erin's password")
+	erin.Expect("*** erin is registered to you: next time, choosing erin asks for this password")
+	erin.Send("/password")
+	erin.Expect("*** your current password (it will show as you type)")
+	erin.Send("")
+	erin.Expect("*** no password given: type it, or an empty line again to give up (it will show as you type)")
+	erin.Send("")
+	erin.Expect("*** no password given; nothing was changed")
+	erin.Send("a line after")
+	watcher.Expect("<erin> a line after") // nothing of the passwords before it
 }

@@ -347,7 +347,7 @@ type historyConv struct {
 func (s *Session) privateConv(who string) (historyConv, bool) {
 	h := s.hub
 	shown := clean(who, MaxNameLen*4)
-	if h.cfg.NoPrivateHistory {
+	if h.cfg.NoPrivateHistory || h.cfg.Accounts == nil {
 		s.noticef("this server keeps private messages nowhere, so there is no history with %s to show", shown)
 		return historyConv{}, false
 	}

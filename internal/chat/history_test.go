@@ -120,7 +120,7 @@ func TestHistoryReplayPagingAndSearch(t *testing.T) {
 		"*** private messages with guests are kept nowhere: they are shown to the two of you now, and are not in /history")
 	bob.Expect("[PM from alice] the password is swordfish")
 	bob.Send("/history alice")
-	bob.Expect("*** private messages are kept only between accounts, and you are a guest, so there is no history with alice to show: /register to keep yours from now on")
+	bob.Expect("*** this server keeps private messages nowhere, so there is no history with alice to show")
 	carol.Send("/search swordfish")
 	carol.Expect("*** nothing in #lobby matches swordfish")
 }
@@ -230,11 +230,11 @@ func TestNameTakerReadsNoPrivateTalk(t *testing.T) {
 
 	taker := chattest.Join(t, srv.Addr, "CAROL")
 	taker.Send("/history dave")
-	taker.Expect("*** private messages are kept only between accounts, and you are a guest, so there is no history with dave to show: /register to keep yours from now on")
+	taker.Expect("*** this server keeps private messages nowhere, so there is no history with dave to show")
 	taker.Send("/nick Dave")
 	taker.Expect("CAROL is now known as Dave")
 	taker.Send("/history carol")
-	taker.Expect("*** private messages are kept only between accounts, and you are a guest, so there is no history with carol to show: /register to keep yours from now on")
+	taker.Expect("*** this server keeps private messages nowhere, so there is no history with carol to show")
 	recs, err := s.Recent(t.Context(), "", "carol", "dave", 0, 100)
 	if err != nil || len(recs) != 0 {
 		t.Errorf("the store holds %d private messages (%v)", len(recs), err)

@@ -344,6 +344,9 @@ func (h *Hub) attachLocked(s *Session, m *member) error {
 		devices = "devices"
 	}
 	s.noticef("you are also connected from %d other %s: what you say and are sent shows on each", others, devices)
+	// The others are told, so that a login the owner did not make is seen at once.
+	s.others(&Message{Kind: KindNotice, Text: "another device logged in to your account, from " + s.remote.String() +
+		": /logout ends every device but the one you type it on"})
 	// The room it was in last is where its plain lines go, as for a member who just joined it.
 	current := m.rooms[len(m.rooms)-1]
 	names := make([]string, len(m.rooms))

@@ -43,6 +43,9 @@ type secretState struct {
 	first   string  // the password typed first, for secretAgain
 	name    Name    // the name chosen at the prompt, for secretLogin and forPrompt
 	account Account // its account, for secretLogin
+	// question is what was asked, to ask again after an empty line; blank says one came.
+	question string
+	blank    bool
 }
 
 // notDone says, for each purpose, that nothing happened and how to try again.
@@ -165,6 +168,7 @@ func (s *Session) Account() string {
 
 // askSecret makes the next line a password and asks for it with text.
 func (s *Session) askSecret(st secretState, text string) {
+	st.question = text
 	s.secret = st
 	s.client.Deliver(&Message{Kind: KindSecretPrompt, Text: text})
 }
@@ -190,6 +194,16 @@ func (s *Session) cmdRegister(args string) error {
 		s.noticef("you are already logged in as %s", acc)
 		return nil
 	}
+	name := s.nameNow()
+	if acc, has, err := h.findAccount(name); err == nil && has {
+		// Said before any password is typed (an administrator may have made it meanwhile).
+		s.noticef("%s is registered already, as %s; choose another name with /nick first", name.Display, acc.Name)
+		return nil
+	}
+	if h.operatorName(name) {
+		s.noticef("%s is kept for an operator's account, which only the server's administrator makes; choose another name with /nick first", name.Display)
+		return nil
+	}
 	s.askSecret(secretState{step: secretNew, purpose: forRegister},
 		fmt.Sprintf("choose a password for %s (%s)", s.nameNow().Display, password.Rule))
 	return nil
@@ -199,14 +213,23 @@ func (s *Session) cmdRegister(args string) error {
 func (s *Session) handleSecret(pw string) {
 	st := s.secret
 	s.endSecret()
+	if strings.TrimSpace(pw) == "" {
+		// An Enter typed too soon is no answer, and counts as nothing: the question stays,
+		// so that the password typed next is still taken as one (and never said to a room).
+		// A second empty line gives up.
+		if !st.blank {
+			st.blank = true
+			question := st.question
+			s.askSecret(st, "no password given: type it, or an empty line again to give up")
+			s.secret.question = question
+			return
+		}
+		s.gaveUp(st)
+		return
+	}
 	s.keepSecret(pw)
 	switch st.step {
 	case secretNew:
-		if st.purpose == forPrompt && strings.TrimSpace(pw) == "" {
-			s.notice("no password given: choose a name again")
-			s.client.Deliver(s.hub.prompt)
-			return
-		}
 		if err := password.Check(pw); err != nil {
 			s.noticef("%v; %s", err, st.purpose.notDone())
 			s.promptAgain(st.purpose)
@@ -229,6 +252,19 @@ func (s *Session) handleSecret(pw string) {
 		s.login(st, pw)
 	case secretCurrent, secretDelete:
 		s.confirmed(st, pw)
+	}
+}
+
+// gaveUp says that nothing happened, after a password question was answered with nothing.
+func (s *Session) gaveUp(st secretState) {
+	switch {
+	case st.step == secretLogin || st.purpose == forPrompt && (st.step == secretNew || st.step == secretAgain):
+		s.notice("no password given: choose a name again")
+		s.client.Deliver(s.hub.prompt)
+	case st.step == secretNew || st.step == secretAgain:
+		s.noticef("no password given; %s", st.purpose.notDone())
+	default:
+		s.notice("no password given; nothing was changed")
 	}
 }
 
@@ -274,11 +310,18 @@ func (s *Session) createAccount(st secretState, pw string) {
 		s.promptAgain(st.purpose)
 		return
 	}
-	if !h.registrations.allow(s.remote, h.now()) {
+	counted := h.now()
+	if !h.registrations.allow(s.remote, counted) {
 		s.noticef("too many names registered from your address lately; %s later", st.purpose.notDone())
 		s.promptAgain(st.purpose)
 		return
 	}
+	registered := false
+	defer func() {
+		if !registered {
+			h.registrations.undo(s.remote, counted)
+		}
+	}()
 	var hash string
 	var err error
 	if refused := h.hashing(s.remote, func() { hash, err = password.Hash(pw) }); refused != nil {
@@ -317,6 +360,7 @@ func (s *Session) createAccount(st secretState, pw string) {
 		s.promptAgain(st.purpose)
 		return
 	}
+	registered = true
 	h.log.Info("account registered", "name", name.Display)
 	if st.purpose == forPrompt {
 		s.noticef("%s is registered to you: next time, choosing %s asks for this password", name.Display, name.Display)
@@ -370,11 +414,15 @@ func (s *Session) askCurrent(args, command string, step secretStep, question str
 func (s *Session) confirmed(st secretState, pw string) {
 	h := s.hub
 	acc, has, err := h.findAccount(st.name)
-	if err != nil || !has || acc.Name != s.Account() {
-		if err != nil {
-			h.log.Error("account", "err", err)
-		}
-		s.notice("your account cannot be found just now; nothing was changed")
+	if err != nil {
+		h.log.Error("account", "err", err)
+		s.notice("your account cannot be read just now, please try again later; nothing was changed")
+		return
+	}
+	if !has || acc.Name != s.Account() {
+		// Deleted by the administrator (`hubbub account delete`) since this session logged in.
+		s.forgetAccount(s.Account())
+		s.notice("your account no longer exists (the administrator deleted it): you are a guest now")
 		return
 	}
 	err = h.checkPassword(acc, pw, s.remote)
@@ -458,12 +506,33 @@ func (s *Session) deleteAccount(acc Account) {
 		return
 	}
 	h.revokeTokens(acc.Name, "")
-	if !h.lockLive(s) {
+	h.log.Info("account deleted", "name", acc.Name)
+	if !s.forgetAccount(acc.Name) {
 		return
+	}
+	if h.cfg.AccountsRequired {
+		s.noticef("your account %s and its private history are deleted; this server is for accounts only, so goodbye", acc.Name)
+		h.mu.Lock()
+		h.dropDeviceLocked(s, DropLoggedOut, "(quit: account deleted)", "account deleted")
+		h.mu.Unlock()
+		return
+	}
+	s.noticef("your account %s and its private history are deleted: you are a guest now", acc.Name)
+}
+
+// forgetAccount makes s's member, logged in to account, a guest, and disconnects its other
+// devices; it reports whether s is still in the chat.
+func (s *Session) forgetAccount(account string) bool {
+	h := s.hub
+	if !h.lockLive(s) {
+		return false
 	}
 	defer h.mu.Unlock()
 	m := s.member
-	h.endOtherDevicesLocked(s, "your account was deleted from another device")
+	if m.account != account {
+		return true
+	}
+	h.endOtherDevicesLocked(s, "your account was deleted")
 	if h.byAccount[m.accountID] == m {
 		delete(h.byAccount, m.accountID)
 	}
@@ -471,13 +540,16 @@ func (s *Session) deleteAccount(acc Account) {
 	if m.operByAccount {
 		m.oper, m.operByAccount = false, false
 	}
-	h.log.Info("account deleted", "name", acc.Name)
-	s.noticef("your account %s and its private history are deleted: you are a guest now", acc.Name)
+	return true
 }
 
 // cmdLogout ends the member's other devices and the account's other web logins.
 func (s *Session) cmdLogout(string) error {
 	h := s.hub
+	if h.cfg.Accounts == nil {
+		s.notice("accounts are off on this server")
+		return nil
+	}
 	account := s.Account()
 	if account == "" {
 		s.notice("you are not logged in, so there are no other sessions to end")
@@ -560,6 +632,17 @@ func (r *registrations) allow(addr netip.Addr, now time.Time) bool {
 	}
 	r.times[key] = append(recent, now)
 	return true
+}
+
+// undo forgets the registration allow counted for addr at now, which came to nothing (the
+// name was taken, the server failed): only names registered count.
+func (r *registrations) undo(addr netip.Addr, now time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	key := operKey(addr)
+	if i := slices.Index(r.times[key], now); i >= 0 {
+		r.times[key] = slices.Delete(r.times[key], i, i+1)
+	}
 }
 
 // loginLocked makes the member m, a guest, logged in to acc.
@@ -726,13 +809,6 @@ func (h *Hub) ConnectAccount(c Client, remote netip.Addr, account, token string)
 // member under the name chosen.
 func (s *Session) login(st secretState, pw string) {
 	h := s.hub
-	if strings.TrimSpace(pw) == "" {
-		// An Enter typed too soon, or a user who changed their mind: no guess, not counted.
-		// Said, so that nobody types a password at the name question that comes back.
-		s.notice("no password given: choose a name again")
-		s.client.Deliver(h.prompt)
-		return
-	}
 	// Read again: the password may have changed, or the account been deleted (and the name
 	// registered by someone else), since the question was asked.
 	acc, has, err := h.findAccount(st.name)

@@ -491,7 +491,7 @@ func (s *Session) chooseName(typed string) {
 			return
 		}
 		s.askSecret(secretState{step: secretNew, purpose: forPrompt, name: n},
-			fmt.Sprintf("%s is not registered, and this server is for accounts only: choose a password to register it (%s), or an empty line to choose another name", n.Display, password.Rule))
+			fmt.Sprintf("%s is not registered, and this server is for accounts only: choose a password to register it (%s)", n.Display, password.Rule))
 	case h.operatorName(n):
 		s.notice("that name is kept for an operator, please choose other")
 		s.client.Deliver(h.prompt)
