@@ -22,10 +22,16 @@ func (m *Main) publicHandler() http.Handler {
 	mux := http.NewServeMux()
 	if m.ws != nil {
 		mux.Handle("GET /ws", m.ws)
-		if m.history != nil { // accounts are kept with the history
+		if m.accountsOn() {
 			mux.HandleFunc("POST /login", m.ws.ServeLogin)
 			mux.HandleFunc("POST /logout", m.ws.ServeLogout)
 		}
+		// What the page offers depends on it: no login form where there are no accounts.
+		mux.HandleFunc("GET /features.json", func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("Cache-Control", "no-store")
+			fmt.Fprintf(w, `{"accounts":%t,"accounts_required":%t}`+"\n", m.accountsOn(), m.accountsOn() && m.cfg.Accounts == "required")
+		})
 		mux.Handle("GET /", webpage.Handler())
 	}
 	m.health(mux)
@@ -134,3 +140,6 @@ func (m *Main) notReady() string {
 	}
 	return ""
 }
+
+// accountsOn reports whether users may have accounts: they are kept with the history.
+func (m *Main) accountsOn() bool { return m.history != nil && m.cfg.Accounts != "off" }

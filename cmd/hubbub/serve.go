@@ -228,7 +228,7 @@ func (m *Main) newChat() (*lineproto.Server, error) {
 	wsCfg := m.cfg.wsConfig()
 	wsCfg.SecureCookies = strings.HasPrefix(strings.ToLower(m.cfg.PublicURL), "https:")
 	m.ws = wsgateway.NewServer(wsCfg, hub, wsCount{m.metrics}, m.log)
-	if m.history != nil {
+	if m.accountsOn() {
 		m.ws.SetTokens(m.history) // the page's login keeps its sessions with the accounts
 	}
 	line := lineproto.NewServer(m.cfg.Line, hub, m.limiter, m.log)
