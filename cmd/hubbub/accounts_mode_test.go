@@ -63,4 +63,3 @@ func TestAccountsModeRefused(t *testing.T) {
 		})
 	}
 }
-
