@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 
 	"hubbub/internal/chat"
@@ -452,6 +453,12 @@ func (a *accountRun) askPassword(fd int, name string) (string, error) {
 		<-stopped
 	}()
 	read := func(prompt string) (string, error) {
+		// Echo goes off before the question shows: what is typed as soon as it shows must
+		// not be echoed in the moment before ReadPassword would turn it off.
+		if err := echoOff(fd); err != nil {
+			return "", fmt.Errorf("terminal: %w", err)
+		}
+		defer term.Restore(fd, state)
 		fmt.Fprint(a.stderr, prompt)
 		b, err := term.ReadPassword(fd)
 		fmt.Fprintln(a.stderr) // the Enter typed was not shown either
@@ -491,4 +498,16 @@ func readPasswordLine(r io.Reader) (string, error) {
 		return "", errors.New("no password: type it on a terminal, or give it as the first line of the standard input; nothing was changed")
 	}
 	return string(line), nil
+}
+
+// echoOff stops the terminal fd echoing what is typed, leaving the rest of its settings.
+func echoOff(fd int) error {
+	t, err := unix.IoctlGetTermios(fd, unix.TCGETS)
+	if err != nil {
+		return err
+	}
+	t.Lflag &^= unix.ECHO
+	t.Lflag |= unix.ICANON | unix.ISIG
+	t.Iflag |= unix.ICRNL
+	return unix.IoctlSetTermios(fd, unix.TCSETS, t)
 }

@@ -247,12 +247,11 @@ func (s *Session) cmdNick(args string) error {
 	h.names.add(n, s.member)
 	h.note(KindNick, nil, s.member, n.Display)
 	s.setName(n)
-	m := &Message{Kind: KindNick, From: old.Display, Text: n.Display}
-	told := map[*member]bool{s.member: true}
-	s.member.deliver(m)
-	for _, r := range s.rooms {
-		h.tellRoomLocked(r, s.member, told, m)
+	keys := make([]string, len(s.rooms))
+	for i, r := range s.rooms {
+		keys[i] = r.key()
 	}
+	h.publish(Event{Rooms: keys, Msg: &Message{Kind: KindNick, From: old.Display, Text: n.Display}, From: s.origin()})
 	h.log.Info("nick", "from", old.Display, "to", n.Display)
 	return nil
 }
@@ -379,7 +378,7 @@ func (h *Hub) deliverPrivateLocked(from *Session, to *member, rec Record) {
 		from.noticef("%s left before your message reached them", to.name.Display)
 		return
 	}
-	if !to.ignores(from.member) {
+	if !to.ignores(from.member.id) {
 		to.lastFrom = from.member
 		to.deliver(liveMessage(rec))
 	}
@@ -474,7 +473,7 @@ func (s *Session) cmdIgnore(args string) error {
 			return nil
 		}
 		var names []string
-		for who := range *old {
+		for _, who := range *old {
 			if !who.left {
 				names = append(names, who.name.Display)
 			}
@@ -492,10 +491,10 @@ func (s *Session) cmdIgnore(args string) error {
 		s.notice("you cannot ignore yourself")
 		return nil
 	}
-	set := map[*member]struct{}{who: {}}
+	set := map[uint64]*member{who.id: who}
 	if old != nil {
-		for k := range *old {
-			set[k] = struct{}{}
+		for id, m := range *old {
+			set[id] = m
 		}
 	}
 	s.ignored.Store(&set)
@@ -518,14 +517,14 @@ func (s *Session) cmdUnignore(args string) error {
 		s.noticef("you do not ignore %s", clean(args, MaxNameLen*4))
 		return nil
 	}
-	if _, ignored := (*old)[who]; !ignored {
+	if _, ignored := (*old)[who.id]; !ignored {
 		s.noticef("you do not ignore %s", who.name.Display)
 		return nil
 	}
-	set := make(map[*member]struct{}, len(*old))
-	for k := range *old {
-		if k != who {
-			set[k] = struct{}{}
+	set := make(map[uint64]*member, len(*old))
+	for id, m := range *old {
+		if id != who.id {
+			set[id] = m
 		}
 	}
 	s.ignored.Store(&set)

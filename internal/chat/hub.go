@@ -121,6 +121,10 @@ type Hub struct {
 	registrations    registrations // bounds registrations per address
 	hashRates        hashRates     // bounds the hashes each address causes
 
+	bus        Bus
+	nextID     atomic.Uint64 // the last number given to a member or a device
+	roomsByKey sync.Map      // room key → *Room, for deliver, which takes no lock; written under mu
+
 	mu    sync.Mutex
 	names nameIndex[*member] // members, by name; guarded by mu
 	// Members logged in to an account, by the account's ID (never reused, unlike a name:
@@ -169,7 +173,8 @@ func NewHub(cfg Config, log *slog.Logger) *Hub {
 	}
 	lobby, _ := ParseRoom(Lobby)
 	h.lobby = newRoom(lobby)
-	h.rooms.add(lobby, h.lobby)
+	h.bus = newLocalBus(h.deliver)
+	h.addRoomLocked(h.lobby)
 	return h
 }
 
@@ -200,7 +205,7 @@ func (h *Hub) isReserved(n Name) bool {
 // the transport closes the connection once that is sent.
 func (h *Hub) Connect(c Client, remote netip.Addr) (*Session, error) {
 	remote = remote.Unmap() // bans are of IPv4 networks, whatever the listener's family
-	s := &Session{hub: h, client: c, remote: remote, connected: h.now()}
+	s := &Session{hub: h, client: c, remote: remote, connected: h.now(), id: h.nextID.Add(1)}
 	h.mu.Lock()
 	banned := h.bans.addrBannedLocked(remote, h.now())
 	h.mu.Unlock()
@@ -290,7 +295,7 @@ func (h *Hub) register(s *Session, n Name, acc *Account) error {
 	if _, taken := h.names.find(n); taken {
 		return errNameTaken
 	}
-	m := newMember(n, h.now())
+	m := newMember(h.nextID.Add(1), n, h.now())
 	if acc != nil {
 		h.loginLocked(m, *acc)
 		if until, ok := h.accountMutes[acc.Name]; ok && until.After(h.now()) {
@@ -303,10 +308,8 @@ func (h *Hub) register(s *Session, n Name, acc *Account) error {
 	m.addDeviceLocked(s)
 	s.registered = true
 	// s is in the lobby before its welcome is queued, so that a line said once the welcome can
-	// be seen reaches s too; such a line waits for s.welcoming (see Room.say), so that the
-	// welcome is still the first thing s hears after the prompt.
-	s.welcoming.Lock()
-	defer s.welcoming.Unlock()
+	// be seen reaches s too; such a line waits in s.early (see deliverNow), so that the welcome
+	// is still the first thing s hears after the prompt.
 	h.lobby.addLocked(m)
 	s.client.Deliver(&Message{Kind: KindWelcome, From: n.Display})
 	for _, line := range h.cfg.MOTD {
@@ -316,7 +319,7 @@ func (h *Hub) register(s *Session, n Name, acc *Account) error {
 		h.testHookWelcomed(n.Display)
 	}
 	h.enterLocked(s, h.lobby)
-	s.welcomed.Store(true)
+	s.welcomeDone()
 	if m.oper {
 		s.notice("you are an operator (your account is one)")
 	}
@@ -331,8 +334,6 @@ func (h *Hub) attachLocked(s *Session, m *member) error {
 	}
 	s.member = m
 	s.registered = true
-	s.welcoming.Lock()
-	defer s.welcoming.Unlock()
 	m.addDeviceLocked(s)
 	s.client.Deliver(&Message{Kind: KindWelcome, From: m.name.Display})
 	for _, line := range h.cfg.MOTD {
@@ -359,7 +360,7 @@ func (h *Hub) attachLocked(s *Session, m *member) error {
 	if current.topic != "" {
 		s.noticef("topic for %s: %s", current.name.Display, current.topic)
 	}
-	s.welcomed.Store(true)
+	s.welcomeDone()
 	if m.oper {
 		s.notice("you are an operator (your account is one)")
 	}
@@ -394,11 +395,17 @@ func (h *Hub) unregisterLocked(s *Session, reason string) {
 	}
 	rooms := m.rooms
 	m.rooms = nil
-	told := h.told(rooms)
+	keys := make([]string, 0, len(rooms))
 	for _, r := range rooms {
 		r.removeLocked(m)
-		h.tellRoomLocked(r, m, told, &Message{Kind: KindLeave, Room: r.name.Display, From: m.name.Display, Text: reason})
 		h.note(KindLeave, r, m, reason)
+		keys = append(keys, r.key())
+	}
+	// One quit, told once to each member who shared a room with m, naming the first room it
+	// shares (see deliver); then rooms pass to new owners or end.
+	h.publish(Event{Rooms: keys, Msg: &Message{Kind: KindQuit, From: m.name.Display, Text: reason},
+		From: Origin{Member: m.id}})
+	for _, r := range rooms {
 		h.roomLeftLocked(r, m)
 	}
 }
@@ -411,30 +418,20 @@ func (h *Hub) leaveAllLocked(m *member, reason string) {
 	}
 }
 
-// told returns the set that tellRoomLocked uses to tell each member once about something that
-// happens in several rooms, or nil when there is only one room.
-func (h *Hub) told(rooms []*Room) map[*member]bool {
-	if len(rooms) < 2 {
-		return nil
+// addRoomLocked makes r one of the chat's rooms.
+func (h *Hub) addRoomLocked(r *Room) {
+	h.rooms.add(r.name, r)
+	h.roomsByKey.Store(r.key(), r)
+	if err := h.bus.Subscribe(r.key()); err != nil {
+		h.log.Error("bus: cannot subscribe to a room", "room", r.name.Display, "err", err)
 	}
-	return make(map[*member]bool)
 }
 
-// tellRoomLocked delivers m to the members of r except about, skipping those in told (when not
-// nil) and adding them to it.
-func (h *Hub) tellRoomLocked(r *Room, about *member, told map[*member]bool, m *Message) {
-	for _, member := range r.list() {
-		if member == about {
-			continue
-		}
-		if told != nil {
-			if told[member] {
-				continue
-			}
-			told[member] = true
-		}
-		member.deliver(m)
-	}
+// removeRoomLocked ends r, which has no members left.
+func (h *Hub) removeRoomLocked(r *Room) {
+	h.rooms.remove(r.name, r)
+	h.roomsByKey.CompareAndDelete(r.key(), r)
+	h.bus.Unsubscribe(r.key())
 }
 
 // roomLeftLocked tidies up after s left r: an empty room goes away, and a room whose owner
@@ -442,7 +439,7 @@ func (h *Hub) tellRoomLocked(r *Room, about *member, told map[*member]bool, m *M
 func (h *Hub) roomLeftLocked(r *Room, s *member) {
 	members := r.list()
 	if len(members) == 0 && r != h.lobby {
-		h.rooms.remove(r.name, r)
+		h.removeRoomLocked(r)
 		if p := h.loading[r.key()]; p != nil {
 			// Someone is reading its replay to make it again, perhaps from before its last
 			// lines were stored: they are passed on.
@@ -471,9 +468,7 @@ func (h *Hub) enterLocked(s *Session, r *Room) {
 	m := s.member
 	m.rooms = append(m.rooms, r)
 	s.setCurrent(r)
-	joined := &Message{Kind: KindJoin, Room: r.name.Display, From: m.name.Display}
-	h.tellRoomLocked(r, m, nil, joined)
-	s.others(joined)
+	h.publish(Event{Room: r.key(), Msg: &Message{Kind: KindJoin, Room: r.name.Display, From: m.name.Display}, From: s.origin()})
 	h.note(KindJoin, r, m, "")
 	h.replayLocked(s, r)
 	if r.topic != "" {
@@ -490,25 +485,26 @@ func (s *Session) others(msg *Message) {
 	}
 }
 
-// partLocked takes the member m out of room r, telling its members why (reason may be empty),
-// and, when by (the device that asked) is not nil, m's other devices. A member left in no room goes back to the lobby; a device whose
-// current room this was moves to the room the member joined last.
-func (h *Hub) partLocked(m *member, r *Room, reason string, by *Session) {
+// partLocked takes the member m out of room r, telling its members left (a KindLeave or a
+// KindKick) and, when by (the device that asked) is not nil, m's other devices; note is why,
+// as history keeps it. A member left in no room goes back to the lobby; a device whose current
+// room this was moves to the room the member joined last.
+func (h *Hub) partLocked(m *member, r *Room, left *Message, note string, by *Session) {
 	r.removeLocked(m)
 	m.rooms = removeRoom(m.rooms, r)
-	left := &Message{Kind: KindLeave, Room: r.name.Display, From: m.name.Display, Text: reason}
-	h.tellRoomLocked(r, m, nil, left)
+	h.publish(Event{Room: r.key(), Msg: left, From: Origin{Member: m.id}})
 	if by != nil {
 		by.others(left)
 	}
-	h.note(KindLeave, r, m, reason)
+	h.note(KindLeave, r, m, note)
 	h.roomLeftLocked(r, m)
 	if len(m.rooms) == 0 {
 		r := h.lobby
 		r.addLocked(m)
 		m.rooms = append(m.rooms, r)
-		joined := &Message{Kind: KindJoin, Room: r.name.Display, From: m.name.Display}
-		h.tellRoomLocked(r, m, nil, joined)
+		// Device 0: none of m's devices is told of its own coming back; each is told below.
+		h.publish(Event{Room: r.key(), Msg: &Message{Kind: KindJoin, Room: r.name.Display, From: m.name.Display},
+			From: Origin{Member: m.id}})
 		h.note(KindJoin, r, m, "")
 		for _, d := range m.list() {
 			d.setCurrent(r)

@@ -792,7 +792,7 @@ func (h *Hub) ConnectAccount(c Client, remote netip.Addr, account, token string)
 		return nil, ErrNoAccount
 	}
 	remote = remote.Unmap()
-	s := &Session{hub: h, client: c, remote: remote, connected: h.now(), token: token}
+	s := &Session{hub: h, client: c, remote: remote, connected: h.now(), token: token, id: h.nextID.Add(1)}
 	h.mu.Lock()
 	banned := h.bans.addrBannedLocked(remote, h.now())
 	h.mu.Unlock()

@@ -18,7 +18,7 @@ const (
 	KindWelcome
 	// KindJoin says From has joined Room.
 	KindJoin
-	// KindLeave says From has left Room; Text is why, if anyone said.
+	// KindLeave says From has left Room (parted it); Text is why, if anyone said.
 	KindLeave
 	// KindChat is a line Text said by From in Room.
 	KindChat
@@ -45,6 +45,12 @@ const (
 	KindSecretPrompt
 	// KindSecretDone says the password was read: the transport turns its echo back on.
 	KindSecretDone
+	// KindQuit says From left the chat; Text is why (as shown: "quit: REASON", "kicked by
+	// NAME: REASON", "banned"), if anyone said. It comes once to each member who shared a room
+	// with From, naming in Room the first of those rooms, for transports that show one.
+	KindQuit
+	// KindKick says From was put out of Room by To; Text is the reason given, if any.
+	KindKick
 )
 
 // RoomInfo is one room in a KindRooms list.
@@ -100,7 +106,7 @@ func (m *Message) Skippable() bool {
 		return false
 	}
 	switch m.Kind {
-	case KindChat, KindAction, KindJoin, KindLeave, KindNick, KindTopic:
+	case KindChat, KindAction, KindJoin, KindLeave, KindQuit, KindKick, KindNick, KindTopic:
 		return true
 	}
 	return false

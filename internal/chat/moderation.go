@@ -68,7 +68,8 @@ func (s *Session) cmdKick(args string) error {
 	if r == h.lobby {
 		h.dropLocked(who, DropKicked, why+because, "you were "+why+because)
 	} else {
-		h.partLocked(who, r, why+because, nil)
+		h.partLocked(who, r, &Message{Kind: KindKick, Room: r.name.Display, From: who.name.Display, To: s.name.Display, Text: reason},
+			why+because, nil)
 		// Said once the member is out, so that a client showing one room at a time shows it
 		// in the room the member is now in.
 		who.tellf("you were kicked from %s by %s%s", r.name.Display, s.name.Display, because)

@@ -52,7 +52,7 @@ func (s *Session) cmdJoin(args string) error {
 		r = newRoom(n)
 		r.owner = s.member
 		r.recent = recent
-		h.rooms.add(n, r)
+		h.addRoomLocked(r)
 	}
 	h.joinLocked(s, r)
 	if !exists {
@@ -124,7 +124,7 @@ func (s *Session) cmdPart(args string) error {
 		return nil
 	}
 	s.noticef("you left %s", r.name.Display)
-	h.partLocked(s.member, r, "", s)
+	h.partLocked(s.member, r, &Message{Kind: KindLeave, Room: r.name.Display, From: s.name.Display}, "", s)
 	return nil
 }
 
@@ -182,8 +182,7 @@ func (s *Session) cmdTopic(args string) error {
 	setTopic := func(rec Record) {
 		r.topic = rec.Text
 		m := liveMessage(rec)
-		s.member.deliver(m)
-		h.tellRoomLocked(r, s.member, nil, m)
+		h.publish(Event{Room: r.key(), Msg: m, From: s.origin()})
 	}
 	rec := Record{Time: h.now(), Kind: KindTopic, Room: r.key(), RoomName: r.name.Display,
 		From: s.nameNow().Display, FromKey: s.nameNow().looks[0], Text: topic}

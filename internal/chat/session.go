@@ -59,10 +59,13 @@ type Session struct {
 	historyFrom map[string]historyPos
 	gone        bool // this device was removed from the chat (quit, kicked, banned, logged out)
 
-	// welcoming is held while the device is being welcomed, and welcomed is set once it was:
-	// a line said to one of its rooms meanwhile waits for the welcome (see Hub.register).
-	welcoming sync.Mutex
-	welcomed  atomic.Bool
+	id uint64 // this device's number in the hub, for events (Origin)
+
+	// welcomed is set once the device was welcomed; what comes for it before waits in early,
+	// guarded by earlyMu, and follows the welcome (see deliverNow).
+	welcomed atomic.Bool
+	earlyMu  sync.Mutex
+	early    []early
 
 	// Read with no lock by whoever sends to this member.
 	current atomic.Pointer[Room] // where this device's plain lines go; nil when gone
@@ -71,6 +74,7 @@ type Session struct {
 // member is a person in the chat: a name, the rooms it is in and what it set, and the devices
 // it is connected from (one, for a guest). Its fields are guarded by hub.mu unless said.
 type member struct {
+	id    uint64 // the member's number in the hub, for events (Origin)
 	name  Name
 	shown atomic.Pointer[Name] // name, for readers that hold no lock (a line being said)
 	left  bool                 // removed from the chat: its last device went
@@ -92,12 +96,12 @@ type member struct {
 	devices atomic.Pointer[[]*Session]
 
 	// Read with no lock by whoever sends to this member.
-	ignored    atomic.Pointer[map[*member]struct{}] // members whose lines are not delivered; copied on write under hub.mu
-	mutedUntil atomic.Int64                         // unix nanoseconds; lines are refused before it
+	ignored    atomic.Pointer[map[uint64]*member] // members whose lines are not delivered, by id; copied on write under hub.mu
+	mutedUntil atomic.Int64                       // unix nanoseconds; lines are refused before it
 }
 
-func newMember(n Name, since time.Time) *member {
-	m := &member{name: n, since: since}
+func newMember(id uint64, n Name, since time.Time) *member {
+	m := &member{id: id, name: n, since: since}
 	m.shown.Store(&n)
 	m.devices.Store(&[]*Session{})
 	return m
@@ -137,7 +141,7 @@ func (m *member) removeDeviceLocked(s *Session) {
 // deliver gives msg to each of the member's devices.
 func (m *member) deliver(msg *Message) {
 	for _, d := range m.list() {
-		d.client.Deliver(msg)
+		d.deliverNow(msg)
 	}
 }
 
@@ -165,13 +169,6 @@ type mutedTold struct {
 
 // mutedNoticeEvery is how often a muted member who goes on sending is told again.
 const mutedNoticeEvery = time.Minute
-
-// awaitWelcome waits until s, which is being welcomed (see Hub.register), has been: a line
-// said to s meanwhile must come after the welcome.
-func (s *Session) awaitWelcome() {
-	s.welcoming.Lock()
-	defer s.welcoming.Unlock()
-}
 
 // Name returns the member's name, or "" before registration.
 func (s *Session) Name() string {
@@ -382,8 +379,8 @@ func (s *Session) setCurrent(r *Room) {
 	s.client.Deliver(&Message{Kind: KindCurrent, Room: r.name.Display})
 }
 
-// ignores reports whether the member does not want to hear from.
-func (s *member) ignores(from *member) bool {
+// ignores reports whether the member does not want to hear from the member numbered from.
+func (s *member) ignores(from uint64) bool {
 	m := s.ignored.Load()
 	if m == nil {
 		return false
@@ -391,6 +388,9 @@ func (s *member) ignores(from *member) bool {
 	_, ok := (*m)[from]
 	return ok
 }
+
+// origin is where what s does comes from, for events.
+func (s *Session) origin() Origin { return Origin{Member: s.member.id, Device: s.id} }
 
 // say says text (a chat line or a /me action) in the member's current room. A line that
 // repeats the one before within repeatWindow is counted instead of sent, and the count is
@@ -422,7 +422,8 @@ func (s *Session) say(kind Kind, text string) {
 func (s *Session) sayIn(room *Room, kind Kind, text string) {
 	h := s.hub
 	if h.cfg.History == nil {
-		room.say(s, &Message{Kind: kind, Room: room.name.Display, From: s.nameNow().Display, Text: text})
+		h.publish(Event{Room: room.key(), Msg: &Message{Kind: kind, Room: room.name.Display, From: s.nameNow().Display, Text: text},
+			From: s.origin()})
 		return
 	}
 	name := s.nameNow()
@@ -437,7 +438,7 @@ func (s *Session) sayIn(room *Room, kind Kind, text string) {
 		// or finds it in the room's memory when joining.
 		h.mu.Lock()
 		defer h.mu.Unlock()
-		room.say(s, liveMessage(rec))
+		h.publish(Event{Room: room.key(), Msg: liveMessage(rec), From: s.origin()})
 		h.rememberLocked(room, rec)
 	})
 }

@@ -35,14 +35,21 @@ func (lineEncoding) Encode(m *chat.Message) []byte {
 		} else {
 			b = append(append(b, " has joined "...), m.Room...)
 		}
-	case chat.KindLeave:
+	case chat.KindLeave, chat.KindQuit, chat.KindKick:
+		// A part, a quit and a kick read alike here: the seed's words.
 		b = append(b, m.From...)
 		if m.Room == chat.Lobby {
 			b = append(b, " has left the channel."...)
 		} else {
 			b = append(append(append(b, " has left "...), m.Room...), '.')
 		}
-		if m.Text != "" {
+		if m.Kind == chat.KindKick {
+			b = append(append(b, " (kicked by "...), m.To...)
+			if m.Text != "" {
+				b = append(append(b, ": "...), m.Text...)
+			}
+			b = append(b, ')')
+		} else if m.Text != "" {
 			b = append(append(append(b, " ("...), m.Text...), ')')
 		}
 	case chat.KindChat:

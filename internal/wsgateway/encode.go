@@ -54,6 +54,15 @@ type jsonEncoding struct{}
 func (jsonEncoding) Encode(m *chat.Message) []byte {
 	e := event{Kind: kindNames[m.Kind], Room: m.Room, From: m.From, To: m.To, Text: m.Text, ID: m.ID,
 		History: m.History, Elsewhere: m.Elsewhere, Sent: m.Sent}
+	switch m.Kind {
+	case chat.KindQuit: // the page shows a quit as a leave, as it always did
+		e.Kind = "leave"
+	case chat.KindKick:
+		e.Kind, e.To, e.Text = "leave", "", "kicked by "+m.To
+		if m.Text != "" {
+			e.Text += ": " + m.Text
+		}
+	}
 	if e.Kind == "" {
 		e.Kind = "notice"
 	}

@@ -1,0 +1,95 @@
+package chat
+
+import "sync"
+
+// Event is something that happened in a room, as the Bus carries it: every member of the room,
+// on whichever node, is shown Msg in the room's one order.
+type Event struct {
+	// Seq is the event's place in its room's order, set by the bus: one room's events reach
+	// every subscriber in increasing Seq.
+	Seq uint64
+	// Room is the key of the room it happened in. For an event about a member in several
+	// rooms at once (a quit, a nick change) Room is "" and Rooms lists them: each member of
+	// any of them is told once.
+	Room  string
+	Rooms []string
+	Msg   *Message
+	From  Origin // who caused it
+}
+
+// Origin names the member and the device an event came from, by numbers that stay valid when
+// the event travels: no pointers.
+type Origin struct {
+	Member uint64 // the member (person); 0 for the server
+	Device uint64 // the connection that typed it; 0 when none did
+}
+
+// Bus carries room events to every node with members in the room, each room's events in one
+// order. A single node uses an in-process bus (see newLocalBus): it is a cluster of one.
+//
+// What an implementation must give (issue 16 builds one on NATS JetStream):
+//   - Publish returns nil only once the event is accepted for good (for JetStream: once the
+//     stream acknowledged it), so that nothing shown is lost; an error means nobody is shown it.
+//   - Each subscriber gets each room's events in Seq order, each once: gaps refilled,
+//     duplicates (at-least-once delivery) dropped by Seq.
+//   - deliver, the function the bus calls for each event, never blocks and takes no lock of
+//     the hub's: the local bus calls it from Publish, whose caller may hold Hub.mu.
+type Bus interface {
+	Publish(ev Event) error
+	// Subscribe says this node has members in room from now on, and Unsubscribe that it has
+	// none any more: a node receives only the events of its rooms.
+	Subscribe(room string) error
+	Unsubscribe(room string)
+}
+
+// localBus is the in-process Bus: Publish delivers at once, under the room's lock, so that the
+// room's events are delivered in the order their Seq says.
+type localBus struct {
+	deliver func(Event)
+
+	mu    sync.Mutex // guards rooms; a leaf: taken only to find a room's sequencer
+	rooms map[string]*sequencer
+}
+
+// sequencer orders one room's events.
+type sequencer struct {
+	mu  sync.Mutex // held while an event of the room is delivered; below Hub.mu
+	seq uint64
+}
+
+func newLocalBus(deliver func(Event)) *localBus {
+	return &localBus{deliver: deliver, rooms: make(map[string]*sequencer)}
+}
+
+func (b *localBus) Publish(ev Event) error {
+	key := ev.Room
+	if key == "" {
+		key = memberEvents // events about members in several rooms have an order of their own
+	}
+	b.mu.Lock()
+	q := b.rooms[key]
+	if q == nil {
+		q = &sequencer{}
+		b.rooms[key] = q
+	}
+	b.mu.Unlock()
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.seq++
+	ev.Seq = q.seq
+	b.deliver(ev)
+	return nil
+}
+
+func (b *localBus) Subscribe(string) error { return nil }
+
+// Unsubscribe forgets the room's sequencer: a room made again starts a new order.
+func (b *localBus) Unsubscribe(room string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	delete(b.rooms, room)
+}
+
+// memberEvents is the local bus's key for events with Rooms rather than a Room: no room key
+// is empty.
+const memberEvents = ""

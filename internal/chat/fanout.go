@@ -1,0 +1,167 @@
+package chat
+
+// Fan-out: the Bus calls deliver for each event, in each room's order, with no lock of the
+// hub's held by deliver itself (the local bus may call it from a publisher that holds Hub.mu).
+// So deliver reads only what is copy-on-write or atomic: the rooms by key, a room's members, a
+// member's devices, what it ignores and each device's current room.
+
+// deliver shows ev to this node's members it is for.
+func (h *Hub) deliver(ev Event) {
+	if ev.Room != "" {
+		if r := h.liveRoom(ev.Room); r != nil {
+			h.deliverIn(r, ev)
+		}
+		return
+	}
+	// About a member in several rooms: each member of any of them is told once.
+	told := make(map[*member]bool)
+	for _, key := range ev.Rooms {
+		r := h.liveRoom(key)
+		if r == nil {
+			continue
+		}
+		msg := ev.Msg
+		if msg.Kind == KindQuit { // named by the first room the member shares with the quitter
+			msg = &Message{Kind: msg.Kind, Room: r.name.Display, From: msg.From, Text: msg.Text}
+		}
+		for _, m := range r.list() {
+			if told[m] {
+				continue
+			}
+			told[m] = true
+			m.deliver(msg)
+		}
+	}
+}
+
+// deliverIn shows ev, an event of room r, to r's members on this node, as its kind says.
+func (h *Hub) deliverIn(r *Room, ev Event) {
+	msg := ev.Msg
+	switch msg.Kind {
+	case KindChat, KindAction:
+		h.deliverLine(r, ev)
+	case KindJoin:
+		// The joiner's own device knows (it asked); its other devices are told as the others.
+		// Device 0 is the server putting the member back in a room: it tells each device itself.
+		for _, m := range r.list() {
+			if ev.From.Device == 0 && m.id == ev.From.Member {
+				continue
+			}
+			for _, d := range m.list() {
+				if d.id != ev.From.Device {
+					d.deliverNow(msg)
+				}
+			}
+		}
+	default: // leaves, kicks, topics: everyone in the room
+		for _, m := range r.list() {
+			m.deliver(msg)
+		}
+	}
+}
+
+// deliverLine shows a line said in r to the devices of the members who do not ignore its
+// sender, and to the sender's other devices as its own (Sent); devices whose current room is
+// another get a copy marked Elsewhere, made once.
+func (h *Hub) deliverLine(r *Room, ev Event) {
+	m := ev.Msg
+	var elsewhere, own, ownElsewhere *Message
+	for _, who := range r.list() {
+		if who.id == ev.From.Member {
+			for _, d := range who.list() {
+				if d.id == ev.From.Device {
+					continue
+				}
+				if own == nil {
+					own = &Message{Kind: m.Kind, Room: m.Room, From: m.From, Text: m.Text, Sent: true, ID: m.ID, Time: m.Time}
+					ownElsewhere = &Message{Kind: m.Kind, Room: m.Room, From: m.From, Text: m.Text, Sent: true, ID: m.ID, Time: m.Time, Elsewhere: true}
+				}
+				d.deliverInRoom(r, own, ownElsewhere)
+			}
+			continue
+		}
+		if who.ignores(ev.From.Member) {
+			continue
+		}
+		for _, d := range who.list() {
+			if elsewhere == nil {
+				elsewhere = &Message{Kind: m.Kind, Room: m.Room, From: m.From, Text: m.Text, Elsewhere: true, ID: m.ID, Time: m.Time}
+			}
+			d.deliverInRoom(r, m, elsewhere)
+		}
+	}
+}
+
+// deliverInRoom gives the device a line said in r: here when r is where its plain lines go,
+// else elsewhere.
+func (d *Session) deliverInRoom(r *Room, here, elsewhere *Message) {
+	if !d.welcomed.Load() && d.keepEarly(early{room: r, here: here, elsewhere: elsewhere}) {
+		return
+	}
+	if d.current.Load() != r {
+		d.client.Deliver(elsewhere)
+		return
+	}
+	d.client.Deliver(here)
+}
+
+// deliverNow gives the device msg, or, while it is being welcomed, keeps msg to give it right
+// after its welcome: never blocking, since the bus delivers under a room's lock.
+func (d *Session) deliverNow(msg *Message) {
+	if !d.welcomed.Load() && d.keepEarly(early{here: msg}) {
+		return
+	}
+	d.client.Deliver(msg)
+}
+
+// early is what came for a device before its welcome: a message, or a line said in room,
+// shown as here or elsewhere once the device's current room is known.
+type early struct {
+	room            *Room
+	here, elsewhere *Message
+}
+
+// keepEarly keeps e for after the welcome and reports whether it did: false when the welcome
+// was done meanwhile.
+func (d *Session) keepEarly(e early) bool {
+	d.earlyMu.Lock()
+	defer d.earlyMu.Unlock()
+	if d.welcomed.Load() {
+		return false
+	}
+	d.early = append(d.early, e)
+	return true
+}
+
+// welcomeDone marks the device welcomed and gives it what came for it meanwhile, in order.
+func (d *Session) welcomeDone() {
+	d.earlyMu.Lock()
+	defer d.earlyMu.Unlock()
+	for _, e := range d.early {
+		if e.room != nil && d.current.Load() != e.room {
+			d.client.Deliver(e.elsewhere)
+		} else {
+			d.client.Deliver(e.here)
+		}
+	}
+	d.early = nil
+	d.welcomed.Store(true)
+}
+
+// liveRoom returns the room whose key is key, with no lock: what deliver may use.
+func (h *Hub) liveRoom(key string) *Room {
+	if r, ok := h.roomsByKey.Load(key); ok {
+		return r.(*Room)
+	}
+	return nil
+}
+
+// publish hands ev to the bus. A failure means nobody was shown it; the local bus never fails,
+// and a network bus's failures are the caller's to tell the user (see sayIn).
+func (h *Hub) publish(ev Event) error {
+	if err := h.bus.Publish(ev); err != nil {
+		h.log.Error("bus: an event was not published", "room", ev.Room, "kind", ev.Msg.Kind, "err", err)
+		return err
+	}
+	return nil
+}
