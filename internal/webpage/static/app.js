@@ -159,6 +159,7 @@ function onEvent(ev) {
       hide($("name"));
       $("name-label").textContent = ev.text;
       $("name-submit").textContent = "Send password";
+      $("name-note").hidden = true; // about choosing a name, not this question
     } else {
       add(current, notice(ev.text));
       hide($("say"));
@@ -169,6 +170,7 @@ function onEvent(ev) {
     unhide($("name"), "nickname", 32, "", true);
     $("name-label").textContent = "What's your name?";
     $("name-submit").textContent = "Join";
+    $("name-note").hidden = !features.accounts_required;
     unhide($("say"), "off", 4096, "say something, or /help", false);
     return;
   case "logged_in":
