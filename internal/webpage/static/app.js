@@ -18,6 +18,9 @@ let rejoinRoom = "";       // the room to go back to on reconnecting
 let replayed = 0;         // lines of a replay shown since the last "end of history"
 let stick = true;         // the view follows new lines; false once the user scrolls up
 let lastTop = 0;          // where the view was when last seen, to tell when the user scrolls up
+let entering = [];        // notices since the dialog's last line: shown in the log if it closes
+let loggedIn = false;     // the browser's cookie logs in to an account (the server says so)
+let features = { accounts: true, accounts_required: false }; // until /features.json says
 
 function setStatus(text, cls) {
   statusEl.textContent = text;
@@ -112,21 +115,26 @@ function refreshLists() {
   send("/who");
 }
 
-// hide makes input a password field, empty, for the question asked.
-function hide(input, question) {
+// hide makes input a password field, empty. The question itself goes where it can wrap (the
+// dialog's label, the log): a placeholder holds one line, and a long one widens the dialog.
+// An empty answer may be sent: the server takes it as "ask again", and a second as "give up",
+// the only way out of a question the user cannot answer.
+function hide(input) {
   input.type = "password";
   input.value = "";
   input.autocomplete = "current-password";
   input.maxLength = 256;
-  input.placeholder = question;
+  input.placeholder = "password";
+  input.required = false;
   input.focus();
 }
 
-function unhide(input, autocomplete, maxLength, placeholder) {
+function unhide(input, autocomplete, maxLength, placeholder, required) {
   input.type = "text";
   input.autocomplete = autocomplete;
   input.maxLength = maxLength;
   input.placeholder = placeholder;
+  input.required = required;
 }
 
 function notice(text) {
@@ -148,27 +156,34 @@ function onEvent(ev) {
     secret = true;
     if (!registered) {
       if (!$("name-dialog").open) $("name-dialog").showModal();
-      hide($("name"), ev.text);
+      hide($("name"));
       $("name-label").textContent = ev.text;
+      $("name-submit").textContent = "Send password";
+      $("name-note").hidden = true; // about choosing a name, not this question
     } else {
       add(current, notice(ev.text));
-      hide($("say"), ev.text);
+      hide($("say"));
     }
     return;
   case "secret_done":
     secret = false;
-    unhide($("name"), "nickname", 32, "What's your name?");
+    unhide($("name"), "nickname", 32, "", true);
     $("name-label").textContent = "What's your name?";
-    unhide($("say"), "off", 4096, "say something, or /help");
+    $("name-submit").textContent = "Join";
+    $("name-note").hidden = !features.accounts_required;
+    unhide($("say"), "off", 4096, "say something, or /help", false);
     return;
   case "logged_in":
     // The browser's session cookie logged us in: offer to log out instead of logging in.
     setLoggedIn(true);
     return;
   case "logged_out":
-    // The cookie logs in no more (logged out elsewhere, a new password, expired): a guest now.
+    // The cookie logs in no more (logged out elsewhere, a new password, expired): a guest now,
+    // and what the account was shown is not the guest's to read.
     setLoggedIn(false);
+    forget();
     rejoinAs = "";
+    setStatus("connected: choose a name", "online"); // not "joining as" the account any more
     $("login-error").textContent = ev.text;
     return;
   case "name_taken":
@@ -181,6 +196,11 @@ function onEvent(ev) {
     if (rejoinRoom && rejoinRoom !== "#lobby") send("/join " + rejoinRoom); // where we were
     rejoinRoom = "";
     $("name-dialog").close();
+    $("name-error").textContent = "";
+    // What the server said to the dialog's last line (the account made at the prompt) would
+    // go away with the dialog, unread: it goes to the log.
+    for (const text of entering) add(current, notice(text));
+    entering = [];
     setStatus("connected as " + ev.from, "online");
     earlierBtn.hidden = false;
     backoff = 500;
@@ -243,6 +263,7 @@ function onEvent(ev) {
     if (!registered && !$("name-dialog").open) $("name-dialog").showModal();
     if (!registered) {
       $("name-error").textContent = ev.text;
+      entering.push(ev.text);
       return;
     }
     if (earlier && (ev.text.startsWith("end of history:") || ev.text === "no earlier history")) {
@@ -273,8 +294,44 @@ function onEvent(ev) {
 // setLoggedIn shows "log out" or the login form. Whether the browser is logged in is the
 // server's to say (logged_in, logged_out): the cookie is HttpOnly, the page never sees it.
 function setLoggedIn(on) {
+  loggedIn = on;
   $("logout").hidden = !on;
-  $("login-form").hidden = on;
+  // Where there are no accounts there is nothing to log in to.
+  $("login-form").hidden = on || !features.accounts;
+  $("name-note").hidden = !features.accounts_required;
+}
+
+// loadFeatures asks the server what it offers (accounts or not), for what the page offers.
+// Unanswered (an older server, a network error), the page offers what most servers do.
+async function loadFeatures() {
+  try {
+    const resp = await fetch("/features.json", { cache: "no-store" });
+    if (!resp.ok) return;
+    const f = await resp.json();
+    features = { accounts: f.accounts === true, accounts_required: f.accounts_required === true };
+    document.documentElement.dataset.accounts = features.accounts_required ? "required" : features.accounts ? "on" : "off";
+  } catch {
+    return;
+  } finally {
+    setLoggedIn(loggedIn);
+  }
+}
+
+// forget drops everything the page was shown, before another person uses it: every room's
+// lines (private messages too), who was where, and which room was open.
+function forget() {
+  logs.clear();
+  seenIDs.clear();
+  earlier = null;
+  entering = [];
+  replayed = 0;
+  rejoinRoom = "";
+  myName = "";
+  log.replaceChildren();
+  $("members").replaceChildren();
+  $("rooms").replaceChildren();
+  $("say").value = "";
+  show("#lobby");
 }
 
 // reconnectNow leaves the chat and comes back at once, as a new connection: after logging in
@@ -296,6 +353,7 @@ function reconnectNow() {
 }
 
 function connect() {
+  loadFeatures();
   $("reconnect").hidden = true;
   setStatus("connecting…", "connecting");
   const url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws";
@@ -356,9 +414,11 @@ $("reconnect").addEventListener("click", () => {
 
 $("name-form").addEventListener("submit", (e) => {
   e.preventDefault();
+  entering = [];
   if (secret) {
-    send($("name").value); // as typed: spaces are part of a password
+    send($("name").value); // as typed: spaces are part of a password, and empty is an answer
     $("name").value = "";
+    $("name-error").textContent = "";
     return;
   }
   const name = $("name").value.trim();
@@ -397,6 +457,7 @@ $("logout").addEventListener("click", async () => {
     return;
   }
   setLoggedIn(false);
+  forget();
   reconnectNow();
 });
 $("say-form").addEventListener("submit", (e) => {
