@@ -103,7 +103,7 @@ func flagSet(cfg *Config, out io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("hubbub serve", flag.ContinueOnError)
 	fs.SetOutput(out)
 	fs.StringVar(&cfg.ConfigFile, "config", cfg.ConfigFile, "TOML `file` of settings, one key per flag (chat-addr = \":8000\"); flags and the environment win over it")
-	fs.StringVar(&cfg.ChatAddr, "chat-addr", cfg.ChatAddr, "chat listener `address`; empty turns chat off")
+	fs.StringVar(&cfg.ChatAddr, "chat-addr", cfg.ChatAddr, "chat listener `address`, for telnet and nc; empty turns it off (the web page on --http-addr still chats)")
 	fs.StringVar(&cfg.QuoteAddr, "quote-addr", cfg.QuoteAddr, "quote listener `address`; empty turns quote off")
 	fs.StringVar(&cfg.EchoAddr, "echo-addr", cfg.EchoAddr, "echo listener `address`; empty turns echo off")
 	fs.StringVar(&cfg.HTTPAddr, "http-addr", cfg.HTTPAddr, "public HTTP listener `address`: the web page at /, the WebSocket at /ws, /healthz and /readyz; empty turns it off")

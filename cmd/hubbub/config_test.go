@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"flag"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -127,9 +128,9 @@ func TestMainRunAndShutdown(t *testing.T) {
 	if err := m.Run(); err != nil {
 		t.Fatal(err)
 	}
-	for _, svc := range []string{"chat", "quote", "echo"} {
-		line := logs.WaitFor(t, "msg=listening", "service="+svc)
-		addr := line[strings.LastIndex(line, "addr=")+5:]
+	for _, svc := range []string{"chat", "quote", "echo", "http", "admin"} {
+		addr := m.Addr(svc)
+		logs.WaitFor(t, "msg=listening", "service="+svc, "addr="+addr)
 		c, err := net.Dial("tcp", addr)
 		if err != nil {
 			t.Fatalf("%s not listening on %s: %v", svc, addr, err)
@@ -159,9 +160,10 @@ func TestListenErrorNamesTheAddress(t *testing.T) {
 		t.Fatalf("Run = %v, want an error naming the quote address", err)
 	}
 
-	cfg.ChatAddr, cfg.QuoteAddr = "", ""
-	if err := (&Main{cfg: cfg, log: slog.New(slog.DiscardHandler)}).Run(); err == nil {
-		t.Fatal("Run with every service off did not fail")
+	// The admin listener alone serves nobody: the public HTTP listener does (the chat over /ws).
+	cfg.ChatAddr, cfg.QuoteAddr, cfg.HTTPAddr = "", "", ""
+	if err := (&Main{cfg: cfg, log: slog.New(slog.DiscardHandler)}).Run(); err == nil || !strings.Contains(err.Error(), "--http-addr") {
+		t.Fatalf("Run with every service off = %v, want an error naming the flags that turn one on", err)
 	}
 }
 
@@ -268,6 +270,32 @@ func TestConfigCommand(t *testing.T) {
 	cfg, err := parseConfig([]string{"--config", path}, envMap(nil), io.Discard)
 	if err != nil || cfg.Line.MaxQueue != 99999 || cfg.QuoteAddr != "" {
 		t.Errorf("reading back: %v, %+v", err, cfg)
+	}
+}
+
+// TestConfigCommandDataDir: hubbub config shows the data directory the server would use, not
+// the empty string that means the default.
+func TestConfigCommandDataDir(t *testing.T) {
+	home, xdg := t.TempDir(), t.TempDir()
+	t.Setenv("HOME", home)
+	for _, tt := range []struct {
+		xdg  string
+		args []string
+		want string
+	}{
+		{"", nil, filepath.Join(home, ".local", "share", "hubbub")},
+		{xdg, nil, filepath.Join(xdg, "hubbub")},
+		{"relative/ignored", nil, filepath.Join(home, ".local", "share", "hubbub")},
+		{xdg, []string{"--data-dir", "/srv/chat"}, "/srv/chat"},
+	} {
+		t.Setenv("XDG_DATA_HOME", tt.xdg)
+		var out, errs strings.Builder
+		if code := run(append([]string{"config"}, tt.args...), &out, &errs); code != 0 {
+			t.Fatalf("hubbub config %q: exit %d: %s", tt.args, code, errs.String())
+		}
+		if want := fmt.Sprintf("data-dir = %q\n", tt.want); !strings.Contains(out.String(), want) {
+			t.Errorf("XDG_DATA_HOME=%q hubbub config %q lacks %q", tt.xdg, tt.args, want)
+		}
 	}
 }
 

@@ -14,26 +14,25 @@ import (
 
 	"hubbub/internal/metrics"
 	"hubbub/internal/webpage"
+	"hubbub/internal/wsgateway"
 )
 
-// publicHandler serves what users and load balancers reach: the web page, its WebSocket, and
-// the health checks. Nothing an operator alone should see.
-func (m *Main) publicHandler() http.Handler {
+// publicHandler serves what users and load balancers reach: the web page, the chat over its
+// WebSocket ws, and the health checks. Nothing an operator alone should see.
+func (m *Main) publicHandler(ws *wsgateway.Server) http.Handler {
 	mux := http.NewServeMux()
-	if m.ws != nil {
-		mux.Handle("GET /ws", m.ws)
-		if m.accountsOn() {
-			mux.HandleFunc("POST /login", m.ws.ServeLogin)
-			mux.HandleFunc("POST /logout", m.ws.ServeLogout)
-		}
-		// What the page offers depends on it: no login form where there are no accounts.
-		mux.HandleFunc("GET /features.json", func(w http.ResponseWriter, _ *http.Request) {
-			w.Header().Set("Content-Type", "application/json")
-			w.Header().Set("Cache-Control", "no-store")
-			fmt.Fprintf(w, `{"accounts":%t,"accounts_required":%t}`+"\n", m.accountsOn(), m.accountsOn() && m.cfg.Accounts == "required")
-		})
-		mux.Handle("GET /", webpage.Handler())
+	mux.Handle("GET /ws", ws)
+	if m.accountsOn() {
+		mux.HandleFunc("POST /login", ws.ServeLogin)
+		mux.HandleFunc("POST /logout", ws.ServeLogout)
 	}
+	// What the page offers depends on it: no login form where there are no accounts.
+	mux.HandleFunc("GET /features.json", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		fmt.Fprintf(w, `{"accounts":%t,"accounts_required":%t}`+"\n", m.accountsOn(), m.accountsOn() && m.cfg.Accounts == "required")
+	})
+	mux.Handle("GET /", webpage.Handler())
 	m.health(mux)
 	return mux
 }

@@ -19,7 +19,7 @@ import (
 )
 
 // startMain runs hubbub in-process on ephemeral ports with history in a temporary directory,
-// and returns it with the address of each service.
+// and returns it with the address of each service that is on.
 func startMain(t *testing.T, change func(*Config)) (*Main, map[string]string) {
 	t.Helper()
 	cfg := defaultConfig()
@@ -30,8 +30,7 @@ func startMain(t *testing.T, change func(*Config)) (*Main, map[string]string) {
 	if change != nil {
 		change(&cfg)
 	}
-	logs := &chattest.Logs{}
-	m := &Main{cfg: cfg, log: slog.New(slog.NewTextHandler(logs, nil))}
+	m := &Main{cfg: cfg, log: slog.New(slog.NewTextHandler(&chattest.Logs{}, nil))}
 	if err := m.Run(); err != nil {
 		t.Fatal(err)
 	}
@@ -41,12 +40,10 @@ func startMain(t *testing.T, change func(*Config)) (*Main, map[string]string) {
 		m.Shutdown(ctx)
 	})
 	addrs := map[string]string{}
-	for _, svc := range []string{"chat", "http", "admin"} {
-		if (svc == "http" && cfg.HTTPAddr == "") || (svc == "admin" && cfg.AdminAddr == "") {
-			continue
+	for _, l := range m.listeners() {
+		if addr := m.Addr(l.name); addr != "" {
+			addrs[l.name] = addr
 		}
-		line := logs.WaitFor(t, "msg=listening", "service="+svc)
-		addrs[svc] = line[strings.LastIndex(line, "addr=")+5:]
 	}
 	return m, addrs
 }

@@ -57,6 +57,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 			printConfigError(stderr, err)
 			return 2
 		}
+		// The directory the server would use, not "" for "the default": whoever reads this
+		// wants to know where the history is.
+		if dir, err := cfg.dataDir(); err == nil {
+			cfg.DataDir = dir
+		}
 		printConfig(stdout, flagSet(&cfg, io.Discard))
 		return 0
 	case "help":

@@ -189,7 +189,7 @@ func TestAdminListener(t *testing.T) {
 	}
 
 	m, addrs := startMain(t, func(c *Config) { c.AdminAddr = "" })
-	if m.admin != nil || addrs["admin"] != "" {
+	if m.Addr("admin") != "" || addrs["admin"] != "" {
 		t.Errorf("--admin-addr \"\" still serves admin at %q", addrs["admin"])
 	}
 	if code, _ := get(t, "http://"+addrs["http"]+"/metrics"); code != 404 {

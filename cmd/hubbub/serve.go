@@ -25,30 +25,87 @@ import (
 	"hubbub/internal/wsgateway"
 )
 
-// service is what Main needs of each server.
+// LOCKING: Main takes no lock of its own. Run, Reload and Shutdown are called from one
+// goroutine (serve's, or a test's); the HTTP handlers read only atomics (ready, stopping) and
+// objects that lock for themselves (the hub, the store, the limiter). Reload calls into the hub
+// (Hub.mu) and the limiter without holding anything. What matters is Shutdown's order: the
+// doors to the chat first (users told, queues flushed), then the history (so that every line
+// said is written), then the HTTP servers (which answer /readyz "shutting down" meanwhile).
+
+// service is what Main needs of each server behind a listener.
 type service interface {
 	Serve(ln net.Listener) error
 	Shutdown(ctx context.Context) error
 }
 
-// Main is the running program: every enabled service on its listener.
+// stopper is a part of a service that Main stops apart from it.
+type stopper interface {
+	Shutdown(ctx context.Context) error
+}
+
+// A listener is one of hubbub's doors as configured: a name (in logs, metrics and Addr), the
+// address to listen on ("" switches it off), and the function that makes the service behind it.
+type listener struct {
+	name, addr string
+	// chat: the service leads to the chat, which is built before it (once, for every door).
+	chat bool
+	// ops: it serves operators only (metrics, health checks), which is no reason to run.
+	ops  bool
+	make func(*Main) (door, error)
+}
+
+// listeners returns hubbub's doors in the order they open: the HTTP ones last, as they serve
+// what the others make (the chat's WebSocket, the metrics). A new door is one entry here and the
+// function that makes its service.
+func (m *Main) listeners() []listener {
+	return []listener{
+		{name: "chat", addr: m.cfg.ChatAddr, chat: true, make: (*Main).lineDoor},
+		{name: "quote", addr: m.cfg.QuoteAddr, make: (*Main).quoteDoor},
+		{name: "echo", addr: m.cfg.EchoAddr, make: (*Main).echoDoor},
+		{name: "http", addr: m.cfg.HTTPAddr, chat: true, make: (*Main).publicDoor},
+		{name: "admin", addr: m.cfg.AdminAddr, ops: true, make: (*Main).adminDoor},
+	}
+}
+
+// door is a service made for a listener, and how Main runs it.
+type door struct {
+	srv service
+	// keepAlive has the kernel probe idle connections. Chat users sit idle for hours and a
+	// vanished one should not hold a name forever; quote and echo clients come and go in
+	// milliseconds, have an idle timeout, and would only pay four setsockopt calls each.
+	keepAlive bool
+	// web is set for an HTTP server: each connection counts against this limiter as it is
+	// accepted (net/http cannot refuse one itself), and the server stops last, answering
+	// /readyz "shutting down" while the chat says goodbye.
+	web *accept.Limiter
+	// handedOver stops the connections the service handed to another server, with the chat:
+	// net/http's Shutdown does not close the WebSockets the gateway hijacked.
+	handedOver stopper
+}
+
+// openDoor is a door listening.
+type openDoor struct {
+	name string
+	door
+	ln net.Listener
+}
+
+// Main is the running program: the chat, and every enabled service on its listener.
 type Main struct {
 	cfg   Config
 	log   *slog.Logger
 	level *slog.LevelVar // the logger's level, which Reload changes; nil: fixed
 
-	services []service
+	metrics *metrics.Metrics
+	limiter *accept.Limiter
+	history *sqlite.Store // nil without history
+	hub     *chat.Hub     // nil when no listener leads to the chat
+
+	doors    []openDoor // set by Run, read-only after it
 	serving  sync.WaitGroup
-	errs     chan error    // a Serve that failed
-	history  *sqlite.Store // nil without history
-	metrics  *metrics.Metrics
-	limiter  *accept.Limiter
-	hub      *chat.Hub         // nil with chat off
-	ws       *wsgateway.Server // nil with chat off
-	http     *http.Server      // the public HTTP listener's; nil when off
-	admin    *http.Server      // the admin listener's; nil when off
-	ready    atomic.Bool       // every listener is up
-	stopping atomic.Bool       // shutting down
+	errs     chan error  // a Serve that failed
+	ready    atomic.Bool // every listener is up
+	stopping atomic.Bool // shutting down
 }
 
 // newLogger returns the logger cfg asks for, writing to w.
@@ -67,91 +124,69 @@ func newLogger(cfg Config, w io.Writer, level *slog.LevelVar) *slog.Logger {
 // must not take the descriptors users need.
 const adminMaxConns = 16
 
-// Run listens on every enabled address and starts serving. It returns once all listeners are
-// open, or with the first listen error (having closed the listeners it opened).
+// Run builds the chat if a listener leads to it, then listens on every enabled address and
+// starts serving. It returns once all listeners are open, or with the first error (having
+// closed what it opened).
 func (m *Main) Run() error {
 	m.metrics = metrics.New()
 	m.limiter = accept.NewLimiter(m.cfg.limits(), m.metrics)
-	limiter := m.limiter
-	type listener struct {
-		name, addr string
-		srv        service
-		// keepAlive has the kernel probe idle connections. Chat users sit idle for hours and a
-		// vanished one should not hold a name forever; quote and echo clients come and go in
-		// milliseconds, have an idle timeout, and would only pay four setsockopt calls each.
-		keepAlive bool
+	var enabled []listener
+	var names []string
+	needChat, users := false, false
+	for _, l := range m.listeners() {
+		if !l.ops {
+			names = append(names, "--"+l.name+"-addr")
+		}
+		if l.addr == "" {
+			continue
+		}
+		enabled = append(enabled, l)
+		needChat = needChat || l.chat
+		users = users || !l.ops
 	}
-	var todo []listener
-	if m.cfg.ChatAddr != "" {
-		line, err := m.newChat()
+	if !users {
+		return fmt.Errorf("every service is switched off: set at least one of %s", strings.Join(names, ", "))
+	}
+	if needChat {
+		hub, err := m.newHub()
 		if err != nil {
 			return err
 		}
-		todo = append(todo, listener{"chat", m.cfg.ChatAddr, line, true})
+		m.hub = hub
 	}
-	if m.cfg.QuoteAddr != "" {
-		todo = append(todo, listener{"quote", m.cfg.QuoteAddr, quote.NewServer(m.cfg.Quote, limiter, m.log), false})
-	}
-	if m.cfg.EchoAddr != "" {
-		todo = append(todo, listener{"echo", m.cfg.EchoAddr, echo.NewServer(m.cfg.Echo, limiter, m.log), false})
-	}
-	if len(todo) == 0 {
-		return errors.New("every service is switched off: set at least one of --chat-addr, --quote-addr, --echo-addr")
-	}
-	// The HTTP listeners come last: they serve what the others make (the chat's WebSocket, the
-	// metrics). Each HTTP connection counts once against the limits, whatever it asks for.
-	var webs []webListener
-	if m.cfg.HTTPAddr != "" {
-		m.http = m.newHTTPServer(m.publicHandler(), true)
-		webs = append(webs, webListener{"http", m.cfg.HTTPAddr, m.http, limiter})
-	}
-	if m.cfg.AdminAddr != "" {
-		m.admin = m.newHTTPServer(m.adminHandler(), !m.cfg.PProf)
-		webs = append(webs, webListener{"admin", m.cfg.AdminAddr, m.admin,
-			accept.NewLimiter(accept.Limits{MaxConns: adminMaxConns}, m.metrics)})
-	}
-	var lns []net.Listener
+	var doors []openDoor
 	fail := func(err error) error {
-		for _, open := range lns {
-			open.Close()
+		for _, d := range doors {
+			d.ln.Close()
 		}
 		m.closeHistory()
 		return err
 	}
-	for _, l := range todo {
+	for _, l := range enabled {
+		d, err := l.make(m)
+		if err != nil {
+			return fail(fmt.Errorf("%s: %w", l.name, err))
+		}
 		lc := net.ListenConfig{}
-		if !l.keepAlive {
+		if !d.keepAlive {
 			lc.KeepAlive = -1
 		}
 		ln, err := lc.Listen(context.Background(), "tcp", l.addr)
 		if err != nil {
 			return fail(fmt.Errorf("%s: listen on %s: %w", l.name, l.addr, err))
 		}
-		lns = append(lns, ln)
-	}
-	for _, w := range webs {
-		ln, err := net.Listen("tcp", w.addr)
-		if err != nil {
-			return fail(fmt.Errorf("%s: listen on %s: %w", w.name, w.addr, err))
+		if d.web != nil {
+			ln = accept.NewHTTPListener(ln, l.name, d.web, m.log)
 		}
-		lns = append(lns, accept.NewHTTPListener(ln, w.name, w.limiter, m.log))
+		doors = append(doors, openDoor{name: l.name, door: d, ln: ln})
 	}
-	m.errs = make(chan error, len(todo)+len(webs))
-	for i, l := range todo {
-		m.log.Info("listening", "service", l.name, "addr", lns[i].Addr().String())
-		m.services = append(m.services, l.srv)
+	m.doors = doors
+	m.errs = make(chan error, len(doors))
+	for _, d := range doors {
+		m.log.Info("listening", "service", d.name, "addr", d.ln.Addr().String())
 		m.serving.Go(func() {
-			if err := l.srv.Serve(lns[i]); err != nil {
-				m.errs <- fmt.Errorf("%s: %w", l.name, err)
-			}
-		})
-	}
-	for i, w := range webs {
-		ln := lns[len(todo)+i]
-		m.log.Info("listening", "service", w.name, "addr", ln.Addr().String())
-		m.serving.Go(func() {
-			if err := w.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				m.errs <- fmt.Errorf("%s: %w", w.name, err)
+			if err := d.srv.Serve(d.ln); err != nil {
+				m.errs <- fmt.Errorf("%s: %w", d.name, err)
 			}
 		})
 	}
@@ -159,11 +194,25 @@ func (m *Main) Run() error {
 	return nil
 }
 
-// webListener is an HTTP server to start, and the limiter its connections count against.
-type webListener struct {
-	name, addr string
-	srv        *http.Server
-	limiter    *accept.Limiter
+// Addr returns the address the listener called name is bound to ("127.0.0.1:43117" where
+// it was asked for "127.0.0.1:0"), or "" when it is off. It is valid once Run has returned.
+func (m *Main) Addr(name string) string {
+	for _, d := range m.doors {
+		if d.name == name {
+			return d.ln.Addr().String()
+		}
+	}
+	return ""
+}
+
+// webService runs an HTTP server as a service, whose Serve ends without error at Shutdown.
+type webService struct{ *http.Server }
+
+func (s webService) Serve(ln net.Listener) error {
+	if err := s.Server.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
 }
 
 // newHTTPServer returns a server for h with every phase of a connection bounded: an idle
@@ -186,9 +235,8 @@ func (m *Main) newHTTPServer(h http.Handler, writeTimeout bool) *http.Server {
 	return srv
 }
 
-// newChat makes the chat, its history and its two transports: the line server it returns, and
-// the WebSocket gateway that the HTTP listener serves.
-func (m *Main) newChat() (*lineproto.Server, error) {
+// newHub makes the chat with its history and accounts, whatever doors lead to it.
+func (m *Main) newHub() (*chat.Hub, error) {
 	chatCfg := m.cfg.Chat
 	chatCfg.Observer = m.metrics
 	if m.cfg.MOTDFile != "" {
@@ -215,7 +263,6 @@ func (m *Main) newChat() (*lineproto.Server, error) {
 		m.closeHistory()
 		return nil, fmt.Errorf("history: %w", err)
 	}
-	m.hub = hub
 	m.metrics.Gauge("hubbub_users", "Chat users registered now.", func() float64 {
 		users, _ := hub.Counts()
 		return float64(users)
@@ -224,50 +271,87 @@ func (m *Main) newChat() (*lineproto.Server, error) {
 		_, rooms := hub.Counts()
 		return float64(rooms)
 	})
-	// The HTTP listener has counted the browser's connection against the limits already.
+	return hub, nil
+}
+
+// lineDoor is the chat over TCP lines, for telnet and nc.
+func (m *Main) lineDoor() (door, error) {
+	line := lineproto.NewServer(m.cfg.Line, m.hub, m.limiter, m.log)
+	line.SetObserver(m.metrics.Line())
+	return door{srv: line, keepAlive: true}, nil
+}
+
+func (m *Main) quoteDoor() (door, error) {
+	return door{srv: quote.NewServer(m.cfg.Quote, m.limiter, m.log)}, nil
+}
+
+func (m *Main) echoDoor() (door, error) {
+	return door{srv: echo.NewServer(m.cfg.Echo, m.limiter, m.log)}, nil
+}
+
+// publicDoor is the public HTTP listener: the page, and the chat over its WebSocket.
+func (m *Main) publicDoor() (door, error) {
 	wsCfg := m.cfg.wsConfig()
 	wsCfg.SecureCookies = strings.HasPrefix(strings.ToLower(m.cfg.PublicURL), "https:")
-	m.ws = wsgateway.NewServer(wsCfg, hub, wsCount{m.metrics}, m.log)
+	// The HTTP listener has counted the browser's connection against the limits already.
+	ws := wsgateway.NewServer(wsCfg, m.hub, wsCount{m.metrics}, m.log)
 	if m.accountsOn() {
-		m.ws.SetTokens(m.history) // the page's login keeps its sessions with the accounts
+		ws.SetTokens(m.history) // the page's login keeps its sessions with the accounts
 	}
-	line := lineproto.NewServer(m.cfg.Line, hub, m.limiter, m.log)
-	line.SetObserver(m.metrics.Line())
-	return line, nil
+	srv := m.newHTTPServer(m.publicHandler(ws), true)
+	return door{srv: webService{srv}, web: m.limiter, handedOver: ws}, nil
+}
+
+// adminDoor is the operators' HTTP listener, with limits of its own.
+func (m *Main) adminDoor() (door, error) {
+	srv := m.newHTTPServer(m.adminHandler(), !m.cfg.PProf)
+	return door{srv: webService{srv}, web: accept.NewLimiter(accept.Limits{MaxConns: adminMaxConns}, m.metrics)}, nil
 }
 
 // Failed returns a channel that yields an error if a service stops serving by itself.
 func (m *Main) Failed() <-chan error { return m.errs }
 
-// Shutdown stops every service at once: no new connections, users told, queues flushed,
-// connections closed. When ctx ends first, what remains is cut off.
+// Shutdown stops every service: no new connections, users told, queues flushed, connections
+// closed, the history closed, and the HTTP servers last. When ctx ends first, what remains is
+// cut off. It returns every error, each naming its listener. It may be called again.
 func (m *Main) Shutdown(ctx context.Context) error {
 	m.stopping.Store(true) // /readyz says so from now on
-	errs := make([]error, len(m.services))
-	var wg sync.WaitGroup
-	for i, s := range m.services {
-		wg.Go(func() { errs[i] = s.Shutdown(ctx) })
-	}
-	if m.ws != nil {
-		// Before the HTTP server's: it does not close the connections it handed over.
-		wg.Go(func() {
-			if err := m.ws.Shutdown(ctx); err != nil {
-				m.log.Warn("websocket shutdown cut short", "err", err)
+	var first, last []func() error
+	named := func(name string, s stopper) func() error {
+		return func() error {
+			if err := s.Shutdown(ctx); err != nil {
+				return fmt.Errorf("%s: %w", name, err)
 			}
-		})
-	}
-	wg.Wait()
-	// Last, so that every line said before the users were cut off is written.
-	errs = append(errs, m.closeHistory())
-	for name, srv := range map[string]*http.Server{"http": m.http, "admin": m.admin} {
-		if srv != nil {
-			if err := srv.Shutdown(ctx); err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", name, err))
-			}
+			return nil
 		}
 	}
+	for _, d := range m.doors {
+		if d.web == nil {
+			first = append(first, named(d.name, d.srv))
+			continue
+		}
+		if d.handedOver != nil {
+			first = append(first, named(d.name, d.handedOver))
+		}
+		last = append(last, named(d.name, d.srv))
+	}
+	errs := stopAll(first)
+	// After the chat's doors, so that every line said before the users were cut off is written.
+	errs = append(errs, m.closeHistory())
+	errs = append(errs, stopAll(last)...)
 	m.serving.Wait()
 	return errors.Join(errs...)
+}
+
+// stopAll runs every stop at once and returns their errors.
+func stopAll(stops []func() error) []error {
+	errs := make([]error, len(stops))
+	var wg sync.WaitGroup
+	for i, stop := range stops {
+		wg.Go(func() { errs[i] = stop() })
+	}
+	wg.Wait()
+	return errs
 }
 
 // openHistory opens the history database in the data directory.
