@@ -133,6 +133,7 @@ func TestDevicesOfOneAccount(t *testing.T) {
 	// One device leaving is not the person leaving; the last one is.
 	laptop.Send("/quit")
 	laptop.Expect("*** goodbye")
+	laptop.ExpectClosed() // closed once the device has left
 	bob.Send("/whois alice")
 	bob.Expect("*** alice: in #lobby #go, online 0s, logged in as alice")
 	phone.Send("/quit bye")
@@ -277,6 +278,7 @@ func TestAccountsRequired(t *testing.T) {
 	c.Expect("*** dora is registered to you: next time, choosing dora asks for this password", "Welcome, dora!")
 	c.Send("/quit")
 	c.Expect("*** goodbye")
+	c.ExpectClosed()
 	logIn(t, srv.Addr, "127.0.0.3", "dora", "dora's password")
 }
 
@@ -322,6 +324,7 @@ func TestOperatorAccounts(t *testing.T) {
 	trudy.Expect("*** an operator muted you for 1h0m0s")
 	trudy.Send("/quit")
 	trudy.Expect("*** goodbye")
+	trudy.ExpectClosed()
 	trudy = logIn(t, srv.Addr, "127.0.0.6", "trudy", "trudy's password")
 	trudy.Send("hello again")
 	trudy.Expect("*** you are muted for another 1h0m0s")
