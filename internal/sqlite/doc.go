@@ -16,7 +16,7 @@
 // # Files
 //
 //	store.go      Config, the Store and what its goroutines share
-//	open.go       Open, the checks at open, Close; migrate.go applies migrations/*.sql
+//	open.go       Open, the checks at open (CheckAll, CheckAccounts), Close; migrate.go migrates
 //	writer.go     the writer goroutine: the queue, batching, multi-row inserts, the index
 //	notify.go     the notifier goroutine: done callbacks, in order, after each commit
 //	lines.go      chat lines and private history: Store, Note, Recent (Search in search.go)

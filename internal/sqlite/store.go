@@ -42,7 +42,26 @@ type Config struct {
 
 	// Observer, when set, is told of each write transaction.
 	Observer Observer
+
+	// Check is what Open reads to find damage; the zero value, CheckAll, is the server's.
+	Check Check
 }
+
+// Check says what Open reads of the database, before anything else, to find damage.
+type Check uint8
+
+const (
+	// CheckAll reads every page (PRAGMA quick_check) and writes to make sure the file can be
+	// written: what the server does at start, so that a damaged or read-only database is found
+	// then rather than when a line is lost. It costs seconds per few hundred megabytes.
+	CheckAll Check = iota
+	// CheckAccounts reads only the tables of accounts and login tokens, and their indexes,
+	// after migrating, and writes nothing: what a short command beside a running server
+	// (`hubbub account`) needs. That server read every page when it started; doing it again
+	// would cost each command seconds on a large history, and the write would wait behind
+	// the server's transactions and change the schema under its statements.
+	CheckAccounts
+)
 
 // Observer is told of each write transaction, for metrics: the lines it wrote, how long it
 // took, and whether it failed.
