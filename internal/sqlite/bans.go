@@ -1,6 +1,8 @@
 // Bans, what chat.History's ban methods need: SaveBan and DeleteBan queue a change for the
 // writer (Store.mu, briefly, never waiting: they are called under Hub.mu); Bans reads them on
 // the read connections, holding no lock of the store.
+// When chat splits History, the compile-time assertion that Store is its bans interface
+// goes here.
 
 package sqlite
 

@@ -1,6 +1,8 @@
 // Chat lines and private history, what chat.History's line methods need: Store and Note
 // queue lines for the writer (Store.mu, briefly); Recent reads them on the read connections,
 // which WAL lets run beside the writer, holding no lock of the store. Search is in search.go.
+// When chat splits History, the compile-time assertion that Store is its lines interface
+// goes here.
 
 package sqlite
 
