@@ -200,6 +200,9 @@ func (a *accountRun) run(cmd string, args []string) error {
 	cfg := sqlite.DefaultConfig(path)
 	cfg.Fsync = a.flags.cfg.Fsync
 	cfg.RetainEvery = 0 // retention is the server's job
+	// The server read every page when it started; reading them again, and taking the write
+	// lock to try a write, would make each command wait beside it.
+	cfg.Check = sqlite.CheckAccounts
 	log := slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	a.store, err = sqlite.Open(ctx, cfg, log)
 	if err != nil {

@@ -1,3 +1,9 @@
+// Upkeep in the background: the checkpointer, on a connection of its own, and retention, which
+// finds what to delete on the read connections and has the writer delete it, a chunk per
+// transaction, between the chat's. Retention takes Store.mu only to swap the set of rooms
+// written; it waits for each chunk with no lock held. The repeated failures of both are
+// logged through repeatLog (its mu is a leaf).
+
 package sqlite
 
 import (
@@ -130,6 +136,29 @@ func (s *Store) retainLoop() {
 			if n > 0 {
 				s.log.Info("history retention", "deleted", n)
 			}
+		}
+	}
+}
+
+// checkpointEvery is how often the write-ahead log is copied into the database.
+const checkpointEvery = 500 * time.Millisecond
+
+// checkpointLoop copies the write-ahead log into the database now and then, without blocking
+// the writer (a PASSIVE checkpoint copies what no reader needs), so that the log stays small.
+func (s *Store) checkpointLoop() {
+	defer s.stopped.Done()
+	t := time.NewTicker(checkpointEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+		}
+		if _, err := s.cdb.Exec(`PRAGMA wal_checkpoint(PASSIVE)`); err != nil {
+			s.checkpointLog.fail(err)
+		} else {
+			s.checkpointLog.ok()
 		}
 	}
 }
