@@ -24,6 +24,8 @@ var kindNames = [...]string{
 	KindCurrent:      "current",
 	KindSecretPrompt: "secret_prompt",
 	KindSecretDone:   "secret_done",
+	KindQuit:         "quit",
+	KindKick:         "kick",
 }
 
 // String returns k's stable name ("chat", "join", ...), or "kind(N)" for a number that is no
