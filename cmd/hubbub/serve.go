@@ -251,7 +251,7 @@ func (m *Main) newHub() (*chat.Hub, error) {
 		if err != nil {
 			return nil, err
 		}
-		chatCfg.History = store
+		chatCfg.History, chatCfg.Bans = store, store
 		if m.cfg.Accounts != "off" {
 			chatCfg.Accounts = store
 		}

@@ -32,7 +32,7 @@ func startAccounts(t *testing.T, cfg chat.Config) *accountsServer {
 	t.Cleanup(func() { store.Close() })
 	clk := newClock()
 	cfg.Now = clk.Now
-	cfg.History = store
+	cfg.History, cfg.Bans = store, store
 	cfg.Accounts = store
 	line := lineproto.DefaultConfig()
 	line.LineRate = 0

@@ -33,12 +33,12 @@ type Ban struct {
 	Until   time.Time    // zero: until lifted
 }
 
-// History keeps what was said, so that it survives a restart and can be replayed and
-// searched, and keeps the bans. The chat calls Store for lines that must be kept before anyone
-// sees them, and waits for done before delivering them: so nothing shown is lost.
-type History interface {
+// Lines keeps what was said, so that it survives a restart and can be replayed and searched.
+// The chat calls Store for lines that must be kept before anyone sees them, and waits for done
+// before delivering them: so nothing shown is lost.
+type Lines interface {
 	// Store queues r and calls done once it is kept (with its ID set) or could not be. done is
-	// called from one goroutine of the History, in the order of the Store calls. Store may
+	// called from one goroutine of the store, in the order of the Store calls. Store may
 	// block while too much is queued, so it must not be called holding a lock that done takes.
 	Store(r Record, done func(Record, error))
 	// Note queues r to be kept, without waiting or being told; it never blocks.
@@ -51,13 +51,17 @@ type History interface {
 	// query's, newest first, and how many match in all. It costs what it returns, not what
 	// the room holds. It fails with ErrBusy when too many searches are running.
 	Search(ctx context.Context, q SearchQuery) (SearchPage, error)
+}
+
+// BanList keeps the bans across restarts.
+type BanList interface {
 	// SaveBan and DeleteBan queue a change to the bans; Bans returns them.
 	SaveBan(b Ban)
 	DeleteBan(b Ban)
 	Bans(ctx context.Context) ([]Ban, error)
 }
 
-// SearchQuery asks History.Search for one page of matches.
+// SearchQuery asks Lines.Search for one page of matches.
 type SearchQuery struct {
 	Room   string // the room's key
 	Words  string // each word is searched for as itself, never as query syntax
@@ -68,7 +72,7 @@ type SearchQuery struct {
 	Count int
 }
 
-// SearchPage is what History.Search found.
+// SearchPage is what Lines.Search found.
 type SearchPage struct {
 	Records []Record // newest first
 	// Matches is how many records older than the query's Before match, Records included,
@@ -77,7 +81,7 @@ type SearchPage struct {
 	Capped  bool
 }
 
-// ErrBusy is what History.Search returns when it is running as many searches as it may, and
+// ErrBusy is what Lines.Search returns when it is running as many searches as it may, and
 // one more would have waited too long.
 var ErrBusy = errors.New("history is busy")
 
@@ -104,12 +108,12 @@ func liveMessage(r Record) *Message {
 // lines. It returns an error when history cannot be read. Nothing is read from the database
 // under the hub's lock: lines said in the lobby meanwhile are merged with what was read.
 func (h *Hub) Restore(ctx context.Context) error {
-	if h.cfg.History == nil {
-		return nil
-	}
-	bans, err := h.cfg.History.Bans(ctx)
-	if err != nil {
-		return err
+	var bans []Ban
+	if h.cfg.Bans != nil {
+		var err error
+		if bans, err = h.cfg.Bans.Bans(ctx); err != nil {
+			return err
+		}
 	}
 	recent := h.loadRecent(h.lobby.name)
 	h.mu.Lock()

@@ -26,7 +26,7 @@ func startWithHistory(t *testing.T, cfg chat.Config, store sqlite.Config) (*chat
 	t.Cleanup(func() { s.Close() }) // after the server's shutdown, which is registered later
 	clk := newClock()
 	cfg.Now = clk.Now
-	cfg.History = s
+	cfg.History, cfg.Bans = s, s
 	line := lineproto.DefaultConfig()
 	line.LineRate = 0
 	srv := chattest.StartChat(t, line, cfg, nil)
@@ -302,14 +302,14 @@ func TestRoomReplayAfterEmptying(t *testing.T) {
 // pausedStore is the real store, except that one read of a replay, once armed, returns only
 // when the test releases it: a test can then do things while a room's replay is being read.
 type pausedStore struct {
-	chat.History // a *sqlite.Store
+	chat.Lines // a *sqlite.Store
 	armed        atomic.Bool
 	read         chan struct{} // closed once the paused read has read
 	release      chan struct{}
 }
 
 func (p *pausedStore) Recent(ctx context.Context, room, a, b string, before int64, n int) ([]chat.Record, error) {
-	recs, err := p.History.Recent(ctx, room, a, b, before, n)
+	recs, err := p.Lines.Recent(ctx, room, a, b, before, n)
 	if a == "" && before == 0 && p.armed.CompareAndSwap(true, false) {
 		close(p.read)
 		select {
@@ -328,7 +328,7 @@ func TestRoomReplayRace(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	paused := &pausedStore{History: s, read: make(chan struct{}), release: make(chan struct{})}
+	paused := &pausedStore{Lines: s, read: make(chan struct{}), release: make(chan struct{})}
 	cfg := chat.DefaultConfig()
 	cfg.History = paused
 	cfg.Now = newClock().Now

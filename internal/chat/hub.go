@@ -57,7 +57,9 @@ type Config struct {
 	Now             func() time.Time // the clock; nil means time.Now
 
 	// History keeps what is said; nil: nothing is kept (no replay, /history or /search).
-	History History
+	History Lines
+	// Bans keeps the bans across restarts; nil: they last until the server stops.
+	Bans BanList
 	// Replay is how many of a room's last lines a member is shown on joining it.
 	Replay int
 

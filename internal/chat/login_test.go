@@ -37,7 +37,7 @@ func startWithAccounts(t *testing.T, cfg chat.Config, pw string) (*chattest.Serv
 	}
 	clk := newClock()
 	cfg.Now = clk.Now
-	cfg.History = s
+	cfg.History, cfg.Bans = s, s
 	cfg.Accounts = s
 	line := lineproto.DefaultConfig()
 	line.LineRate = 0

@@ -215,7 +215,7 @@ func (s *Session) cmdBan(args string) error {
 		until = now.Add(d)
 	}
 	how := "until /unban"
-	if h.cfg.History == nil {
+	if h.cfg.Bans == nil {
 		how = "until /unban or the server restarts"
 	}
 	if d > 0 {
@@ -360,14 +360,14 @@ type addrBan struct {
 
 // saveBan and deleteBan keep bans in history, when there is one.
 func (h *Hub) saveBan(b Ban) {
-	if h.cfg.History != nil {
-		h.cfg.History.SaveBan(b)
+	if h.cfg.Bans != nil {
+		h.cfg.Bans.SaveBan(b)
 	}
 }
 
 func (h *Hub) deleteBan(b Ban) {
-	if h.cfg.History != nil {
-		h.cfg.History.DeleteBan(b)
+	if h.cfg.Bans != nil {
+		h.cfg.Bans.DeleteBan(b)
 	}
 }
 

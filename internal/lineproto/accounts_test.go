@@ -27,7 +27,7 @@ func startWithAccounts(t *testing.T, dir string) (*chattest.Server, *chattest.Cl
 	t.Cleanup(func() { s.Close() })
 	clk := chattest.NewClock()
 	chatCfg := chat.DefaultConfig()
-	chatCfg.History = s
+	chatCfg.History, chatCfg.Bans = s, s
 	chatCfg.Accounts = s
 	chatCfg.Now = clk.Now
 	srv := chattest.StartChat(t, testConfig(), chatCfg, nil)

@@ -25,7 +25,7 @@ func startWithHistory(t *testing.T, cfg lineproto.Config, setup ...func(*linepro
 	}
 	t.Cleanup(func() { s.Close() }) // after the server's shutdown, which is registered later
 	chatCfg := chat.DefaultConfig()
-	chatCfg.History = s
+	chatCfg.History, chatCfg.Bans = s, s
 	srv := chattest.StartChat(t, cfg, chatCfg, nil, setup...)
 	if err := srv.Hub.Restore(t.Context()); err != nil {
 		t.Fatal(err)

@@ -62,7 +62,7 @@ func chatServerWithHistory(t *testing.T) string {
 	}
 	t.Cleanup(func() { store.Close() }) // after the server's shutdown, which is registered later
 	cfg := chat.DefaultConfig()
-	cfg.History = store
+	cfg.History, cfg.Bans = store, store
 	line := lineproto.DefaultConfig()
 	line.LineRate = 0
 	srv := chattest.StartChat(t, line, cfg, nil)

@@ -1,8 +1,6 @@
-// Bans, what chat.History's ban methods need: SaveBan and DeleteBan queue a change for the
-// writer (Store.mu, briefly, never waiting: they are called under Hub.mu); Bans reads them on
-// the read connections, holding no lock of the store.
-// When chat splits History, the compile-time assertion that Store is its bans interface
-// goes here.
+// Bans, chat.BanList: SaveBan and DeleteBan queue a change for the writer (Store.mu, briefly,
+// never waiting: they are called under Hub.mu); Bans reads them on the read connections,
+// holding no lock of the store.
 
 package sqlite
 
@@ -16,10 +14,10 @@ import (
 	"hubbub/internal/chat"
 )
 
-// SaveBan implements chat.History.
+// SaveBan implements chat.BanList.
 func (s *Store) SaveBan(b chat.Ban) { s.enqueue(op{ban: &b}) }
 
-// DeleteBan implements chat.History.
+// DeleteBan implements chat.BanList.
 func (s *Store) DeleteBan(b chat.Ban) { s.enqueue(op{ban: &b, deleteBan: true}) }
 
 func writeBan(ctx context.Context, tx *sql.Tx, b chat.Ban, del bool) error {
@@ -48,7 +46,7 @@ func writeBan(ctx context.Context, tx *sql.Tx, b chat.Ban, del bool) error {
 	return nil
 }
 
-// Bans implements chat.History.
+// Bans implements chat.BanList.
 func (s *Store) Bans(ctx context.Context) ([]chat.Ban, error) {
 	rows, err := s.rdb.QueryContext(ctx, `SELECT kind, display, until FROM bans`)
 	if err != nil {
@@ -77,3 +75,5 @@ func (s *Store) Bans(ctx context.Context) ([]chat.Ban, error) {
 	}
 	return out, rows.Err()
 }
+
+var _ chat.BanList = (*Store)(nil)

@@ -1,5 +1,5 @@
 // Package sqlite keeps chat history, bans, accounts and login tokens in an embedded SQLite
-// database (modernc.org/sqlite, no cgo). It implements chat.History and chat.Accounts.
+// database (modernc.org/sqlite, no cgo). It implements chat.Lines, chat.BanList and chat.Accounts.
 //
 // Writes go through one goroutine that groups whatever is queued into one transaction: while
 // a transaction commits, more lines arrive, and the next transaction takes them all. So a

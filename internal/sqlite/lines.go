@@ -1,8 +1,6 @@
-// Chat lines and private history, what chat.History's line methods need: Store and Note
-// queue lines for the writer (Store.mu, briefly); Recent reads them on the read connections,
-// which WAL lets run beside the writer, holding no lock of the store. Search is in search.go.
-// When chat splits History, the compile-time assertion that Store is its lines interface
-// goes here.
+// Chat lines and private history, chat.Lines: Store and Note queue lines for the writer
+// (Store.mu, briefly); Recent reads them on the read connections, which WAL lets run beside
+// the writer, holding no lock of the store. Search is in search.go.
 
 package sqlite
 
@@ -16,7 +14,7 @@ import (
 	"hubbub/internal/chat"
 )
 
-// Store implements chat.History.
+// Store implements chat.Lines.
 func (s *Store) Store(r chat.Record, done func(chat.Record, error)) {
 	s.mu.Lock()
 	for len(s.queue) >= s.cfg.QueueLimit && !s.closing {
@@ -35,7 +33,7 @@ func (s *Store) Store(r chat.Record, done func(chat.Record, error)) {
 	s.nudge()
 }
 
-// Note implements chat.History.
+// Note implements chat.Lines.
 func (s *Store) Note(r chat.Record) { s.enqueue(op{rec: &r}) }
 
 // noteRoomLocked remembers that room has new lines, for retention to look at.
@@ -47,7 +45,7 @@ func (s *Store) noteRoomLocked(room string) {
 
 const selectMessage = `SELECT id, at, kind, room, room_name, sender, sender_key, recipient, pair, text FROM messages`
 
-// Recent implements chat.History.
+// Recent implements chat.Lines.
 func (s *Store) Recent(ctx context.Context, room, a, b string, before int64, n int) ([]chat.Record, error) {
 	if before <= 0 {
 		before = 1<<63 - 1
@@ -110,3 +108,5 @@ func pairKey(a, b string) string {
 	}
 	return a + "\n" + b
 }
+
+var _ chat.Lines = (*Store)(nil)

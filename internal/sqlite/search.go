@@ -136,7 +136,7 @@ func fold(text string) string {
 	return b.String()
 }
 
-// Search implements chat.History. The query's terms select the room's lines, and the index
+// Search implements chat.Lines. The query's terms select the room's lines, and the index
 // hands them over newest first: the query stops after what it returns and counts, whatever
 // the room and the database hold.
 func (s *Store) Search(ctx context.Context, q chat.SearchQuery) (chat.SearchPage, error) {

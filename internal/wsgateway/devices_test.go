@@ -32,7 +32,7 @@ func startMixed(t *testing.T, clock *chattest.Clock) (lineAddr, wsURL, origin st
 	}
 	t.Cleanup(func() { store.Close() })
 	chatCfg := chat.DefaultConfig()
-	chatCfg.History, chatCfg.Accounts = store, store
+	chatCfg.History, chatCfg.Bans, chatCfg.Accounts = store, store, store
 	if clock != nil {
 		chatCfg.Now = clock.Now
 	}

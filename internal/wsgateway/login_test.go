@@ -47,7 +47,7 @@ func startLogin(t *testing.T, cfg wsgateway.Config) *loginServer {
 	t.Cleanup(func() { store.Close() })
 	clk := chattest.NewClock()
 	chatCfg := chat.DefaultConfig()
-	chatCfg.History, chatCfg.Accounts, chatCfg.Now = store, store, clk.Now
+	chatCfg.History, chatCfg.Bans, chatCfg.Accounts, chatCfg.Now = store, store, store, clk.Now
 	chatCfg.OperPassword = operPassword
 	line := lineproto.DefaultConfig()
 	line.LineRate = 0
