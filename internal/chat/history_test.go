@@ -303,9 +303,9 @@ func TestRoomReplayAfterEmptying(t *testing.T) {
 // when the test releases it: a test can then do things while a room's replay is being read.
 type pausedStore struct {
 	chat.Lines // a *sqlite.Store
-	armed        atomic.Bool
-	read         chan struct{} // closed once the paused read has read
-	release      chan struct{}
+	armed      atomic.Bool
+	read       chan struct{} // closed once the paused read has read
+	release    chan struct{}
 }
 
 func (p *pausedStore) Recent(ctx context.Context, room, a, b string, before int64, n int) ([]chat.Record, error) {
