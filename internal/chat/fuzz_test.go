@@ -66,7 +66,7 @@ func FuzzCommands(f *testing.F) {
 		var sessions []*Session
 		for i, name := range []string{"alice", "bob"} {
 			c := &recorder{}
-			s, err := h.Connect(c, netip.AddrFrom4([4]byte{127, 0, 0, byte(i + 1)}))
+			s, err := h.Connect(c, Peer{Addr: netip.AddrFrom4([4]byte{127, 0, 0, byte(i + 1)})})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -364,7 +364,7 @@ func FuzzPasswordPrompt(f *testing.F) {
 		connect := func(i int) {
 			rec := &secretRecorder{}
 			all = append(all, rec)
-			s, err := h.Connect(rec, netip.AddrFrom4([4]byte{127, 0, 0, byte(i + 1)}))
+			s, err := h.Connect(rec, Peer{Addr: netip.AddrFrom4([4]byte{127, 0, 0, byte(i + 1)})})
 			users[i] = &user{rec: rec, s: s, gone: err != nil}
 		}
 		for i := range users {

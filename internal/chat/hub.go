@@ -201,13 +201,42 @@ func (h *Hub) isReserved(n Name) bool {
 	return false
 }
 
-// Connect starts the conversation with a new connection from remote: it asks for a name. The
-// transport then passes each line the user types to the returned Session's Handle, and calls
-// Close when the connection ends. For a banned address it says so and returns ErrBanned, and
-// the transport closes the connection once that is sent.
-func (h *Hub) Connect(c Client, remote netip.Addr) (*Session, error) {
-	remote = remote.Unmap() // bans are of IPv4 networks, whatever the listener's family
-	s := &Session{hub: h, client: c, remote: remote, connected: h.now(), id: h.nextID.Add(1)}
+// Peer is what a transport knows of a new connection.
+type Peer struct {
+	Addr netip.Addr // where it comes from: bans and the limits on guessing go by it
+	// Account is the account the transport has seen the user prove (the web page's login
+	// cookie), "" when none: the user then chooses a name at the prompt. Token names that
+	// proof, so that /logout can keep this device's.
+	Account string
+	Token   string
+}
+
+// Connect starts the conversation with a new connection: it asks for a name, or, for a peer
+// whose Account is set, enters the chat at once under the account's name. The transport then
+// passes each line the user types to the returned Session's Handle, and calls Close when the
+// connection ends. For a banned address it says so and returns ErrBanned, and the transport
+// closes the connection once that is sent. For a peer whose account is gone (or when accounts
+// are off) it returns ErrNoAccount having said nothing: the transport forgets the proof and
+// connects the user again with no Account.
+func (h *Hub) Connect(c Client, p Peer) (*Session, error) {
+	var acc Account
+	var n Name
+	if p.Account != "" {
+		var err error
+		if n, err = ParseName(p.Account); err != nil {
+			return nil, ErrNoAccount
+		}
+		found, has, err := h.findAccount(n)
+		if err != nil {
+			return nil, err
+		}
+		if !has || found.Name != p.Account {
+			return nil, ErrNoAccount
+		}
+		acc = found
+	}
+	remote := p.Addr.Unmap() // bans are of IPv4 networks, whatever the listener's family
+	s := &Session{hub: h, client: c, remote: remote, connected: h.now(), token: p.Token, id: h.nextID.Add(1)}
 	h.mu.Lock()
 	banned := h.bans.addrBannedLocked(remote, h.now())
 	h.mu.Unlock()
@@ -215,6 +244,10 @@ func (h *Hub) Connect(c Client, remote netip.Addr) (*Session, error) {
 		s.closed = true
 		s.notice("you are banned from this server")
 		return s, ErrBanned
+	}
+	if p.Account != "" {
+		s.enter(n, &acc)
+		return s, nil
 	}
 	c.Deliver(h.prompt)
 	return s, nil

@@ -774,37 +774,6 @@ var dummyHash = sync.OnceValue(func() string {
 	return h
 })
 
-// ConnectAccount is Connect for a user who proved to the transport that they hold account
-// (the web page's login token, named by token so that /logout can keep it): the user enters
-// the chat at once under the account's name, with no name prompt. It returns ErrNoAccount,
-// having said nothing to the user, when accounts are off or the account no longer exists: the
-// transport then forgets the token and calls Connect instead.
-func (h *Hub) ConnectAccount(c Client, remote netip.Addr, account, token string) (*Session, error) {
-	n, err := ParseName(account)
-	if err != nil {
-		return nil, ErrNoAccount
-	}
-	acc, has, err := h.findAccount(n)
-	if err != nil {
-		return nil, err
-	}
-	if !has || acc.Name != account {
-		return nil, ErrNoAccount
-	}
-	remote = remote.Unmap()
-	s := &Session{hub: h, client: c, remote: remote, connected: h.now(), token: token, id: h.nextID.Add(1)}
-	h.mu.Lock()
-	banned := h.bans.addrBannedLocked(remote, h.now())
-	h.mu.Unlock()
-	if banned {
-		s.closed = true
-		s.notice("you are banned from this server")
-		return s, ErrBanned
-	}
-	s.enter(n, &acc)
-	return s, nil
-}
-
 // login checks pw against the account chosen at the prompt and, when right, welcomes the
 // member under the name chosen.
 func (s *Session) login(st secretState, pw string) {

@@ -46,7 +46,7 @@ type Session struct {
 	mutedTold  mutedTold
 	search     searchState // where /search goes on from (history.go)
 	secret     secretState // when set, the next line is a password (login.go)
-	token      string      // the transport's login token this session came with (ConnectAccount)
+	token      string      // the transport's login proof this session came with (Peer.Token)
 	// typedSecrets are the last passwords typed on this connection: a line that holds one is
 	// most likely a password typed again at the wrong moment (after a typo at the question, at
 	// the name prompt), and is refused rather than shown to everyone.

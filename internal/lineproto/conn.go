@@ -265,7 +265,7 @@ func (c *conn) serve() {
 		}
 	}()
 	var err error
-	c.session, err = c.srv.hub.Connect(c, remoteAddr(c.nc))
+	c.session, err = c.srv.hub.Connect(c, chat.Peer{Addr: remoteAddr(c.nc)})
 	if err != nil {
 		c.finish(reasonBanned, nil) // the chat said why
 	}

@@ -488,7 +488,7 @@ func (c *conn) connect(remote netip.Addr, login cookieLogin) error {
 	case login.failed:
 		c.Deliver(noticeTokenTrouble)
 	case login.account != "":
-		s, err := hub.ConnectAccount(c, remote, login.account, login.id)
+		s, err := hub.Connect(c, chat.Peer{Addr: remote, Account: login.account, Token: login.id})
 		switch {
 		case err == nil:
 			c.session = s
@@ -518,7 +518,7 @@ func (c *conn) connect(remote netip.Addr, login cookieLogin) error {
 // connectGuest joins the user to the chat at the name prompt.
 func (c *conn) connectGuest(remote netip.Addr) error {
 	var err error
-	c.session, err = c.srv.hub.Connect(c, remote)
+	c.session, err = c.srv.hub.Connect(c, chat.Peer{Addr: remote})
 	return err
 }
 
