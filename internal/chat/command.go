@@ -243,6 +243,15 @@ func (s *Session) cmdNick(args string) error {
 	if old.Display == n.Display {
 		return nil
 	}
+	// Released first: the new name may look like the old one, and share its keys.
+	h.claims.Release(old, s.member.id)
+	if err := h.claims.Claim(n, s.member.id); err != nil {
+		if err := h.claims.Claim(old, s.member.id); err != nil {
+			h.log.Error("names: the old name cannot be claimed back", "name", old.Display, "err", err)
+		}
+		s.noticef("%s is taken", n.Display)
+		return nil
+	}
 	h.names.remove(old, s.member)
 	h.names.add(n, s.member)
 	h.note(KindNick, nil, s.member, n.Display)

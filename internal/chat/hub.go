@@ -124,6 +124,7 @@ type Hub struct {
 	hashRates        hashRates     // bounds the hashes each address causes
 
 	bus        Bus
+	claims     Names // who holds which name, on every node
 	nextID     atomic.Uint64 // the last number given to a member or a device
 	roomsByKey sync.Map      // room key → *Room, for deliver, which takes no lock; written under mu
 
@@ -176,6 +177,7 @@ func NewHub(cfg Config, log *slog.Logger) *Hub {
 	lobby, _ := ParseRoom(Lobby)
 	h.lobby = newRoom(lobby)
 	h.bus = newLocalBus(h.deliver)
+	h.claims = &localNames{}
 	h.addRoomLocked(h.lobby)
 	return h
 }
@@ -331,6 +333,9 @@ func (h *Hub) register(s *Session, n Name, acc *Account) error {
 		return errNameTaken
 	}
 	m := newMember(h.nextID.Add(1), n, h.now())
+	if err := h.claims.Claim(n, m.id); err != nil {
+		return errNameTaken // held on another node, or the registry cannot say: not ours
+	}
 	if acc != nil {
 		h.loginLocked(m, *acc)
 		if until, ok := h.accountMutes[acc.Name]; ok && until.After(h.now()) {
@@ -425,6 +430,7 @@ func (h *Hub) unregisterLocked(s *Session, reason string) {
 	m.left = true
 	h.users--
 	h.names.remove(m.name, m)
+	h.claims.Release(m.name, m.id)
 	if m.account != "" && h.byAccount[m.accountID] == m {
 		delete(h.byAccount, m.accountID)
 	}
