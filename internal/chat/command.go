@@ -201,43 +201,46 @@ func (s *Session) cmdNick(args string) error {
 	if args == "" || strings.Contains(args, " ") {
 		return s.usage("nick")
 	}
-	n, err := ParseName(args)
+	if _, err := ParseName(args); err == nil && s.refuseIfMuted() {
+		return nil // said once a minute, not at each try
+	}
+	s.tell(s.Nick(args))
+	return nil
+}
+
+// Nick renames the member, on all its devices, and tells everyone who shares a room with it.
+func (s *Session) Nick(name string) error {
+	n, err := ParseName(name)
 	if err == nil && s.hub.isReserved(n) {
 		err = badName("that name is reserved")
 	}
 	if bad, ok := err.(*NameError); ok {
-		s.notice(bad.Reason)
-		return nil
+		return fail(CodeBadName, "%s", bad.Reason)
 	}
-	if s.refuseIfMuted() {
-		return nil
+	if left := s.muted(); left > 0 {
+		return fail(CodeMuted, "you are muted for another %v", left.Round(1e9))
 	}
 	h := s.hub
 	acc, has, err := h.findAccount(n)
 	if err != nil {
 		h.log.Error("nick", "err", err)
-		s.notice("the server cannot check names just now, please try again later")
-		return nil
+		return fail(CodeUnavailable, "the server cannot check names just now, please try again later")
 	}
 	if !h.lockLive(s) {
 		return nil
 	}
 	defer h.mu.Unlock()
 	if has && acc.Name != s.account {
-		s.noticef("%s is registered: choose another name", n.Display)
-		return nil
+		return fail(CodeNameRegistered, "%s is registered: choose another name", n.Display)
 	}
 	if !has && h.isOperatorAccount(n.Display) {
-		s.noticef("%s is kept for an operator: choose another name", n.Display)
-		return nil
+		return fail(CodeNameRegistered, "%s is kept for an operator: choose another name", n.Display)
 	}
 	if holder, taken := h.names.find(n); taken && holder != s.member {
-		s.noticef("%s is taken", n.Display)
-		return nil
+		return fail(CodeNameInUse, "%s is taken", n.Display)
 	}
 	if h.bans.nameBannedLocked(n, h.now()) {
-		s.notice("that name is banned")
-		return nil
+		return fail(CodeNameBanned, "that name is banned")
 	}
 	old := s.name
 	if old.Display == n.Display {
@@ -249,8 +252,7 @@ func (s *Session) cmdNick(args string) error {
 		if err := h.claims.Claim(old, s.member.id); err != nil {
 			h.log.Error("names: the old name cannot be claimed back", "name", old.Display, "err", err)
 		}
-		s.noticef("%s is taken", n.Display)
-		return nil
+		return fail(CodeNameInUse, "%s is taken", n.Display)
 	}
 	h.names.remove(old, s.member)
 	h.names.add(n, s.member)
@@ -270,7 +272,12 @@ func (s *Session) cmdMsg(args string) error {
 	if name == "" || text == "" {
 		return s.usage("msg")
 	}
-	s.private(name, text)
+	err := s.Private(name, text)
+	if e, ok := err.(*Error); ok && e.Code == CodeMuted {
+		s.refuseIfMuted() // said once a minute, not at each try
+		return nil
+	}
+	s.tell(err)
 	return nil
 }
 
@@ -299,32 +306,39 @@ func (s *Session) cmdReply(args string) error {
 			to.name.Display, to.name.Display)
 	default:
 		h.mu.Unlock()
-		s.sendPrivate(to, text)
+		if !s.refuseIfMuted() {
+			s.sendPrivate(to, text)
+		}
 		return nil
 	}
 	h.mu.Unlock()
 	return nil
 }
 
-// private sends text to the member called name, marked private at both ends.
-func (s *Session) private(name, text string) {
+// Private sends text to the member called name, marked private at both ends, on all the
+// devices of both.
+func (s *Session) Private(name, text string) error {
 	text = clean(text, 1<<20) // not under the lock
+	if text == "" {
+		return fail(CodeNeedArgs, "no text to send")
+	}
 	h := s.hub
 	if !h.lockLive(s) {
-		return
+		return nil
 	}
 	to, ok := h.findLocked(name)
+	h.mu.Unlock()
 	switch {
 	case !ok:
-		s.noticef("no one called %s is online", clean(name, MaxNameLen*4))
+		return fail(CodeNoSuchName, "no one called %s is online", clean(name, MaxNameLen*4))
 	case to == s.member:
-		s.notice("that is you")
-	default:
-		h.mu.Unlock()
-		s.sendPrivate(to, text)
-		return
+		return fail(CodeNotOnSelf, "that is you")
 	}
-	h.mu.Unlock()
+	if left := s.muted(); left > 0 {
+		return fail(CodeMuted, "you are muted for another %v", left.Round(1e9))
+	}
+	s.sendPrivate(to, text)
+	return nil
 }
 
 // sendPrivate shows text, already cleaned, to the member to and to s's member, marked private
@@ -333,7 +347,7 @@ func (s *Session) private(name, text string) {
 // it back. With a guest on either side it is kept nowhere: a guest's name belongs to whoever
 // holds it next. s is told so the first time.
 func (s *Session) sendPrivate(to *member, text string) {
-	if text == "" || s.refuseIfMuted() {
+	if text == "" {
 		return
 	}
 	h := s.hub

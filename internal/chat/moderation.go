@@ -36,28 +36,37 @@ func (s *Session) cmdKick(args string) error {
 	if name == "" {
 		return s.usage("kick")
 	}
+	s.tell(s.Kick("", name, reason))
+	return nil // the kicker is in the room, and hears who left it and why
+}
+
+// Kick puts the member called name out of the room called room ("": the device's current
+// one), for reason (may be empty): the room's owner and operators may, and only operators out
+// of the lobby, which is out of the chat.
+func (s *Session) Kick(room, name, reason string) error {
 	reason = clean(reason, maxReason)
 	h := s.hub
 	if !h.lockLive(s) {
 		return nil
 	}
 	defer h.mu.Unlock()
-	r := s.current.Load()
+	r, err := s.roomLocked(room)
+	if err != nil {
+		return err
+	}
 	if !s.oper && (r.owner != s.member || r == h.lobby) {
-		s.noticef("only operators and the owner of a room kick, and only operators from %s", h.lobby.name.Display)
-		return nil
+		return fail(CodeNotAllowed, "only operators and the owner of a room kick, and only operators from %s", h.lobby.name.Display)
 	}
-	who, ok := s.targetLocked(name)
-	if !ok {
-		return nil
-	}
-	if who.oper && !s.oper {
-		s.notice("operators cannot be kicked")
-		return nil
-	}
-	if !slices.Contains(who.rooms, r) {
-		s.noticef("%s is not in %s", who.name.Display, r.name.Display)
-		return nil
+	who, ok := h.findLocked(name)
+	switch {
+	case !ok:
+		return fail(CodeNoSuchName, "no one called %s is online", clean(name, MaxNameLen*4))
+	case who == s.member:
+		return fail(CodeNotOnSelf, "not on yourself")
+	case who.oper && !s.oper:
+		return fail(CodeNotAllowed, "operators cannot be kicked")
+	case !slices.Contains(who.rooms, r):
+		return fail(CodeTheyNotInRoom, "%s is not in %s", who.name.Display, r.name.Display)
 	}
 	why := "kicked by " + s.name.Display
 	because := ""
@@ -67,14 +76,14 @@ func (s *Session) cmdKick(args string) error {
 	h.log.Info("kick", "by", s.name.Display, "name", who.name.Display, "room", r.name.Display, "reason", reason)
 	if r == h.lobby {
 		h.dropLocked(who, DropKicked, why+because, "you were "+why+because)
-	} else {
-		h.partLocked(who, r, &Message{Kind: KindKick, Room: r.name.Display, From: who.name.Display, To: s.name.Display, Text: reason},
-			why+because, nil)
-		// Said once the member is out, so that a client showing one room at a time shows it
-		// in the room the member is now in.
-		who.tellf("you were kicked from %s by %s%s", r.name.Display, s.name.Display, because)
+		return nil
 	}
-	return nil // the kicker is in r, and hears who left it and why
+	h.partLocked(who, r, &Message{Kind: KindKick, Room: r.name.Display, From: who.name.Display, To: s.name.Display, Text: reason},
+		why+because, nil)
+	// Said once the member is out, so that a client showing one room at a time shows it in
+	// the room the member is now in.
+	who.tellf("you were kicked from %s by %s%s", r.name.Display, s.name.Display, because)
+	return nil
 }
 
 // dropLocked disconnects member who: it is told notice, and everyone who shares a room with

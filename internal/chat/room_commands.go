@@ -16,10 +16,38 @@ func (s *Session) cmdJoin(args string) error {
 	if args == "" || strings.Contains(args, " ") {
 		return s.usage("join")
 	}
-	n, err := parseRoomArg(args)
+	s.tell(s.join(args, func(r *Room, how joined) {
+		switch how {
+		case madeRoom:
+			s.noticef("you made %s and own it: plain lines now go there", r.name.Display)
+		case joinedRoom:
+			s.noticef("you joined %s (%d here): plain lines now go there", r.name.Display, len(r.list()))
+		case wasInRoom:
+			s.noticef("now talking in %s", r.name.Display)
+		}
+	}))
+	return nil
+}
+
+// joined says how a Join went.
+type joined uint8
+
+const (
+	joinedRoom joined = iota // the member joined a room others were in
+	madeRoom                 // the member made the room, and owns it
+	wasInRoom                // the member was in it already: it is this device's current room now
+)
+
+// Join puts the member in the room called room, on all its devices, making it (owned by the
+// member) if nobody is in it, and makes it where this device's plain lines go.
+func (s *Session) Join(room string) error { return s.join(room, nil) }
+
+// join is Join, calling done (when not nil) under the hub's lock once it is done, so that
+// what it says comes before what happens next in the room.
+func (s *Session) join(room string, done func(*Room, joined)) error {
+	n, err := parseRoomArg(room)
 	if bad, ok := err.(*NameError); ok {
-		s.notice(bad.Reason)
-		return nil
+		return fail(CodeBadName, "%s", bad.Reason)
 	}
 	h := s.hub
 	if !h.lockLive(s) {
@@ -28,9 +56,9 @@ func (s *Session) cmdJoin(args string) error {
 	r, exists := h.rooms.find(n)
 	var recent []Record
 	if !exists && h.keepsReplay() {
-		if s.refuseJoinLocked(r, exists) {
+		if err := s.mayJoinLocked(); err != nil {
 			h.mu.Unlock()
-			return nil
+			return err
 		}
 		// A room made again replays what was said in it before: read outside the lock.
 		h.startLoadLocked(n.looks[0])
@@ -45,37 +73,37 @@ func (s *Session) cmdJoin(args string) error {
 		r, exists = h.rooms.find(n) // someone may have made it meanwhile
 	}
 	defer h.mu.Unlock()
-	if s.refuseJoinLocked(r, exists) {
+	if exists && slices.Contains(s.rooms, r) {
+		s.setCurrent(r)
+		if done != nil {
+			done(r, wasInRoom)
+		}
 		return nil
 	}
+	if err := s.mayJoinLocked(); err != nil {
+		return err
+	}
+	how := joinedRoom
 	if !exists {
 		r = newRoom(n)
 		r.owner = s.member
 		r.recent = recent
 		h.addRoomLocked(r)
+		how = madeRoom
 	}
 	h.joinLocked(s, r)
-	if !exists {
-		s.noticef("you made %s and own it: plain lines now go there", r.name.Display)
-	} else {
-		s.noticef("you joined %s (%d here): plain lines now go there", r.name.Display, len(r.list()))
+	if done != nil {
+		done(r, how)
 	}
 	return nil
 }
 
-// refuseJoinLocked answers a /join that needs no joining (s is in r already: r becomes its
-// current room) or that is not allowed (s is in too many rooms), and reports whether it did.
-func (s *Session) refuseJoinLocked(r *Room, exists bool) bool {
-	if exists && slices.Contains(s.rooms, r) {
-		s.setCurrent(r)
-		s.noticef("now talking in %s", r.name.Display)
-		return true
-	}
+// mayJoinLocked says why the member may not join one more room, if it may not.
+func (s *Session) mayJoinLocked() error {
 	if len(s.rooms) >= s.hub.cfg.MaxRoomsPerUser {
-		s.noticef("you are in %d rooms, the most allowed: /part one first", len(s.rooms))
-		return true
+		return fail(CodeTooManyRooms, "you are in %d rooms, the most allowed: /part one first", len(s.rooms))
 	}
-	return false
+	return nil
 }
 
 // parseRoomArg is ParseRoom for a room a user typed, with "#" alone refused in words about a
@@ -87,44 +115,85 @@ func parseRoomArg(args string) (Name, error) {
 	return ParseRoom(args)
 }
 
-// roomArgLocked returns the room named by args, or the current room when args is empty,
-// telling the user when there is no such room.
-func (s *Session) roomArgLocked(args string) (*Room, bool) {
-	if args == "" {
-		return s.current.Load(), true
-	}
-	n, err := parseRoomArg(args)
-	if bad, ok := err.(*NameError); ok {
-		s.notice(bad.Reason)
-		return nil, false
-	}
-	r, ok := s.hub.rooms.find(n)
-	if !ok {
-		s.noticef("there is no room %s", n.Display)
-		return nil, false
-	}
-	return r, true
+func (s *Session) cmdPart(args string) error {
+	// Said before the part's other news (where plain lines go now), not after.
+	s.tell(s.part(args, "", func(r *Room) { s.noticef("you left %s", r.name.Display) }))
+	return nil
 }
 
-func (s *Session) cmdPart(args string) error {
+// Part takes the member out of the room called room ("": the device's current one), on all
+// its devices, telling the room why (reason may be empty). Leaving the last room goes back to
+// the lobby.
+func (s *Session) Part(room, reason string) error {
+	return s.part(room, reason, nil)
+}
+
+// part is Part, calling leaving (when not nil) once the room is known and before it is left.
+func (s *Session) part(room, reason string, leaving func(*Room)) error {
+	reason = clean(reason, maxReason)
 	h := s.hub
 	if !h.lockLive(s) {
 		return nil
 	}
 	defer h.mu.Unlock()
-	r, ok := s.roomArgLocked(args)
+	r, err := s.roomLocked(room)
 	switch {
-	case !ok:
-		return nil
+	case err != nil:
+		return err
 	case !slices.Contains(s.rooms, r):
-		s.noticef("you are not in %s", r.name.Display)
-		return nil
+		return fail(CodeNotInRoom, "you are not in %s", r.name.Display)
 	case r == h.lobby && len(s.rooms) == 1:
-		s.noticef("%s is your only room: /join another first, or /quit", r.name.Display)
+		return fail(CodeNotAllowed, "%s is your only room: /join another first, or /quit", r.name.Display)
+	}
+	if leaving != nil {
+		leaving(r)
+	}
+	h.partLocked(s.member, r, &Message{Kind: KindLeave, Room: r.name.Display, From: s.name.Display, Text: reason}, reason, s)
+	return nil
+}
+
+// roomLocked returns the room called room, or the device's current room when room is "".
+func (s *Session) roomLocked(room string) (*Room, error) {
+	if room == "" {
+		return s.current.Load(), nil
+	}
+	n, err := parseRoomArg(room)
+	if bad, ok := err.(*NameError); ok {
+		return nil, fail(CodeNoSuchRoom, "%s", bad.Reason)
+	}
+	r, ok := s.hub.rooms.find(n)
+	if !ok {
+		return nil, fail(CodeNoSuchRoom, "there is no room %s", n.Display)
+	}
+	return r, nil
+}
+
+// Say says text in the room called room ("": the device's current one), which the member must
+// be in; Action does text there, as /me does.
+func (s *Session) Say(room, text string) error    { return s.sayTo(room, KindChat, text) }
+func (s *Session) Action(room, text string) error { return s.sayTo(room, KindAction, text) }
+
+func (s *Session) sayTo(room string, kind Kind, text string) error {
+	text = clean(text, 1<<20)
+	if strings.TrimFunc(text, blank) == "" {
+		return fail(CodeNeedArgs, "no text to send")
+	}
+	if left := s.muted(); left > 0 {
+		return fail(CodeMuted, "you are muted for another %v", left.Round(1e9))
+	}
+	h := s.hub
+	if !h.lockLive(s) {
 		return nil
 	}
-	s.noticef("you left %s", r.name.Display)
-	h.partLocked(s.member, r, &Message{Kind: KindLeave, Room: r.name.Display, From: s.name.Display}, "", s)
+	r, err := s.roomLocked(room)
+	if err == nil && !slices.Contains(s.rooms, r) {
+		err = fail(CodeNotInRoom, "you are not in %s", r.name.Display)
+	}
+	h.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	s.sayIn(r, kind, text)
 	return nil
 }
 
@@ -152,8 +221,8 @@ func (s *Session) cmdWho(args string) error {
 		return nil
 	}
 	defer h.mu.Unlock()
-	r, ok := s.roomArgLocked(args)
-	if !ok {
+	r, err := s.roomLocked(args)
+	if s.tell(err) {
 		return nil
 	}
 	members := r.list()

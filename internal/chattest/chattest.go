@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
@@ -314,4 +315,62 @@ func (c *Clock) Add(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.now = c.now.Add(d)
+}
+
+// Recorder is a chat.Client that keeps what it is delivered, in order: for tests of the chat
+// domain on Message values, with no transport in between.
+type Recorder struct {
+	mu      sync.Mutex
+	got     []*chat.Message
+	dropped chat.DropReason
+}
+
+// Deliver implements chat.Client.
+func (r *Recorder) Deliver(m *chat.Message) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.got = append(r.got, m)
+}
+
+// Drop implements chat.Client.
+func (r *Recorder) Drop(reason chat.DropReason, _ string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.dropped = reason
+}
+
+// Take returns what was delivered since the last Take.
+func (r *Recorder) Take() []*chat.Message {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	got := r.got
+	r.got = nil
+	return got
+}
+
+// Dropped returns why the chat dropped the client, "" when it did not.
+func (r *Recorder) Dropped() chat.DropReason {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.dropped
+}
+
+// Enter connects a Recorder to hub from addr (e.g. "127.0.0.2") and answers the name prompt
+// with name.
+func Enter(t testing.TB, hub *chat.Hub, addr, name string) (*chat.Session, *Recorder) {
+	t.Helper()
+	rec := &Recorder{}
+	s, err := hub.Connect(rec, chat.Peer{Addr: netip.MustParseAddr(addr)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Handle([]byte(name)); err != nil {
+		t.Fatal(err)
+	}
+	if !s.Registered() {
+		t.Fatalf("%s did not enter: %v", name, rec.Take())
+	}
+	rec.Take()
+	t.Cleanup(s.Close)
+	return s, rec
 }

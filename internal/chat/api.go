@@ -1,0 +1,58 @@
+package chat
+
+import "fmt"
+
+// The typed domain API: what a member can do, as methods that say what went wrong with a
+// typed *Error rather than an English notice. The slash commands (command.go) are one front
+// end over them, turning an Error into its Text; an IRC transport maps each Code to its
+// numeric reply, the WebSocket to an error event. Success is shown by the events it causes
+// (a nick change, a line, a part), which every front end renders its own way.
+
+// ErrorCode says what kind of failure an Error is. Each transport maps the codes in one
+// place: lineproto shows Error.Text, IRC answers with a numeric.
+type ErrorCode uint8
+
+// The failures. The IRC numeric each will map to is in its comment.
+const (
+	CodeNoSuchName    ErrorCode = iota + 1 // no one online holds the name (401)
+	CodeNoSuchRoom                         // no room of that name (403)
+	CodeNotInRoom                          // the member is not in the room (442)
+	CodeTheyNotInRoom                      // the one named is not in the room (441)
+	CodeNotAllowed                         // the member's rights do not allow it (482, 481)
+	CodeNameInUse                          // someone online holds the name, or a look-alike (433)
+	CodeBadName                            // not a valid name, or reserved (432)
+	CodeNameRegistered                     // the name is another's account (433, with a reason)
+	CodeNameBanned                         // the name is banned (432, with a reason)
+	CodeNeedArgs                           // something needed is missing (461, 411, 412)
+	CodeMuted                              // the member may not talk now (404)
+	CodeTooManyRooms                       // in as many rooms as allowed (405)
+	CodeNotOnSelf                          // the member named itself (e.g. a kick)
+	CodeUnavailable                        // the server cannot do it just now (a store failing)
+)
+
+// Error is a failure of a member's action: Code for programs, Text for people, already safe
+// to show (user text in it is cleaned).
+type Error struct {
+	Code ErrorCode
+	Text string
+}
+
+func (e *Error) Error() string { return e.Text }
+
+func fail(code ErrorCode, format string, args ...any) *Error {
+	return &Error{Code: code, Text: fmt.Sprintf(format, args...)}
+}
+
+// tell shows err to the member on this device as a notice, when it is an *Error, and
+// reports whether there was one. The slash commands use it.
+func (s *Session) tell(err error) bool {
+	if err == nil {
+		return false
+	}
+	if e, ok := err.(*Error); ok {
+		s.notice(e.Text)
+	} else {
+		s.notice(err.Error())
+	}
+	return true
+}
