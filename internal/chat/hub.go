@@ -124,7 +124,7 @@ type Hub struct {
 	hashRates        hashRates     // bounds the hashes each address causes
 
 	bus        Bus
-	claims     Names // who holds which name, on every node
+	claims     Names         // who holds which name, on every node
 	nextID     atomic.Uint64 // the last number given to a member or a device
 	roomsByKey sync.Map      // room key → *Room, for deliver, which takes no lock; written under mu
 
