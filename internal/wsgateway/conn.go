@@ -32,6 +32,7 @@ type conn struct {
 	out       outQueue           // events not yet written; guarded by mu
 	backlog   connpolicy.Backlog // what was skipped for a slow reader; guarded by mu
 	writing   bool               // the writer is writing what it took from out; guarded by mu
+	written   uint64             // messages the writer has written; guarded by mu
 	closing   bool               // no more output is taken; guarded by mu
 	closeCode websocket.StatusCode
 	closeText string                 // what the close frame says; guarded by mu
@@ -206,11 +207,12 @@ func (c *conn) readLoop() {
 	}
 }
 
-// busy reports whether the connection has output queued or being written.
-func (c *conn) busy() bool {
+// busy reports whether the connection has output queued or being written, and how many
+// messages its writer has written.
+func (c *conn) busy() (bool, uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.pendingLocked() || c.writing
+	return c.pendingLocked() || c.writing, c.written
 }
 
 func (c *conn) isClosing() bool {

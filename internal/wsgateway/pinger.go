@@ -23,16 +23,18 @@ func (c *conn) pingLoop() {
 			return
 		case <-t.C:
 		}
-		if c.busy() {
+		busy, written := c.busy()
+		if busy {
 			continue // the socket's write deadline watches a client that has output coming
 		}
-		start := time.Now()
 		ctx, cancel := context.WithTimeout(context.Background(), c.srv.cfg.PingInterval)
 		err := c.ws.Ping(ctx)
 		cancel()
 		if err != nil {
-			if c.nc.progressSince(start) && !c.isClosing() {
-				continue // the pong waits behind output the client is still reading
+			// Output that came meanwhile may hold the pong back while the client reads it.
+			// (Bytes moving on the socket say nothing here: the ping itself moves some.)
+			if busy, w := c.busy(); (busy || w != written) && !c.isClosing() {
+				continue
 			}
 			c.finish(websocket.StatusPolicyViolation, connpolicy.ReasonPingTimeout, "no answer to ping", false)
 			c.ws.CloseNow()

@@ -40,6 +40,9 @@ func (c *conn) writeLoop() {
 		err := c.ws.Write(context.Background(), websocket.MessageText, msg)
 		c.mu.Lock()
 		c.writing = false
+		if err == nil {
+			c.written++
+		}
 		c.mu.Unlock()
 		if err != nil {
 			reason := connpolicy.ReasonWriteError
