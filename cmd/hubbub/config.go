@@ -110,6 +110,7 @@ func flagSet(cfg *Config, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&cfg.AdminAddr, "admin-addr", cfg.AdminAddr, "admin HTTP listener `address`: /metrics, /healthz, /readyz and, with --pprof, /debug/pprof/; keep it private; empty turns it off")
 	fs.BoolVar(&cfg.PProf, "pprof", cfg.PProf, "serve /debug/pprof/ on the admin listener")
 	fs.StringVar(&cfg.PublicURL, "public-url", cfg.PublicURL, "`URL` users reach the web page at (e.g. https://chat.example.com); its host may open /ws")
+	fs.DurationVar(&cfg.Line.PingInterval, "ws-ping-interval", cfg.Line.PingInterval, "how often an idle WebSocket client is pinged; one that does not answer within this `duration` is disconnected; 0: never")
 	fs.StringVar(&cfg.WSOrigins, "ws-origins", cfg.WSOrigins, "comma-separated `hosts` whose pages may open /ws besides --public-url's and loopback (path.Match patterns, e.g. *.example.com)")
 	fs.DurationVar(&cfg.HTTPIdleTimeout, "http-idle-timeout", cfg.HTTPIdleTimeout, "an HTTP connection idle between requests this `duration` is closed")
 	fs.DurationVar(&cfg.HTTPTimeout, "http-timeout", cfg.HTTPTimeout, "time to read an HTTP request and to write its answer (not /ws, which lives on; not /debug/pprof/)")
@@ -254,8 +255,8 @@ func (c *Config) validate() error {
 	if c.Chat.Replay < 0 || c.HistoryMaxAge < 0 || c.HistoryMaxRows < 0 {
 		errs = append(errs, errors.New("--replay, --history-max-age and --history-max-rows cannot be negative"))
 	}
-	if c.Line.FloodAfter < 0 || c.Chat.FloodMute < 0 {
-		errs = append(errs, errors.New("--flood-after and --flood-mute cannot be negative"))
+	if c.Line.FloodAfter < 0 || c.Chat.FloodMute < 0 || c.Line.PingInterval < 0 {
+		errs = append(errs, errors.New("--flood-after, --flood-mute and --ws-ping-interval cannot be negative"))
 	}
 	if c.Line.MaxQueue < c.Line.MaxLine+256 {
 		errs = append(errs, fmt.Errorf("--max-queue (%d) must exceed --max-line (%d) by at least 256", c.Line.MaxQueue, c.Line.MaxLine))
@@ -387,12 +388,9 @@ func (c *Config) historyPath() (string, error) {
 // every client is held to whatever it connects with.
 func (c *Config) wsConfig() wsgateway.Config {
 	ws := wsgateway.DefaultConfig()
-	ws.MaxMessage = c.Line.MaxLine + 64 // the JSON around a line
-	ws.MaxQueue = c.Line.MaxQueue
-	ws.WriteTimeout = c.Line.WriteTimeout
-	ws.RegisterTimeout = c.Line.RegisterTimeout
-	ws.LineRate, ws.LineBurst = c.Line.LineRate, c.Line.LineBurst
-	ws.FloodAfter = c.Line.FloodAfter
+	ws.Limits = c.Line
+	// A message is a line and the JSON around it.
+	ws.MaxMessage = c.Line.MaxLine + 64
 	if host, _ := c.publicHost(); host != "" { // checked by validate
 		ws.OriginPatterns = append(ws.OriginPatterns, host)
 	}

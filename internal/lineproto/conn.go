@@ -17,45 +17,30 @@ import (
 	"golang.org/x/sys/unix"
 
 	"hubbub/internal/chat"
+	"hubbub/internal/connpolicy"
 )
-
-// closeReason says why a connection ended; the first reason recorded is the one logged and
-// reported to the Observer, which makes a metric label of it: it is always one of these.
-type closeReason string
-
-const (
-	reasonClientClosed    closeReason = "client closed"
-	reasonQuit            closeReason = "quit"
-	reasonReadError       closeReason = "read error"
-	reasonSlowConsumer    closeReason = "slow consumer"
-	reasonWriteTimeout    closeReason = "write timeout"
-	reasonWriteError      closeReason = "write error"
-	reasonRegisterTimeout closeReason = "register timeout"
-	reasonShutdown        closeReason = "server shutdown"
-	reasonPanic           closeReason = "panic"
-	reasonBanned          closeReason = "banned"
-	reasonKicked          closeReason = "kicked"
-	reasonLoggedOut       closeReason = "logged out"
-	reasonDropped         closeReason = "dropped" // by the chat, for a reason this transport does not know
-)
-
-// dropReason maps the chat's reason for ending a connection to one of ours.
-func dropReason(r chat.DropReason) closeReason {
-	switch r {
-	case chat.DropKicked:
-		return reasonKicked
-	case chat.DropBanned:
-		return reasonBanned
-	case chat.DropLoggedOut:
-		return reasonLoggedOut
-	}
-	return reasonDropped
-}
 
 var (
-	noticeRegisterTimeout = []byte("*** timed out waiting for your name, goodbye\r\n")
-	noticeHere            = []byte("*** yes, the server is here\r\n") // the answer to telnet's AYT
-	wontEchoLineEnd       = []byte{iac, wont, optEcho, '\r', '\n'}
+	noticeHere      = &chat.Message{Kind: chat.KindNotice, Text: "yes, the server is here"} // the answer to telnet's AYT
+	wontEchoLineEnd = []byte{iac, wont, optEcho, '\r', '\n'}
+)
+
+// connState is where a connection is in its life. It only moves forward.
+type connState uint8
+
+const (
+	stateOpen     connState = iota // output is taken
+	stateDraining                  // sealed: no more output is taken; our side closes once what is queued is sent
+	stateClosed                    // the socket is closed; what was queued is dropped
+)
+
+// writerState says who is writing a connection's output, if anyone.
+type writerState uint8
+
+const (
+	writerIdle     writerState = iota // nobody: output goes to the flusher (see flushQueued)
+	writerFlushing                    // a flusher is writing output it took from the queue
+	writerOwn                         // a writer goroutine of the connection's own waits for a full socket
 )
 
 // readBufSize is the size of the buffer a connection borrows for one read.
@@ -76,10 +61,7 @@ type conn struct {
 	session *chat.Session
 	done    chan struct{} // closed when the socket is closed; stops waits
 
-	// Line rate limiting: a token bucket, used only by the read loop.
-	tokens         float64
-	lastFill       time.Time
-	throttledSince time.Time // when the client began to send faster than the rate, without let-up
+	bucket connpolicy.Bucket // the line rate; used only by the read loop
 
 	flusher   *flusher      // writes this connection's output while the socket takes it
 	flushedAt time.Duration // when its flusher last wrote it, from the flusher's epoch, or 0 for never; used only by the flusher
@@ -95,20 +77,14 @@ type conn struct {
 	echoShown atomic.Bool
 
 	mu          sync.Mutex
-	writerIdle  sync.Cond          // signalled when the writer exits; uses mu
-	out         outQueue           // output not yet written; guarded by mu
-	flushQueued bool               // c is on its flusher's list; guarded by mu
-	flushing    bool               // a flusher is writing output it took from out; guarded by mu
-	writing     bool               // a writer goroutine of its own is running; guarded by mu
-	queuedMsgs  int                // messages queued since the last write, for metrics; guarded by mu
-	skipped     int                // chat lines skipped for a slow reader, not yet told; guarded by mu
-	told        bool               // the reader was told it fell behind and has not caught up since; guarded by mu
-	privSkipped *chat.PrivateSkips // private messages skipped, not yet told; nil: none; guarded by mu
-	privTold    bool               // the reader was told of private messages skipped and has not caught up since; guarded by mu
-	sealed      bool               // no more output is accepted; guarded by mu
-	draining    bool               // close our side once out is sent; guarded by mu
-	closed      bool               // the socket is closed; guarded by mu
-	reason      closeReason        // why the connection ends; guarded by mu
+	writerDone  sync.Cond              // signalled when the writer of its own exits; uses mu
+	out         outQueue               // output not yet written; guarded by mu
+	backlog     connpolicy.Backlog     // what was skipped for a slow reader; guarded by mu
+	state       connState              // guarded by mu
+	writer      writerState            // guarded by mu
+	flushQueued bool                   // c is on its flusher's list (whatever writer is); guarded by mu
+	queuedMsgs  int                    // messages queued since the last write, for metrics; guarded by mu
+	reason      connpolicy.CloseReason // why the connection ends; guarded by mu
 }
 
 func newConn(srv *Server, nc *net.TCPConn, f *flusher) (*conn, error) {
@@ -117,16 +93,15 @@ func newConn(srv *Server, nc *net.TCPConn, f *flusher) (*conn, error) {
 		return nil, fmt.Errorf("raw conn: %w", err)
 	}
 	c := &conn{
-		srv:      srv,
-		nc:       nc,
-		flusher:  f,
-		raw:      raw,
-		started:  time.Now(),
-		done:     make(chan struct{}),
-		tokens:   float64(srv.cfg.LineBurst),
-		lastFill: time.Now(),
+		srv:     srv,
+		nc:      nc,
+		flusher: f,
+		raw:     raw,
+		started: time.Now(),
+		done:    make(chan struct{}),
+		bucket:  connpolicy.NewBucket(srv.cfg),
 	}
-	c.writerIdle.L = &c.mu
+	c.writerDone.L = &c.mu
 	// telnet's "toggle autosynch" sends IAC DM as urgent data after Ctrl-C; kept in line, it
 	// is a telnet command the Decoder skips, where out of line it would leave a stray byte.
 	var serr error
@@ -146,7 +121,7 @@ func newConn(srv *Server, nc *net.TCPConn, f *flusher) (*conn, error) {
 
 // Deliver queues m for the client (chat.Client). It never blocks.
 func (c *conn) Deliver(m *chat.Message) {
-	b := m.Encoded(lineEncoding{})
+	b := m.Encoded(c.srv.enc)
 	switch m.Kind {
 	case chat.KindSecretPrompt:
 		if c.echoShown.Load() {
@@ -173,22 +148,20 @@ func (c *conn) Deliver(m *chat.Message) {
 			c.echoShown.Store(true)
 		}
 	}
-	switch {
-	case len(b) == 0:
-	case m.Skippable():
-		c.write(b, kindRoom)
+	if len(b) == 0 {
+		return
+	}
+	switch kind, from, kept := connpolicy.KindOf(m); kind {
+	case connpolicy.KindPrivate:
+		c.writePrivate(b, privateLine{from: from, kept: kept})
 	default:
-		if from, ok := m.PrivateFrom(); ok {
-			c.writePrivate(b, privateLine{from: from, kept: m.ID != 0})
-		} else {
-			c.write(b, kindKept)
-		}
+		c.write(b, kind)
 	}
 }
 
 // Drop ends the connection after what is queued is sent (chat.Client): a kick or a ban.
 func (c *conn) Drop(reason chat.DropReason, _ string) {
-	c.finish(dropReason(reason), nil)
+	c.finish(connpolicy.FromDrop(reason), nil)
 }
 
 // remoteAddr returns the client's address, as the chat sees it.
@@ -201,20 +174,19 @@ func remoteAddr(nc net.Conn) netip.Addr {
 
 // finish ends the connection gracefully: it queues notice (if any) as the last output, sends
 // what is queued, closes our side, and waits a little for the client to close its side.
-func (c *conn) finish(reason closeReason, notice []byte) {
+func (c *conn) finish(reason connpolicy.CloseReason, notice []byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.sealed {
+	if c.state != stateOpen {
 		return
 	}
-	if c.reason == "" {
+	if c.reason == connpolicy.ReasonNone {
 		c.reason = reason
 	}
 	if notice != nil {
-		c.out.write(notice, kindKept)
+		c.out.write(notice, connpolicy.KindKept)
 	}
-	c.sealed = true
-	c.draining = true
+	c.state = stateDraining
 	switch {
 	case c.pendingLocked():
 		// Whoever writes the rest closes our side once the queue is empty. A connection on
@@ -225,31 +197,31 @@ func (c *conn) finish(reason closeReason, notice []byte) {
 		} else {
 			c.flusher.nudge()
 		}
-	case !c.writing && !c.flushing && !c.flushQueued:
+	case c.writer == writerIdle && !c.flushQueued:
 		c.nc.CloseWrite() // nothing queued, nothing in flight
 	}
 	c.nc.SetReadDeadline(time.Now().Add(lingerTimeout))
 }
 
 // closeLocked closes the socket at once, dropping what is queued. c.mu must be held.
-func (c *conn) closeLocked(reason closeReason) {
-	if c.reason == "" {
+func (c *conn) closeLocked(reason connpolicy.CloseReason) {
+	if c.reason == connpolicy.ReasonNone {
 		c.reason = reason
 	}
-	if c.closed {
+	if c.state == stateClosed {
 		return
 	}
-	c.closed = true
-	c.sealed = true
+	c.state = stateClosed
 	c.out.reset()
 	c.nc.Close()
 	close(c.done)
 }
 
+// isSealed reports whether the connection takes no more output: it is closing.
 func (c *conn) isSealed() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.sealed
+	return c.state != stateOpen
 }
 
 // serve runs the read loop until the connection ends, then cleans up.
@@ -260,19 +232,19 @@ func (c *conn) serve() {
 			c.srv.log.Error("panic serving connection", "remote", c.nc.RemoteAddr().String(),
 				"name", c.session.Name(), "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
 			c.mu.Lock()
-			c.closeLocked(reasonPanic)
+			c.closeLocked(connpolicy.ReasonPanic)
 			c.mu.Unlock()
 		}
 	}()
 	var err error
 	c.session, err = c.srv.hub.Connect(c, chat.Peer{Addr: remoteAddr(c.nc)})
 	if err != nil {
-		c.finish(reasonBanned, nil) // the chat said why
+		c.finish(connpolicy.ReasonBanned, nil) // the chat said why
 	}
-	if c.srv.cfg.RegisterTimeout > 0 {
-		c.nc.SetReadDeadline(time.Now().Add(c.srv.cfg.RegisterTimeout))
+	if d := c.srv.cfg.RegisterDeadline(c.started); !d.IsZero() {
+		c.nc.SetReadDeadline(d)
 	}
-	dec := NewDecoder(c.srv.cfg.MaxLine)
+	dec := c.srv.framing.NewDecoder(c.srv.cfg.MaxLine)
 	registered := false
 	for {
 		if err := c.raw.Read(c.waitFn); err != nil {
@@ -304,7 +276,7 @@ func (c *conn) serve() {
 func (c *conn) clearRegisterDeadline() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.sealed {
+	if c.state == stateOpen {
 		c.nc.SetReadDeadline(time.Time{})
 	}
 }
@@ -312,16 +284,16 @@ func (c *conn) clearRegisterDeadline() {
 // readFailed records why a read failed and reports whether the read loop should stop.
 func (c *conn) readFailed(err error, registered bool) bool {
 	if errors.Is(err, os.ErrDeadlineExceeded) && !registered && !c.isSealed() {
-		c.finish(reasonRegisterTimeout, noticeRegisterTimeout)
+		c.finish(connpolicy.ReasonRegisterTimeout, c.srv.noticeRegisterTimeout)
 		return false // wait, briefly, for the client to close
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.reason == "" {
+	if c.reason == connpolicy.ReasonNone {
 		if errors.Is(err, io.EOF) {
-			c.reason = reasonClientClosed
+			c.reason = connpolicy.ReasonClientClosed
 		} else {
-			c.reason = reasonReadError
+			c.reason = connpolicy.ReasonReadError
 		}
 	}
 	return true
@@ -341,9 +313,9 @@ func (c *conn) answered() {
 }
 
 // handleInput passes each complete line in p to the chat, at most LineRate lines a second.
-func (c *conn) handleInput(dec *Decoder, p []byte) {
+func (c *conn) handleInput(dec Decoder, p []byte) {
 	for len(p) > 0 {
-		dec.Hiding = c.hiding.Load()
+		dec.SetHiding(c.hiding.Load())
 		n, ev := dec.Decode(p)
 		p = p[n:]
 		if ev == NeedMore {
@@ -354,18 +326,18 @@ func (c *conn) handleInput(dec *Decoder, p []byte) {
 		}
 		switch ev {
 		case LineTooLong:
-			c.write(c.srv.lineTooLong, kindKept)
+			c.write(c.srv.lineTooLong, connpolicy.KindKept)
 			c.session.TooLong()
 			continue
 		case Reply:
-			c.write(dec.Reply(), kindKept)
+			c.write(dec.Reply(), connpolicy.KindKept)
 			continue
 		case AreYouThere:
 			// Answered at the line rate: a stream of AYTs must not become a stream of answers.
-			if !c.takeToken() {
+			if !c.bucket.Take(c.done, c.session, c.srv.obs) {
 				return
 			}
-			c.write(noticeHere, kindKept)
+			c.write(noticeHere.Encoded(c.srv.enc), connpolicy.KindKept)
 			continue
 		case AbortOutput:
 			c.abortOutput()
@@ -377,7 +349,7 @@ func (c *conn) handleInput(dec *Decoder, p []byte) {
 			c.echoOff.Store(false)
 			continue
 		}
-		if !c.takeToken() {
+		if !c.bucket.Take(c.done, c.session, c.srv.obs) {
 			return
 		}
 		c.srv.obs.LineReceived()
@@ -386,46 +358,10 @@ func (c *conn) handleInput(dec *Decoder, p []byte) {
 		}
 		if err := c.session.Handle(dec.Line()); errors.Is(err, chat.ErrQuit) {
 			c.session.Close() // others hear of it now, not when the client gets round to closing
-			c.finish(reasonQuit, nil)
+			c.finish(connpolicy.ReasonQuit, nil)
 			return
 		}
 	}
-}
-
-// takeToken waits until the line rate allows one more line. Waiting here, instead of dropping
-// lines, slows a flooding client down: the kernel stops accepting its data once our receive
-// buffer fills. It reports false when the connection closed while waiting.
-func (c *conn) takeToken() bool {
-	rate := c.srv.cfg.LineRate
-	if rate <= 0 {
-		return true
-	}
-	now := time.Now()
-	c.tokens = min(c.tokens+now.Sub(c.lastFill).Seconds()*rate, float64(max(c.srv.cfg.LineBurst, 1)))
-	c.lastFill = now
-	if c.tokens >= 1 {
-		c.throttledSince = time.Time{}
-	} else {
-		c.srv.obs.RateLimited()
-		if c.throttledSince.IsZero() {
-			c.throttledSince = now
-		} else if after := c.srv.cfg.FloodAfter; after > 0 && now.Sub(c.throttledSince) > after {
-			c.throttledSince = time.Time{}
-			c.session.Flooding()
-		}
-		wait := time.Duration((1 - c.tokens) / rate * float64(time.Second))
-		t := time.NewTimer(wait)
-		select {
-		case <-t.C:
-		case <-c.done:
-			t.Stop()
-			return false
-		}
-		c.tokens = 1
-		c.lastFill = time.Now()
-	}
-	c.tokens--
-	return true
 }
 
 // cleanup runs when the read loop ends: the member leaves, the writer stops, the socket closes.
@@ -434,17 +370,17 @@ func (c *conn) cleanup() {
 		c.session.Close()
 	}
 	c.mu.Lock()
-	c.closeLocked(reasonClientClosed)
-	for c.writing {
-		c.writerIdle.Wait()
+	c.closeLocked(connpolicy.ReasonClientClosed)
+	for c.writer == writerOwn {
+		c.writerDone.Wait()
 	}
 	reason := c.reason
 	c.mu.Unlock()
-	c.srv.obs.Closed(string(reason))
+	c.srv.obs.Closed(reason)
 	name := ""
 	if c.session != nil {
 		name = c.session.Name()
 	}
 	c.srv.log.Info("connection closed", "service", "chat", "remote", c.nc.RemoteAddr().String(),
-		"name", name, "duration", time.Since(c.started).Round(time.Millisecond), "reason", string(reason))
+		"name", name, "duration", time.Since(c.started).Round(time.Millisecond), "reason", reason.String())
 }

@@ -2,6 +2,24 @@ package lineproto
 
 import "unicode/utf8"
 
+// Decoder frames what a client sends into lines and the events of its protocol. A Server
+// takes one per connection from its Framing; TelnetDecoder is the default, and another
+// transport (IRC) brings its own to reuse the TCP engine. It is used by one read loop only.
+type Decoder interface {
+	// Decode consumes p until a line completes, a line becomes too long, an event needs the
+	// connection, or p is used up; it returns how many bytes it consumed and what happened.
+	Decode(p []byte) (int, Event)
+	// Line returns the line after LineReady, until the next Decode; it may point into p.
+	Line() []byte
+	// Reply returns the bytes to send back after Reply.
+	Reply() []byte
+	// Release lets go of buffers that hold nothing, between reads, so that an idle
+	// connection holds no memory.
+	Release()
+	// SetHiding says whether a password is being typed (chat.KindSecretPrompt was sent).
+	SetHiding(on bool)
+}
+
 // Event is what Decoder.Decode found.
 type Event uint8
 
@@ -21,7 +39,7 @@ const (
 	// AbortOutput means the client sent telnet's AO: it wants the output waiting for it dropped.
 	AbortOutput
 	// EchoOn means the client agreed (DO ECHO) to the server's offer to echo, made while a
-	// password is typed (see Decoder.Hiding): it no longer shows what is typed.
+	// password is typed (see Decoder.SetHiding): it no longer shows what is typed.
 	EchoOn
 	// EchoOff means the client refused (DONT ECHO) that offer, or withdrew its agreement: what
 	// is typed shows.
@@ -72,20 +90,21 @@ const maxSubnegotiation = 512
 // special marks the bytes that end a run of plain line text.
 var special = [256]bool{'\r': true, '\n': true, iac: true, 0x08: true, 0x7f: true}
 
-// Decoder turns the bytes of a telnet or nc client into lines. It accepts LF, CR LF,
+// TelnetDecoder turns the bytes of a telnet or nc client into lines: the Decoder a Server
+// uses unless it is given another (Framing). It accepts LF, CR LF,
 // telnet's CR NUL and a lone CR as line ends, strips telnet commands and option negotiation, applies
 // backspace (0x08), DEL (0x7f) and telnet's erase-character and erase-line, and never holds
 // more than max bytes of a line however long the line is. The zero value is not usable; use
-// NewDecoder.
+// NewTelnetDecoder.
 //
 // Telnet's other commands get the meaning a telnet user expects. Ctrl-C, Ctrl-\ and Ctrl-Z
 // (IP, BRK, SUSP; ABORT too) abandon the line being typed and never end the session. telnet
 // follows each with DO TIMING-MARK and shows nothing more until it is answered, so DO
 // TIMING-MARK is answered WILL TIMING-MARK (RFC 860) every time. Any other option the client
 // offers (WILL) or asks for (DO) is refused once with DONT or WONT, but ECHO while the server
-// offers it (Hiding); WONT and DONT need no answer, as every option is already off or, for
+// offers it (SetHiding); WONT and DONT need no answer, as every option is already off or, for
 // ECHO, turned off by the server's own WONT ECHO once the password is read. AYT and AO are reported for the connection to act on.
-type Decoder struct {
+type TelnetDecoder struct {
 	max        int
 	state      decodeState
 	subneg     int    // bytes of the current subnegotiation
@@ -93,26 +112,26 @@ type Decoder struct {
 	line       []byte // the line being assembled when it spans reads or is edited
 	out        []byte // the last line returned
 	reply      [3]byte
-	// Hiding is set by the connection while the server has offered to echo (IAC WILL ECHO,
+	// hiding is set by the connection (SetHiding) while the server has offered to echo (IAC WILL ECHO,
 	// so that a password does not show): DO and DONT ECHO are then the client's answer,
 	// reported as EchoOn and EchoOff and not answered again, where otherwise DO ECHO is
 	// refused like any option.
-	Hiding bool
+	hiding bool
 	// refused marks the options already refused, (WONT for DO, DONT for WILL): each is refused
 	// once, so that a client repeating a request cannot make the server talk without end.
 	// Allocated at the first request: nc and telnet on a port other than 23 never negotiate.
 	refused *[2][256 / 8]byte
 }
 
-// NewDecoder returns a Decoder for lines of at most max bytes.
-func NewDecoder(max int) *Decoder {
-	return &Decoder{max: max}
+// NewTelnetDecoder returns a decoder for lines of at most max bytes.
+func NewTelnetDecoder(max int) *TelnetDecoder {
+	return &TelnetDecoder{max: max}
 }
 
 // Decode consumes p until a line completes, a line becomes too long, or p is used up. It
 // returns how many bytes it consumed and what happened. After LineReady, Line returns the line
 // until the next call to Decode; it may point into p.
-func (d *Decoder) Decode(p []byte) (int, Event) {
+func (d *TelnetDecoder) Decode(p []byte) (int, Event) {
 	n := 0
 	for n < len(p) {
 		if d.state == stData {
@@ -176,7 +195,7 @@ func (d *Decoder) Decode(p []byte) (int, Event) {
 
 // telnet takes byte c of a telnet command. It is apart from Decode so that the plain path
 // stays small.
-func (d *Decoder) telnet(c byte) Event {
+func (d *TelnetDecoder) telnet(c byte) Event {
 	switch d.state {
 	case stIAC:
 		d.state = stData
@@ -206,7 +225,7 @@ func (d *Decoder) telnet(c byte) Event {
 	case stWill, stDo:
 		asked := d.state
 		d.state = stData
-		if asked == stDo && c == optEcho && d.Hiding {
+		if asked == stDo && c == optEcho && d.hiding {
 			return EchoOn
 		}
 		if d.answer(asked, c) {
@@ -216,7 +235,7 @@ func (d *Decoder) telnet(c byte) Event {
 		d.state = stData
 	case stDont:
 		d.state = stData
-		if c == optEcho && d.Hiding {
+		if c == optEcho && d.hiding {
 			return EchoOff
 		}
 	case stSB:
@@ -238,15 +257,15 @@ func (d *Decoder) telnet(c byte) Event {
 }
 
 // Line returns the line found by the last Decode that returned LineReady, without its line end.
-func (d *Decoder) Line() []byte { return d.out }
+func (d *TelnetDecoder) Line() []byte { return d.out }
 
 // Reply returns the telnet answer found by the last Decode that returned Reply. It is valid
 // until the next call to Decode.
-func (d *Decoder) Reply() []byte { return d.reply[:] }
+func (d *TelnetDecoder) Reply() []byte { return d.reply[:] }
 
 // answer sets the reply to IAC WILL or IAC DO (asked) of option, and reports whether there is
 // one to send.
-func (d *Decoder) answer(asked decodeState, option byte) bool {
+func (d *TelnetDecoder) answer(asked decodeState, option byte) bool {
 	verb, side := byte(dont), 0 // the client offers to do option: we do not want it
 	if asked == stDo {
 		if option == optTimingMark {
@@ -268,16 +287,19 @@ func (d *Decoder) answer(asked decodeState, option byte) bool {
 }
 
 // startOver abandons the line being typed, even one that is too long: what follows is a new line.
-func (d *Decoder) startOver() {
+func (d *TelnetDecoder) startOver() {
 	d.line = d.line[:0]
 	d.discarding = false
 }
 
+// SetHiding says whether the server has offered to echo while a password is typed (Decoder).
+func (d *TelnetDecoder) SetHiding(on bool) { d.hiding = on }
+
 // Pending returns how many bytes of an unfinished line the decoder holds.
-func (d *Decoder) Pending() int { return len(d.line) }
+func (d *TelnetDecoder) Pending() int { return len(d.line) }
 
 // Release drops the line buffer when it holds nothing, so an idle connection keeps no memory.
-func (d *Decoder) Release() {
+func (d *TelnetDecoder) Release() {
 	if len(d.line) == 0 {
 		d.line = nil
 	}
@@ -294,7 +316,7 @@ func indexSpecial(p []byte) int {
 }
 
 // appendRun adds plain bytes to the line, switching to discarding when it would pass max.
-func (d *Decoder) appendRun(run []byte) Event {
+func (d *TelnetDecoder) appendRun(run []byte) Event {
 	if d.discarding || len(run) == 0 {
 		return NeedMore
 	}
@@ -308,7 +330,7 @@ func (d *Decoder) appendRun(run []byte) Event {
 }
 
 // finish ends the current line: LineReady, or NeedMore when it was being discarded.
-func (d *Decoder) finish() Event {
+func (d *TelnetDecoder) finish() Event {
 	if d.discarding {
 		d.discarding = false
 		d.line = d.line[:0]
@@ -320,7 +342,7 @@ func (d *Decoder) finish() Event {
 }
 
 // erase removes the last character (a whole UTF-8 sequence when it is one) from the line.
-func (d *Decoder) erase() {
+func (d *TelnetDecoder) erase() {
 	if d.discarding || len(d.line) == 0 {
 		return
 	}

@@ -17,7 +17,7 @@ const (
 // decodeChunks feeds chunks to a new decoder and returns the lines and the other events.
 func decodeChunks(t testing.TB, max int, chunks ...[]byte) []string {
 	t.Helper()
-	d := NewDecoder(max)
+	d := NewTelnetDecoder(max)
 	var got []string
 	for _, p := range chunks {
 		for len(p) > 0 {
@@ -122,7 +122,7 @@ func TestDecoder(t *testing.T) {
 }
 
 func TestDecoderZeroCopy(t *testing.T) {
-	d := NewDecoder(100)
+	d := NewTelnetDecoder(100)
 	p := []byte("hello\nworld\r\n")
 	n, ev := d.Decode(p)
 	if ev != LineReady || n != 6 {
@@ -134,7 +134,7 @@ func TestDecoderZeroCopy(t *testing.T) {
 }
 
 func TestDecoderRelease(t *testing.T) {
-	d := NewDecoder(100)
+	d := NewTelnetDecoder(100)
 	d.Decode([]byte("part"))
 	d.Release()
 	if d.Pending() != 4 {
@@ -188,7 +188,7 @@ func FuzzDecoder(f *testing.F) {
 
 func BenchmarkDecoder(b *testing.B) {
 	in := bytes.Repeat([]byte("<bench> a chat line of typical length, here\r\n"), 100)
-	d := NewDecoder(4096)
+	d := NewTelnetDecoder(4096)
 	b.SetBytes(int64(len(in)))
 	b.ReportAllocs()
 	for b.Loop() {

@@ -5,19 +5,20 @@ import (
 	"slices"
 	"sync"
 
-	"hubbub/internal/chat"
+	"hubbub/internal/connpolicy"
 )
 
 // chunkSize is the size of the blocks a connection's output is queued in.
 const chunkSize = 1024
 
-// lineKind says which output a block holds, and so when a slow reader may miss it.
-type lineKind uint8
+// lineKind says which output a block holds, and so when a slow reader may miss it (see
+// connpolicy's slow-reader rule).
+type lineKind = connpolicy.Kind
 
 const (
-	kindKept    lineKind = iota // answers to the client's own commands, notices: never skipped
-	kindRoom                    // room lines as they happen (chat.Message.Skippable): skipped past MaxQueue
-	kindPrivate                 // private messages to the client (chat.Message.PrivateFrom): skipped past the hard cap
+	kindKept    = connpolicy.KindKept    // answers to the client's own commands, notices: never skipped
+	kindRoom    = connpolicy.KindRoom    // room lines as they happen (chat.Message.Skippable): skipped past MaxQueue
+	kindPrivate = connpolicy.KindPrivate // private messages to the client (chat.Message.PrivateFrom): skipped past the hard cap
 )
 
 type chunk struct {
@@ -92,13 +93,13 @@ func (q *outQueue) writePrivate(p []byte, pl privateLine) {
 	q.privates = append(q.privates, pl)
 }
 
-// popPrivates removes the senders of the n oldest private messages queued, adding them to
-// skipped if it is not nil.
-func (q *outQueue) popPrivates(n int, skipped *chat.PrivateSkips) {
+// popPrivates removes the senders of the n oldest private messages queued, telling skipped
+// of each if it is not nil.
+func (q *outQueue) popPrivates(n int, skipped func(from string, kept bool)) {
 	n = min(n, len(q.privates)-q.head)
 	if skipped != nil {
 		for _, pl := range q.privates[q.head : q.head+n] {
-			skipped.Add(pl.from, pl.kept)
+			skipped(pl.from, pl.kept)
 		}
 	}
 	clear(q.privates[q.head : q.head+n])
@@ -163,6 +164,19 @@ func (q *outQueue) take(dst []*chunk, max int) ([]*chunk, int) {
 }
 
 var newline = []byte{'\n'}
+
+// Size returns the bytes queued (connpolicy.Queue).
+func (q *outQueue) Size() int { return q.size }
+
+// SkipOldest removes whole lines of kind, oldest first, until at least need bytes are gone or
+// none is left (connpolicy.Queue).
+func (q *outQueue) SkipOldest(need int, kind connpolicy.Kind, b *connpolicy.Backlog) int {
+	lines, _ := q.skipOldest(need, kind)
+	if kind == kindPrivate && lines > 0 {
+		q.popPrivates(lines, b.SkipPrivate)
+	}
+	return lines
+}
 
 // skipOldest removes whole lines of kind (kindRoom or kindPrivate), oldest first, until at
 // least need bytes are gone or no such line is left, and returns how many lines and bytes it

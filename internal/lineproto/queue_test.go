@@ -102,7 +102,7 @@ func TestPrivatesFollowTheQueue(t *testing.T) {
 	putChunks(batch)
 	var got chat.PrivateSkips
 	lines, _ := q.skipOldest(1, kindPrivate) // one line: the oldest private message left
-	q.popPrivates(lines, &got)
+	q.popPrivates(lines, got.Add)
 	if lines != 1 || got.Count() != 1 {
 		t.Fatalf("skipped %d private lines, tallied %+v", lines, got)
 	}

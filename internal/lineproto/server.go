@@ -1,7 +1,20 @@
 // Package lineproto is the TCP line transport of the chat: what telnet and nc users connect
-// to. It frames lines (Decoder), queues each connection's output in a bounded buffer written by
-// one writev per wakeup, drops connections that cannot keep up, and feeds every line to the
-// chat domain, which it knows only through chat.Hub and chat.Session.
+// to. It frames lines (a Decoder; telnet's by default, see Framing), queues each connection's
+// output in a bounded buffer written by one writev per wakeup, holds every connection to the
+// rules of connpolicy (line rate, flood, register timeout, slow reader, close reasons), and
+// feeds every line to the chat domain, which it knows only through chat.Hub and chat.Session.
+// Another line protocol (IRC) reuses this engine with a Framing of its own.
+//
+// # Locking
+//
+// Locks are taken in this order, never the other way:
+//
+//	chat.Hub.mu → conn.mu → flusher.mu   (the chat delivers under its lock; write and finish add to the flusher)
+//	Server.mu → conn.mu                   (Shutdown finishes every connection)
+//
+// conn.mu guards the connection's queue, its connpolicy.Backlog, its state and its writer; no
+// call into the chat is made under it. The flusher's goroutine takes conn.mu and then, once it
+// has let go of it, flusher.mu; socket writes happen under neither.
 package lineproto
 
 import (
@@ -16,35 +29,32 @@ import (
 
 	"hubbub/internal/accept"
 	"hubbub/internal/chat"
+	"hubbub/internal/connpolicy"
 )
 
-// Config holds the limits of the line transport. Each has a flag in cmd/hubbub.
-type Config struct {
-	MaxLine int // longest line a client may send, in bytes
-	// MaxQueue bounds the bytes queued to one connection: past it, the oldest chat lines queued
-	// are skipped (the client is told once); output that cannot be skipped is queued up to four
-	// times MaxQueue, past which the connection is dropped as a slow consumer.
-	MaxQueue        int
-	WriteTimeout    time.Duration // a socket that takes no byte for this long drops the connection
-	RegisterTimeout time.Duration // time to choose a name before the connection is closed; 0: none
-	LineRate        float64       // lines per second one connection may send; 0: no limit
-	LineBurst       int           // lines that may be sent at once before LineRate applies
-	// FloodAfter is how long a client held back by LineRate without let-up may go on before it
-	// counts as flooding; 0: never. A paste is held back too, and must arrive whole: at the
-	// default rate, a minute lets a paste of 600 lines (plus the burst) through.
-	FloodAfter time.Duration
-}
+// Config holds the limits of the line transport: the limits every transport holds a client
+// to (connpolicy.Limits; PingInterval does not apply here). Each has a flag in cmd/hubbub.
+type Config = connpolicy.Limits
 
 // DefaultConfig returns the defaults documented in the README and in --help.
-func DefaultConfig() Config {
-	return Config{
-		MaxLine:         4096,
-		MaxQueue:        256 << 10,
-		WriteTimeout:    10 * time.Second,
-		RegisterTimeout: 60 * time.Second,
-		LineRate:        10,
-		LineBurst:       30,
-		FloodAfter:      time.Minute,
+func DefaultConfig() Config { return connpolicy.DefaultLimits() }
+
+// Framing is the wire format of a line transport: how what a client sends becomes lines, and
+// how chat messages become bytes. The TCP engine (flushers, queues, limits) is the same for
+// every framing, so that another line protocol (IRC) reuses it with its own.
+type Framing struct {
+	// NewDecoder returns the decoder of one connection, for lines of at most maxLine bytes.
+	NewDecoder func(maxLine int) Decoder
+	// Encoder renders chat messages; it must be one comparable value for all connections,
+	// as chat.Message.Encoded caches by it.
+	Encoder chat.Encoder
+}
+
+// TelnetFraming is the framing of telnet and nc clients, a Server's default.
+func TelnetFraming() Framing {
+	return Framing{
+		NewDecoder: func(maxLine int) Decoder { return NewTelnetDecoder(maxLine) },
+		Encoder:    lineEncoding{},
 	}
 }
 
@@ -59,7 +69,10 @@ type Server struct {
 	log  *slog.Logger
 	loop *accept.Loop
 
-	lineTooLong []byte // the notice for an over-long line, made once
+	framing Framing
+	enc     chat.Encoder // framing.Encoder, used on every delivery
+	// Notices the server sends of its own, encoded once.
+	lineTooLong, noticeShutdown, noticeRegisterTimeout []byte
 
 	flushers     []*flusher
 	nextFlusher  atomic.Uint32
@@ -77,24 +90,8 @@ type Server struct {
 	testSendBuffer int
 }
 
-// Observer is told what the transport does, for metrics. Its methods are called on hot paths:
-// they must be cheap and must not block.
-type Observer interface {
-	LineReceived()
-	RateLimited()
-	// Wrote says a connection's output was handed to the socket: messages, bytes written,
-	// and the bytes that were queued before the write.
-	Wrote(messages, bytes, queued int)
-	// Closed says a chat connection ended, with why: "slow consumer", "write timeout", ...
-	Closed(reason string)
-}
-
-type noObserver struct{}
-
-func (noObserver) LineReceived()     {}
-func (noObserver) RateLimited()      {}
-func (noObserver) Wrote(_, _, _ int) {}
-func (noObserver) Closed(string)     {}
+// Observer is told what the transport does, for metrics (connpolicy.Observer).
+type Observer = connpolicy.Observer
 
 // SetObserver has the server tell obs what it does. It must be called before Serve.
 func (s *Server) SetObserver(obs Observer) { s.obs = obs }
@@ -102,18 +99,26 @@ func (s *Server) SetObserver(obs Observer) { s.obs = obs }
 // NewServer returns a server that connects its clients to hub, admitting those limiter allows.
 func NewServer(cfg Config, hub *chat.Hub, limiter *accept.Limiter, log *slog.Logger) *Server {
 	s := &Server{
-		cfg:         cfg,
-		hub:         hub,
-		log:         log,
-		conns:       make(map[*conn]struct{}),
-		obs:         noObserver{},
-		lineTooLong: fmt.Appendf(nil, "*** line too long (max %d bytes)\r\n", cfg.MaxLine),
+		cfg:   cfg,
+		hub:   hub,
+		log:   log,
+		conns: make(map[*conn]struct{}),
+		obs:   connpolicy.NoObserver{},
 	}
+	s.SetFraming(TelnetFraming())
 	for range runtime.GOMAXPROCS(0) {
 		s.flushers = append(s.flushers, newFlusher())
 	}
 	s.loop = accept.New("chat", limiter, log, s.serveConn)
 	return s
+}
+
+// SetFraming has the server speak f instead of telnet's lines. It must be called before Serve.
+func (s *Server) SetFraming(f Framing) {
+	s.framing, s.enc = f, f.Encoder
+	s.lineTooLong = s.enc.Encode(&chat.Message{Kind: chat.KindNotice, Text: fmt.Sprintf("line too long (max %d bytes)", s.cfg.MaxLine)})
+	s.noticeShutdown = s.enc.Encode(connpolicy.NoticeShutdown)
+	s.noticeRegisterTimeout = s.enc.Encode(connpolicy.NoticeRegisterTimeout)
 }
 
 // Serve accepts connections on ln until Shutdown.
@@ -138,7 +143,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.shuttingDown = true
 	for c := range s.conns {
-		c.finish(reasonShutdown, noticeShutdown)
+		c.finish(connpolicy.ReasonShutdown, s.noticeShutdown)
 	}
 	s.mu.Unlock()
 	err := s.loop.Wait(ctx)
@@ -155,8 +160,6 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	return nil
 }
-
-var noticeShutdown = []byte("*** server shutting down\r\n")
 
 func (s *Server) serveConn(nc net.Conn) {
 	tcp, ok := nc.(*net.TCPConn)
@@ -183,7 +186,7 @@ func (s *Server) serveConn(nc net.Conn) {
 		s.mu.Unlock()
 	}()
 	if shuttingDown {
-		c.finish(reasonShutdown, noticeShutdown)
+		c.finish(connpolicy.ReasonShutdown, s.noticeShutdown)
 	}
 	c.serve()
 }

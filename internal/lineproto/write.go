@@ -6,13 +6,12 @@ import (
 	"os"
 	"runtime/debug"
 	"slices"
-	"strconv"
 	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
 
-	"hubbub/internal/chat"
+	"hubbub/internal/connpolicy"
 )
 
 // How output reaches the socket.
@@ -53,7 +52,7 @@ func (c *conn) writePrivate(b []byte, pl privateLine) {
 // queueLocked queues b, of kind (from pl if private), and reports whether the caller must add
 // c to its flusher's list. c.mu must be held.
 func (c *conn) queueLocked(b []byte, kind lineKind, pl privateLine) bool {
-	if c.sealed {
+	if c.state != stateOpen {
 		return false
 	}
 	if c.out.size+len(b) > c.srv.cfg.MaxQueue && !c.makeRoomLocked(len(b), kind, pl) {
@@ -69,108 +68,34 @@ func (c *conn) queueLocked(b []byte, kind lineKind, pl privateLine) bool {
 }
 
 // makeRoomLocked is what write does when n more bytes of kind would take c's queue past
-// MaxQueue: the client reads slower than others talk to it. It reports whether to queue the n
-// bytes. c.mu must be held.
-//
-// The oldest room lines queued are skipped to make room (the client will be told, see
-// takeLocked); if that is not enough, a room line is itself skipped. Other output is queued up
-// to a hard cap of hardCapFactor times MaxQueue. Past it, private messages to the client are
-// skipped too, oldest first, as they are what others can send it without end: a reader that
-// makes progress is never dropped because others send it too much. It is told whose they were
-// (with /history NAME to read back those kept in history; those kept nowhere are said to be
-// lost). What is left past the hard cap is only what the client asked for itself (answers,
-// each paged by the chat to fit well within MaxQueue): a client that asks for more than it
-// reads, and no other, is dropped as a slow consumer, so that what a connection can hold in
-// memory stays bounded.
+// MaxQueue: the client reads slower than others talk to it. It applies the slow-reader rule
+// (connpolicy.Backlog.Admit: skip the oldest room lines, then past the hard cap the oldest
+// private messages, and drop only a client whose own answers pass it) and reports whether to
+// queue the n bytes. c.mu must be held.
 func (c *conn) makeRoomLocked(n int, kind lineKind, pl privateLine) bool {
-	maxQueue, hardCap := c.srv.cfg.MaxQueue, hardCapFactor*c.srv.cfg.MaxQueue
-	lines, _ := c.out.skipOldest(c.out.size+n-maxQueue, kindRoom)
-	c.skippedLocked(lines)
-	switch {
-	case c.out.size+n <= maxQueue:
+	verdict, removed := c.backlog.Admit(&c.out, c.srv.cfg, n, kind, pl.from, pl.kept)
+	c.queuedMsgs = max(c.queuedMsgs-removed, 0)
+	switch verdict {
+	case connpolicy.Accept:
 		return true
-	case kind == kindRoom:
-		c.skippedLocked(1)
-		return false
-	case c.out.size+n <= hardCap:
-		return true
+	case connpolicy.Drop:
+		c.closeLocked(connpolicy.ReasonSlowConsumer)
 	}
-	if lines, _ := c.out.skipOldest(c.out.size+n-hardCap, kindPrivate); lines > 0 {
-		c.out.popPrivates(lines, c.privateSkipsLocked())
-		c.queuedMsgs = max(c.queuedMsgs-lines, 0)
-	}
-	switch {
-	case c.out.size+n <= hardCap:
-		return true
-	case kind == kindPrivate:
-		c.privateSkipsLocked().Add(pl.from, pl.kept)
-		return false
-	}
-	c.closeLocked(reasonSlowConsumer)
 	return false
 }
 
-// skippedLocked counts room lines skipped for c. Only the lines skipped before c is told are
-// counted: it is told once in each stretch of falling behind, and /history shows the room's
-// lines whoever they are from. c.mu must be held.
-func (c *conn) skippedLocked(lines int) {
-	if !c.told {
-		c.skipped += lines
-	}
-	c.queuedMsgs = max(c.queuedMsgs-lines, 0)
-}
-
-// privateSkipsLocked returns the tally of private messages skipped for c and not yet told,
-// making it if there is none: it exists only while there is something to tell. c.mu must be
-// held.
-func (c *conn) privateSkipsLocked() *chat.PrivateSkips {
-	if c.privSkipped == nil {
-		c.privSkipped = new(chat.PrivateSkips)
-	}
-	return c.privSkipped
-}
-
-// hardCapFactor times MaxQueue bounds the output queued to a client beyond what can be skipped
-// at MaxQueue (private messages, answers to the client's own commands). Past it private
-// messages are skipped as well, and only answers remain (see makeRoomLocked).
-const hardCapFactor = 4
-
-// takeLocked moves up to max blocks of c's queue to dst for a writer, after notices of what was
-// skipped that c has not been told yet, and returns dst and how many bytes it moved. c.mu must
-// be held.
-//
-// Room lines skipped are told once per stretch of falling behind, where they were (they were
-// always the oldest queued). Private messages skipped are told as soon as there are some, and,
-// as the client has no other way to learn whose they were, those skipped after that are told
-// too, once it has caught up: at most two notices in a stretch, and none left out.
+// takeLocked moves up to max blocks of c's queue to dst for a writer, after the notices of
+// what was skipped that are due (connpolicy.Backlog.Due), and returns dst and how many bytes it
+// moved. c.mu must be held.
 func (c *conn) takeLocked(dst []*chunk, max int) ([]*chunk, int) {
 	n := 0
-	if c.skipped > 0 && !c.told {
-		b := strconv.AppendInt(append(make([]byte, 0, 128), "*** "...), int64(c.skipped), 10)
-		if c.skipped == 1 {
-			b = append(b, " line skipped"...)
-		} else {
-			b = append(b, " lines skipped"...)
+	if c.backlog.Pending() {
+		for _, m := range c.backlog.Due(c.out.size == 0) {
+			dst, n = appendBytes(dst, n, m.Encoded(c.srv.enc))
 		}
-		b = append(b, ": you read slower than this room talks; /history to catch up\r\n"...)
-		dst, n = appendBytes(dst, n, b)
-		c.skipped, c.told = 0, true
-	}
-	if p := c.privSkipped; p != nil && (!c.privTold || c.out.size == 0) {
-		for _, m := range p.Notices() {
-			dst, n = appendBytes(dst, n, m.Encoded(lineEncoding{}))
-		}
-		c.privSkipped, c.privTold = nil, true
 	}
 	dst, k := c.out.take(dst, max)
-	if c.out.size == 0 {
-		// The writers have all there is: c has caught up, and is told again should it fall
-		// behind again.
-		c.told = false
-		if c.privSkipped == nil {
-			c.privTold = false
-		}
-	}
+	c.backlog.Taken(c.out.size)
 	return dst, n + k
 }
 
@@ -188,7 +113,7 @@ func appendBytes(dst []*chunk, n int, b []byte) ([]*chunk, int) {
 
 // pendingLocked reports whether c has output for a writer. c.mu must be held.
 func (c *conn) pendingLocked() bool {
-	return c.out.size > 0 || c.skipped > 0 && !c.told || c.privSkipped != nil
+	return c.out.size > 0 || c.backlog.Pending()
 }
 
 // abortOutput drops the chat lines queued for c, as telnet's Abort Output asks, without a
@@ -204,7 +129,7 @@ func (c *conn) abortOutput() {
 // will find that output anyway. It reports whether the caller must add c to the flusher's
 // list. c.mu must be held.
 func (c *conn) scheduleLocked() bool {
-	if c.writing || c.flushQueued {
+	if c.writer == writerOwn || c.flushQueued {
 		return false
 	}
 	c.flushQueued = true
@@ -352,10 +277,10 @@ func (f *flusher) close() {
 // iovecs (take may add a few to end at a line end, and a notice).
 const maxFlushBlocks = 1000
 
-// writerBlocks is how many blocks a writer of a connection's own takes at a time: what it has
-// taken can no longer be skipped, so it takes little, leaving the rest to skip should the
-// client fall further behind.
-const writerBlocks = 32
+// writerBlocks is how many blocks a writer of a connection's own takes at a time
+// (connpolicy.Limits.WriterBatch): what it has taken can no longer be skipped, so it takes
+// little, leaving the rest to skip should the client fall further behind.
+func (s *Server) writerBlocks() int { return max(s.cfg.WriterBatch()/chunkSize, 1) }
 
 // flush writes what c has queued without waiting for the socket. What the socket does not take
 // is handed to a writer of c's own, which waits for the socket.
@@ -367,12 +292,12 @@ func (f *flusher) flush(c *conn) {
 	}()
 	c.mu.Lock()
 	c.flushQueued = false
-	if c.closed || c.writing {
+	if c.state == stateClosed || c.writer == writerOwn {
 		c.mu.Unlock()
 		return
 	}
 	if !c.pendingLocked() {
-		if c.draining {
+		if c.state == stateDraining {
 			c.nc.CloseWrite()
 		}
 		c.mu.Unlock()
@@ -384,7 +309,7 @@ func (f *flusher) flush(c *conn) {
 	f.batch, queued = c.takeLocked(f.batch[:0], maxFlushBlocks)
 	capped := c.out.size > 0 // more was queued than one writev takes
 	queued += c.out.size
-	c.flushing = true
+	c.writer = writerFlushing
 	c.mu.Unlock()
 
 	f.iovecs = f.iovecs[:0]
@@ -405,19 +330,19 @@ func (f *flusher) flush(c *conn) {
 	c.srv.obs.Wrote(msgs, max(written, 0), queued)
 
 	c.mu.Lock()
-	c.flushing = false
+	c.writer = writerIdle
 	relist := false
 	switch {
 	case err != nil:
 		putChunks(rest)
-		c.closeLocked(reasonWriteError)
+		c.closeLocked(connpolicy.ReasonWriteError)
 	case len(rest) > 0:
 		// The socket is full: a writer of c's own waits for it. (What came while we wrote has
 		// put c back on the list; that flush will find the writer and leave c to it.)
-		if c.closed {
+		if c.state == stateClosed {
 			putChunks(rest)
 		} else {
-			c.writing = true
+			c.writer = writerOwn
 			go c.writeLoop(slices.Clone(rest))
 		}
 	case c.pendingLocked():
@@ -427,7 +352,7 @@ func (f *flusher) flush(c *conn) {
 			c.urgent.Store(true)
 		}
 		relist = c.scheduleLocked()
-	case c.draining:
+	case c.state == stateDraining:
 		c.nc.CloseWrite() // everything is sent
 	}
 	c.mu.Unlock()
@@ -482,22 +407,22 @@ func (c *conn) writeLoop(pending []*chunk) {
 	for {
 		if len(batch) == 0 {
 			c.mu.Lock()
-			if c.closed || !c.pendingLocked() {
-				if c.draining && !c.closed {
+			if c.state == stateClosed || !c.pendingLocked() {
+				if c.state == stateDraining {
 					c.nc.CloseWrite()
 				}
 				// The flushers' writes must not find the deadline of ours, long past by then:
 				// a write past its deadline fails before it is tried.
 				c.nc.SetWriteDeadline(time.Time{})
 				c.out.reset()
-				c.writing = false
-				c.writerIdle.Broadcast()
+				c.writer = writerIdle
+				c.writerDone.Broadcast()
 				c.mu.Unlock()
 				return
 			}
 			msgs = c.queuedMsgs
 			c.queuedMsgs = 0
-			batch, queued = c.takeLocked(batch[:0], writerBlocks)
+			batch, queued = c.takeLocked(batch[:0], c.srv.writerBlocks())
 			queued += c.out.size
 			c.mu.Unlock()
 		}
@@ -514,9 +439,9 @@ func (c *conn) writeLoop(pending []*chunk) {
 		clear(batch[n:])
 		batch = batch[:n]
 		if err != nil {
-			reason := reasonWriteError
+			reason := connpolicy.ReasonWriteError
 			if errors.Is(err, os.ErrDeadlineExceeded) {
-				reason = reasonWriteTimeout
+				reason = connpolicy.ReasonWriteTimeout
 			}
 			c.mu.Lock()
 			c.closeLocked(reason)
@@ -528,10 +453,11 @@ func (c *conn) writeLoop(pending []*chunk) {
 }
 
 // writeSome writes bufs with one writev, waiting for the socket to take something if it is
-// full. The wait is bounded by WriteTimeout from now: what the deadline measures is a client
-// that takes nothing, not one that takes a large backlog slowly.
+// full. The wait is bounded by WriteTimeout from now (connpolicy.Limits.WriteDeadline): what
+// the deadline measures is a client that takes nothing, not one that takes a large backlog
+// slowly.
 func (c *conn) writeSome(bufs [][]byte) (int, error) {
-	if err := c.nc.SetWriteDeadline(time.Now().Add(c.srv.cfg.WriteTimeout)); err != nil {
+	if err := c.nc.SetWriteDeadline(c.srv.cfg.WriteDeadline(time.Now())); err != nil {
 		return 0, fmt.Errorf("set write deadline: %w", err)
 	}
 	var n int
@@ -553,9 +479,9 @@ func (c *conn) writePanicked(r any, fromWriter bool) {
 		"panic", fmt.Sprint(r), "stack", string(debug.Stack()))
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.closeLocked(reasonPanic)
+	c.closeLocked(connpolicy.ReasonPanic)
 	if fromWriter {
-		c.writing = false
-		c.writerIdle.Broadcast()
+		c.writer = writerIdle
+		c.writerDone.Broadcast()
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"hubbub/internal/chat"
+	"hubbub/internal/connpolicy"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -109,10 +110,8 @@ func (m *Metrics) Gauge(name, help string, value func() float64) {
 var (
 	services       = []string{"chat", "quote", "echo", "http", "admin"}
 	refusalReasons = []string{"full", "per_ip", "shutting_down", "out_of_files"}
-	// chatCloseReasons are the reasons a chat connection ends with: the line transport's and
-	// the chat's (chat.DropReason).
-	chatCloseReasons = []string{"client closed", "quit", "read error", "slow consumer", "write timeout",
-		"write error", "register timeout", "server shutdown", "panic", "banned", "kicked", "logged out", "dropped"}
+	// The reasons a chat connection ends with are connpolicy.CloseReason, a closed set of its
+	// own (see LineObserver.Closed).
 )
 
 // Other is the label value that stands for any value outside its closed set.
@@ -150,10 +149,10 @@ func (m *Metrics) WebSocketOpened() {
 // WebSocketClosed counts a WebSocket connection that ended.
 func (m *Metrics) WebSocketClosed() { m.wsOpen.Dec() }
 
-// Line returns the observer the line transport takes.
+// Line returns the observer the chat transports take (lineproto and wsgateway).
 func (m *Metrics) Line() LineObserver { return LineObserver{m} }
 
-// LineObserver implements lineproto.Observer.
+// LineObserver implements connpolicy.Observer, which lineproto and wsgateway take.
 type LineObserver struct{ m *Metrics }
 
 // LineReceived counts a line.
@@ -170,9 +169,13 @@ func (o LineObserver) Wrote(messages, bytes, queued int) {
 }
 
 // Closed counts a chat connection's end.
-func (o LineObserver) Closed(reason string) {
-	o.m.chatClosed.WithLabelValues(label(reason, chatCloseReasons)).Inc()
-	if reason == "slow consumer" {
+func (o LineObserver) Closed(reason connpolicy.CloseReason) {
+	l := Other
+	if reason.Valid() {
+		l = reason.String()
+	}
+	o.m.chatClosed.WithLabelValues(l).Inc()
+	if reason == connpolicy.ReasonSlowConsumer {
 		o.m.slowConsumers.Inc()
 	}
 }

@@ -3,6 +3,8 @@ package metrics
 import (
 	"slices"
 	"testing"
+
+	"hubbub/internal/connpolicy"
 )
 
 // TestLabelsAreClosedSets feeds every observer label values from outside its set, and finds
@@ -10,8 +12,11 @@ import (
 func TestLabelsAreClosedSets(t *testing.T) {
 	m := New()
 	hostile := "kicked by opx: you said \x1b[31msomething\" } evil"
-	m.Line().Closed(hostile)
-	m.Line().Closed("kicked")
+	// A close reason is a connpolicy.CloseReason: no text can be one, but a value out of its
+	// range, or none, must not become a label either.
+	m.Line().Closed(connpolicy.CloseReason(200))
+	m.Line().Closed(connpolicy.ReasonNone)
+	m.Line().Closed(connpolicy.ReasonKicked)
 	m.Accepted(hostile)
 	m.Refused("chat", hostile)
 	m.Refused(hostile, "per_ip")

@@ -220,7 +220,7 @@ func (s *Server) startRequest(w http.ResponseWriter, r *http.Request) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.stopping {
-		jsonError(w, http.StatusServiceUnavailable, reasonShutdown)
+		jsonError(w, http.StatusServiceUnavailable, closeShutdown)
 		return false
 	}
 	s.handlers.Add(1)

@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"sync/atomic"
 	"time"
 )
 
@@ -16,8 +15,7 @@ import (
 // write would drop a reader that is slow but alive; none at all would keep a dead one forever.
 type progressConn struct {
 	net.Conn
-	timeout      time.Duration // 0: no deadline
-	lastProgress atomic.Int64  // unix nanoseconds of the last write that moved bytes
+	timeout time.Duration // 0: no deadline
 }
 
 func (c *progressConn) Write(p []byte) (int, error) {
@@ -31,19 +29,11 @@ func (c *progressConn) Write(p []byte) (int, error) {
 		}
 		n, err := c.Conn.Write(p[written:])
 		written += n
-		if n > 0 {
-			c.lastProgress.Store(time.Now().UnixNano())
-		}
 		if err == nil || n == 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
 			return written, err
 		}
 		// Some bytes went out before the deadline: the client is reading, give it more time.
 	}
-}
-
-// progressSince reports whether a write moved bytes after t.
-func (c *progressConn) progressSince(t time.Time) bool {
-	return c.lastProgress.Load() >= t.UnixNano()
 }
 
 // hijackWrapper hands the WebSocket library the hijacked socket wrapped by wrap, for reading
