@@ -46,9 +46,7 @@ type Bus interface {
 // room's events are delivered in the order their Seq says.
 type localBus struct {
 	deliver func(Event)
-
-	mu    sync.Mutex // guards rooms; a leaf: taken only to find a room's sequencer
-	rooms map[string]*sequencer
+	rooms   sync.Map // room key → *sequencer; read with no lock by every line said
 }
 
 // sequencer orders one room's events.
@@ -58,7 +56,7 @@ type sequencer struct {
 }
 
 func newLocalBus(deliver func(Event)) *localBus {
-	return &localBus{deliver: deliver, rooms: make(map[string]*sequencer)}
+	return &localBus{deliver: deliver}
 }
 
 func (b *localBus) Publish(ev Event) error {
@@ -66,13 +64,11 @@ func (b *localBus) Publish(ev Event) error {
 	if key == "" {
 		key = memberEvents // events about members in several rooms have an order of their own
 	}
-	b.mu.Lock()
-	q := b.rooms[key]
-	if q == nil {
-		q = &sequencer{}
-		b.rooms[key] = q
+	v, ok := b.rooms.Load(key)
+	if !ok {
+		v, _ = b.rooms.LoadOrStore(key, &sequencer{})
 	}
-	b.mu.Unlock()
+	q := v.(*sequencer)
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.seq++
@@ -84,11 +80,7 @@ func (b *localBus) Publish(ev Event) error {
 func (b *localBus) Subscribe(string) error { return nil }
 
 // Unsubscribe forgets the room's sequencer: a room made again starts a new order.
-func (b *localBus) Unsubscribe(room string) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	delete(b.rooms, room)
-}
+func (b *localBus) Unsubscribe(room string) { b.rooms.Delete(room) }
 
 // memberEvents is the local bus's key for events with Rooms rather than a Room: no room key
 // is empty.
