@@ -1,16 +1,20 @@
 // Package chat is the chat domain: who is online under which name, in which rooms, and what
-// they say to each other. It knows nothing about sockets: a transport (TCP lines, later
-// WebSocket or IRC) calls Hub.Connect for each connection, feeds it the lines the user types,
-// and delivers the Messages the chat hands to its Client.
+// they say to each other. It knows nothing about sockets: a transport (TCP lines, WebSocket,
+// later IRC) calls Hub.Connect for each connection, feeds it the lines the user types (or calls
+// the typed API: Session.Join, Say, Private, ...), and delivers the Messages the chat hands to
+// its Client. docs/architecture.md draws the whole path.
 //
-// Locking: Hub.mu guards who is registered, who is in which room, and each member's state that
-// others read (see Session). Joins, leaves, nick changes and topic changes are announced while
-// it is held, so that everyone hears of them in one order. Chat lines are not: a room's member
-// list is copied on write, and a line goes to the list as it was when it was said, with no lock
-// held, so that a busy room never waits for a join. Client.Deliver and Client.Drop never block,
-// so calling them under Hub.mu is safe; the lock order is Hub.mu, then whatever locks the
-// transport takes inside them, so a transport must not call into the chat while holding one.
-// The lock that bounds /oper guesses (operGuard.mu) is a leaf, taken without Hub.mu.
+// Locking: Hub.mu guards who is in the chat, who is in which room, and each member's state that
+// others read (see Session and member). Room events (lines, joins, parts, kicks, topics, nick
+// changes, quits) go through the Bus, which gives each room one order: the in-process bus
+// delivers an event under its room's sequencer lock, and membership changes are published
+// under Hub.mu, so everyone hears of them in one order with the lines. Chat lines are published
+// with no hub lock, so that a busy room never waits for a join; deliver reads only what is
+// copied on write or atomic. Client.Deliver and Client.Drop never block, so calling them under
+// these locks is safe; the order is Hub.mu, then a room's sequencer, then a device's earlyMu,
+// then whatever the transport takes inside Deliver, so a transport must not call into the chat
+// while holding one. The locks that bound guessing (operGuard, loginGuard, registrations,
+// hashRates) and the in-process Names are leaves.
 package chat
 
 import (
