@@ -196,6 +196,19 @@ func TestPageAccountsRequired(t *testing.T) {
 			got.Placeholder, got.Button, got.Dialog, got.Window)
 	}
 
+	// Escape does not close a question nobody could then see (what is typed next in the
+	// message field would be taken as the password).
+	// The dialog closes, or not, as the key is handled: no wait is needed.
+	if err := chromedp.Do(ctx, chromedp.KeyEvent(kb.Escape)); err != nil {
+		t.Fatal(err)
+	}
+	open, err := chromedp.Run(ctx, chromedp.Evaluate[bool](dialogOpen))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !open {
+		t.Fatal("Escape closed the dialog at a password question")
+	}
 	// An empty answer asks again; a second gives up, and the name is asked again.
 	err = chromedp.Do(ctx,
 		chromedp.SendKeys(chromedp.CSS("#name"), "\n"),

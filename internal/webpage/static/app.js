@@ -137,6 +137,12 @@ function unhide(input, autocomplete, maxLength, placeholder, required) {
   input.required = required;
 }
 
+// Escape must not close the dialog on a password question: the question would go on unseen,
+// and what is typed next in the message field would be taken as the password.
+$("name-dialog").addEventListener("cancel", (e) => {
+  if (secret && !registered) e.preventDefault();
+});
+
 function notice(text) {
   return item("notice", [["***", "mark"], [" " + text]]);
 }
