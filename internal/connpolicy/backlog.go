@@ -11,8 +11,8 @@ import (
 // A reader that makes progress is never dropped because others talk faster than it reads.
 // Past MaxQueue the oldest room lines queued for it (chat.Message.Skippable) are skipped, just
 // enough to make room, and a room line that still does not fit is itself skipped; it is told
-// once per stretch of falling behind how many (those skipped before it is told), where they
-// were, with /history to catch up. Other output is queued up to HardCapFactor times MaxQueue.
+// how many, where they were, with /history to catch up, once as it falls behind and, for those
+// skipped after that, once more when it has caught up: the notices add up to every line missed. Other output is queued up to HardCapFactor times MaxQueue.
 // Past that, private messages to it (chat.Message.PrivateFrom) are skipped too, oldest first,
 // as they are what others can send it without end, and it is told how many and whose
 // (chat.PrivateSkips): as soon as some are, and of those skipped after that once it has caught
@@ -106,13 +106,11 @@ func (b *Backlog) Admit(q Queue, l Limits, n int, kind Kind, from string, kept b
 	return Drop, removed
 }
 
-// roomSkipped counts room lines skipped. Only those skipped before the reader is told are
-// counted: it is told once in each stretch of falling behind, and /history shows the room's
-// lines whoever they are from.
+// roomSkipped counts room lines skipped: those skipped before the reader is told go in the
+// first notice of the stretch, those skipped after it in one more once it has caught up, so
+// that the notices add up to every line it missed.
 func (b *Backlog) roomSkipped(lines int) {
-	if !b.told {
-		b.skipped += lines
-	}
+	b.skipped += lines
 }
 
 // SkipPrivate counts a private message from from skipped (kept: in history).
@@ -131,8 +129,9 @@ func (b *Backlog) Pending() bool {
 // Due returns the notices to send before what a writer takes from the queue next, and counts
 // them told; queueEmpty says that nothing is queued.
 //
-// Room lines skipped are told once per stretch of falling behind, where they were (they were
-// always the oldest queued). Private messages skipped are told as soon as there are some, and,
+// Room lines skipped are told where they were (they were always the oldest queued), once per
+// stretch of falling behind; those skipped after that are told once the reader has caught up
+// (Taken(0) starts a new stretch, and they are the first notice of it). Private messages skipped are told as soon as there are some, and,
 // as the client has no other way to learn whose they were, those skipped after that are told
 // too, once it has caught up: at most two notices in a stretch, and none left out.
 func (b *Backlog) Due(queueEmpty bool) []*chat.Message {

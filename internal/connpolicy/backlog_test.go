@@ -89,10 +89,15 @@ func TestSlowReaderRule(t *testing.T) {
 	if len(due) != 1 || due[0].Text != RoomSkipNotice(16).Text {
 		t.Fatalf("notices %v, want one of 16 lines", texts(due))
 	}
-	// Told once a stretch: lines skipped after that are not counted, until it catches up.
+	// Told once a stretch: lines skipped after that are counted, and told once it catches up,
+	// so that the notices add up to every line missed.
 	q.add(&b, lim, KindRoom, "")
 	if b.Pending() {
 		t.Fatalf("told again in the same stretch: %v", texts(b.Due(false)))
+	}
+	b.Taken(0)
+	if due := b.Due(true); len(due) != 1 || due[0].Text != RoomSkipNotice(1).Text {
+		t.Fatalf("caught up, notices %v, want one of the 1 line skipped after the first", texts(due))
 	}
 	b.Taken(0)
 	q = q[:0]

@@ -39,12 +39,20 @@ type memberInfo struct {
 	Away     string `json:"away,omitempty"`
 }
 
-var kindNames = map[chat.Kind]string{
-	chat.KindPrompt: "prompt", chat.KindNameTaken: "name_taken", chat.KindWelcome: "welcome",
-	chat.KindJoin: "join", chat.KindLeave: "leave", chat.KindChat: "message", chat.KindAction: "action",
-	chat.KindPrivate: "private", chat.KindNick: "nick", chat.KindTopic: "topic", chat.KindNotice: "notice",
-	chat.KindRooms: "rooms", chat.KindMembers: "members", chat.KindCurrent: "current",
-	chat.KindSecretPrompt: "secret_prompt", chat.KindSecretDone: "secret_done",
+// eventKind is the "kind" of m's event: the chat's name for its Kind (docs/protocol.md), but
+// "message" for a chat line, as the protocol has always said, and "leave" for a quit and a
+// kick, which the page shows as it always did.
+func eventKind(k chat.Kind) string {
+	switch k {
+	case chat.KindChat:
+		return "message"
+	case chat.KindQuit, chat.KindKick:
+		return "leave"
+	}
+	if _, ok := chat.ParseKind(k.String()); !ok {
+		return "notice" // a number that is no Kind: said as the server speaking
+	}
+	return k.String()
 }
 
 // jsonEncoding renders chat messages as the JSON events of docs/protocol.md.
@@ -52,19 +60,13 @@ type jsonEncoding struct{}
 
 // Encode implements chat.Encoder.
 func (jsonEncoding) Encode(m *chat.Message) []byte {
-	e := event{Kind: kindNames[m.Kind], Room: m.Room, From: m.From, To: m.To, Text: m.Text, ID: m.ID,
+	e := event{Kind: eventKind(m.Kind), Room: m.Room, From: m.From, To: m.To, Text: m.Text, ID: m.ID,
 		History: m.History, Elsewhere: m.Elsewhere, Sent: m.Sent}
-	switch m.Kind {
-	case chat.KindQuit: // the page shows a quit as a leave, as it always did
-		e.Kind = "leave"
-	case chat.KindKick:
-		e.Kind, e.To, e.Text = "leave", "", "kicked by "+m.To
+	if m.Kind == chat.KindKick {
+		e.To, e.Text = "", "kicked by "+m.To
 		if m.Text != "" {
 			e.Text += ": " + m.Text
 		}
-	}
-	if e.Kind == "" {
-		e.Kind = "notice"
 	}
 	for _, r := range m.Rooms {
 		e.Rooms = append(e.Rooms, roomInfo(r))

@@ -156,6 +156,24 @@ func TestSlowReaderSkipsRoomLines(t *testing.T) {
 		}
 		break
 	}
+	// Lines skipped after the first notice of the stretch are told once the reader has caught
+	// up: after "last". An answer of its own comes after that notice.
+	slow.send("/rooms")
+	for {
+		e, err := slow.next()
+		if err != nil {
+			t.Fatalf("the slow reader was disconnected: %v", err)
+		}
+		if e.Kind == "rooms" {
+			break
+		}
+		if e.Kind != "notice" || !skippedNotice.MatchString(e.Text) {
+			t.Fatalf("unexpected event after the last line: %+v", e)
+		}
+		n, _ := strconv.Atoi(skippedNotice.FindStringSubmatch(e.Text)[1])
+		skipped += n
+		notices++
+	}
 	if !pm {
 		t.Error("the private message was skipped")
 	}
