@@ -137,7 +137,7 @@ func TestMetricsAfterChat(t *testing.T) {
 		`hubbub_users`:                                                     2,
 		`hubbub_rooms`:                                                     1,
 		`hubbub_lines_received_total`:                                      7,  // two names, five lines
-		`hubbub_deliveries_total`:                                          10, // alice: prompt, welcome, join; bob: prompt, welcome, 5 lines
+		`hubbub_deliveries_total`:                                          11, // alice: prompt, welcome, join; bob: prompt, welcome, 5 lines; the browser: prompt
 		`hubbub_history_batch_lines_sum`:                                   7,  // 5 lines, 2 joins
 		`hubbub_slow_consumers_total`:                                      0,
 		`hubbub_history_errors_total`:                                      0,

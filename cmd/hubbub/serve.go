@@ -295,6 +295,7 @@ func (m *Main) publicDoor() (door, error) {
 	wsCfg.SecureCookies = strings.HasPrefix(strings.ToLower(m.cfg.PublicURL), "https:")
 	// The HTTP listener has counted the browser's connection against the limits already.
 	ws := wsgateway.NewServer(wsCfg, m.hub, wsCount{m.metrics}, m.log)
+	ws.SetObserver(m.metrics.Line()) // lines, writes and closes are counted as the TCP chat's
 	if m.accountsOn() {
 		ws.SetTokens(m.history) // the page's login keeps its sessions with the accounts
 	}
