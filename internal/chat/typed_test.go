@@ -310,7 +310,9 @@ func TestTypedModeration(t *testing.T) {
 	if got := noticeTexts(bobGot.Take()); !slices.Equal(got, []string{"an operator muted you for 10m0s"}) {
 		t.Errorf("bob, muted, was told %q", got)
 	}
-	muted := func(what string, call func() error) failure { return failure{what + " while muted", call, chat.CodeMuted} }
+	muted := func(what string, call func() error) failure {
+		return failure{what + " while muted", call, chat.CodeMuted}
+	}
 	expectFailures(t, []failure{
 		muted("say", func() error { return bob.Say("", "hello") }),
 		muted("say again", func() error { return bob.Say("#lobby", "hello") }),
