@@ -9,7 +9,22 @@ import (
 // typed *Error rather than an English notice. The slash commands (command.go) are one front
 // end over them, turning an Error into its Text; an IRC transport maps each Code to its
 // numeric reply, the WebSocket to an error event. Success is shown by the events it causes
-// (a nick change, a line, a part), which every front end renders its own way.
+// (a nick change, a line, a part), which every front end renders its own way, or returned as
+// a value for what a member asks to see (Who, Whois, Rooms, RoomTopic, Bans, History,
+// Search): the slash commands put those into words, or into a KindMembers or KindRooms list.
+//
+// The methods:
+//   - rooms: Join, Part, Say, Action, Topic, RoomTopic, Who, Rooms (room_commands.go);
+//   - people: Private, Nick (command.go), Away, Whois, Ignore, Unignore, Ignoring (people.go);
+//   - rights: Oper (oper.go), Kick, Mute, Unmute, Ban, Unban, Bans (moderation.go);
+//   - what was said: History (history.go), Search (search.go).
+//
+// Locking: each method takes Hub.mu (through lockLive) for what it reads or changes of the
+// chat, and never holds it across a wait on history (Lines.Recent, Search, findAccount) or a
+// password check; changes of membership are published under it (docs/architecture.md). A
+// method called on a device no longer in the chat does nothing and returns no error.
+// Muted members: a typed method fails with CodeMuted each time; the slash front end says so
+// at most once a minute (refuseIfMuted).
 
 // ErrorCode says what kind of failure an Error is. Each transport maps the codes in one
 // place: lineproto shows Error.Text, IRC answers with a numeric.

@@ -336,7 +336,12 @@ func (s *Session) cmdHistory(args string) error {
 		who = fields[0]
 	}
 	n = min(n, maxHistory)
-	conv, err := s.conversation(who)
+	// /history NAME reads only private history, as it always has (/history #go says there is
+	// none with #go); the typed History reads a room named too.
+	conv, err := s.conversation("")
+	if who != "" {
+		conv, err = s.privateConv(who)
+	}
 	if s.tell(err) || conv.key == "" {
 		return nil
 	}
