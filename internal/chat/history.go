@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"errors"
-	"fmt"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -223,10 +222,23 @@ type historyPos struct {
 // fitting returns the index of the oldest of recs (oldest first) that fits in one answer
 // with all those after it; the newest is shown however long it is.
 func (h *Hub) fitting(recs []Record) int {
-	size := 0
-	for i := len(recs) - 1; i >= 0; i-- {
-		size += recordSize(recs[i])
-		if size > h.cfg.AnswerBytes && i < len(recs)-1 {
+	return h.fittingBy(len(recs), func(i int) int { return recordSize(recs[i]) })
+}
+
+// fittingMessages is fitting for history already made into messages.
+func (h *Hub) fittingMessages(msgs []*Message) int {
+	return h.fittingBy(len(msgs), func(i int) int {
+		m := msgs[i]
+		return shownSize(m.Text, m.From, m.To, m.Room)
+	})
+}
+
+// fittingBy is fitting for n things whose ith takes size(i) once shown.
+func (h *Hub) fittingBy(n int, size func(i int) int) int {
+	total := 0
+	for i := n - 1; i >= 0; i-- {
+		total += size(i)
+		if total > h.cfg.AnswerBytes && i < n-1 {
 			return i + 1
 		}
 	}
@@ -235,8 +247,10 @@ func (h *Hub) fitting(recs []Record) int {
 
 // recordSize is about what a record takes once shown: its text and names, and room for a
 // time stamp and the punctuation around them.
-func recordSize(r Record) int {
-	return len(r.Text) + len(r.From) + len(r.To) + len(r.RoomName) + 48
+func recordSize(r Record) int { return shownSize(r.Text, r.From, r.To, r.RoomName) }
+
+func shownSize(text, from, to, room string) int {
+	return len(text) + len(from) + len(to) + len(room) + 48
 }
 
 func lines(n int) string {
@@ -322,20 +336,79 @@ func (s *Session) cmdHistory(args string) error {
 		who = fields[0]
 	}
 	n = min(n, maxHistory)
-	var conv historyConv
-	ok := true
-	if who == "" {
-		if !h.lockLive(s) {
-			return nil
-		}
-		room := s.current.Load()
-		h.mu.Unlock()
-		conv = historyConv{key: room.key(), room: room.key()}
-	} else if conv, ok = s.privateConv(who); !ok {
+	// /history NAME reads only private history, as it always has (/history #go says there is
+	// none with #go); the typed History reads a room named too.
+	conv, err := s.conversation("")
+	if who != "" {
+		conv, err = s.privateConv(who)
+	}
+	if s.tell(err) || conv.key == "" {
 		return nil
 	}
 	s.showHistory(conv, n, given)
 	return nil
+}
+
+// History returns up to n (at most maxHistory) lines of a conversation older than the line
+// numbered before (0: the newest), oldest first, marked History: target is a room the member
+// is in ("": the device's current one), or the name of someone with whom the member's
+// account has private history (the member's own lines in it are marked Sent). Joins, leaves
+// and nick changes are left out. Unlike /history it keeps no place: the caller pages by the
+// ID of the oldest line it got.
+func (s *Session) History(target string, before int64, n int) ([]*Message, error) {
+	h := s.hub
+	switch {
+	case h.cfg.History == nil:
+		return nil, fail(CodeNotOffered, "this server keeps no history")
+	case n < 1:
+		return nil, fail(CodeNeedArgs, "say how many lines, 1 or more")
+	}
+	conv, err := s.conversation(target)
+	if err != nil || conv.key == "" {
+		return nil, err
+	}
+	return s.readHistory(conv, before, min(n, maxHistory))
+}
+
+// conversation finds what History and /history read for target: a room the member is in
+// ("": the current one), or private history with the one called target. Its key is "" for a
+// device no longer in the chat.
+func (s *Session) conversation(target string) (historyConv, error) {
+	if target != "" && !strings.HasPrefix(target, "#") {
+		return s.privateConv(target)
+	}
+	h := s.hub
+	if !h.lockLive(s) {
+		return historyConv{}, nil
+	}
+	defer h.mu.Unlock()
+	r, err := s.roomLocked(target)
+	switch {
+	case err != nil:
+		return historyConv{}, err
+	case !slices.Contains(s.rooms, r):
+		return historyConv{}, fail(CodeNotInRoom, "you are not in %s", r.name.Display)
+	}
+	return historyConv{key: r.key(), room: r.key()}, nil
+}
+
+// readHistory reads up to n lines of conv older than the line numbered before, oldest first.
+func (s *Session) readHistory(conv historyConv, before int64, n int) ([]*Message, error) {
+	h := s.hub
+	ctx, cancel := context.WithTimeout(context.Background(), historyTimeout)
+	defer cancel()
+	recs, err := h.cfg.History.Recent(ctx, conv.room, conv.a, conv.b, before, n)
+	if err != nil {
+		h.log.Error("history: cannot read", "err", err)
+		return nil, fail(CodeUnavailable, "the server could not read its history: try again later")
+	}
+	out := make([]*Message, len(recs))
+	for i, rec := range recs {
+		m := historyMessage(rec)
+		m.Sent = conv.room == "" && rec.FromKey == conv.a // the reader's own: "[PM to bob]"
+		out[i] = m
+	}
+	return out, nil
 }
 
 // historyConv is one conversation whose history can be read: a room's, or the private one
@@ -347,21 +420,19 @@ type historyConv struct {
 }
 
 // privateConv finds the private conversation between s's account and the account of the one
-// called who (online, or registered), telling s when there is none it may read.
-func (s *Session) privateConv(who string) (historyConv, bool) {
+// called who (online, or registered), failing when there is none s may read.
+func (s *Session) privateConv(who string) (historyConv, error) {
 	h := s.hub
 	shown := clean(who, MaxNameLen*4)
 	if h.cfg.NoPrivateHistory || h.cfg.Accounts == nil {
-		s.noticef("this server keeps private messages nowhere, so there is no history with %s to show", shown)
-		return historyConv{}, false
+		return historyConv{}, fail(CodeNotOffered, "this server keeps private messages nowhere, so there is no history with %s to show", shown)
 	}
 	n, err := ParseName(who)
 	if err != nil {
-		s.noticef("there is no private history with %s", shown)
-		return historyConv{}, false
+		return historyConv{}, fail(CodeNoSuchName, "there is no private history with %s", shown)
 	}
 	if !h.lockLive(s) {
-		return historyConv{}, false
+		return historyConv{}, nil
 	}
 	mine := s.accountID
 	var theirs int64
@@ -371,24 +442,21 @@ func (s *Session) privateConv(who string) (historyConv, bool) {
 	h.mu.Unlock()
 	if mine == 0 {
 		// Kept under names, private talks would be read by whoever takes a name next.
-		s.noticef("private messages are kept only between accounts, and you are a guest, so there is no history with %s to show: /register to keep yours from now on", shown)
-		return historyConv{}, false
+		return historyConv{}, fail(CodeNotAllowed, "private messages are kept only between accounts, and you are a guest, so there is no history with %s to show: /register to keep yours from now on", shown)
 	}
 	if theirs == 0 {
 		acc, has, err := h.findAccount(n)
 		if err != nil {
 			h.log.Error("history: finding an account", "err", err)
-			s.notice("the server could not read its history: try again later")
-			return historyConv{}, false
+			return historyConv{}, fail(CodeUnavailable, "the server could not read its history: try again later")
 		}
 		if !has {
-			s.noticef("%s is not a registered name: private messages with guests are kept nowhere, so there is no history with %s to show", shown, shown)
-			return historyConv{}, false
+			return historyConv{}, fail(CodeNoSuchName, "%s is not a registered name: private messages with guests are kept nowhere, so there is no history with %s to show", shown, shown)
 		}
 		theirs = acc.ID
 	}
 	a, b := accountKey(mine), accountKey(theirs)
-	return historyConv{key: a + " " + b, a: a, b: b}, true
+	return historyConv{key: a + " " + b, a: a, b: b}, nil
 }
 
 // showHistory shows n lines of conv older than those s was shown last (fewer when they do
@@ -403,28 +471,21 @@ func (s *Session) showHistory(conv historyConv, n int, given bool) {
 	if !given && pos.left > 0 {
 		n = pos.left // what did not fit last time
 	}
-
-	ctx, cancel := context.WithTimeout(context.Background(), historyTimeout)
-	defer cancel()
 	// One more than asked for, to know whether there is anything earlier.
-	recs, err := h.cfg.History.Recent(ctx, conv.room, conv.a, conv.b, pos.before, n+1)
-	if err != nil {
-		s.notice("the server could not read its history: try again later")
-		h.log.Error("history: cannot read", "err", err)
+	msgs, err := s.readHistory(conv, pos.before, n+1)
+	if s.tell(err) {
 		return
 	}
-	if len(recs) == 0 {
+	if len(msgs) == 0 {
 		s.notice("no earlier history")
 		return
 	}
-	earlier := len(recs) > n
+	earlier := len(msgs) > n
 	if earlier {
-		recs = recs[1:]
+		msgs = msgs[1:]
 	}
-	first := h.fitting(recs)
-	for _, rec := range recs[first:] {
-		m := historyMessage(rec)
-		m.Sent = conv.room == "" && rec.FromKey == conv.a // the reader's own: "[PM to bob]"
+	first := h.fittingMessages(msgs)
+	for _, m := range msgs[first:] {
 		s.client.Deliver(m)
 	}
 	switch {
@@ -435,102 +496,11 @@ func (s *Session) showHistory(conv historyConv, n int, given bool) {
 	default:
 		s.notice("end of history: nothing earlier")
 	}
-	pos = historyPos{before: recs[first].ID, left: first}
+	pos = historyPos{before: msgs[first].ID, left: first}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if s.historyFrom == nil {
 		s.historyFrom = make(map[string]historyPos)
 	}
 	s.historyFrom[conv.key] = pos
-}
-
-// Bounds on /search: each costs what it shows and counts, and a user may not run many.
-const (
-	searchCount = 1000            // matches counted at most: "20 newest of more than 1000"
-	searchEvery = 2 * time.Second // one search per user in this time
-)
-
-// searchState is where a user's last /search stopped: the same words again, in the same room,
-// go on to older matches.
-type searchState struct {
-	at     time.Time // when the last search ran, for the rate limit
-	room   *Room
-	words  string // as searched, words separated by one space
-	before int64  // the ID of the oldest match shown; 0: the next search starts from the newest
-	shown  int    // matches shown so far
-}
-
-func (s *Session) cmdSearch(args string) error {
-	h := s.hub
-	if h.cfg.History == nil {
-		s.notice("this server keeps no history")
-		return nil
-	}
-	words := strings.Join(strings.Fields(clean(args, maxTopic)), " ")
-	if words == "" {
-		return s.usage("search")
-	}
-	room := s.current.Load()
-	if room == nil {
-		return nil
-	}
-	now := h.now()
-	if st := &s.search; !st.at.IsZero() && now.Sub(st.at) < searchEvery {
-		wait := (searchEvery - now.Sub(st.at) + time.Second - 1).Truncate(time.Second)
-		s.noticef("one search every %v: try again in %v", searchEvery, wait)
-		return nil
-	}
-	st := &s.search
-	st.at = now
-	if st.room != room || !strings.EqualFold(st.words, words) {
-		st.room, st.words, st.before, st.shown = room, words, 0, 0
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), historyTimeout)
-	defer cancel()
-	page, err := h.cfg.History.Search(ctx, SearchQuery{Room: room.key(), Words: words, Before: st.before, N: maxSearch, Count: searchCount})
-	if errors.Is(err, ErrBusy) {
-		s.notice("the server is busy with other searches: try again in a few seconds")
-		return nil
-	}
-	if err != nil {
-		s.notice("the server could not search its history: try again later")
-		h.log.Error("history: cannot search", "err", err)
-		return nil
-	}
-	recs := page.Records
-	if len(recs) == 0 {
-		if st.before == 0 {
-			s.noticef("nothing in %s matches %s", room.name.Display, words)
-		} else {
-			s.noticef("nothing older in %s matches %s", room.name.Display, words)
-		}
-		st.before, st.shown = 0, 0
-		return nil
-	}
-	first := st.shown + 1
-	total := fmt.Sprint(st.shown + page.Matches)
-	if page.Capped {
-		total = "more than " + total
-	}
-	more := page.Capped || page.Matches > len(recs)
-	switch {
-	case first > 1:
-		s.noticef("lines %d to %d of %s in %s that match, newest first:", first, st.shown+len(recs), total, room.name.Display)
-	case more:
-		s.noticef("%d newest of %s lines in %s that match:", len(recs), total, room.name.Display)
-	case len(recs) == 1:
-		s.noticef("1 line in %s matches:", room.name.Display)
-	default:
-		s.noticef("%d lines in %s match, newest first:", len(recs), room.name.Display)
-	}
-	for _, rec := range recs {
-		s.client.Deliver(historyMessage(rec))
-	}
-	if !more {
-		st.before, st.shown = 0, 0
-		return nil
-	}
-	st.before, st.shown = recs[len(recs)-1].ID, st.shown+len(recs)
-	s.notice("/search the same words again for older matches")
-	return nil
 }

@@ -1,8 +1,6 @@
 package chat
 
 import (
-	"fmt"
-	"net/netip"
 	"slices"
 	"strings"
 	"time"
@@ -13,21 +11,6 @@ const (
 	defaultMute     = 10 * time.Minute // /mute with no duration
 	longestDuration = 365 * 24 * time.Hour
 )
-
-// targetLocked finds the member a moderation command names, telling the user when there is
-// none or when it is the user.
-func (s *Session) targetLocked(name string) (*member, bool) {
-	who, ok := s.hub.findLocked(name)
-	switch {
-	case !ok:
-		s.noticef("no one called %s is online", clean(name, MaxNameLen*4))
-		return nil, false
-	case who == s.member:
-		s.notice("not on yourself")
-		return nil, false
-	}
-	return who, true
-}
 
 // cmdKick puts someone out of the current room: its owner and operators may. Out of the lobby
 // means out of the chat, which only operators may do.
@@ -105,12 +88,25 @@ func (h *Hub) dropDeviceLocked(d *Session, reason DropReason, why, notice string
 	d.client.Drop(reason, notice)
 }
 
-// requireOperLocked tells a user who is not an operator that the command is not theirs.
-func (s *Session) requireOperLocked() bool {
+// operOnlyLocked fails unless the member is an operator.
+func (s *Session) operOnlyLocked() error {
 	if !s.oper {
-		s.notice("only operators can do that: /oper PASSWORD")
+		return fail(CodeNotAllowed, "only operators can do that: /oper PASSWORD")
 	}
-	return s.oper
+	return nil
+}
+
+// targetLocked finds the member a moderation command names, failing when there is none or
+// when it is the member.
+func (s *Session) targetLocked(name string) (*member, error) {
+	who, ok := s.hub.findLocked(name)
+	switch {
+	case !ok:
+		return nil, fail(CodeNoSuchName, "no one called %s is online", clean(name, MaxNameLen*4))
+	case who == s.member:
+		return nil, fail(CodeNotOnSelf, "not on yourself")
+	}
+	return who, nil
 }
 
 // badDuration tells the user that arg is not a duration a moderation command takes.
@@ -125,10 +121,16 @@ func parseDuration(arg string, def time.Duration) (time.Duration, bool) {
 		return def, true
 	}
 	d, err := time.ParseDuration(arg)
-	if err != nil || d <= 0 || d > longestDuration {
+	if err != nil || !goodDuration(d) {
 		return 0, false
 	}
 	return d, true
+}
+
+func goodDuration(d time.Duration) bool { return d > 0 && d <= longestDuration }
+
+func durationError(d time.Duration) error {
+	return fail(CodeBadValue, "%v is not a duration that can be given: from a second to a year", d)
 }
 
 func (s *Session) cmdMute(args string) error {
@@ -140,55 +142,90 @@ func (s *Session) cmdMute(args string) error {
 	case !ok:
 		return s.badDuration(rest)
 	}
-	s.onOperTarget(name, func(who *member) {
-		h := s.hub
-		until := h.now().Add(d)
-		who.mutedUntil.Store(until.UnixNano())
-		if who.account != "" {
-			if h.accountMutes == nil {
-				h.accountMutes = make(map[string]time.Time)
-			}
-			h.accountMutes[who.account] = until
-		}
-		who.tellf("an operator muted you for %v", d)
-		s.noticef("muted %s for %v", who.name.Display, d)
-		h.log.Info("mute", "by", s.name.Display, "name", who.name.Display, "for", d)
-	})
+	if who, err := s.mute(name, d); !s.tell(err) && who != "" {
+		s.noticef("muted %s for %v", who, d)
+	}
 	return nil
+}
+
+// Mute refuses the lines, actions, private messages, name changes, topics and away texts of
+// the member called name for d (from a second to a year), on all its devices, and of its
+// account should it come back within d. The member is told; operators may.
+func (s *Session) Mute(name string, d time.Duration) error {
+	_, err := s.mute(name, d)
+	return err
+}
+
+// mute is Mute, returning the name of the member muted.
+func (s *Session) mute(name string, d time.Duration) (string, error) {
+	switch {
+	case name == "":
+		return "", fail(CodeNeedArgs, "whom to mute?")
+	case !goodDuration(d):
+		return "", durationError(d)
+	}
+	h := s.hub
+	if !h.lockLive(s) {
+		return "", nil
+	}
+	defer h.mu.Unlock()
+	if err := s.operOnlyLocked(); err != nil {
+		return "", err
+	}
+	who, err := s.targetLocked(name)
+	if err != nil {
+		return "", err
+	}
+	until := h.now().Add(d)
+	who.mutedUntil.Store(until.UnixNano())
+	if who.account != "" {
+		if h.accountMutes == nil {
+			h.accountMutes = make(map[string]time.Time)
+		}
+		h.accountMutes[who.account] = until
+	}
+	who.tellf("an operator muted you for %v", d)
+	h.log.Info("mute", "by", s.name.Display, "name", who.name.Display, "for", d)
+	return who.name.Display, nil
 }
 
 func (s *Session) cmdUnmute(args string) error {
 	if args == "" {
 		return s.usage("unmute")
 	}
-	s.onOperTarget(args, func(who *member) {
-		who.mutedUntil.Store(0)
-		delete(s.hub.accountMutes, who.account)
-		who.tell("you may talk again")
-		s.noticef("unmuted %s", who.name.Display)
-	})
+	if who, err := s.unmute(args); !s.tell(err) && who != "" {
+		s.noticef("unmuted %s", who)
+	}
 	return nil
 }
 
-// onOperTarget runs act, under the hub's lock, on the member called name, if s is an operator
-// and there is such a member; otherwise it tells s why not.
-func (s *Session) onOperTarget(name string, act func(who *member)) {
-	h := s.hub
-	if !h.lockLive(s) {
-		return
-	}
-	defer h.mu.Unlock()
-	if !s.requireOperLocked() {
-		return
-	}
-	if who, ok := s.targetLocked(name); ok {
-		act(who)
-	}
+// Unmute lets the member called name talk again, and tells it so; operators may.
+func (s *Session) Unmute(name string) error {
+	_, err := s.unmute(name)
+	return err
 }
 
-// cmdBan refuses a name, or an address or network, until the ban ends. Bans are kept in
-// history, and so last across restarts, unless the server keeps no history. Whoever it matches
-// is disconnected.
+// unmute is Unmute, returning the name of the member unmuted.
+func (s *Session) unmute(name string) (string, error) {
+	h := s.hub
+	if !h.lockLive(s) {
+		return "", nil
+	}
+	defer h.mu.Unlock()
+	if err := s.operOnlyLocked(); err != nil {
+		return "", err
+	}
+	who, err := s.targetLocked(name)
+	if err != nil {
+		return "", err
+	}
+	who.mutedUntil.Store(0)
+	delete(h.accountMutes, who.account)
+	who.tell("you may talk again")
+	return who.name.Display, nil
+}
+
+// cmdBan refuses a name, or an address or network, until the ban ends, or lists the bans.
 func (s *Session) cmdBan(args string) error {
 	h := s.hub
 	target, rest := firstWord(args)
@@ -196,16 +233,11 @@ func (s *Session) cmdBan(args string) error {
 	if !ok {
 		return s.badDuration(rest)
 	}
-	if !h.lockLive(s) {
-		return nil
-	}
-	defer h.mu.Unlock()
-	if !s.requireOperLocked() {
-		return nil
-	}
-	now := h.now()
 	if target == "" {
-		list := h.bans.listLocked(now)
+		list, err := s.Bans()
+		if s.tell(err) || list == nil {
+			return nil
+		}
 		switch len(list) {
 		case 0:
 			s.notice("no bans")
@@ -214,14 +246,15 @@ func (s *Session) cmdBan(args string) error {
 		default:
 			s.noticef("%d bans:", len(list))
 		}
-		for _, line := range list {
-			s.notice("  " + line)
+		now := h.now()
+		for _, b := range list {
+			if b.Name != "" {
+				s.notice("  name " + b.Name + ends(b.Until, now))
+			} else {
+				s.notice("  address " + b.Address.String() + ends(b.Until, now))
+			}
 		}
 		return nil
-	}
-	var until time.Time
-	if d > 0 {
-		until = now.Add(d)
 	}
 	how := "until /unban"
 	if h.cfg.Bans == nil {
@@ -230,20 +263,83 @@ func (s *Session) cmdBan(args string) error {
 	if d > 0 {
 		how = "for " + d.String()
 	}
+	err := s.ban(target, d, func(b Ban, account bool) {
+		switch {
+		case b.Name == "":
+			s.noticef("banned %s %s", b.Address, how)
+		case account:
+			s.noticef("banned the account %s %s", b.Name, how)
+		default:
+			s.noticef("banned the name %s %s", b.Name, how)
+		}
+	})
+	if is(err, CodeBadName) {
+		return s.usage("ban")
+	}
+	s.tell(err)
+	return nil
+}
+
+// Bans lists the bans in force, names first; operators may. It is nil, with no error, for a
+// device no longer in the chat.
+func (s *Session) Bans() ([]Ban, error) {
+	h := s.hub
+	if !h.lockLive(s) {
+		return nil, nil
+	}
+	defer h.mu.Unlock()
+	if err := s.operOnlyLocked(); err != nil {
+		return nil, err
+	}
+	return h.bans.listLocked(h.now()), nil
+}
+
+// Ban refuses target, a name (and its look-alikes) or an address or network ("203.0.113.7",
+// "2001:db8::/48"), for d, or until lifted when d is 0; operators may. Bans are kept across
+// restarts when the server has a BanList. Whoever it matches is disconnected, and when a name
+// banned is worn by someone logged in, their account's name is banned too.
+func (s *Session) Ban(target string, d time.Duration) error {
+	return s.ban(target, d, nil)
+}
+
+// ban is Ban, calling banned (when not nil) for each ban made, under the hub's lock and before
+// anyone is disconnected: account says the ban is of the account of the one who wore the name.
+func (s *Session) ban(target string, d time.Duration, banned func(b Ban, account bool)) error {
+	switch {
+	case target == "":
+		return fail(CodeNeedArgs, "what to ban?")
+	case d != 0 && !goodDuration(d):
+		return durationError(d)
+	}
+	if banned == nil {
+		banned = func(Ban, bool) {}
+	}
+	h := s.hub
+	if !h.lockLive(s) {
+		return nil
+	}
+	defer h.mu.Unlock()
+	if err := s.operOnlyLocked(); err != nil {
+		return err
+	}
+	var until time.Time
+	lasts := "until lifted" // for the log
+	if d > 0 {
+		until, lasts = h.now().Add(d), d.String()
+	}
 	prefix, isAddr, err := parsePrefix(target)
 	if err != nil {
-		s.notice(err.Error())
-		return nil
+		return fail(CodeBadValue, "%s", err)
 	}
 	if isAddr {
 		if prefix.Contains(s.remote) {
-			s.notice("that would ban you")
-			return nil
+			return fail(CodeNotOnSelf, "that would ban you")
 		}
 		h.bans.addAddrLocked(prefix, until)
-		h.saveBan(Ban{Address: prefix, Until: until})
-		s.noticef("banned %s %s", prefix, how)
-		h.log.Info("ban", "by", s.name.Display, "addr", prefix.String(), "for", how)
+		b := Ban{Address: prefix, Until: until}
+		h.saveBan(b)
+		banned(b, false)
+		h.log.Info("ban", "by", s.name.Display, "addr", prefix.String(), "for", lasts)
 		for _, who := range h.names.values() {
 			for _, d := range who.list() {
 				if prefix.Contains(d.remote) && d != s {
@@ -254,25 +350,26 @@ func (s *Session) cmdBan(args string) error {
 		return nil
 	}
 	n, err := ParseName(target)
-	if err != nil {
-		return s.usage("ban")
+	if bad, ok := err.(*NameError); ok {
+		return fail(CodeBadName, "%s", bad.Reason)
 	}
 	if n.SameAs(s.name) {
-		s.notice("not on yourself")
-		return nil
+		return fail(CodeNotOnSelf, "not on yourself")
 	}
 	h.bans.addNameLocked(n, until)
-	h.saveBan(Ban{Name: n.Display, Until: until})
-	s.noticef("banned the name %s %s", n.Display, how)
-	h.log.Info("ban", "by", s.name.Display, "name", n.Display, "for", how)
+	b := Ban{Name: n.Display, Until: until}
+	h.saveBan(b)
+	banned(b, false)
+	h.log.Info("ban", "by", s.name.Display, "name", n.Display, "for", lasts)
 	if who, online := h.names.find(n); online {
 		// A name is worn; an account is who someone is: banning the name of someone logged
 		// in bans their account too, or they would be back under it at once.
 		if who.account != "" {
 			if an, err := ParseName(who.account); err == nil && !an.SameAs(n) && !an.SameAs(s.name) {
 				h.bans.addNameLocked(an, until)
-				h.saveBan(Ban{Name: an.Display, Until: until})
-				s.noticef("banned the account %s %s", an.Display, how)
+				b := Ban{Name: an.Display, Until: until}
+				h.saveBan(b)
+				banned(b, true)
 			}
 		}
 		h.dropLocked(who, DropBanned, "banned", "you are banned from this server")
@@ -284,168 +381,55 @@ func (s *Session) cmdUnban(args string) error {
 	if args == "" || strings.Contains(args, " ") {
 		return s.usage("unban")
 	}
-	h := s.hub
-	if !h.lockLive(s) {
-		return nil
+	b, err := s.unban(args)
+	switch {
+	case s.tell(err):
+	case b.Name != "":
+		s.noticef("unbanned the name %s", b.Name)
+	case b.Address.IsValid():
+		s.noticef("unbanned %s", b.Address)
 	}
-	defer h.mu.Unlock()
-	if !s.requireOperLocked() {
-		return nil
-	}
-	prefix, isAddr, err := parsePrefix(args)
-	if err != nil {
-		s.notice(err.Error())
-		return nil
-	}
-	if isAddr {
-		if !h.bans.removeAddrLocked(prefix) {
-			s.noticef("%s is not banned", prefix)
-			return nil
-		}
-		h.deleteBan(Ban{Address: prefix})
-		s.noticef("unbanned %s", prefix)
-		return nil
-	}
-	n, err := ParseName(args)
-	banned, ok := h.bans.removeNameLocked(n)
-	if err != nil || !ok {
-		s.noticef("%s is not banned", clean(args, MaxNameLen*4))
-		return nil
-	}
-	h.deleteBan(Ban{Name: banned.Display})
-	s.noticef("unbanned the name %s", banned.Display)
 	return nil
 }
 
-// parsePrefix reads what /ban and /unban are given when it looks like an address or a
-// network rather than a name: digits and dots with a dot ("10.0.0.7"), or anything with ':' or
-// '/' ("10.0.0.0/24", "2001:db8::/48"). isAddr reports whether it looks like one; err says,
-// for the user, why one that does is not valid: such a thing is never taken for a name, so
-// that a typo in a network bans nobody by mistake.
-func parsePrefix(s string) (p netip.Prefix, isAddr bool, err error) {
-	if !strings.ContainsAny(s, ":/") && (!strings.Contains(s, ".") || strings.Trim(s, "0123456789.") != "") {
-		return netip.Prefix{}, false, nil
+// Unban lifts the ban on target, a name (or a look-alike of it) or an address or network as
+// it was banned; operators may.
+func (s *Session) Unban(target string) error {
+	_, err := s.unban(target)
+	return err
+}
+
+// unban is Unban, returning the ban lifted.
+func (s *Session) unban(target string) (Ban, error) {
+	if target == "" {
+		return Ban{}, fail(CodeNeedArgs, "what to unban?")
 	}
-	bad := fmt.Errorf("%s is not an address or a network: try 203.0.113.7, 203.0.113.0/24 or 2001:db8::/48", clean(s, 64))
-	if strings.Contains(s, "/") {
-		if p, err = netip.ParsePrefix(s); err != nil {
-			return netip.Prefix{}, true, bad
+	h := s.hub
+	if !h.lockLive(s) {
+		return Ban{}, nil
+	}
+	defer h.mu.Unlock()
+	if err := s.operOnlyLocked(); err != nil {
+		return Ban{}, err
+	}
+	prefix, isAddr, err := parsePrefix(target)
+	if err != nil {
+		return Ban{}, fail(CodeBadValue, "%s", err)
+	}
+	if isAddr {
+		if !h.bans.removeAddrLocked(prefix) {
+			return Ban{}, fail(CodeNotListed, "%s is not banned", prefix)
 		}
-	} else {
-		a, err := netip.ParseAddr(s)
-		if err != nil || a.Zone() != "" {
-			return netip.Prefix{}, true, bad
-		}
-		p = netip.PrefixFrom(a, a.BitLen())
+		b := Ban{Address: prefix}
+		h.deleteBan(b)
+		return b, nil
 	}
-	return normalPrefix(p), true, nil
-}
-
-// normalPrefix masks p, and makes an IPv4-mapped IPv6 network (::ffff:10.0.0.0/104) the IPv4
-// network it stands for: clients' addresses are compared unmapped.
-func normalPrefix(p netip.Prefix) netip.Prefix {
-	p = p.Masked()
-	if a := p.Addr(); a.Is4In6() && p.Bits() >= 96 {
-		p = netip.PrefixFrom(a.Unmap(), p.Bits()-96)
+	n, err := ParseName(target)
+	banned, ok := h.bans.removeNameLocked(n)
+	if err != nil || !ok {
+		return Ban{}, fail(CodeNotListed, "%s is not banned", clean(target, MaxNameLen*4))
 	}
-	return p
-}
-
-// bans are the names and addresses refused. A zero until means until unbanned or restarted.
-type bans struct {
-	names []nameBan
-	addrs []addrBan
-}
-
-type nameBan struct {
-	name  Name
-	until time.Time
-}
-
-type addrBan struct {
-	prefix netip.Prefix
-	until  time.Time
-}
-
-// saveBan and deleteBan keep bans in history, when there is one.
-func (h *Hub) saveBan(b Ban) {
-	if h.cfg.Bans != nil {
-		h.cfg.Bans.SaveBan(b)
-	}
-}
-
-func (h *Hub) deleteBan(b Ban) {
-	if h.cfg.Bans != nil {
-		h.cfg.Bans.DeleteBan(b)
-	}
-}
-
-func live(until, now time.Time) bool { return until.IsZero() || now.Before(until) }
-
-func (b *bans) nameBannedLocked(n Name, now time.Time) bool {
-	for _, x := range b.names {
-		if x.name.SameAs(n) && live(x.until, now) {
-			return true
-		}
-	}
-	return false
-}
-
-func (b *bans) addrBannedLocked(a netip.Addr, now time.Time) bool {
-	a = a.Unmap()
-	for _, x := range b.addrs {
-		if x.prefix.Contains(a) && live(x.until, now) {
-			return true
-		}
-	}
-	return false
-}
-
-func (b *bans) addNameLocked(n Name, until time.Time) {
-	b.names = slices.DeleteFunc(b.names, func(x nameBan) bool { return x.name.SameAs(n) })
-	b.names = append(b.names, nameBan{n, until})
-}
-
-func (b *bans) addAddrLocked(p netip.Prefix, until time.Time) {
-	p = normalPrefix(p) // as kept by an older version, perhaps
-	b.removeAddrLocked(p)
-	b.addrs = append(b.addrs, addrBan{p, until})
-}
-
-// removeNameLocked lifts the ban on n (or a look-alike) and returns the name banned.
-func (b *bans) removeNameLocked(n Name) (Name, bool) {
-	i := slices.IndexFunc(b.names, func(x nameBan) bool { return x.name.SameAs(n) })
-	if i < 0 {
-		return Name{}, false
-	}
-	banned := b.names[i].name
-	b.names = slices.Delete(b.names, i, i+1)
-	return banned, true
-}
-
-func (b *bans) removeAddrLocked(p netip.Prefix) bool {
-	before := len(b.addrs)
-	b.addrs = slices.DeleteFunc(b.addrs, func(x addrBan) bool { return x.prefix == p })
-	return len(b.addrs) < before
-}
-
-// listLocked describes the bans in force, dropping those that ended.
-func (b *bans) listLocked(now time.Time) []string {
-	b.names = slices.DeleteFunc(b.names, func(x nameBan) bool { return !live(x.until, now) })
-	b.addrs = slices.DeleteFunc(b.addrs, func(x addrBan) bool { return !live(x.until, now) })
-	var out []string
-	for _, x := range b.names {
-		out = append(out, "name "+x.name.Display+ends(x.until, now))
-	}
-	for _, x := range b.addrs {
-		out = append(out, "address "+x.prefix.String()+ends(x.until, now))
-	}
-	return out
-}
-
-func ends(until, now time.Time) string {
-	if until.IsZero() {
-		return " until lifted"
-	}
-	return fmt.Sprintf(" for %v more", until.Sub(now).Round(time.Second))
+	b := Ban{Name: banned.Display}
+	h.deleteBan(b)
+	return b, nil
 }

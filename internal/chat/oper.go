@@ -207,34 +207,50 @@ func seconds(d time.Duration) time.Duration {
 }
 
 func (s *Session) cmdOper(args string) error {
+	if args == "" {
+		return s.usage("oper")
+	}
+	if made, err := s.becomeOper(args); !s.tell(err) && made {
+		s.notice("you are now an operator")
+	}
+	return nil
+}
+
+// Oper makes the member an operator, given the server's operator password. An address that
+// gave a wrong one waits before its next try is checked, and the server checks only a few a
+// second (CodeTryLater); each failure is counted by the Observer.
+func (s *Session) Oper(password string) error {
+	_, err := s.becomeOper(password)
+	return err
+}
+
+// becomeOper is Oper, reporting whether the member was made an operator (a device no longer in the
+// chat is not, and fails with no error).
+func (s *Session) becomeOper(password string) (bool, error) {
 	h := s.hub
 	switch {
-	case args == "":
-		return s.usage("oper")
+	case password == "":
+		return false, fail(CodeNeedArgs, "no password given")
 	case h.cfg.OperPassword == "":
-		s.notice("this server has no operator password")
-		return nil
+		return false, fail(CodeNotOffered, "this server has no operator password")
 	}
-	now := h.now()
-	res := h.oper.try(s.remote, now, args, h.cfg.OperPassword)
+	res := h.oper.try(s.remote, h.now(), password, h.cfg.OperPassword)
 	if !res.ok {
 		h.observer.OperFailed(res.why)
 		switch res.why {
 		case OperWrongPassword:
-			s.noticef("wrong password: wait %v before trying again", seconds(res.wait))
+			return false, fail(CodeWrongPassword, "wrong password: wait %v before trying again", seconds(res.wait))
 		case OperAddressWaiting:
-			s.noticef("not checked: wait %v before trying /oper again", seconds(res.wait))
-		case OperServerBusy:
-			s.noticef("not checked, too many operator logins at once: try again in %v", seconds(res.wait))
+			return false, fail(CodeTryLater, "not checked: wait %v before trying /oper again", seconds(res.wait))
+		default: // OperServerBusy
+			return false, fail(CodeTryLater, "not checked, too many operator logins at once: try again in %v", seconds(res.wait))
 		}
-		return nil
 	}
 	if !h.lockLive(s) {
-		return nil
+		return false, nil
 	}
 	defer h.mu.Unlock()
 	s.oper = true
-	s.notice("you are now an operator")
 	h.log.Info("operator", "name", s.name.Display, "remote", s.remote.String())
-	return nil
+	return true, nil
 }

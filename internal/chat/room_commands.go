@@ -198,6 +198,17 @@ func (s *Session) sayTo(room string, kind Kind, text string) error {
 }
 
 func (s *Session) cmdRooms(string) error {
+	rooms := s.Rooms()
+	if rooms == nil { // no longer in the chat
+		return nil
+	}
+	s.client.Deliver(&Message{Kind: KindRooms, Total: len(rooms), Rooms: rooms[:min(len(rooms), maxRoomsListed)]})
+	return nil
+}
+
+// Rooms lists every room, the busiest first (then by name), with how many are in each and
+// its topic. It is nil for a device no longer in the chat.
+func (s *Session) Rooms() []RoomInfo {
 	h := s.hub
 	if !h.lockLive(s) {
 		return nil
@@ -207,46 +218,113 @@ func (s *Session) cmdRooms(string) error {
 	slices.SortFunc(rooms, func(a, b *Room) int {
 		return cmp.Or(cmp.Compare(len(b.list()), len(a.list())), cmp.Compare(a.name.Key, b.name.Key))
 	})
-	m := &Message{Kind: KindRooms, Total: len(rooms)}
-	for _, r := range rooms[:min(len(rooms), maxRoomsListed)] {
-		m.Rooms = append(m.Rooms, RoomInfo{Name: r.name.Display, Members: len(r.list()), Topic: r.topic})
+	out := make([]RoomInfo, 0, len(rooms))
+	for _, r := range rooms {
+		out = append(out, RoomInfo{Name: r.name.Display, Members: len(r.list()), Topic: r.topic})
 	}
-	s.client.Deliver(m)
-	return nil
+	return out
 }
 
 func (s *Session) cmdWho(args string) error {
-	h := s.hub
-	if !h.lockLive(s) {
+	who, err := s.Who(args)
+	if s.tell(err) || who.Room == "" {
 		return nil
 	}
-	defer h.mu.Unlock()
-	r, err := s.roomLocked(args)
-	if s.tell(err) {
-		return nil
-	}
-	members := r.list()
-	m := &Message{Kind: KindMembers, Room: r.name.Display, Total: len(members)}
-	for _, who := range members[:min(len(members), maxWhoListed)] {
-		m.Members = append(m.Members, MemberInfo{Name: who.name.Display, Owner: who == r.owner, Operator: who.oper, Away: who.away})
-	}
-	s.client.Deliver(m)
+	s.client.Deliver(who.Message())
 	return nil
 }
 
+// RoomMembers is who is in a room.
+type RoomMembers struct {
+	Room    string // the room's name as shown; "" when the device is no longer in the chat
+	Members []MemberInfo
+}
+
+// Message is the KindMembers answer that lists rm, as many as one answer shows.
+func (rm RoomMembers) Message() *Message {
+	return &Message{Kind: KindMembers, Room: rm.Room, Total: len(rm.Members), Members: rm.Members[:min(len(rm.Members), maxWhoListed)]}
+}
+
+// Who lists the members of the room called room ("": the device's current one), marking its
+// owner, the operators and who is away. The member need not be in the room.
+func (s *Session) Who(room string) (RoomMembers, error) {
+	h := s.hub
+	if !h.lockLive(s) {
+		return RoomMembers{}, nil
+	}
+	defer h.mu.Unlock()
+	r, err := s.roomLocked(room)
+	if err != nil {
+		return RoomMembers{}, err
+	}
+	members := r.list()
+	out := RoomMembers{Room: r.name.Display, Members: make([]MemberInfo, 0, len(members))}
+	for _, who := range members {
+		out.Members = append(out.Members, MemberInfo{Name: who.name.Display, Owner: who == r.owner, Operator: who.oper, Away: who.away})
+	}
+	return out, nil
+}
+
 func (s *Session) cmdTopic(args string) error {
+	if args == "" {
+		room, topic, err := s.roomTopic("")
+		switch {
+		case s.tell(err) || room == "":
+		case topic == "":
+			s.noticef("%s has no topic", room)
+		default:
+			s.noticef("topic for %s: %s", room, topic)
+		}
+		return nil
+	}
+	if clean(args, maxTopic) == "-" {
+		args = ""
+	}
+	err := s.Topic("", args)
+	if is(err, CodeMuted) {
+		s.refuseIfMuted() // said once a minute, not at each try
+		return nil
+	}
+	s.tell(err)
+	return nil
+}
+
+// RoomTopic returns the topic of the room called room ("": the device's current one), ""
+// when it has none. The member need not be in the room.
+func (s *Session) RoomTopic(room string) (string, error) {
+	_, topic, err := s.roomTopic(room)
+	return topic, err
+}
+
+// roomTopic is RoomTopic, with the room's name as shown ("" when the device is no longer in
+// the chat).
+func (s *Session) roomTopic(room string) (name, topic string, err error) {
+	h := s.hub
+	if !h.lockLive(s) {
+		return "", "", nil
+	}
+	defer h.mu.Unlock()
+	r, err := s.roomLocked(room)
+	if err != nil {
+		return "", "", err
+	}
+	return r.name.Display, r.topic, nil
+}
+
+// Topic sets the topic of the room called room ("": the device's current one), which the
+// member must be in, to text ("": clears it). The room's owner and operators may, and only
+// operators in the lobby. Everyone in the room is told by a KindTopic event, once the topic
+// is kept when history is.
+func (s *Session) Topic(room, text string) error {
+	text = clean(text, maxTopic) // not under the lock
 	h := s.hub
 	if !h.lockLive(s) {
 		return nil
 	}
-	r, ok := s.mayTopicLocked(args)
+	r, err := s.mayTopicLocked(room)
 	h.mu.Unlock()
-	if !ok {
-		return nil
-	}
-	topic := clean(args, maxTopic)
-	if topic == "-" {
-		topic = ""
+	if err != nil {
+		return err
 	}
 	setTopic := func(rec Record) {
 		r.topic = rec.Text
@@ -254,7 +332,7 @@ func (s *Session) cmdTopic(args string) error {
 		h.publish(Event{Room: r.key(), Msg: m, From: s.origin()})
 	}
 	rec := Record{Time: h.now(), Kind: KindTopic, Room: r.key(), RoomName: r.name.Display,
-		From: s.nameNow().Display, FromKey: s.nameNow().looks[0], Text: topic}
+		From: s.nameNow().Display, FromKey: s.nameNow().looks[0], Text: text}
 	if h.cfg.History == nil {
 		h.mu.Lock()
 		defer h.mu.Unlock()
@@ -274,26 +352,20 @@ func (s *Session) cmdTopic(args string) error {
 	return nil
 }
 
-// mayTopicLocked shows the topic of the current room when args is empty, and otherwise
-// returns the room whose topic s may set, telling s when it may not.
-func (s *Session) mayTopicLocked(args string) (*Room, bool) {
+// mayTopicLocked returns the room called room ("": the current one) if s may set its topic.
+func (s *Session) mayTopicLocked(room string) (*Room, error) {
 	h := s.hub
-	r := s.current.Load()
-	if args == "" {
-		if r.topic == "" {
-			s.noticef("%s has no topic", r.name.Display)
-		} else {
-			s.noticef("topic for %s: %s", r.name.Display, r.topic)
-		}
-		return nil, false
+	r, err := s.roomLocked(room)
+	switch {
+	case err != nil:
+		return nil, err
+	case !slices.Contains(s.rooms, r):
+		return nil, fail(CodeNotInRoom, "you are not in %s", r.name.Display)
+	case s.oper || r.owner == s.member:
+	case r == h.lobby:
+		return nil, fail(CodeNotAllowed, "only operators set the topic of %s", r.name.Display)
+	default:
+		return nil, fail(CodeNotAllowed, "only the owner of %s and operators set its topic", r.name.Display)
 	}
-	if !s.oper && r.owner != s.member {
-		if r == h.lobby {
-			s.notice("only operators set the topic of " + r.name.Display)
-		} else {
-			s.noticef("only the owner of %s and operators set its topic", r.name.Display)
-		}
-		return nil, false
-	}
-	return r, !s.refuseIfMuted()
+	return r, s.mutedError()
 }

@@ -348,6 +348,28 @@ func (r *Recorder) Take() []*chat.Message {
 	return got
 }
 
+// Next waits until the recorder is delivered a message for which want is true, and returns
+// it; what was delivered before it is taken too. The test fails after Timeout.
+func (r *Recorder) Next(t testing.TB, want func(*chat.Message) bool) *chat.Message {
+	t.Helper()
+	deadline := time.Now().Add(Timeout)
+	for {
+		r.mu.Lock()
+		for i, m := range r.got {
+			if want(m) {
+				r.got = r.got[i+1:]
+				r.mu.Unlock()
+				return m
+			}
+		}
+		r.mu.Unlock()
+		if time.Now().After(deadline) {
+			t.Fatalf("no message as wanted within %v; got %v", Timeout, r.Take())
+		}
+		waitBriefly() // delivered from the store's goroutine, with nothing to wait on
+	}
+}
+
 // Dropped returns why the chat dropped the client, "" when it did not.
 func (r *Recorder) Dropped() chat.DropReason {
 	r.mu.Lock()
@@ -359,6 +381,13 @@ func (r *Recorder) Dropped() chat.DropReason {
 // with name.
 func Enter(t testing.TB, hub *chat.Hub, addr, name string) (*chat.Session, *Recorder) {
 	t.Helper()
+	return EnterAs(t, hub, addr, name, "")
+}
+
+// EnterAs is Enter for the account called name: it answers the password question with
+// password (when not "").
+func EnterAs(t testing.TB, hub *chat.Hub, addr, name, password string) (*chat.Session, *Recorder) {
+	t.Helper()
 	rec := &Recorder{}
 	s, err := hub.Connect(rec, chat.Peer{Addr: netip.MustParseAddr(addr)})
 	if err != nil {
@@ -366,6 +395,11 @@ func Enter(t testing.TB, hub *chat.Hub, addr, name string) (*chat.Session, *Reco
 	}
 	if err := s.Handle([]byte(name)); err != nil {
 		t.Fatal(err)
+	}
+	if password != "" {
+		if err := s.Handle([]byte(password)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if !s.Registered() {
 		t.Fatalf("%s did not enter: %v", name, rec.Take())
