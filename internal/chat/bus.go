@@ -13,8 +13,11 @@ type Event struct {
 	// any of them is told once.
 	Room  string
 	Rooms []string
-	Msg   *Message
-	From  Origin // who caused it
+	// To is the member an event is for alone (a private message, a notice about the member:
+	// kicked, muted, owner of a room now); Room and Rooms are then empty.
+	To   uint64
+	Msg  *Message
+	From Origin // who caused it
 }
 
 // Origin names the member and the device an event came from, by numbers that stay valid when
@@ -42,6 +45,10 @@ type Bus interface {
 	Unsubscribe(room string)
 }
 
+// NewLocalBus returns the in-process Bus, which calls deliver for each event: what a single
+// node uses (Config.NewBus nil), and what another Bus may be compared with in tests.
+func NewLocalBus(deliver func(Event)) Bus { return newLocalBus(deliver) }
+
 // localBus is the in-process Bus: Publish delivers at once, under the room's lock, so that the
 // room's events are delivered in the order their Seq says.
 type localBus struct {
@@ -62,7 +69,9 @@ func newLocalBus(deliver func(Event)) *localBus {
 func (b *localBus) Publish(ev Event) error {
 	key := ev.Room
 	if key == "" {
-		key = memberEvents // events about members in several rooms have an order of their own
+		// Events about a member in several rooms, and events for one member, have an order of
+		// their own.
+		key = memberEvents
 	}
 	v, ok := b.rooms.Load(key)
 	if !ok {

@@ -401,11 +401,13 @@ func (h *Hub) deliverPrivateLocked(from *Session, to *member, rec Record) {
 	}
 	if !to.ignores(from.member.id) {
 		to.lastFrom = from.member
-		to.deliver(liveMessage(rec))
 	}
+	// Both copies go through the bus, to each member's own node (the recipient's drops it if
+	// it ignores the sender).
+	h.publish(Event{To: to.id, Msg: liveMessage(rec), From: from.origin()})
 	sent := liveMessage(rec)
 	sent.Sent = true
-	from.member.deliver(sent)
+	h.publish(Event{To: from.member.id, Msg: sent, From: Origin{Device: from.id}})
 	if to.away != "" && !from.gone {
 		from.noticef("%s is away: %s", to.name.Display, to.away)
 	}

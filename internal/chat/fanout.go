@@ -7,6 +7,12 @@ package chat
 
 // deliver shows ev to this node's members it is for.
 func (h *Hub) deliver(ev Event) {
+	if ev.To != 0 {
+		if m := h.liveMember(ev.To); m != nil && !m.ignores(ev.From.Member) {
+			m.deliver(ev.Msg)
+		}
+		return
+	}
 	if ev.Room != "" {
 		if r := h.liveRoom(ev.Room); r != nil {
 			h.deliverIn(r, ev)
@@ -146,6 +152,20 @@ func (d *Session) welcomeDone() {
 	}
 	d.early = nil
 	d.welcomed.Store(true)
+}
+
+// liveMember returns the member numbered id, with no lock: what deliver may use.
+func (h *Hub) liveMember(id uint64) *member {
+	if m, ok := h.membersByID.Load(id); ok {
+		return m.(*member)
+	}
+	return nil
+}
+
+// tellMember says text to every device of m, through the bus: a notice about m (kicked,
+// muted, owner of a room now), which m's own node shows it.
+func (h *Hub) tellMember(m *member, text string) {
+	h.publish(Event{To: m.id, Msg: &Message{Kind: KindNotice, Text: text}})
 }
 
 // liveRoom returns the room whose key is key, with no lock: what deliver may use.

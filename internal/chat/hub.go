@@ -88,6 +88,10 @@ type Config struct {
 	Operators []string
 	// NoPrivateHistory: private messages are kept nowhere, also between accounts.
 	NoPrivateHistory bool
+
+	// NewBus makes the Bus the hub publishes its events on, given the function that shows an
+	// event to this node's members; nil: an in-process bus (a single node).
+	NewBus func(deliver func(Event)) Bus
 }
 
 // DefaultAnswerBytes is Config.AnswerBytes by default: a quarter of the line transport's
@@ -127,10 +131,11 @@ type Hub struct {
 	registrations    registrations // bounds registrations per address
 	hashRates        hashRates     // bounds the hashes each address causes
 
-	bus        Bus
-	claims     Names         // who holds which name, on every node
-	nextID     atomic.Uint64 // the last number given to a member or a device
-	roomsByKey sync.Map      // room key → *Room, for deliver, which takes no lock; written under mu
+	bus         Bus
+	claims      Names         // who holds which name, on every node
+	nextID      atomic.Uint64 // the last number given to a member or a device
+	roomsByKey  sync.Map      // room key → *Room, for deliver, which takes no lock; written under mu
+	membersByID sync.Map      // member id → *member, for deliver; written under mu
 
 	mu    sync.Mutex
 	names nameIndex[*member] // members, by name; guarded by mu
@@ -180,7 +185,11 @@ func NewHub(cfg Config, log *slog.Logger) *Hub {
 	}
 	lobby, _ := ParseRoom(Lobby)
 	h.lobby = newRoom(lobby)
-	h.bus = newLocalBus(h.deliver)
+	if cfg.NewBus != nil {
+		h.bus = cfg.NewBus(h.deliver)
+	} else {
+		h.bus = newLocalBus(h.deliver)
+	}
 	h.claims = &localNames{}
 	h.addRoomLocked(h.lobby)
 	return h
@@ -347,6 +356,7 @@ func (h *Hub) register(s *Session, n Name, acc *Account) error {
 		}
 	}
 	h.names.add(n, m)
+	h.membersByID.Store(m.id, m)
 	h.users++
 	s.member = m
 	m.addDeviceLocked(s)
@@ -435,6 +445,7 @@ func (h *Hub) unregisterLocked(s *Session, reason string) {
 	h.users--
 	h.names.remove(m.name, m)
 	h.claims.Release(m.name, m.id)
+	h.membersByID.Delete(m.id)
 	if m.account != "" && h.byAccount[m.accountID] == m {
 		delete(h.byAccount, m.accountID)
 	}
@@ -496,7 +507,7 @@ func (h *Hub) roomLeftLocked(r *Room, s *member) {
 		r.owner = nil
 		if r != h.lobby && len(members) > 0 {
 			r.owner = members[0]
-			r.owner.tell("you now own " + r.name.Display)
+			h.tellMember(r.owner, "you now own "+r.name.Display)
 		}
 	}
 }

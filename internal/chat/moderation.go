@@ -1,6 +1,7 @@
 package chat
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -65,7 +66,7 @@ func (s *Session) Kick(room, name, reason string) error {
 		why+because, nil)
 	// Said once the member is out, so that a client showing one room at a time shows it in
 	// the room the member is now in.
-	who.tellf("you were kicked from %s by %s%s", r.name.Display, s.name.Display, because)
+	h.tellMember(who, fmt.Sprintf("you were kicked from %s by %s%s", r.name.Display, s.name.Display, because))
 	return nil
 }
 
@@ -184,7 +185,7 @@ func (s *Session) mute(name string, d time.Duration) (string, error) {
 		}
 		h.accountMutes[who.account] = until
 	}
-	who.tellf("an operator muted you for %v", d)
+	h.tellMember(who, fmt.Sprintf("an operator muted you for %v", d))
 	h.log.Info("mute", "by", s.name.Display, "name", who.name.Display, "for", d)
 	return who.name.Display, nil
 }
@@ -221,7 +222,7 @@ func (s *Session) unmute(name string) (string, error) {
 	}
 	who.mutedUntil.Store(0)
 	delete(h.accountMutes, who.account)
-	who.tell("you may talk again")
+	h.tellMember(who, "you may talk again")
 	return who.name.Display, nil
 }
 

@@ -149,8 +149,6 @@ func (m *member) deliver(msg *Message) {
 // devices.
 func (m *member) tell(text string) { m.deliver(&Message{Kind: KindNotice, Text: text}) }
 
-func (m *member) tellf(format string, args ...any) { m.tell(fmt.Sprintf(format, args...)) }
-
 // repeatState collapses a line said again and again into one count.
 type repeatState struct {
 	room  *Room
