@@ -91,9 +91,7 @@ type member struct {
 	toldPrivateUnkept bool
 	since             time.Time // when its first device entered
 
-	// devices is replaced (copy on write) under hub.mu, so that a line said in a room reaches
-	// each device with no lock held.
-	devices atomic.Pointer[[]*Session]
+	devices cowList[*Session] // read with no lock by whoever delivers to the member
 
 	// Read with no lock by whoever sends to this member.
 	ignored    atomic.Pointer[map[uint64]*member] // members whose lines are not delivered, by id; copied on write under hub.mu
@@ -103,7 +101,6 @@ type member struct {
 func newMember(id uint64, n Name, since time.Time) *member {
 	m := &member{id: id, name: n, since: since}
 	m.shown.Store(&n)
-	m.devices.Store(&[]*Session{})
 	return m
 }
 
@@ -117,26 +114,10 @@ func (m *member) setName(n Name) {
 }
 
 // list returns the member's devices. The slice must not be modified.
-func (m *member) list() []*Session { return *m.devices.Load() }
+func (m *member) list() []*Session { return m.devices.load() }
 
-func (m *member) addDeviceLocked(s *Session) {
-	old := m.list()
-	devices := make([]*Session, len(old), len(old)+1)
-	copy(devices, old)
-	devices = append(devices, s)
-	m.devices.Store(&devices)
-}
-
-func (m *member) removeDeviceLocked(s *Session) {
-	old := m.list()
-	devices := make([]*Session, 0, max(len(old)-1, 0))
-	for _, d := range old {
-		if d != s {
-			devices = append(devices, d)
-		}
-	}
-	m.devices.Store(&devices)
-}
+func (m *member) addDeviceLocked(s *Session)    { m.devices.add(s) }
+func (m *member) removeDeviceLocked(s *Session) { m.devices.remove(s) }
 
 // deliver gives msg to each of the member's devices.
 func (m *member) deliver(msg *Message) {

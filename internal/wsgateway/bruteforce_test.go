@@ -78,8 +78,8 @@ func formLogin(t *testing.T, origin, ip, name, pw string) (int, string, string) 
 // doubles up to 5 minutes and no further; a right password forgets its count.
 func TestGuessingBoundsFromManyAddresses(t *testing.T) {
 	const pw, bobPW = "alice's real password", "bob's real password"
-	clock := chattest.NewClock()
-	addr, _, origin := startMixed(t, clock)
+	s := startLogin(t, testConfig())
+	addr, origin, clock := s.line, s.base, s.clock
 	registerFrom(t, addr, "127.0.0.10", "alice", pw)
 	registerFrom(t, addr, "127.0.0.11", "bob", bobPW)
 	const a, b, c, owner = "127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5"

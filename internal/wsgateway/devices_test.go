@@ -1,63 +1,15 @@
 package wsgateway_test
 
 import (
-	"context"
 	"encoding/json"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/coder/websocket"
 
-	"hubbub/internal/chat"
 	"hubbub/internal/chattest"
-	"hubbub/internal/lineproto"
-	"hubbub/internal/sqlite"
-	"hubbub/internal/wsgateway"
 )
-
-// startMixed runs one chat, its history and accounts in a real SQLite file, on clock (nil: the
-// real one), with the line transport on TCP and the WebSocket gateway and /login behind a real
-// HTTP server. It returns the line address, the ws URL and the page's origin (the HTTP base).
-func startMixed(t *testing.T, clock *chattest.Clock) (lineAddr, wsURL, origin string) {
-	t.Helper()
-	scfg := sqlite.DefaultConfig(filepath.Join(t.TempDir(), "hubbub.db"))
-	scfg.RetainEvery = 0
-	store, err := sqlite.Open(t.Context(), scfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	chatCfg := chat.DefaultConfig()
-	chatCfg.History, chatCfg.Bans, chatCfg.Accounts = store, store, store
-	if clock != nil {
-		chatCfg.Now = clock.Now
-	}
-	line := lineproto.DefaultConfig()
-	line.LineRate = 0
-	srv := chattest.StartChat(t, line, chatCfg, nil)
-	if err := srv.Hub.Restore(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	ws := wsgateway.NewServer(testConfig(), srv.Hub, nil, slog.New(slog.DiscardHandler))
-	ws.SetTokens(store)
-	mux := http.NewServeMux()
-	mux.Handle("GET /ws", ws)
-	mux.HandleFunc("POST /login", ws.ServeLogin)
-	hs := httptest.NewServer(mux)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), chattest.Timeout)
-		defer cancel()
-		if err := ws.Shutdown(ctx); err != nil {
-			t.Error(err)
-		}
-		hs.Close()
-	})
-	return srv.Addr, "ws" + strings.TrimPrefix(hs.URL, "http") + "/ws", hs.URL
-}
 
 // seen is every event a WebSocket client of the test was sent, raw, to look for a password in.
 type seen struct{ raw []string }
@@ -104,7 +56,8 @@ func (s *seen) next(t *testing.T, c *client, kind string) event {
 // /who lists it once, and only the last device to leave is announced.
 func TestAccountOnWebSocketAndTerminal(t *testing.T) {
 	const pw = "a web password 1"
-	lineAddr, url, origin := startMixed(t, nil)
+	s := startLogin(t, testConfig())
+	lineAddr, url, origin := s.line, s.ws, s.base
 	opts := &websocket.DialOptions{HTTPHeader: http.Header{"Origin": {origin}}}
 	var events seen
 	var lines []string // every line the terminals got

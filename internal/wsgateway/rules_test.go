@@ -104,26 +104,7 @@ func TestSlowReaderSkipsRoomLines(t *testing.T) {
 	slow.expect(event{Kind: "join", From: "listener"})
 
 	const rounds, perRound = 60, 100 // about 6 MB: many times the queue and the sockets' buffers
-	filler := strings.Repeat("<", 900)
-	for round := range rounds {
-		var b strings.Builder
-		for i := range perRound {
-			fmt.Fprintf(&b, "%d %s\n", round*perRound+i, filler)
-		}
-		talker.Write(b.String())
-		for i := range perRound {
-			if got, want := listener.ReadLine(), fmt.Sprintf("<talker> %d %s", round*perRound+i, filler); got != want {
-				t.Fatalf("listener got %.40q, want %.40q", got, want)
-			}
-		}
-		if round == rounds/2 {
-			listener.Send("/msg slow psst")
-			listener.Expect("[PM to slow] psst",
-				"*** private messages with guests are kept nowhere: they are shown to the two of you now, and are not in /history")
-		}
-	}
-	talker.Send("last")
-	listener.Expect("<talker> last")
+	floodRoom(t, talker, listener, rounds, perRound, nil)
 
 	received, skipped, notices, pm := 0, 0, 0, false
 	prev := -1
@@ -136,7 +117,7 @@ func TestSlowReaderSkipsRoomLines(t *testing.T) {
 		case e.Kind == "message" && e.Text == "last":
 			received++
 		case e.Kind == "message":
-			n, err := strconv.Atoi(strings.TrimSuffix(e.Text, " "+filler))
+			n, err := strconv.Atoi(strings.TrimSuffix(e.Text, " "+floodFiller))
 			if err != nil || n <= prev {
 				t.Fatalf("got %.40q after line %d", e.Text, prev)
 			}
@@ -411,4 +392,36 @@ func TestRefusalsDoNotFloodTheLog(t *testing.T) {
 	if logged == 0 || logged > 2 {
 		t.Errorf("200 refusals logged %d lines, want 1 (or 2 across an interval)", logged)
 	}
+}
+
+// floodFiller pads each line floodRoom has said, so that a few rounds fill a queue.
+var floodFiller = strings.Repeat("<", 900)
+
+// floodRoom has talker say rounds of perRound numbered lines ("N <<<..."), each read by
+// listener before the next round, with a private message from listener to slow halfway, and
+// then "last". before, when not nil, is called before each round (to pace them).
+func floodRoom(t *testing.T, talker, listener *chattest.Client, rounds, perRound int, before func()) {
+	t.Helper()
+	for round := range rounds {
+		if before != nil {
+			before()
+		}
+		var b strings.Builder
+		for i := range perRound {
+			fmt.Fprintf(&b, "%d %s\n", round*perRound+i, floodFiller)
+		}
+		talker.Write(b.String())
+		for i := range perRound {
+			if got, want := listener.ReadLine(), fmt.Sprintf("<talker> %d %s", round*perRound+i, floodFiller); got != want {
+				t.Fatalf("listener got %.40q, want %.40q", got, want)
+			}
+		}
+		if round == rounds/2 {
+			listener.Send("/msg slow psst")
+			listener.Expect("[PM to slow] psst",
+				"*** private messages with guests are kept nowhere: they are shown to the two of you now, and are not in /history")
+		}
+	}
+	talker.Send("last")
+	listener.Expect("<talker> last")
 }

@@ -1,7 +1,6 @@
 package wsgateway_test
 
 import (
-	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -51,29 +50,9 @@ func TestSlowReaderToldOncePerStretch(t *testing.T) {
 		}
 	}()
 	const rounds, perRound = 60, 50
-	filler := strings.Repeat("<", 900)
 	pace := time.NewTicker(50 * time.Millisecond)
 	defer pace.Stop()
-	for round := range rounds {
-		<-pace.C
-		var b strings.Builder
-		for i := range perRound {
-			fmt.Fprintf(&b, "%d %s\n", round*perRound+i, filler)
-		}
-		talker.Write(b.String())
-		for i := range perRound {
-			if got, want := listener.ReadLine(), fmt.Sprintf("<talker> %d %s", round*perRound+i, filler); got != want {
-				t.Fatalf("listener got %.40q, want %.40q", got, want)
-			}
-		}
-		if round == rounds/2 {
-			listener.Send("/msg slow psst")
-			listener.Expect("[PM to slow] psst",
-				"*** private messages with guests are kept nowhere: they are shown to the two of you now, and are not in /history")
-		}
-	}
-	talker.Send("last")
-	listener.Expect("<talker> last")
+	floodRoom(t, talker, listener, rounds, perRound, func() { <-pace.C })
 
 	received, told, notices, missed, pm := 0, 0, 0, 0, false
 	prev := -1
@@ -86,7 +65,7 @@ func TestSlowReaderToldOncePerStretch(t *testing.T) {
 		case e.Kind == "message" && e.Text == "last":
 			missed += rounds*perRound - 1 - prev
 		case e.Kind == "message":
-			n, err := strconv.Atoi(strings.TrimSuffix(e.Text, " "+filler))
+			n, err := strconv.Atoi(strings.TrimSuffix(e.Text, " "+floodFiller))
 			if err != nil || n <= prev {
 				t.Fatalf("got %.40q after line %d", e.Text, prev)
 			}
