@@ -40,8 +40,8 @@ func pageLogIn(t *testing.T, ctx context.Context, addrs map[string]string, bob *
 	err := chromedp.Do(ctx,
 		chromedp.Navigate("http://"+addrs["http"]+"/"),
 		chromedp.WaitVisible(chromedp.CSS("#login-password")),
-		chromedp.SendKeys(chromedp.CSS("#login-name"), "alice"),
-		chromedp.SendKeys(chromedp.CSS("#login-password"), "correct horse\n"),
+		typeInto("#login-name", "alice"),
+		typeInto("#login-password", "correct horse\n"),
 		waitText("#status", "connected as alice"),
 		waitText("#members", "bob"),
 	)
@@ -50,7 +50,7 @@ func pageLogIn(t *testing.T, ctx context.Context, addrs map[string]string, bob *
 	}
 	bob.Expect("alice has joined the channel")
 	err = chromedp.Do(ctx,
-		chromedp.SendKeys(chromedp.CSS("#say"), "/join hideout\n"),
+		typeInto("#say", "/join hideout\n"),
 		waitText("#room-title", "#hideout"),
 		waitText("#rooms", "#hideout"),
 		waitText("#members", "alice"),
@@ -172,7 +172,7 @@ func TestPageAccountsRequired(t *testing.T) {
 		waitJS(shown("name-note")),
 		waitText("#name-note", "registered"),
 		waitJS(shown("login-form")), // an account made elsewhere can log in
-		chromedp.SendKeys(chromedp.CSS("#name"), "alice\n"),
+		typeInto("#name", "alice\n"),
 		waitText("#name-label", "alice is not registered"),
 		waitJS(nameType+` === "password"`),
 	)
@@ -211,10 +211,10 @@ func TestPageAccountsRequired(t *testing.T) {
 	}
 	// An empty answer asks again; a second gives up, and the name is asked again.
 	err = chromedp.Do(ctx,
-		chromedp.SendKeys(chromedp.CSS("#name"), "\n"),
+		typeInto("#name", "\n"),
 		waitText("#name-label", "no password given: type it, or an empty line again to give up"),
 		waitJS(nameType+` === "password"`),
-		chromedp.SendKeys(chromedp.CSS("#name"), "\n"),
+		typeInto("#name", "\n"),
 		waitText("#name-error", "no password given: choose a name again"),
 		waitJS(nameType+` === "text"`),
 		waitJS(buttonText+` === "Join"`),
@@ -226,12 +226,12 @@ func TestPageAccountsRequired(t *testing.T) {
 
 	// Registered at the prompt: the confirmation is in the log, not lost with the dialog.
 	err = chromedp.Do(ctx,
-		chromedp.SendKeys(chromedp.CSS("#name"), "alice\n"),
+		typeInto("#name", "alice\n"),
 		waitText("#name-label", "alice is not registered"),
 		waitJS(nameType+` === "password"`),
-		chromedp.SendKeys(chromedp.CSS("#name"), "correct horse\n"),
+		typeInto("#name", "correct horse\n"),
 		waitText("#name-label", "the same password again"),
-		chromedp.SendKeys(chromedp.CSS("#name"), "correct horse\n"),
+		typeInto("#name", "correct horse\n"),
 		waitText("#status", "connected as alice"),
 		waitJS("!"+dialogOpen),
 		waitText("#log", "alice is registered to you: next time, choosing alice asks for this password"),
@@ -258,7 +258,7 @@ func TestPageAccountsOff(t *testing.T) {
 		waitJS(`document.documentElement.dataset.accounts === "off"`),
 		waitJS("!"+shown("login-form")),
 		waitJS("!"+shown("name-note")),
-		chromedp.SendKeys(chromedp.CSS("#name"), "guesty\n"),
+		typeInto("#name", "guesty\n"),
 	)
 	if err != nil {
 		t.Fatal(err)

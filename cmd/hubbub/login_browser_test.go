@@ -39,13 +39,13 @@ func TestPageLoginForm(t *testing.T) {
 		chromedp.Navigate("http://"+addrs["http"]+"/"),
 		chromedp.WaitVisible(chromedp.CSS("#login-password")),
 		// A name with no account: told as a wrong password is, and the field emptied.
-		chromedp.SendKeys(chromedp.CSS("#login-name"), "zed"),
-		chromedp.SendKeys(chromedp.CSS("#login-password"), "some password\n"),
+		typeInto("#login-name", "zed"),
+		typeInto("#login-password", "some password\n"),
 		waitText("#login-error", "wrong name or password"),
 		waitJS(`document.getElementById("login-password").value === ""`),
 		waitJS(`(document.getElementById("login-name").value = "", true)`), // cleared, as a user would
-		chromedp.SendKeys(chromedp.CSS("#login-name"), "alice"),
-		chromedp.SendKeys(chromedp.CSS("#login-password"), "correct horse\n"),
+		typeInto("#login-name", "alice"),
+		typeInto("#login-password", "correct horse\n"),
 		waitText("#status", "connected as alice"),
 		waitJS(`document.getElementById("login-password").value === ""`),
 	)
@@ -56,7 +56,7 @@ func TestPageLoginForm(t *testing.T) {
 	err = chromedp.Do(ctx,
 		waitJS("!"+dialogOpen),
 		waitJS(shown("logout")),
-		chromedp.SendKeys(chromedp.CSS("#say"), "hello as an account\n"),
+		typeInto("#say", "hello as an account\n"),
 	)
 	if err != nil {
 		t.Fatalf("logged in: %v", err)
@@ -98,7 +98,7 @@ func TestPageLoginForm(t *testing.T) {
 	screenshot(t, ctx, "logged-out")
 	nc.Expect("alice has left the channel.")
 	err = chromedp.Do(ctx,
-		chromedp.SendKeys(chromedp.CSS("#name"), "guesty\n"),
+		typeInto("#name", "guesty\n"),
 		waitText("#status", "connected as guesty"),
 		chromedp.Reload(),
 		waitJS(dialogOpen),

@@ -61,7 +61,7 @@ func joinPage(t *testing.T, ctx context.Context, httpAddr, name string, width, h
 		chromedp.WaitVisible(chromedp.CSS("#name")),
 		// Nothing to page back through before there is a room to show.
 		waitJS("!"+shown("earlier")),
-		chromedp.SendKeys(chromedp.CSS("#name"), name+"\n"),
+		typeInto("#name", name+"\n"),
 		waitText("#status", "connected as "+name),
 		waitJS(shown("earlier")),
 	)
@@ -103,7 +103,7 @@ func TestPageFollowsNewLines(t *testing.T) {
 				waitText("#log", "history above"),
 				waitJS(atBottom),
 				waitJS(inView),
-				chromedp.SendKeys(chromedp.CSS("#say"), "my own line\n"),
+				typeInto("#say", "my own line\n"),
 				waitText("#log", "my own line"),
 				waitJS(atBottom),
 			)
@@ -159,7 +159,7 @@ func TestPageTopicCleared(t *testing.T) {
 	nc.Send("/join attic")
 	nc.Expect("*** you made #attic and own it: plain lines now go there")
 	joinPage(t, ctx, addrs["http"], "webby", 1100, 700, false)
-	if err := chromedp.Do(ctx, chromedp.SendKeys(chromedp.CSS("#say"), "/join attic\n"), waitText("#room-title", "#attic")); err != nil {
+	if err := chromedp.Do(ctx, typeInto("#say", "/join attic\n"), waitText("#room-title", "#attic")); err != nil {
 		t.Fatal(err)
 	}
 	readUntil(t, nc, "webby has joined #attic")
@@ -183,7 +183,7 @@ func TestPageNoticeAndAction(t *testing.T) {
 	ctx := chromium(t)
 	_, addrs := startMain(t, nil)
 	joinPage(t, ctx, addrs["http"], "webby", 1100, 700, false)
-	if err := chromedp.Do(ctx, chromedp.SendKeys(chromedp.CSS("#say"), "/join go\n"), waitText("#room-title", "#go")); err != nil {
+	if err := chromedp.Do(ctx, typeInto("#say", "/join go\n"), waitText("#room-title", "#go")); err != nil {
 		t.Fatal(err)
 	}
 	you := chattest.Join(t, addrs["chat"], "you")

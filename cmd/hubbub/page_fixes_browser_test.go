@@ -31,10 +31,10 @@ func TestPageRefusedNameSentOnce(t *testing.T) {
 		chromedp.EmulateViewport(1100, 700),
 		chromedp.Navigate("http://"+addrs["http"]+"/"),
 		chromedp.WaitVisible(chromedp.CSS("#name")),
-		chromedp.SendKeys(chromedp.CSS("#name"), "admin\n"),
+		typeInto("#name", "admin\n"),
 		waitText("#name-error", "that name is reserved"),
 		chromedp.Evaluate[chromedp.Void](`document.getElementById("name").value = ""`),
-		chromedp.SendKeys(chromedp.CSS("#name"), "loopy\n"),
+		typeInto("#name", "loopy\n"),
 		waitText("#status", "connected as loopy"),
 	)
 	if err != nil {
@@ -57,7 +57,7 @@ func TestPageShowsKickFromRoom(t *testing.T) {
 	owner.Send("/join go")
 	owner.Expect("*** you made #go and own it: plain lines now go there")
 	joinPage(t, ctx, addrs["http"], "webby", 1100, 700, false)
-	if err := chromedp.Do(ctx, chromedp.SendKeys(chromedp.CSS("#say"), "/join go\n"), waitText("#room-title", "#go")); err != nil {
+	if err := chromedp.Do(ctx, typeInto("#say", "/join go\n"), waitText("#room-title", "#go")); err != nil {
 		t.Fatal(err)
 	}
 	readUntil(t, owner, "webby has joined #go")
@@ -85,7 +85,7 @@ func TestPageEarlierLinesStay(t *testing.T) {
 	nc.Send("last of the old lines")
 	joinPage(t, ctx, addrs["http"], "webby", 1100, 700, false)
 	err := chromedp.Do(ctx,
-		chromedp.SendKeys(chromedp.CSS("#say"), "/join go\n"),
+		typeInto("#say", "/join go\n"),
 		waitText("#log", "last of the old lines"),
 		chromedp.Click(chromedp.CSS("#earlier")),
 		waitText("#log", "old line 21."), // the page before the replay's
@@ -112,7 +112,7 @@ func TestPageOwnAction(t *testing.T) {
 	nc := chattest.Join(t, addrs["chat"], "termy")
 	joinPage(t, ctx, addrs["http"], "webby", 1100, 700, false)
 	nc.Expect("webby has joined the channel")
-	if err := chromedp.Do(ctx, chromedp.SendKeys(chromedp.CSS("#say"), "/me waves from the web\n"), waitText("#log", "* webby waves from the web")); err != nil {
+	if err := chromedp.Do(ctx, typeInto("#say", "/me waves from the web\n"), waitText("#log", "* webby waves from the web")); err != nil {
 		t.Fatal(err)
 	}
 	nc.Expect("* webby waves from the web")
@@ -127,7 +127,7 @@ func TestPageRejoinsAfterRestart(t *testing.T) {
 	ctx := chromium(t)
 	m, addrs := startMain(t, nil)
 	joinPage(t, ctx, addrs["http"], "webby", 1100, 700, false)
-	if err := chromedp.Do(ctx, chromedp.SendKeys(chromedp.CSS("#say"), "/join go\n"), waitText("#room-title", "#go")); err != nil {
+	if err := chromedp.Do(ctx, typeInto("#say", "/join go\n"), waitText("#room-title", "#go")); err != nil {
 		t.Fatal(err)
 	}
 	restartUnderPage(t, ctx, m, addrs)
@@ -159,10 +159,10 @@ func TestPageLogsIn(t *testing.T) {
 		chromedp.EmulateViewport(1100, 700),
 		chromedp.Navigate("http://"+addrs["http"]+"/"),
 		chromedp.WaitVisible(chromedp.CSS("#name")),
-		chromedp.SendKeys(chromedp.CSS("#name"), "alice\n"),
+		typeInto("#name", "alice\n"),
 		waitText("#name-label", "password for alice"),
 		waitJS(`document.getElementById("name").type === "password"`),
-		chromedp.SendKeys(chromedp.CSS("#name"), "correct horse\n"),
+		typeInto("#name", "correct horse\n"),
 		waitText("#status", "connected as alice"),
 		waitJS(`document.getElementById("name").type === "text"`),
 	)

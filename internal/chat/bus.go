@@ -15,9 +15,12 @@ type Event struct {
 	Rooms []string
 	// To is the member an event is for alone (a private message, a notice about the member:
 	// kicked, muted, owner of a room now); Room and Rooms are then empty.
-	To   uint64
-	Msg  *Message
-	From Origin // who caused it
+	To  uint64
+	Msg *Message
+	// Order is a moderation act (Msg is then nil): for the member To (a kick), or, with no
+	// To, for every node (a mute, a ban), which each carries out for its own members.
+	Order *Order
+	From  Origin // who caused it
 }
 
 // Origin names the member and the device an event came from, by numbers that stay valid when

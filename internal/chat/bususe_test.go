@@ -26,19 +26,25 @@ func (b *recordingBus) Publish(ev chat.Event) error {
 	return b.Bus.Publish(ev)
 }
 
-func (b *recordingBus) kinds() map[chat.Kind]int {
+// kinds counts the events published of each kind, and the orders of each kind.
+func (b *recordingBus) kinds() (map[chat.Kind]int, map[chat.OrderKind]int) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	out := map[chat.Kind]int{}
+	msgs, orders := map[chat.Kind]int{}, map[chat.OrderKind]int{}
 	for _, ev := range b.events {
-		out[ev.Msg.Kind]++
+		if ev.Order != nil {
+			orders[ev.Order.Kind]++
+		} else {
+			msgs[ev.Msg.Kind]++
+		}
 	}
-	return out
+	return msgs, orders
 }
 
 // Whatever one member causes another to see goes through the Bus (so that a bus across nodes
 // carries all of it): room lines, joins, parts, kicks, topics, nick changes, quits, private
-// messages and the notices about a member (kicked, muted, owner now).
+// messages and the notices about a member (kicked, muted, owner now); and moderation itself is
+// an order on the bus, carried out by the node of whoever it concerns.
 func TestEverythingSharedGoesThroughTheBus(t *testing.T) {
 	var bus *recordingBus
 	cfg := chat.DefaultConfig()
@@ -63,13 +69,20 @@ func TestEverythingSharedGoesThroughTheBus(t *testing.T) {
 		func() error { return alice.Kick("#go", "bob", "") },
 		func() error { return bob.Join("#go") },
 		func() error { return bob.Part("#go", "bye") },
+		func() error { return alice.Ban("mallory", time.Minute) },
+		func() error { return alice.Unban("mallory") },
 	} {
 		if err := step(); err != nil {
 			t.Fatal(err)
 		}
 	}
 	alice.Close()
-	got := bus.kinds()
+	got, orders := bus.kinds()
+	for _, k := range []chat.OrderKind{chat.OrderKick, chat.OrderMute, chat.OrderUnmute, chat.OrderBan, chat.OrderUnban} {
+		if orders[k] == 0 {
+			t.Errorf("no order of kind %d went through the bus (%v)", k, orders)
+		}
+	}
 	for _, k := range []chat.Kind{chat.KindJoin, chat.KindChat, chat.KindTopic, chat.KindPrivate,
 		chat.KindNick, chat.KindNotice, chat.KindKick, chat.KindLeave, chat.KindQuit} {
 		if got[k] == 0 {

@@ -1,6 +1,7 @@
 package chat
 
 import (
+	"errors"
 	"strconv"
 	"strings"
 
@@ -227,7 +228,57 @@ func (s *Session) Nick(name string) error {
 	if !h.lockLive(s) {
 		return nil
 	}
+	old := s.name
+	if err := s.mayRenameLocked(n, acc, has); err != nil || old.Display == n.Display {
+		h.mu.Unlock()
+		return err
+	}
+	id := s.member.id
+	h.mu.Unlock()
+	// Claimed with no lock held: a cluster's registry answers over the network.
+	err = h.claims.Rename(old, n, id)
+	live := h.lockLive(s)
+	switch {
+	case err != nil:
+		if !errors.Is(err, ErrNameHeld) {
+			h.log.Error("names: a name could not be claimed", "err", err)
+			err = fail(CodeUnavailable, "the server cannot check names just now, please try again later")
+		} else {
+			err = fail(CodeNameInUse, "%s is taken", n.Display)
+		}
+		if live {
+			h.mu.Unlock()
+		}
+		return err
+	case !live: // gone meanwhile, having released the old name
+		h.claims.Release(n, id)
+		return nil
+	case s.name.Display != old.Display || h.bans.nameBannedLocked(n, h.now()):
+		// Another device renamed the member meanwhile, or the name was banned: the member
+		// keeps the name it has now.
+		if err := h.claims.Rename(n, s.name, id); err != nil {
+			h.log.Error("names: a name could not be given back", "err", err)
+		}
+		h.mu.Unlock()
+		return fail(CodeNameInUse, "%s cannot be taken just now", n.Display)
+	}
 	defer h.mu.Unlock()
+	h.names.remove(old, s.member)
+	h.names.add(n, s.member)
+	h.note(KindNick, nil, s.member, n.Display)
+	s.setName(n)
+	keys := make([]string, len(s.rooms))
+	for i, r := range s.rooms {
+		keys[i] = r.key()
+	}
+	h.publish(Event{Rooms: keys, Msg: &Message{Kind: KindNick, From: old.Display, Text: n.Display}, From: s.origin()})
+	h.log.Info("nick", "from", old.Display, "to", n.Display)
+	return nil
+}
+
+// mayRenameLocked fails unless the member may take the name n, whose account (if has) is acc.
+func (s *Session) mayRenameLocked(n Name, acc Account, has bool) error {
+	h := s.hub
 	if has && acc.Name != s.account {
 		return fail(CodeNameRegistered, "%s is registered: choose another name", n.Display)
 	}
@@ -240,28 +291,6 @@ func (s *Session) Nick(name string) error {
 	if h.bans.nameBannedLocked(n, h.now()) {
 		return fail(CodeNameBanned, "that name is banned")
 	}
-	old := s.name
-	if old.Display == n.Display {
-		return nil
-	}
-	// Released first: the new name may look like the old one, and share its keys.
-	h.claims.Release(old, s.member.id)
-	if err := h.claims.Claim(n, s.member.id); err != nil {
-		if err := h.claims.Claim(old, s.member.id); err != nil {
-			h.log.Error("names: the old name cannot be claimed back", "name", old.Display, "err", err)
-		}
-		return fail(CodeNameInUse, "%s is taken", n.Display)
-	}
-	h.names.remove(old, s.member)
-	h.names.add(n, s.member)
-	h.note(KindNick, nil, s.member, n.Display)
-	s.setName(n)
-	keys := make([]string, len(s.rooms))
-	for i, r := range s.rooms {
-		keys[i] = r.key()
-	}
-	h.publish(Event{Rooms: keys, Msg: &Message{Kind: KindNick, From: old.Display, Text: n.Display}, From: s.origin()})
-	h.log.Info("nick", "from", old.Display, "to", n.Display)
 	return nil
 }
 

@@ -7,6 +7,12 @@ package chat
 
 // deliver shows ev to this node's members it is for.
 func (h *Hub) deliver(ev Event) {
+	if ev.Order != nil {
+		if ev.To == 0 || h.liveMember(ev.To) != nil {
+			h.order(ev.Order)
+		}
+		return
+	}
 	if ev.To != 0 {
 		if m := h.liveMember(ev.To); m != nil && !m.ignores(ev.From.Member) {
 			m.deliver(ev.Msg)
@@ -180,7 +186,7 @@ func (h *Hub) liveRoom(key string) *Room {
 // and a network bus's failures are the caller's to tell the user (see sayIn).
 func (h *Hub) publish(ev Event) error {
 	if err := h.bus.Publish(ev); err != nil {
-		h.log.Error("bus: an event was not published", "room", ev.Room, "kind", ev.Msg.Kind, "err", err)
+		h.log.Error("bus: an event was not published", "room", ev.Room, "err", err)
 		return err
 	}
 	return nil

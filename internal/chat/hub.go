@@ -50,6 +50,8 @@ const (
 	DropBanned DropReason = "banned"
 	// DropLoggedOut: the account's owner ended this device's session (/logout, /unregister).
 	DropLoggedOut DropReason = "logged_out"
+	// DropNameLost: the member's name could not be kept (a cluster's registry lost its claim).
+	DropNameLost DropReason = "name_lost"
 )
 
 // Config configures the chat.
@@ -92,6 +94,10 @@ type Config struct {
 	// NewBus makes the Bus the hub publishes its events on, given the function that shows an
 	// event to this node's members; nil: an in-process bus (a single node).
 	NewBus func(deliver func(Event)) Bus
+	// NewNames makes the registry of names the hub claims in, given the function to call when
+	// a member's claim is lost (it expired: the member is disconnected, since someone else may
+	// hold the name now); nil: an in-process registry (a single node).
+	NewNames func(lost func(holder uint64)) Names
 }
 
 // DefaultAnswerBytes is Config.AnswerBytes by default: a quarter of the line transport's
@@ -151,6 +157,8 @@ type Hub struct {
 	users        int // members (people, not devices); guarded by mu
 	// Rooms whose replay is being read from history, by key; guarded by mu.
 	loading map[string]*pendingLoad
+
+	orders orders // moderation the bus delivered, to carry out under mu
 }
 
 // NewHub returns a chat with an empty lobby that logs to log.
@@ -190,7 +198,14 @@ func NewHub(cfg Config, log *slog.Logger) *Hub {
 	} else {
 		h.bus = newLocalBus(h.deliver)
 	}
-	h.claims = &localNames{}
+	if cfg.NewNames != nil {
+		h.claims = cfg.NewNames(h.nameLost)
+	} else {
+		h.claims = &localNames{}
+	}
+	// Numbers start at random, so that members and devices of every node of a cluster have
+	// numbers of their own: 62 random bits leave room to count up without two nodes meeting.
+	h.nextID.Store(randomUint64() >> 2)
 	h.addRoomLocked(h.lobby)
 	return h
 }
@@ -330,25 +345,38 @@ func (h *Hub) lockLive(s *Session) bool {
 
 // register makes s the member called n, unless someone online holds a name that looks the
 // same, puts it in the lobby and tells the others. A session logged in to an account that is
-// online already becomes one more device of that member instead (see attachLocked).
+// online already becomes one more device of that member instead (see attachLocked). The name is
+// claimed in Names with no lock held (a cluster's registry answers over the network), then
+// everything is checked again.
 func (h *Hub) register(s *Session, n Name, acc *Account) error {
 	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.bans.nameBannedLocked(n, h.now()) {
-		return errNameBanned
+	attached, err := h.admitLocked(s, n, acc)
+	h.mu.Unlock()
+	if err != nil || attached {
+		return err
 	}
-	if acc != nil {
-		if m := h.byAccount[acc.ID]; m != nil {
-			return h.attachLocked(s, m)
+	id := h.nextID.Add(1)
+	if err := h.claims.Claim(n, id); err != nil {
+		if !errors.Is(err, ErrNameHeld) {
+			h.log.Error("names: a name could not be claimed", "err", err)
 		}
-	}
-	if _, taken := h.names.find(n); taken {
-		return errNameTaken
-	}
-	m := newMember(h.nextID.Add(1), n, h.now())
-	if err := h.claims.Claim(n, m.id); err != nil {
+		// The account's first device may have come in meanwhile: this one joins it.
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		if acc != nil {
+			if m := h.byAccount[acc.ID]; m != nil {
+				return h.attachLocked(s, m)
+			}
+		}
 		return errNameTaken // held on another node, or the registry cannot say: not ours
 	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if attached, err := h.admitLocked(s, n, acc); err != nil || attached {
+		h.claims.Release(n, id)
+		return err
+	}
+	m := newMember(id, n, h.now())
 	if acc != nil {
 		h.loginLocked(m, *acc)
 		if until, ok := h.accountMutes[acc.Name]; ok && until.After(h.now()) {
@@ -378,6 +406,24 @@ func (h *Hub) register(s *Session, n Name, acc *Account) error {
 		s.notice("you are an operator (your account is one)")
 	}
 	return nil
+}
+
+// admitLocked checks whether s may become the member called n: not when the name is banned or
+// worn here. When s is logged in to an account whose member is online, s becomes one more of
+// its devices (attached).
+func (h *Hub) admitLocked(s *Session, n Name, acc *Account) (attached bool, err error) {
+	if h.bans.nameBannedLocked(n, h.now()) {
+		return false, errNameBanned
+	}
+	if acc != nil {
+		if m := h.byAccount[acc.ID]; m != nil {
+			return true, h.attachLocked(s, m)
+		}
+	}
+	if _, taken := h.names.find(n); taken {
+		return false, errNameTaken
+	}
+	return false, nil
 }
 
 // attachLocked makes s one more device of m, an account's member already online: s is in m's

@@ -1,7 +1,6 @@
 package chat
 
 import (
-	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -52,21 +51,12 @@ func (s *Session) Kick(room, name, reason string) error {
 	case !slices.Contains(who.rooms, r):
 		return fail(CodeTheyNotInRoom, "%s is not in %s", who.name.Display, r.name.Display)
 	}
-	why := "kicked by " + s.name.Display
-	because := ""
-	if reason != "" {
-		because = ": " + reason
-	}
 	h.log.Info("kick", "by", s.name.Display, "name", who.name.Display, "room", r.name.Display, "reason", reason)
+	o := &Order{Kind: OrderKick, Member: who.id, Room: r.key(), By: s.name.Display, Reason: reason}
 	if r == h.lobby {
-		h.dropLocked(who, DropKicked, why+because, "you were "+why+because)
-		return nil
+		o.Room = "" // out of the chat
 	}
-	h.partLocked(who, r, &Message{Kind: KindKick, Room: r.name.Display, From: who.name.Display, To: s.name.Display, Text: reason},
-		why+because, nil)
-	// Said once the member is out, so that a client showing one room at a time shows it in
-	// the room the member is now in.
-	h.tellMember(who, fmt.Sprintf("you were kicked from %s by %s%s", r.name.Display, s.name.Display, because))
+	h.publishOrderLocked(s, who.id, o)
 	return nil
 }
 
@@ -177,15 +167,11 @@ func (s *Session) mute(name string, d time.Duration) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	until := h.now().Add(d)
-	who.mutedUntil.Store(until.UnixNano())
-	if who.account != "" {
-		if h.accountMutes == nil {
-			h.accountMutes = make(map[string]time.Time)
-		}
-		h.accountMutes[who.account] = until
+	o := &Order{Kind: OrderMute, Member: who.id, By: s.name.Display, For: d, Account: who.account, Until: h.now().Add(d)}
+	if o.Account != "" {
+		h.muteAccountLocked(o.Account, o.Until) // here at once; the order tells every node
 	}
-	h.tellMember(who, fmt.Sprintf("an operator muted you for %v", d))
+	h.publishOrderLocked(s, 0, o)
 	h.log.Info("mute", "by", s.name.Display, "name", who.name.Display, "for", d)
 	return who.name.Display, nil
 }
@@ -220,9 +206,8 @@ func (s *Session) unmute(name string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	who.mutedUntil.Store(0)
 	delete(h.accountMutes, who.account)
-	h.tellMember(who, "you may talk again")
+	h.publishOrderLocked(s, 0, &Order{Kind: OrderUnmute, Member: who.id, By: s.name.Display, Account: who.account})
 	return who.name.Display, nil
 }
 
@@ -336,18 +321,12 @@ func (s *Session) ban(target string, d time.Duration, banned func(b Ban, account
 		if prefix.Contains(s.remote) {
 			return fail(CodeNotOnSelf, "that would ban you")
 		}
-		h.bans.addAddrLocked(prefix, until)
 		b := Ban{Address: prefix, Until: until}
+		h.bans.addAddrLocked(prefix, until) // here at once; the order tells every node
 		h.saveBan(b)
 		banned(b, false)
 		h.log.Info("ban", "by", s.name.Display, "addr", prefix.String(), "for", lasts)
-		for _, who := range h.names.values() {
-			for _, d := range who.list() {
-				if prefix.Contains(d.remote) && d != s {
-					h.dropDeviceLocked(d, DropBanned, "banned", "you are banned from this server")
-				}
-			}
-		}
+		h.publishOrderLocked(s, 0, &Order{Kind: OrderBan, By: s.name.Display, Ban: b})
 		return nil
 	}
 	n, err := ParseName(target)
@@ -357,23 +336,25 @@ func (s *Session) ban(target string, d time.Duration, banned func(b Ban, account
 	if n.SameAs(s.name) {
 		return fail(CodeNotOnSelf, "not on yourself")
 	}
-	h.bans.addNameLocked(n, until)
+	h.bans.addNameLocked(n, until) // here at once; the orders tell every node
 	b := Ban{Name: n.Display, Until: until}
 	h.saveBan(b)
 	banned(b, false)
 	h.log.Info("ban", "by", s.name.Display, "name", n.Display, "for", lasts)
-	if who, online := h.names.find(n); online {
+	bans := []Ban{b}
+	if who, online := h.names.find(n); online && who.account != "" {
 		// A name is worn; an account is who someone is: banning the name of someone logged
 		// in bans their account too, or they would be back under it at once.
-		if who.account != "" {
-			if an, err := ParseName(who.account); err == nil && !an.SameAs(n) && !an.SameAs(s.name) {
-				h.bans.addNameLocked(an, until)
-				b := Ban{Name: an.Display, Until: until}
-				h.saveBan(b)
-				banned(b, true)
-			}
+		if an, err := ParseName(who.account); err == nil && !an.SameAs(n) && !an.SameAs(s.name) {
+			h.bans.addNameLocked(an, until)
+			b := Ban{Name: an.Display, Until: until}
+			h.saveBan(b)
+			banned(b, true)
+			bans = append(bans, b)
 		}
-		h.dropLocked(who, DropBanned, "banned", "you are banned from this server")
+	}
+	for _, b := range bans {
+		h.publishOrderLocked(s, 0, &Order{Kind: OrderBan, By: s.name.Display, Ban: b})
 	}
 	return nil
 }
@@ -423,6 +404,7 @@ func (s *Session) unban(target string) (Ban, error) {
 		}
 		b := Ban{Address: prefix}
 		h.deleteBan(b)
+		h.publishOrderLocked(s, 0, &Order{Kind: OrderUnban, By: s.name.Display, Ban: b})
 		return b, nil
 	}
 	n, err := ParseName(target)
@@ -432,5 +414,6 @@ func (s *Session) unban(target string) (Ban, error) {
 	}
 	b := Ban{Name: banned.Display}
 	h.deleteBan(b)
+	h.publishOrderLocked(s, 0, &Order{Kind: OrderUnban, By: s.name.Display, Ban: b})
 	return b, nil
 }

@@ -7,16 +7,22 @@ import (
 
 // Names is who holds which name, for every node of the chat: a name, and every name that
 // looks like it, is held by one member at a time. A single node keeps it in memory (see
-// localNames); issue 16 keeps it in a NATS key-value bucket, where a claim is a create that can
-// fail, is refreshed while held, and expires when its node stops refreshing it.
+// localNames); a cluster keeps it in a NATS key-value bucket (docs/cluster.md), where a claim
+// is a create that can fail, is refreshed while held, and expires when its node stops
+// refreshing it.
 //
-// The hub calls Claim and Release holding Hub.mu, so an implementation must answer at once or
-// fail: one that waits on a network must keep a local view to answer from, or the hub must
-// claim before it locks (issue 16 decides; see docs/architecture.md).
+// The hub calls Claim and Rename holding no lock of its own, since a registry on a network
+// answers in a round trip; Release must not block (a network registry frees the name in the
+// background). A holder is a member's number, unique in the whole cluster.
 type Names interface {
-	// Claim gives n to the member numbered holder, unless another holds n or a name that looks
-	// like it: then ErrNameHeld. Claiming a name the holder holds already succeeds.
+	// Claim gives n to holder, unless another holds n or a name that looks like it: then
+	// ErrNameHeld. Claiming a name the holder holds already succeeds. Any other error means
+	// the registry cannot say, and the name is not given.
 	Claim(n Name, holder uint64) error
+	// Rename gives holder the name to in place of from, which it holds: to's skeletons that
+	// from does not share are claimed as Claim does (failing the same way, and then holder
+	// keeps from), and from's that to does not share are freed.
+	Rename(from, to Name, holder uint64) error
 	// Release frees n if holder holds it; it is a no-op otherwise.
 	Release(n Name, holder uint64)
 }
@@ -24,7 +30,7 @@ type Names interface {
 // ErrNameHeld is what Names.Claim says of a name someone else holds.
 var ErrNameHeld = errors.New("name held by someone else")
 
-// localNames is Names in this process's memory. Its lock is a leaf, taken under Hub.mu.
+// localNames is Names in this process's memory. Its lock is a leaf.
 type localNames struct {
 	mu    sync.Mutex
 	index nameIndex[uint64]
@@ -37,6 +43,17 @@ func (l *localNames) Claim(n Name, holder uint64) error {
 		return ErrNameHeld
 	}
 	l.index.add(n, holder)
+	return nil
+}
+
+func (l *localNames) Rename(from, to Name, holder uint64) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if other, ok := l.index.find(to); ok && other != holder {
+		return ErrNameHeld
+	}
+	l.index.remove(from, holder)
+	l.index.add(to, holder)
 	return nil
 }
 
