@@ -75,7 +75,7 @@ func Connect(ctx context.Context, opts Options, log *slog.Logger) (*nats.Conn, j
 	}
 	connected := make(chan struct{})
 	var once atomic.Bool
-	var lastErr atomic.Value // error: why the last attempt failed, for Connect's own error
+	var lastErr atomic.Pointer[error] // why the last attempt failed, for Connect's own error
 	var lastAsyncLog atomic.Int64
 	nopts := []nats.Option{
 		nats.Name(opts.Name),
@@ -95,7 +95,7 @@ func Connect(ctx context.Context, opts Options, log *slog.Logger) (*nats.Conn, j
 		}),
 		nats.ReconnectErrHandler(func(_ *nats.Conn, err error) {
 			if err != nil {
-				lastErr.Store(err)
+				lastErr.Store(&err)
 			}
 		}),
 		nats.DisconnectErrHandler(func(nc *nats.Conn, err error) {
@@ -147,8 +147,8 @@ func Connect(ctx context.Context, opts Options, log *slog.Logger) (*nats.Conn, j
 		case <-ctx.Done():
 			nc.Close()
 			err := fmt.Errorf("nats: %w at %s", ErrNoServer, redacted(opts.URLs))
-			if last, ok := lastErr.Load().(error); ok {
-				err = fmt.Errorf("%w (last: %w)", err, last)
+			if last := lastErr.Load(); last != nil {
+				err = fmt.Errorf("%w (last: %w)", err, *last)
 			}
 			return nil, nil, err
 		}

@@ -93,6 +93,10 @@ func splitHostPort(what, addr string) (string, int, error) {
 	if h == "" {
 		h = "0.0.0.0"
 	}
+	if port == 0 {
+		// nats-server takes 0 for its default port (4222); a free port is -1 there.
+		port = server.RANDOM_PORT
+	}
 	return h, port, nil
 }
 
