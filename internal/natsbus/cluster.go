@@ -1,0 +1,217 @@
+// Package natsbus is the chat's Bus and Names on NATS JetStream: what makes several hubbub
+// nodes one chat (docs/cluster.md). Room events go through the HUBBUB_EVENTS stream, a subject
+// per room, read by each node through an ordered consumer per room it has members in; events
+// for one member or for every node go through the nodes' subjects; names are claimed in the
+// hubbub_names key-value bucket with a TTL each node keeps refreshing.
+//
+// Goroutines: nats.go runs each consumer's and the watcher's callbacks; the Cluster owns one
+// goroutine of its own (refresh), and Close stops all of them.
+//
+// LOCKING: Cluster.mu (the names view), bus.mu (the room consumers), claims.mu (this node's
+// claims) and seen.mu are leaves: nothing is called, and no network is waited on, while one is
+// held, except that bus.mu is held while a room's consumer is made, since Subscribe must not
+// return before the node receives the room's events.
+package natsbus
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"hubbub/internal/chat"
+	"hubbub/internal/natsnode"
+)
+
+// Config says how a node takes part in the cluster.
+type Config struct {
+	Conn *nats.Conn
+	// Node is this node's name, unique in the cluster.
+	Node string
+	// NameTTL is how long a name stays claimed once its node stops refreshing it (a node that
+	// died): 0 means DefaultNameTTL. Refreshed every NameTTL/3.
+	NameTTL time.Duration
+	Log     *slog.Logger
+}
+
+// DefaultNameTTL is Config.NameTTL by default.
+const DefaultNameTTL = 15 * time.Second
+
+// requestTimeout bounds each request to JetStream.
+const requestTimeout = 5 * time.Second
+
+// Cluster is this node's part in a cluster: make the hub's Bus and Names with NewBus and
+// NewNames (chat.Config), and Close it after the hub's last member left.
+type Cluster struct {
+	cfg  Config
+	js   jetstream.JetStream
+	kv   jetstream.KeyValue
+	log  *slog.Logger
+	boot string // this run of the node, in message ids: a restarted node's ids are new
+
+	ctx    context.Context // done when closing
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	published   atomic.Uint64 // events published, for their ids
+	publishFail atomic.Uint64 // publishes JetStream did not acknowledge
+	lag         atomic.Int64  // events in the stream not yet read by this node's consumers
+
+	watcher jetstream.KeyWatcher
+	mu      sync.Mutex
+	holders map[string]holding // the names bucket as last seen: key → who holds it
+	nodeOf  map[uint64]string  // member → node, from holders
+
+	bus    *bus
+	claims *claims
+}
+
+// holding is a names bucket value: who holds a name, and where.
+type holding struct {
+	Holder uint64 `json:"holder"`
+	Node   string `json:"node"`
+	Name   string `json:"name"`
+}
+
+// New joins the cluster through cfg.Conn: the stream and buckets must exist (natsnode.Provision).
+func New(ctx context.Context, cfg Config) (*Cluster, error) {
+	if cfg.NameTTL <= 0 {
+		cfg.NameTTL = DefaultNameTTL
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	c := &Cluster{cfg: cfg, log: cfg.Log, holders: make(map[string]holding), nodeOf: make(map[uint64]string)}
+	var b [6]byte
+	rand.Read(b[:])
+	c.boot = hex.EncodeToString(b[:])
+	js, err := jetstream.New(cfg.Conn, jetstream.WithPublishAsyncErrHandler(c.publishFailed),
+		jetstream.WithPublishAsyncMaxPending(16384))
+	if err != nil {
+		return nil, fmt.Errorf("cluster: %w", err)
+	}
+	c.js = js
+	rctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	defer cancel()
+	if c.kv, err = js.KeyValue(rctx, natsnode.NamesBucket); err != nil {
+		return nil, fmt.Errorf("cluster: the names bucket: %w", err)
+	}
+	c.ctx, c.cancel = context.WithCancel(context.Background())
+	if err := c.watchNames(rctx); err != nil {
+		c.cancel()
+		return nil, err
+	}
+	c.bus = newBus(c)
+	if err := c.bus.start(rctx); err != nil {
+		c.watcher.Stop()
+		c.cancel()
+		return nil, err
+	}
+	c.claims = newClaims(c)
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		c.claims.run()
+	}()
+	return c, nil
+}
+
+// NewBus returns the Bus for chat.Config.NewBus.
+func (c *Cluster) NewBus(deliver func(chat.Event)) chat.Bus {
+	c.bus.deliver.Store(&deliver)
+	return c.bus
+}
+
+// NewNames returns the Names for chat.Config.NewNames.
+func (c *Cluster) NewNames(lost func(holder uint64)) chat.Names {
+	c.claims.lost.Store(&lost)
+	return c.claims
+}
+
+// Lag is how many events of the rooms this node reads are in the stream and not read yet.
+func (c *Cluster) Lag() uint64 { return uint64(max(c.lag.Load(), 0)) }
+
+// PublishFailures is how many events JetStream did not acknowledge.
+func (c *Cluster) PublishFailures() uint64 { return c.publishFail.Load() }
+
+// Close stops this node's consumers and watcher, and frees the names it holds.
+func (c *Cluster) Close() {
+	c.bus.stop()
+	c.watcher.Stop()
+	c.cancel()
+	c.wg.Wait()
+	c.claims.releaseAll()
+}
+
+// watchNames keeps c.holders as the names bucket is, having read what it holds now.
+func (c *Cluster) watchNames(ctx context.Context) error {
+	w, err := c.kv.WatchAll(c.ctx)
+	if err != nil {
+		return fmt.Errorf("cluster: watching names: %w", err)
+	}
+	c.watcher = w
+	ready := make(chan struct{})
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		for e := range w.Updates() {
+			if e == nil { // what the bucket held is read; changes follow
+				close(ready)
+				continue
+			}
+			c.sawName(e)
+		}
+	}()
+	select {
+	case <-ready:
+		return nil
+	case <-ctx.Done():
+		w.Stop()
+		return fmt.Errorf("cluster: reading names: %w", ctx.Err())
+	}
+}
+
+func (c *Cluster) sawName(e jetstream.KeyValueEntry) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if old, ok := c.holders[e.Key()]; ok {
+		delete(c.holders, e.Key())
+		if c.nodeOf[old.Holder] == old.Node {
+			delete(c.nodeOf, old.Holder)
+		}
+	}
+	if e.Operation() != jetstream.KeyValuePut {
+		return
+	}
+	h, err := parseHolding(e.Value())
+	if err != nil {
+		c.log.Warn("cluster: a name in the bucket cannot be read", "err", err)
+		return
+	}
+	c.holders[e.Key()] = h
+	c.nodeOf[h.Holder] = h.Node
+}
+
+// node returns the node a member is on, as far as this node has seen.
+func (c *Cluster) node(member uint64) (string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n, ok := c.nodeOf[member]
+	return n, ok
+}
+
+func (c *Cluster) publishFailed(_ jetstream.JetStream, m *nats.Msg, err error) {
+	c.publishFail.Add(1)
+	if errors.Is(err, context.Canceled) || c.ctx.Err() != nil {
+		return
+	}
+	c.log.Error("cluster: an event was not kept by JetStream", "subject", m.Subject, "err", err)
+}
