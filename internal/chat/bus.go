@@ -28,6 +28,9 @@ type Event struct {
 type Origin struct {
 	Member uint64 // the member (person); 0 for the server
 	Device uint64 // the connection that typed it; 0 when none did
+	// Account is the member's account ID, 0 for a guest: a reply to a private message goes to
+	// the same account, whichever device or node it is on by then.
+	Account int64
 }
 
 // Bus carries room events to every node with members in the room, each room's events in one

@@ -267,6 +267,7 @@ func (s *Session) Nick(name string) error {
 	h.names.add(n, s.member)
 	h.note(KindNick, nil, s.member, n.Display)
 	s.setName(n)
+	h.showLocked(s.member)
 	keys := make([]string, len(s.rooms))
 	for i, r := range s.rooms {
 		keys[i] = r.key()
@@ -318,19 +319,18 @@ func (s *Session) cmdReply(args string) error {
 		return nil
 	}
 	// The answer goes to whoever wrote, never to whoever holds its name now: the same guest,
-	// or the same account, from whichever device it is on.
-	to := s.lastFrom
-	if to != nil && to.left && to.account != "" {
-		if back := h.byAccount[to.accountID]; back != nil {
-			to = back
-		}
+	// or the same account, from whichever device or node it is on.
+	from := s.lastFrom.Load()
+	var to *member
+	if from != nil {
+		to = h.replyTargetLocked(from)
 	}
 	switch {
-	case to == nil:
+	case from == nil:
 		s.notice("no one has sent you a private message")
-	case to.left:
+	case to == nil:
 		s.noticef("%s, who wrote to you, has left: your reply was not sent (someone called %s now would be someone else)",
-			to.name.Display, to.name.Display)
+			from.name, from.name)
 	default:
 		h.mu.Unlock()
 		if !s.refuseIfMuted() {
@@ -428,12 +428,11 @@ func (h *Hub) deliverPrivateLocked(from *Session, to *member, rec Record) {
 		from.noticef("%s left before your message reached them", to.name.Display)
 		return
 	}
-	if !to.ignores(from.member.id) {
-		to.lastFrom = from.member
-	}
 	// Both copies go through the bus, to each member's own node (the recipient's drops it if
-	// it ignores the sender).
-	h.publish(Event{To: to.id, Msg: liveMessage(rec), From: from.origin()})
+	// it ignores the sender, and keeps whom to /reply to if not).
+	origin := from.origin()
+	origin.Account = from.accountID
+	h.publish(Event{To: to.id, Msg: liveMessage(rec), From: origin})
 	sent := liveMessage(rec)
 	sent.Sent = true
 	h.publish(Event{To: from.member.id, Msg: sent, From: Origin{Device: from.id}})

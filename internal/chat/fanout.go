@@ -15,6 +15,9 @@ func (h *Hub) deliver(ev Event) {
 	}
 	if ev.To != 0 {
 		if m := h.liveMember(ev.To); m != nil && !m.ignores(ev.From.Member) {
+			if ev.Msg.Kind == KindPrivate && !ev.Msg.Sent {
+				m.lastFrom.Store(&replyTo{member: ev.From.Member, name: ev.Msg.From, account: ev.From.Account})
+			}
 			m.deliver(ev.Msg)
 		}
 		return

@@ -401,6 +401,7 @@ func (h *Hub) register(s *Session, n Name, acc *Account) error {
 		h.testHookWelcomed(n.Display)
 	}
 	h.enterLocked(s, h.lobby)
+	h.showLocked(m)
 	s.welcomeDone()
 	if m.oper {
 		s.notice("you are an operator (your account is one)")
@@ -460,6 +461,7 @@ func (h *Hub) attachLocked(s *Session, m *member) error {
 	if current.topic != "" {
 		s.noticef("topic for %s: %s", current.name.Display, current.topic)
 	}
+	h.showLocked(m)
 	s.welcomeDone()
 	if m.oper {
 		s.notice("you are an operator (your account is one)")
@@ -485,6 +487,7 @@ func (h *Hub) unregisterLocked(s *Session, reason string) {
 	m := s.member
 	m.removeDeviceLocked(s)
 	if len(m.list()) > 0 {
+		h.showLocked(m)
 		return
 	}
 	m.left = true
@@ -576,6 +579,7 @@ func (h *Hub) enterLocked(s *Session, r *Room) {
 	if r.topic != "" {
 		s.noticef("topic for %s: %s", r.name.Display, r.topic)
 	}
+	h.showLocked(m)
 }
 
 // others gives msg to the other devices of s's member.
@@ -594,6 +598,7 @@ func (s *Session) others(msg *Message) {
 func (h *Hub) partLocked(m *member, r *Room, left *Message, note string, by *Session) {
 	r.removeLocked(m)
 	m.rooms = removeRoom(m.rooms, r)
+	h.showLocked(m)
 	h.publish(Event{Room: r.key(), Msg: left, From: Origin{Member: m.id}})
 	if by != nil {
 		by.others(left)
@@ -632,15 +637,6 @@ func removeRoom(rooms []*Room, r *Room) []*Room {
 		}
 	}
 	return out
-}
-
-// findLocked returns the member called name (or a name that looks the same).
-func (h *Hub) findLocked(name string) (*member, bool) {
-	n, err := ParseName(name)
-	if err != nil {
-		return nil, false
-	}
-	return h.names.find(n)
 }
 
 // nameIndex finds values by any of a name's skeletons, so that a name and its look-alikes

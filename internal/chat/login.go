@@ -540,6 +540,7 @@ func (s *Session) forgetAccount(account string) bool {
 	if m.operByAccount {
 		m.oper, m.operByAccount = false, false
 	}
+	h.showLocked(m)
 	return true
 }
 
@@ -655,6 +656,7 @@ func (h *Hub) loginLocked(m *member, acc Account) {
 	if acc.Oper || h.isOperatorAccount(acc.Name) {
 		m.oper, m.operByAccount = true, true
 	}
+	h.showLocked(m) // a member logs in when it registers, or registers an account
 }
 
 // findAccount returns the account whose name looks like n, if accounts are on and there is one.

@@ -1,7 +1,6 @@
 package chat
 
 import (
-	"slices"
 	"strings"
 	"time"
 )
@@ -48,7 +47,7 @@ func (s *Session) Kick(room, name, reason string) error {
 		return fail(CodeNotOnSelf, "not on yourself")
 	case who.oper && !s.oper:
 		return fail(CodeNotAllowed, "operators cannot be kicked")
-	case !slices.Contains(who.rooms, r):
+	case !who.inRoom(r):
 		return fail(CodeTheyNotInRoom, "%s is not in %s", who.name.Display, r.name.Display)
 	}
 	h.log.Info("kick", "by", s.name.Display, "name", who.name.Display, "room", r.name.Display, "reason", reason)
@@ -342,7 +341,7 @@ func (s *Session) ban(target string, d time.Duration, banned func(b Ban, account
 	banned(b, false)
 	h.log.Info("ban", "by", s.name.Display, "name", n.Display, "for", lasts)
 	bans := []Ban{b}
-	if who, online := h.names.find(n); online && who.account != "" {
+	if who, online := h.findLocked(n.Display); online && who.account != "" {
 		// A name is worn; an account is who someone is: banning the name of someone logged
 		// in bans their account too, or they would be back under it at once.
 		if an, err := ParseName(who.account); err == nil && !an.SameAs(n) && !an.SameAs(s.name) {

@@ -25,6 +25,16 @@ type Names interface {
 	Rename(from, to Name, holder uint64) error
 	// Release frees n if holder holds it; it is a no-op otherwise.
 	Release(n Name, holder uint64)
+
+	// Update tells what the member p.Member, which holds a name, looks like now, for the other
+	// nodes to see; it must not block.
+	Update(p Presence)
+	// Lookup returns who holds n or a look-alike, on whichever node. Lookup and Online answer
+	// from memory (the hub calls them holding Hub.mu): a registry that keeps only claims, as a
+	// single node's does, says nobody, since the hub knows its own members itself.
+	Lookup(n Name) (Presence, bool)
+	// Online returns every member the registry knows of, each once.
+	Online() []Presence
 }
 
 // ErrNameHeld is what Names.Claim says of a name someone else holds.
@@ -56,6 +66,11 @@ func (l *localNames) Rename(from, to Name, holder uint64) error {
 	l.index.add(to, holder)
 	return nil
 }
+
+// Update, Lookup and Online know nothing: a single node's hub knows its members itself.
+func (l *localNames) Update(Presence)              {}
+func (l *localNames) Lookup(Name) (Presence, bool) { return Presence{}, false }
+func (l *localNames) Online() []Presence           { return nil }
 
 func (l *localNames) Release(n Name, holder uint64) {
 	l.mu.Lock()

@@ -50,6 +50,7 @@ func (s *Session) setAway(text string) (was, now string, live bool, err error) {
 	}
 	defer h.mu.Unlock()
 	was, s.away = s.away, text
+	h.showLocked(s.member)
 	return was, text, true, nil
 }
 
@@ -117,6 +118,13 @@ func (s *Session) Whois(name string) (MemberFacts, error) {
 	who, ok := h.findLocked(name)
 	if !ok {
 		return MemberFacts{}, fail(CodeNoSuchName, "no one called %s is online", clean(name, MaxNameLen*4))
+	}
+	if p := who.elsewhere; p != nil {
+		f := p.MemberFacts
+		if !s.oper {
+			f.From = nil
+		}
+		return f, nil
 	}
 	devices := who.list()
 	f := MemberFacts{Name: who.name.Display, Since: who.since, Account: who.account, Devices: len(devices),

@@ -215,14 +215,43 @@ func (s *Session) Rooms() []RoomInfo {
 	}
 	defer h.mu.Unlock()
 	rooms := h.rooms.values()
-	slices.SortFunc(rooms, func(a, b *Room) int {
-		return cmp.Or(cmp.Compare(len(b.list()), len(a.list())), cmp.Compare(a.name.Key, b.name.Key))
-	})
 	out := make([]RoomInfo, 0, len(rooms))
+	index := make(map[string]int, len(rooms)) // by room key
+	keys := make([]string, 0, len(rooms))     // each room's Name.Key, to sort by
 	for _, r := range rooms {
+		index[r.key()] = len(out)
 		out = append(out, RoomInfo{Name: r.name.Display, Members: len(r.list()), Topic: r.topic})
+		keys = append(keys, r.name.Key)
 	}
-	return out
+	// The members other nodes hold, in these rooms and in rooms this node has nobody in.
+	for _, p := range h.elsewhereIn(Name{}, true) {
+		for _, room := range p.Rooms {
+			n, err := ParseRoom(room)
+			if err != nil {
+				continue
+			}
+			i, ok := index[n.looks[0]]
+			if !ok {
+				i = len(out)
+				index[n.looks[0]] = i
+				out = append(out, RoomInfo{Name: n.Display})
+				keys = append(keys, n.Key)
+			}
+			out[i].Members++
+		}
+	}
+	order := make([]int, len(out))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int {
+		return cmp.Or(cmp.Compare(out[b].Members, out[a].Members), cmp.Compare(keys[a], keys[b]))
+	})
+	sorted := make([]RoomInfo, len(out))
+	for i, j := range order {
+		sorted[i] = out[j]
+	}
+	return sorted
 }
 
 func (s *Session) cmdWho(args string) error {
@@ -255,12 +284,28 @@ func (s *Session) Who(room string) (RoomMembers, error) {
 	defer h.mu.Unlock()
 	r, err := s.roomLocked(room)
 	if err != nil {
-		return RoomMembers{}, err
+		// A room this node has nobody in may have members on other nodes.
+		n, perr := parseRoomArg(room)
+		if perr != nil {
+			return RoomMembers{}, err
+		}
+		elsewhere := h.elsewhereIn(n, false)
+		if len(elsewhere) == 0 {
+			return RoomMembers{}, err
+		}
+		out := RoomMembers{Room: n.Display}
+		for _, p := range elsewhere {
+			out.Members = append(out.Members, MemberInfo{Name: p.Name, Operator: p.Operator, Away: p.Away})
+		}
+		return out, nil
 	}
 	members := r.list()
 	out := RoomMembers{Room: r.name.Display, Members: make([]MemberInfo, 0, len(members))}
 	for _, who := range members {
 		out.Members = append(out.Members, MemberInfo{Name: who.name.Display, Owner: who == r.owner, Operator: who.oper, Away: who.away})
+	}
+	for _, p := range h.elsewhereIn(r.name, false) {
+		out.Members = append(out.Members, MemberInfo{Name: p.Name, Operator: p.Operator, Away: p.Away})
 	}
 	return out, nil
 }

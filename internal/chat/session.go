@@ -86,7 +86,11 @@ type member struct {
 	// account is the account logged in as, "" for a guest; accountID its store ID.
 	account   string
 	accountID int64
-	lastFrom  *member // who sent the last private message, for /reply
+	// lastFrom is who sent the last private message, for /reply: set by deliver, with no lock.
+	lastFrom atomic.Pointer[replyTo]
+	// elsewhere, for a stand-in of a member another node holds (see ghost), is what Names
+	// tell of it; nil for this node's members.
+	elsewhere *Presence
 	// toldPrivateUnkept: the member was told that private messages are kept nowhere.
 	toldPrivateUnkept bool
 	since             time.Time // when its first device entered

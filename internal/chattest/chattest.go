@@ -142,6 +142,19 @@ func containsAll(s string, parts []string) bool {
 // waitBriefly yields between polls of something the test cannot be notified of.
 func waitBriefly() { <-time.After(5 * time.Millisecond) }
 
+// WaitFor waits until ok is true, for what can only be polled (a cluster's view of who is
+// online, which travels through a key-value bucket); the test fails after Timeout.
+func WaitFor(t testing.TB, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(Timeout)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %v", what, Timeout)
+		}
+		waitBriefly()
+	}
+}
+
 // Client is one test connection.
 type Client struct {
 	t    testing.TB

@@ -29,12 +29,13 @@ type claims struct {
 	mu      sync.Mutex
 	held    map[uint64]*claim // by holder
 	freeing []keyRev          // keys to delete, by run
-	wake    chan struct{}     // run has keys to free
+	wake    chan struct{}     // run has keys to free or values to write
 }
 
 // claim is what one member holds.
 type claim struct {
-	value []byte             // its holding, as the bucket keeps it
+	value []byte             // its presence, as the bucket keeps it
+	dirty bool               // value changed since its keys were written
 	keys  map[string]*keyRev // the bucket keys it holds, by key
 }
 
@@ -48,18 +49,42 @@ func newClaims(c *Cluster) *claims {
 	return &claims{c: c, held: make(map[uint64]*claim), wake: make(chan struct{}, 1)}
 }
 
-func (l *claims) value(n chat.Name, holder uint64) []byte {
-	b, _ := json.Marshal(holding{Holder: holder, Node: l.c.cfg.Node, Name: n.Display})
+func (l *claims) value(p chat.Presence) []byte {
+	p.Node = l.c.cfg.Node
+	b, _ := json.Marshal(p)
 	return b
 }
 
-func parseHolding(b []byte) (holding, error) {
-	var h holding
-	if err := json.Unmarshal(b, &h); err != nil {
-		return holding{}, fmt.Errorf("a name's holder: %w", err)
+func parsePresence(b []byte) (chat.Presence, error) {
+	var p chat.Presence
+	if err := json.Unmarshal(b, &p); err != nil {
+		return chat.Presence{}, fmt.Errorf("a name's holder: %w", err)
 	}
-	return h, nil
+	return p, nil
 }
+
+// Update keeps p as the holder's value, written to its keys in the background.
+func (l *claims) Update(p chat.Presence) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	cl := l.held[p.Member]
+	if cl == nil {
+		return
+	}
+	cl.value, cl.dirty = l.value(p), true
+	l.wakeLocked()
+}
+
+func (l *claims) wakeLocked() {
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (l *claims) Lookup(n chat.Name) (chat.Presence, bool) { return l.c.lookup(keysOf(n)) }
+
+func (l *claims) Online() []chat.Presence { return l.c.online() }
 
 // keysOf returns n's bucket keys, each once.
 func keysOf(n chat.Name) []string {
@@ -80,7 +105,7 @@ func (l *claims) Claim(n chat.Name, holder uint64) error {
 func (l *claims) take(n chat.Name, keys []string, holder uint64) error {
 	ctx, cancel := context.WithTimeout(l.c.ctx, requestTimeout)
 	defer cancel()
-	value := l.value(n, holder)
+	value := l.value(chat.Presence{Member: holder, MemberFacts: chat.MemberFacts{Name: n.Display}})
 	var got []keyRev
 	undo := func() {
 		for _, k := range got {
@@ -88,19 +113,10 @@ func (l *claims) take(n chat.Name, keys []string, holder uint64) error {
 		}
 	}
 	for _, key := range keys {
-		rev, err := l.c.kv.Create(ctx, key, value, jetstream.KeyTTL(l.c.cfg.NameTTL))
-		if errors.Is(err, jetstream.ErrKeyExists) {
-			e, gerr := l.c.kv.Get(ctx, key)
-			if h, perr := parseHolding(entryValue(e, gerr)); perr == nil && h.Holder == holder {
-				rev, err = e.Revision(), nil
-			} else {
-				undo()
-				return chat.ErrNameHeld
-			}
-		}
+		rev, err := l.takeKey(ctx, key, value, holder)
 		if err != nil {
 			undo()
-			return fmt.Errorf("cluster: claiming a name: %w", err)
+			return err
 		}
 		got = append(got, keyRev{key: key, rev: rev, ok: time.Now()})
 	}
@@ -111,18 +127,60 @@ func (l *claims) take(n chat.Name, keys []string, holder uint64) error {
 		cl = &claim{keys: make(map[string]*keyRev)}
 		l.held[holder] = cl
 	}
-	cl.value = value
+	if cl.value == nil {
+		cl.value = value
+	} else {
+		cl.dirty = true // the new keys have a bare value; the next write gives them all
+		l.wakeLocked()
+	}
 	for _, k := range got {
 		cl.keys[k.key] = &k
 	}
 	return nil
 }
 
-func entryValue(e jetstream.KeyValueEntry, err error) []byte {
-	if err != nil || e == nil {
-		return nil
+// takeKey creates key for holder, or finds it holder's already, or takes it over from a
+// member of this node that freed it a moment ago (its delete still on its way). A key that
+// changes while this is decided is tried again.
+func (l *claims) takeKey(ctx context.Context, key string, value []byte, holder uint64) (uint64, error) {
+	for range 5 {
+		rev, err := l.c.kv.Create(ctx, key, value, jetstream.KeyTTL(l.c.cfg.NameTTL))
+		if err == nil {
+			return rev, nil
+		}
+		if !errors.Is(err, jetstream.ErrKeyExists) {
+			return 0, fmt.Errorf("cluster: claiming a name: %w", err)
+		}
+		e, err := l.c.kv.Get(ctx, key)
+		if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
+			continue // freed meanwhile
+		}
+		if err != nil {
+			return 0, fmt.Errorf("cluster: claiming a name: %w", err)
+		}
+		p, err := parsePresence(e.Value())
+		switch {
+		case err != nil:
+			return 0, chat.ErrNameHeld
+		case p.Member == holder:
+			return e.Revision(), nil
+		case p.Node != l.c.cfg.Node || l.holds(p.Member):
+			return 0, chat.ErrNameHeld
+		}
+		if rev, err := l.rewrite(keyRev{key: key, rev: e.Revision()}, value); err == nil {
+			return rev, nil
+		} else if !isWrongSequence(err) {
+			return 0, fmt.Errorf("cluster: claiming a name: %w", err)
+		}
 	}
-	return e.Value()
+	return 0, chat.ErrNameHeld // it keeps changing: someone else's claim is as good as ours
+}
+
+// holds reports whether this node holds a claim for holder.
+func (l *claims) holds(holder uint64) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.held[holder] != nil
 }
 
 func (l *claims) Rename(from, to chat.Name, holder uint64) error {
@@ -165,10 +223,7 @@ func (l *claims) free(holder uint64, keys []string) {
 	if len(cl.keys) == 0 {
 		delete(l.held, holder)
 	}
-	select {
-	case l.wake <- struct{}{}:
-	default:
-	}
+	l.wakeLocked()
 }
 
 // run refreshes the claims and deletes the keys freed, until the cluster closes.
@@ -182,9 +237,10 @@ func (l *claims) run() {
 			return
 		case <-l.wake:
 			l.deleteFreed()
+			l.refresh(true)
 		case <-tick.C:
 			l.deleteFreed()
-			l.refresh()
+			l.refresh(false)
 		}
 	}
 }
@@ -204,8 +260,9 @@ func (l *claims) deleteFreed() {
 	}
 }
 
-// refresh writes each key held again, with a new TTL, if it is still this node's.
-func (l *claims) refresh() {
+// refresh writes each key held again (only those of changed values when dirtyOnly), with a new
+// TTL, if it is still this node's.
+func (l *claims) refresh(dirtyOnly bool) {
 	type job struct {
 		holder uint64
 		value  []byte
@@ -214,6 +271,10 @@ func (l *claims) refresh() {
 	var jobs []job
 	l.mu.Lock()
 	for holder, cl := range l.held {
+		if dirtyOnly && !cl.dirty {
+			continue
+		}
+		cl.dirty = false
 		for _, k := range cl.keys {
 			jobs = append(jobs, job{holder, cl.value, *k})
 		}
@@ -233,6 +294,7 @@ func (l *claims) refresh() {
 			k.rev, k.ok = rev, time.Now()
 		case err == nil: // released meanwhile: free it at its new revision
 			l.freeing = append(l.freeing, keyRev{key: j.k.key, rev: rev})
+			l.wakeLocked()
 		case k != nil && (isWrongSequence(err) || time.Since(k.ok) > l.c.cfg.NameTTL*5/6):
 			// Someone else's now, or about to expire unrefreshed: the member must go.
 			l.c.log.Warn("cluster: a name could not be kept", "err", err)

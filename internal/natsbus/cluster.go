@@ -67,18 +67,11 @@ type Cluster struct {
 
 	watcher jetstream.KeyWatcher
 	mu      sync.Mutex
-	holders map[string]holding // the names bucket as last seen: key → who holds it
-	nodeOf  map[uint64]string  // member → node, from holders
+	holders map[string]chat.Presence // the names bucket as last seen: key → who holds it
+	nodeOf  map[uint64]placed        // member → where, from holders
 
 	bus    *bus
 	claims *claims
-}
-
-// holding is a names bucket value: who holds a name, and where.
-type holding struct {
-	Holder uint64 `json:"holder"`
-	Node   string `json:"node"`
-	Name   string `json:"name"`
 }
 
 // New joins the cluster through cfg.Conn: the stream and buckets must exist (natsnode.Provision).
@@ -89,7 +82,7 @@ func New(ctx context.Context, cfg Config) (*Cluster, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	c := &Cluster{cfg: cfg, log: cfg.Log, holders: make(map[string]holding), nodeOf: make(map[uint64]string)}
+	c := &Cluster{cfg: cfg, log: cfg.Log, holders: make(map[string]chat.Presence), nodeOf: make(map[uint64]placed)}
 	var b [6]byte
 	rand.Read(b[:])
 	c.boot = hex.EncodeToString(b[:])
@@ -184,28 +177,67 @@ func (c *Cluster) sawName(e jetstream.KeyValueEntry) {
 	defer c.mu.Unlock()
 	if old, ok := c.holders[e.Key()]; ok {
 		delete(c.holders, e.Key())
-		if c.nodeOf[old.Holder] == old.Node {
-			delete(c.nodeOf, old.Holder)
+		if at := c.nodeOf[old.Member]; at.keys <= 1 {
+			delete(c.nodeOf, old.Member)
+		} else {
+			at.keys--
+			c.nodeOf[old.Member] = at
 		}
 	}
 	if e.Operation() != jetstream.KeyValuePut {
 		return
 	}
-	h, err := parseHolding(e.Value())
+	p, err := parsePresence(e.Value())
 	if err != nil {
 		c.log.Warn("cluster: a name in the bucket cannot be read", "err", err)
 		return
 	}
-	c.holders[e.Key()] = h
-	c.nodeOf[h.Holder] = h.Node
+	c.holders[e.Key()] = p
+	at := c.nodeOf[p.Member]
+	at.node = p.Node
+	at.keys++
+	c.nodeOf[p.Member] = at
+}
+
+// placed is where a member is, and by how many keys of the names bucket.
+type placed struct {
+	node string
+	keys int
+}
+
+// lookup returns who holds one of keys, as last seen.
+func (c *Cluster) lookup(keys []string) (chat.Presence, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, k := range keys {
+		if p, ok := c.holders[k]; ok {
+			return p, true
+		}
+	}
+	return chat.Presence{}, false
+}
+
+// online returns every holder seen, each once.
+func (c *Cluster) online() []chat.Presence {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]chat.Presence, 0, len(c.nodeOf))
+	seen := make(map[uint64]bool, len(c.nodeOf))
+	for _, p := range c.holders {
+		if !seen[p.Member] {
+			seen[p.Member] = true
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // node returns the node a member is on, as far as this node has seen.
 func (c *Cluster) node(member uint64) (string, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	n, ok := c.nodeOf[member]
-	return n, ok
+	at, ok := c.nodeOf[member]
+	return at.node, ok
 }
 
 func (c *Cluster) publishFailed(_ jetstream.JetStream, m *nats.Msg, err error) {

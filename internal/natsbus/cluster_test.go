@@ -101,14 +101,26 @@ func TestOneRoomAcrossNodes(t *testing.T) {
 		})
 	}
 	wg.Wait()
+	for _, u := range users { // said last: what comes after it would be a line twice
+		if err := u.s.Say("#go", "end"); err != nil {
+			t.Fatal(err)
+		}
+	}
 	var first []string
 	for i, u := range users {
 		// Each member's own lines are not sent back to it: the others' are, in the room's
 		// order; so compare each member's view with the others' lines only.
 		var seen []string
-		for len(seen) < each*(len(users)-1) {
+		for ends := 0; ends < len(users)-1; {
 			m := u.got.Next(t, func(m *chat.Message) bool { return m.Kind == chat.KindChat && m.Room == "#go" })
+			if m.Text == "end" {
+				ends++
+				continue
+			}
 			seen = append(seen, m.From+": "+m.Text)
+		}
+		if len(seen) != each*(len(users)-1) {
+			t.Fatalf("user%d saw %d lines before the ends, want %d: %q", i, len(seen), each*(len(users)-1), seen)
 		}
 		if i == 0 {
 			first = seen
@@ -152,12 +164,13 @@ func TestNameUniqueAcrossNodes(t *testing.T) {
 		var wg sync.WaitGroup
 		var mu sync.Mutex
 		var won []*chat.Session
+		var at *node // where the winner is
 		for i, nd := range nodes {
 			wg.Go(func() {
 				s, _, ok := try(t, nd, fmt.Sprintf("127.0.0.%d", 10+i), names[i])
 				if ok {
 					mu.Lock()
-					won = append(won, s)
+					won, at = append(won, s), nd
 					mu.Unlock()
 				}
 			})
@@ -168,8 +181,20 @@ func TestNameUniqueAcrossNodes(t *testing.T) {
 		}
 		won[0].Close()
 		// Released by its node: another node gives it at once.
-		if _, got, ok := try(t, nodes[round], "127.0.0.20", names[0]); !ok {
-			t.Errorf("round %d: %s not free once its holder left: %v", round, names[0], got.Take())
+		// Freed at once on its own node; on the others once the release reached the bucket.
+		other := nodes[(slices.Index(nodes, at)+1)%len(nodes)]
+		for _, nd := range []*node{at, other} {
+			deadline := time.Now().Add(chattest.Timeout)
+			for {
+				s, _, ok := try(t, nd, "127.0.0.20", names[0])
+				if ok {
+					s.Close()
+					break
+				}
+				if nd == at || time.Now().After(deadline) {
+					t.Fatalf("round %d: %s not free on node %d once its holder left", round, names[0], slices.Index(nodes, nd))
+				}
+			}
 		}
 	}
 }
@@ -207,4 +232,89 @@ func TestNamesOfADeadNodeExpire(t *testing.T) {
 	}
 	nodes[0].closed = true
 	nodes[0].cluster.Close()
+}
+
+// What one member does to another on another node: private messages both ways (and /reply),
+// /who and /whois that see the whole cluster, a kick, a mute and a ban carried out by the
+// member's own node.
+func TestMembersAcrossNodes(t *testing.T) {
+	nodes := startNodes(t, natstest.StartCluster(t, 3), 2, 0)
+	alice, aliceGot := chattest.Enter(t, nodes[0].hub, "127.0.0.2", "alice")
+	bob, bobGot := chattest.Enter(t, nodes[1].hub, "127.0.0.3", "bob")
+	for _, s := range []*chat.Session{alice, bob} {
+		if err := s.Join("#go"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Presence travels through the names bucket: wait until each node sees the other's member.
+	waitFor := func(what string, ok func() bool) { t.Helper(); chattest.WaitFor(t, what, ok) }
+	inGo := func(s *chat.Session, name string) func() bool {
+		return func() bool {
+			who, err := s.Who("#go")
+			return err == nil && slices.ContainsFunc(who.Members, func(m chat.MemberInfo) bool { return m.Name == name })
+		}
+	}
+	waitFor("alice sees bob in #go", inGo(alice, "bob"))
+	waitFor("bob sees alice in #go", inGo(bob, "alice"))
+
+	if f, err := alice.Whois("bob"); err != nil || f.Name != "bob" || !slices.Contains(f.Rooms, "#go") {
+		t.Errorf("alice's /whois bob: %+v, %v", f, err)
+	}
+	rooms := alice.Rooms()
+	if i := slices.IndexFunc(rooms, func(r chat.RoomInfo) bool { return r.Name == "#go" }); i < 0 || rooms[i].Members != 2 {
+		t.Errorf("alice's /rooms: %+v, want #go with 2", rooms)
+	}
+
+	// A private message across nodes, and the reply.
+	if err := alice.Private("bob", "psst"); err != nil {
+		t.Fatal(err)
+	}
+	pm := bobGot.Next(t, func(m *chat.Message) bool { return m.Kind == chat.KindPrivate })
+	if pm.From != "alice" || pm.Text != "psst" || pm.Sent {
+		t.Errorf("bob got %+v", pm)
+	}
+	if err := bob.Handle([]byte("/reply hi back")); err != nil {
+		t.Fatal(err)
+	}
+	back := aliceGot.Next(t, func(m *chat.Message) bool { return m.Kind == chat.KindPrivate && !m.Sent })
+	if back.From != "bob" || back.Text != "hi back" {
+		t.Errorf("alice got %+v", back)
+	}
+
+	// Moderation: alice becomes an operator and mutes bob, on the other node.
+	if err := alice.Oper("operators"); err != nil {
+		t.Fatal(err)
+	}
+	if err := alice.Mute("bob", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	bobGot.Next(t, func(m *chat.Message) bool { return m.Kind == chat.KindNotice && strings.Contains(m.Text, "muted you") })
+	if err := bob.Say("#go", "can I?"); err == nil {
+		t.Error("bob, muted from another node, could talk")
+	}
+	if err := alice.Unmute("bob"); err != nil {
+		t.Fatal(err)
+	}
+	bobGot.Next(t, func(m *chat.Message) bool { return m.Kind == chat.KindNotice && m.Text == "you may talk again" })
+
+	// A kick out of #go by an operator, on the other node.
+	if err := alice.Kick("#go", "bob", "enough"); err != nil {
+		t.Fatal(err)
+	}
+	kick := aliceGot.Next(t, func(m *chat.Message) bool { return m.Kind == chat.KindKick })
+	if kick.From != "bob" || kick.To != "alice" || kick.Text != "enough" {
+		t.Errorf("the kick alice saw: %+v", kick)
+	}
+	bobGot.Next(t, func(m *chat.Message) bool {
+		return m.Kind == chat.KindNotice && strings.HasPrefix(m.Text, "you were kicked from #go")
+	})
+
+	// A ban of bob's name: his node disconnects him.
+	if err := alice.Ban("bob", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("bob dropped", func() bool { return bobGot.Dropped() == chat.DropBanned })
+	if _, _, ok := try(t, nodes[1], "127.0.0.4", "bob"); ok {
+		t.Error("bob, banned, entered again on his node")
+	}
 }
