@@ -37,9 +37,9 @@ func expectFailures(t *testing.T, cases []failure) {
 }
 
 // typedHub is a hub with no transport and no history, on a test clock.
-func typedHub(t *testing.T, cfg chat.Config) (*chat.Hub, *clock) {
+func typedHub(t *testing.T, cfg chat.Config) (*chat.Hub, *chattest.Clock) {
 	t.Helper()
-	clk := newClock()
+	clk := chattest.NewClock()
 	cfg.Now = clk.Now
 	return chat.NewHub(cfg, slog.New(slog.DiscardHandler)), clk
 }
@@ -383,7 +383,7 @@ func TestTypedModeration(t *testing.T) {
 }
 
 func TestTypedHistoryAndSearch(t *testing.T) {
-	store, err := sqlite.Open(t.Context(), storeConfig(t), slog.New(slog.DiscardHandler))
+	store, err := sqlite.Open(t.Context(), chattest.StoreConfig(t), slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -20,6 +21,7 @@ import (
 	"hubbub/internal/accept"
 	"hubbub/internal/chat"
 	"hubbub/internal/lineproto"
+	"hubbub/internal/sqlite"
 )
 
 // Timeout bounds every wait of a test client.
@@ -63,6 +65,25 @@ func StartChat(t testing.TB, cfg lineproto.Config, chatCfg chat.Config, limiter 
 	})
 	addr := Serve(t, srv)
 	return &Server{Addr: addr, Hub: hub, Line: srv, Logs: logs}
+}
+
+// StartOnClock runs a chat with cfg over the real line transport, with no line rate, on a
+// clock that the test moves.
+func StartOnClock(t testing.TB, cfg chat.Config) (*Server, *Clock) {
+	t.Helper()
+	clk := NewClock()
+	cfg.Now = clk.Now
+	line := lineproto.DefaultConfig()
+	line.LineRate = 0
+	return StartChat(t, line, cfg, nil), clk
+}
+
+// StoreConfig is the configuration of a store in a new SQLite file in the test's temporary
+// directory, where retention runs only when the test calls Retain.
+func StoreConfig(t testing.TB) sqlite.Config {
+	cfg := sqlite.DefaultConfig(filepath.Join(t.TempDir(), "hubbub.db"))
+	cfg.RetainEvery = 0
+	return cfg
 }
 
 // Service is what every hubbub server offers: serve a listener until shut down.

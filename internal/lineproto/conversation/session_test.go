@@ -1,4 +1,4 @@
-package chat_test
+package conversation_test
 
 import (
 	"fmt"
@@ -14,7 +14,7 @@ import (
 func TestStrayKeysBeforeCommands(t *testing.T) {
 	cfg := chat.DefaultConfig()
 	cfg.OperPassword = "s3cret"
-	srv, _, _ := startWithHistory(t, cfg, storeConfig(t))
+	srv, _, _ := startWithHistory(t, cfg, chattest.StoreConfig(t))
 	alice := chattest.Join(t, srv.Addr, "alice")
 	bob := chattest.Join(t, srv.Addr, "bob")
 	alice.Expect("bob has joined the channel")
@@ -55,7 +55,7 @@ func TestStrayKeysBeforeCommands(t *testing.T) {
 // TestNamePromptCommands: at the name prompt too, a command after stray keys runs, a line
 // that looks like a mistyped one is refused, and an empty Enter is asked again.
 func TestNamePromptCommands(t *testing.T) {
-	srv, _ := start(t, chat.DefaultConfig())
+	srv, _ := chattest.StartOnClock(t, chat.DefaultConfig())
 	c := chattest.Dial(t, srv.Addr)
 	c.Expect("What's your name?")
 	c.Send("")

@@ -1,4 +1,4 @@
-package chat_test
+package conversation_test
 
 import (
 	"context"
@@ -25,7 +25,7 @@ type accountsServer struct {
 
 func startAccounts(t *testing.T, cfg chat.Config) *accountsServer {
 	t.Helper()
-	store, err := sqlite.Open(t.Context(), storeConfig(t), slog.New(slog.DiscardHandler))
+	store, err := sqlite.Open(t.Context(), chattest.StoreConfig(t), slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package chat_test
+package conversation_test
 
 import (
 	"strings"
@@ -11,7 +11,7 @@ import (
 // TestNamesNobodyCanSpoof registers look-alikes of names that are online, reserved names and
 // mixed-script names: each is refused and the prompt comes again.
 func TestNamesNobodyCanSpoof(t *testing.T) {
-	srv, _ := start(t, chat.DefaultConfig())
+	srv, _ := chattest.StartOnClock(t, chat.DefaultConfig())
 	for _, name := range []string{"alice", "ace", "mike", "bob", "ABE"} {
 		chattest.Join(t, srv.Addr, name)
 	}
@@ -41,7 +41,7 @@ func TestNamesNobodyCanSpoof(t *testing.T) {
 // reason and the prompt again; names in other scripts and with accents are still welcome, and
 // a user who is online cannot take a reserved name with /nick either.
 func TestLookAlikeAndReservedNamesOverTheWire(t *testing.T) {
-	srv, _ := start(t, chat.DefaultConfig())
+	srv, _ := chattest.StartOnClock(t, chat.DefaultConfig())
 	alice := chattest.Join(t, srv.Addr, "alice")
 	c := chattest.Dial(t, srv.Addr)
 	c.Expect("What's your name?")

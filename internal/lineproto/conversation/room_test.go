@@ -1,4 +1,4 @@
-package chat_test
+package conversation_test
 
 import (
 	"testing"
@@ -11,7 +11,7 @@ import (
 const quiet = 50 * time.Millisecond
 
 func TestRooms(t *testing.T) {
-	srv, _ := start(t, chat.DefaultConfig())
+	srv, _ := chattest.StartOnClock(t, chat.DefaultConfig())
 	alice, bob, carol := joinThree(t, srv.Addr)
 
 	alice.Send("/join go")
@@ -97,7 +97,7 @@ func TestRooms(t *testing.T) {
 func TestRoomRules(t *testing.T) {
 	cfg := chat.DefaultConfig()
 	cfg.MaxRoomsPerUser = 2
-	srv, _ := start(t, cfg)
+	srv, _ := chattest.StartOnClock(t, cfg)
 	dave := chattest.Join(t, srv.Addr, "dave")
 	for _, tt := range []struct{ send, want string }{
 		{"/join", "*** usage: /join ROOM"},
@@ -120,7 +120,7 @@ func TestRoomRules(t *testing.T) {
 // TestQuitLeavesEveryRoomOnce has a user in several rooms quit: each member who shared a room
 // with it hears of it once.
 func TestQuitLeavesEveryRoomOnce(t *testing.T) {
-	srv, _ := start(t, chat.DefaultConfig())
+	srv, _ := chattest.StartOnClock(t, chat.DefaultConfig())
 	alice := chattest.Join(t, srv.Addr, "alice")
 	bob := chattest.Join(t, srv.Addr, "bob")
 	alice.Expect("bob has joined the channel")
@@ -138,39 +138,4 @@ func TestQuitLeavesEveryRoomOnce(t *testing.T) {
 	bob.ExpectClosed()
 	alice.Expect("bob has left the channel. (quit: bye)")
 	alice.ExpectSilence(quiet)
-}
-
-// TestLineAfterWelcomeArrives: a line said after a new member saw its welcome reaches that
-// member, however the registration and the line interleave. Without history, lines go to a
-// room's members with no lock held, so a member must be in the lobby before its welcome can
-// be seen.
-func TestLineAfterWelcomeArrives(t *testing.T) {
-	srv, _ := start(t, chat.DefaultConfig())
-	watcher := chattest.Join(t, srv.Addr, "watcher")
-	sender := chattest.Join(t, srv.Addr, "sender")
-	watcher.Expect("sender has joined the channel")
-
-	welcomed := make(chan struct{})
-	said := make(chan struct{})
-	chat.SetTestHookWelcomed(srv.Hub, func(name string) {
-		if name != "late" {
-			return
-		}
-		close(welcomed)
-		// Hold the registration here until the line has been said to the room.
-		select {
-		case <-said:
-		case <-time.After(chattest.Timeout):
-		}
-	})
-	late := chattest.Dial(t, srv.Addr)
-	late.Expect("What's your name?")
-	late.Send("late")
-	<-welcomed
-	late.Expect("Welcome, late!")
-	sender.Send("after your welcome")
-	watcher.Expect("<sender> after your welcome")
-	close(said)
-	watcher.Expect("late has joined the channel")
-	late.Expect("<sender> after your welcome")
 }

@@ -1,4 +1,4 @@
-package chat_test
+package conversation_test
 
 import (
 	"context"
@@ -19,7 +19,7 @@ import (
 // real SQLite file, on a clock the test moves, with alice registered with pw.
 func startWithAccounts(t *testing.T, cfg chat.Config, pw string) (*chattest.Server, *clock) {
 	t.Helper()
-	s, err := sqlite.Open(t.Context(), storeConfig(t), slog.New(slog.DiscardHandler))
+	s, err := sqlite.Open(t.Context(), chattest.StoreConfig(t), slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

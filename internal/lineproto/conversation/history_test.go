@@ -1,10 +1,9 @@
-package chat_test
+package conversation_test
 
 import (
 	"context"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -36,19 +35,13 @@ func startWithHistory(t *testing.T, cfg chat.Config, store sqlite.Config) (*chat
 	return srv, s, clk
 }
 
-func storeConfig(t *testing.T) sqlite.Config {
-	cfg := sqlite.DefaultConfig(filepath.Join(t.TempDir(), "hubbub.db"))
-	cfg.RetainEvery = 0
-	return cfg
-}
-
 // at is how the test clock's time shows on history lines.
 const at = "[2026-11-25 12:00] "
 
 func TestHistoryReplayPagingAndSearch(t *testing.T) {
 	cfg := chat.DefaultConfig()
 	cfg.Replay = 5
-	srv, _, clk := startWithHistory(t, cfg, storeConfig(t))
+	srv, _, clk := startWithHistory(t, cfg, chattest.StoreConfig(t))
 	alice := chattest.Join(t, srv.Addr, "alice")
 	carol := chattest.Join(t, srv.Addr, "carol")
 	alice.Expect("carol has joined the channel")
@@ -126,7 +119,7 @@ func TestHistoryReplayPagingAndSearch(t *testing.T) {
 }
 
 func TestHistorySurvivesRestart(t *testing.T) {
-	store := storeConfig(t)
+	store := chattest.StoreConfig(t)
 	cfg := chat.DefaultConfig()
 	cfg.OperPassword = "pw"
 	srv, s, _ := startWithHistory(t, cfg, store)
@@ -158,7 +151,7 @@ func TestHistorySurvivesRestart(t *testing.T) {
 // TestUnstoredLinesAreNotShown fills the database: a line that cannot be stored is shown to
 // nobody, its sender is told, and the chat goes on.
 func TestUnstoredLinesAreNotShown(t *testing.T) {
-	store := storeConfig(t)
+	store := chattest.StoreConfig(t)
 	store.MaxPages = 40
 	srv, _, _ := startWithHistory(t, chat.DefaultConfig(), store)
 	alice := chattest.Join(t, srv.Addr, "alice")
@@ -189,7 +182,7 @@ func TestUnstoredLinesAreNotShown(t *testing.T) {
 // TestRetentionOverTheWire keeps 3 lines per room: after retention runs, that is all that
 // replay and /history show.
 func TestRetentionOverTheWire(t *testing.T) {
-	store := storeConfig(t)
+	store := chattest.StoreConfig(t)
 	store.MaxRows = 3
 	srv, s, _ := startWithHistory(t, chat.DefaultConfig(), store)
 	alice := chattest.Join(t, srv.Addr, "alice")
@@ -213,7 +206,7 @@ func TestRetentionOverTheWire(t *testing.T) {
 // private and leave; whoever takes carol's name reads nothing of it, and a /reply to a writer
 // who left never reaches whoever holds that name now.
 func TestNameTakerReadsNoPrivateTalk(t *testing.T) {
-	srv, s, _ := startWithHistory(t, chat.DefaultConfig(), storeConfig(t))
+	srv, s, _ := startWithHistory(t, chat.DefaultConfig(), chattest.StoreConfig(t))
 	carol := chattest.Join(t, srv.Addr, "carol")
 	dave := chattest.Join(t, srv.Addr, "dave")
 	carol.Expect("dave has joined the channel")
@@ -260,7 +253,7 @@ func TestNameTakerReadsNoPrivateTalk(t *testing.T) {
 // TestRoomReplayAfterEmptying: a room other than the lobby that emptied, or that did not
 // exist since a restart, replays its last lines when it is made again.
 func TestRoomReplayAfterEmptying(t *testing.T) {
-	store := storeConfig(t)
+	store := chattest.StoreConfig(t)
 	srv, s, _ := startWithHistory(t, chat.DefaultConfig(), store)
 	alice := chattest.Join(t, srv.Addr, "alice")
 	bob := chattest.Join(t, srv.Addr, "bob")
@@ -323,7 +316,7 @@ func (p *pausedStore) Recent(ctx context.Context, room, a, b string, before int6
 // TestRoomReplayRace: while bob's /join reads a room's replay, others make the room, talk in
 // it and leave it: bob's replay has what was read and what was said meanwhile, each once.
 func TestRoomReplayRace(t *testing.T) {
-	s, err := sqlite.Open(t.Context(), storeConfig(t), slog.New(slog.DiscardHandler))
+	s, err := sqlite.Open(t.Context(), chattest.StoreConfig(t), slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -379,7 +372,7 @@ func TestRoomReplayRace(t *testing.T) {
 // one client): the replay on joining and /history come in pages that fit an answer, each
 // saying how to get the rest, and the client reading them stays connected.
 func TestHistoryIsPaged(t *testing.T) {
-	srv, _, _ := startWithHistory(t, chat.DefaultConfig(), storeConfig(t))
+	srv, _, _ := startWithHistory(t, chat.DefaultConfig(), chattest.StoreConfig(t))
 	alice := chattest.Join(t, srv.Addr, "alice")
 	bob := chattest.Join(t, srv.Addr, "bob")
 	alice.Expect("bob has joined the channel")

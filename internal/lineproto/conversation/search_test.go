@@ -1,4 +1,4 @@
-package chat_test
+package conversation_test
 
 import (
 	"database/sql"
@@ -15,7 +15,7 @@ import (
 // how many match in all, and the same words again show the older ones; searching too often is
 // refused with the time to wait.
 func TestSearchPagesOverTheWire(t *testing.T) {
-	srv, _, clk := startWithHistory(t, chat.DefaultConfig(), storeConfig(t))
+	srv, _, clk := startWithHistory(t, chat.DefaultConfig(), chattest.StoreConfig(t))
 	alice := chattest.Join(t, srv.Addr, "alice")
 	bob := chattest.Join(t, srv.Addr, "bob")
 	alice.Expect("bob has joined the channel")
@@ -65,7 +65,7 @@ func TestSearchPagesOverTheWire(t *testing.T) {
 // TestSearchCountsUpToACap searches a word with more matches than are counted: the user is
 // told they are more than that, page after page.
 func TestSearchCountsUpToACap(t *testing.T) {
-	srv, s, clk := startWithHistory(t, chat.DefaultConfig(), storeConfig(t))
+	srv, s, clk := startWithHistory(t, chat.DefaultConfig(), chattest.StoreConfig(t))
 	at := clk.Now()
 	done := make(chan error, 1)
 	for i := range 1100 {
@@ -102,7 +102,7 @@ func skipUntil(t *testing.T, c *chattest.Client, want string) {
 // TestSearchBusyOverTheWire runs two searches at once on a server that runs one at a time:
 // the second is told the server is busy, the first gets its answer.
 func TestSearchBusyOverTheWire(t *testing.T) {
-	store := storeConfig(t)
+	store := chattest.StoreConfig(t)
 	store.MaxSearches = 1
 	store.SearchWait = 100 * time.Millisecond
 	srv, _, _ := startWithHistory(t, chat.DefaultConfig(), store)

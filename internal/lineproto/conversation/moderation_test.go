@@ -1,4 +1,4 @@
-package chat_test
+package conversation_test
 
 import (
 	"fmt"
@@ -17,7 +17,7 @@ const password = "correct horse"
 func TestOperator(t *testing.T) {
 	cfg := chat.DefaultConfig()
 	cfg.OperPassword = password
-	srv, clk := start(t, cfg)
+	srv, clk := chattest.StartOnClock(t, cfg)
 	alice := chattest.Join(t, srv.Addr, "alice")
 	bob := chattest.DialFrom(t, "127.0.0.2", srv.Addr)
 	bob.Register("bob")
@@ -117,7 +117,7 @@ func TestOperator(t *testing.T) {
 }
 
 func TestOperPasswordLimits(t *testing.T) {
-	srv, _ := start(t, chat.DefaultConfig())
+	srv, _ := chattest.StartOnClock(t, chat.DefaultConfig())
 	alice := chattest.Join(t, srv.Addr, "alice")
 	alice.Send("/oper anything")
 	alice.Expect("*** this server has no operator password")
@@ -131,7 +131,7 @@ func TestOperGuessing(t *testing.T) {
 	cfg := chat.DefaultConfig()
 	cfg.OperPassword = password
 	cfg.Observer = m
-	srv, clk := start(t, cfg)
+	srv, clk := chattest.StartOnClock(t, cfg)
 	mallory := chattest.DialFrom(t, "127.0.0.2", srv.Addr)
 	mallory.Register("mallory")
 
@@ -201,7 +201,7 @@ func TestOperGuessing(t *testing.T) {
 }
 
 func TestRoomOwnerKicks(t *testing.T) {
-	srv, _ := start(t, chat.DefaultConfig())
+	srv, _ := chattest.StartOnClock(t, chat.DefaultConfig())
 	alice, bob, carol := joinThree(t, srv.Addr)
 	alice.Send("/join go")
 	alice.Expect("*** you made #go and own it: plain lines now go there")
@@ -231,7 +231,7 @@ func TestRoomOwnerKicks(t *testing.T) {
 func TestMOTD(t *testing.T) {
 	cfg := chat.DefaultConfig()
 	cfg.MOTD = []string{"Be kind.", "", "Rules: /help"}
-	srv, _ := start(t, cfg)
+	srv, _ := chattest.StartOnClock(t, cfg)
 	c := chattest.Dial(t, srv.Addr)
 	c.Expect("What's your name?")
 	c.Send("alice")
@@ -288,7 +288,7 @@ func TestFloodMutes(t *testing.T) {
 func TestMutedRefusalsCollapse(t *testing.T) {
 	cfg := chat.DefaultConfig()
 	cfg.OperPassword = password
-	srv, clk := start(t, cfg)
+	srv, clk := chattest.StartOnClock(t, cfg)
 	alice, bob, carol := joinThree(t, srv.Addr)
 	alice.Send("/oper " + password)
 	alice.Expect("*** you are now an operator")
@@ -349,7 +349,7 @@ func TestOperatorsAreNotFloodMuted(t *testing.T) {
 func TestBanAddressRules(t *testing.T) {
 	cfg := chat.DefaultConfig()
 	cfg.OperPassword = password
-	srv, _ := start(t, cfg)
+	srv, _ := chattest.StartOnClock(t, cfg)
 	alice := chattest.Join(t, srv.Addr, "alice")
 	alice.Send("/oper " + password)
 	alice.Expect("*** you are now an operator")

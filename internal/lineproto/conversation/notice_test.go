@@ -1,4 +1,4 @@
-package chat_test
+package conversation_test
 
 import (
 	"fmt"
@@ -75,7 +75,7 @@ func noticeCatalog(t *testing.T, srv *chattest.Server, clk *clock) map[string]bo
 func TestNoUserLineLooksLikeANotice(t *testing.T) {
 	cfg := chat.DefaultConfig()
 	cfg.OperPassword = "s3cret"
-	srv, _, clk := startWithHistory(t, cfg, storeConfig(t))
+	srv, _, clk := startWithHistory(t, cfg, chattest.StoreConfig(t))
 	catalog := noticeCatalog(t, srv, clk)
 	if len(catalog) < 40 {
 		t.Fatalf("the catalog has only %d notices: the commands did not run", len(catalog))
@@ -174,7 +174,7 @@ func TestNoUserLineLooksLikeANotice(t *testing.T) {
 // TestFreeTextCannotPassForFacts checks the places where a user's free text sits beside what
 // the server states: /who lists, /whois facts and leave reasons.
 func TestFreeTextCannotPassForFacts(t *testing.T) {
-	srv, _ := start(t, chat.DefaultConfig())
+	srv, _ := chattest.StartOnClock(t, chat.DefaultConfig())
 	alice, bob, carol := joinThree(t, srv.Addr)
 
 	bob.Send("/away x), carol (operator")

@@ -1,4 +1,4 @@
-package chat_test
+package conversation_test
 
 import (
 	"strings"
@@ -13,7 +13,7 @@ import (
 const unkept = "*** private messages with guests are kept nowhere: they are shown to the two of you now, and are not in /history"
 
 func TestPrivateMessages(t *testing.T) {
-	srv, _ := start(t, chat.DefaultConfig())
+	srv, _ := chattest.StartOnClock(t, chat.DefaultConfig())
 	alice, bob, carol := joinThree(t, srv.Addr)
 
 	alice.Send("/msg BOB psst \x1b[2Jhere")
@@ -55,7 +55,7 @@ func TestPrivateMessages(t *testing.T) {
 func TestMeNickAndWhois(t *testing.T) {
 	cfg := chat.DefaultConfig()
 	cfg.OperPassword = "hunter2"
-	srv, clk := start(t, cfg)
+	srv, clk := chattest.StartOnClock(t, cfg)
 	alice := chattest.Join(t, srv.Addr, "alice")
 	bob := chattest.Join(t, srv.Addr, "bob")
 	alice.Expect("bob has joined the channel")
@@ -100,7 +100,7 @@ func TestMeNickAndWhois(t *testing.T) {
 }
 
 func TestIgnore(t *testing.T) {
-	srv, _ := start(t, chat.DefaultConfig())
+	srv, _ := chattest.StartOnClock(t, chat.DefaultConfig())
 	alice, bob, carol := joinThree(t, srv.Addr)
 
 	carol.Send("/ignore")
@@ -128,7 +128,7 @@ func TestIgnore(t *testing.T) {
 }
 
 func TestRepeatedLinesCollapse(t *testing.T) {
-	srv, clk := start(t, chat.DefaultConfig())
+	srv, clk := chattest.StartOnClock(t, chat.DefaultConfig())
 	alice := chattest.Join(t, srv.Addr, "alice")
 	bob := chattest.Join(t, srv.Addr, "bob")
 	alice.Expect("bob has joined the channel")
@@ -152,7 +152,7 @@ func TestRepeatedLinesCollapse(t *testing.T) {
 
 // TestWords holds the answers that used to say the wrong thing or too little.
 func TestWords(t *testing.T) {
-	srv, _ := start(t, chat.DefaultConfig())
+	srv, _ := chattest.StartOnClock(t, chat.DefaultConfig())
 	alice := chattest.Join(t, srv.Addr, "alice")
 	for _, tt := range []struct {
 		send string
