@@ -21,6 +21,10 @@ type Event struct {
 	// To, for every node (a mute, a ban), which each carries out for its own members.
 	Order *Order
 	From  Origin // who caused it
+	// Record is what this node's history kept of the event (a line, an action, a private
+	// message between accounts), for the other nodes' histories to keep too; nil when nothing
+	// was kept.
+	Record *Record
 }
 
 // Origin names the member and the device an event came from, by numbers that stay valid when

@@ -432,7 +432,11 @@ func (h *Hub) deliverPrivateLocked(from *Session, to *member, rec Record) {
 	// it ignores the sender, and keeps whom to /reply to if not).
 	origin := from.origin()
 	origin.Account = from.accountID
-	h.publish(Event{To: to.id, Msg: liveMessage(rec), From: origin})
+	ev := Event{To: to.id, Msg: liveMessage(rec), From: origin}
+	if rec.ID != 0 { // kept: between accounts
+		ev.Record = &rec
+	}
+	h.publish(ev)
 	sent := liveMessage(rec)
 	sent.Sent = true
 	h.publish(Event{To: from.member.id, Msg: sent, From: Origin{Device: from.id}})

@@ -263,6 +263,29 @@ func lines(n int) string {
 // rememberLocked adds a line just delivered in r to the room's memory for replay. A room that
 // emptied and was made again while the line was being stored is a new Room: the line goes to
 // that one's memory, or to a read of its replay in progress, so that it is not lost.
+// sayIfBehind tells the user when this node's history is still catching up with what other
+// nodes kept, so that a line missing from /history or /search is not taken for lost.
+func (s *Session) sayIfBehind() {
+	if f := s.hub.cfg.HistoryBehind; f != nil {
+		if n := f(); n > 0 {
+			s.noticef("this server's history is catching up with the other servers' (%d events to go): the latest lines may be missing for now", n)
+		}
+	}
+}
+
+// Indexed tells the hub that its history now holds rec, which another node of a cluster kept
+// first: a room line is remembered for the replay to whoever joins the room next.
+func (h *Hub) Indexed(rec Record) {
+	if rec.Room == "" {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if r, ok := h.roomsByKey.Load(rec.Room); ok {
+		h.rememberLocked(r.(*Room), rec)
+	}
+}
+
 func (h *Hub) rememberLocked(r *Room, rec Record) {
 	if h.cfg.Replay <= 0 {
 		return
@@ -319,6 +342,7 @@ func (s *Session) cmdHistory(args string) error {
 		s.notice("this server keeps no history")
 		return nil
 	}
+	s.sayIfBehind()
 	var who string
 	n := defaultHistory
 	given := false // whether the user said how many

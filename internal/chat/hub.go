@@ -98,6 +98,10 @@ type Config struct {
 	// a member's claim is lost (it expired: the member is disconnected, since someone else may
 	// hold the name now); nil: an in-process registry (a single node).
 	NewNames func(lost func(holder uint64)) Names
+	// HistoryBehind says how many events of other nodes this node's history has not indexed
+	// yet (a node of a cluster catching up after being down); /history and /search say so
+	// while it is not 0. nil: never behind.
+	HistoryBehind func() uint64
 }
 
 // DefaultAnswerBytes is Config.AnswerBytes by default: a quarter of the line transport's

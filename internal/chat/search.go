@@ -35,6 +35,7 @@ func (s *Session) cmdSearch(args string) error {
 	if words == "" {
 		return s.usage("search")
 	}
+	s.sayIfBehind()
 	room := s.current.Load()
 	if room == nil {
 		return nil

@@ -421,7 +421,7 @@ func (s *Session) sayIn(room *Room, kind Kind, text string) {
 		// or finds it in the room's memory when joining.
 		h.mu.Lock()
 		defer h.mu.Unlock()
-		h.publish(Event{Room: room.key(), Msg: liveMessage(rec), From: s.origin()})
+		h.publish(Event{Room: room.key(), Msg: liveMessage(rec), From: s.origin(), Record: &rec})
 		h.rememberLocked(room, rec)
 	})
 }
