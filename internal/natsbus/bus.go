@@ -2,10 +2,12 @@ package natsbus
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -14,36 +16,51 @@ import (
 	"hubbub/internal/natsnode"
 )
 
+// How a consumer's pull requests last, and how often the server says it is alive meanwhile.
+const (
+	consumerExpiry    = 4 * time.Second
+	consumerHeartbeat = time.Second
+)
+
 // bus is chat.Bus on the HUBBUB_EVENTS stream.
 type bus struct {
 	c       *Cluster
 	deliver atomic.Pointer[func(chat.Event)] // set by NewBus
 
-	own  jetstream.ConsumeContext // this node's subject and every node's
 	mu   sync.Mutex
-	subs map[string]*roomSub // room key → its consumer
+	own  *consumer            // this node's subject and every node's
+	subs map[string]*consumer // room key → its consumer
 
-	seen seen // multi-room events delivered already
+	renewals chan *consumer // consumers to make again, by renew
+	seen     seen           // multi-room events delivered already
 }
 
-// roomSub is one room's ordered consumer on this node.
-type roomSub struct {
-	cc   jetstream.ConsumeContext
-	last uint64 // the stream sequence of the last event delivered; read by its callback only
-	lag  int64  // what its last message said was pending; read by its callback only
+// consumer reads some subjects of the stream in order: a JetStream ordered consumer, made
+// again by the bus from where it was when it fails (see renew).
+type consumer struct {
+	subjects []string
+	start    uint64 // the stream sequence it started at
+
+	cc      jetstream.ConsumeContext // guarded by bus.mu
+	gen     int                      // which making of it cc is; guarded by bus.mu
+	stopped bool                     // guarded by bus.mu
+
+	mu   sync.Mutex // held while an event is delivered: an old consumer's last callback may overlap a new one's first
+	last uint64     // the stream sequence of the last event delivered
+	lag  int64      // what its last message said was pending
 }
 
 func newBus(c *Cluster) *bus {
-	return &bus{c: c, subs: make(map[string]*roomSub)}
+	return &bus{c: c, subs: make(map[string]*consumer), renewals: make(chan *consumer, 1024)}
 }
 
 // start reads this node's subject and the one for every node, from now on.
 func (b *bus) start(ctx context.Context) error {
-	cc, err := b.consume(ctx, []string{nodeSubject(b.c.cfg.Node), everyNode}, &roomSub{})
+	own, err := b.consume(ctx, []string{nodeSubject(b.c.cfg.Node), everyNode})
 	if err != nil {
 		return fmt.Errorf("cluster: reading this node's events: %w", err)
 	}
-	b.own = cc
+	b.own = own
 	return nil
 }
 
@@ -51,36 +68,135 @@ func (b *bus) stop() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for key, s := range b.subs {
-		s.cc.Stop()
+		b.stopLocked(s)
 		delete(b.subs, key)
 	}
 	if b.own != nil {
-		b.own.Stop()
+		b.stopLocked(b.own)
 	}
 }
 
-// consume starts an ordered consumer of subjects from the stream's next event on: it refills
-// gaps and follows reconnects itself, and its callback runs on one goroutine, in order.
-func (b *bus) consume(ctx context.Context, subjects []string, s *roomSub) (jetstream.ConsumeContext, error) {
+func (b *bus) stopLocked(s *consumer) {
+	s.stopped = true
+	s.cc.Stop()
+	s.mu.Lock()
+	b.c.lag.Add(-s.lag)
+	s.lag = 0
+	s.mu.Unlock()
+}
+
+// consume starts reading subjects from the stream's next event on. It starts at a sequence
+// rather than at "new", since a consumer made again before it delivered anything must start
+// where it was told to, and "new" would then skip what came meanwhile.
+func (b *bus) consume(ctx context.Context, subjects []string) (*consumer, error) {
+	stream, err := b.c.js.Stream(ctx, natsnode.EventsStream)
+	if err != nil {
+		return nil, err
+	}
+	s := &consumer{subjects: subjects, start: stream.CachedInfo().State.LastSeq + 1}
+	cc, err := b.open(ctx, s, s.start, 0)
+	if err != nil {
+		return nil, err
+	}
+	s.cc = cc
+	return s, nil
+}
+
+// open makes the gen-th JetStream ordered consumer for s, from the stream sequence from on:
+// it refills gaps and follows reconnects itself, and its callback runs on one goroutine, in
+// order. Whatever stops it for good (its server gone, the stream without a leader for a
+// while) has the bus make it again (renew).
+func (b *bus) open(ctx context.Context, s *consumer, from uint64, gen int) (jetstream.ConsumeContext, error) {
 	cons, err := b.c.js.OrderedConsumer(ctx, natsnode.EventsStream, jetstream.OrderedConsumerConfig{
-		FilterSubjects: subjects,
-		DeliverPolicy:  jetstream.DeliverNewPolicy,
+		FilterSubjects:   s.subjects,
+		DeliverPolicy:    jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq:      from,
+		MaxResetAttempts: 1, // then renew takes over, trying more often than nats.go would
 	})
 	if err != nil {
 		return nil, err
 	}
 	return cons.Consume(func(m jetstream.Msg) { b.received(s, m) },
+		// A consumer lost with its server is noticed by missed heartbeats: two of these. A
+		// short beat keeps the pause users see when a NATS server dies to a few seconds.
+		jetstream.PullExpiry(consumerExpiry), jetstream.PullHeartbeat(consumerHeartbeat),
 		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 			b.c.log.Debug("cluster: a consumer", "err", err)
+			if errors.Is(err, jetstream.ErrNoHeartbeat) || errors.Is(err, jetstream.ErrServerShutdown) ||
+				errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrConsumerNotFound) ||
+				errors.Is(err, nats.ErrNoResponders) || errors.Is(err, context.DeadlineExceeded) {
+				b.mu.Lock()
+				current := s.gen == gen && !s.stopped
+				b.mu.Unlock()
+				if current {
+					select {
+					case b.renewals <- s:
+					default: // a renewal is on its way
+					}
+				}
+			}
 		}))
 }
 
+// renew makes consumers again, from the event after the last one they delivered, until the
+// cluster closes.
+func (b *bus) renew() {
+	for {
+		select {
+		case <-b.c.ctx.Done():
+			return
+		case s := <-b.renewals:
+			b.reopen(s)
+		}
+	}
+}
+
+func (b *bus) reopen(s *consumer) {
+	b.mu.Lock()
+	if s.stopped {
+		b.mu.Unlock()
+		return
+	}
+	s.gen++
+	gen := s.gen
+	s.cc.Stop()
+	b.mu.Unlock()
+	s.mu.Lock()
+	from := max(s.last+1, s.start)
+	s.mu.Unlock()
+	for {
+		ctx, cancel := context.WithTimeout(b.c.ctx, requestTimeout)
+		cc, err := b.open(ctx, s, from, gen)
+		cancel()
+		if err == nil {
+			b.mu.Lock()
+			if s.stopped || s.gen != gen {
+				cc.Stop()
+			} else {
+				s.cc = cc
+			}
+			b.mu.Unlock()
+			return
+		}
+		select {
+		case <-b.c.ctx.Done():
+			return
+		case <-time.After(renewEvery):
+		}
+	}
+}
+
+// renewEvery is how long renew waits between tries to make a consumer again.
+const renewEvery = 250 * time.Millisecond
+
 // received hands one event from the stream to the hub, once and in order.
-func (b *bus) received(s *roomSub, m jetstream.Msg) {
+func (b *bus) received(s *consumer, m jetstream.Msg) {
 	md, err := m.Metadata()
 	if err != nil {
 		return
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	b.c.lag.Add(int64(md.NumPending) - s.lag)
 	s.lag = int64(md.NumPending)
 	seq := md.Sequence.Stream
@@ -149,12 +265,10 @@ func (b *bus) Subscribe(room string) error {
 	}
 	ctx, cancel := context.WithTimeout(b.c.ctx, requestTimeout)
 	defer cancel()
-	s := &roomSub{}
-	cc, err := b.consume(ctx, []string{roomSubject(room)}, s)
+	s, err := b.consume(ctx, []string{roomSubject(room)})
 	if err != nil {
 		return fmt.Errorf("cluster: reading a room: %w", err)
 	}
-	s.cc = cc
 	b.subs[room] = s
 	return nil
 }
@@ -164,7 +278,7 @@ func (b *bus) Unsubscribe(room string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if s, ok := b.subs[room]; ok {
-		s.cc.Stop()
+		b.stopLocked(s)
 		delete(b.subs, room)
 	}
 }

@@ -17,7 +17,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -61,9 +60,10 @@ type Cluster struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	published   atomic.Uint64 // events published, for their ids
-	publishFail atomic.Uint64 // publishes JetStream did not acknowledge
-	lag         atomic.Int64  // events in the stream not yet read by this node's consumers
+	published   atomic.Uint64  // events published, for their ids
+	publishFail atomic.Uint64  // events JetStream never kept, retries spent
+	retries     chan *nats.Msg // events to publish again
+	lag         atomic.Int64   // events in the stream not yet read by this node's consumers
 
 	watcher jetstream.KeyWatcher
 	mu      sync.Mutex
@@ -82,7 +82,7 @@ func New(ctx context.Context, cfg Config) (*Cluster, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	c := &Cluster{cfg: cfg, log: cfg.Log, holders: make(map[string]chat.Presence), nodeOf: make(map[uint64]placed)}
+	c := &Cluster{cfg: cfg, log: cfg.Log, retries: make(chan *nats.Msg, 4096), holders: make(map[string]chat.Presence), nodeOf: make(map[uint64]placed)}
 	var b [6]byte
 	rand.Read(b[:])
 	c.boot = hex.EncodeToString(b[:])
@@ -109,10 +109,18 @@ func New(ctx context.Context, cfg Config) (*Cluster, error) {
 		return nil, err
 	}
 	c.claims = newClaims(c)
-	c.wg.Add(1)
+	c.wg.Add(3)
 	go func() {
 		defer c.wg.Done()
 		c.claims.run()
+	}()
+	go func() {
+		defer c.wg.Done()
+		c.bus.renew()
+	}()
+	go func() {
+		defer c.wg.Done()
+		c.republish()
 	}()
 	return c, nil
 }
@@ -132,7 +140,7 @@ func (c *Cluster) NewNames(lost func(holder uint64)) chat.Names {
 // Lag is how many events of the rooms this node reads are in the stream and not read yet.
 func (c *Cluster) Lag() uint64 { return uint64(max(c.lag.Load(), 0)) }
 
-// PublishFailures is how many events JetStream did not acknowledge.
+// PublishFailures is how many events JetStream never kept, having been published again.
 func (c *Cluster) PublishFailures() uint64 { return c.publishFail.Load() }
 
 // Close stops this node's consumers and watcher, and frees the names it holds.
@@ -240,10 +248,63 @@ func (c *Cluster) node(member uint64) (string, bool) {
 	return at.node, ok
 }
 
+// publishFailed is told of each event JetStream did not acknowledge (a stream without a
+// leader for a moment, a connection moving to another server): it is published again, with
+// the same Nats-Msg-Id, so that a copy the stream did keep is not kept twice. NATS calls it:
+// it hands the event over and returns.
 func (c *Cluster) publishFailed(_ jetstream.JetStream, m *nats.Msg, err error) {
-	c.publishFail.Add(1)
-	if errors.Is(err, context.Canceled) || c.ctx.Err() != nil {
+	if c.ctx.Err() != nil {
 		return
 	}
+	select {
+	case c.retries <- m:
+	default:
+		c.lost(m, err)
+	}
+}
+
+// lost counts and logs an event JetStream never kept: nobody was shown it.
+func (c *Cluster) lost(m *nats.Msg, err error) {
+	c.publishFail.Add(1)
 	c.log.Error("cluster: an event was not kept by JetStream", "subject", m.Subject, "err", err)
+}
+
+// Publishing again: for how long, and how long between tries. Events published again may be
+// kept after events published later: a line said during a failover can come a little late.
+const (
+	retryFor   = 30 * time.Second
+	retryEvery = 250 * time.Millisecond
+)
+
+// republish publishes again the events JetStream did not acknowledge, until the cluster closes.
+func (c *Cluster) republish() {
+	for {
+		select {
+		case <-c.ctx.Done():
+			return
+		case m := <-c.retries:
+			c.publishAgain(m)
+		}
+	}
+}
+
+func (c *Cluster) publishAgain(m *nats.Msg) {
+	deadline := time.Now().Add(retryFor)
+	for {
+		ctx, cancel := context.WithTimeout(c.ctx, requestTimeout)
+		_, err := c.js.PublishMsg(ctx, &nats.Msg{Subject: m.Subject, Header: m.Header, Data: m.Data})
+		cancel()
+		if err == nil {
+			return
+		}
+		if c.ctx.Err() != nil || time.Now().After(deadline) {
+			c.lost(m, err)
+			return
+		}
+		select {
+		case <-c.ctx.Done():
+			return
+		case <-time.After(retryEvery):
+		}
+	}
 }

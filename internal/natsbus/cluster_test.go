@@ -43,7 +43,7 @@ func startNodes(t *testing.T, c *natstest.Cluster, n int, ttl time.Duration) []*
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := natsnode.Provision(ctx, js, 0, 0); err != nil {
+		if err := natsnode.Provision(ctx, js, min(3, len(c.URLs())), 0); err != nil {
 			t.Fatal(err)
 		}
 		cl, err := natsbus.New(ctx, natsbus.Config{Conn: nc, Node: name, NameTTL: ttl, Log: log})
@@ -316,5 +316,59 @@ func TestMembersAcrossNodes(t *testing.T) {
 	waitFor("bob dropped", func() bool { return bobGot.Dropped() == chat.DropBanned })
 	if _, _, ok := try(t, nodes[1], "127.0.0.4", "bob"); ok {
 		t.Error("bob, banned, entered again on his node")
+	}
+}
+
+// A NATS server shut down under a node: the node's connection moves to another server, its
+// consumers start again where they were, and its users go on talking after a pause, losing
+// nothing and keeping their names. Lines said during the move may be kept in another order
+// than they were typed (an event JetStream did not acknowledge is published again), but
+// everyone sees them in the one order the stream kept.
+func TestNATSServerLostUnderANode(t *testing.T) {
+	c := natstest.StartCluster(t, 3)
+	nodes := startNodes(t, c, 3, 0) // node a on server 0, b on 1, c on 2
+	alice, aliceGot := chattest.Enter(t, nodes[0].hub, "127.0.0.2", "alice")
+	bob, bobGot := chattest.Enter(t, nodes[1].hub, "127.0.0.3", "bob")
+	_, carolGot := chattest.Enter(t, nodes[2].hub, "127.0.0.4", "carol")
+	aliceGot.Next(t, func(m *chat.Message) bool { return m.Kind == chat.KindJoin && m.From == "carol" })
+	bobGot.Next(t, func(m *chat.Message) bool { return m.Kind == chat.KindJoin && m.From == "carol" })
+	c.Stop(0)
+	const n = 20
+	want := make([]string, n)
+	for i := range n {
+		want[i] = fmt.Sprint("from a ", i)
+		if err := alice.Say("", want[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	heard := func(got *chattest.Recorder) []string {
+		var out []string
+		for len(out) < n {
+			m := got.Next(t, func(m *chat.Message) bool { return m.Kind == chat.KindChat && m.From == "alice" })
+			out = append(out, m.Text)
+		}
+		return out
+	}
+	bobHeard, carolHeard := heard(bobGot), heard(carolGot)
+	if !slices.Equal(bobHeard, carolHeard) {
+		t.Errorf("bob and carol heard alice in different orders:\n%q\n%q", bobHeard, carolHeard)
+	}
+	if sorted := slices.Sorted(slices.Values(bobHeard)); !slices.Equal(sorted, slices.Sorted(slices.Values(want))) {
+		t.Errorf("bob heard %q, want each of %q once", bobHeard, want)
+	}
+	if err := bob.Say("", "from b"); err != nil {
+		t.Fatal(err)
+	}
+	if m := aliceGot.Next(t, func(m *chat.Message) bool { return m.Kind == chat.KindChat }); m.Text != "from b" {
+		t.Errorf("alice got %+v", m)
+	}
+	if nodes[0].nc.ConnectedUrl() == c.URL(0) {
+		t.Errorf("node a is still on the server that stopped")
+	}
+	if aliceGot.Dropped() != "" {
+		t.Errorf("alice was dropped: %s", aliceGot.Dropped())
+	}
+	if f := nodes[0].cluster.PublishFailures(); f != 0 {
+		t.Errorf("%d events were not kept", f)
 	}
 }
