@@ -34,6 +34,10 @@ type Embedded struct {
 	ClusterName string
 }
 
+// routeErrorReports: the embedded server logs the first failed attempt to reach a route and
+// then one in this many (an attempt a second).
+const routeErrorReports = 3600
+
 // readyTimeout bounds how long StartEmbedded waits for the server to accept clients.
 const readyTimeout = 30 * time.Second
 
@@ -53,6 +57,10 @@ func (cfg Embedded) serverOptions() (*server.Options, error) {
 		NoSigs: true,
 		// No HTTP monitoring port: hubbub's /healthz and /metrics say what matters.
 		HTTPPort: 0,
+		// A route to a server that is down is tried every second; by default nats-server logs
+		// an error for each attempt once the route has been up. Once an hour is enough to know.
+		ConnectErrorReports:   routeErrorReports,
+		ReconnectErrorReports: routeErrorReports,
 	}
 	if cfg.StoreDir == "" {
 		return nil, errors.New("embedded nats: no store directory")

@@ -9,11 +9,13 @@ import (
 	"net"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/goleak"
@@ -321,7 +323,7 @@ func TestSlowConsumerCounted(t *testing.T) {
 // TestStartEmbedded: three embedded servers routing to each other (each given the full list,
 // its own route included) make one JetStream cluster that a node provisions with three replicas.
 func TestStartEmbedded(t *testing.T) {
-	log, _ := testLog(t)
+	log, logs := testLog(t)
 	dir := t.TempDir()
 	var routes []string
 	for range 3 {
@@ -333,6 +335,7 @@ func TestStartEmbedded(t *testing.T) {
 		ln.Close()
 	}
 	var urls []string
+	var srvs []*server.Server
 	for i, r := range routes {
 		name := fmt.Sprintf("e%d", i)
 		srv, err := StartEmbedded(Embedded{
@@ -348,6 +351,7 @@ func TestStartEmbedded(t *testing.T) {
 			}
 		})
 		urls = append(urls, ClientURL(srv))
+		srvs = append(srvs, srv)
 	}
 	nc, js := connect(t, Options{URLs: urls[:1]}, log)
 	ctx, cancel := context.WithTimeout(t.Context(), natstest.Timeout)
@@ -367,6 +371,19 @@ func TestStartEmbedded(t *testing.T) {
 		t.Errorf("AutoReplicas of an existing stream = %d, %v; want 3", replicas, err)
 	}
 	waitFor(t, "discovery of the cluster", func() bool { return KnownServers(nc) == 3 })
+
+	// A server goes away: the others say so once, not at each attempt (one a second) to reach it.
+	if err := Shutdown(ctx, srvs[2]); err != nil {
+		t.Fatal(err)
+	}
+	attempt1 := regexp.MustCompile(`Error trying to connect to route \(attempt 1\)`)
+	later := regexp.MustCompile(`Error trying to connect to route \(attempt ([2-9]|\d\d+)\)`)
+	waitFor(t, "a failed attempt to reach the stopped server", func() bool { return attempt1.MatchString(logs.String()) })
+	for end := time.Now().Add(4 * time.Second); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+		if m := later.FindString(logs.String()); m != "" {
+			t.Fatalf("logged again: %s", m)
+		}
+	}
 }
 
 func TestEmbeddedBadConfig(t *testing.T) {

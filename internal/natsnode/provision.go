@@ -182,7 +182,7 @@ func KnownServers(nc *nats.Conn) int {
 // (2.15.2, seen in tests) never answers the losers of a race of identical stream creates: they
 // wait for their timeout, and their next attempt, an update, succeeds at once.
 const (
-	firstAttempt = 2 * time.Second
+	firstAttempt = time.Second
 	maxAttempt   = 10 * time.Second
 	firstPause   = 100 * time.Millisecond
 	maxPause     = 2 * time.Second
