@@ -65,7 +65,7 @@ func clusterFlags(fs *flag.FlagSet, c *ClusterConfig) {
 	fs.StringVar(&c.NodeName, "node-name", c.NodeName, "this node's `name` in the cluster, unique in it: letters, digits, - and _, at most 32; default: the host name")
 	fs.BoolVar(&c.Embedded, "nats-embedded", c.Embedded, "run a NATS server with JetStream inside hubbub (its store in the directory nats of --data-dir), routing to --nats-routes, and join the cluster through it")
 	fs.StringVar(&c.Listen, "nats-listen", c.Listen, "client `address` of the embedded NATS server, where other nodes may connect with --nats")
-	fs.StringVar(&c.ClusterListen, "nats-cluster-listen", c.ClusterListen, "route `address` of the embedded NATS server, where the other embedded servers connect; empty: no routes, a cluster of one server")
+	fs.StringVar(&c.ClusterListen, "nats-cluster-listen", c.ClusterListen, "route `address` of the embedded NATS server, where the other embedded servers connect; unused without --nats-routes")
 	fs.StringVar(&c.Routes, "nats-routes", c.Routes, "comma-separated route `URLs` of the other embedded NATS servers (nats://b:6222,nats://c:6222); this server's own may be listed too")
 	fs.IntVar(&c.Replicas, "nats-replicas", c.Replicas, "copies JetStream keeps of the events and of every bucket; 0: 3 when the NATS cluster has at least three servers, else 1 (an existing stream keeps its own)")
 	fs.DurationVar(&c.MaxAge, "nats-max-age", c.MaxAge, "events older than this `duration` leave the JetStream stream (each node's history keeps its own copy); 0: kept; else at least 2m, the duplicate window")
@@ -221,6 +221,7 @@ func (m *Main) startCluster() error {
 	ctx, cancel := context.WithTimeout(context.Background(), clusterStartTimeout)
 	defer cancel()
 	m.natsCounters = new(natsnode.Counters)
+	m.log.Info("connecting to NATS", "node", c.NodeName, "servers", len(urls))
 	nc, js, err := natsnode.Connect(ctx, natsnode.Options{
 		URLs: urls, Creds: c.Creds, TLSCA: c.TLSCA, Name: "hubbub " + c.NodeName, Counters: m.natsCounters,
 	}, m.log)
@@ -236,6 +237,7 @@ func (m *Main) startCluster() error {
 			return err
 		}
 	}
+	m.log.Info("creating or updating the JetStream stream and buckets", "replicas", replicas)
 	if err := natsnode.Provision(ctx, js, replicas, c.MaxAge); err != nil {
 		m.stopCluster(ctx)
 		return fmt.Errorf("%w (if the cluster has fewer servers than that, set --nats-replicas)", err)

@@ -284,8 +284,8 @@ func TestConnectGivesUp(t *testing.T) {
 	if strings.Contains(err.Error(), "secret") || strings.Contains(logs.String(), "secret") {
 		t.Errorf("the password shows: %v\n%s", err, logs)
 	}
-	if strings.Count(logs.String(), "\n") > 1 {
-		t.Errorf("failed attempts logged:\n%s", logs)
+	if n := strings.Count(logs.String(), "\n"); n > 1 {
+		t.Errorf("%d log lines, want only the one saying Connect waits:\n%s", n, logs)
 	}
 }
 
@@ -383,6 +383,41 @@ func TestStartEmbedded(t *testing.T) {
 		if m := later.FindString(logs.String()); m != "" {
 			t.Fatalf("logged again: %s", m)
 		}
+	}
+}
+
+// TestEmbeddedAlone: with a route address but no routes (the flags' defaults), the server runs
+// JetStream alone instead of failing to.
+func TestEmbeddedAlone(t *testing.T) {
+	log, _ := testLog(t)
+	srv, err := StartEmbedded(Embedded{ServerName: "alone", Listen: "127.0.0.1:0", ClusterListen: "127.0.0.1:0", StoreDir: t.TempDir()}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { Shutdown(context.Background(), srv) })
+	_, js := connect(t, Options{URLs: []string{ClientURL(srv)}}, log)
+	ctx, cancel := context.WithTimeout(t.Context(), natstest.Timeout)
+	defer cancel()
+	if err := Provision(ctx, js, 0, 0); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestEmbeddedPortTaken: a server that cannot listen says why (at once, not after a timeout).
+func TestEmbeddedPortTaken(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	log, _ := testLog(t)
+	srv, err := StartEmbedded(Embedded{ServerName: "taken", Listen: ln.Addr().String(), StoreDir: t.TempDir()}, log)
+	if err == nil {
+		Shutdown(context.Background(), srv)
+		t.Fatal("started on a port in use")
+	}
+	if !strings.Contains(err.Error(), "address already in use") {
+		t.Errorf("err = %v, want one that says the address is in use", err)
 	}
 }
 
