@@ -220,27 +220,40 @@ func (m *Main) startCluster() error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), clusterStartTimeout)
 	defer cancel()
+	go func() {
+		select {
+		case <-m.abort:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	fail := func(err error) error {
+		m.stopCluster(context.Background())
+		select {
+		case <-m.abort:
+			return errors.New("start given up on a signal")
+		default:
+			return err
+		}
+	}
 	m.natsCounters = new(natsnode.Counters)
 	m.log.Info("connecting to NATS", "node", c.NodeName, "servers", len(urls))
 	nc, js, err := natsnode.Connect(ctx, natsnode.Options{
 		URLs: urls, Creds: c.Creds, TLSCA: c.TLSCA, Name: "hubbub " + c.NodeName, Counters: m.natsCounters,
 	}, m.log)
 	if err != nil {
-		m.stopCluster(ctx)
-		return err
+		return fail(err)
 	}
 	m.nc, m.js = nc, js
 	replicas := c.Replicas
 	if replicas == 0 {
 		if replicas, err = natsnode.AutoReplicas(ctx, js, c.configuredServers()); err != nil {
-			m.stopCluster(ctx)
-			return err
+			return fail(err)
 		}
 	}
 	m.log.Info("creating or updating the JetStream stream and buckets", "replicas", replicas)
 	if err := natsnode.Provision(ctx, js, replicas, c.MaxAge); err != nil {
-		m.stopCluster(ctx)
-		return fmt.Errorf("%w (if the cluster has fewer servers than that, set --nats-replicas)", err)
+		return fail(fmt.Errorf("%w (if the cluster has fewer servers than that, set --nats-replicas)", err))
 	}
 	m.log.Info("cluster", "node", c.NodeName, "replicas", replicas, "nats", nc.ConnectedUrlRedacted())
 	m.clusterMetrics()

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -285,4 +286,37 @@ func httpGet(url string) (int, error) {
 	}
 	resp.Body.Close()
 	return resp.StatusCode, nil
+}
+
+// TestSignalWhileWaitingForNATS: a node waits minutes for NATS at start; SIGTERM then ends the
+// wait and the process, saying why.
+func TestSignalWhileWaitingForNATS(t *testing.T) {
+	dead := freeAddrs(t, 1)[0] // nothing listens there
+	cmd := exec.Command(binary, "--nats", "nats://"+dead, "--chat-addr", "127.0.0.1:0", "--http-addr=",
+		"--admin-addr=", "--quote-addr=", "--echo-addr=")
+	cmd.Env = append(os.Environ(), "HUBBUB_DATA_DIR="+t.TempDir())
+	logs := &chattest.Logs{}
+	cmd.Stderr = logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-exited
+	})
+	logs.WaitFor(t, "waiting for a NATS server to answer")
+	cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-exited:
+		exited <- err
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+			t.Errorf("exit: %v, want code 1", err)
+		}
+	case <-time.After(natstest.Timeout):
+		t.Fatalf("still waiting for NATS after SIGTERM:\n%s", logs)
+	}
+	logs.WaitFor(t, "cannot start", "start given up on a signal")
 }

@@ -114,6 +114,7 @@ type Main struct {
 	natsServer   *server.Server
 	natsCounters *natsnode.Counters
 	natsLag      natsLagSlot
+	abort        chan struct{} // closed to give up a start that waits for NATS; nil: never
 
 	doors    []openDoor // set by Run, read-only after it
 	serving  sync.WaitGroup
