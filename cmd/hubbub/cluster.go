@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -93,7 +94,7 @@ func natsURLs(flagName, list string, schemes ...string) ([]string, error) {
 	urls := splitList(list)
 	for _, s := range urls {
 		u, err := url.Parse(s)
-		if err != nil || u.Host == "" || u.Port() == "" || !contains(schemes, u.Scheme) {
+		if err != nil || u.Host == "" || u.Port() == "" || !slices.Contains(schemes, u.Scheme) {
 			shown := s
 			if err == nil && u.User != nil {
 				shown = u.Redacted()
@@ -102,15 +103,6 @@ func natsURLs(flagName, list string, schemes ...string) ([]string, error) {
 		}
 	}
 	return urls, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // validate returns what is wrong with the cluster's settings.
