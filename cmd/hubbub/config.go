@@ -55,6 +55,7 @@ type Config struct {
 	HistoryMaxRows int
 	Quote          quote.Config
 	Echo           echo.Config
+	Cluster        ClusterConfig
 
 	MaxConns        int
 	MaxConnsPerIP   int
@@ -88,6 +89,7 @@ func defaultConfig() Config {
 		HistoryMaxRows:  1_000_000,
 		Quote:           quote.DefaultConfig(),
 		Echo:            echo.DefaultConfig(),
+		Cluster:         defaultClusterConfig(),
 		MaxConnsPerIP:   32,
 		LimitExempt:     "127.0.0.0/8,::1/128",
 		IPv6Prefix:      accept.DefaultIPv6Prefix,
@@ -149,6 +151,8 @@ func flagSet(cfg *Config, out io.Writer) *flag.FlagSet {
 	fs.IntVar(&cfg.Quote.MaxQuote, "max-quote", cfg.Quote.MaxQuote, "longest quote kept, in `bytes`; longer quotes are cut")
 	fs.DurationVar(&cfg.Quote.IdleTimeout, "quote-idle-timeout", cfg.Quote.IdleTimeout, "a quote client idle this `duration` is disconnected")
 	fs.DurationVar(&cfg.Echo.IdleTimeout, "echo-idle-timeout", cfg.Echo.IdleTimeout, "an echo client idle this `duration` is disconnected")
+
+	clusterFlags(fs, &cfg.Cluster)
 
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "on SIGINT or SIGTERM, time to tell users and flush before connections are cut")
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "`level` of logs: debug, info, warn or error")
@@ -282,6 +286,7 @@ func (c *Config) validate() error {
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		errs = append(errs, fmt.Errorf("--log-format must be text or json, not %q", c.LogFormat))
 	}
+	errs = append(errs, c.Cluster.validate()...)
 	return errors.Join(errs...)
 }
 

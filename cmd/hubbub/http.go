@@ -102,6 +102,9 @@ func maskedCmdline(w http.ResponseWriter, _ *http.Request) {
 func (m *Main) health(mux *http.ServeMux) {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "ok")
+		if line := m.clusterHealth(); line != "" {
+			fmt.Fprintln(w, line)
+		}
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
 		if why := m.notReady(); why != "" {
@@ -137,7 +140,7 @@ func (m *Main) notReady() string {
 			return "history cannot be written: " + err.Error()
 		}
 	}
-	return ""
+	return m.clusterNotReady()
 }
 
 // accountsOn reports whether users may have accounts: they are kept with the history.

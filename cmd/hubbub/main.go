@@ -103,7 +103,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	signal.Notify(hangups, syscall.SIGHUP)
 	defer signal.Stop(hangups)
 
-	m := &Main{cfg: cfg, log: log, level: &level}
+	m := &Main{cfg: cfg, log: log, level: &level, abort: make(chan struct{})}
 	if cfg.PIDFile != "" {
 		// Before the listeners open: whoever sees a service answer finds the file.
 		if err := writePIDFile(cfg.PIDFile); err != nil {
@@ -116,9 +116,29 @@ func serve(args []string, stdout, stderr io.Writer) int {
 			}
 		}()
 	}
-	if err := m.Run(); err != nil {
+	// Run may wait minutes for NATS: a signal meanwhile gives the start up (m.abort).
+	started, watched := make(chan struct{}), make(chan struct{})
+	interrupted := make(chan os.Signal, 1)
+	go func() {
+		defer close(watched)
+		select {
+		case sig := <-signals:
+			interrupted <- sig
+			close(m.abort)
+		case <-started:
+		}
+	}()
+	err = m.Run()
+	close(started)
+	<-watched
+	if err != nil {
 		log.Error("cannot start", "err", err)
 		return 1
+	}
+	select {
+	case sig := <-interrupted: // it came as Run finished: shut down as if it came now
+		signals <- sig
+	default:
 	}
 	code := 0
 wait:

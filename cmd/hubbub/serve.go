@@ -14,11 +14,16 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
 	"hubbub/internal/accept"
 	"hubbub/internal/chat"
 	"hubbub/internal/echo"
 	"hubbub/internal/lineproto"
 	"hubbub/internal/metrics"
+	"hubbub/internal/natsnode"
 	"hubbub/internal/quote"
 	"hubbub/internal/safetext"
 	"hubbub/internal/sqlite"
@@ -101,6 +106,16 @@ type Main struct {
 	history *sqlite.Store // nil without history
 	hub     *chat.Hub     // nil when no listener leads to the chat
 
+	// In a cluster (cluster.go): the NATS connection, its JetStream and this node's name; nil
+	// and "" for a node alone. natsServer is the embedded NATS server, if any.
+	nc           *nats.Conn
+	js           jetstream.JetStream
+	node         string
+	natsServer   *server.Server
+	natsCounters *natsnode.Counters
+	natsLag      natsLagSlot
+	abort        chan struct{} // closed to give up a start that waits for NATS; nil: never
+
 	doors    []openDoor // set by Run, read-only after it
 	serving  sync.WaitGroup
 	errs     chan error  // a Serve that failed
@@ -147,9 +162,13 @@ func (m *Main) Run() error {
 	if !users {
 		return fmt.Errorf("every service is switched off: set at least one of %s", strings.Join(names, ", "))
 	}
+	if err := m.startCluster(); err != nil {
+		return err
+	}
 	if needChat {
 		hub, err := m.newHub()
 		if err != nil {
+			m.stopCluster(context.Background())
 			return err
 		}
 		m.hub = hub
@@ -160,6 +179,7 @@ func (m *Main) Run() error {
 			d.ln.Close()
 		}
 		m.closeHistory()
+		m.stopCluster(context.Background())
 		return err
 	}
 	for _, l := range enabled {
@@ -341,6 +361,10 @@ func (m *Main) Shutdown(ctx context.Context) error {
 	errs = append(errs, m.closeHistory())
 	errs = append(errs, stopAll(last)...)
 	m.serving.Wait()
+	// Last: the chat and its history may use NATS until they are done.
+	if err := m.stopCluster(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("nats: %w", err))
+	}
 	return errors.Join(errs...)
 }
 

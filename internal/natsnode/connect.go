@@ -142,6 +142,7 @@ func Connect(ctx context.Context, opts Options, log *slog.Logger) (*nats.Conn, j
 		return nil, nil, fmt.Errorf("nats: connect to %s: %w", redacted(opts.URLs), err)
 	}
 	if !nc.IsConnected() {
+		log.Info("waiting for a NATS server to answer", "urls", redacted(opts.URLs))
 		select {
 		case <-connected:
 		case <-ctx.Done():

@@ -23,7 +23,7 @@ type Embedded struct {
 	// Listen is the client address (host:port), where the nodes connect: ":4222".
 	Listen string
 	// ClusterListen is the route address (host:port) the other servers connect to: ":6222".
-	// "" runs a server of its own, without a cluster.
+	// Without Routes it is not used: the server is a cluster of its own.
 	ClusterListen string
 	// Routes are the other servers' route URLs (nats://host:6222); listing this server's own is
 	// harmless, so every node may be given the same list.
@@ -34,8 +34,15 @@ type Embedded struct {
 	ClusterName string
 }
 
+// routeErrorReports: the embedded server logs the first failed attempt to reach a route and
+// then one in this many (an attempt a second).
+const routeErrorReports = 3600
+
 // readyTimeout bounds how long StartEmbedded waits for the server to accept clients.
-const readyTimeout = 30 * time.Second
+const (
+	readyTimeout = 30 * time.Second
+	readyPoll    = 100 * time.Millisecond
+)
 
 // serverOptions turns cfg into nats-server options.
 func (cfg Embedded) serverOptions() (*server.Options, error) {
@@ -53,11 +60,17 @@ func (cfg Embedded) serverOptions() (*server.Options, error) {
 		NoSigs: true,
 		// No HTTP monitoring port: hubbub's /healthz and /metrics say what matters.
 		HTTPPort: 0,
+		// A route to a server that is down is tried every second; by default nats-server logs
+		// an error for each attempt once the route has been up. Once an hour is enough to know.
+		ConnectErrorReports:   routeErrorReports,
+		ReconnectErrorReports: routeErrorReports,
 	}
 	if cfg.StoreDir == "" {
 		return nil, errors.New("embedded nats: no store directory")
 	}
-	if cfg.ClusterListen != "" {
+	// nats-server refuses to run JetStream in a cluster without routes: a server without any is
+	// a cluster of its own.
+	if cfg.ClusterListen != "" && len(cfg.Routes) > 0 {
 		chost, cport, err := splitHostPort("cluster listen", cfg.ClusterListen)
 		if err != nil {
 			return nil, err
@@ -112,12 +125,23 @@ func StartEmbedded(cfg Embedded, log *slog.Logger) (*server.Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("embedded nats: %w", err)
 	}
-	srv.SetLoggerV2(serverLog{log.With("component", "nats-server")}, false, false, false)
+	fatal := make(chan string, 1)
+	srv.SetLoggerV2(serverLog{log.With("component", "nats-server"), fatal}, false, false, false)
 	srv.Start()
-	if !srv.ReadyForConnections(readyTimeout) {
-		srv.Shutdown()
-		srv.WaitForShutdown()
-		return nil, fmt.Errorf("embedded nats: not accepting clients on %s within %v (is the port taken? the log says)", cfg.Listen, readyTimeout)
+	deadline := time.Now().Add(readyTimeout)
+	for !srv.ReadyForConnections(readyPoll) {
+		select {
+		case why := <-fatal:
+			srv.Shutdown()
+			srv.WaitForShutdown()
+			return nil, fmt.Errorf("embedded nats: %s", why)
+		default:
+		}
+		if time.Now().After(deadline) {
+			srv.Shutdown()
+			srv.WaitForShutdown()
+			return nil, fmt.Errorf("embedded nats: not accepting clients on %s within %v (is the port taken? the log says)", cfg.Listen, readyTimeout)
+		}
 	}
 	log.Info("embedded nats server started", "name", srv.Name(), "client_url", ClientURL(srv), "cluster", cfg.ClusterListen, "routes", strings.Join(cfg.Routes, ","), "store", cfg.StoreDir)
 	return srv, nil
@@ -155,13 +179,24 @@ func ClientURL(srv *server.Server) string {
 
 // serverLog adapts nats-server's logger to slog. Notices (a banner of some thirty lines at
 // start, each route that comes and goes) are debug here: hubbub logs what matters to it at info.
-type serverLog struct{ log *slog.Logger }
+type serverLog struct {
+	log *slog.Logger
+	// fatal gets the first fatal error: nats-server's own logger would exit the process, and a
+	// server that logged one does not start (StartEmbedded says why at once).
+	fatal chan<- string
+}
 
 func (l serverLog) Noticef(format string, v ...any) { l.log.Debug(fmt.Sprintf(format, v...)) }
 func (l serverLog) Warnf(format string, v ...any)   { l.log.Warn(fmt.Sprintf(format, v...)) }
 func (l serverLog) Errorf(format string, v ...any)  { l.log.Error(fmt.Sprintf(format, v...)) }
 
-// Fatalf is an error here: the server stops itself after one, and hubbub notices.
-func (l serverLog) Fatalf(format string, v ...any) { l.log.Error(fmt.Sprintf(format, v...)) }
-func (l serverLog) Debugf(string, ...any)          {}
-func (l serverLog) Tracef(string, ...any)          {}
+func (l serverLog) Fatalf(format string, v ...any) {
+	msg := fmt.Sprintf(format, v...)
+	l.log.Error(msg)
+	select {
+	case l.fatal <- msg:
+	default:
+	}
+}
+func (l serverLog) Debugf(string, ...any) {}
+func (l serverLog) Tracef(string, ...any) {}

@@ -9,11 +9,13 @@ import (
 	"net"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/goleak"
@@ -282,8 +284,12 @@ func TestConnectGivesUp(t *testing.T) {
 	if strings.Contains(err.Error(), "secret") || strings.Contains(logs.String(), "secret") {
 		t.Errorf("the password shows: %v\n%s", err, logs)
 	}
-	if strings.Count(logs.String(), "\n") > 1 {
-		t.Errorf("failed attempts logged:\n%s", logs)
+	// Attempts go on every second or so; none is logged. Only that Connect waits, and perhaps
+	// (asynchronously) that the connection was closed.
+	for line := range strings.Lines(logs.String()) {
+		if !strings.Contains(line, "waiting for a NATS server") && !strings.Contains(line, "nats connection closed") {
+			t.Errorf("logged: %s", line)
+		}
 	}
 }
 
@@ -321,7 +327,7 @@ func TestSlowConsumerCounted(t *testing.T) {
 // TestStartEmbedded: three embedded servers routing to each other (each given the full list,
 // its own route included) make one JetStream cluster that a node provisions with three replicas.
 func TestStartEmbedded(t *testing.T) {
-	log, _ := testLog(t)
+	log, logs := testLog(t)
 	dir := t.TempDir()
 	var routes []string
 	for range 3 {
@@ -333,6 +339,7 @@ func TestStartEmbedded(t *testing.T) {
 		ln.Close()
 	}
 	var urls []string
+	var srvs []*server.Server
 	for i, r := range routes {
 		name := fmt.Sprintf("e%d", i)
 		srv, err := StartEmbedded(Embedded{
@@ -348,6 +355,7 @@ func TestStartEmbedded(t *testing.T) {
 			}
 		})
 		urls = append(urls, ClientURL(srv))
+		srvs = append(srvs, srv)
 	}
 	nc, js := connect(t, Options{URLs: urls[:1]}, log)
 	ctx, cancel := context.WithTimeout(t.Context(), natstest.Timeout)
@@ -367,6 +375,54 @@ func TestStartEmbedded(t *testing.T) {
 		t.Errorf("AutoReplicas of an existing stream = %d, %v; want 3", replicas, err)
 	}
 	waitFor(t, "discovery of the cluster", func() bool { return KnownServers(nc) == 3 })
+
+	// A server goes away: the others say so once, not at each attempt (one a second) to reach it.
+	if err := Shutdown(ctx, srvs[2]); err != nil {
+		t.Fatal(err)
+	}
+	attempt1 := regexp.MustCompile(`Error trying to connect to route \(attempt 1\)`)
+	later := regexp.MustCompile(`Error trying to connect to route \(attempt ([2-9]|\d\d+)\)`)
+	waitFor(t, "a failed attempt to reach the stopped server", func() bool { return attempt1.MatchString(logs.String()) })
+	for end := time.Now().Add(4 * time.Second); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+		if m := later.FindString(logs.String()); m != "" {
+			t.Fatalf("logged again: %s", m)
+		}
+	}
+}
+
+// TestEmbeddedAlone: with a route address but no routes (the flags' defaults), the server runs
+// JetStream alone instead of failing to.
+func TestEmbeddedAlone(t *testing.T) {
+	log, _ := testLog(t)
+	srv, err := StartEmbedded(Embedded{ServerName: "alone", Listen: "127.0.0.1:0", ClusterListen: "127.0.0.1:0", StoreDir: t.TempDir()}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { Shutdown(context.Background(), srv) })
+	_, js := connect(t, Options{URLs: []string{ClientURL(srv)}}, log)
+	ctx, cancel := context.WithTimeout(t.Context(), natstest.Timeout)
+	defer cancel()
+	if err := Provision(ctx, js, 0, 0); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestEmbeddedPortTaken: a server that cannot listen says why (at once, not after a timeout).
+func TestEmbeddedPortTaken(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	log, _ := testLog(t)
+	srv, err := StartEmbedded(Embedded{ServerName: "taken", Listen: ln.Addr().String(), StoreDir: t.TempDir()}, log)
+	if err == nil {
+		Shutdown(context.Background(), srv)
+		t.Fatal("started on a port in use")
+	}
+	if !strings.Contains(err.Error(), "address already in use") {
+		t.Errorf("err = %v, want one that says the address is in use", err)
+	}
 }
 
 func TestEmbeddedBadConfig(t *testing.T) {

@@ -1,6 +1,10 @@
 // Package natstest starts real nats-servers with JetStream inside a test: one, or a cluster of
 // several with routes between them, on free ports of 127.0.0.1, with their stores in the test's
 // temporary directory. It is for tests only.
+//
+// Each cluster checks, when its test ends, that every goroutine started since it started has
+// ended (goleak): a test that uses it must not run in parallel with others (t.Parallel), whose
+// goroutines it would count.
 package natstest
 
 import (
