@@ -61,7 +61,7 @@ type indexer struct {
 	c       *Cluster
 	store   Indexer
 	indexed func(chat.Record)
-	cons    jetstream.Consumer
+	cons    jetstream.Consumer // read and replaced by the indexer's goroutine alone, once started
 
 	pending  atomic.Uint64 // events the stream holds for the consumer, as last told
 	inflight flights       // events handed to the store and not yet kept
@@ -80,18 +80,9 @@ func (c *Cluster) StartIndex(store Indexer, indexed func(chat.Record)) error {
 	}
 	ctx, cancel := context.WithTimeout(c.ctx, requestTimeout)
 	defer cancel()
-	cons, err := c.js.CreateOrUpdateConsumer(ctx, natsnode.EventsStream, jetstream.ConsumerConfig{
-		Durable:           IndexConsumer(c.cfg.Node),
-		Description:       "hubbub: a node's history index",
-		DeliverPolicy:     jetstream.DeliverAllPolicy,
-		AckPolicy:         jetstream.AckExplicitPolicy,
-		AckWait:           indexAckWait,
-		MaxAckPending:     indexAckPending,
-		FilterSubjects:    []string{natsnode.RoomSubjects, natsnode.NodeSubjects},
-		InactiveThreshold: indexInactive,
-	})
+	cons, err := c.indexConsumer(ctx)
 	if err != nil {
-		return fmt.Errorf("cluster: the history index's consumer: %w", err)
+		return err
 	}
 	x := &indexer{c: c, store: store, indexed: indexed, cons: cons}
 	info := cons.CachedInfo()
@@ -105,6 +96,24 @@ func (c *Cluster) StartIndex(store Indexer, indexed func(chat.Record)) error {
 		x.run()
 	}()
 	return nil
+}
+
+// indexConsumer makes this node's consumer of the stream for its history, or finds it made.
+func (c *Cluster) indexConsumer(ctx context.Context) (jetstream.Consumer, error) {
+	cons, err := c.js.CreateOrUpdateConsumer(ctx, natsnode.EventsStream, jetstream.ConsumerConfig{
+		Durable:           IndexConsumer(c.cfg.Node),
+		Description:       "hubbub: a node's history index",
+		DeliverPolicy:     jetstream.DeliverAllPolicy,
+		AckPolicy:         jetstream.AckExplicitPolicy,
+		AckWait:           indexAckWait,
+		MaxAckPending:     indexAckPending,
+		FilterSubjects:    []string{natsnode.RoomSubjects, natsnode.NodeSubjects},
+		InactiveThreshold: indexInactive,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cluster: the history index's consumer: %w", err)
+	}
+	return cons, nil
 }
 
 // IndexLag is how many events of the stream this node's history has not read or kept yet:
@@ -122,28 +131,57 @@ func (c *Cluster) IndexLag() uint64 {
 func (x *indexer) run() {
 	defer x.inflight.wait(requestTimeout)
 	for x.c.ctx.Err() == nil {
-		if err := x.fetch(); err != nil && x.c.ctx.Err() == nil {
+		n, err := x.fetch()
+		if err == nil && n > 0 {
+			continue
+		}
+		if err != nil && x.c.ctx.Err() == nil {
 			x.failed("cluster: reading the events stream into history", err)
 			select {
 			case <-x.c.ctx.Done():
 			case <-time.After(indexRetry):
 			}
 		}
+		if err := x.check(); err != nil && x.c.ctx.Err() == nil {
+			x.failed("cluster: the history index's consumer", err)
+		}
 	}
 }
 
-// fetch reads one batch of events, handling each as it comes.
-func (x *indexer) fetch() error {
+// check asks the stream, when there was nothing to read or reading failed, how much the
+// consumer has not read; and makes the consumer again if it is gone (deleted by an operator,
+// or by the server after indexInactive unread), which then reads the stream from its start.
+func (x *indexer) check() error {
+	ctx, cancel := context.WithTimeout(x.c.ctx, requestTimeout)
+	defer cancel()
+	info, err := x.cons.Info(ctx)
+	if errors.Is(err, jetstream.ErrConsumerNotFound) {
+		x.c.log.Warn("cluster: the history index's consumer was gone: made again, it reads the stream from its start")
+		cons, err := x.c.indexConsumer(ctx)
+		if err != nil {
+			return err
+		}
+		x.cons = cons
+		info = cons.CachedInfo()
+	} else if err != nil {
+		return err
+	}
+	x.pending.Store(info.NumPending)
+	return nil
+}
+
+// fetch reads one batch of events, handling each as it comes, and returns how many it read.
+func (x *indexer) fetch() (int, error) {
 	ctx, cancel := context.WithTimeout(x.c.ctx, indexFetchWait)
 	defer cancel()
 	batch, err := x.cons.Fetch(indexBatch, jetstream.FetchContext(ctx))
 	if err != nil {
-		return err
+		return 0, err
 	}
 	n := 0
 	for m := range batch.Messages() {
 		if x.c.ctx.Err() != nil {
-			return nil // not acknowledged: read again next time
+			return n, nil // not acknowledged: read again next time
 		}
 		n++
 		x.handle(m)
@@ -152,10 +190,7 @@ func (x *indexer) fetch() error {
 	if errors.Is(err, context.DeadlineExceeded) {
 		err = nil // a quiet stream
 	}
-	if err == nil && n == 0 {
-		x.pending.Store(0) // nothing was there to read
-	}
-	return err
+	return n, err
 }
 
 // handle keeps one event's record, unless this node published it (its history has it since

@@ -320,4 +320,17 @@ func TestHistoryIndexesEachEventOnce(t *testing.T) {
 	if got := history(t, bob); !slices.Equal(got, want) {
 		t.Errorf("node b's history after reading every event again:\n%q\nwant each line once:\n%q", got, want)
 	}
+
+	// The consumer deleted under a running node: made again, it reads the stream again, and
+	// what is said from then on too.
+	if err := js.DeleteConsumer(ctx, natsnode.EventsStream, natsbus.IndexConsumer("b")); err != nil {
+		t.Fatal(err)
+	}
+	if err := alice.Say("#go", "after"); err != nil {
+		t.Fatal(err)
+	}
+	want = append(want, "alice: after")
+	chattest.WaitFor(t, "node b indexes a line said after its consumer was deleted", func() bool {
+		return slices.Equal(history(t, bob), want)
+	})
 }
