@@ -26,8 +26,12 @@ import (
 // (or killed before acknowledging) resumes where it acknowledged and reads what it missed; an
 // event read twice is kept once. A new node's consumer starts at the first event the stream
 // still holds, so it indexes everything the stream keeps. A consumer left unread for
-// indexInactive is deleted by the server, and the node reads the whole stream again when it
-// comes back, which costs time but loses and repeats nothing.
+// indexInactive is deleted by the server (and one an operator deletes is gone too): the node
+// makes it again and reads the whole stream again, which costs time but loses and repeats
+// nothing. What the stream dropped (its max age) while a node was down is lost to that node.
+//
+// A node skips the events it published itself, in any run: its lines were in its history
+// before they were published. So a node's name goes with its data directory.
 //
 // Meanwhile /history and /search answer from what the node has indexed so far, and say that
 // history is catching up while IndexLag is not 0 (chat.Config.HistoryBehind): the lines the
