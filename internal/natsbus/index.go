@@ -34,7 +34,7 @@ import (
 // before they were published. So a node's name goes with its data directory.
 //
 // Meanwhile /history and /search answer from what the node has indexed so far, and say that
-// history is catching up while IndexLag is not 0 (chat.Config.HistoryBehind): the lines the
+// history is catching up (HistoryBehind, for chat.Config.HistoryBehind): the lines the
 // node missed come in behind the ones its users said since, and replays on joining a room
 // (Hub.Indexed) get them as they come.
 
@@ -68,6 +68,7 @@ type indexer struct {
 	cons    jetstream.Consumer // read and replaced by the indexer's goroutine alone, once started
 
 	pending  atomic.Uint64 // events the stream holds for the consumer, as last told
+	behind   atomic.Bool   // catching up: not at the stream's head since starting or falling back
 	inflight flights       // events handed to the store and not yet kept
 	logged   atomic.Int64  // when a failure was logged last, unix nanoseconds
 }
@@ -90,7 +91,8 @@ func (c *Cluster) StartIndex(store Indexer, indexed func(chat.Record)) error {
 	}
 	x := &indexer{c: c, store: store, indexed: indexed, cons: cons}
 	info := cons.CachedInfo()
-	x.pending.Store(info.NumPending + uint64(max(info.NumAckPending, 0)))
+	x.setPending(info.NumPending + uint64(max(info.NumAckPending, 0)))
+	x.behind.Store(x.pending.Load() > 0)
 	if !c.index.CompareAndSwap(nil, x) {
 		return fmt.Errorf("cluster: indexing history: started already")
 	}
@@ -100,6 +102,34 @@ func (c *Cluster) StartIndex(store Indexer, indexed func(chat.Record)) error {
 		x.run()
 	}()
 	return nil
+}
+
+// HistoryBehind is IndexLag while the node's history is catching up, and 0 otherwise: for
+// chat.Config.HistoryBehind. A node is catching up from StartIndex (when the stream holds
+// events it has not read) until it first reaches the stream's head, and again whenever it
+// falls indexBehind events back. The few events that are always on their way while the
+// cluster is busy do not count: /history would say it is catching up at every other call.
+func (c *Cluster) HistoryBehind() uint64 {
+	x := c.index.Load()
+	if x == nil || !x.behind.Load() {
+		return 0
+	}
+	return c.IndexLag()
+}
+
+// indexBehind is how many events the indexer may have left to read before the node says its
+// history is behind again: more than a busy cluster keeps on their way.
+const indexBehind = indexAckPending
+
+// setPending notes that n events are left to read, and whether that is catching up.
+func (x *indexer) setPending(n uint64) {
+	x.pending.Store(n)
+	switch {
+	case n == 0:
+		x.behind.Store(false)
+	case n >= indexBehind:
+		x.behind.Store(true)
+	}
 }
 
 // indexConsumer makes this node's consumer of the stream for its history, or finds it made.
@@ -121,7 +151,7 @@ func (c *Cluster) indexConsumer(ctx context.Context) (jetstream.Consumer, error)
 }
 
 // IndexLag is how many events of the stream this node's history has not read or kept yet:
-// for chat.Config.HistoryBehind, and a metric. 0 before StartIndex.
+// a metric (HistoryBehind is what users are told). 0 before StartIndex.
 func (c *Cluster) IndexLag() uint64 {
 	x := c.index.Load()
 	if x == nil {
@@ -170,7 +200,7 @@ func (x *indexer) check() error {
 	} else if err != nil {
 		return err
 	}
-	x.pending.Store(info.NumPending)
+	x.setPending(info.NumPending)
 	return nil
 }
 
@@ -206,7 +236,7 @@ func (x *indexer) handle(m jetstream.Msg) {
 		x.inflight.add() // before pending drops: IndexLag never says 0 while this is kept
 	}
 	if md, err := m.Metadata(); err == nil {
-		x.pending.Store(md.NumPending)
+		x.setPending(md.NumPending)
 	}
 	switch {
 	case err != nil:

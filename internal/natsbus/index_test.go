@@ -55,7 +55,7 @@ func startIndexed(t *testing.T, url, name, path string, index func(*sqlite.Store
 	}
 	hcfg := chat.DefaultConfig()
 	hcfg.NewBus, hcfg.NewNames = cl.NewBus, cl.NewNames
-	hcfg.History, hcfg.HistoryBehind = store, cl.IndexLag
+	hcfg.History, hcfg.HistoryBehind = store, cl.HistoryBehind
 	nd := &indexedNode{node: node{hub: chat.NewHub(hcfg, log), cluster: cl, nc: nc}, store: store}
 	t.Cleanup(nd.stop)
 	var ix natsbus.Indexer = store
