@@ -5,10 +5,11 @@
 // hubbub_names key-value bucket with a TTL each node keeps refreshing.
 //
 // Goroutines: nats.go runs each consumer's and the watcher's callbacks; the Cluster owns one
-// goroutine of its own (refresh), and Close stops all of them.
+// goroutine of its own (refresh), and one more once StartIndex feeds history (index.go), and
+// Close stops all of them.
 //
 // LOCKING: Cluster.mu (the names view), bus.mu (the room consumers), claims.mu (this node's
-// claims) and seen.mu are leaves: nothing is called, and no network is waited on, while one is
+// claims), seen.mu and flights.mu (the indexer's lines in flight) are leaves: nothing is called, and no network is waited on, while one is
 // held, except that bus.mu is held while a room's consumer is made, since Subscribe must not
 // return before the node receives the room's events.
 package natsbus
@@ -72,6 +73,7 @@ type Cluster struct {
 
 	bus    *bus
 	claims *claims
+	index  atomic.Pointer[indexer] // set by StartIndex
 }
 
 // New joins the cluster through cfg.Conn: the stream and buckets must exist (natsnode.Provision).

@@ -30,6 +30,21 @@ type wireEvent struct {
 	Msg   *wireMessage `json:"msg,omitempty"`
 	Order *chat.Order  `json:"order,omitempty"`
 	From  chat.Origin  `json:"from"`
+	// Record is what the publishing node's history kept, for every node's to keep (index.go).
+	Record *wireRecord `json:"record,omitempty"`
+}
+
+// wireRecord is a chat.Record without its ID, which is the publishing node's own.
+type wireRecord struct {
+	Time     time.Time `json:"time"`
+	Kind     string    `json:"kind"`
+	Room     string    `json:"room,omitempty"`
+	RoomName string    `json:"room_name,omitempty"`
+	From     string    `json:"from"`
+	FromKey  string    `json:"from_key"`
+	To       string    `json:"to,omitempty"`
+	ToKey    string    `json:"to_key,omitempty"`
+	Text     string    `json:"text"`
 }
 
 type wireMessage struct {
@@ -49,6 +64,10 @@ func encodeEvent(id string, ev chat.Event) ([]byte, error) {
 	if m := ev.Msg; m != nil {
 		w.Msg = &wireMessage{Kind: m.Kind.String(), Room: m.Room, From: m.From, To: m.To, Text: m.Text,
 			Sent: m.Sent, History: m.History, ID: m.ID, Time: m.Time}
+	}
+	if r := ev.Record; r != nil {
+		w.Record = &wireRecord{Time: r.Time, Kind: r.Kind.String(), Room: r.Room, RoomName: r.RoomName,
+			From: r.From, FromKey: r.FromKey, To: r.To, ToKey: r.ToKey, Text: r.Text}
 	}
 	b, err := json.Marshal(w)
 	if err != nil {
@@ -70,6 +89,14 @@ func decodeEvent(data []byte) (string, chat.Event, error) {
 		}
 		ev.Msg = &chat.Message{Kind: kind, Room: m.Room, From: m.From, To: m.To, Text: m.Text,
 			Sent: m.Sent, History: m.History, ID: m.ID, Time: m.Time}
+	}
+	if r := w.Record; r != nil {
+		kind, ok := chat.ParseKind(r.Kind)
+		if !ok {
+			return "", chat.Event{}, fmt.Errorf("decoding an event: unknown kind %q of its record", r.Kind)
+		}
+		ev.Record = &chat.Record{Time: r.Time, Kind: kind, Room: r.Room, RoomName: r.RoomName,
+			From: r.From, FromKey: r.FromKey, To: r.To, ToKey: r.ToKey, Text: r.Text}
 	}
 	if ev.Msg == nil && ev.Order == nil {
 		return "", chat.Event{}, fmt.Errorf("decoding an event: neither a message nor an order")

@@ -1,5 +1,6 @@
 // Package sqlite keeps chat history, bans, accounts and login tokens in an embedded SQLite
 // database (modernc.org/sqlite, no cgo). It implements chat.Lines, chat.BanList and chat.Accounts.
+// In a cluster it is also the node's index of the lines other nodes kept (Index).
 //
 // Writes go through one goroutine that groups whatever is queued into one transaction: while
 // a transaction commits, more lines arrive, and the next transaction takes them all. So a
@@ -20,6 +21,7 @@
 //	writer.go     the writer goroutine: the queue, batching, multi-row inserts, the index
 //	notify.go     the notifier goroutine: done callbacks, in order, after each commit
 //	lines.go      chat lines and private history: Store, Note, Recent (Search in search.go)
+//	indexed.go    lines other nodes of a cluster kept: Index, once per event
 //	bans.go       bans: SaveBan, DeleteBan, Bans
 //	upkeep.go     the checkpointer and retention
 //	accounts*.go, tokens.go   accounts and login tokens, written outside the writer's queue
@@ -30,8 +32,8 @@
 // be taken while holding one on an earlier line, never the reverse):
 //
 //  1. the caller's locks: chat's Hub.mu. Note, SaveBan and DeleteBan are called under it, so
-//     they never wait; Store waits for room in the queue, so it is never called under a lock
-//     that a done callback takes.
+//     they never wait; Store and Index wait for room in the queue, so they are never called
+//     under a lock that a done callback takes.
 //  2. Store.mu, the queue mutex (with notFull): held only to add to the queue, take a batch
 //     from it, or swap the rooms retention looks at; never across I/O or a callback.
 //  3. the writer's connection (wdb, one connection), then SQLite's write lock on the file,

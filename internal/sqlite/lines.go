@@ -16,19 +16,24 @@ import (
 
 // Store implements chat.Lines.
 func (s *Store) Store(r chat.Record, done func(chat.Record, error)) {
+	s.queueRecord(op{rec: &r, done: done})
+}
+
+// queueRecord queues o, a line whose owner waits to be told, once there is room in the queue.
+func (s *Store) queueRecord(o op) {
 	s.mu.Lock()
 	for len(s.queue) >= s.cfg.QueueLimit && !s.closing {
 		s.notFull.Wait()
 	}
 	if s.closing {
 		s.mu.Unlock()
-		if done != nil {
-			done(r, ErrClosed)
+		if o.done != nil {
+			o.done(*o.rec, ErrClosed)
 		}
 		return
 	}
-	s.queue = append(s.queue, op{rec: &r, done: done})
-	s.noteRoomLocked(r.Room)
+	s.queue = append(s.queue, o)
+	s.noteRoomLocked(o.rec.Room)
 	s.mu.Unlock()
 	s.nudge()
 }

@@ -198,7 +198,7 @@ func (s *Store) Close() error {
 		close(s.stop)
 		s.nudge()
 		s.stopped.Wait()
-		for _, stmt := range s.inserts {
+		for _, stmt := range append(s.inserts, s.indexes...) {
 			if stmt != nil {
 				stmt.Close()
 			}

@@ -114,11 +114,13 @@ type Store struct {
 	lastID      int64       // the newest message's id
 	lastIndexed int64       // messages up to this id are in the full-text index
 	inserts     []*sql.Stmt // INSERT statements by rows
+	indexes     []*sql.Stmt // INSERT statements of lines other nodes kept, by rows
 }
 
 // op is one thing for the writer to do.
 type op struct {
 	rec       *chat.Record
+	origin    string // for a line another node kept: the event that carried it (Index)
 	done      func(chat.Record, error)
 	ban       *chat.Ban
 	deleteBan bool

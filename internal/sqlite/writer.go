@@ -74,19 +74,28 @@ func (s *Store) writeLoop() {
 // costs half as much per row as as many statements of one.
 const rowsPerInsert = 50
 
-// inserter writes records with multi-row INSERT statements. The rows of one statement get
-// consecutive ids (this is the database's only writer), so each record's id follows from the
-// statement's last.
+// inserter writes records with multi-row INSERT statements. The rows of one statement of the
+// node's own lines get consecutive ids (this is the database's only writer), so each record's
+// id follows from the statement's last. Lines other nodes kept (Index) go in statements of
+// their own, which skip an origin kept already and return the ids of the rows they wrote.
 type inserter struct {
 	s       *Store
 	tx      *sql.Tx
-	ids     []int64 // by op index
-	last    int64   // the last id written
+	ids     []int64 // by op index; 0 for a line whose origin was kept already
+	last    int64   // the highest id written
+	indexed bool    // whether the pending rows are lines of other nodes
 	pending []int   // op indexes of the rows not yet written
-	args    []any   // their values
+	origins []string
+	args    []any // their values
 }
 
-func (in *inserter) add(ctx context.Context, i int, r *chat.Record) error {
+func (in *inserter) add(ctx context.Context, i int, r *chat.Record, origin string) error {
+	if indexed := origin != ""; indexed != in.indexed {
+		if err := in.flush(ctx); err != nil {
+			return err
+		}
+		in.indexed = indexed
+	}
 	pair := ""
 	if r.Kind == chat.KindPrivate {
 		pair = pairKey(r.FromKey, r.ToKey)
@@ -94,6 +103,10 @@ func (in *inserter) add(ctx context.Context, i int, r *chat.Record) error {
 	in.pending = append(in.pending, i)
 	// The kind goes in by its stable name, never its number, which the chat may change.
 	in.args = append(in.args, r.Time.UnixNano(), r.Kind.String(), r.Room, r.RoomName, r.From, r.FromKey, r.To, pair, r.Text)
+	if in.indexed {
+		in.args = append(in.args, origin)
+		in.origins = append(in.origins, origin)
+	}
 	if len(in.pending) == rowsPerInsert {
 		return in.flush(ctx)
 	}
@@ -101,10 +114,21 @@ func (in *inserter) add(ctx context.Context, i int, r *chat.Record) error {
 }
 
 func (in *inserter) flush(ctx context.Context) error {
-	n := len(in.pending)
-	if n == 0 {
+	if len(in.pending) == 0 {
 		return nil
 	}
+	var err error
+	if in.indexed {
+		err = in.flushIndexed(ctx)
+	} else {
+		err = in.flushOwn(ctx)
+	}
+	in.pending, in.args, in.origins = in.pending[:0], in.args[:0], in.origins[:0]
+	return err
+}
+
+func (in *inserter) flushOwn(ctx context.Context) error {
+	n := len(in.pending)
 	res, err := in.tx.StmtContext(ctx, in.s.inserts[n]).ExecContext(ctx, in.args...)
 	if err != nil {
 		return fmt.Errorf("insert: %w", err)
@@ -116,22 +140,61 @@ func (in *inserter) flush(ctx context.Context) error {
 	for k, i := range in.pending {
 		in.ids[i] = last - int64(n-1-k)
 	}
-	in.last = last
-	in.pending, in.args = in.pending[:0], in.args[:0]
+	in.last = max(in.last, last)
+	return nil
+}
+
+// flushIndexed writes the pending lines of other nodes. RETURNING names the rows written, in
+// no promised order, by origin: a line whose origin is kept already, or is twice in the
+// statement, is written once, and its other copies get no id.
+func (in *inserter) flushIndexed(ctx context.Context) error {
+	rows, err := in.tx.StmtContext(ctx, in.s.indexes[len(in.pending)]).QueryContext(ctx, in.args...)
+	if err != nil {
+		return fmt.Errorf("index a line: %w", err)
+	}
+	defer rows.Close()
+	written := make(map[string]int64, len(in.pending))
+	for rows.Next() {
+		var id int64
+		var origin string
+		if err := rows.Scan(&id, &origin); err != nil {
+			return fmt.Errorf("index a line: %w", err)
+		}
+		written[origin] = id
+		in.last = max(in.last, id)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("index a line: %w", err)
+	}
+	for k, i := range in.pending {
+		if id, ok := written[in.origins[k]]; ok {
+			in.ids[i] = id
+			delete(written, in.origins[k]) // the first copy has it
+		}
+	}
 	return nil
 }
 
 // prepareInserts prepares the INSERT statements for 1 to rowsPerInsert rows on the writer's
 // connection, once: inside a transaction, that one connection is taken.
 func (s *Store) prepareInserts(ctx context.Context) error {
+	const columns = `INSERT INTO messages (at, kind, room, room_name, sender, sender_key, recipient, pair, text`
 	s.inserts = make([]*sql.Stmt, rowsPerInsert+1)
+	s.indexes = make([]*sql.Stmt, rowsPerInsert+1)
 	for n := 1; n <= rowsPerInsert; n++ {
-		stmt, err := s.wdb.PrepareContext(ctx, `INSERT INTO messages (at, kind, room, room_name, sender, sender_key, recipient, pair, text) VALUES `+
+		stmt, err := s.wdb.PrepareContext(ctx, columns+`) VALUES `+
 			strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?, ?), ", n), ", "))
 		if err != nil {
 			return fmt.Errorf("prepare: %w", err)
 		}
 		s.inserts[n] = stmt
+		stmt, err = s.wdb.PrepareContext(ctx, columns+`, origin) VALUES `+
+			strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?), ", n), ", ")+
+			` ON CONFLICT (origin) WHERE origin IS NOT NULL DO NOTHING RETURNING id, origin`)
+		if err != nil {
+			return fmt.Errorf("prepare: %w", err)
+		}
+		s.indexes[n] = stmt
 	}
 	return nil
 }
@@ -171,7 +234,7 @@ func (s *Store) write(ops []op) error {
 		case o.index != nil:
 			indexNow = true
 		case o.rec != nil:
-			if err := ins.add(ctx, i, o.rec); err != nil {
+			if err := ins.add(ctx, i, o.rec, o.origin); err != nil {
 				return err
 			}
 		case o.ban != nil:
