@@ -18,6 +18,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"hubbub/internal/chat"
+	"hubbub/internal/natsbus"
 	"hubbub/internal/natsnode"
 )
 
@@ -250,6 +252,35 @@ func (m *Main) startCluster() error {
 	m.log.Info("cluster", "node", c.NodeName, "replicas", replicas, "nats", nc.ConnectedUrlRedacted())
 	m.clusterMetrics()
 	return nil
+}
+
+// joinCluster makes this node's part in the cluster and has the chat use it: its bus and
+// names on NATS, and the index's lag for /history.
+func (m *Main) joinCluster(cfg *chat.Config) error {
+	ctx, cancel := context.WithTimeout(context.Background(), clusterStartTimeout)
+	defer cancel()
+	cl, err := natsbus.New(ctx, natsbus.Config{Conn: m.nc, Node: m.node, Log: m.log})
+	if err != nil {
+		return err
+	}
+	m.cluster = cl
+	cfg.NewBus, cfg.NewNames = cl.NewBus, cl.NewNames
+	if m.history != nil {
+		cfg.HistoryBehind = cl.HistoryBehind
+		m.metrics.Gauge("hubbub_history_index_lag", "Events of other nodes this node's history has not indexed yet.",
+			func() float64 { return float64(cl.IndexLag()) })
+	}
+	m.SetConsumerLag(cl.Lag)
+	return nil
+}
+
+// leaveCluster stops this node's consumers and frees the names its members held. It may be
+// called again.
+func (m *Main) leaveCluster() {
+	if m.cluster != nil {
+		m.cluster.Close()
+		m.cluster = nil
+	}
 }
 
 // stopCluster closes the NATS connection, then stops the embedded server. It may be called

@@ -23,6 +23,7 @@ import (
 	"hubbub/internal/echo"
 	"hubbub/internal/lineproto"
 	"hubbub/internal/metrics"
+	"hubbub/internal/natsbus"
 	"hubbub/internal/natsnode"
 	"hubbub/internal/quote"
 	"hubbub/internal/safetext"
@@ -114,7 +115,8 @@ type Main struct {
 	natsServer   *server.Server
 	natsCounters *natsnode.Counters
 	natsLag      natsLagSlot
-	abort        chan struct{} // closed to give up a start that waits for NATS; nil: never
+	cluster      *natsbus.Cluster // the chat's bus and names on NATS; nil for a node alone
+	abort        chan struct{}    // closed to give up a start that waits for NATS; nil: never
 
 	doors    []openDoor // set by Run, read-only after it
 	serving  sync.WaitGroup
@@ -178,6 +180,7 @@ func (m *Main) Run() error {
 		for _, d := range doors {
 			d.ln.Close()
 		}
+		m.leaveCluster()
 		m.closeHistory()
 		m.stopCluster(context.Background())
 		return err
@@ -278,10 +281,24 @@ func (m *Main) newHub() (*chat.Hub, error) {
 		chatCfg.AccountsRequired = m.cfg.Accounts == "required"
 	}
 	chatCfg.Operators, _ = m.cfg.operators() // checked by validate
+	if m.nc != nil {
+		if err := m.joinCluster(&chatCfg); err != nil {
+			m.closeHistory()
+			return nil, err
+		}
+	}
 	hub := chat.NewHub(chatCfg, m.log)
 	if err := hub.Restore(context.Background()); err != nil {
+		m.leaveCluster()
 		m.closeHistory()
 		return nil, fmt.Errorf("history: %w", err)
+	}
+	if m.cluster != nil && m.history != nil {
+		if err := m.cluster.StartIndex(m.history, hub.Indexed); err != nil {
+			m.leaveCluster()
+			m.closeHistory()
+			return nil, fmt.Errorf("history: %w", err)
+		}
 	}
 	m.metrics.Gauge("hubbub_users", "Chat users registered now.", func() float64 {
 		users, _ := hub.Counts()
@@ -357,6 +374,9 @@ func (m *Main) Shutdown(ctx context.Context) error {
 		last = append(last, named(d.name, d.srv))
 	}
 	errs := stopAll(first)
+	// Once every member left (their names freed), and before the history, which the cluster's
+	// index writes to.
+	m.leaveCluster()
 	// After the chat's doors, so that every line said before the users were cut off is written.
 	errs = append(errs, m.closeHistory())
 	errs = append(errs, stopAll(last)...)
