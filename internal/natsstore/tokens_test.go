@@ -15,7 +15,11 @@ import (
 	"hubbub/internal/natsnode"
 	"hubbub/internal/natsstore"
 	"hubbub/internal/sqlite"
+	"hubbub/internal/wsgateway"
 )
+
+// The web page logs in through the store (cmd/hubbub hands it to wsgateway.Server.SetTokens).
+var _ wsgateway.Tokens = (*natsstore.Store)(nil)
 
 func newToken(t *testing.T, s *natsstore.Store, account string) (token, id string) {
 	t.Helper()
