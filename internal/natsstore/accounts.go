@@ -388,23 +388,23 @@ func (s *Store) DeleteAccount(ctx context.Context, name string) error {
 // ListAccounts returns every account, ordered by name (ASCII letters of either case
 // together), as internal/sqlite does. Hash is left empty: listing is for people to read.
 func (s *Store) ListAccounts(ctx context.Context) ([]chat.Account, error) {
-	entries, err := s.accounts.list(ctx, ">", false)
+	entries, err := s.accounts.list(ctx, ">")
 	if err != nil {
 		return nil, fmt.Errorf("list accounts: %w", err)
 	}
 	claimed := map[string]bool{} // IDs some claim points at
 	var recs []accountRecord
 	for _, e := range entries {
-		switch k := e.Key(); {
+		switch k := e.key; {
 		case k == lastIDKey:
 		case strings.HasPrefix(k, "a."):
 			var r accountRecord
-			if err := json.Unmarshal(e.Value(), &r); err != nil {
+			if err := json.Unmarshal(e.value, &r); err != nil {
 				return nil, fmt.Errorf("list accounts: %s: %w", k, err)
 			}
 			recs = append(recs, r)
 		default:
-			claimed[string(e.Value())] = true
+			claimed[string(e.value)] = true
 		}
 	}
 	var out []chat.Account

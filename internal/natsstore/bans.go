@@ -147,17 +147,17 @@ func (s *Store) applyBan(ctx context.Context, op banOp) error {
 
 // dropLookAlikes deletes the bans of names that look like n, but the one under except.
 func (s *Store) dropLookAlikes(ctx context.Context, n chat.Name, except string) error {
-	entries, err := s.bans.list(ctx, "n.*", false)
+	entries, err := s.bans.list(ctx, "n.*")
 	if err != nil {
 		return err
 	}
 	for _, e := range entries {
 		var v banValue
-		if e.Key() == except || json.Unmarshal(e.Value(), &v) != nil {
+		if e.key == except || json.Unmarshal(e.value, &v) != nil {
 			continue
 		}
 		if o, err := chat.ParseName(v.Name); err == nil && o.SameAs(n) {
-			if err := s.bans.purge(ctx, e.Key(), 0); err != nil && !errors.Is(err, errChanged) {
+			if err := s.bans.purge(ctx, e.key, 0); err != nil && !errors.Is(err, errChanged) {
 				return err
 			}
 		}
@@ -183,7 +183,7 @@ func (s *Store) putBan(ctx context.Context, key string, v banValue, until time.T
 
 // Bans implements chat.BanList: the bans in force.
 func (s *Store) Bans(ctx context.Context) ([]chat.Ban, error) {
-	entries, err := s.bans.list(ctx, ">", false)
+	entries, err := s.bans.list(ctx, ">")
 	if err != nil {
 		return nil, fmt.Errorf("read bans: %w", err)
 	}
@@ -191,7 +191,7 @@ func (s *Store) Bans(ctx context.Context) ([]chat.Ban, error) {
 	var out []chat.Ban
 	for _, e := range entries {
 		var v banValue
-		if err := json.Unmarshal(e.Value(), &v); err != nil {
+		if err := json.Unmarshal(e.value, &v); err != nil {
 			continue // not one of ours
 		}
 		b := chat.Ban{}
@@ -201,9 +201,9 @@ func (s *Store) Bans(ctx context.Context) ([]chat.Ban, error) {
 			}
 		}
 		switch {
-		case strings.HasPrefix(e.Key(), "n.") && v.Name != "":
+		case strings.HasPrefix(e.key, "n.") && v.Name != "":
 			b.Name = v.Name
-		case strings.HasPrefix(e.Key(), "a."):
+		case strings.HasPrefix(e.key, "a."):
 			p, err := netip.ParsePrefix(v.Address)
 			if err != nil {
 				continue

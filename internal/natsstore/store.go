@@ -8,7 +8,7 @@
 // account's hash) go to the leader of the bucket's stream, never to a replica through a direct
 // get, which may answer with a value older than a write already acknowledged: a node would
 // then fail to read back an account it has just made, or let a revoked token in. Listings
-// (ListAccounts, Bans, an account's tokens) go through an ordered consumer.
+// (ListAccounts, Bans, an account's tokens) ask the leader too, for the keys, then each value.
 //
 // Goroutines: the Store owns one, the writer of bans (SaveBan and DeleteBan only queue, since
 // the chat calls them under its lock); Close drains the queue, within closeTimeout, and stops it.
@@ -23,6 +23,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -302,32 +303,68 @@ func (b *bucket) purge(ctx context.Context, key string, rev uint64) error {
 	return nil
 }
 
+// keyEntry is a key and its live value.
+type keyEntry struct {
+	key string
+	entry
+}
+
 // list returns the live entries of keys matching filter (a key with wildcards; ">" for all).
-func (b *bucket) list(ctx context.Context, filter string, metaOnly bool) ([]jetstream.KeyValueEntry, error) {
+// The keys come from the stream's leader (its subjects), and each value from the leader too:
+// a watcher's consumer may sit on a replica that lags, and a listing that misses a token made
+// a moment ago would let it outlive its revocation.
+func (b *bucket) list(ctx context.Context, filter string) ([]keyEntry, error) {
+	keys, err := b.keys(ctx, filter)
+	if err != nil {
+		return nil, err
+	}
+	var out []keyEntry
+	for _, k := range keys {
+		e, ok, err := b.get(ctx, k)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			out = append(out, keyEntry{key: k, entry: e})
+		}
+	}
+	return out, nil
+}
+
+// keys returns the keys matching filter that have a message in the stream (a value, or a
+// marker that says it was deleted), as the stream's leader has them.
+func (b *bucket) keys(ctx context.Context, filter string) ([]string, error) {
 	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
-	opts := []jetstream.WatchOpt{jetstream.IgnoreDeletes()}
-	if metaOnly {
-		opts = append(opts, jetstream.MetaOnly())
-	}
-	w, err := b.kv.Watch(ctx, filter, opts...)
-	if err != nil {
-		return nil, fmt.Errorf("list %s: %w", b.name, err)
-	}
-	defer w.Stop()
-	var out []jetstream.KeyValueEntry
+	prefix := b.subject("")
+	var out []string
 	for {
-		select {
-		case e, ok := <-w.Updates():
-			if !ok {
-				return nil, fmt.Errorf("list %s: the watcher stopped", b.name)
-			}
-			if e == nil {
-				return out, nil // every value there was
-			}
-			out = append(out, e)
-		case <-ctx.Done():
-			return nil, fmt.Errorf("list %s: %w", b.name, ctx.Err())
+		req, _ := json.Marshal(map[string]any{"subjects_filter": prefix + filter, "offset": len(out)})
+		msg, err := b.js.Conn().RequestWithContext(ctx, "$JS.API.STREAM.INFO.KV_"+b.name, req)
+		if err != nil {
+			return nil, fmt.Errorf("list %s: %w", b.name, err)
+		}
+		var resp struct {
+			Error *struct {
+				ErrCode     int    `json:"err_code"`
+				Description string `json:"description"`
+			} `json:"error"`
+			Total int `json:"total"`
+			State struct {
+				Subjects map[string]uint64 `json:"subjects"`
+			} `json:"state"`
+		}
+		if err := json.Unmarshal(msg.Data, &resp); err != nil {
+			return nil, fmt.Errorf("list %s: %w", b.name, err)
+		}
+		if resp.Error != nil {
+			return nil, fmt.Errorf("list %s: %s (code %d)", b.name, resp.Error.Description, resp.Error.ErrCode)
+		}
+		for subj := range resp.State.Subjects {
+			out = append(out, strings.TrimPrefix(subj, prefix))
+		}
+		if len(resp.State.Subjects) == 0 || len(out) >= resp.Total {
+			return out, nil
 		}
 	}
 }

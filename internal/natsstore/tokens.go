@@ -15,8 +15,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"hubbub/internal/chat"
 )
 
@@ -89,18 +87,19 @@ func (s *Store) CreateToken(ctx context.Context, account string) (token, id stri
 // trimTokens revokes the account's least recently used tokens past maxTokensPerAccount,
 // never the one just made (keep).
 func (s *Store) trimTokens(ctx context.Context, id int64, keep string) error {
-	entries, err := s.tokens.list(ctx, strconv.FormatInt(id, 10)+".*", true)
+	entries, err := s.tokens.list(ctx, strconv.FormatInt(id, 10)+".*")
 	if err != nil || len(entries) <= maxTokensPerAccount {
 		return err
 	}
-	slices.SortFunc(entries, func(a, b jetstream.KeyValueEntry) int {
-		return cmp.Or(a.Created().Compare(b.Created()), cmp.Compare(a.Revision(), b.Revision()))
+	// The time of a key's last write is when the token was last used (or refreshed).
+	slices.SortFunc(entries, func(a, b keyEntry) int {
+		return cmp.Or(a.time.Compare(b.time), cmp.Compare(a.rev, b.rev))
 	})
 	for _, e := range entries[:len(entries)-maxTokensPerAccount] {
-		if e.Key() == keep {
+		if e.key == keep {
 			continue
 		}
-		if err := s.tokens.purge(ctx, e.Key(), e.Revision()); err != nil && !errors.Is(err, errChanged) {
+		if err := s.tokens.purge(ctx, e.key, e.rev); err != nil && !errors.Is(err, errChanged) {
 			return err
 		}
 	}
@@ -204,15 +203,15 @@ func (s *Store) RevokeTokens(ctx context.Context, account, keep string) error {
 
 // revokeTokensOf ends every token of the account with id, but keep.
 func (s *Store) revokeTokensOf(ctx context.Context, id int64, keep string) error {
-	entries, err := s.tokens.list(ctx, strconv.FormatInt(id, 10)+".*", true)
+	entries, err := s.tokens.list(ctx, strconv.FormatInt(id, 10)+".*")
 	if err != nil {
 		return err
 	}
 	for _, e := range entries {
-		if e.Key() == keep {
+		if e.key == keep {
 			continue
 		}
-		if err := s.tokens.purge(ctx, e.Key(), 0); err != nil {
+		if err := s.tokens.purge(ctx, e.key, 0); err != nil {
 			return err
 		}
 	}
