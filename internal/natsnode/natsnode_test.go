@@ -166,7 +166,7 @@ func TestProvisionTwiceAndAtOnce(t *testing.T) {
 	if !reflect.DeepEqual(st.Subjects, []string{"hubbub.room.*", "hubbub.node.*"}) {
 		t.Errorf("stream subjects %v", st.Subjects)
 	}
-	keyTTL := map[string]bool{NamesBucket: true, BansBucket: true, MutesBucket: true, NodesBucket: true}
+	keyTTL := map[string]bool{NamesBucket: true, BansBucket: true, MutesBucket: true, TokensBucket: true, NodesBucket: true}
 	if len(first.Buckets) != 7 {
 		t.Errorf("%d buckets, want 7", len(first.Buckets))
 	}

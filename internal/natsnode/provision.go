@@ -57,7 +57,7 @@ var buckets = []struct {
 	{BansBucket, true, "hubbub: bans of names and addresses"},
 	{MutesBucket, true, "hubbub: mutes of accounts and members"},
 	{AccountsBucket, false, "hubbub: accounts"},
-	{TokensBucket, false, "hubbub: web login tokens"},
+	{TokensBucket, true, "hubbub: web login tokens"},
 	{NodesBucket, true, "hubbub: nodes alive"},
 }
 
