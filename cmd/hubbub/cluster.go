@@ -21,6 +21,7 @@ import (
 	"hubbub/internal/chat"
 	"hubbub/internal/natsbus"
 	"hubbub/internal/natsnode"
+	"hubbub/internal/natsstore"
 )
 
 // ClusterConfig is how a node joins a cluster of hubbub nodes over NATS JetStream
@@ -265,6 +266,18 @@ func (m *Main) joinCluster(cfg *chat.Config) error {
 	}
 	m.cluster = cl
 	cfg.NewBus, cfg.NewNames = cl.NewBus, cl.NewNames
+	// Accounts, web logins and bans are the cluster's, not this node's file's.
+	st, err := natsstore.New(ctx, m.js, natsstore.Config{Log: m.log})
+	if err != nil {
+		m.leaveCluster()
+		return fmt.Errorf("cluster: %w", err)
+	}
+	m.shared = st
+	cfg.Bans, cfg.Accounts = st, nil
+	if m.cfg.Accounts != "off" {
+		cfg.Accounts = st
+	}
+	cfg.AccountsRequired = m.cfg.Accounts == "required"
 	if m.history != nil {
 		cfg.HistoryBehind = cl.HistoryBehind
 		m.metrics.Gauge("hubbub_history_index_lag", "Events of other nodes this node's history has not indexed yet.",
@@ -280,6 +293,12 @@ func (m *Main) leaveCluster() {
 	if m.cluster != nil {
 		m.cluster.Close()
 		m.cluster = nil
+	}
+	if m.shared != nil {
+		if err := m.shared.Close(); err != nil {
+			m.log.Error("cluster: closing the accounts and bans", "err", err)
+		}
+		m.shared = nil
 	}
 }
 

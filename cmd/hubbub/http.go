@@ -144,4 +144,6 @@ func (m *Main) notReady() string {
 }
 
 // accountsOn reports whether users may have accounts: they are kept with the history.
-func (m *Main) accountsOn() bool { return m.history != nil && m.cfg.Accounts != "off" }
+func (m *Main) accountsOn() bool {
+	return (m.history != nil || m.shared != nil) && m.cfg.Accounts != "off"
+}

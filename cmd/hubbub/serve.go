@@ -25,6 +25,7 @@ import (
 	"hubbub/internal/metrics"
 	"hubbub/internal/natsbus"
 	"hubbub/internal/natsnode"
+	"hubbub/internal/natsstore"
 	"hubbub/internal/quote"
 	"hubbub/internal/safetext"
 	"hubbub/internal/sqlite"
@@ -116,6 +117,7 @@ type Main struct {
 	natsCounters *natsnode.Counters
 	natsLag      natsLagSlot
 	cluster      *natsbus.Cluster // the chat's bus and names on NATS; nil for a node alone
+	shared       *natsstore.Store // accounts, web logins and bans in a cluster; nil for a node alone
 	abort        chan struct{}    // closed to give up a start that waits for NATS; nil: never
 
 	doors    []openDoor // set by Run, read-only after it
@@ -333,7 +335,10 @@ func (m *Main) publicDoor() (door, error) {
 	// The HTTP listener has counted the browser's connection against the limits already.
 	ws := wsgateway.NewServer(wsCfg, m.hub, wsCount{m.metrics}, m.log)
 	ws.SetObserver(m.metrics.Line()) // lines, writes and closes are counted as the TCP chat's
-	if m.accountsOn() {
+	switch {
+	case m.accountsOn() && m.shared != nil:
+		ws.SetTokens(m.shared) // a cluster's, as its accounts are
+	case m.accountsOn():
 		ws.SetTokens(m.history) // the page's login keeps its sessions with the accounts
 	}
 	srv := m.newHTTPServer(m.publicHandler(ws), true)

@@ -20,6 +20,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -183,9 +184,38 @@ func (c *Cluster) watchNames(ctx context.Context) error {
 }
 
 func (c *Cluster) sawName(e jetstream.KeyValueEntry) {
+	if gone, ok := c.seeName(e); ok {
+		c.vanished(gone)
+	}
+}
+
+// vanished tells this node's members who shared a room with p, a member of another node whose
+// claim expired (its node died, or lost NATS), that it left: its node cannot say so any more.
+func (c *Cluster) vanished(p chat.Presence) {
+	if !c.bus.seen.first("vanished." + strconv.FormatUint(p.Member, 10)) { // one per name key
+		return
+	}
+	var rooms []string
+	for _, name := range p.Rooms {
+		if n, err := chat.ParseRoom(name); err == nil {
+			rooms = append(rooms, n.Keys()[0])
+		}
+	}
+	if deliver := c.bus.deliver.Load(); deliver != nil && len(rooms) > 0 {
+		(*deliver)(chat.Event{Rooms: rooms, Msg: &chat.Message{Kind: chat.KindQuit, From: p.Name, Text: "connection lost"},
+			From: chat.Origin{Member: p.Member}})
+	}
+}
+
+// seeName keeps e in c.holders; gone is who held the key before, when its claim expired
+// rather than being released (a release is a delete, an expiry a purge marker), on another node.
+func (c *Cluster) seeName(e jetstream.KeyValueEntry) (gone chat.Presence, expired bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if old, ok := c.holders[e.Key()]; ok {
+		if e.Operation() == jetstream.KeyValuePurge && old.Node != c.cfg.Node {
+			gone, expired = old, true
+		}
 		delete(c.holders, e.Key())
 		if at := c.nodeOf[old.Member]; at.keys <= 1 {
 			delete(c.nodeOf, old.Member)
@@ -195,18 +225,19 @@ func (c *Cluster) sawName(e jetstream.KeyValueEntry) {
 		}
 	}
 	if e.Operation() != jetstream.KeyValuePut {
-		return
+		return gone, expired
 	}
 	p, err := parsePresence(e.Value())
 	if err != nil {
 		c.log.Warn("cluster: a name in the bucket cannot be read", "err", err)
-		return
+		return gone, expired
 	}
 	c.holders[e.Key()] = p
 	at := c.nodeOf[p.Member]
 	at.node = p.Node
 	at.keys++
 	c.nodeOf[p.Member] = at
+	return gone, expired
 }
 
 // placed is where a member is, and by how many keys of the names bucket.

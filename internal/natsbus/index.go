@@ -66,6 +66,7 @@ type indexer struct {
 	store   Indexer
 	indexed func(chat.Record)
 	cons    jetstream.Consumer // read and replaced by the indexer's goroutine alone, once started
+	next    uint64             // the stream sequence expected next; the indexer's goroutine's alone
 
 	pending  atomic.Uint64 // events the stream holds for the consumer, as last told
 	behind   atomic.Bool   // catching up: not at the stream's head since starting or falling back
@@ -230,36 +231,72 @@ func (x *indexer) fetch() (int, error) {
 // handle keeps one event's record, unless this node published it (its history has it since
 // before the event was published), and acknowledges the event once it is kept.
 func (x *indexer) handle(m jetstream.Msg) {
-	id, ev, err := decodeEvent(m.Data())
-	keep := err == nil && ev.Record != nil && !publishedBy(id, x.c.cfg.Node)
-	if keep {
-		x.inflight.add() // before pending drops: IndexLag never says 0 while this is kept
-	}
-	if md, err := m.Metadata(); err == nil {
+	md, mdErr := m.Metadata()
+	if mdErr == nil {
 		x.setPending(md.NumPending)
+		// The consumer reads the whole stream, so its sequences follow each other: one that
+		// skips some means events were lost on their way to this node (a NATS server that died
+		// with them, its consumer's state not yet copied). They are read from the stream.
+		if seq := md.Sequence.Stream; x.next != 0 && seq > x.next {
+			x.fill(x.next, seq)
+		}
+		x.next = max(x.next, md.Sequence.Stream+1)
 	}
+	x.keep(m.Data(), m.Subject(), func() { m.Ack() }, func() { m.NakWithDelay(indexRetry) }, func() { m.Term() })
+}
+
+// keep stores the record an event carries, calling ack once it is kept (or when there is
+// nothing to keep), nak when it could not be, term when it cannot be read.
+func (x *indexer) keep(data []byte, subject string, ack, nak, term func()) {
+	id, ev, err := decodeEvent(data)
 	switch {
 	case err != nil:
-		x.c.log.Warn("cluster: an event cannot be read into history", "subject", m.Subject(), "err", err)
-		m.Term() // it will not read better next time
+		x.c.log.Warn("cluster: an event cannot be read into history", "subject", subject, "err", err)
+		term() // it will not read better next time
 		return
-	case !keep:
-		m.Ack()
+	case ev.Record == nil || publishedBy(id, x.c.cfg.Node):
+		ack()
 		return
 	}
+	x.inflight.add()
 	x.store.Index(*ev.Record, id, func(rec chat.Record, err error) {
 		defer x.inflight.done()
 		if err != nil {
 			x.failed("cluster: history cannot keep a line of another node", err)
-			m.NakWithDelay(indexRetry)
+			nak()
 			return
 		}
 		if rec.ID != 0 && x.indexed != nil {
 			x.indexed(rec)
 		}
 		// A lost acknowledgement only means the event is read, and skipped, again.
-		m.Ack()
+		ack()
 	})
+}
+
+// fill reads the events from the stream sequence from up to (not including) to straight from
+// the stream, and keeps their records; one the consumer delivers later is kept once.
+func (x *indexer) fill(from, to uint64) {
+	ctx, cancel := context.WithTimeout(x.c.ctx, requestTimeout)
+	defer cancel()
+	stream, err := x.c.js.Stream(ctx, natsnode.EventsStream)
+	if err != nil {
+		x.failed("cluster: reading events the history index missed", err)
+		return
+	}
+	for seq := from; seq < to; seq++ {
+		raw, err := stream.GetMsg(ctx, seq)
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			continue // gone from the stream (its age, or deleted)
+		}
+		if err != nil {
+			x.failed("cluster: reading events the history index missed", err)
+			return
+		}
+		x.c.log.Debug("cluster: the history index read a missed event from the stream", "seq", seq)
+		nothing := func() {}
+		x.keep(raw.Data, raw.Subject, nothing, nothing, nothing)
+	}
 }
 
 // failed logs err, at most once per indexLogEvery: a full disk fails every line.
