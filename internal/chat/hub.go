@@ -141,11 +141,14 @@ type Hub struct {
 	registrations    registrations // bounds registrations per address
 	hashRates        hashRates     // bounds the hashes each address causes
 
-	bus         Bus
-	claims      Names         // who holds which name, on every node
-	nextID      atomic.Uint64 // the last number given to a member or a device
-	roomsByKey  sync.Map      // room key → *Room, for deliver, which takes no lock; written under mu
-	membersByID sync.Map      // member id → *member, for deliver; written under mu
+	bus    Bus
+	claims Names // who holds which name, on every node
+	// presenceShared: claims keeps what members look like for other nodes (Names.Update); a
+	// single node's does not, and is spared making it at every join.
+	presenceShared bool
+	nextID         atomic.Uint64 // the last number given to a member or a device
+	roomsByKey     sync.Map      // room key → *Room, for deliver, which takes no lock; written under mu
+	membersByID    sync.Map      // member id → *member, for deliver; written under mu
 
 	mu    sync.Mutex
 	names nameIndex[*member] // members, by name; guarded by mu
@@ -203,7 +206,7 @@ func NewHub(cfg Config, log *slog.Logger) *Hub {
 		h.bus = newLocalBus(h.deliver)
 	}
 	if cfg.NewNames != nil {
-		h.claims = cfg.NewNames(h.nameLost)
+		h.claims, h.presenceShared = cfg.NewNames(h.nameLost), true
 	} else {
 		h.claims = &localNames{}
 	}

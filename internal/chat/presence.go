@@ -30,7 +30,7 @@ func (h *Hub) presenceLocked(m *member) Presence {
 
 // showLocked tells Names what m looks like now, for the other nodes.
 func (h *Hub) showLocked(m *member) {
-	if !m.left && m.elsewhere == nil {
+	if h.presenceShared && !m.left && m.elsewhere == nil {
 		h.claims.Update(h.presenceLocked(m))
 	}
 }
