@@ -10,12 +10,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
+
 	"hubbub/internal/chattest"
 )
 
 // chatNode is a hubbub process of a cluster test, with what it takes to start it again.
 type chatNode struct {
 	name, chat, admin string
+	http              string // the page's address, host:port
 	args              []string
 	dataDir           string
 	cmd               *exec.Cmd
@@ -27,17 +30,18 @@ type chatNode struct {
 // waits until each is ready.
 func startChatCluster(t *testing.T, n int) []*chatNode {
 	t.Helper()
-	addrs := freeAddrs(t, 4*n) // per node: chat, admin, NATS client, NATS routes
+	addrs := freeAddrs(t, 5*n) // per node: chat, admin, NATS client, NATS routes, the page
 	var routes []string
 	for i := range n {
-		routes = append(routes, "nats://"+addrs[4*i+3])
+		routes = append(routes, "nats://"+addrs[5*i+3])
 	}
 	var nodes []*chatNode
 	for i := range n {
-		nd := &chatNode{name: string(rune('a' + i)), chat: addrs[4*i], admin: "http://" + addrs[4*i+1], dataDir: t.TempDir()}
-		nd.args = []string{"--node-name", nd.name, "--chat-addr", nd.chat, "--http-addr=", "--quote-addr=", "--echo-addr=",
-			"--admin-addr", addrs[4*i+1], "--nats-embedded", "--nats-listen", addrs[4*i+2],
-			"--nats-cluster-listen", addrs[4*i+3], "--nats-routes", strings.Join(routes, ","),
+		nd := &chatNode{name: string(rune('a' + i)), chat: addrs[5*i], admin: "http://" + addrs[5*i+1],
+			http: addrs[5*i+4], dataDir: t.TempDir()}
+		nd.args = []string{"--node-name", nd.name, "--chat-addr", nd.chat, "--http-addr", nd.http, "--quote-addr=", "--echo-addr=",
+			"--admin-addr", addrs[5*i+1], "--nats-embedded", "--nats-listen", addrs[5*i+2],
+			"--nats-cluster-listen", addrs[5*i+3], "--nats-routes", strings.Join(routes, ","),
 			"--line-rate", "0", "--register-timeout", "0"}
 		nd.start(t)
 		nodes = append(nodes, nd)
@@ -228,5 +232,45 @@ func TestProcessClusterChat(t *testing.T) {
 			}
 			return ok
 		})
+	}
+}
+
+// TestProcessClusterPage: the web page of one node and nc on another are in one chat: joins,
+// lines both ways (hostile text shown as text), a private message, the list of who is here.
+func TestProcessClusterPage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("two processes forming a JetStream cluster, and a browser")
+	}
+	ctx := chromium(t)
+	nodes := startChatCluster(t, 2)
+	termy := chattest.Join(t, nodes[0].chat, "termy")
+	err := chromedp.Do(ctx,
+		chromedp.Navigate("http://"+nodes[1].http+"/"),
+		chromedp.WaitVisible(chromedp.CSS("#name")),
+		typeInto("#name", "webby\n"),
+		waitText("#status", "connected as webby"),
+	)
+	if err != nil {
+		t.Fatalf("register on node b's page: %v", err)
+	}
+	termy.Expect("webby has joined the channel")
+	hostile := "<img src=x onerror=\"window.pwned=1\"> from node a"
+	termy.Send(hostile)
+	err = chromedp.Do(ctx,
+		waitText("#log", hostile),
+		typeInto("#say", "hi from node b\n"),
+		typeInto("#say", "/msg termy psst\n"),
+		waitText("#members", "termy"), // the page's list of who is here holds the other node's member
+	)
+	if err != nil {
+		t.Fatalf("chat across nodes: %v", err)
+	}
+	termy.Expect("<webby> hi from node b", "[PM from webby] psst")
+	pwned, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.pwned === 1 || document.querySelectorAll("#log img").length > 0`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pwned {
+		t.Error("hostile text from another node became markup on the page")
 	}
 }
