@@ -143,13 +143,7 @@ func TestReadyzFollowsNATS(t *testing.T) {
 // waitFor waits until cond holds, with a deadline for a loaded machine.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(natstest.Timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("no %s after %v", what, natstest.Timeout)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	chattest.WaitWithin(t, natstest.Timeout, what, cond)
 }
 
 // freeAddrs returns n addresses on 127.0.0.1 whose ports were free a moment ago.

@@ -167,10 +167,17 @@ func waitBriefly() { <-time.After(5 * time.Millisecond) }
 // online, which travels through a key-value bucket); the test fails after Timeout.
 func WaitFor(t testing.TB, what string, ok func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(Timeout)
+	WaitWithin(t, Timeout, what, ok)
+}
+
+// WaitWithin is WaitFor with a deadline of d: for what takes longer on a loaded machine, such
+// as a JetStream cluster electing its leaders.
+func WaitWithin(t testing.TB, d time.Duration, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
 	for !ok() {
 		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v", what, Timeout)
+			t.Fatalf("%s: not within %v", what, d)
 		}
 		waitBriefly()
 	}

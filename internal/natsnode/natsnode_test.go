@@ -20,6 +20,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/goleak"
 
+	"hubbub/internal/chattest"
 	"hubbub/internal/natstest"
 )
 
@@ -70,13 +71,7 @@ func connect(t *testing.T, opts Options, log *slog.Logger) (*nats.Conn, jetstrea
 // waitFor waits until cond holds, or fails the test after a generous deadline.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(natstest.Timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("no %s after %v", what, natstest.Timeout)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	chattest.WaitWithin(t, natstest.Timeout, what, cond)
 }
 
 func TestHex(t *testing.T) {
