@@ -21,6 +21,8 @@ import (
 	"golang.org/x/term"
 
 	"hubbub/internal/chat"
+	"hubbub/internal/natsnode"
+	"hubbub/internal/natsstore"
 	"hubbub/internal/password"
 	"hubbub/internal/safetext"
 	"hubbub/internal/sqlite"
@@ -96,7 +98,7 @@ func parseAccountFlags(args []string, lookupEnv func(string) (string, bool), out
 	}
 	fs := flag.NewFlagSet("hubbub account", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	for _, name := range []string{"config", "data-dir"} { // as serve has them
+	for _, name := range []string{"config", "data-dir", "nats", "nats-creds", "nats-tls-ca"} { // as serve has them
 		sf := serveFlags.Lookup(name)
 		fs.Var(sf.Value, name, sf.Usage)
 	}
@@ -160,7 +162,19 @@ type accountRun struct {
 	flags          accountFlags
 	stdin          *os.File
 	stdout, stderr io.Writer
-	store          *sqlite.Store
+	store          accountStore
+}
+
+// accountStore is where accounts are kept: a node's SQLite file, or a cluster's NATS
+// (internal/natsstore) when --nats is given.
+type accountStore interface {
+	FindAccount(ctx context.Context, keys [2]string) (chat.Account, bool, error)
+	ListAccounts(ctx context.Context) ([]chat.Account, error)
+	CreateAccount(ctx context.Context, a chat.Account) error
+	SetPassword(ctx context.Context, name, hash string) error
+	DeleteAccount(ctx context.Context, name string) error
+	SetOper(ctx context.Context, name string, oper bool) error
+	Close() error
 }
 
 // accountJSON is an account as --json prints it: never its hash.
@@ -177,19 +191,8 @@ func toJSON(acc chat.Account) accountJSON {
 }
 
 func (a *accountRun) run(cmd string, args []string) error {
-	path, err := a.flags.cfg.historyPath()
-	if err != nil {
-		return err
-	}
-	// A mistyped --data-dir would otherwise get an empty database of its own, which the
-	// server never reads: only create may make one.
-	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
-		if cmd != "create" {
-			return fmt.Errorf("no database at %s: check --data-dir (the server makes it when it first starts)", path)
-		}
-		fmt.Fprintf(a.stderr, "hubbub account: making a new database at %s\n", path)
-	}
 	var name chat.Name
+	var err error
 	if len(args) == 1 {
 		if name, err = parseAccountName(args[0], cmd == "create"); err != nil {
 			return err
@@ -197,15 +200,14 @@ func (a *accountRun) run(cmd string, args []string) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), accountCommandTimeout)
 	defer cancel()
-	cfg := sqlite.DefaultConfig(path)
-	cfg.Fsync = a.flags.cfg.Fsync
-	cfg.RetainEvery = 0 // retention is the server's job
-	// The server read every page when it started; reading them again, and taking the write
-	// lock to try a write, would make each command wait beside it.
-	cfg.Check = sqlite.CheckAccounts
 	log := slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	a.store, err = sqlite.Open(ctx, cfg, log)
-	if err != nil {
+	if a.flags.cfg.Cluster.NATS != "" {
+		closeNATS, err := a.openCluster(ctx, log)
+		if err != nil {
+			return err
+		}
+		defer closeNATS()
+	} else if err := a.openFile(ctx, cmd, log); err != nil {
 		return err
 	}
 	defer a.store.Close()
@@ -227,6 +229,51 @@ func (a *accountRun) run(cmd string, args []string) error {
 		err = cerr
 	}
 	return err
+}
+
+// openCluster uses the accounts of the cluster --nats leads to.
+func (a *accountRun) openCluster(ctx context.Context, log *slog.Logger) (func(), error) {
+	c := a.flags.cfg.Cluster
+	nc, js, err := natsnode.Connect(ctx, natsnode.Options{URLs: splitList(c.NATS), Creds: c.Creds, TLSCA: c.TLSCA,
+		Name: "hubbub account"}, log)
+	if err != nil {
+		return nil, err
+	}
+	st, err := natsstore.New(ctx, js, natsstore.Config{Log: log})
+	if err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("the cluster's accounts: %w", err)
+	}
+	a.store = st
+	return nc.Close, nil
+}
+
+// openFile uses the accounts of this node's SQLite file.
+func (a *accountRun) openFile(ctx context.Context, cmd string, log *slog.Logger) error {
+	path, err := a.flags.cfg.historyPath()
+	if err != nil {
+		return err
+	}
+	// A mistyped --data-dir would otherwise get an empty database of its own, which the
+	// server never reads: only create may make one.
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		if cmd != "create" {
+			return fmt.Errorf("no database at %s: check --data-dir (the server makes it when it first starts)", path)
+		}
+		fmt.Fprintf(a.stderr, "hubbub account: making a new database at %s\n", path)
+	}
+	cfg := sqlite.DefaultConfig(path)
+	cfg.Fsync = a.flags.cfg.Fsync
+	cfg.RetainEvery = 0 // retention is the server's job
+	// The server read every page when it started; reading them again, and taking the write
+	// lock to try a write, would make each command wait beside it.
+	cfg.Check = sqlite.CheckAccounts
+	store, err := sqlite.Open(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	a.store = store
+	return nil
 }
 
 // parseAccountName reads a name as the server's name prompt does; a new one must not be

@@ -19,6 +19,7 @@ import (
 type chatNode struct {
 	name, chat, admin string
 	http              string // the page's address, host:port
+	natsClient        string // its embedded NATS server's client address, host:port
 	args              []string
 	dataDir           string
 	cmd               *exec.Cmd
@@ -38,7 +39,7 @@ func startChatCluster(t *testing.T, n int) []*chatNode {
 	var nodes []*chatNode
 	for i := range n {
 		nd := &chatNode{name: string(rune('a' + i)), chat: addrs[5*i], admin: "http://" + addrs[5*i+1],
-			http: addrs[5*i+4], dataDir: t.TempDir()}
+			http: addrs[5*i+4], natsClient: addrs[5*i+2], dataDir: t.TempDir()}
 		nd.args = []string{"--node-name", nd.name, "--chat-addr", nd.chat, "--http-addr", nd.http, "--quote-addr=", "--echo-addr=",
 			"--admin-addr", addrs[5*i+1], "--nats-embedded", "--nats-listen", addrs[5*i+2],
 			"--nats-cluster-listen", addrs[5*i+3], "--nats-routes", strings.Join(routes, ","),
@@ -273,4 +274,36 @@ func TestProcessClusterPage(t *testing.T) {
 	if pwned {
 		t.Error("hostile text from another node became markup on the page")
 	}
+}
+
+// TestAccountCommandsOnCluster: `hubbub account --nats URL` manages the cluster's accounts, not
+// a node's file: an account it creates logs in on every node, and one it deletes is gone
+// everywhere.
+func TestAccountCommandsOnCluster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("two processes forming a JetStream cluster")
+	}
+	nodes := startChatCluster(t, 2)
+	natsURL := "nats://" + nodes[1].natsClient
+	mustAccount(t, "a good password\n", "create", "Carol", "--nats", natsURL)
+	mustAccount(t, "", "oper", "carol", "--nats", natsURL)
+	r := mustAccount(t, "", "list", "--nats", natsURL)
+	if !strings.Contains(r.stdout, "Carol") {
+		t.Errorf("list on the cluster: %q", r.stdout)
+	}
+	for _, nd := range nodes {
+		c := chattest.Dial(t, nd.chat)
+		c.Expect("What's your name?")
+		c.Send("carol")
+		c.Expect("\xff\xfb\x01*** password for Carol:") // IAC WILL ECHO: the password is not shown
+		c.Send("a good password")
+		if line := c.ReadLine(); !strings.HasSuffix(line, "Welcome, Carol!") {
+			t.Errorf("node %s, after the password: %q", nd.name, line)
+		}
+		c.Send("/quit")
+		c.ExpectClosed()
+	}
+	mustAccount(t, "", "delete", "Carol", "--nats", natsURL)
+	c := chattest.Join(t, nodes[0].chat, "carol") // a guest name again
+	c.Send("/quit")
 }
