@@ -69,6 +69,10 @@ func (h *Hub) deliverIn(r *Room, ev Event) {
 			}
 		}
 	default: // leaves, kicks, topics: everyone in the room
+		if msg.Kind == KindTopic && h.liveMember(ev.From.Member) == nil {
+			// Set on another node: this node's room keeps it too, for whoever joins it here.
+			h.order(&Order{Kind: orderTopicSeen, Room: ev.Room, Reason: msg.Text})
+		}
 		for _, m := range r.list() {
 			m.deliver(msg)
 		}

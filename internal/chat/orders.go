@@ -44,6 +44,10 @@ const (
 	// OrderNameLost: the member's claim on its name expired (its node could not refresh it),
 	// so someone else may hold the name now: the member is disconnected.
 	OrderNameLost
+
+	// orderTopicSeen never travels: it is how deliver has this node keep a topic another node
+	// set (Reason), under Hub.mu.
+	orderTopicSeen OrderKind = 255
 )
 
 // orders runs the Orders the bus delivers, one at a time and in the order they came, under
@@ -141,6 +145,10 @@ func (h *Hub) applyLocked(o *Order) {
 		h.banLocked(o.Ban)
 	case OrderUnban:
 		h.unbanLocked(o.Ban)
+	case orderTopicSeen:
+		if r := h.liveRoom(o.Room); r != nil {
+			r.topic = o.Reason
+		}
 	case OrderNameLost:
 		if who != nil {
 			h.log.Warn("names: a claim was lost, its member is disconnected", "name", who.name.Display)

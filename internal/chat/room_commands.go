@@ -373,8 +373,11 @@ func (s *Session) Topic(room, text string) error {
 	}
 	setTopic := func(rec Record) {
 		r.topic = rec.Text
-		m := liveMessage(rec)
-		h.publish(Event{Room: r.key(), Msg: m, From: s.origin()})
+		ev := Event{Room: r.key(), Msg: liveMessage(rec), From: s.origin()}
+		if h.cfg.History != nil {
+			ev.Record = &rec // for the other nodes' histories
+		}
+		h.publish(ev)
 	}
 	rec := Record{Time: h.now(), Kind: KindTopic, Room: r.key(), RoomName: r.name.Display,
 		From: s.nameNow().Display, FromKey: s.nameNow().looks[0], Text: text}

@@ -281,6 +281,16 @@ func TestMembersAcrossNodes(t *testing.T) {
 		t.Errorf("alice got %+v", back)
 	}
 
+	// A topic set on node a is kept by node b too, for whoever asks or joins there.
+	if err := alice.Topic("#go", "release day"); err != nil {
+		t.Fatal(err)
+	}
+	bobGot.Next(t, func(m *chat.Message) bool { return m.Kind == chat.KindTopic && m.Text == "release day" })
+	waitFor("node b keeps #go's topic", func() bool {
+		topic, err := bob.RoomTopic("#go")
+		return err == nil && topic == "release day"
+	})
+
 	// Moderation: alice becomes an operator and mutes bob, on the other node.
 	if err := alice.Oper("operators"); err != nil {
 		t.Fatal(err)
