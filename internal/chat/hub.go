@@ -374,6 +374,9 @@ func (h *Hub) register(s *Session, n Name, acc *Account) error {
 			if m := h.byAccount[acc.ID]; m != nil {
 				return h.attachLocked(s, m)
 			}
+			if p, ok := h.claims.Lookup(n); ok && p.AccountID == acc.ID {
+				return errOnAnotherNode
+			}
 		}
 		return errNameTaken // held on another node, or the registry cannot say: not ours
 	}
@@ -480,6 +483,9 @@ var (
 	errNameTaken      = errors.New("name taken")
 	errNameBanned     = errors.New("name banned")
 	errTooManyDevices = errors.New("too many devices")
+	// errOnAnotherNode: the account is connected through another node of the cluster, and one
+	// member's devices are all on one node.
+	errOnAnotherNode = errors.New("connected through another node")
 )
 
 // unregisterLocked removes s from the chat. When it is its member's last device the member

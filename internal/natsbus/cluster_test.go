@@ -13,11 +13,13 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"hubbub/internal/chat"
 	"hubbub/internal/chattest"
 	"hubbub/internal/natsbus"
 	"hubbub/internal/natsnode"
+	"hubbub/internal/natsstore"
 	"hubbub/internal/natstest"
 )
 
@@ -31,7 +33,7 @@ type node struct {
 
 // startNodes starts one hub per NATS server of c, named a, b, c..., each connected to its own
 // server, with names claimed for ttl.
-func startNodes(t *testing.T, c *natstest.Cluster, n int, ttl time.Duration) []*node {
+func startNodes(t *testing.T, c *natstest.Cluster, n int, ttl time.Duration, opts ...func(*chat.Config, jetstream.JetStream)) []*node {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -53,6 +55,9 @@ func startNodes(t *testing.T, c *natstest.Cluster, n int, ttl time.Duration) []*
 		cfg := chat.DefaultConfig()
 		cfg.OperPassword = "operators"
 		cfg.NewBus, cfg.NewNames = cl.NewBus, cl.NewNames
+		for _, opt := range opts {
+			opt(&cfg, js)
+		}
 		nd := &node{hub: chat.NewHub(cfg, log), cluster: cl, nc: nc}
 		nodes = append(nodes, nd)
 		t.Cleanup(func() {
@@ -380,5 +385,41 @@ func TestNATSServerLostUnderANode(t *testing.T) {
 	}
 	if f := nodes[0].cluster.PublishFailures(); f != 0 {
 		t.Errorf("%d events were not kept", f)
+	}
+}
+
+
+// An account's devices are on one node: logging in to it through another node says where it
+// is, rather than that its own name is taken.
+func TestAccountOnTwoNodes(t *testing.T) {
+	c := natstest.StartCluster(t, 3)
+	nodes := startNodes(t, c, 2, 0, func(cfg *chat.Config, js jetstream.JetStream) {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		st, err := natsstore.New(ctx, js, natsstore.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		cfg.Accounts = st
+	})
+	alice, _ := chattest.Enter(t, nodes[0].hub, "127.0.0.2", "alice")
+	for _, line := range []string{"/register", "a good password", "a good password"} {
+		if err := alice.Handle([]byte(line)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, got, ok := try(t, nodes[1], "127.0.0.3", "alice")
+	if ok {
+		t.Fatal("alice entered before her password")
+	}
+	if err := s.Handle([]byte("a good password")); err != nil {
+		t.Fatal(err)
+	}
+	got.Next(t, func(m *chat.Message) bool {
+		return m.Kind == chat.KindNotice && strings.HasPrefix(m.Text, "alice is connected through another server of this chat")
+	})
+	if s.Registered() {
+		t.Error("alice entered on a second node")
 	}
 }
