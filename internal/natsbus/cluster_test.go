@@ -388,7 +388,6 @@ func TestNATSServerLostUnderANode(t *testing.T) {
 	}
 }
 
-
 // An account's devices are on one node: logging in to it through another node says where it
 // is, rather than that its own name is taken.
 func TestAccountOnTwoNodes(t *testing.T) {
