@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -52,13 +53,13 @@ func bench(args []string, stdout, stderr io.Writer) int {
 	}
 	fs.Usage = func() { printBenchUsage(fs, scenarioName) }
 	var (
-		addr        = fs.String("addr", "", "server `address` (default: the scenario's service on 127.0.0.1)")
+		addr        = fs.String("addr", "", "server `address`, or several separated by commas (a cluster's nodes): connections go to each in turn (default: the scenario's service on 127.0.0.1)")
 		timeout     = fs.Duration("timeout", time.Minute, "bound on the whole run")
 		maxErrors   = fs.Int64("max-errors", 0, "`N` errors a run may meet and still succeed")
 		asJSON      = fs.Bool("json", false, "print one JSON object instead of a table")
 		allowRemote = fs.Bool("allow-remote", false, "allow a target outside 127.0.0.0/8 and ::1")
 		procs       = fs.Int("procs", 1, "worker `processes` to split the work over (one holds at most ~19,900 sockets here)")
-		pid         = fs.Int("pid", 0, "server process `PID` to sample from /proc (RSS, peak RSS, CPU seconds)")
+		pid         = fs.String("pid", "", "server process `PID` to sample from /proc (RSS, peak RSS, CPU seconds), or several separated by commas, summed")
 		worker      = fs.String("worker", "", "internal: run as worker I/K of a --procs run")
 		runID       = fs.String("run-id", "", "internal: the run's id, shared by its workers")
 	)
@@ -66,14 +67,16 @@ func bench(args []string, stdout, stderr io.Writer) int {
 	defaultAddr := "127.0.0.1:8000"
 	var ws *bool
 	var room *string
+	var roomSize *int
 	roomFlag := func() *string {
+		roomSize = fs.Int("room-size", 0, "put the users in rooms of `N` (ROOM-0, ROOM-1, ...; --room defaults to bench) and take them out of the lobby")
 		return fs.String("room", "", "chat `ROOM` the users /join first when the server has rooms, so that the run stays out of the lobby and its history")
 	}
 	switch scenarioName {
 	case "fanout":
 		ws = fs.Bool("ws", false, "connect users to the WebSocket endpoint (ws://ADDR/ws, default 127.0.0.1:8080) instead of TCP lines")
 		users := fs.Int("users", 100, "users who register")
-		senders := fs.Int("senders", 10, "users who send")
+		senders := fs.Int("senders", 10, "users who send (with --room-size: in each room)")
 		msgs := fs.Int("msgs", 1000, "lines each sender says")
 		rate := fs.Float64("rate", 0, "lines per second per sender; 0: as fast as the socket takes them")
 		room = roomFlag()
@@ -127,6 +130,28 @@ func bench(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 	}
+	var pids []int
+	if *pid != "" {
+		for p := range strings.SplitSeq(*pid, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(p))
+			if err != nil || n <= 0 {
+				fmt.Fprintf(stderr, "hubbub bench %s: --pid takes process ids separated by commas, not %q\n", scenarioName, *pid)
+				return 2
+			}
+			pids = append(pids, n)
+		}
+	}
+	size := 0
+	if roomSize != nil {
+		size = *roomSize
+		if size < 0 {
+			fmt.Fprintf(stderr, "hubbub bench %s: --room-size takes a number of users >= 1\n", scenarioName)
+			return 2
+		}
+		if size > 0 && roomName == "" {
+			roomName = "bench"
+		}
+	}
 	if *addr == "" {
 		*addr = defaultAddr
 		if useWS {
@@ -138,7 +163,7 @@ func bench(args []string, stdout, stderr io.Writer) int {
 		rand.Read(b)
 		*runID = hex.EncodeToString(b)
 	}
-	opts := loadgen.Options{Addr: *addr, Timeout: *timeout, AllowRemote: *allowRemote, WS: useWS, MaxErrors: *maxErrors, Room: roomName}
+	opts := loadgen.Options{Addr: *addr, Timeout: *timeout, AllowRemote: *allowRemote, WS: useWS, MaxErrors: *maxErrors, Room: roomName, RoomSize: size}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
@@ -162,9 +187,9 @@ func bench(args []string, stdout, stderr io.Writer) int {
 	if *procs > 1 {
 		workerArgs := append([]string{"bench", scenarioName}, rest...)
 		workerArgs = append(workerArgs, "--run-id", *runID)
-		r, err = loadgen.RunWorkers(ctx, *procs, workerArgs, opts, *pid)
+		r, err = loadgen.RunWorkers(ctx, *procs, workerArgs, opts, pids)
 	} else {
-		r, err = loadgen.Run(ctx, scenario, opts, *pid)
+		r, err = loadgen.Run(ctx, scenario, opts, pids)
 	}
 	if opts.Progress != nil {
 		fmt.Fprint(stderr, "\r\033[K")

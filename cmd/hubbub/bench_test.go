@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net"
 	"slices"
 	"strings"
@@ -13,6 +14,8 @@ import (
 
 // benchResult is what `hubbub bench --json` prints, as far as the tests read it.
 type benchResult struct {
+	Addrs    int
+	Server   *struct{ PIDs []int }
 	Room     string
 	Counts   map[string]int64
 	Errors   map[string]int64
@@ -185,6 +188,66 @@ func TestBenchUsage(t *testing.T) {
 		}
 		if strings.Contains(help, "--worker") || strings.Contains(help, "--run-id") {
 			t.Errorf("%s --help lists bench's own flags:\n%s", scenario, help)
+		}
+	}
+}
+
+// TestBenchOverCluster runs the fan-out over two hubbub processes that are one chat on NATS
+// JetStream, with --addr naming both: users and senders spread over the nodes, and each user
+// has every line of every other sender, whichever node it is on, in one room or in rooms of 3.
+// --pid names both processes.
+func TestBenchOverCluster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("two processes forming a JetStream cluster")
+	}
+	nodes := startChatCluster(t, 2)
+	addrs := nodes[0].chat + "," + nodes[1].chat
+	pids := fmt.Sprintf("%d,%d", nodes[0].cmd.Process.Pid, nodes[1].cmd.Process.Pid)
+	tests := []struct {
+		args []string
+		want map[string]int64
+	}{
+		// Senders 0 and 1 are on different nodes; each reaches the 5 others.
+		{[]string{"--users", "6", "--senders", "2", "--msgs", "20", "--room", "bench"},
+			map[string]int64{"registered": 6, "deliveries": 2 * 20 * 5, "lost": 0, "reordered": 0}},
+		// Rooms of 3 across the nodes: each room's sender reaches its 2 others.
+		{[]string{"--users", "6", "--senders", "1", "--msgs", "20", "--room-size", "3", "--room", "rooms"},
+			map[string]int64{"registered": 6, "rooms": 2, "deliveries": 2 * 20 * 2, "lost": 0, "reordered": 0}},
+	}
+	for _, tt := range tests {
+		code, r, stderr := runBench(t, append([]string{"fanout", "--addr", addrs, "--pid", pids}, tt.args...)...)
+		if code != 0 || len(r.Errors) > 0 {
+			t.Errorf("%v: exit %d, failures %q, errors %v, stderr %q", tt.args, code, r.Failures, r.Errors, stderr)
+		}
+		for k, v := range tt.want {
+			if r.Counts[k] != v {
+				t.Errorf("%v: %s = %d, want %d", tt.args, k, r.Counts[k], v)
+			}
+		}
+		if r.Addrs != 2 || r.Server == nil || len(r.Server.PIDs) != 2 {
+			t.Errorf("%v: the result says %d addresses, server %+v: want 2 of each", tt.args, r.Addrs, r.Server)
+		}
+	}
+}
+
+// TestBenchBadLists: a --pid or --addr list with a bad or empty element is refused, saying what
+// it takes, before any connection.
+func TestBenchBadLists(t *testing.T) {
+	addr := freeAddr(t)
+	tests := []struct {
+		args []string
+		code int
+		say  string
+	}{
+		{[]string{"conns", "--addr", addr, "--pid", "1,x"}, 2, "--pid takes process ids separated by commas"},
+		{[]string{"conns", "--addr", addr + ",," + addr}, 1, "empty address in"},
+		{[]string{"fanout", "--addr", addr, "--room-size", "-1"}, 2, "--room-size takes a number"},
+		{[]string{"fanout", "--addr", addr, "--room-size", "3", "--senders", "4"}, 1, "--senders <= --room-size"},
+	}
+	for _, tt := range tests {
+		code, _, stderr := runBench(t, tt.args...)
+		if code != tt.code || !strings.Contains(stderr, tt.say) {
+			t.Errorf("%v: exit %d, stderr %q; want exit %d saying %q", tt.args, code, stderr, tt.code, tt.say)
 		}
 	}
 }

@@ -65,11 +65,11 @@ func (lc *lineConn) readLine() ([]byte, error) {
 	return bytes.TrimRight(line, "\r\n"), nil
 }
 
-// register connects and answers the name prompt with name, as the original chat expects.
+// register connects user i (whose number picks the address) and answers the name prompt with name, as the original chat expects.
 // Lines before the welcome other than the prompt (another user's join) are skipped; a refusal
 // or "name taken" is returned as a *serverSaid error.
-func register(ctx context.Context, d *dialer, name string) (*lineConn, error) {
-	lc, err := d.connect(ctx)
+func register(ctx context.Context, d *dialer, i int, name string) (*lineConn, error) {
+	lc, err := d.connect(ctx, i)
 	if err != nil {
 		return nil, fmt.Errorf("connect: %w", err)
 	}
@@ -130,8 +130,9 @@ func (o *Options) track(phase string, total int64, done *atomic.Int64) (stop fun
 
 // registerAll connects and registers the users lo..hi-1 (at most inFlight at once), calling
 // started with each one that registered. With o.Room, each joins that room first when the
-// server has rooms; registration then ends when it has joined. Registration latencies go
-// into r. The error is that of finding out whether the server has rooms.
+// server has rooms (with o.RoomSize, its room of that many, then leaves the lobby);
+// registration then ends when it has joined. Registration latencies go into r. The error is
+// that of finding out whether the server has rooms.
 func registerAll(ctx context.Context, o *Options, d *dialer, r *Result, errs *errorCounts,
 	runID string, lo, hi, inFlight int, started func(i int, lc *lineConn)) error {
 	room := ""
@@ -140,10 +141,13 @@ func registerAll(ctx context.Context, o *Options, d *dialer, r *Result, errs *er
 		if err != nil {
 			return err
 		}
-		if rooms {
+		switch {
+		case rooms:
 			room = o.Room
 			r.Room = o.Room
-		} else {
+		case o.RoomSize > 0:
+			return fmt.Errorf("rooms of %d: the server has no rooms", o.RoomSize)
+		default:
 			r.Room = "-" // asked for, and the server has none
 		}
 	}
@@ -155,14 +159,18 @@ func registerAll(ctx context.Context, o *Options, d *dialer, r *Result, errs *er
 	forEach(ctx, lo, hi, inFlight, errs, func(i int) {
 		t0 := time.Now()
 		first.CompareAndSwap(0, t0.UnixNano())
-		lc, err := register(ctx, d, fmt.Sprintf("b%s-%d", runID, i))
+		lc, err := register(ctx, d, i, fmt.Sprintf("b%s-%d", runID, i))
 		if err != nil {
 			errs.add(err)
 			return
 		}
 		if room != "" {
 			dl, _ := ctx.Deadline()
-			if err := join(lc, room, dl, ""); err != nil {
+			err := join(lc, o.roomOf(room, i), dl, "")
+			if err == nil && o.RoomSize > 0 {
+				err = leaveLobby(lc, dl)
+			}
+			if err != nil {
 				lc.close()
 				errs.add(err)
 				return
@@ -178,6 +186,35 @@ func registerAll(ctx context.Context, o *Options, d *dialer, r *Result, errs *er
 	r.Counts["registered"] += done.Load()
 	r.widen("register", first.Load(), last.Load())
 	return nil
+}
+
+// roomOf returns the room user i joins: room itself, or with o.RoomSize its room of that many.
+func (o *Options) roomOf(room string, i int) string {
+	if o.RoomSize <= 0 {
+		return room
+	}
+	return fmt.Sprintf("%s-%d", room, i/o.RoomSize)
+}
+
+// leaveLobby says /part #lobby on lc and reads until the server says the user left it, so
+// that the joins of everyone after it do not reach it: in rooms, a user hears only its room.
+func leaveLobby(lc *lineConn, deadline time.Time) error {
+	lc.c.SetDeadline(deadline)
+	if err := lc.write([]byte("/part #lobby\r\n")); err != nil {
+		return fmt.Errorf("/part #lobby: %w", err)
+	}
+	for {
+		line, err := lc.readLine()
+		if err != nil {
+			return fmt.Errorf("/part #lobby: %w", err)
+		}
+		switch {
+		case bytes.HasPrefix(line, []byte("*** you left #lobby")):
+			return nil
+		case bytes.HasPrefix(line, []byte("*** #lobby is your only room")), bytes.HasPrefix(line, []byte("*** you are not in #lobby")):
+			return &serverSaid{line: string(line)}
+		}
+	}
 }
 
 // forEach runs fn(i) for i in lo..hi-1, at most limit at once, and returns when all are done.

@@ -13,7 +13,9 @@ import (
 
 // FanoutConfig is the fan-out scenario: Users register; the first Senders of them each say
 // Msgs lines, at Rate lines per second each (0: as fast as the socket takes them); everyone
-// counts what they receive from each sender, in order, and how long it took.
+// counts what they receive from each sender, in order, and how long it took. With
+// Options.RoomSize the users are in rooms of that many, and the first Senders of each room
+// say lines there: each user hears the senders of its room only.
 type FanoutConfig struct {
 	Users, Senders, Msgs int
 	Rate                 float64
@@ -35,20 +37,26 @@ func Fanout(cfg FanoutConfig) Scenario {
 		if cfg.Users < 2 || cfg.Senders < 1 || cfg.Senders > cfg.Users || cfg.Msgs < 1 {
 			return nil, fmt.Errorf("fanout needs --users >= 2, 1 <= --senders <= --users, --msgs >= 1")
 		}
+		if o.RoomSize > 0 && (o.Room == "" || cfg.Senders > o.RoomSize) {
+			return nil, fmt.Errorf("fanout in rooms needs a room name and --senders <= --room-size")
+		}
 		d, err := newDialer(o)
 		if err != nil {
 			return nil, err
 		}
 		r := newResult("fanout", o.Addr)
+		rs := newRoomSenders(cfg.Users, cfg.Senders, o.RoomSize)
+		r.SendersPerRoom = cfg.Senders
+		r.RoomMembers = make([]int64, rs.rooms)
 		var errs errorCounts
 		lo, hi := o.share(cfg.Users)
 
 		var (
 			mu       sync.Mutex
-			conns    = map[int]*lineConn{}        // guarded by mu until registerAll returns
-			recvs    []*receiver                  // guarded by mu until registerAll returns
-			gotFrom  = make([]int64, cfg.Senders) // guarded by mu
-			lastRecv int64                        // guarded by mu
+			conns    = map[int]*lineConn{}     // guarded by mu until registerAll returns
+			recvs    []*receiver               // guarded by mu until registerAll returns
+			gotFrom  = make([]int64, rs.slots) // guarded by mu
+			lastRecv int64                     // guarded by mu
 			received atomic.Int64
 			reorder  atomic.Int64
 			readers  sync.WaitGroup // every receiving goroutine
@@ -56,12 +64,14 @@ func Fanout(cfg FanoutConfig) Scenario {
 			latency  = r.hist("delivery")
 		)
 		err = registerAll(ctx, &o, d, r, &errs, cfg.RunID, lo, hi, 64, func(i int, lc *lineConn) {
-			rc := &receiver{id: i, lc: lc, done: pending.Done}
+			rc := &receiver{id: i, lc: lc, done: pending.Done, base: rs.first(i), senders: cfg.Senders}
+			rc.self, _ = rs.senderOf(i)
 			rc.want.Store(math.MaxInt64) // until every part has said which senders it has
 			pending.Add(1)
 			mu.Lock()
 			conns[i] = lc
 			recvs = append(recvs, rc)
+			r.RoomMembers[i/rs.size]++
 			mu.Unlock()
 			// Receivers read from the start, so that the joins of those after them do not
 			// pile up at the server.
@@ -70,11 +80,11 @@ func Fanout(cfg FanoutConfig) Scenario {
 				if dl, ok := ctx.Deadline(); ok {
 					lc.c.SetReadDeadline(dl)
 				}
-				from, last, h := rc.receive([]byte(cfg.RunID+" "), &received, &reorder, &errs, cfg.Senders)
+				from, last, h := rc.receive([]byte(cfg.RunID+" "), &received, &reorder, &errs)
 				mu.Lock()
 				defer mu.Unlock()
 				latency.Merge(h)
-				addInto(gotFrom, from)
+				addInto(gotFrom[rc.base:], from)
 				lastRecv = max(lastRecv, last)
 			})
 		})
@@ -88,9 +98,13 @@ func Fanout(cfg FanoutConfig) Scenario {
 			readers.Wait()
 		}
 		var mine []int // the senders of this part that registered
-		for i := lo; i < min(hi, cfg.Senders); i++ {
-			if conns[i] != nil {
-				mine = append(mine, i)
+		attempted := 0
+		for i := lo; i < hi; i++ {
+			if s, ok := rs.senderOf(i); ok {
+				attempted++
+				if conns[i] != nil {
+					mine = append(mine, s)
+				}
 			}
 		}
 		live, err := o.ready(ctx, mine)
@@ -99,17 +113,17 @@ func Fanout(cfg FanoutConfig) Scenario {
 			return nil, err
 		}
 		// Each receiver should have every line of every sender that registered, but its own.
-		isLive := make([]bool, cfg.Senders)
+		isLive := make([]bool, rs.slots)
 		for _, s := range live {
-			if s >= 0 && s < cfg.Senders {
+			if s >= 0 && s < rs.slots {
 				isLive[s] = true
 			}
 		}
 		var expected int64
 		for _, rc := range recvs {
 			n := int64(0)
-			for s, ok := range isLive {
-				if ok && s != rc.id {
+			for s := rc.base; s < rc.base+rc.senders; s++ {
+				if isLive[s] && s != rc.self {
 					n += int64(cfg.Msgs)
 				}
 			}
@@ -120,12 +134,12 @@ func Fanout(cfg FanoutConfig) Scenario {
 		stop := o.track("fanout", expected, &received)
 		var firstSend atomic.Int64
 		var senders sync.WaitGroup
-		sentBy := make([]int64, cfg.Senders) // each element written by its sender alone
-		for _, i := range mine {
-			lc := conns[i]
+		sentBy := make([]int64, rs.slots) // each element written by its sender alone
+		for _, s := range mine {
+			lc := conns[rs.user(s)]
 			senders.Go(func() {
-				n, err := send(ctx, lc, i, cfg, &firstSend)
-				sentBy[i] = n
+				n, err := send(ctx, lc, s, rs.slots, cfg, &firstSend)
+				sentBy[s] = n
 				if err != nil {
 					errs.add(fmt.Errorf("send: %w", err))
 				}
@@ -151,7 +165,7 @@ func Fanout(cfg FanoutConfig) Scenario {
 		for _, n := range sentBy {
 			sent += n
 		}
-		r.Counts["lines_attempted"] = int64(max(min(hi, cfg.Senders)-lo, 0)) * int64(cfg.Msgs)
+		r.Counts["lines_attempted"] = int64(attempted) * int64(cfg.Msgs)
 		r.Counts["lines_sent"] = sent
 		r.Counts["deliveries"] = received.Load()
 		r.Counts["reordered"] = reorder.Load()
@@ -163,12 +177,15 @@ func Fanout(cfg FanoutConfig) Scenario {
 
 // receiver is one user of the fan-out as it receives.
 type receiver struct {
-	id   int
-	lc   *lineConn
-	want atomic.Int64 // deliveries it should have
-	got  atomic.Int64 // deliveries it had
-	once sync.Once
-	done func() // called once: when it has had all it should, or its connection ended
+	id      int
+	lc      *lineConn
+	base    int          // the first sender of its room
+	senders int          // how many senders its room may have, from base
+	self    int          // its own number as a sender, or -1
+	want    atomic.Int64 // deliveries it should have
+	got     atomic.Int64 // deliveries it had
+	once    sync.Once
+	done    func() // called once: when it has had all it should, or its connection ended
 }
 
 // setWant says how many deliveries rc should have.
@@ -185,11 +202,12 @@ func (rc *receiver) setWant(n int64) {
 //
 // Messages start with the run's id, so that lines of other runs (which a server that keeps
 // history replays to whoever joins) are not taken for this run's.
-func (rc *receiver) receive(runID []byte, progress, reorder *atomic.Int64, errs *errorCounts, senders int) (from []int64, last int64, h *Hist) {
+func (rc *receiver) receive(runID []byte, progress, reorder *atomic.Int64, errs *errorCounts) (from []int64, last int64, h *Hist) {
 	defer rc.once.Do(rc.done)
 	h = &Hist{}
-	from = make([]int64, senders)
-	next := make([]int64, senders)
+	// Only the senders of its room, so that 60,000 users in 600 rooms do not each keep 600.
+	from = make([]int64, rc.senders)
+	next := make([]int64, rc.senders)
 	var got, now, unreported int64
 	for {
 		if !rc.lc.buffered() {
@@ -207,7 +225,8 @@ func (rc *receiver) receive(runID []byte, progress, reorder *atomic.Int64, errs 
 			continue // a join, a leave, a notice, or a line of another run
 		}
 		sender, seq, sent, ok := parseMsg(payload)
-		if !ok || sender >= senders {
+		sender -= rc.base
+		if !ok || sender < 0 || sender >= rc.senders {
 			continue
 		}
 		if now == 0 {
@@ -236,8 +255,9 @@ func (rc *receiver) receive(runID []byte, progress, reorder *atomic.Int64, errs 
 	return from, last, h
 }
 
-// send says cfg.Msgs numbered, timestamped lines as sender i, and returns how many it wrote.
-func send(ctx context.Context, lc *lineConn, i int, cfg FanoutConfig, firstSend *atomic.Int64) (int64, error) {
+// send says cfg.Msgs numbered, timestamped lines as sender i of slots, and returns how many it
+// wrote.
+func send(ctx context.Context, lc *lineConn, i, slots int, cfg FanoutConfig, firstSend *atomic.Int64) (int64, error) {
 	batch := 64
 	if cfg.Rate > 0 {
 		batch = 1
@@ -247,7 +267,7 @@ func send(ctx context.Context, lc *lineConn, i int, cfg FanoutConfig, firstSend 
 	if cfg.Rate > 0 {
 		// Spread the paced senders over one interval instead of having them all speak at the
 		// same instants, as independent people would.
-		start = start.Add(time.Duration(float64(i%cfg.Senders) / float64(cfg.Senders) / cfg.Rate * float64(time.Second)))
+		start = start.Add(time.Duration(float64(i) / float64(slots) / cfg.Rate * float64(time.Second)))
 	}
 	firstSend.CompareAndSwap(0, start.UnixNano())
 	var sent int64
@@ -317,3 +337,33 @@ func parseMsg(b []byte) (sender int, seq, sent int64, ok bool) {
 	}
 	return int(nums[0]), nums[1], nums[2], true
 }
+
+// roomSenders numbers the senders of a fan-out: the users are in rooms of size (all in one
+// when no size is given), the first perRoom of each room send, and sender s is the (s%perRoom)th
+// user of room s/perRoom. slots counts the numbers; a last room smaller than perRoom leaves some
+// unused.
+type roomSenders struct {
+	size, perRoom, rooms, slots, users int
+}
+
+func newRoomSenders(users, perRoom, size int) roomSenders {
+	if size <= 0 || size > users {
+		size = users
+	}
+	rooms := (users + size - 1) / size
+	return roomSenders{size: size, perRoom: perRoom, rooms: rooms, slots: rooms * perRoom, users: users}
+}
+
+// senderOf returns user i's number as a sender, if it sends.
+func (rs roomSenders) senderOf(i int) (int, bool) {
+	if i%rs.size >= rs.perRoom {
+		return -1, false
+	}
+	return i/rs.size*rs.perRoom + i%rs.size, true
+}
+
+// user returns the user who is sender s.
+func (rs roomSenders) user(s int) int { return s/rs.perRoom*rs.size + s%rs.perRoom }
+
+// first returns the number of the first sender of user i's room.
+func (rs roomSenders) first(i int) int { return i / rs.size * rs.perRoom }

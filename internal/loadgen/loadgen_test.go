@@ -55,7 +55,7 @@ func TestFanout(t *testing.T) {
 	for i, rate := range []float64{0, 1000} {
 		// Each run's names are its own: the users of the run before may still be leaving.
 		cfg := loadgen.FanoutConfig{Users: 6, Senders: 2, Msgs: 40, Rate: rate, RunID: fmt.Sprint("t", i)}
-		r, err := loadgen.Run(t.Context(), loadgen.Fanout(cfg), opts(addr), 0)
+		r, err := loadgen.Run(t.Context(), loadgen.Fanout(cfg), opts(addr), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -72,7 +72,7 @@ func TestFanout(t *testing.T) {
 
 func TestConns(t *testing.T) {
 	addr := chatServer(t)
-	r, err := loadgen.Run(t.Context(), loadgen.Conns(loadgen.ConnsConfig{Conns: 30, Hold: 10 * time.Millisecond, RunID: "c"}), opts(addr), os.Getpid())
+	r, err := loadgen.Run(t.Context(), loadgen.Conns(loadgen.ConnsConfig{Conns: 30, Hold: 10 * time.Millisecond, RunID: "c"}), opts(addr), []int{os.Getpid()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +87,7 @@ func TestConns(t *testing.T) {
 
 func TestQuote(t *testing.T) {
 	addr := chattest.Serve(t, quote.NewServer(quote.DefaultConfig(), nil, slog.New(slog.DiscardHandler)))
-	r, err := loadgen.Run(t.Context(), loadgen.Quote(loadgen.QuoteConfig{Conns: 400, InFlight: 50, RunID: "q"}), opts(addr), 0)
+	r, err := loadgen.Run(t.Context(), loadgen.Quote(loadgen.QuoteConfig{Conns: 400, InFlight: 50, RunID: "q"}), opts(addr), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +96,7 @@ func TestQuote(t *testing.T) {
 
 func TestEcho(t *testing.T) {
 	addr := chattest.Serve(t, echo.NewServer(echo.DefaultConfig(), nil, slog.New(slog.DiscardHandler)))
-	r, err := loadgen.Run(t.Context(), loadgen.Echo(loadgen.EchoConfig{Conns: 4, Bytes: 100, Duration: 100 * time.Millisecond}), opts(addr), 0)
+	r, err := loadgen.Run(t.Context(), loadgen.Echo(loadgen.EchoConfig{Conns: 4, Bytes: 100, Duration: 100 * time.Millisecond}), opts(addr), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +113,7 @@ func TestErrorsAreCountedNotFatal(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	ln.Close() // nothing listens there now
-	r, err := loadgen.Run(t.Context(), loadgen.Quote(loadgen.QuoteConfig{Conns: 10, InFlight: 5, RunID: "e"}), opts(addr), 0)
+	r, err := loadgen.Run(t.Context(), loadgen.Quote(loadgen.QuoteConfig{Conns: 10, InFlight: 5, RunID: "e"}), opts(addr), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +124,7 @@ func TestErrorsAreCountedNotFatal(t *testing.T) {
 
 func TestOnlyLoopbackUnlessAllowed(t *testing.T) {
 	// 192.0.2.0/24 is reserved for documentation: nothing is sent, the target is refused first.
-	_, err := loadgen.Run(t.Context(), loadgen.Echo(loadgen.EchoConfig{Conns: 1, Bytes: 1, Duration: time.Millisecond}), opts("192.0.2.1:8007"), 0)
+	_, err := loadgen.Run(t.Context(), loadgen.Echo(loadgen.EchoConfig{Conns: 1, Bytes: 1, Duration: time.Millisecond}), opts("192.0.2.1:8007"), nil)
 	if err == nil || !strings.Contains(err.Error(), "--allow-remote") {
 		t.Fatalf("err = %v, want a refusal naming --allow-remote", err)
 	}
@@ -132,7 +132,7 @@ func TestOnlyLoopbackUnlessAllowed(t *testing.T) {
 
 func TestResultJSON(t *testing.T) {
 	addr := chatServer(t)
-	r, err := loadgen.Run(t.Context(), loadgen.Fanout(loadgen.FanoutConfig{Users: 3, Senders: 1, Msgs: 10, RunID: "j"}), opts(addr), 0)
+	r, err := loadgen.Run(t.Context(), loadgen.Fanout(loadgen.FanoutConfig{Users: 3, Senders: 1, Msgs: 10, RunID: "j"}), opts(addr), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,7 +168,7 @@ func TestFanoutWS(t *testing.T) {
 	})
 	o := opts(strings.TrimPrefix(hs.URL, "http://"))
 	o.WS = true
-	r, err := loadgen.Run(t.Context(), loadgen.Fanout(loadgen.FanoutConfig{Users: 5, Senders: 2, Msgs: 30, RunID: "w"}), o, 0)
+	r, err := loadgen.Run(t.Context(), loadgen.Fanout(loadgen.FanoutConfig{Users: 5, Senders: 2, Msgs: 30, RunID: "w"}), o, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

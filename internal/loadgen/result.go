@@ -46,11 +46,18 @@ type Result struct {
 	// report.
 	SentBy  []int64 `json:"sent_by,omitempty"`
 	GotFrom []int64 `json:"got_from,omitempty"`
+	// RoomMembers counts the fan-out's registered users in each room, and SendersPerRoom is
+	// how many of each room send: sender s, in room s/SendersPerRoom, should reach every member
+	// of its room but itself. Dropped from the final report.
+	RoomMembers    []int64 `json:"room_members,omitempty"`
+	SendersPerRoom int     `json:"senders_per_room,omitempty"`
+	// Addrs is how many server addresses the run spread its connections over.
+	Addrs int `json:"addrs"`
 }
 
 func newResult(scenario, target string) *Result {
 	return &Result{
-		Scenario: scenario, Target: target, Procs: 1,
+		Scenario: scenario, Target: target, Procs: 1, Addrs: Addrs(target),
 		Counts: map[string]int64{}, Errors: map[string]int64{}, Latency: map[string]*Hist{},
 		Rates: map[string]float64{}, Windows: map[string][2]int64{},
 	}
@@ -106,6 +113,8 @@ func (r *Result) merge(o *Result) {
 	}
 	r.SentBy = addInto(r.SentBy, o.SentBy)
 	r.GotFrom = addInto(r.GotFrom, o.GotFrom)
+	r.RoomMembers = addInto(r.RoomMembers, o.RoomMembers)
+	r.SendersPerRoom = max(r.SendersPerRoom, o.SendersPerRoom)
 }
 
 // addInto adds b to a element by element, growing a to b's length.
@@ -179,7 +188,8 @@ func (e *serverSaid) Error() string { return "server said: " + e.line }
 // WriteTable writes r as a readable table. Figures that carry their unit (KB, s) are named
 // without it; the JSON keeps the unit in the name and the figure in that unit.
 func (r *Result) WriteTable(w io.Writer) {
-	fmt.Fprintf(w, "%s against %s (%d process%s)\n", r.Scenario, r.Target, r.Procs, map[bool]string{true: "es"}[r.Procs > 1])
+	fmt.Fprintf(w, "%s against %s (%d address%s, %d process%s)\n", r.Scenario, r.Target,
+		r.Addrs, map[bool]string{true: "es"}[r.Addrs > 1], r.Procs, map[bool]string{true: "es"}[r.Procs > 1])
 	var rows [][2]string
 	row := func(k, v string) { rows = append(rows, [2]string{k, v}) }
 	switch r.Room {
@@ -309,14 +319,18 @@ func (r *Result) finish(maxErrors int64) {
 }
 
 // checkDeliveries reckons the fan-out's expected and lost deliveries from what each sender
-// really sent: every registered user but the sender should have had each of its lines.
+// really sent: every registered user of its room but the sender should have had each of its
+// lines.
 func checkDeliveries(r *Result) {
 	if r.Scenario != "fanout" {
 		return
 	}
-	receivers := max(r.Counts["registered"]-1, 0)
 	var expected, lost int64
 	for s, sent := range r.SentBy {
+		var receivers int64
+		if room := s / max(r.SendersPerRoom, 1); room < len(r.RoomMembers) {
+			receivers = max(r.RoomMembers[room]-1, 0)
+		}
 		want := sent * receivers
 		expected += want
 		if s < len(r.GotFrom) {
@@ -326,7 +340,10 @@ func checkDeliveries(r *Result) {
 	}
 	r.Counts["expected"] = expected
 	r.Counts["lost"] = lost
-	r.SentBy, r.GotFrom = nil, nil
+	if len(r.RoomMembers) > 1 {
+		r.Counts["rooms"] = int64(len(r.RoomMembers))
+	}
+	r.SentBy, r.GotFrom, r.RoomMembers, r.SendersPerRoom = nil, nil, nil, 0
 }
 
 // failures says why the run failed, if it did: a run that measured nothing, lost or reordered

@@ -22,13 +22,13 @@ var errNoRooms = errors.New("the server has no rooms")
 func hasRooms(ctx context.Context, d *dialer, room, runID string, part int) (bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
 	defer cancel()
-	watcher, err := register(ctx, d, fmt.Sprintf("b%s-%dpw", runID, part))
+	watcher, err := register(ctx, d, 0, fmt.Sprintf("b%s-%dpw", runID, part))
 	if err != nil {
 		return false, fmt.Errorf("find out whether the server has rooms: %w", err)
 	}
 	defer watcher.close()
 	name := fmt.Sprintf("b%s-%dpj", runID, part)
-	joiner, err := register(ctx, d, name)
+	joiner, err := register(ctx, d, 0, name)
 	if err != nil {
 		return false, fmt.Errorf("find out whether the server has rooms: %w", err)
 	}

@@ -26,6 +26,8 @@ import (
 
 // Options are what every scenario takes.
 type Options struct {
+	// Addr is the server's address, or a comma-separated list of addresses (the nodes of a
+	// cluster): chat users are spread over them round-robin by their number, so senders are too.
 	Addr        string
 	Timeout     time.Duration // bounds the whole run
 	AllowRemote bool          // permit targets outside 127.0.0.0/8 and ::1
@@ -34,6 +36,9 @@ type Options struct {
 	// Room, when set, is the chat room the users of chat scenarios /join before anything else,
 	// when the server has rooms, so that a run stays out of the lobby and its history.
 	Room string
+	// RoomSize, when set with Room, puts the chat users in rooms of that many (user i in room
+	// ROOM-k, k = i/RoomSize) and takes them out of the lobby, so that no room holds everyone.
+	RoomSize int
 
 	// Part and Parts split the work between worker processes: this one does part Part (from 0)
 	// of Parts. A single process is part 0 of 1.
@@ -59,22 +64,25 @@ func (o *Options) share(n int) (lo, hi int) {
 	return n * o.Part / parts, n * (o.Part + 1) / parts
 }
 
-// dialer opens connections to one target, spreading their source addresses over 127.0.0.x
-// when the target is on loopback: one source address has only ~28,000 ports to connect from.
+// dialer opens connections to the targets, spreading their source addresses over 127.0.0.x
+// when the targets are on loopback: one source address has only ~28,000 ports to connect from.
 type dialer struct {
-	target  string
+	targets []string
 	spread  bool
 	ws      bool // chat connections go to the WebSocket endpoint
 	next    atomic.Uint32
 	timeout time.Duration
 }
 
-// connect opens a chat connection: TCP lines, or a WebSocket when the options say so.
-func (d *dialer) connect(ctx context.Context) (*lineConn, error) {
+// target returns the address user i connects to: the targets taken in turn.
+func (d *dialer) target(i int) string { return d.targets[i%len(d.targets)] }
+
+// connect opens a chat connection for user i: TCP lines, or a WebSocket when the options say so.
+func (d *dialer) connect(ctx context.Context, i int) (*lineConn, error) {
 	if d.ws {
-		return d.dialWS(ctx)
+		return d.dialWS(ctx, d.target(i))
 	}
-	c, err := d.dial(ctx)
+	c, err := d.dialTo(ctx, d.target(i))
 	if err != nil {
 		return nil, err
 	}
@@ -82,16 +90,29 @@ func (d *dialer) connect(ctx context.Context) (*lineConn, error) {
 }
 
 func newDialer(o Options) (*dialer, error) {
-	ap, err := resolve(o.Addr)
-	if err != nil {
-		return nil, err
+	d := &dialer{spread: true, ws: o.WS, timeout: 10 * time.Second}
+	for a := range strings.SplitSeq(o.Addr, ",") {
+		a = strings.TrimSpace(a)
+		if a == "" {
+			return nil, fmt.Errorf("empty address in %q: give host:port, or several separated by commas", o.Addr)
+		}
+		ap, err := resolve(a)
+		if err != nil {
+			return nil, err
+		}
+		loopback := ap.Addr().IsLoopback()
+		if !loopback && !o.AllowRemote {
+			return nil, fmt.Errorf("target %s is not on this machine (127.0.0.0/8 or ::1); pass --allow-remote to load another host", a)
+		}
+		// Source addresses spread over 127.0.0.x reach only an IPv4 loopback target.
+		d.spread = d.spread && loopback && ap.Addr().Is4()
+		d.targets = append(d.targets, ap.String())
 	}
-	loopback := ap.Addr().IsLoopback()
-	if !loopback && !o.AllowRemote {
-		return nil, fmt.Errorf("target %s is not on this machine (127.0.0.0/8 or ::1); pass --allow-remote to load another host", o.Addr)
-	}
-	return &dialer{target: ap.String(), spread: loopback && ap.Addr().Is4(), ws: o.WS, timeout: 10 * time.Second}, nil
+	return d, nil
 }
+
+// Addrs returns how many addresses addr lists (comma-separated).
+func Addrs(addr string) int { return strings.Count(addr, ",") + 1 }
 
 func resolve(addr string) (netip.AddrPort, error) {
 	ta, err := net.ResolveTCPAddr("tcp", addr)
@@ -102,10 +123,21 @@ func resolve(addr string) (netip.AddrPort, error) {
 	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), nil
 }
 
+// dial opens a TCP connection to the next target in turn.
 func (d *dialer) dial(ctx context.Context) (*net.TCPConn, error) {
+	n := d.next.Add(1)
+	return d.dialFrom(ctx, d.targets[n%uint32(len(d.targets))], n)
+}
+
+// dialTo opens a TCP connection to target.
+func (d *dialer) dialTo(ctx context.Context, target string) (*net.TCPConn, error) {
+	return d.dialFrom(ctx, target, d.next.Add(1))
+}
+
+// dialFrom opens a TCP connection to target, from the n-th source address when they are spread.
+func (d *dialer) dialFrom(ctx context.Context, target string, n uint32) (*net.TCPConn, error) {
 	nd := net.Dialer{Timeout: d.timeout}
 	if d.spread {
-		n := d.next.Add(1)
 		nd.LocalAddr = &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(1+n%254))}
 		nd.Control = func(_, _ string, c syscall.RawConn) error {
 			// Let connect choose the port, per destination, instead of bind choosing it alone.
@@ -114,20 +146,21 @@ func (d *dialer) dial(ctx context.Context) (*net.TCPConn, error) {
 			})
 		}
 	}
-	c, err := nd.DialContext(ctx, "tcp", d.target)
+	c, err := nd.DialContext(ctx, "tcp", target)
 	if err != nil {
 		return nil, err
 	}
 	return c.(*net.TCPConn), nil
 }
 
-// ProcStats is what /proc says of the server process.
+// ProcStats is what /proc says of the server processes (the nodes of a cluster), summed.
 type ProcStats struct {
-	PID        int     `json:"pid"`
+	PID        int     `json:"pid,omitempty"` // when there is one
+	PIDs       []int   `json:"pids,omitempty"`
 	RSSBefore  int64   `json:"rss_before_bytes"`
 	RSSAfter   int64   `json:"rss_after_bytes"`
-	PeakRSS    int64   `json:"peak_rss_bytes"`
-	CPUSeconds float64 `json:"cpu_seconds"` // used during the run
+	PeakRSS    int64   `json:"peak_rss_bytes"` // the sum of each one's peak, which may not have come at once
+	CPUSeconds float64 `json:"cpu_seconds"`    // used during the run
 	cpuBefore  float64
 }
 
@@ -164,12 +197,12 @@ func readProc(pid int) (rss, peak int64, cpu float64, err error) {
 // Scenario is one load scenario: it runs its share of the work and reports.
 type Scenario func(ctx context.Context, o Options) (*Result, error)
 
-// Run runs scenario in this process, sampling the server process pid (if not 0) before the
-// run and once every part is ready, and computes the rates.
-func Run(ctx context.Context, scenario Scenario, o Options, pid int) (*Result, error) {
+// Run runs scenario in this process, sampling the server processes pids (none if empty)
+// before the run and once every part is ready, and computes the rates.
+func Run(ctx context.Context, scenario Scenario, o Options, pids []int) (*Result, error) {
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
-	stats, err := startStats(pid)
+	stats, err := startStats(pids)
 	if err != nil {
 		return nil, err
 	}
@@ -185,36 +218,54 @@ func Run(ctx context.Context, scenario Scenario, o Options, pid int) (*Result, e
 }
 
 type statsSampler struct {
-	pid   int
+	pids  []int
 	stats *ProcStats
 }
 
-func startStats(pid int) (*statsSampler, error) {
-	if pid == 0 {
+// readProcs reads and sums readProc of every pid.
+func readProcs(pids []int) (rss, peak int64, cpu float64, err error) {
+	for _, pid := range pids {
+		r, p, c, err := readProc(pid)
+		if err != nil {
+			return 0, 0, 0, err
+		}
+		rss, peak, cpu = rss+r, peak+p, cpu+c
+	}
+	return rss, peak, cpu, nil
+}
+
+func startStats(pids []int) (*statsSampler, error) {
+	if len(pids) == 0 {
 		return &statsSampler{}, nil
 	}
-	rss, _, cpu, err := readProc(pid)
+	rss, _, cpu, err := readProcs(pids)
 	if err != nil {
 		return nil, err
 	}
-	return &statsSampler{pid: pid, stats: &ProcStats{PID: pid, RSSBefore: rss, cpuBefore: cpu}}, nil
+	st := &ProcStats{RSSBefore: rss, cpuBefore: cpu}
+	if len(pids) == 1 {
+		st.PID = pids[0]
+	} else {
+		st.PIDs = pids
+	}
+	return &statsSampler{pids: pids, stats: st}, nil
 }
 
-// sample records the server's RSS once the setup is done.
+// sample records the servers' RSS once the setup is done.
 func (s *statsSampler) sample() error {
-	if s.pid == 0 {
+	if len(s.pids) == 0 {
 		return nil
 	}
-	rss, _, _, err := readProc(s.pid)
+	rss, _, _, err := readProcs(s.pids)
 	s.stats.RSSAfter = rss
 	return err
 }
 
 func (s *statsSampler) finish() *ProcStats {
-	if s.pid == 0 {
+	if len(s.pids) == 0 {
 		return nil
 	}
-	if _, peak, cpu, err := readProc(s.pid); err == nil {
+	if _, peak, cpu, err := readProcs(s.pids); err == nil {
 		s.stats.PeakRSS = peak
 		s.stats.CPUSeconds = cpu - s.stats.cpuBefore
 	}
@@ -224,10 +275,10 @@ func (s *statsSampler) finish() *ProcStats {
 // RunWorkers runs the scenario in procs worker processes: the same program started with args
 // plus --worker I/K. Each worker does its share, says "ready" when set up, waits for "go", and
 // prints its Result as JSON. The results are merged.
-func RunWorkers(ctx context.Context, procs int, args []string, o Options, pid int) (*Result, error) {
+func RunWorkers(ctx context.Context, procs int, args []string, o Options, pids []int) (*Result, error) {
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout+10*time.Second)
 	defer cancel()
-	stats, err := startStats(pid)
+	stats, err := startStats(pids)
 	if err != nil {
 		return nil, err
 	}

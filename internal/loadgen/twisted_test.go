@@ -58,7 +58,7 @@ func startSeed(t *testing.T, file string) string {
 // compared with.
 func TestAgainstTheOriginals(t *testing.T) {
 	chat := startSeed(t, "chat_twisted_bytesfix.py")
-	r, err := loadgen.Run(t.Context(), loadgen.Fanout(loadgen.FanoutConfig{Users: 5, Senders: 2, Msgs: 30, RunID: "tw"}), opts(chat), 0)
+	r, err := loadgen.Run(t.Context(), loadgen.Fanout(loadgen.FanoutConfig{Users: 5, Senders: 2, Msgs: 30, RunID: "tw"}), opts(chat), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +67,7 @@ func TestAgainstTheOriginals(t *testing.T) {
 	// The original has no rooms: --room finds that out and the run goes on in its one channel.
 	o := opts(chat)
 	o.Room = "bench"
-	r, err = loadgen.Run(t.Context(), loadgen.Fanout(loadgen.FanoutConfig{Users: 3, Senders: 1, Msgs: 10, RunID: "twr"}), o, 0)
+	r, err = loadgen.Run(t.Context(), loadgen.Fanout(loadgen.FanoutConfig{Users: 3, Senders: 1, Msgs: 10, RunID: "twr"}), o, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,21 +76,21 @@ func TestAgainstTheOriginals(t *testing.T) {
 		t.Errorf("room %q, failures %q: want no room and a run that succeeded", r.Room, r.Failures)
 	}
 
-	r, err = loadgen.Run(t.Context(), loadgen.Conns(loadgen.ConnsConfig{Conns: 20, Hold: time.Millisecond, RunID: "tw"}), opts(chat), 0)
+	r, err = loadgen.Run(t.Context(), loadgen.Conns(loadgen.ConnsConfig{Conns: 20, Hold: time.Millisecond, RunID: "tw"}), opts(chat), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	checkCounts(t, r, map[string]int64{"registered": 20})
 
 	quote := startSeed(t, "quote_twisted.py")
-	r, err = loadgen.Run(t.Context(), loadgen.Quote(loadgen.QuoteConfig{Conns: 200, InFlight: 20, RunID: "tw"}), opts(quote), 0)
+	r, err = loadgen.Run(t.Context(), loadgen.Quote(loadgen.QuoteConfig{Conns: 200, InFlight: 20, RunID: "tw"}), opts(quote), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	checkCounts(t, r, map[string]int64{"answers": 200})
 
 	echo := startSeed(t, "echo_twisted.py")
-	r, err = loadgen.Run(t.Context(), loadgen.Echo(loadgen.EchoConfig{Conns: 3, Bytes: 64, Duration: 100 * time.Millisecond}), opts(echo), 0)
+	r, err = loadgen.Run(t.Context(), loadgen.Echo(loadgen.EchoConfig{Conns: 3, Bytes: 64, Duration: 100 * time.Millisecond}), opts(echo), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

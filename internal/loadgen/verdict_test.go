@@ -27,7 +27,7 @@ func TestSenderThatNeverConnectedLosesNothing(t *testing.T) {
 		chattest.Join(t, addr, "b"+runID+"-0") // sender 0's name
 		o := opts(addr)
 		o.MaxErrors = maxErrors
-		r, err := loadgen.Run(t.Context(), loadgen.Fanout(loadgen.FanoutConfig{Users: 4, Senders: 2, Msgs: 20, RunID: runID}), o, 0)
+		r, err := loadgen.Run(t.Context(), loadgen.Fanout(loadgen.FanoutConfig{Users: 4, Senders: 2, Msgs: 20, RunID: runID}), o, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -78,7 +78,7 @@ func TestRefusalIsReported(t *testing.T) {
 	addr := chatServer(t)
 	o := opts(addr)
 	o.Timeout = chattest.Timeout
-	r, err := loadgen.Run(t.Context(), loadgen.Conns(loadgen.ConnsConfig{Conns: 3, Hold: time.Millisecond, RunID: "no space"}), o, 0)
+	r, err := loadgen.Run(t.Context(), loadgen.Conns(loadgen.ConnsConfig{Conns: 3, Hold: time.Millisecond, RunID: "no space"}), o, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +98,7 @@ func TestRefusalIsReported(t *testing.T) {
 // starts in one column, and no label names a unit other than the one its figure shows.
 func TestTableColumns(t *testing.T) {
 	addr := chatServer(t)
-	r, err := loadgen.Run(t.Context(), loadgen.Conns(loadgen.ConnsConfig{Conns: 5, Hold: time.Millisecond, RunID: "tab"}), opts(addr), os.Getpid())
+	r, err := loadgen.Run(t.Context(), loadgen.Conns(loadgen.ConnsConfig{Conns: 5, Hold: time.Millisecond, RunID: "tab"}), opts(addr), []int{os.Getpid()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +137,7 @@ func TestRoomRefused(t *testing.T) {
 	addr := chatServer(t)
 	o := opts(addr)
 	o.Room = "#-x"
-	_, err := loadgen.Run(t.Context(), loadgen.Fanout(loadgen.FanoutConfig{Users: 3, Senders: 1, Msgs: 5, RunID: "rr"}), o, 0)
+	_, err := loadgen.Run(t.Context(), loadgen.Fanout(loadgen.FanoutConfig{Users: 3, Senders: 1, Msgs: 5, RunID: "rr"}), o, nil)
 	if err == nil || !strings.Contains(err.Error(), "room #-x: server said: *** room names") {
 		t.Fatalf("err = %v, want the server's refusal of the room", err)
 	}

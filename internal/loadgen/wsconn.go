@@ -15,20 +15,20 @@ import (
 // a line connection: each event is turned into the line a telnet user would have seen, and each
 // line sent becomes one {"type":"line"} message. So registration and fan-out run unchanged.
 
-// dialWS connects to the WebSocket endpoint at the dialer's target, from the same spread of
-// source addresses as a TCP connection.
-func (d *dialer) dialWS(ctx context.Context) (*lineConn, error) {
+// dialWS connects to the WebSocket endpoint at target, from the same spread of source
+// addresses as a TCP connection.
+func (d *dialer) dialWS(ctx context.Context, target string) (*lineConn, error) {
 	var raw *net.TCPConn
 	client := &http.Client{Transport: &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			c, err := d.dial(ctx)
+			c, err := d.dialTo(ctx, target)
 			raw = c
 			return c, err
 		},
 	}}
 	ctx, cancel := context.WithTimeout(ctx, d.timeout)
 	defer cancel()
-	ws, _, err := websocket.Dial(ctx, "ws://"+d.target+"/ws", &websocket.DialOptions{HTTPClient: client})
+	ws, _, err := websocket.Dial(ctx, "ws://"+target+"/ws", &websocket.DialOptions{HTTPClient: client})
 	if err != nil {
 		return nil, err
 	}
