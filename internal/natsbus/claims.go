@@ -283,6 +283,15 @@ func (l *claims) refresh(dirtyOnly bool) {
 	var lost []uint64
 	for _, j := range jobs {
 		rev, err := l.rewrite(j.k, j.value)
+		written := time.Now()
+		if isWrongSequence(err) {
+			// A refresh whose acknowledgement was lost (it timed out under load) was kept all
+			// the same, and this node's revision is behind: the key is still ours if it names
+			// the holder, and then it was written at most a request's time ago.
+			if r, ok := l.stillOurs(j.k.key, j.holder); ok {
+				rev, err, written = r, nil, written.Add(-requestTimeout)
+			}
+		}
 		l.mu.Lock()
 		cl := l.held[j.holder]
 		var k *keyRev
@@ -291,7 +300,7 @@ func (l *claims) refresh(dirtyOnly bool) {
 		}
 		switch {
 		case err == nil && k != nil:
-			k.rev, k.ok = rev, time.Now()
+			k.rev, k.ok = rev, written
 		case err == nil: // released meanwhile: free it at its new revision
 			l.freeing = append(l.freeing, keyRev{key: j.k.key, rev: rev})
 			l.wakeLocked()
@@ -308,6 +317,18 @@ func (l *claims) refresh(dirtyOnly bool) {
 			(*f)(holder)
 		}
 	}
+}
+
+// stillOurs reads key and reports its revision if it names holder.
+func (l *claims) stillOurs(key string, holder uint64) (uint64, bool) {
+	ctx, cancel := context.WithTimeout(l.c.ctx, requestTimeout)
+	defer cancel()
+	e, err := l.c.kv.Get(ctx, key)
+	if err != nil {
+		return 0, false
+	}
+	p, err := parsePresence(e.Value())
+	return e.Revision(), err == nil && p.Member == holder
 }
 
 // rewrite writes value to k again with a new TTL, if its last sequence is still k.rev.
