@@ -69,28 +69,26 @@ func ghost(p Presence) *member {
 // inRoom reports whether m is in r, for a member of this node or another.
 func (m *member) inRoom(r *Room) bool {
 	if m.elsewhere != nil {
-		return slices.ContainsFunc(m.elsewhere.Rooms, func(name string) bool { return sameRoom(name, r) })
+		return slices.ContainsFunc(m.elsewhere.Rooms, func(room string) bool { return isRoom(room, r.name) })
 	}
 	return slices.Contains(m.rooms, r)
 }
 
-func sameRoom(name string, r *Room) bool {
-	n, err := ParseRoom(name)
-	return err == nil && n.SameAs(r.name)
+// isRoom reports whether room, a room's name as Presence lists it, is the room called n.
+func isRoom(room string, n Name) bool {
+	parsed, err := ParseRoom(room)
+	return err == nil && parsed.SameAs(n)
 }
 
 // elsewhereIn returns the members other nodes hold in the room called name (or in any room,
 // when name is ""), from what Names tell.
-func (h *Hub) elsewhereIn(name Name, any bool) []Presence {
+func (h *Hub) elsewhereIn(name Name, everyRoom bool) []Presence {
 	var out []Presence
 	for _, p := range h.claims.Online() {
 		if h.liveMember(p.Member) != nil {
 			continue
 		}
-		if any || slices.ContainsFunc(p.Rooms, func(room string) bool {
-			n, err := ParseRoom(room)
-			return err == nil && n.SameAs(name)
-		}) {
+		if everyRoom || slices.ContainsFunc(p.Rooms, func(room string) bool { return isRoom(room, name) }) {
 			out = append(out, p)
 		}
 	}

@@ -215,13 +215,16 @@ func (s *Session) Rooms() []RoomInfo {
 	}
 	defer h.mu.Unlock()
 	rooms := h.rooms.values()
-	out := make([]RoomInfo, 0, len(rooms))
-	index := make(map[string]int, len(rooms)) // by room key
-	keys := make([]string, 0, len(rooms))     // each room's Name.Key, to sort by
+	type listed struct {
+		RoomInfo
+		key string // the room's Name.Key, to sort by
+	}
+	out := make([]*listed, 0, len(rooms))
+	byKey := make(map[string]*listed, len(rooms))
 	for _, r := range rooms {
-		index[r.key()] = len(out)
-		out = append(out, RoomInfo{Name: r.name.Display, Members: len(r.list()), Topic: r.topic})
-		keys = append(keys, r.name.Key)
+		l := &listed{RoomInfo{Name: r.name.Display, Members: len(r.list()), Topic: r.topic}, r.name.Key}
+		byKey[r.key()] = l
+		out = append(out, l)
 	}
 	// The members other nodes hold, in these rooms and in rooms this node has nobody in.
 	for _, p := range h.elsewhereIn(Name{}, true) {
@@ -230,28 +233,23 @@ func (s *Session) Rooms() []RoomInfo {
 			if err != nil {
 				continue
 			}
-			i, ok := index[n.looks[0]]
+			l, ok := byKey[n.looks[0]]
 			if !ok {
-				i = len(out)
-				index[n.looks[0]] = i
-				out = append(out, RoomInfo{Name: n.Display})
-				keys = append(keys, n.Key)
+				l = &listed{RoomInfo{Name: n.Display}, n.Key}
+				byKey[n.looks[0]] = l
+				out = append(out, l)
 			}
-			out[i].Members++
+			l.Members++
 		}
 	}
-	order := make([]int, len(out))
-	for i := range order {
-		order[i] = i
-	}
-	slices.SortFunc(order, func(a, b int) int {
-		return cmp.Or(cmp.Compare(out[b].Members, out[a].Members), cmp.Compare(keys[a], keys[b]))
+	slices.SortFunc(out, func(a, b *listed) int {
+		return cmp.Or(cmp.Compare(b.Members, a.Members), cmp.Compare(a.key, b.key))
 	})
-	sorted := make([]RoomInfo, len(out))
-	for i, j := range order {
-		sorted[i] = out[j]
+	infos := make([]RoomInfo, len(out))
+	for i, l := range out {
+		infos[i] = l.RoomInfo
 	}
-	return sorted
+	return infos
 }
 
 func (s *Session) cmdWho(args string) error {
