@@ -86,10 +86,14 @@ func (s *Session) join(room string, done func(*Room, joined)) error {
 	how := joinedRoom
 	if !exists {
 		r = newRoom(n)
-		r.owner = s.member
 		r.recent = recent
 		h.addRoomLocked(r)
-		how = madeRoom
+		// A room new to this node may have members on other nodes: then it is theirs, and
+		// whoever comes to it here does not own it.
+		if len(h.elsewhereIn(n, false)) == 0 {
+			r.owner = s.member
+			how = madeRoom
+		}
 	}
 	h.joinLocked(s, r)
 	if done != nil {

@@ -492,7 +492,7 @@ func (s *Session) enter(n Name, acc *Account) bool {
 		s.notice("that name is banned, please choose other")
 		s.client.Deliver(s.hub.prompt)
 	case errors.Is(err, errOnAnotherNode):
-		s.noticef("%s is connected through another server of this chat: connect to that one to use it from here too, or /logout there", acc.Name)
+		s.noticef("%s is connected through another server of this chat: connect to that one to use it from here too, or /quit there", acc.Name)
 		s.client.Deliver(s.hub.prompt)
 	case errors.Is(err, errTooManyDevices):
 		s.noticef("%s is connected from %d devices already, the most allowed: /logout on one of them ends the others",

@@ -422,3 +422,31 @@ func TestAccountOnTwoNodes(t *testing.T) {
 		t.Error("alice entered on a second node")
 	}
 }
+
+// A room that has members on another node is theirs: whoever joins it on a second node does
+// not own it, and cannot kick its owner or set its topic.
+func TestRoomOfAnotherNodeIsNotOwned(t *testing.T) {
+	nodes := startNodes(t, natstest.StartCluster(t, 3), 2, 0)
+	alice, _ := chattest.Enter(t, nodes[0].hub, "127.0.0.2", "alice")
+	bob, bobGot := chattest.Enter(t, nodes[1].hub, "127.0.0.3", "bob")
+	if err := alice.Join("#fort"); err != nil {
+		t.Fatal(err)
+	}
+	chattest.WaitFor(t, "node b sees alice in #fort", func() bool {
+		who, err := bob.Who("#fort")
+		return err == nil && len(who.Members) == 1
+	})
+	bobGot.Take()
+	if err := bob.Handle([]byte("/join fort")); err != nil {
+		t.Fatal(err)
+	}
+	bobGot.Next(t, func(m *chat.Message) bool {
+		return m.Kind == chat.KindNotice && strings.HasPrefix(m.Text, "you joined #fort")
+	})
+	if err := bob.Kick("#fort", "alice", "mine"); err == nil || err.(*chat.Error).Code != chat.CodeNotAllowed {
+		t.Errorf("bob, on another node, kicked the room's owner: %v", err)
+	}
+	if err := bob.Topic("#fort", "owned"); err == nil {
+		t.Error("bob, on another node, set the topic of a room he does not own")
+	}
+}
