@@ -55,6 +55,12 @@ type Bus interface {
 	Unsubscribe(room string)
 }
 
+// roomPreparer is a Bus whose Subscribe waits on the network unless the room was prepared:
+// the hub prepares a room new to this node with no lock held, then subscribes under it.
+type roomPreparer interface {
+	Prepare(room string) error
+}
+
 // NewLocalBus returns the in-process Bus, which calls deliver for each event: what a single
 // node uses (Config.NewBus nil), and what another Bus may be compared with in tests.
 func NewLocalBus(deliver func(Event)) Bus { return newLocalBus(deliver) }

@@ -55,22 +55,38 @@ func (s *Session) join(room string, done func(*Room, joined)) error {
 	}
 	r, exists := h.rooms.find(n)
 	var recent []Record
-	if !exists && h.keepsReplay() {
+	prep, prepares := h.bus.(roomPreparer)
+	if !exists && (prepares || h.keepsReplay()) {
 		if err := s.mayJoinLocked(); err != nil {
 			h.mu.Unlock()
 			return err
 		}
-		// A room made again replays what was said in it before: read outside the lock.
-		h.startLoadLocked(n.looks[0])
+		// What a room new to this node needs is waited for outside the lock: the bus's
+		// subscription to it (JetStream requests, on a cluster) and, for a room made again, what
+		// was said in it before.
+		if h.keepsReplay() {
+			h.startLoadLocked(n.looks[0])
+		}
 		h.mu.Unlock()
+		var prepared error
+		if prepares {
+			prepared = prep.Prepare(n.looks[0])
+		}
 		read := h.loadRecent(n)
 		h.mu.Lock()
-		recent = h.endLoadLocked(n.looks[0], read)
+		if h.keepsReplay() {
+			recent = h.endLoadLocked(n.looks[0], read)
+		}
 		if s.gone {
 			h.mu.Unlock()
 			return nil
 		}
 		r, exists = h.rooms.find(n) // someone may have made it meanwhile
+		if !exists && prepared != nil {
+			h.mu.Unlock()
+			h.log.Warn("bus: cannot subscribe to a room", "err", prepared)
+			return fail(CodeUnavailable, "%s cannot be reached just now: try again in a moment", n.Display)
+		}
 	}
 	defer h.mu.Unlock()
 	if exists && slices.Contains(s.rooms, r) {

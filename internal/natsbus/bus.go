@@ -45,6 +45,11 @@ type consumer struct {
 	gen     int                      // which making of it cc is; guarded by bus.mu
 	stopped bool                     // guarded by bus.mu
 
+	// A room's consumer made by Prepare is unclaimed until Subscribe takes it; one left
+	// unclaimed (the join that prepared it failed, or lost a race) is stopped by sweep.
+	claimed  bool      // guarded by bus.mu
+	prepared time.Time // guarded by bus.mu
+
 	mu   sync.Mutex // held while an event is delivered: an old consumer's last callback may overlap a new one's first
 	last uint64     // the stream sequence of the last event delivered
 	lag  int64      // what its last message said was pending
@@ -138,15 +143,19 @@ func (b *bus) open(ctx context.Context, s *consumer, from uint64, gen int) (jets
 		}))
 }
 
-// renew makes consumers again, from the event after the last one they delivered, until the
-// cluster closes.
+// renew makes consumers again, from the event after the last one they delivered, and
+// sweeps unclaimed ones, until the cluster closes.
 func (b *bus) renew() {
+	tick := time.NewTicker(preparedFor / 2)
+	defer tick.Stop()
 	for {
 		select {
 		case <-b.c.ctx.Done():
 			return
 		case s := <-b.renewals:
 			b.reopen(s)
+		case now := <-tick.C:
+			b.sweep(now)
 		}
 	}
 }
@@ -255,12 +264,14 @@ func (b *bus) Publish(ev chat.Event) error {
 	return nil
 }
 
-// Subscribe starts reading room's events; it returns once the node will receive every event
-// published from then on.
-func (b *bus) Subscribe(room string) error {
+// Prepare makes the consumer of room's events ahead of Subscribe, with no lock of the hub's
+// held: making one is two JetStream requests, which must not stall every member of this node
+// while the hub's lock waits on them (chat calls it before a join that makes a room).
+func (b *bus) Prepare(room string) error {
 	b.mu.Lock()
-	defer b.mu.Unlock()
-	if _, ok := b.subs[room]; ok {
+	_, ok := b.subs[room]
+	b.mu.Unlock()
+	if ok {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(b.c.ctx, requestTimeout)
@@ -269,8 +280,51 @@ func (b *bus) Subscribe(room string) error {
 	if err != nil {
 		return fmt.Errorf("cluster: reading a room: %w", err)
 	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if _, ok := b.subs[room]; ok || b.c.ctx.Err() != nil {
+		b.stopLocked(s) // another join made it meanwhile, or the bus stopped
+		return nil
+	}
+	s.prepared = time.Now()
 	b.subs[room] = s
 	return nil
+}
+
+// Subscribe starts reading room's events; it returns once the node will receive every event
+// published from then on. After Prepare it only takes the prepared consumer; without one
+// (a join that raced with the room's end) it makes it, waiting on JetStream.
+func (b *bus) Subscribe(room string) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if s, ok := b.subs[room]; ok {
+		s.claimed = true
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(b.c.ctx, requestTimeout)
+	defer cancel()
+	s, err := b.consume(ctx, []string{roomSubject(room)})
+	if err != nil {
+		return fmt.Errorf("cluster: reading a room: %w", err)
+	}
+	s.claimed = true
+	b.subs[room] = s
+	return nil
+}
+
+// preparedFor is how long a prepared consumer waits for its Subscribe before sweep stops it.
+const preparedFor = 30 * time.Second
+
+// sweep stops the consumers Prepare made that no Subscribe took in time.
+func (b *bus) sweep(now time.Time) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for room, s := range b.subs {
+		if !s.claimed && now.Sub(s.prepared) > preparedFor {
+			b.stopLocked(s)
+			delete(b.subs, room)
+		}
+	}
 }
 
 // Unsubscribe stops reading room's events.

@@ -2,6 +2,7 @@ package natsbus_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -448,5 +449,20 @@ func TestRoomOfAnotherNodeIsNotOwned(t *testing.T) {
 	}
 	if err := bob.Topic("#fort", "owned"); err == nil {
 		t.Error("bob, on another node, set the topic of a room he does not own")
+	}
+}
+
+// Making a room is waiting on JetStream (a consumer for its events): without NATS, the join
+// says so and fails, rather than making a room whose events this node would never receive.
+// (The wait is made with no lock of the hub's held, so it holds up nobody else on the node;
+// a test cannot tell a wait that has not begun from one that does not block.)
+func TestRoomMadeWithoutNATS(t *testing.T) {
+	c := natstest.StartOne(t)
+	nodes := startNodes(t, c, 1, 0)
+	alice, _ := chattest.Enter(t, nodes[0].hub, "127.0.0.2", "alice")
+	c.Stop(0)
+	var e *chat.Error
+	if err := alice.Join("#new"); !errors.As(err, &e) || e.Code != chat.CodeUnavailable {
+		t.Errorf("alice's join of a new room without NATS: %v, want it refused as unavailable", err)
 	}
 }
