@@ -41,9 +41,12 @@ type consumer struct {
 	subjects []string
 	start    uint64 // the stream sequence it started at
 
-	cc      jetstream.ConsumeContext // guarded by bus.mu
-	gen     int                      // which making of it cc is; guarded by bus.mu
-	stopped bool                     // guarded by bus.mu
+	cc jetstream.ConsumeContext // guarded by bus.mu
+	// Which making of it cc is, and whether it is stopped for good: changed under bus.mu, read
+	// without it by nats.go's error callback, which runs holding the ordered consumer's own
+	// lock while cc.Stop (called under bus.mu) waits for that lock.
+	gen     atomic.Int64
+	stopped atomic.Bool
 
 	// A room's consumer made by Prepare is unclaimed until Subscribe takes it; one left
 	// unclaimed (the join that prepared it failed, or lost a race) is stopped by sweep.
@@ -82,7 +85,7 @@ func (b *bus) stop() {
 }
 
 func (b *bus) stopLocked(s *consumer) {
-	s.stopped = true
+	s.stopped.Store(true)
 	s.cc.Stop()
 	s.mu.Lock()
 	b.c.lag.Add(-s.lag)
@@ -111,7 +114,7 @@ func (b *bus) consume(ctx context.Context, subjects []string) (*consumer, error)
 // it refills gaps and follows reconnects itself, and its callback runs on one goroutine, in
 // order. Whatever stops it for good (its server gone, the stream without a leader for a
 // while) has the bus make it again (renew).
-func (b *bus) open(ctx context.Context, s *consumer, from uint64, gen int) (jetstream.ConsumeContext, error) {
+func (b *bus) open(ctx context.Context, s *consumer, from uint64, gen int64) (jetstream.ConsumeContext, error) {
 	cons, err := b.c.js.OrderedConsumer(ctx, natsnode.EventsStream, jetstream.OrderedConsumerConfig{
 		FilterSubjects:   s.subjects,
 		DeliverPolicy:    jetstream.DeliverByStartSequencePolicy,
@@ -130,10 +133,7 @@ func (b *bus) open(ctx context.Context, s *consumer, from uint64, gen int) (jets
 			if errors.Is(err, jetstream.ErrNoHeartbeat) || errors.Is(err, jetstream.ErrServerShutdown) ||
 				errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrConsumerNotFound) ||
 				errors.Is(err, nats.ErrNoResponders) || errors.Is(err, context.DeadlineExceeded) {
-				b.mu.Lock()
-				current := s.gen == gen && !s.stopped
-				b.mu.Unlock()
-				if current {
+				if s.gen.Load() == gen && !s.stopped.Load() {
 					select {
 					case b.renewals <- s:
 					default: // a renewal is on its way
@@ -162,24 +162,27 @@ func (b *bus) renew() {
 
 func (b *bus) reopen(s *consumer) {
 	b.mu.Lock()
-	if s.stopped {
+	if s.stopped.Load() {
 		b.mu.Unlock()
 		return
 	}
-	s.gen++
-	gen := s.gen
+	gen := s.gen.Add(1)
 	s.cc.Stop()
 	b.mu.Unlock()
 	s.mu.Lock()
 	from := max(s.last+1, s.start)
 	s.mu.Unlock()
+	b.c.renewals.Add(1)
 	for {
+		if s.stopped.Load() {
+			return
+		}
 		ctx, cancel := context.WithTimeout(b.c.ctx, requestTimeout)
 		cc, err := b.open(ctx, s, from, gen)
 		cancel()
 		if err == nil {
 			b.mu.Lock()
-			if s.stopped || s.gen != gen {
+			if s.stopped.Load() || s.gen.Load() != gen {
 				cc.Stop()
 			} else {
 				s.cc = cc

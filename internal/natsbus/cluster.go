@@ -64,6 +64,7 @@ type Cluster struct {
 
 	published   atomic.Uint64  // events published, for their ids
 	publishFail atomic.Uint64  // events JetStream never kept, retries spent
+	renewals    atomic.Uint64  // consumers made again after nats.go gave up on them
 	retries     chan *nats.Msg // events to publish again
 	lag         atomic.Int64   // events in the stream not yet read by this node's consumers
 
@@ -145,6 +146,10 @@ func (c *Cluster) Lag() uint64 { return uint64(max(c.lag.Load(), 0)) }
 
 // PublishFailures is how many events JetStream never kept, having been published again.
 func (c *Cluster) PublishFailures() uint64 { return c.publishFail.Load() }
+
+// ConsumerRenewals is how many times a consumer of events was made again (its NATS server
+// lost, its stream without a leader).
+func (c *Cluster) ConsumerRenewals() uint64 { return c.renewals.Load() }
 
 // Close stops this node's consumers and watcher, and frees the names it holds.
 func (c *Cluster) Close() {

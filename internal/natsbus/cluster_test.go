@@ -466,3 +466,36 @@ func TestRoomMadeWithoutNATS(t *testing.T) {
 		t.Errorf("alice's join of a new room without NATS: %v, want it refused as unavailable", err)
 	}
 }
+
+// A node whose NATS cluster lost its majority keeps trying to make its consumers again;
+// closing it then returns. (Found in a node's goroutine dump after a 10,000-user bench: nats.go
+// calls the bus's error callback holding the ordered consumer's lock, and the bus stopped a
+// consumer holding its own lock, which the callback took: the two waited on each other for
+// ever, the node's bus was stuck, and a node told to stop never did. This test takes the same
+// paths; it does not make the two meet at the same instant every run.)
+func TestCloseWithoutQuorum(t *testing.T) {
+	c := natstest.StartCluster(t, 3)
+	nodes := startNodes(t, c, 1, 0) // on server 0
+	alice, _ := chattest.Enter(t, nodes[0].hub, "127.0.0.2", "alice")
+	for i := range 9 { // ten consumers (the lobby's and nine rooms'), and the node's own
+		if err := alice.Join(fmt.Sprint("#r", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.Stop(1)
+	c.Stop(2)
+	chattest.WaitWithin(t, 2*time.Minute, "a consumer made again", func() bool {
+		return nodes[0].cluster.ConsumerRenewals() >= 1
+	})
+	closed := make(chan struct{})
+	go func() {
+		nodes[0].cluster.Close()
+		close(closed)
+	}()
+	select {
+	case <-closed:
+		nodes[0].closed = true
+	case <-time.After(time.Minute):
+		t.Fatal("the cluster did not close within a minute without a NATS majority")
+	}
+}
