@@ -155,6 +155,8 @@ func (h *Hub) applyLocked(o *Order) {
 		if r := h.liveRoom(o.Room); r != nil {
 			if rec, ok := h.records.Lookup(o.Room); ok {
 				h.adoptRecordLocked(r, rec)
+			} else {
+				h.recordGoneLocked(r)
 			}
 		}
 	case OrderNameLost:

@@ -29,6 +29,9 @@ type Rooms interface {
 	// the record if its revision is still rev. Neither blocks: the change is queued.
 	Pass(key string, from uint64, to uint64, toName string)
 	Forget(key string, rev uint64)
+	// Remake queues writing rec as the room's record if it has none: a node whose members are
+	// in a room whose record another node deleted (it saw nobody there) makes it again.
+	Remake(key string, rec RoomRecord)
 	// Lookup returns the newest record this node has heard of, from memory: under Hub.mu.
 	Lookup(key string) (RoomRecord, bool)
 }
@@ -70,7 +73,9 @@ func (h *Hub) claimRoom(n Name, m *member) (RoomRecord, error) {
 }
 
 // roomStale reports whether rec is what is left of a room that emptied: nobody is in it on
-// another node, and its owner is gone (or has been out of it for longer than recordGrace).
+// another node, and its owner is gone, or is this node's (so out of the room, being made
+// here), or the record is older than recordGrace (an owner on another node out of the room
+// would have passed it on leaving; a younger record's owner may not show in the room yet).
 // Called with no lock held: it reads only Names and what is atomic.
 func (h *Hub) roomStale(n Name, rec RoomRecord) bool {
 	if len(h.elsewhereIn(n, false)) > 0 {
@@ -79,11 +84,26 @@ func (h *Hub) roomStale(n Name, rec RoomRecord) bool {
 	if rec.Owner == 0 {
 		return true
 	}
-	ownerOnline := slices.ContainsFunc(h.claims.Online(), func(p Presence) bool { return p.Member == rec.Owner })
 	if h.liveMember(rec.Owner) != nil {
-		ownerOnline = true // a member of this node, not in the room: it is made here
+		return true // a member of this node, so not in the room, which is being made here
 	}
+	ownerOnline := slices.ContainsFunc(h.claims.Online(), func(p Presence) bool { return p.Member == rec.Owner })
 	return !ownerOnline || h.now().Sub(rec.Time) > recordGrace
+}
+
+// recordGoneLocked is what a node whose members are in r does when r's record was deleted by
+// a node that saw nobody else in it: it keeps the room's owner if it is here, else gives the
+// room to its member there longest, and makes the record again.
+func (h *Hub) recordGoneLocked(r *Room) {
+	members := r.list()
+	if r == h.lobby || len(members) == 0 {
+		return
+	}
+	if r.owner == nil {
+		r.owner, r.ownerID = members[0], members[0].id
+		h.tellMember(r.owner, "you now own "+r.name.Display)
+	}
+	h.records.Remake(r.key(), RoomRecord{Name: r.name.Display, Owner: r.ownerID, OwnerName: r.owner.name.Display, Topic: r.topic})
 }
 
 // adoptRecordLocked makes r what rec says, when rec is newer than what r has: its topic, and

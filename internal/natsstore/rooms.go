@@ -60,13 +60,14 @@ type roomValue struct {
 	Topic     string `json:"topic,omitempty"`
 }
 
-// roomOp is a queued change: a Pass (forget false) or a Forget.
+// roomOp is a queued change: a Pass, a Forget or a Remake.
 type roomOp struct {
 	key      string
 	forget   bool
 	rev      uint64 // Forget: the revision to delete
 	from, to uint64 // Pass
 	toName   string
+	remake   *chat.RoomRecord // Remake: written if the key has no record
 }
 
 // Bounds of the rooms' writer.
@@ -308,6 +309,11 @@ func (rs *RoomStore) Forget(room string, rev uint64) {
 	rs.enqueue(roomOp{key: roomKey(room), forget: true, rev: rev})
 }
 
+// Remake implements chat.Rooms.
+func (rs *RoomStore) Remake(room string, rec chat.RoomRecord) {
+	rs.enqueue(roomOp{key: roomKey(room), remake: &rec})
+}
+
 func (rs *RoomStore) enqueue(op roomOp) {
 	rs.mu.Lock()
 	if len(rs.queue) >= maxRoomQueue {
@@ -366,7 +372,13 @@ func (rs *RoomStore) apply(op roomOp) error {
 	ctx, cancel := context.WithTimeout(rs.ctx, requestTimeout)
 	defer cancel()
 	rec, rev, ok, err := rs.current(ctx, op.key)
-	if err != nil || !ok {
+	if op.remake != nil && err == nil && !ok {
+		if _, err := rs.b.write(ctx, op.key, encodeRoom(*op.remake), rev, 0); err != nil && !errors.Is(err, errChanged) {
+			return err
+		}
+		return nil // or someone made it meanwhile: the watcher tells
+	}
+	if err != nil || !ok || op.remake != nil {
 		return err
 	}
 	if op.forget {

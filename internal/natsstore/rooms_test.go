@@ -23,6 +23,13 @@ import (
 // topics in a RoomStore.
 func startHub(t *testing.T, c *natstest.Cluster, i int, name string) *chat.Hub {
 	t.Helper()
+	hub, _ := startHubStore(t, c, i, name)
+	return hub
+}
+
+// startHubStore is startHub, returning the node's Store too.
+func startHubStore(t *testing.T, c *natstest.Cluster, i int, name string) (*chat.Hub, *natsstore.Store) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), natstest.Timeout)
 	defer cancel()
 	log := slog.New(slog.DiscardHandler)
@@ -61,7 +68,7 @@ func startHub(t *testing.T, c *natstest.Cluster, i int, name string) *chat.Hub {
 			t.Error(err)
 		}
 	})
-	return hub
+	return hub, store
 }
 
 // owners returns the members /who marks as owners of room, as s's node sees them.
@@ -163,10 +170,12 @@ func TestTopicReachesANodeJoiningLater(t *testing.T) {
 	}
 
 	// Both leave: the room is gone everywhere. Made again on node b, it is bob's, with no topic.
-	for _, s := range []*chat.Session{alice, bob} {
-		if err := s.Part("#plans", ""); err != nil {
-			t.Fatal(err)
-		}
+	if err := alice.Part("#plans", ""); err != nil {
+		t.Fatal(err)
+	}
+	bobGot.Next(t, func(m *chat.Message) bool { return m.Kind == chat.KindNotice && m.Text == "you now own #plans" })
+	if err := bob.Part("#plans", ""); err != nil {
+		t.Fatal(err)
 	}
 	chattest.WaitFor(t, "node b sees nobody in #plans", func() bool {
 		_, err := bob.Who("#plans")
@@ -214,7 +223,8 @@ func TestOwnerLeavingPassesTheRoom(t *testing.T) {
 // node started after the unmute does not mute it again.
 func TestAccountMuteAcrossNodes(t *testing.T) {
 	c := natstest.StartCluster(t, 3)
-	a, b := startHub(t, c, 0, "a"), startHub(t, c, 1, "b")
+	a, store := startHubStore(t, c, 0, "a")
+	b := startHub(t, c, 1, "b")
 	const pw = "carol's good password"
 	carol, carolGot := chattest.Enter(t, b, "127.0.0.4", "carol")
 	for _, line := range []string{"/register", pw, pw} {
@@ -227,12 +237,19 @@ func TestAccountMuteAcrossNodes(t *testing.T) {
 	if err := op.Oper("operators"); err != nil {
 		t.Fatal(err)
 	}
-	chattest.WaitFor(t, "node a sees carol", func() bool { _, err := op.Whois("carol"); return err == nil })
+	chattest.WaitFor(t, "node a sees carol's account", func() bool {
+		f, err := op.Whois("carol")
+		return err == nil && f.Account == "carol"
+	})
 	if err := op.Mute("carol", time.Hour); err != nil {
 		t.Fatal(err)
 	}
 	carolGot.Next(t, func(m *chat.Message) bool { return strings.Contains(m.Text, "muted you") })
 	carol.Close()
+	chattest.WaitFor(t, "the mute kept", func() bool {
+		mutes, err := store.Mutes(t.Context())
+		return err == nil && !mutes["carol"].IsZero()
+	})
 
 	// A node started after the mute: carol logs in through it, still muted.
 	later := startHub(t, c, 2, "c")
@@ -265,6 +282,10 @@ func TestAccountMuteAcrossNodes(t *testing.T) {
 	}
 	chattest.WaitFor(t, "carol unmuted on node c", func() bool { return again.Say("", "free") == nil })
 	again.Close()
+	chattest.WaitFor(t, "the mute lifted", func() bool {
+		mutes, err := store.Mutes(t.Context())
+		return err == nil && mutes["carol"].IsZero()
+	})
 
 	// A node started after the unmute does not know of the mute.
 	last := startHub(t, c, 0, "d")
