@@ -309,3 +309,23 @@ func TestAccountMuteAcrossNodes(t *testing.T) {
 		t.Errorf("carol, unmuted, is muted on a node started later: %v", err)
 	}
 }
+
+// TestLobbyTopicOnANodeStartedLater: the lobby's topic, set by an operator on node a, is the
+// lobby's topic on a node started after it was set.
+func TestLobbyTopicOnANodeStartedLater(t *testing.T) {
+	c := natstest.StartCluster(t, 3)
+	a := startHub(t, c, 0, "a")
+	op, opGot := chattest.Enter(t, a, "127.0.0.2", "op")
+	if err := op.Oper("operators"); err != nil {
+		t.Fatal(err)
+	}
+	if err := op.Topic("", "welcome all"); err != nil {
+		t.Fatal(err)
+	}
+	opGot.Next(t, func(m *chat.Message) bool { return m.Kind == chat.KindTopic && m.Text == "welcome all" })
+	later := startHub(t, c, 1, "b")
+	dan, _ := chattest.Enter(t, later, "127.0.0.3", "dan")
+	if topic, err := dan.RoomTopic(""); err != nil || topic != "welcome all" {
+		t.Errorf("the lobby's topic on a node started later: %q, %v", topic, err)
+	}
+}
