@@ -224,7 +224,7 @@ func NewHub(cfg Config, log *slog.Logger) *Hub {
 	if cfg.NewRooms != nil {
 		h.records = cfg.NewRooms(h.roomChanged)
 		if rec, ok := h.records.Lookup(h.lobby.key()); ok {
-			h.mu.Lock() // the store's watcher may already have orders running
+			h.mu.Lock()                       // the store's watcher may already have orders running
 			h.adoptRecordLocked(h.lobby, rec) // its topic, set before this node started
 			h.mu.Unlock()
 		}
