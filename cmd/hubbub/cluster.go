@@ -273,7 +273,15 @@ func (m *Main) joinCluster(cfg *chat.Config) error {
 		return fmt.Errorf("cluster: %w", err)
 	}
 	m.shared = st
-	cfg.Bans, cfg.Accounts = st, nil
+	cfg.Bans, cfg.Mutes, cfg.Accounts = st, st, nil
+	// Rooms' owners and topics are the cluster's too.
+	rs, err := natsstore.OpenRooms(ctx, m.js, m.log)
+	if err != nil {
+		m.leaveCluster()
+		return fmt.Errorf("cluster: %w", err)
+	}
+	m.roomRecords = rs
+	cfg.NewRooms = rs.Bind
 	if m.cfg.Accounts != "off" {
 		cfg.Accounts = st
 	}
@@ -293,6 +301,10 @@ func (m *Main) leaveCluster() {
 	if m.cluster != nil {
 		m.cluster.Close()
 		m.cluster = nil
+	}
+	if m.roomRecords != nil {
+		m.roomRecords.Close()
+		m.roomRecords = nil
 	}
 	if m.shared != nil {
 		if err := m.shared.Close(); err != nil {

@@ -120,6 +120,8 @@ type Main struct {
 	shared       *natsstore.Store // accounts, web logins and bans in a cluster; nil for a node alone
 	abort        chan struct{}    // closed to give up a start that waits for NATS; nil: never
 
+	roomRecords *natsstore.RoomStore // rooms' owners and topics in a cluster; nil for a node alone
+
 	doors    []openDoor // set by Run, read-only after it
 	serving  sync.WaitGroup
 	errs     chan error  // a Serve that failed

@@ -103,8 +103,8 @@ func liveMessage(r Record) *Message {
 	return &Message{Kind: r.Kind, Room: r.RoomName, From: r.From, To: r.To, Text: r.Text, ID: r.ID, Time: r.Time}
 }
 
-// Restore loads from history what the chat needs at start: the bans, and the lobby's last
-// lines. It returns an error when history cannot be read. Nothing is read from the database
+// Restore loads from history what the chat needs at start: the bans, the mutes of accounts
+// (Config.Mutes), and the lobby's last lines. It returns an error when history cannot be read. Nothing is read from the database
 // under the hub's lock: lines said in the lobby meanwhile are merged with what was read.
 func (h *Hub) Restore(ctx context.Context) error {
 	var bans []Ban
@@ -114,9 +114,23 @@ func (h *Hub) Restore(ctx context.Context) error {
 			return err
 		}
 	}
+	var mutes map[string]time.Time
+	if h.cfg.Mutes != nil {
+		var err error
+		if mutes, err = h.cfg.Mutes.Mutes(ctx); err != nil {
+			return err
+		}
+	}
 	recent := h.loadRecent(h.lobby.name)
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	for account, until := range mutes {
+		if until.After(h.now()) {
+			if _, known := h.accountMutes[account]; !known { // an order since is newer
+				h.muteAccountLocked(account, until)
+			}
+		}
+	}
 	for _, b := range bans {
 		if b.Name == "" {
 			h.bans.addAddrLocked(b.Address, b.Until)

@@ -102,6 +102,11 @@ type Config struct {
 	// yet (a node of a cluster catching up after being down); /history and /search say so
 	// while it is not 0. nil: never behind.
 	HistoryBehind func() uint64
+	// NewRooms makes the cluster's record of rooms' owners and topics, given the function to
+	// call when a room's record changed; nil: rooms are this node's alone (a single node).
+	NewRooms func(changed func(room string)) Rooms
+	// Mutes keeps the mutes of accounts across restarts, for every node; nil: in memory.
+	Mutes MuteList
 }
 
 // DefaultAnswerBytes is Config.AnswerBytes by default: a quarter of the line transport's
@@ -143,6 +148,8 @@ type Hub struct {
 
 	bus    Bus
 	claims Names // who holds which name, on every node
+	// records is the cluster's record of rooms' owners and topics; nil on a single node.
+	records Rooms
 	// presenceShared: claims keeps what members look like for other nodes (Names.Update); a
 	// single node's does not, and is spared making it at every join.
 	presenceShared bool
@@ -214,6 +221,14 @@ func NewHub(cfg Config, log *slog.Logger) *Hub {
 	// numbers of their own: 62 random bits leave room to count up without two nodes meeting.
 	h.nextID.Store(randomUint64() >> 2)
 	h.addRoomLocked(h.lobby)
+	if cfg.NewRooms != nil {
+		h.records = cfg.NewRooms(h.roomChanged)
+		if rec, ok := h.records.Lookup(h.lobby.key()); ok {
+			h.mu.Lock()                       // the store's watcher may already have orders running
+			h.adoptRecordLocked(h.lobby, rec) // its topic, set before this node started
+			h.mu.Unlock()
+		}
+	}
 	return h
 }
 
@@ -555,6 +570,10 @@ func (h *Hub) removeRoomLocked(r *Room) {
 // roomLeftLocked tidies up after s left r: an empty room goes away, and a room whose owner
 // left passes to the member who has been there longest.
 func (h *Hub) roomLeftLocked(r *Room, s *member) {
+	if h.records != nil {
+		h.passRoomLocked(r, s)
+		return
+	}
 	members := r.list()
 	if len(members) == 0 && r != h.lobby {
 		h.removeRoomLocked(r)

@@ -169,6 +169,9 @@ func (s *Session) mute(name string, d time.Duration) (string, error) {
 	o := &Order{Kind: OrderMute, Member: who.id, By: s.name.Display, For: d, Account: who.account, Until: h.now().Add(d)}
 	if o.Account != "" {
 		h.muteAccountLocked(o.Account, o.Until) // here at once; the order tells every node
+		if h.cfg.Mutes != nil {
+			h.cfg.Mutes.SaveMute(o.Account, o.Until) // and nodes started later
+		}
 	}
 	h.publishOrderLocked(s, 0, o)
 	h.log.Info("mute", "by", s.name.Display, "name", who.name.Display, "for", d)
@@ -206,6 +209,9 @@ func (s *Session) unmute(name string) (string, error) {
 		return "", err
 	}
 	delete(h.accountMutes, who.account)
+	if h.cfg.Mutes != nil && who.account != "" {
+		h.cfg.Mutes.DeleteMute(who.account)
+	}
 	h.publishOrderLocked(s, 0, &Order{Kind: OrderUnmute, Member: who.id, By: s.name.Display, Account: who.account})
 	return who.name.Display, nil
 }

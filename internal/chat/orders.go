@@ -48,6 +48,8 @@ const (
 	// orderTopicSeen never travels: it is how deliver has this node keep a topic another node
 	// set (Reason), under Hub.mu.
 	orderTopicSeen OrderKind = 255
+	// orderRoomSeen never travels either: the cluster's record of the room Room changed.
+	orderRoomSeen OrderKind = 254
 )
 
 // orders runs the Orders the bus delivers, one at a time and in the order they came, under
@@ -148,6 +150,14 @@ func (h *Hub) applyLocked(o *Order) {
 	case orderTopicSeen:
 		if r := h.liveRoom(o.Room); r != nil {
 			r.topic = o.Reason
+		}
+	case orderRoomSeen:
+		if r := h.liveRoom(o.Room); r != nil {
+			if rec, ok := h.records.Lookup(o.Room); ok {
+				h.adoptRecordLocked(r, rec)
+			} else {
+				h.recordGoneLocked(r)
+			}
 		}
 	case OrderNameLost:
 		if who != nil {

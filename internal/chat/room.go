@@ -6,6 +6,11 @@ type Room struct {
 	name  Name
 	topic string  // guarded by hub.mu
 	owner *member // who may set the topic and kick; nil for the lobby; guarded by hub.mu
+	// ownerID is the owner's member number, which in a cluster may be another node's member
+	// (owner is then nil), and rev the revision of the cluster's record r was last made from
+	// (see Rooms); both 0 on a single node. Guarded by hub.mu.
+	ownerID uint64
+	rev     uint64
 
 	// recent is the room's last lines (at most Config.Replay), replayed to whoever joins;
 	// guarded by hub.mu. Kept only with history, since their IDs come from it.

@@ -56,25 +56,35 @@ func (s *Session) join(room string, done func(*Room, joined)) error {
 	r, exists := h.rooms.find(n)
 	var recent []Record
 	prep, prepares := h.bus.(roomPreparer)
-	if !exists && (prepares || h.keepsReplay()) {
+	var rec RoomRecord // the cluster's record of the room, when there is a cluster
+	if !exists && (prepares || h.keepsReplay() || h.records != nil) {
 		if err := s.mayJoinLocked(); err != nil {
 			h.mu.Unlock()
 			return err
 		}
 		// What a room new to this node needs is waited for outside the lock: the bus's
-		// subscription to it (JetStream requests, on a cluster) and, for a room made again, what
-		// was said in it before.
-		if h.keepsReplay() {
+		// subscription to it (JetStream requests, on a cluster), what was said in it before (a
+		// room made again replays it), and the cluster's record of its owner and topic.
+		replay := h.keepsReplay()
+		if replay {
 			h.startLoadLocked(n.looks[0])
 		}
+		m := s.member
 		h.mu.Unlock()
 		var prepared error
 		if prepares {
 			prepared = prep.Prepare(n.looks[0])
 		}
-		read := h.loadRecent(n)
+		var read []Record
+		if replay {
+			read = h.loadRecent(n)
+		}
+		var claimErr error
+		if h.records != nil && prepared == nil {
+			rec, claimErr = h.claimRoom(n, m)
+		}
 		h.mu.Lock()
-		if h.keepsReplay() {
+		if replay {
 			recent = h.endLoadLocked(n.looks[0], read)
 		}
 		if s.gone {
@@ -82,10 +92,15 @@ func (s *Session) join(room string, done func(*Room, joined)) error {
 			return nil
 		}
 		r, exists = h.rooms.find(n) // someone may have made it meanwhile
-		if !exists && prepared != nil {
+		if prepared != nil && !exists {
 			h.mu.Unlock()
 			h.log.Warn("bus: cannot subscribe to a room", "err", prepared)
 			return fail(CodeUnavailable, "%s cannot be reached just now: try again in a moment", n.Display)
+		}
+		if claimErr != nil && !exists {
+			h.mu.Unlock()
+			h.log.Error("rooms: a room's record could not be read or made", "room", n.Display, "err", claimErr)
+			return fail(CodeUnavailable, "%s cannot be joined just now: try again in a moment", n.Display)
 		}
 	}
 	defer h.mu.Unlock()
@@ -100,7 +115,20 @@ func (s *Session) join(room string, done func(*Room, joined)) error {
 		return err
 	}
 	how := joinedRoom
-	if !exists {
+	switch {
+	case !exists && h.records != nil:
+		// The cluster's record says who owns it: s's member when it made the record.
+		r = newRoom(n)
+		r.recent = recent
+		h.addRoomLocked(r)
+		r.topic, r.ownerID, r.rev = rec.Topic, rec.Owner, rec.Rev
+		if newer, ok := h.records.Lookup(r.key()); ok {
+			h.adoptRecordLocked(r, newer) // changed since it was read, and told before r was here
+		}
+		if r.ownerID == s.member.id {
+			how = madeRoom
+		}
+	case !exists:
 		r = newRoom(n)
 		r.recent = recent
 		h.addRoomLocked(r)
@@ -112,6 +140,9 @@ func (s *Session) join(room string, done func(*Room, joined)) error {
 		}
 	}
 	h.joinLocked(s, r)
+	if h.records != nil {
+		r.setOwnerLocked(s.member)
+	}
 	if done != nil {
 		done(r, how)
 	}
@@ -323,7 +354,8 @@ func (s *Session) Who(room string) (RoomMembers, error) {
 		out.Members = append(out.Members, MemberInfo{Name: who.name.Display, Owner: who == r.owner, Operator: who.oper, Away: who.away})
 	}
 	for _, p := range h.elsewhereIn(r.name, false) {
-		out.Members = append(out.Members, MemberInfo{Name: p.Name, Operator: p.Operator, Away: p.Away})
+		out.Members = append(out.Members, MemberInfo{Name: p.Name, Owner: r.ownerID != 0 && p.Member == r.ownerID,
+			Operator: p.Operator, Away: p.Away})
 	}
 	return out, nil
 }
@@ -385,9 +417,20 @@ func (s *Session) Topic(room, text string) error {
 		return nil
 	}
 	r, err := s.mayTopicLocked(room)
+	var kept RoomRecord
+	if err == nil && h.records != nil {
+		kept = RoomRecord{Name: r.name.Display, Owner: r.ownerID, Topic: text}
+	}
 	h.mu.Unlock()
 	if err != nil {
 		return err
+	}
+	if h.records != nil {
+		// Kept in the cluster's record first, for the nodes whose first member joins later.
+		if err := h.records.SetTopic(r.key(), kept); err != nil {
+			h.log.Error("rooms: a topic could not be kept", "room", r.name.Display, "err", err)
+			return fail(CodeUnavailable, "the topic could not be kept just now: try again in a moment")
+		}
 	}
 	setTopic := func(rec Record) {
 		r.topic = rec.Text

@@ -25,8 +25,9 @@ import (
 var _ chat.BanList = (*Store)(nil)
 
 type banOp struct {
-	ban chat.Ban
-	del bool
+	ban  chat.Ban
+	del  bool
+	mute *muteOp // a change to a mute instead (mutes.go), written by the same writer
 }
 
 // banValue is what a ban's key holds.
@@ -118,6 +119,9 @@ func (s *Store) applyWithRetries(op banOp) {
 
 // applyBan writes one change.
 func (s *Store) applyBan(ctx context.Context, op banOp) error {
+	if op.mute != nil {
+		return s.applyMute(ctx, *op.mute)
+	}
 	b := op.ban
 	if b.Name == "" {
 		if !b.Address.IsValid() {

@@ -72,6 +72,7 @@ type Store struct {
 	accounts *bucket
 	tokens   *bucket
 	bans     *bucket
+	mutes    *bucket
 
 	ctx    context.Context // ends when Close gives up waiting for the writer
 	cancel context.CancelFunc
@@ -105,6 +106,9 @@ func New(ctx context.Context, js jetstream.JetStream, cfg Config) (*Store, error
 		return nil, err
 	}
 	if s.bans, err = openBucket(ctx, js, natsnode.BansBucket, true); err != nil {
+		return nil, err
+	}
+	if s.mutes, err = openBucket(ctx, js, natsnode.MutesBucket, true); err != nil {
 		return nil, err
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())

@@ -1,0 +1,171 @@
+package chat
+
+import (
+	"context"
+	"slices"
+	"time"
+)
+
+// Rooms keeps, for every node of a cluster, what a room is beyond its members: its owner and
+// its topic. A single node has none (Config.NewRooms nil): its rooms live in its memory only,
+// and everything here is skipped. In a cluster the record is the truth: the first node to make
+// it names the owner (one winner cluster-wide), a node whose first member joins a room reads
+// it, and every node hears of changes (the function NewRooms is given), so that owner and topic
+// are the same on every node.
+//
+// A record outlives its room when the room empties everywhere: the node whose last member
+// leaves deletes it when it sees nobody in the room elsewhere, and a record left behind (a race,
+// a node that died) is stale, and taken over by the next creator (see roomStale), as a room made
+// again on one node is its maker's, with no topic.
+type Rooms interface {
+	// Claim makes rec the record of the room key unless one exists that stale says is still
+	// good, and returns the record in force: rec when it won. It waits for the cluster, so it is
+	// never called under Hub.mu.
+	Claim(key string, rec RoomRecord, stale func(RoomRecord) bool) (RoomRecord, error)
+	// SetTopic writes the topic into the room's record (made with rec's owner if there is none),
+	// keeping its owner. It waits for the cluster: not under Hub.mu.
+	SetTopic(key string, rec RoomRecord) error
+	// Pass makes to (0: nobody) the room's owner if the record still names from; Forget deletes
+	// the record if its revision is still rev. Neither blocks: the change is queued.
+	Pass(key string, from uint64, to uint64, toName string)
+	Forget(key string, rev uint64)
+	// Remake queues writing rec as the room's record if it has none: a node whose members are
+	// in a room whose record another node deleted (it saw nobody there) makes it again.
+	Remake(key string, rec RoomRecord)
+	// Lookup returns the newest record this node has heard of, from memory: under Hub.mu.
+	Lookup(key string) (RoomRecord, bool)
+}
+
+// RoomRecord is what Rooms keeps of a room.
+type RoomRecord struct {
+	Name      string // the room's name as shown
+	Owner     uint64 // the owner's member number, on whichever node; 0: nobody owns it
+	OwnerName string
+	Topic     string
+	Rev       uint64    // the record's revision, set by the store: a higher one is newer
+	Time      time.Time // when it was written, set by the store
+}
+
+// MuteList keeps the mutes of accounts for every node and across restarts: a cluster's node
+// started after a mute knows it. Nil on a single node, whose mutes last until it stops.
+type MuteList interface {
+	// SaveMute and DeleteMute queue a change, never blocking (they are called under Hub.mu).
+	SaveMute(account string, until time.Time)
+	DeleteMute(account string)
+	// Mutes returns the mutes in force, by account name.
+	Mutes(ctx context.Context) (map[string]time.Time, error)
+}
+
+// recordGrace is how long a room's record counts as good whatever the presence says: the
+// members of a room just made may not show in the names' presence yet.
+const recordGrace = 10 * time.Second
+
+// roomChanged is what Rooms calls when a room's record changed: applied under Hub.mu.
+func (h *Hub) roomChanged(key string) {
+	h.order(&Order{Kind: orderRoomSeen, Room: key})
+}
+
+// claimRoom asks the cluster who owns the room called n, which m is about to make on this node:
+// m when no one else does. Called with no lock held.
+func (h *Hub) claimRoom(n Name, m *member) (RoomRecord, error) {
+	want := RoomRecord{Name: n.Display, Owner: m.id, OwnerName: m.name.Display}
+	return h.records.Claim(n.looks[0], want, func(rec RoomRecord) bool { return h.roomStale(n, rec) })
+}
+
+// roomStale reports whether rec is what is left of a room that emptied: nobody is in it on
+// another node, and its owner is gone, or is this node's (so out of the room, being made
+// here), or the record is older than recordGrace (an owner on another node out of the room
+// would have passed it on leaving; a younger record's owner may not show in the room yet).
+// Called with no lock held: it reads only Names and what is atomic.
+func (h *Hub) roomStale(n Name, rec RoomRecord) bool {
+	if len(h.elsewhereIn(n, false)) > 0 {
+		return false
+	}
+	if rec.Owner == 0 {
+		return true
+	}
+	if h.liveMember(rec.Owner) != nil {
+		return true // a member of this node, so not in the room, which is being made here
+	}
+	ownerOnline := slices.ContainsFunc(h.claims.Online(), func(p Presence) bool { return p.Member == rec.Owner })
+	return !ownerOnline || h.now().Sub(rec.Time) > recordGrace
+}
+
+// recordGoneLocked is what a node whose members are in r does when r's record was deleted by
+// a node that saw nobody else in it: it keeps the room's owner if it is here, else gives the
+// room to its member there longest, and makes the record again.
+func (h *Hub) recordGoneLocked(r *Room) {
+	members := r.list()
+	if r == h.lobby || len(members) == 0 {
+		return
+	}
+	if r.owner == nil {
+		r.owner, r.ownerID = members[0], members[0].id
+		h.tellMember(r.owner, "you now own "+r.name.Display)
+	}
+	h.records.Remake(r.key(), RoomRecord{Name: r.name.Display, Owner: r.ownerID, OwnerName: r.owner.name.Display, Topic: r.topic})
+}
+
+// adoptRecordLocked makes r what rec says, when rec is newer than what r has: its topic, and
+// its owner, who is told when it is one of this node's members and did not own r before.
+func (h *Hub) adoptRecordLocked(r *Room, rec RoomRecord) {
+	if rec.Rev <= r.rev {
+		return
+	}
+	r.rev = rec.Rev
+	r.topic = rec.Topic
+	if r == h.lobby {
+		return // nobody owns the lobby
+	}
+	before := r.ownerID
+	r.ownerID, r.owner = rec.Owner, nil
+	if m := h.liveMember(rec.Owner); m != nil && !m.left && slices.Contains(m.rooms, r) {
+		r.owner = m
+		if before != rec.Owner {
+			h.tellMember(m, "you now own "+r.name.Display)
+		}
+	}
+}
+
+// passRoomLocked is roomLeftLocked on a cluster: the room's record says who owns it. When the
+// owner leaves, the room passes to the member of this node there longest, else to one of the
+// members elsewhere (the one online longest); a room that empties everywhere loses its record.
+func (h *Hub) passRoomLocked(r *Room, left *member) {
+	members := r.list()
+	key := r.key()
+	if len(members) == 0 {
+		h.removeRoomLocked(r)
+		if p := h.loading[key]; p != nil {
+			p.late = append(p.late, r.recent...)
+		}
+	}
+	if r == h.lobby {
+		return
+	}
+	elsewhere := h.elsewhereIn(r.name, false)
+	if len(members) == 0 && len(elsewhere) == 0 {
+		h.records.Forget(key, r.rev)
+		return
+	}
+	if r.ownerID != left.id {
+		return
+	}
+	r.owner, r.ownerID = nil, 0
+	var name string
+	if len(members) > 0 {
+		r.owner, r.ownerID, name = members[0], members[0].id, members[0].name.Display
+		h.tellMember(r.owner, "you now own "+r.name.Display)
+	} else {
+		first := slices.MinFunc(elsewhere, func(a, b Presence) int { return a.Since.Compare(b.Since) })
+		r.ownerID, name = first.Member, first.Name // its node tells it, once the record says so
+	}
+	h.records.Pass(key, left.id, r.ownerID, name)
+}
+
+// setOwnerLocked makes m own r when the record says it does (it made the room here, or another
+// of this node's members made it for it meanwhile).
+func (r *Room) setOwnerLocked(m *member) {
+	if r.ownerID == m.id {
+		r.owner = m
+	}
+}

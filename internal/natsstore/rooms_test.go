@@ -1,0 +1,331 @@
+package natsstore_test
+
+import (
+	"context"
+	"log/slog"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"hubbub/internal/chat"
+	"hubbub/internal/chattest"
+	"hubbub/internal/natsbus"
+	"hubbub/internal/natsnode"
+	"hubbub/internal/natsstore"
+	"hubbub/internal/natstest"
+)
+
+// startHub starts one hubbub node called name on server i of c, as cmd/hubbub wires a node of
+// a cluster: bus and names on natsbus; accounts, bans and mutes in a Store; rooms' owners and
+// topics in a RoomStore.
+func startHub(t *testing.T, c *natstest.Cluster, i int, name string) *chat.Hub {
+	t.Helper()
+	hub, _ := startHubStore(t, c, i, name)
+	return hub
+}
+
+// startHubStore is startHub, returning the node's Store too.
+func startHubStore(t *testing.T, c *natstest.Cluster, i int, name string) (*chat.Hub, *natsstore.Store) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), natstest.Timeout)
+	defer cancel()
+	log := slog.New(slog.DiscardHandler)
+	nc, js, err := natsnode.Connect(ctx, natsnode.Options{URLs: []string{c.URL(i)}, Name: name}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	if err := natsnode.Provision(ctx, js, 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	cl, err := natsbus.New(ctx, natsbus.Config{Conn: nc, Node: name, Log: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := natsstore.New(ctx, js, natsstore.Config{Log: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rooms, err := natsstore.OpenRooms(ctx, js, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := chat.DefaultConfig()
+	cfg.OperPassword = "operators"
+	cfg.NewBus, cfg.NewNames, cfg.NewRooms = cl.NewBus, cl.NewNames, rooms.Bind
+	cfg.Accounts, cfg.Bans, cfg.Mutes = store, store, store
+	hub := chat.NewHub(cfg, log)
+	if err := hub.Restore(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cl.Close()
+		rooms.Close()
+		if err := store.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	return hub, store
+}
+
+// owners returns the members /who marks as owners of room, as s's node sees them.
+func owners(s *chat.Session, room string) []string {
+	who, err := s.Who(room)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, m := range who.Members {
+		if m.Owner {
+			out = append(out, m.Name)
+		}
+	}
+	return out
+}
+
+// TestRoomMadeOnTwoNodesAtOnce: alice on node a and bob on node b make one room at the same
+// moment: exactly one of them owns it, both nodes say the same, and only the owner can kick,
+// whichever node the other is on.
+func TestRoomMadeOnTwoNodesAtOnce(t *testing.T) {
+	c := natstest.StartCluster(t, 3)
+	a, b := startHub(t, c, 0, "a"), startHub(t, c, 1, "b")
+	for round := range 3 {
+		room := "#race" + string(rune('0'+round))
+		alice, aliceGot := chattest.Enter(t, a, "127.0.0.2", "alice"+string(rune('0'+round)))
+		bob, bobGot := chattest.Enter(t, b, "127.0.0.3", "bob"+string(rune('0'+round)))
+		var wg sync.WaitGroup
+		for _, s := range []*chat.Session{alice, bob} {
+			wg.Go(func() {
+				if err := s.Handle([]byte("/join " + room)); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		made := func(got *chattest.Recorder) bool {
+			m := got.Next(t, func(m *chat.Message) bool {
+				return m.Kind == chat.KindNotice && strings.Contains(m.Text, room+" ")
+			})
+			return strings.HasPrefix(m.Text, "you made "+room)
+		}
+		aliceMade, bobMade := made(aliceGot), made(bobGot)
+		if aliceMade == bobMade {
+			t.Fatalf("%s: alice made it %v, bob made it %v: want exactly one owner", room, aliceMade, bobMade)
+		}
+		owner, other, otherName, ownerName := alice, bob, bob.Name(), alice.Name()
+		otherGot := bobGot
+		if bobMade {
+			owner, other, otherName, ownerName = bob, alice, alice.Name(), bob.Name()
+			otherGot = aliceGot
+		}
+		for _, s := range []*chat.Session{alice, bob} {
+			chattest.WaitFor(t, s.Name()+" sees both in "+room+", one owner", func() bool {
+				who, err := s.Who(room)
+				return err == nil && len(who.Members) == 2 && slices.Equal(owners(s, room), []string{ownerName})
+			})
+		}
+		if err := other.Kick(room, ownerName, "mine"); err == nil || err.(*chat.Error).Code != chat.CodeNotAllowed {
+			t.Errorf("%s: %s, who does not own it, kicked its owner: %v", room, otherName, err)
+		}
+		if err := owner.Kick(room, otherName, "out"); err != nil {
+			t.Errorf("%s: its owner %s could not kick %s on the other node: %v", room, ownerName, otherName, err)
+		}
+		otherGot.Next(t, func(m *chat.Message) bool {
+			return m.Kind == chat.KindNotice && strings.HasPrefix(m.Text, "you were kicked from "+room)
+		})
+	}
+}
+
+// TestTopicReachesANodeJoiningLater: a topic set on node a is shown to whoever joins the room
+// on node b, which had nobody in the room when it was set; and a room made again once it
+// emptied everywhere is its new maker's, with no topic, as on one node.
+func TestTopicReachesANodeJoiningLater(t *testing.T) {
+	c := natstest.StartCluster(t, 3)
+	a, b := startHub(t, c, 0, "a"), startHub(t, c, 1, "b")
+	alice, aliceGot := chattest.Enter(t, a, "127.0.0.2", "alice")
+	if err := alice.Handle([]byte("/join #plans")); err != nil {
+		t.Fatal(err)
+	}
+	aliceGot.Next(t, func(m *chat.Message) bool { return strings.HasPrefix(m.Text, "you made #plans") })
+	if err := alice.Handle([]byte("/topic launch on friday")); err != nil {
+		t.Fatal(err)
+	}
+	aliceGot.Next(t, func(m *chat.Message) bool { return m.Kind == chat.KindTopic && m.Text == "launch on friday" })
+
+	bob, bobGot := chattest.Enter(t, b, "127.0.0.3", "bob")
+	if err := bob.Handle([]byte("/join #plans")); err != nil {
+		t.Fatal(err)
+	}
+	bobGot.Next(t, func(m *chat.Message) bool {
+		return m.Kind == chat.KindNotice && m.Text == "topic for #plans: launch on friday"
+	})
+	if topic, err := bob.RoomTopic("#plans"); err != nil || topic != "launch on friday" {
+		t.Errorf("node b's topic of #plans: %q, %v", topic, err)
+	}
+	if err := bob.Topic("#plans", "mine now"); err == nil {
+		t.Error("bob, who does not own #plans, set its topic")
+	}
+
+	// Both leave: the room is gone everywhere. Made again on node b, it is bob's, with no topic.
+	if err := alice.Part("#plans", ""); err != nil {
+		t.Fatal(err)
+	}
+	bobGot.Next(t, func(m *chat.Message) bool { return m.Kind == chat.KindNotice && m.Text == "you now own #plans" })
+	if err := bob.Part("#plans", ""); err != nil {
+		t.Fatal(err)
+	}
+	chattest.WaitFor(t, "node b sees nobody in #plans", func() bool {
+		_, err := bob.Who("#plans")
+		return err != nil
+	})
+	bobGot.Take()
+	if err := bob.Handle([]byte("/join #plans")); err != nil {
+		t.Fatal(err)
+	}
+	bobGot.Next(t, func(m *chat.Message) bool { return strings.HasPrefix(m.Text, "you made #plans and own it") })
+	if topic, _ := bob.RoomTopic("#plans"); topic != "" {
+		t.Errorf("#plans made again has the old topic %q", topic)
+	}
+}
+
+// TestOwnerLeavingPassesTheRoom: when a room's owner leaves it, the room passes to a member on
+// another node, who is told and may then set its topic.
+func TestOwnerLeavingPassesTheRoom(t *testing.T) {
+	c := natstest.StartCluster(t, 3)
+	a, b := startHub(t, c, 0, "a"), startHub(t, c, 1, "b")
+	alice, aliceGot := chattest.Enter(t, a, "127.0.0.2", "alice")
+	if err := alice.Handle([]byte("/join #relay")); err != nil {
+		t.Fatal(err)
+	}
+	aliceGot.Next(t, func(m *chat.Message) bool { return strings.HasPrefix(m.Text, "you made #relay") })
+	bob, bobGot := chattest.Enter(t, b, "127.0.0.3", "bob")
+	if err := bob.Join("#relay"); err != nil {
+		t.Fatal(err)
+	}
+	chattest.WaitFor(t, "node a sees bob in #relay", func() bool {
+		who, err := alice.Who("#relay")
+		return err == nil && len(who.Members) == 2
+	})
+	if err := alice.Part("#relay", ""); err != nil {
+		t.Fatal(err)
+	}
+	bobGot.Next(t, func(m *chat.Message) bool { return m.Kind == chat.KindNotice && m.Text == "you now own #relay" })
+	if err := bob.Topic("#relay", "bob's now"); err != nil {
+		t.Errorf("bob, owner now, cannot set the topic: %v", err)
+	}
+}
+
+// TestAccountMuteAcrossNodes: a member with an account muted on node a stays muted when it
+// comes back through a node started after the mute; unmuted, it may talk on every node, and a
+// node started after the unmute does not mute it again.
+func TestAccountMuteAcrossNodes(t *testing.T) {
+	c := natstest.StartCluster(t, 3)
+	a, store := startHubStore(t, c, 0, "a")
+	b := startHub(t, c, 1, "b")
+	const pw = "carol's good password"
+	carol, carolGot := chattest.Enter(t, b, "127.0.0.4", "carol")
+	for _, line := range []string{"/register", pw, pw} {
+		if err := carol.Handle([]byte(line)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	carolGot.Next(t, func(m *chat.Message) bool { return strings.Contains(m.Text, "carol is registered to you") })
+	op, _ := chattest.Enter(t, a, "127.0.0.2", "op")
+	if err := op.Oper("operators"); err != nil {
+		t.Fatal(err)
+	}
+	chattest.WaitFor(t, "node a sees carol's account", func() bool {
+		f, err := op.Whois("carol")
+		return err == nil && f.Account == "carol"
+	})
+	if err := op.Mute("carol", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	carolGot.Next(t, func(m *chat.Message) bool { return strings.Contains(m.Text, "muted you") })
+	carol.Close()
+	chattest.WaitFor(t, "the mute kept", func() bool {
+		mutes, err := store.Mutes(t.Context())
+		return err == nil && !mutes["carol"].IsZero()
+	})
+
+	// A node started after the mute: carol logs in through it, still muted.
+	later := startHub(t, c, 2, "c")
+	var again *chat.Session
+	chattest.WaitFor(t, "carol's name free on node c", func() bool {
+		s, err := later.Connect(&chattest.Recorder{}, chat.Peer{Addr: netip.MustParseAddr("127.0.0.5")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Handle([]byte("carol"))
+		s.Handle([]byte(pw))
+		if !s.Registered() {
+			s.Close()
+			return false
+		}
+		again = s
+		return true
+	})
+	t.Cleanup(again.Close)
+	if err := again.Say("", "can I talk?"); err == nil || err.(*chat.Error).Code != chat.CodeMuted {
+		t.Fatalf("carol, muted, talked through a node started later: %v", err)
+	}
+
+	chattest.WaitFor(t, "node a sees carol again", func() bool {
+		f, err := op.Whois("carol")
+		return err == nil && f.Account == "carol"
+	})
+	if err := op.Unmute("carol"); err != nil {
+		t.Fatal(err)
+	}
+	chattest.WaitFor(t, "carol unmuted on node c", func() bool { return again.Say("", "free") == nil })
+	again.Close()
+	chattest.WaitFor(t, "the mute lifted", func() bool {
+		mutes, err := store.Mutes(t.Context())
+		return err == nil && mutes["carol"].IsZero()
+	})
+
+	// A node started after the unmute does not know of the mute.
+	last := startHub(t, c, 0, "d")
+	var third *chat.Session
+	chattest.WaitFor(t, "carol's name free on node d", func() bool {
+		s, err := last.Connect(&chattest.Recorder{}, chat.Peer{Addr: netip.MustParseAddr("127.0.0.6")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Handle([]byte("carol"))
+		s.Handle([]byte(pw))
+		if !s.Registered() {
+			s.Close()
+			return false
+		}
+		third = s
+		return true
+	})
+	t.Cleanup(third.Close)
+	if err := third.Say("", "still free"); err != nil {
+		t.Errorf("carol, unmuted, is muted on a node started later: %v", err)
+	}
+}
+
+// TestLobbyTopicOnANodeStartedLater: the lobby's topic, set by an operator on node a, is the
+// lobby's topic on a node started after it was set.
+func TestLobbyTopicOnANodeStartedLater(t *testing.T) {
+	c := natstest.StartCluster(t, 3)
+	a := startHub(t, c, 0, "a")
+	op, opGot := chattest.Enter(t, a, "127.0.0.2", "op")
+	if err := op.Oper("operators"); err != nil {
+		t.Fatal(err)
+	}
+	if err := op.Topic("", "welcome all"); err != nil {
+		t.Fatal(err)
+	}
+	opGot.Next(t, func(m *chat.Message) bool { return m.Kind == chat.KindTopic && m.Text == "welcome all" })
+	later := startHub(t, c, 1, "b")
+	dan, _ := chattest.Enter(t, later, "127.0.0.3", "dan")
+	if topic, err := dan.RoomTopic(""); err != nil || topic != "welcome all" {
+		t.Errorf("the lobby's topic on a node started later: %q, %v", topic, err)
+	}
+}
