@@ -33,6 +33,7 @@ type Config struct {
 	PublicURL                               string
 	ChatAddr, QuoteAddr, EchoAddr, HTTPAddr string
 	AdminAddr                               string
+	IRCAddr                                 string
 	PProf                                   bool
 	PIDFile                                 string
 
@@ -77,6 +78,7 @@ func defaultConfig() Config {
 		EchoAddr:  ":8007",
 		HTTPAddr:  ":8080",
 		AdminAddr: "127.0.0.1:9090",
+		IRCAddr:   ":6667",
 
 		HTTPIdleTimeout:    30 * time.Second,
 		HTTPTimeout:        30 * time.Second,
@@ -108,6 +110,7 @@ func flagSet(cfg *Config, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&cfg.ChatAddr, "chat-addr", cfg.ChatAddr, "chat listener `address`, for telnet and nc; empty turns it off (the web page on --http-addr still chats)")
 	fs.StringVar(&cfg.QuoteAddr, "quote-addr", cfg.QuoteAddr, "quote listener `address`; empty turns quote off")
 	fs.StringVar(&cfg.EchoAddr, "echo-addr", cfg.EchoAddr, "echo listener `address`; empty turns echo off")
+	fs.StringVar(&cfg.IRCAddr, "irc-addr", cfg.IRCAddr, "IRC listener `address`, for irssi, WeeChat and any IRC client (the same rooms, #lobby and the rest); empty turns it off")
 	fs.StringVar(&cfg.HTTPAddr, "http-addr", cfg.HTTPAddr, "public HTTP listener `address`: the web page at /, the WebSocket at /ws, /healthz and /readyz; empty turns it off")
 	fs.StringVar(&cfg.AdminAddr, "admin-addr", cfg.AdminAddr, "admin HTTP listener `address`: /metrics, /healthz, /readyz and, with --pprof, /debug/pprof/; keep it private; empty turns it off")
 	fs.BoolVar(&cfg.PProf, "pprof", cfg.PProf, "serve /debug/pprof/ on the admin listener")

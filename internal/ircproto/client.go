@@ -320,6 +320,10 @@ func (c *client) beforeRegistration(m message) error {
 			c.reply("431", "No nickname given")
 			break
 		}
+		if !nickAllowed(m.params[0]) {
+			c.reply("432", safeParam(m.params[0]), nickRule)
+			break
+		}
 		c.wantNick = m.params[0]
 	case "USER":
 		if len(m.params) < 4 {

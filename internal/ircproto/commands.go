@@ -85,6 +85,10 @@ func (c *client) nickCmd(m message) {
 		c.reply("431", "No nickname given")
 		return
 	}
+	if !nickAllowed(want) {
+		c.reply("432", safeParam(want), nickRule)
+		return
+	}
 	if err := c.sess.Nick(hubbubName(want)); err != nil {
 		c.fail(err, safeParam(want))
 	}
@@ -118,7 +122,7 @@ func (c *client) join(m message) {
 		c.mu.Lock()
 		known := false
 		for r := range c.joined {
-			if sameRoom(r, room) {
+			if sameRoom(r, hubbubName(room)) {
 				known = true
 			}
 		}
@@ -126,7 +130,11 @@ func (c *client) join(m message) {
 		if known {
 			continue // already in: a client's autojoin of a channel it is in is no error
 		}
-		if err := c.sess.Join(room); err != nil {
+		if err := c.sess.Join(hubbubName(room)); err != nil {
+			if e, ok := err.(*chat.Error); ok && e.Code == chat.CodeBadName {
+				c.reply("403", safeParam(room), e.Text) // a channel's name, not a nick
+				continue
+			}
 			c.fail(err, safeParam(room))
 		}
 		c.sendPending()
@@ -148,7 +156,7 @@ func (c *client) part(m message) {
 	for _, room := range strings.Split(m.params[0], ",") {
 		name, ok := c.roomJoined(room)
 		if !ok {
-			if err := c.sess.Part(room, m.arg(1)); err != nil {
+			if err := c.sess.Part(hubbubName(room), m.arg(1)); err != nil {
 				c.fail(err, safeParam(room))
 			}
 			continue
@@ -170,7 +178,7 @@ func (c *client) roomJoined(room string) (string, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for r := range c.joined {
-		if sameRoom(r, room) {
+		if sameRoom(r, hubbubName(room)) {
 			return r, true
 		}
 	}
@@ -222,9 +230,9 @@ func (c *client) privmsg(m message) {
 		switch {
 		case strings.HasPrefix(t, "#"):
 			if ctcp != "" {
-				err = c.sess.Action(t, text)
+				err = c.sess.Action(hubbubName(t), text)
 			} else {
-				err = c.sess.Say(t, text)
+				err = c.sess.Say(hubbubName(t), text)
 			}
 		case ctcp != "":
 			err = c.sess.Private(hubbubName(t), "* "+c.sess.Name()+" "+text)
@@ -250,7 +258,7 @@ func (c *client) topic(m message) {
 		return
 	}
 	if len(m.params) < 2 {
-		topic, err := c.sess.RoomTopic(room)
+		topic, err := c.sess.RoomTopic(hubbubName(room))
 		switch {
 		case err != nil:
 			c.fail(err, safeParam(room))
@@ -261,14 +269,14 @@ func (c *client) topic(m message) {
 		}
 		return
 	}
-	if err := c.sess.Topic(room, m.params[1]); err != nil {
+	if err := c.sess.Topic(hubbubName(room), m.params[1]); err != nil {
 		c.fail(err, safeParam(room))
 	}
 }
 
 // names sends RPL_NAMREPLY and RPL_ENDOFNAMES for room: the owner marked '@'.
 func (c *client) names(room string) {
-	who, err := c.sess.Who(room)
+	who, err := c.sess.Who(hubbubName(room))
 	if err != nil || who.Room == "" {
 		c.reply("366", safeParam(room), "End of /NAMES list")
 		return
@@ -318,7 +326,7 @@ func (c *client) who(m message) {
 	}
 	switch {
 	case strings.HasPrefix(target, "#"):
-		who, err := c.sess.Who(target)
+		who, err := c.sess.Who(hubbubName(target))
 		if err == nil {
 			for _, mem := range who.Members {
 				add(ircChannel(who.Room), mem)
@@ -382,7 +390,7 @@ func (c *client) kick(m message) {
 		return
 	}
 	room, who := m.params[0], m.params[1]
-	if err := c.sess.Kick(room, hubbubName(who), m.arg(2)); err != nil {
+	if err := c.sess.Kick(hubbubName(room), hubbubName(who), m.arg(2)); err != nil {
 		c.fail(err, safeParam(room))
 	}
 }
@@ -396,7 +404,7 @@ func (c *client) mode(m message) {
 	case target == "":
 		c.reply("461", "MODE", "Not enough parameters")
 	case strings.HasPrefix(target, "#"):
-		who, err := c.sess.Who(target)
+		who, err := c.sess.Who(hubbubName(target))
 		if err != nil {
 			c.fail(err, safeParam(target))
 			return

@@ -100,8 +100,18 @@ func appendMessage(b []byte, m *chat.Message, tags string) []byte {
 	return b
 }
 
-// ircChannel is a room's name as a channel: the same, made safe as a parameter.
-func ircChannel(room string) string { return safeParam(room) }
+// ircChannel is a room's name as a channel: a ',' (which a room's name may hold, and which
+// separates channels in IRC) shown as ircNick shows it, made safe as a parameter.
+func ircChannel(room string) string { return safeParam(ircNick(room)) }
+
+// nickRule is why nickAllowed refuses a nick.
+const nickRule = "IRC nicks cannot hold ! @ , * ? or spaces: choose another"
+
+// nickAllowed reports whether an IRC client may ask for nick: not with the characters that
+// IRC gives a meaning (a prefix's '!' and '@', the ',' of target lists, the '*' and '?' of
+// masks), which a hubbub name may hold but an IRC client would show or parse wrong. Names of
+// telnet and web users that hold them are shown mapped (ircNick).
+func nickAllowed(nick string) bool { return !strings.ContainsAny(nick, "!@,*? ") }
 
 // cut makes text safe as a trailing parameter and short enough for one line: what the chat
 // lets through (a topic of 300 characters, a reason of 200) fits; this only guards the line.
