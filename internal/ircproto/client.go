@@ -202,6 +202,11 @@ func (c *client) Deliver(m *chat.Message) {
 				return // sent as RPL_TOPIC with the names
 			}
 		}
+		if room, by, reason, ok := kickedNotice(m.Text); ok && c.joined[room] {
+			delete(c.joined, room)
+			c.conn.Send(m, appendLine(nil, "", mask(by), "KICK", ircChannel(room), ircNick(c.me), ":"+cut(reason)))
+			return
+		}
 	case chat.KindLeave, chat.KindKick:
 		if m.From == c.me {
 			delete(c.joined, m.Room)
@@ -553,4 +558,25 @@ func (c *client) echo(command, target, ctcp, text string) {
 		tags = timeTag(&chat.Message{Time: time.Now()})
 	}
 	c.conn.Send(nil, appendText(nil, tags, mask(c.sess.Name()), command, target, ctcp, text))
+}
+
+// kickedNotice reads the notice the chat tells a member it kicked out of a room ("you were
+// kicked from #go by bob: reason"; see chat's kickLocked): the kicked member gets no typed
+// message of it, as it is out of the room when the room hears of the kick, and an IRC client
+// must see a KICK to know it left the channel. Names hold no spaces, so the kicker's name ends
+// at the first ": " or at the end.
+func kickedNotice(text string) (room, by, reason string, ok bool) {
+	rest, ok := strings.CutPrefix(text, "you were kicked from ")
+	if !ok {
+		return "", "", "", false
+	}
+	room, rest, ok = strings.Cut(rest, " by ")
+	if !ok || !strings.HasPrefix(room, "#") || strings.Contains(room, " ") {
+		return "", "", "", false
+	}
+	by, reason, _ = strings.Cut(rest, ": ")
+	if by == "" || strings.Contains(by, " ") {
+		return "", "", "", false
+	}
+	return room, by, reason, true
 }
