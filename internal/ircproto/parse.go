@@ -50,7 +50,7 @@ func parse(line string) message {
 
 // arg returns the i-th parameter, or "".
 func (m message) arg(i int) string {
-	if i < len(m.params) {
+	if i >= 0 && i < len(m.params) {
 		return m.params[i]
 	}
 	return ""

@@ -58,6 +58,7 @@ func TestCommands(t *testing.T) {
 		{"ISON bob nobody alice", [][]string{{" 303 alice :bob alice "}}},
 		{"USERHOST bob", [][]string{{" 302 alice :bob=+u@hubbub "}}},
 		{"WHOIS bob", [][]string{{" 311 alice bob u hubbub * bob"}, {" 319 alice bob :#lobby #bobs"}, {" 312 alice bob hubbub "}, {" 317 alice bob "}, {" 318 alice bob :End of /WHOIS list"}}},
+		{"WHOIS", [][]string{{" 431 alice :No nickname given"}}},
 		{"WHOIS nobody", [][]string{{" 401 alice nobody :"}, {" 318 alice nobody :"}}},
 		{"WHO #bobs", [][]string{{" 352 alice #bobs u hubbub hubbub bob H@ :0 bob"}, {" 315 alice #bobs :End of /WHO list"}}},
 		{"WHO bob", [][]string{{" 352 alice * u hubbub hubbub bob H :0 bob"}, {" 315 alice bob "}}},
