@@ -115,7 +115,7 @@ func flagSet(cfg *Config, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&cfg.AdminAddr, "admin-addr", cfg.AdminAddr, "admin HTTP listener `address`: /metrics, /healthz, /readyz and, with --pprof, /debug/pprof/; keep it private; empty turns it off")
 	fs.BoolVar(&cfg.PProf, "pprof", cfg.PProf, "serve /debug/pprof/ on the admin listener")
 	fs.StringVar(&cfg.PublicURL, "public-url", cfg.PublicURL, "`URL` users reach the web page at (e.g. https://chat.example.com); its host may open /ws")
-	fs.DurationVar(&cfg.Line.PingInterval, "ws-ping-interval", cfg.Line.PingInterval, "how often an idle WebSocket client is pinged; one that does not answer within this `duration` is disconnected; 0: never")
+	fs.DurationVar(&cfg.Line.PingInterval, "ws-ping-interval", cfg.Line.PingInterval, "how often an idle WebSocket or IRC client is pinged; one that does not answer within this `duration` is disconnected; 0: never")
 	fs.StringVar(&cfg.WSOrigins, "ws-origins", cfg.WSOrigins, "comma-separated `hosts` whose pages may open /ws besides --public-url's and loopback (path.Match patterns, e.g. *.example.com)")
 	fs.DurationVar(&cfg.HTTPIdleTimeout, "http-idle-timeout", cfg.HTTPIdleTimeout, "an HTTP connection idle between requests this `duration` is closed")
 	fs.DurationVar(&cfg.HTTPTimeout, "http-timeout", cfg.HTTPTimeout, "time to read an HTTP request and to write its answer (not /ws, which lives on; not /debug/pprof/)")

@@ -60,14 +60,16 @@ type client struct {
 
 	mu sync.Mutex
 	// Guarded by mu.
-	caps     capSet
-	me       string          // the member's name as the chat says it (KindWelcome, KindNick)
-	joined   map[string]bool // rooms (display names) the client was told it joined
-	pending  []string        // rooms joined whose topic and names are still to be sent
-	batch    string          // the history batch open, if any
-	batchNo  int
-	motd     []string // the MOTD lines the chat will say as notices after the welcome, to skip
-	welcomed bool
+	caps    capSet
+	me      string          // the member's name as the chat says it (KindWelcome, KindNick)
+	joined  map[string]bool // rooms (display names) the client was told it joined
+	pending []string        // rooms joined whose topic and names are still to be sent
+	batch   string          // the history batch open, if any
+	// replayRoom is the room just joined, whose replay may follow; "" once anything else came.
+	replayRoom string
+	batchNo    int
+	motd       []string // the MOTD lines the chat will say as notices after the welcome, to skip
+	welcomed   bool
 }
 
 func newClient(c *lineproto.Conn, hub *chat.Hub, log *slog.Logger) *client {
@@ -166,8 +168,11 @@ func (c *client) Drop(reason chat.DropReason, detail string) {
 func (c *client) Deliver(m *chat.Message) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.batch != "" && !m.History {
-		c.endBatchLocked()
+	if !m.History {
+		c.replayRoom = ""
+		if c.batch != "" {
+			c.endBatchLocked()
+		}
 	}
 	switch m.Kind {
 	case chat.KindPrompt, chat.KindNameTaken, chat.KindSecretPrompt, chat.KindSecretDone,
@@ -182,11 +187,7 @@ func (c *client) Deliver(m *chat.Message) {
 			c.joined[m.Room] = true
 			c.pending = append(c.pending, m.Room)
 			c.conn.Send(nil, appendLine(nil, "", mask(c.me), "JOIN", ircChannel(m.Room)))
-			if c.caps&capBatch != 0 {
-				c.batchNo++
-				c.batch = "h" + strconv.Itoa(c.batchNo)
-				c.conn.Send(nil, appendLine(nil, "", serverName, "BATCH", "+"+c.batch, "chathistory", ircChannel(m.Room)))
-			}
+			c.replayRoom = m.Room // what history comes next is this room's (see historyLocked)
 		}
 		return
 	case chat.KindNotice:
@@ -235,6 +236,12 @@ func (c *client) Deliver(m *chat.Message) {
 // tag, or, for a client without server-time, in front of the text.
 func (c *client) historyLocked(m *chat.Message) []byte {
 	var tags []string
+	if c.batch == "" && c.replayRoom != "" && c.caps&capBatch != 0 {
+		// Opened at the first line replayed, so that a room with no history has no batch.
+		c.batchNo++
+		c.batch = "h" + strconv.Itoa(c.batchNo)
+		c.conn.Send(nil, appendLine(nil, "", serverName, "BATCH", "+"+c.batch, "chathistory", ircChannel(c.replayRoom)))
+	}
 	if c.batch != "" {
 		tags = append(tags, "batch="+c.batch)
 	}
@@ -536,6 +543,7 @@ func (c *client) authenticate(m message) {
 // command made the chat say (the JOIN, the replay) is queued.
 func (c *client) sendPending() {
 	c.mu.Lock()
+	c.replayRoom = ""
 	if c.batch != "" {
 		c.endBatchLocked()
 	}

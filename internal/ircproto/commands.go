@@ -169,7 +169,7 @@ func (c *client) part(m message) {
 		delete(c.joined, name)
 		me := c.me
 		c.mu.Unlock()
-		c.conn.Send(nil, appendLine(nil, "", mask(me), "PART", ircChannel(name), ":"+cut(m.arg(1))))
+		c.conn.Send(nil, appendLine(nil, "", mask(me), "PART", partParams(name, m.arg(1))...))
 	}
 }
 
@@ -378,7 +378,7 @@ func (c *client) list() {
 	nick := c.nick()
 	b := append([]byte(c.numericLine(nick, "321", "Channel", "Users  Name")), '\r', '\n')
 	for _, r := range c.sess.Rooms() {
-		b = append(append(b, c.numericLine(nick, "322", ircChannel(r.Name), strconv.Itoa(r.Members), r.Topic+" ")...), '\r', '\n')
+		b = append(append(b, c.numericLine(nick, "322", ircChannel(r.Name), strconv.Itoa(r.Members), r.Topic)...), '\r', '\n')
 	}
 	b = append(append(b, c.numericLine(nick, "323", "End of /LIST")...), '\r', '\n')
 	c.conn.Send(nil, b)

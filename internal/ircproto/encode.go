@@ -42,7 +42,9 @@ var (
 )
 
 // mask is the full prefix of a user: nick!u@hubbub.
-func mask(name string) string { return ircNick(name) + "!u@" + serverName }
+// The name is made safe as a parameter too: the chat's names hold no space or control, and
+// this keeps a line whole whatever reaches it.
+func mask(name string) string { return safeParam(ircNick(name)) + "!u@" + serverName }
 
 // encoder renders chat messages as IRC lines. There are two, one per wire format: with the
 // server-time tag and without, so that each message is encoded at most twice however many
@@ -81,23 +83,31 @@ func appendMessage(b []byte, m *chat.Message, tags string) []byte {
 	case chat.KindAction:
 		return appendText(b, tags, mask(m.From), "PRIVMSG", ircChannel(m.Room), "\x01ACTION ", m.Text)
 	case chat.KindPrivate:
-		return appendText(b, tags, mask(m.From), "PRIVMSG", ircNick(m.To), "", m.Text)
+		return appendText(b, tags, mask(m.From), "PRIVMSG", safeParam(ircNick(m.To)), "", m.Text)
 	case chat.KindJoin:
 		return appendLine(b, tags, mask(m.From), "JOIN", ircChannel(m.Room))
 	case chat.KindLeave:
-		return appendLine(b, tags, mask(m.From), "PART", ircChannel(m.Room), ":"+cut(m.Text))
+		return appendLine(b, tags, mask(m.From), "PART", partParams(m.Room, m.Text)...)
 	case chat.KindQuit:
 		return appendLine(b, tags, mask(m.From), "QUIT", ":"+cut(m.Text))
 	case chat.KindKick:
-		return appendLine(b, tags, mask(m.To), "KICK", ircChannel(m.Room), ircNick(m.From), ":"+cut(m.Text))
+		return appendLine(b, tags, mask(m.To), "KICK", ircChannel(m.Room), safeParam(ircNick(m.From)), ":"+cut(m.Text))
 	case chat.KindNick:
-		return appendLine(b, tags, mask(m.From), "NICK", ":"+ircNick(m.Text))
+		return appendLine(b, tags, mask(m.From), "NICK", ":"+safeTrailing(ircNick(m.Text)))
 	case chat.KindTopic:
 		return appendLine(b, tags, mask(m.From), "TOPIC", ircChannel(m.Room), ":"+cut(m.Text))
 	case chat.KindNotice:
 		return appendText(b, tags, serverName, "NOTICE", "*", "", m.Text)
 	}
 	return b
+}
+
+// partParams are a PART's parameters: the channel, and the reason when there is one.
+func partParams(room, reason string) []string {
+	if reason == "" {
+		return []string{ircChannel(room)}
+	}
+	return []string{ircChannel(room), ":" + cut(reason)}
 }
 
 // ircChannel is a room's name as a channel: a ',' (which a room's name may hold, and which
