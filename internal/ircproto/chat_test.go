@@ -86,7 +86,21 @@ func TestEventsBothWays(t *testing.T) {
 	alice.until(" 332 al #go :gophers only")
 	alice.until(" 353 al = #go :@robert al")
 
-	// One QUIT, though two channels are shared.
+	// The IRC user owns a channel of its own: its topic and its kick reach the nc user.
+	alice.Send("JOIN #irc")
+	alice.until(" 366 al #irc ")
+	bob.Send("/join #irc")
+	alice.until(":robert!u@hubbub JOIN #irc")
+	alice.Send("TOPIC #irc :set on IRC")
+	waitLine(t, bob, "al set the topic of #irc: set on IRC")
+	alice.until(":al!u@hubbub TOPIC #irc :set on IRC")
+	alice.Send("KICK #irc robert :out")
+	waitLine(t, bob, "you were kicked from #irc by al: out")
+	alice.until(":al!u@hubbub KICK #irc robert :out")
+	bob.Send("/join #irc")
+	alice.until(":robert!u@hubbub JOIN #irc")
+
+	// One QUIT, though three channels are shared.
 	bob.Send("/quit gone fishing")
 	alice.until(":robert!u@hubbub QUIT :quit: gone fishing")
 	for _, line := range alice.sync() {

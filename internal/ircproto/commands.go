@@ -390,7 +390,15 @@ func (c *client) kick(m message) {
 		return
 	}
 	room, who := m.params[0], m.params[1]
-	if err := c.sess.Kick(hubbubName(room), hubbubName(who), m.arg(2)); err != nil {
+	err := c.sess.Kick(hubbubName(room), hubbubName(who), m.arg(2))
+	var e *chat.Error
+	switch {
+	case err == nil:
+	case asError(err, &e) && e.Code == chat.CodeNoSuchName:
+		c.fail(err, safeParam(who))
+	case asError(err, &e) && e.Code == chat.CodeTheyNotInRoom:
+		c.fail(err, safeParam(who), safeParam(room))
+	default:
 		c.fail(err, safeParam(room))
 	}
 }
