@@ -154,8 +154,14 @@ func (c *client) Close() {
 	}
 }
 
-// Ping implements lineproto.Pinger.
-func (c *client) Ping() { c.send("PING :" + serverName) }
+// Ping implements lineproto.Pinger. It runs on the read loop, like Handle: the names of rooms
+// joined meanwhile by another device, or after a kick, are sent now at the latest.
+func (c *client) Ping() {
+	if c.sess != nil {
+		c.sendPending()
+	}
+	c.send("PING :" + serverName)
+}
 
 // Drop implements chat.Client.
 func (c *client) Drop(reason chat.DropReason, detail string) {
@@ -211,6 +217,14 @@ func (c *client) Deliver(m *chat.Message) {
 	case chat.KindLeave, chat.KindKick:
 		if m.From == c.me {
 			delete(c.joined, m.Room)
+		}
+	case chat.KindJoin:
+		if m.From == c.me { // another device of the account joined
+			if c.joined[m.Room] {
+				return
+			}
+			c.joined[m.Room] = true
+			c.pending = append(c.pending, m.Room)
 		}
 	case chat.KindNick:
 		if m.From == c.me {
@@ -396,6 +410,19 @@ func (c *client) tryRegister() error {
 		return nil
 	}
 	c.sess = sess
+	// An account online already on another device is in rooms besides the one the chat makes
+	// this device's current (KindCurrent): the client is told of each.
+	if f, err := sess.Whois(sess.Name()); err == nil {
+		c.mu.Lock()
+		for _, room := range f.Rooms {
+			if !c.joined[room] {
+				c.joined[room] = true
+				c.pending = append(c.pending, room)
+				c.conn.Send(nil, appendLine(nil, "", mask(c.me), "JOIN", ircChannel(room)))
+			}
+		}
+		c.mu.Unlock()
+	}
 	c.sendPending()
 	return nil
 }

@@ -227,12 +227,38 @@ func TestSASL(t *testing.T) {
 	right.Send("WHOIS carol")
 	right.until(" 330 carol carol carol :is logged in as")
 
-	// PASS, for clients without SASL: the nick's account password.
+	// The account's other device, on telnet, is in #go: the IRC device is told it is in
+	// both channels, and sees what the telnet device does as its own.
+	tel := chattest.Dial(t, srv.Addr)
+	tel.Expect("What's your name?")
+	tel.Send("carol")
+	waitLine(t, tel, "password for carol:")
+	tel.Send("correct horse battery")
+	waitLine(t, tel, "you are also connected from")
+	tel.Send("/join #go")
+	right.until(":carol!u@hubbub JOIN #go")
+	// The names follow the client's next line (the chat cannot be asked while it delivers).
+	right.Send("PING :next")
+	right.until(" 353 carol = #go :@carol")
+	tel.Send("from telnet")
+	right.until(":carol!u@hubbub PRIVMSG #go :from telnet")
+
+	// PASS, for clients without SASL: the nick's account password. This device comes in
+	// on an account in two channels.
 	pass := dialIRC(t, srv.IRC)
 	pass.Send("PASS :correct horse battery")
 	pass.Send("NICK carol")
 	pass.Send("USER carol 0 * :c")
 	pass.until(" 001 carol ")
+	joins := map[string]bool{}
+	for _, line := range pass.sync() {
+		if strings.HasPrefix(line, ":carol!u@hubbub JOIN ") {
+			joins[strings.TrimPrefix(line, ":carol!u@hubbub JOIN ")] = true
+		}
+	}
+	if !joins["#lobby"] || !joins["#go"] || len(joins) != 2 {
+		t.Errorf("joins told: %v, want #lobby and #go", joins)
+	}
 	badPass := &ircUser{Client: chattest.DialFrom(t, "127.0.0.3", srv.IRC), t: t}
 	badPass.Send("PASS :not it at all")
 	badPass.Send("NICK carol")
