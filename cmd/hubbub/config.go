@@ -33,6 +33,7 @@ type Config struct {
 	PublicURL                               string
 	ChatAddr, QuoteAddr, EchoAddr, HTTPAddr string
 	AdminAddr                               string
+	IRCAddr                                 string
 	PProf                                   bool
 	PIDFile                                 string
 
@@ -77,6 +78,7 @@ func defaultConfig() Config {
 		EchoAddr:  ":8007",
 		HTTPAddr:  ":8080",
 		AdminAddr: "127.0.0.1:9090",
+		IRCAddr:   ":6667",
 
 		HTTPIdleTimeout:    30 * time.Second,
 		HTTPTimeout:        30 * time.Second,
@@ -108,11 +110,12 @@ func flagSet(cfg *Config, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&cfg.ChatAddr, "chat-addr", cfg.ChatAddr, "chat listener `address`, for telnet and nc; empty turns it off (the web page on --http-addr still chats)")
 	fs.StringVar(&cfg.QuoteAddr, "quote-addr", cfg.QuoteAddr, "quote listener `address`; empty turns quote off")
 	fs.StringVar(&cfg.EchoAddr, "echo-addr", cfg.EchoAddr, "echo listener `address`; empty turns echo off")
+	fs.StringVar(&cfg.IRCAddr, "irc-addr", cfg.IRCAddr, "IRC listener `address`, for irssi, WeeChat and any IRC client (the same rooms, #lobby and the rest); empty turns it off")
 	fs.StringVar(&cfg.HTTPAddr, "http-addr", cfg.HTTPAddr, "public HTTP listener `address`: the web page at /, the WebSocket at /ws, /healthz and /readyz; empty turns it off")
 	fs.StringVar(&cfg.AdminAddr, "admin-addr", cfg.AdminAddr, "admin HTTP listener `address`: /metrics, /healthz, /readyz and, with --pprof, /debug/pprof/; keep it private; empty turns it off")
 	fs.BoolVar(&cfg.PProf, "pprof", cfg.PProf, "serve /debug/pprof/ on the admin listener")
 	fs.StringVar(&cfg.PublicURL, "public-url", cfg.PublicURL, "`URL` users reach the web page at (e.g. https://chat.example.com); its host may open /ws")
-	fs.DurationVar(&cfg.Line.PingInterval, "ws-ping-interval", cfg.Line.PingInterval, "how often an idle WebSocket client is pinged; one that does not answer within this `duration` is disconnected; 0: never")
+	fs.DurationVar(&cfg.Line.PingInterval, "ws-ping-interval", cfg.Line.PingInterval, "how often an idle WebSocket or IRC client is pinged; one that does not answer within this `duration` is disconnected; 0: never")
 	fs.StringVar(&cfg.WSOrigins, "ws-origins", cfg.WSOrigins, "comma-separated `hosts` whose pages may open /ws besides --public-url's and loopback (path.Match patterns, e.g. *.example.com)")
 	fs.DurationVar(&cfg.HTTPIdleTimeout, "http-idle-timeout", cfg.HTTPIdleTimeout, "an HTTP connection idle between requests this `duration` is closed")
 	fs.DurationVar(&cfg.HTTPTimeout, "http-timeout", cfg.HTTPTimeout, "time to read an HTTP request and to write its answer (not /ws, which lives on; not /debug/pprof/)")

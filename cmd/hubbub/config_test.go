@@ -123,12 +123,13 @@ func TestMainRunAndShutdown(t *testing.T) {
 	cfg.DataDir = t.TempDir()
 	cfg.HTTPAddr, cfg.AdminAddr = "127.0.0.1:0", "127.0.0.1:0"
 	cfg.ChatAddr, cfg.QuoteAddr, cfg.EchoAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
+	cfg.IRCAddr = "127.0.0.1:0"
 	logs := &chattest.Logs{}
 	m := &Main{cfg: cfg, log: slog.New(slog.NewTextHandler(logs, nil))}
 	if err := m.Run(); err != nil {
 		t.Fatal(err)
 	}
-	for _, svc := range []string{"chat", "quote", "echo", "http", "admin"} {
+	for _, svc := range []string{"chat", "irc", "quote", "echo", "http", "admin"} {
 		addr := m.Addr(svc)
 		logs.WaitFor(t, "msg=listening", "service="+svc, "addr="+addr)
 		c, err := net.Dial("tcp", addr)
@@ -154,6 +155,7 @@ func TestListenErrorNamesTheAddress(t *testing.T) {
 	cfg.DataDir = t.TempDir()
 	cfg.HTTPAddr, cfg.AdminAddr = "127.0.0.1:0", "127.0.0.1:0"
 	cfg.ChatAddr, cfg.QuoteAddr, cfg.EchoAddr = "127.0.0.1:0", ln.Addr().String(), ""
+	cfg.IRCAddr = ""
 	m := &Main{cfg: cfg, log: slog.New(slog.DiscardHandler)}
 	err = m.Run()
 	if err == nil || !strings.Contains(err.Error(), "quote: listen on "+ln.Addr().String()) {

@@ -25,7 +25,7 @@ func startMain(t *testing.T, change func(*Config)) (*Main, map[string]string) {
 	cfg := defaultConfig()
 	cfg.DataDir = t.TempDir()
 	cfg.ChatAddr, cfg.QuoteAddr, cfg.EchoAddr, cfg.HTTPAddr = "127.0.0.1:0", "", "", "127.0.0.1:0"
-	cfg.AdminAddr = "127.0.0.1:0"
+	cfg.AdminAddr, cfg.IRCAddr = "127.0.0.1:0", "127.0.0.1:0"
 	cfg.Line.LineRate = 0
 	if change != nil {
 		change(&cfg)

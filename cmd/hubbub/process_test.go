@@ -37,6 +37,8 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "build hubbub:", err)
 		os.Exit(1)
 	}
+	// The IRC door listens on :6667 by default: every hubbub a test starts takes a port of its own.
+	os.Setenv("HUBBUB_IRC_ADDR", "127.0.0.1:0")
 	code := m.Run()
 	os.RemoveAll(dir)
 	if code == 0 {

@@ -21,6 +21,7 @@ import (
 	"hubbub/internal/accept"
 	"hubbub/internal/chat"
 	"hubbub/internal/echo"
+	"hubbub/internal/ircproto"
 	"hubbub/internal/lineproto"
 	"hubbub/internal/metrics"
 	"hubbub/internal/natsbus"
@@ -67,6 +68,7 @@ type listener struct {
 func (m *Main) listeners() []listener {
 	return []listener{
 		{name: "chat", addr: m.cfg.ChatAddr, chat: true, make: (*Main).lineDoor},
+		{name: "irc", addr: m.cfg.IRCAddr, chat: true, make: (*Main).ircDoor},
 		{name: "quote", addr: m.cfg.QuoteAddr, make: (*Main).quoteDoor},
 		{name: "echo", addr: m.cfg.EchoAddr, make: (*Main).echoDoor},
 		{name: "http", addr: m.cfg.HTTPAddr, chat: true, make: (*Main).publicDoor},
@@ -320,6 +322,13 @@ func (m *Main) lineDoor() (door, error) {
 	line := lineproto.NewServer(m.cfg.Line, m.hub, m.limiter, m.log)
 	line.SetObserver(m.metrics.Line())
 	return door{srv: line, keepAlive: true}, nil
+}
+
+// ircDoor is the chat for IRC clients, on the line transport's engine and limits.
+func (m *Main) ircDoor() (door, error) {
+	irc := ircproto.NewServer(m.cfg.Line, m.hub, m.limiter, m.log)
+	irc.SetObserver(m.metrics.Line())
+	return door{srv: irc, keepAlive: true}, nil
 }
 
 func (m *Main) quoteDoor() (door, error) {

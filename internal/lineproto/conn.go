@@ -58,7 +58,7 @@ type conn struct {
 	raw     syscall.RawConn
 	waitFn  func(fd uintptr) bool // waits for readability; built once so waiting allocates nothing
 	started time.Time
-	session *chat.Session
+	session Session
 	done    chan struct{} // closed when the socket is closed; stops waits
 
 	bucket connpolicy.Bucket // the line rate; used only by the read loop
@@ -151,6 +151,11 @@ func (c *conn) Deliver(m *chat.Message) {
 	if len(b) == 0 {
 		return
 	}
+	c.queueAs(m, b)
+}
+
+// queueAs queues b, the bytes m is rendered as, under the slow-reader rule for m's kind.
+func (c *conn) queueAs(m *chat.Message, b []byte) {
 	switch kind, from, kept := connpolicy.KindOf(m); kind {
 	case connpolicy.KindPrivate:
 		c.writePrivate(b, privateLine{from: from, kept: kept})
@@ -229,18 +234,37 @@ func (c *conn) serve() {
 	defer c.cleanup()
 	defer func() {
 		if r := recover(); r != nil {
+			name := ""
+			if c.session != nil {
+				name = c.session.Name()
+			}
 			c.srv.log.Error("panic serving connection", "remote", c.nc.RemoteAddr().String(),
-				"name", c.session.Name(), "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+				"name", name, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
 			c.mu.Lock()
 			c.closeLocked(connpolicy.ReasonPanic)
 			c.mu.Unlock()
 		}
 	}()
-	var err error
-	c.session, err = c.srv.hub.Connect(c, chat.Peer{Addr: remoteAddr(c.nc)})
-	if err != nil {
-		c.finish(connpolicy.ReasonBanned, nil) // the chat said why
+	if f := c.srv.framing.NewSession; f != nil {
+		s, err := f(&Conn{c})
+		if err != nil {
+			c.srv.log.Error("start a session", "service", c.srv.framing.Service, "err", err)
+			return
+		}
+		c.session = s
+	} else {
+		s, err := c.srv.hub.Connect(c, chat.Peer{Addr: remoteAddr(c.nc)})
+		c.session = s
+		if err != nil {
+			c.finish(connpolicy.ReasonBanned, nil) // the chat said why
+		}
 	}
+	pinger, _ := c.session.(Pinger)
+	pingEvery := c.srv.framing.PingInterval
+	if pinger == nil {
+		pingEvery = 0
+	}
+	pinged := false // a ping is unanswered: the next deadline closes the connection
 	if d := c.srv.cfg.RegisterDeadline(c.started); !d.IsZero() {
 		c.nc.SetReadDeadline(d)
 	}
@@ -248,6 +272,16 @@ func (c *conn) serve() {
 	registered := false
 	for {
 		if err := c.raw.Read(c.waitFn); err != nil {
+			if registered && pingEvery > 0 && errors.Is(err, os.ErrDeadlineExceeded) && !c.isSealed() {
+				if pinged {
+					c.finish(connpolicy.ReasonPingTimeout, nil)
+					continue // wait, briefly, for the client to close
+				}
+				pinged = true
+				pinger.Ping()
+				c.setReadDeadline(time.Now().Add(pingEvery))
+				continue
+			}
 			if c.readFailed(err, registered) {
 				return
 			}
@@ -265,6 +299,11 @@ func (c *conn) serve() {
 			registered = true
 			c.clearRegisterDeadline()
 		}
+		if registered && pingEvery > 0 && n > 0 {
+			// Whatever the client sends shows it is there, as much as a PONG would.
+			pinged = false
+			c.setReadDeadline(time.Now().Add(pingEvery))
+		}
 		if err != nil && c.readFailed(err, registered) {
 			return
 		}
@@ -278,6 +317,16 @@ func (c *conn) clearRegisterDeadline() {
 	defer c.mu.Unlock()
 	if c.state == stateOpen {
 		c.nc.SetReadDeadline(time.Time{})
+	}
+}
+
+// setReadDeadline sets the read deadline, unless the connection is closing: then the deadline
+// is finish's linger, which must stay.
+func (c *conn) setReadDeadline(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.state == stateOpen {
+		c.nc.SetReadDeadline(t)
 	}
 }
 
@@ -381,6 +430,6 @@ func (c *conn) cleanup() {
 	if c.session != nil {
 		name = c.session.Name()
 	}
-	c.srv.log.Info("connection closed", "service", "chat", "remote", c.nc.RemoteAddr().String(),
+	c.srv.log.Info("connection closed", "service", c.srv.framing.Service, "remote", c.nc.RemoteAddr().String(),
 		"name", name, "duration", time.Since(c.started).Round(time.Millisecond), "reason", reason.String())
 }

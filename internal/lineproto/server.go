@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -48,7 +49,69 @@ type Framing struct {
 	// Encoder renders chat messages; it must be one comparable value for all connections,
 	// as chat.Message.Encoded caches by it.
 	Encoder chat.Encoder
+	// Service names the listener in logs and metrics ("chat" when empty).
+	Service string
+	// NewSession, when set, starts each connection's conversation in place of chat.Hub.Connect:
+	// a protocol with verbs (IRC) registers with the chat itself, when its client has said
+	// enough, and delivers what the chat says through c.
+	NewSession func(c *Conn) (Session, error)
+	// PingInterval, when not 0 and the Session is a Pinger, is how long a registered
+	// connection may send nothing before it is pinged; as long again without a line and it
+	// is closed (connpolicy.ReasonPingTimeout).
+	PingInterval time.Duration
 }
+
+// Session is what the read loop feeds a connection's lines to: a *chat.Session, or a
+// protocol's own conversation (Framing.NewSession) that drives one.
+type Session interface {
+	// Handle acts on one line; chat.ErrQuit ends the connection once what is queued is sent.
+	Handle(line []byte) error
+	// Registered reports whether the client is past its registration (its deadline stops).
+	Registered() bool
+	// Name is the client's name, for the log.
+	Name() string
+	// TooLong is told that the client sent a line longer than MaxLine.
+	TooLong()
+	// Close ends the conversation: the connection is gone. It may be called more than once.
+	Close()
+	connpolicy.Flooder
+}
+
+// Pinger is a Session that can ask its client whether it is still there.
+type Pinger interface {
+	// Ping sends the client something it must answer with a line.
+	Ping()
+}
+
+// Conn is a connection as a Framing's NewSession sees it: where its output goes. Its
+// methods never block, and may be called from any goroutine.
+type Conn struct{ c *conn }
+
+// Deliver queues m encoded by the framing's Encoder (chat.Client).
+func (c *Conn) Deliver(m *chat.Message) { c.c.Deliver(m) }
+
+// Send queues b, the bytes m is rendered as for this connection, under the slow-reader rule
+// as m (a room line may be skipped, a private message only past the hard cap); m nil: b is
+// an answer to the client's own input, never skipped.
+func (c *Conn) Send(m *chat.Message, b []byte) {
+	if len(b) == 0 {
+		return
+	}
+	if m == nil {
+		c.c.write(b, connpolicy.KindKept)
+		return
+	}
+	c.c.queueAs(m, b)
+}
+
+// Drop ends the connection once what is queued is sent (chat.Client).
+func (c *Conn) Drop(reason chat.DropReason, detail string) { c.c.Drop(reason, detail) }
+
+// Addr is the client's address.
+func (c *Conn) Addr() netip.Addr { return remoteAddr(c.c.nc) }
+
+// Hub is the chat the connection leads to.
+func (c *Conn) Hub() *chat.Hub { return c.c.srv.hub }
 
 // TelnetFraming is the framing of telnet and nc clients, a Server's default.
 func TelnetFraming() Framing {
@@ -68,6 +131,8 @@ type Server struct {
 	hub  *chat.Hub
 	log  *slog.Logger
 	loop *accept.Loop
+
+	limiter *accept.Limiter
 
 	framing Framing
 	enc     chat.Encoder // framing.Encoder, used on every delivery
@@ -105,17 +170,21 @@ func NewServer(cfg Config, hub *chat.Hub, limiter *accept.Limiter, log *slog.Log
 		conns: make(map[*conn]struct{}),
 		obs:   connpolicy.NoObserver{},
 	}
+	s.limiter = limiter
 	s.SetFraming(TelnetFraming())
 	for range runtime.GOMAXPROCS(0) {
 		s.flushers = append(s.flushers, newFlusher())
 	}
-	s.loop = accept.New("chat", limiter, log, s.serveConn)
 	return s
 }
 
 // SetFraming has the server speak f instead of telnet's lines. It must be called before Serve.
 func (s *Server) SetFraming(f Framing) {
 	s.framing, s.enc = f, f.Encoder
+	if s.framing.Service == "" {
+		s.framing.Service = "chat"
+	}
+	s.loop = accept.New(s.framing.Service, s.limiter, s.log, s.serveConn)
 	s.lineTooLong = s.enc.Encode(&chat.Message{Kind: chat.KindNotice, Text: fmt.Sprintf("line too long (max %d bytes)", s.cfg.MaxLine)})
 	s.noticeShutdown = s.enc.Encode(connpolicy.NoticeShutdown)
 	s.noticeRegisterTimeout = s.enc.Encode(connpolicy.NoticeRegisterTimeout)

@@ -108,7 +108,7 @@ func (m *Metrics) Gauge(name, help string, value func() float64) {
 // The closed sets of label values. A new service or reason is added here, where a reviewer
 // sees that it is not text from a client.
 var (
-	services       = []string{"chat", "quote", "echo", "http", "admin"}
+	services       = []string{"chat", "irc", "quote", "echo", "http", "admin"}
 	refusalReasons = []string{"full", "per_ip", "shutting_down", "out_of_files"}
 	// The reasons a chat connection ends with are connpolicy.CloseReason, a closed set of its
 	// own (see LineObserver.Closed).

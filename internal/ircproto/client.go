@@ -1,0 +1,617 @@
+package ircproto
+
+import (
+	"encoding/base64"
+	"errors"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"hubbub/internal/chat"
+	"hubbub/internal/lineproto"
+)
+
+// The capabilities offered (CAP LS), each a bit.
+type capSet uint8
+
+const (
+	capServerTime capSet = 1 << iota
+	capMessageTags
+	capEchoMessage
+	capMultiPrefix
+	capSASL
+	capBatch
+)
+
+var capNames = []struct {
+	name string
+	bit  capSet
+	v302 string // the value shown to CAP LS 302
+}{
+	{"batch", capBatch, ""},
+	{"echo-message", capEchoMessage, ""},
+	{"message-tags", capMessageTags, ""},
+	{"multi-prefix", capMultiPrefix, ""},
+	{"sasl", capSASL, "PLAIN"},
+	{"server-time", capServerTime, ""},
+}
+
+// client is one IRC connection's conversation: registration (CAP, PASS, NICK, USER,
+// AUTHENTICATE), then commands as calls of the chat's typed API. It is the chat.Client the hub
+// delivers to, rendering each message for what this client negotiated. Handle and Close run
+// on the connection's read loop; Deliver on whatever goroutine the chat delivers from.
+type client struct {
+	conn *lineproto.Conn
+	hub  *chat.Hub
+	log  *slog.Logger
+
+	// Used by the read loop only.
+	sess       *chat.Session // nil until registered
+	wantNick   string        // what NICK asked for, before registration
+	gotUser    bool
+	negotiate  bool   // CAP LS or REQ came before registration: wait for CAP END
+	pass       string // PASS, tried as the nick's account password
+	account    string // the account SASL proved
+	saslBuf    strings.Builder
+	saslActive bool
+	quitting   bool
+
+	mu sync.Mutex
+	// Guarded by mu.
+	caps    capSet
+	me      string          // the member's name as the chat says it (KindWelcome, KindNick)
+	joined  map[string]bool // rooms (display names) the client was told it joined
+	pending []string        // rooms joined whose topic and names are still to be sent
+	batch   string          // the history batch open, if any
+	// replayRoom is the room just joined, whose replay may follow; "" once anything else came.
+	replayRoom string
+	batchNo    int
+	motd       []string // the MOTD lines the chat will say as notices after the welcome, to skip
+	welcomed   bool
+}
+
+func newClient(c *lineproto.Conn, hub *chat.Hub, log *slog.Logger) *client {
+	return &client{conn: c, hub: hub, log: log, joined: make(map[string]bool)}
+}
+
+// nick is the client's nick for numerics: "*" before registration.
+func (c *client) nick() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.me == "" {
+		return "*"
+	}
+	return ircNick(c.me)
+}
+
+func (c *client) has(cp capSet) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.caps&cp != 0
+}
+
+// send queues a line the server says of its own to this client, as an answer.
+func (c *client) send(line string) {
+	c.conn.Send(nil, []byte(line+"\r\n"))
+}
+
+// reply sends numeric to the client: ":hubbub NUM nick params...".
+func (c *client) reply(numeric string, params ...string) {
+	c.send(c.numericLine(c.nick(), numeric, params...))
+}
+
+func (c *client) numericLine(nick, numeric string, params ...string) string {
+	var b strings.Builder
+	b.WriteString(":" + serverName + " " + numeric + " " + nick)
+	for i, p := range params {
+		if i == len(params)-1 && (p == "" || strings.ContainsAny(p, " :") || p[0] == ':') {
+			b.WriteString(" :" + safeTrailing(p))
+		} else {
+			b.WriteString(" " + safeParam(p))
+		}
+	}
+	return b.String()
+}
+
+// fail answers err, from a chat call, with its numeric; subject are the parameters the
+// numeric names before its text (a channel, a nick, a command).
+func (c *client) fail(err error, subject ...string) {
+	numeric, text := numericOf(err)
+	if numeric == "" {
+		c.send(":" + serverName + " NOTICE " + c.nick() + " :" + safeTrailing(text))
+		return
+	}
+	c.reply(numeric, append(subject, text)...)
+}
+
+// Registered implements lineproto.Session.
+func (c *client) Registered() bool { return c.sess != nil }
+
+// Name implements lineproto.Session.
+func (c *client) Name() string {
+	if c.sess == nil {
+		return ""
+	}
+	return c.sess.Name()
+}
+
+// TooLong implements lineproto.Session: ERR_INPUTTOOLONG.
+func (c *client) TooLong() { c.reply("417", "Input line was too long") }
+
+// Flooding implements lineproto.Session.
+func (c *client) Flooding() {
+	if c.sess != nil {
+		c.sess.Flooding()
+	}
+}
+
+// Close implements lineproto.Session.
+func (c *client) Close() {
+	if c.sess != nil {
+		c.sess.Close()
+	}
+}
+
+// Ping implements lineproto.Pinger. It runs on the read loop, like Handle: the names of rooms
+// joined meanwhile by another device, or after a kick, are sent now at the latest.
+func (c *client) Ping() {
+	if c.sess != nil {
+		c.sendPending()
+	}
+	c.send("PING :" + serverName)
+}
+
+// Drop implements chat.Client.
+func (c *client) Drop(reason chat.DropReason, detail string) {
+	c.send("ERROR :Closing link: " + safeTrailing(detail))
+	c.conn.Drop(reason, detail)
+}
+
+// Deliver implements chat.Client: it renders m for this client. It never blocks and calls
+// nothing of the chat's.
+func (c *client) Deliver(m *chat.Message) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !m.History {
+		c.replayRoom = ""
+		if c.batch != "" {
+			c.endBatchLocked()
+		}
+	}
+	switch m.Kind {
+	case chat.KindPrompt, chat.KindNameTaken, chat.KindSecretPrompt, chat.KindSecretDone,
+		chat.KindRooms, chat.KindMembers:
+		return // the prompt's conversation and the slash commands' lists: not IRC's
+	case chat.KindWelcome:
+		c.me = m.From
+		c.welcomeLocked()
+		return
+	case chat.KindCurrent:
+		if !c.joined[m.Room] {
+			c.joined[m.Room] = true
+			c.pending = append(c.pending, m.Room)
+			c.conn.Send(nil, appendLine(nil, "", mask(c.me), "JOIN", ircChannel(m.Room)))
+			c.replayRoom = m.Room // what history comes next is this room's (see historyLocked)
+		}
+		return
+	case chat.KindNotice:
+		if len(c.motd) > 0 {
+			if m.Text == c.motd[0] {
+				c.motd = c.motd[1:]
+				return
+			}
+			c.motd = nil
+		}
+		for _, room := range c.pending {
+			if strings.HasPrefix(m.Text, "topic for "+room+": ") {
+				return // sent as RPL_TOPIC with the names
+			}
+		}
+		if room, by, reason, ok := kickedNotice(m.Text); ok && c.joined[room] {
+			delete(c.joined, room)
+			c.conn.Send(m, appendLine(nil, "", mask(by), "KICK", ircChannel(room), ircNick(c.me), ":"+cut(reason)))
+			return
+		}
+	case chat.KindLeave, chat.KindKick:
+		if m.From == c.me {
+			delete(c.joined, m.Room)
+		}
+	case chat.KindJoin:
+		if m.From == c.me { // another device of the account joined
+			if c.joined[m.Room] {
+				return
+			}
+			c.joined[m.Room] = true
+			c.pending = append(c.pending, m.Room)
+		}
+	case chat.KindNick:
+		if m.From == c.me {
+			c.me = m.Text
+		}
+	case chat.KindPrivate:
+		if m.Sent && c.caps&capEchoMessage == 0 {
+			return // the client shows what it sent itself
+		}
+	}
+	if m.History {
+		c.conn.Send(m, c.historyLocked(m))
+		return
+	}
+	enc := plainEnc
+	if c.caps&capServerTime != 0 {
+		enc = timeEnc
+	}
+	c.conn.Send(m, m.Encoded(enc))
+}
+
+// historyLocked renders a line replayed from history: in the open batch, with its time as a
+// tag, or, for a client without server-time, in front of the text.
+func (c *client) historyLocked(m *chat.Message) []byte {
+	var tags []string
+	if c.batch == "" && c.replayRoom != "" && c.caps&capBatch != 0 {
+		// Opened at the first line replayed, so that a room with no history has no batch.
+		c.batchNo++
+		c.batch = "h" + strconv.Itoa(c.batchNo)
+		c.conn.Send(nil, appendLine(nil, "", serverName, "BATCH", "+"+c.batch, "chathistory", ircChannel(c.replayRoom)))
+	}
+	if c.batch != "" {
+		tags = append(tags, "batch="+c.batch)
+	}
+	if c.caps&capServerTime != 0 {
+		tags = append(tags, timeTag(m))
+	} else if m.Kind == chat.KindChat || m.Kind == chat.KindAction || m.Kind == chat.KindPrivate {
+		m = &chat.Message{Kind: m.Kind, Room: m.Room, From: m.From, To: m.To,
+			Text: "[" + m.Time.UTC().Format("2006-01-02 15:04") + "] " + m.Text}
+	}
+	return appendMessage(nil, m, strings.Join(tags, ";"))
+}
+
+func (c *client) endBatchLocked() {
+	c.conn.Send(nil, appendLine(nil, "", serverName, "BATCH", "-"+c.batch))
+	c.batch = ""
+}
+
+// welcomeLocked sends 001 to 005 and the MOTD, once the chat welcomed the member.
+func (c *client) welcomeLocked() {
+	if c.welcomed {
+		return
+	}
+	c.welcomed = true
+	nick := ircNick(c.me)
+	lines := []string{
+		c.numericLine(nick, "001", "Welcome to hubbub, "+nick),
+		c.numericLine(nick, "002", "Your host is "+serverName+", running hubbub"),
+		c.numericLine(nick, "003", "This server was started some time ago"),
+		c.numericLine(nick, "004", serverName, "hubbub", "o", "bnot"),
+		c.numericLine(nick, "005", isupport...),
+	}
+	if len(c.motd) == 0 {
+		lines = append(lines, c.numericLine(nick, "422", "No MOTD; /join #lobby to talk with everyone"))
+	} else {
+		lines = append(lines, c.numericLine(nick, "375", "- "+serverName+" Message of the day -"))
+		for _, l := range c.motd {
+			lines = append(lines, c.numericLine(nick, "372", "- "+l))
+		}
+		lines = append(lines, c.numericLine(nick, "376", "End of /MOTD command"))
+	}
+	var b []byte
+	for _, l := range lines {
+		b = append(append(b, l...), '\r', '\n')
+	}
+	c.conn.Send(nil, b)
+}
+
+// isupport is RPL_ISUPPORT's tokens. CASEMAPPING=rfc8265: names compare as PRECIS's
+// UsernameCaseMapped, as hubbub's name rule does (internal/chat/name.go); the chat refuses
+// look-alikes as well, which a client learns from 433.
+var isupport = []string{
+	"CASEMAPPING=rfc8265", "CHANTYPES=#", "NICKLEN=" + strconv.Itoa(chat.MaxNameLen),
+	"CHANNELLEN=" + strconv.Itoa(chat.MaxNameLen+1), "TOPICLEN=300", "PREFIX=(o)@",
+	"CHANMODES=b,,,nt", "NETWORK=hubbub", "AWAYLEN=200", "KICKLEN=200", "MAXTARGETS=1",
+	"are supported by this server",
+}
+
+// Handle implements lineproto.Session: one line from the client.
+func (c *client) Handle(line []byte) error {
+	if c.quitting {
+		return chat.ErrQuit
+	}
+	m := parse(string(line))
+	if m.command == "" {
+		return nil
+	}
+	if c.sess == nil {
+		return c.beforeRegistration(m)
+	}
+	err := c.command(m)
+	c.sendPending()
+	return err
+}
+
+// beforeRegistration handles what a client may say before it is registered.
+func (c *client) beforeRegistration(m message) error {
+	switch m.command {
+	case "CAP":
+		c.cap(m)
+	case "PASS":
+		if len(m.params) < 1 {
+			c.reply("461", "PASS", "Not enough parameters")
+			break
+		}
+		c.pass = m.params[0]
+	case "NICK":
+		if len(m.params) < 1 || m.params[0] == "" {
+			c.reply("431", "No nickname given")
+			break
+		}
+		if !nickAllowed(m.params[0]) {
+			c.reply("432", safeParam(m.params[0]), nickRule)
+			break
+		}
+		c.wantNick = m.params[0]
+	case "USER":
+		if len(m.params) < 4 {
+			c.reply("461", "USER", "Not enough parameters")
+			break
+		}
+		c.gotUser = true
+	case "AUTHENTICATE":
+		c.authenticate(m)
+	case "PING":
+		c.send(":" + serverName + " PONG " + serverName + " :" + safeTrailing(m.arg(0)))
+	case "PONG":
+	case "QUIT":
+		c.send("ERROR :Closing link")
+		return chat.ErrQuit
+	default:
+		c.reply("451", "You have not registered")
+		return nil
+	}
+	return c.tryRegister()
+}
+
+// tryRegister enters the chat once NICK and USER came and capability negotiation is over.
+func (c *client) tryRegister() error {
+	if c.wantNick == "" || !c.gotUser || c.negotiate {
+		return nil
+	}
+	peer := chat.Peer{Addr: c.conn.Addr()}
+	if c.account == "" && c.pass != "" {
+		// PASS is the nick's account password, for clients without SASL.
+		acc, err := c.hub.CheckLogin(hubbubName(c.wantNick), c.pass, peer.Addr)
+		c.pass = ""
+		if err != nil {
+			c.reply("464", loginFailure(err))
+			c.send("ERROR :Closing link: " + loginFailure(err))
+			return chat.ErrQuit
+		}
+		c.account = acc
+	}
+	peer.Account = c.account
+	c.mu.Lock()
+	c.motd = append([]string(nil), c.hub.MOTD()...)
+	c.mu.Unlock()
+	sess, err := c.hub.Enter(c, peer, hubbubName(c.wantNick))
+	switch {
+	case errors.Is(err, chat.ErrBanned):
+		c.send("ERROR :Closing link: you are banned from this server")
+		return chat.ErrQuit
+	case errors.Is(err, chat.ErrNoAccount):
+		c.account = ""
+		c.reply("904", "SASL authentication failed: the account is gone")
+		return nil
+	case err != nil:
+		c.mu.Lock()
+		c.motd = nil
+		c.mu.Unlock()
+		c.fail(err, safeParam(c.wantNick))
+		return nil
+	}
+	c.sess = sess
+	// An account online already on another device is in rooms besides the one the chat makes
+	// this device's current (KindCurrent): the client is told of each.
+	if f, err := sess.Whois(sess.Name()); err == nil {
+		c.mu.Lock()
+		for _, room := range f.Rooms {
+			if !c.joined[room] {
+				c.joined[room] = true
+				c.pending = append(c.pending, room)
+				c.conn.Send(nil, appendLine(nil, "", mask(c.me), "JOIN", ircChannel(room)))
+			}
+		}
+		c.mu.Unlock()
+	}
+	c.sendPending()
+	return nil
+}
+
+// loginFailure says why a password was not taken, in words for the user.
+func loginFailure(err error) string {
+	var wait *chat.LoginWaitError
+	switch {
+	case errors.Is(err, chat.ErrWrongPassword):
+		return "wrong account name or password"
+	case errors.As(err, &wait):
+		return wait.Error()
+	case errors.Is(err, chat.ErrBanned):
+		return "that name or your address is banned"
+	case errors.Is(err, chat.ErrLoginBusy):
+		return "the server is busy checking passwords: try again in a moment"
+	}
+	return "the server cannot check passwords just now"
+}
+
+// cap answers CAP LS, LIST, REQ and END.
+func (c *client) cap(m message) {
+	nick := c.nick()
+	switch strings.ToUpper(m.arg(0)) {
+	case "LS":
+		if c.sess == nil {
+			c.negotiate = true
+		}
+		v302 := m.arg(1) != "" && m.arg(1) >= "302"
+		var names []string
+		for _, cp := range capNames {
+			if v302 && cp.v302 != "" {
+				names = append(names, cp.name+"="+cp.v302)
+			} else {
+				names = append(names, cp.name)
+			}
+		}
+		c.send(":" + serverName + " CAP " + nick + " LS :" + strings.Join(names, " "))
+	case "LIST":
+		var names []string
+		c.mu.Lock()
+		for _, cp := range capNames {
+			if c.caps&cp.bit != 0 {
+				names = append(names, cp.name)
+			}
+		}
+		c.mu.Unlock()
+		c.send(":" + serverName + " CAP " + nick + " LIST :" + strings.Join(names, " "))
+	case "REQ":
+		if c.sess == nil {
+			c.negotiate = true
+		}
+		req := m.arg(1)
+		var add, del capSet
+		ok := true
+		for _, name := range strings.Fields(req) {
+			remove := strings.HasPrefix(name, "-")
+			name = strings.TrimPrefix(name, "-")
+			bit := capSet(0)
+			for _, cp := range capNames {
+				if cp.name == name {
+					bit = cp.bit
+				}
+			}
+			if bit == 0 || (remove && bit == capSASL && c.sess != nil) {
+				ok = false
+				break
+			}
+			if remove {
+				del |= bit
+			} else {
+				add |= bit
+			}
+		}
+		if !ok || req == "" {
+			c.send(":" + serverName + " CAP " + nick + " NAK :" + safeTrailing(req))
+			return
+		}
+		c.mu.Lock()
+		c.caps = (c.caps | add) &^ del
+		c.mu.Unlock()
+		c.send(":" + serverName + " CAP " + nick + " ACK :" + safeTrailing(req))
+	case "END":
+		c.negotiate = false
+	default:
+		c.reply("410", safeParam(m.arg(0)), "Invalid CAP command")
+	}
+}
+
+// authenticate runs SASL PLAIN against the chat's accounts: the same password check and
+// guard against guessing as the line chat's login.
+func (c *client) authenticate(m message) {
+	arg := m.arg(0)
+	switch {
+	case !c.has(capSASL):
+		c.reply("904", "SASL authentication failed: request the sasl capability first")
+	case c.account != "":
+		c.reply("907", "You have already authenticated using SASL")
+	case arg == "*":
+		c.saslActive = false
+		c.saslBuf.Reset()
+		c.reply("906", "SASL authentication aborted")
+	case !c.saslActive:
+		if strings.ToUpper(arg) != "PLAIN" {
+			c.reply("908", "PLAIN", "are available SASL mechanisms")
+			c.reply("904", "SASL authentication failed")
+			return
+		}
+		c.saslActive = true
+		c.saslBuf.Reset()
+		c.send("AUTHENTICATE +")
+	default:
+		if arg != "+" {
+			c.saslBuf.WriteString(arg)
+		}
+		if len(arg) == 400 && c.saslBuf.Len() < 1600 {
+			return // more to come
+		}
+		c.saslActive = false
+		raw, err := base64.StdEncoding.DecodeString(c.saslBuf.String())
+		c.saslBuf.Reset()
+		parts := strings.Split(string(raw), "\x00")
+		if err != nil || len(parts) != 3 {
+			c.reply("904", "SASL authentication failed: send authzid NUL authcid NUL password, in base64")
+			return
+		}
+		name := parts[1]
+		if parts[0] != "" && parts[0] != parts[1] {
+			c.reply("904", "SASL authentication failed: log in as the account itself")
+			return
+		}
+		acc, err := c.hub.CheckLogin(name, parts[2], c.conn.Addr())
+		if err != nil {
+			c.reply("904", "SASL authentication failed: "+loginFailure(err))
+			return
+		}
+		c.account = acc
+		c.reply("900", mask(acc), acc, "You are now logged in as "+acc)
+		c.reply("903", "SASL authentication successful")
+	}
+}
+
+// sendPending sends the topic and names of each room the client was told it joined, and ends
+// a history batch still open: called on the read loop after each command, once what the
+// command made the chat say (the JOIN, the replay) is queued.
+func (c *client) sendPending() {
+	c.mu.Lock()
+	c.replayRoom = ""
+	if c.batch != "" {
+		c.endBatchLocked()
+	}
+	rooms := c.pending
+	c.pending = nil
+	c.mu.Unlock()
+	for _, room := range rooms {
+		if topic, err := c.sess.RoomTopic(room); err == nil && topic != "" {
+			c.reply("332", ircChannel(room), topic)
+		}
+		c.names(room)
+	}
+}
+
+// echo sends the client its own line back (echo-message): the chat does not give the
+// device that said a line a copy of it.
+func (c *client) echo(command, target, ctcp, text string) {
+	var tags string
+	if c.has(capServerTime) {
+		tags = timeTag(&chat.Message{Time: time.Now()})
+	}
+	c.conn.Send(nil, appendText(nil, tags, mask(c.sess.Name()), command, target, ctcp, text))
+}
+
+// kickedNotice reads the notice the chat tells a member it kicked out of a room ("you were
+// kicked from #go by bob: reason"; see chat's kickLocked): the kicked member gets no typed
+// message of it, as it is out of the room when the room hears of the kick, and an IRC client
+// must see a KICK to know it left the channel. Names hold no spaces, so the kicker's name ends
+// at the first ": " or at the end.
+func kickedNotice(text string) (room, by, reason string, ok bool) {
+	rest, ok := strings.CutPrefix(text, "you were kicked from ")
+	if !ok {
+		return "", "", "", false
+	}
+	room, rest, ok = strings.Cut(rest, " by ")
+	if !ok || !strings.HasPrefix(room, "#") || strings.Contains(room, " ") {
+		return "", "", "", false
+	}
+	by, reason, _ = strings.Cut(rest, ": ")
+	if by == "" || strings.Contains(by, " ") {
+		return "", "", "", false
+	}
+	return room, by, reason, true
+}

@@ -1,0 +1,519 @@
+package ircproto
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	"hubbub/internal/chat"
+)
+
+// command runs one command of a registered client.
+func (c *client) command(m message) error {
+	switch m.command {
+	case "PING":
+		c.send(":" + serverName + " PONG " + serverName + " :" + safeTrailing(m.arg(0)))
+	case "PONG":
+	case "CAP":
+		c.cap(m)
+	case "NICK":
+		c.nickCmd(m)
+	case "USER", "PASS":
+		c.reply("462", "You may not reregister")
+	case "AUTHENTICATE":
+		c.reply("907", "You have already authenticated using SASL")
+	case "JOIN":
+		c.join(m)
+	case "PART":
+		c.part(m)
+	case "PRIVMSG", "NOTICE":
+		c.privmsg(m)
+	case "TOPIC":
+		c.topic(m)
+	case "NAMES":
+		if m.arg(0) == "" {
+			c.reply("366", "*", "End of /NAMES list")
+			break
+		}
+		for _, room := range strings.Split(m.arg(0), ",") {
+			c.names(room)
+		}
+	case "WHO":
+		c.who(m)
+	case "WHOIS":
+		c.whois(m)
+	case "LIST":
+		c.list()
+	case "AWAY":
+		if err := c.sess.Away(m.arg(0)); err != nil {
+			c.fail(err)
+		} else if m.arg(0) == "" {
+			c.reply("305", "You are no longer marked as being away")
+		} else {
+			c.reply("306", "You have been marked as being away")
+		}
+	case "QUIT":
+		reason := "/quit"
+		if r := m.arg(0); r != "" {
+			reason += " " + r
+		}
+		c.quitting = true
+		c.sess.Handle([]byte(reason)) // the chat's quit, with the reason marked as the user's
+		c.send("ERROR :Closing link")
+		return chat.ErrQuit
+	case "KICK":
+		c.kick(m)
+	case "MODE":
+		c.mode(m)
+	case "ISON":
+		c.ison(m)
+	case "USERHOST":
+		c.userhost(m)
+	case "OPER":
+		c.oper(m)
+	case "MOTD":
+		c.motdCmd()
+	default:
+		c.reply("421", safeParam(m.command), "Unknown command")
+	}
+	return nil
+}
+
+func (c *client) nickCmd(m message) {
+	want := m.arg(0)
+	if want == "" {
+		c.reply("431", "No nickname given")
+		return
+	}
+	if !nickAllowed(want) {
+		c.reply("432", safeParam(want), nickRule)
+		return
+	}
+	if err := c.sess.Nick(hubbubName(want)); err != nil {
+		c.fail(err, safeParam(want))
+	}
+}
+
+func (c *client) join(m message) {
+	if len(m.params) == 0 {
+		c.reply("461", "JOIN", "Not enough parameters")
+		return
+	}
+	if m.params[0] == "0" {
+		c.mu.Lock()
+		var rooms []string
+		for room := range c.joined {
+			rooms = append(rooms, room)
+		}
+		c.mu.Unlock()
+		for _, room := range rooms {
+			c.sess.Part(room, "")
+		}
+		return
+	}
+	for _, room := range strings.Split(m.params[0], ",") {
+		if room == "" {
+			continue
+		}
+		if !strings.HasPrefix(room, "#") {
+			c.reply("403", safeParam(room), "No such channel: channels start with #")
+			continue
+		}
+		c.mu.Lock()
+		known := false
+		for r := range c.joined {
+			if sameRoom(r, hubbubName(room)) {
+				known = true
+			}
+		}
+		c.mu.Unlock()
+		if known {
+			continue // already in: a client's autojoin of a channel it is in is no error
+		}
+		if err := c.sess.Join(hubbubName(room)); err != nil {
+			if e, ok := err.(*chat.Error); ok && e.Code == chat.CodeBadName {
+				c.reply("403", safeParam(room), e.Text) // a channel's name, not a nick
+				continue
+			}
+			c.fail(err, safeParam(room))
+		}
+		c.sendPending()
+	}
+}
+
+// sameRoom reports whether two room names name one room, as the chat compares them.
+func sameRoom(a, b string) bool {
+	na, err1 := chat.ParseRoom(a)
+	nb, err2 := chat.ParseRoom(b)
+	return err1 == nil && err2 == nil && na.Key == nb.Key
+}
+
+func (c *client) part(m message) {
+	if len(m.params) == 0 {
+		c.reply("461", "PART", "Not enough parameters")
+		return
+	}
+	for _, room := range strings.Split(m.params[0], ",") {
+		name, ok := c.roomJoined(room)
+		if !ok {
+			if err := c.sess.Part(hubbubName(room), m.arg(1)); err != nil {
+				c.fail(err, safeParam(room))
+			}
+			continue
+		}
+		if err := c.sess.Part(name, m.arg(1)); err != nil {
+			c.fail(err, safeParam(room))
+			continue
+		}
+		c.mu.Lock()
+		delete(c.joined, name)
+		me := c.me
+		c.mu.Unlock()
+		c.conn.Send(nil, appendLine(nil, "", mask(me), "PART", partParams(name, m.arg(1))...))
+	}
+}
+
+// roomJoined returns the display name of the joined room that room names.
+func (c *client) roomJoined(room string) (string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for r := range c.joined {
+		if sameRoom(r, hubbubName(room)) {
+			return r, true
+		}
+	}
+	return "", false
+}
+
+func (c *client) privmsg(m message) {
+	notice := m.command == "NOTICE"
+	switch {
+	case len(m.params) == 0 || m.params[0] == "":
+		if !notice {
+			c.reply("411", "No recipient given ("+m.command+")")
+		}
+		return
+	case len(m.params) < 2 || m.params[1] == "":
+		if !notice {
+			c.reply("412", "No text to send")
+		}
+		return
+	}
+	target, text := m.params[0], m.params[1]
+	ctcp := ""
+	if strings.HasPrefix(text, "\x01") {
+		verb, rest, _ := strings.Cut(strings.Trim(text, "\x01"), " ")
+		switch strings.ToUpper(verb) {
+		case "ACTION":
+			ctcp, text = "\x01ACTION ", rest
+		case "VERSION", "PING", "TIME", "CLIENTINFO":
+			// Answered here, never passed on: a CTCP would reach a telnet user as junk.
+			if !notice {
+				answer := "hubbub"
+				switch strings.ToUpper(verb) {
+				case "PING":
+					answer = rest
+				case "TIME":
+					answer = time.Now().UTC().Format(time.RFC1123)
+				case "CLIENTINFO":
+					answer = "ACTION PING TIME VERSION"
+				}
+				c.send(":" + mask(hubbubName(target)) + " NOTICE " + c.nick() + " :\x01" + strings.ToUpper(verb) + " " + safeTrailing(answer) + "\x01")
+			}
+			return
+		default:
+			return
+		}
+	}
+	var err error
+	for _, t := range strings.Split(target, ",") {
+		switch {
+		case strings.HasPrefix(t, "#"):
+			if ctcp != "" {
+				err = c.sess.Action(hubbubName(t), text)
+			} else {
+				err = c.sess.Say(hubbubName(t), text)
+			}
+		case ctcp != "":
+			err = c.sess.Private(hubbubName(t), "* "+c.sess.Name()+" "+text)
+		default:
+			err = c.sess.Private(hubbubName(t), text)
+		}
+		if err != nil {
+			if !notice {
+				c.fail(err, safeParam(t))
+			}
+			continue
+		}
+		if strings.HasPrefix(t, "#") && c.has(capEchoMessage) {
+			c.echo(m.command, ircChannel(t), ctcp, text)
+		}
+	}
+}
+
+func (c *client) topic(m message) {
+	room := m.arg(0)
+	if room == "" {
+		c.reply("461", "TOPIC", "Not enough parameters")
+		return
+	}
+	if len(m.params) < 2 {
+		topic, err := c.sess.RoomTopic(hubbubName(room))
+		switch {
+		case err != nil:
+			c.fail(err, safeParam(room))
+		case topic == "":
+			c.reply("331", safeParam(room), "No topic is set")
+		default:
+			c.reply("332", safeParam(room), topic)
+		}
+		return
+	}
+	if err := c.sess.Topic(hubbubName(room), m.params[1]); err != nil {
+		c.fail(err, safeParam(room))
+	}
+}
+
+// names sends RPL_NAMREPLY and RPL_ENDOFNAMES for room: the owner marked '@'.
+func (c *client) names(room string) {
+	who, err := c.sess.Who(hubbubName(room))
+	if err != nil || who.Room == "" {
+		c.reply("366", safeParam(room), "End of /NAMES list")
+		return
+	}
+	ch := ircChannel(who.Room)
+	nick := c.nick()
+	head := ":" + serverName + " 353 " + nick + " = " + ch + " :"
+	var b []byte
+	line := head
+	for _, mem := range who.Members {
+		entry := ircNick(mem.Name)
+		if mem.Owner {
+			entry = "@" + entry
+		}
+		if len(line)+len(entry)+1 > maxLine-2 && line != head {
+			b = append(append(b, line...), '\r', '\n')
+			line = head
+		}
+		if line != head {
+			line += " "
+		}
+		line += entry
+	}
+	if line != head {
+		b = append(append(b, line...), '\r', '\n')
+	}
+	b = append(append(b, c.numericLine(nick, "366", ch, "End of /NAMES list")...), '\r', '\n')
+	c.conn.Send(nil, b)
+}
+
+func (c *client) who(m message) {
+	target := m.arg(0)
+	nick := c.nick()
+	var b []byte
+	add := func(channel string, mem chat.MemberInfo) {
+		flags := "H"
+		if mem.Away != "" {
+			flags = "G"
+		}
+		if mem.Operator {
+			flags += "*"
+		}
+		if mem.Owner {
+			flags += "@"
+		}
+		b = append(append(b, c.numericLine(nick, "352", channel, "u", serverName, serverName, ircNick(mem.Name), flags, "0 "+ircNick(mem.Name))...), '\r', '\n')
+	}
+	switch {
+	case strings.HasPrefix(target, "#"):
+		who, err := c.sess.Who(hubbubName(target))
+		if err == nil {
+			for _, mem := range who.Members {
+				add(ircChannel(who.Room), mem)
+			}
+		}
+	case target != "":
+		if f, err := c.sess.Whois(hubbubName(target)); err == nil && f.Name != "" {
+			add("*", chat.MemberInfo{Name: f.Name, Operator: f.Operator, Away: f.Away})
+		}
+	}
+	b = append(append(b, c.numericLine(nick, "315", safeParam(target), "End of /WHO list")...), '\r', '\n')
+	c.conn.Send(nil, b)
+}
+
+func (c *client) whois(m message) {
+	target := m.arg(len(m.params) - 1)
+	if target == "" {
+		c.reply("431", "No nickname given")
+		return
+	}
+	f, err := c.sess.Whois(hubbubName(target))
+	if err != nil || f.Name == "" {
+		if err != nil {
+			c.fail(err, safeParam(target))
+		}
+		c.reply("318", safeParam(target), "End of /WHOIS list")
+		return
+	}
+	n := ircNick(f.Name)
+	c.reply("311", n, "u", serverName, "*", n)
+	if len(f.Rooms) > 0 {
+		c.reply("319", n, strings.Join(f.Rooms, " "))
+	}
+	c.reply("312", n, serverName, "hubbub")
+	if f.Operator {
+		c.reply("313", n, "is an IRC operator")
+	}
+	if f.Away != "" {
+		c.reply("301", n, f.Away)
+	}
+	if f.Account != "" {
+		c.reply("330", n, f.Account, "is logged in as")
+	}
+	c.reply("317", n, strconv.Itoa(0), strconv.FormatInt(f.Since.Unix(), 10), "seconds idle, signon time")
+	c.reply("318", n, "End of /WHOIS list")
+}
+
+func (c *client) list() {
+	nick := c.nick()
+	b := append([]byte(c.numericLine(nick, "321", "Channel", "Users  Name")), '\r', '\n')
+	for _, r := range c.sess.Rooms() {
+		b = append(append(b, c.numericLine(nick, "322", ircChannel(r.Name), strconv.Itoa(r.Members), r.Topic)...), '\r', '\n')
+	}
+	b = append(append(b, c.numericLine(nick, "323", "End of /LIST")...), '\r', '\n')
+	c.conn.Send(nil, b)
+}
+
+func (c *client) kick(m message) {
+	if len(m.params) < 2 {
+		c.reply("461", "KICK", "Not enough parameters")
+		return
+	}
+	room, who := m.params[0], m.params[1]
+	err := c.sess.Kick(hubbubName(room), hubbubName(who), m.arg(2))
+	var e *chat.Error
+	switch {
+	case err == nil:
+	case asError(err, &e) && e.Code == chat.CodeNoSuchName:
+		c.fail(err, safeParam(who))
+	case asError(err, &e) && e.Code == chat.CodeTheyNotInRoom:
+		c.fail(err, safeParam(who), safeParam(room))
+	default:
+		c.fail(err, safeParam(room))
+	}
+}
+
+// mode answers what clients ask on joining (a channel's modes, its ban list, the user's own
+// modes) and refuses changes: hubbub's rights are the room's owner and the operators, shown
+// as '@', and its bans are /ban's.
+func (c *client) mode(m message) {
+	target := m.arg(0)
+	switch {
+	case target == "":
+		c.reply("461", "MODE", "Not enough parameters")
+	case strings.HasPrefix(target, "#"):
+		who, err := c.sess.Who(hubbubName(target))
+		if err != nil {
+			c.fail(err, safeParam(target))
+			return
+		}
+		ch := ircChannel(who.Room)
+		switch modes := m.arg(1); {
+		case modes == "":
+			c.reply("324", ch, "+nt")
+		case strings.Trim(modes, "+") == "b" && len(m.params) == 2:
+			bans, _ := c.sess.Bans() // operators only; to others the list is empty
+			for _, ban := range bans {
+				m := "*!*@" + ban.Address.String() // shown to operators only, who see addresses anyway
+				if ban.Name != "" {
+					m = ircNick(ban.Name) + "!*@*"
+				}
+				c.reply("367", ch, safeParam(m))
+			}
+			c.reply("368", ch, "End of channel ban list")
+		default:
+			c.reply("482", ch, "Channel modes cannot be changed here: the owner is @, bans are /ban")
+		}
+	case sameName(target, c.nick()):
+		if m.arg(1) == "" {
+			c.reply("221", "+")
+		} else {
+			c.reply("501", "User modes cannot be changed here")
+		}
+	default:
+		c.reply("502", "Can't change mode for other users")
+	}
+}
+
+// sameName reports whether two nicks name one member, as the chat compares names.
+func sameName(a, b string) bool {
+	na, err1 := chat.ParseName(hubbubName(a))
+	nb, err2 := chat.ParseName(hubbubName(b))
+	return err1 == nil && err2 == nil && na.SameAs(nb)
+}
+
+func (c *client) ison(m message) {
+	var on []string
+	for _, p := range m.params {
+		for _, n := range strings.Fields(p) {
+			if f, err := c.sess.Whois(hubbubName(n)); err == nil && f.Name != "" {
+				on = append(on, ircNick(f.Name))
+			}
+		}
+	}
+	c.reply("303", strings.Join(on, " ")+" ")
+}
+
+func (c *client) userhost(m message) {
+	var out []string
+	for _, n := range m.params[:min(len(m.params), 5)] {
+		if f, err := c.sess.Whois(hubbubName(n)); err == nil && f.Name != "" {
+			op, away := "", "+"
+			if f.Operator {
+				op = "*"
+			}
+			if f.Away != "" {
+				away = "-"
+			}
+			out = append(out, ircNick(f.Name)+op+"="+away+"u@"+serverName)
+		}
+	}
+	c.reply("302", strings.Join(out, " ")+" ")
+}
+
+func (c *client) oper(m message) {
+	if len(m.params) < 2 {
+		c.reply("461", "OPER", "Not enough parameters")
+		return
+	}
+	// OPER NAME PASSWORD: hubbub has one operator password, and the name is not asked.
+	err := c.sess.Oper(m.params[1])
+	var e *chat.Error
+	switch {
+	case err == nil:
+		c.reply("381", "You are now an IRC operator")
+	case asError(err, &e) && (e.Code == chat.CodeNotOffered || e.Code == chat.CodeNotAllowed):
+		c.reply("491", e.Text)
+	default:
+		c.fail(err)
+	}
+}
+
+func asError(err error, e **chat.Error) bool {
+	ce, ok := err.(*chat.Error)
+	*e = ce
+	return ok
+}
+
+func (c *client) motdCmd() {
+	lines := c.hub.MOTD()
+	if len(lines) == 0 {
+		c.reply("422", "MOTD File is missing")
+		return
+	}
+	c.reply("375", "- "+serverName+" Message of the day -")
+	for _, l := range lines {
+		c.reply("372", "- "+l)
+	}
+	c.reply("376", "End of /MOTD command")
+}

@@ -1,0 +1,187 @@
+package ircproto
+
+import (
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"hubbub/internal/chat"
+)
+
+// serverName is the prefix of what the server says of its own, and every user's host: no
+// user's address is ever shown to others.
+const serverName = "hubbub"
+
+// maxLine is IRC's line length without tags, CR LF included (RFC 1459). A message that does
+// not fit is split into several lines, at a space where one is near the end, never cut.
+const maxLine = 512
+
+// ircNick is how a hubbub name is shown to IRC clients. A name may hold any printable ASCII
+// punctuation, and three such characters break IRC: '!' and '@' end the nick in a prefix
+// (so "bob!x" would show as bob), ',' separates targets. Each becomes a character that no
+// hubbub name can hold (names take ASCII punctuation only, and fold fullwidth forms), so the
+// mapping is one to one and hubbubName undoes it.
+func ircNick(name string) string {
+	if !strings.ContainsAny(name, "!@,") {
+		return name
+	}
+	return nickOut.Replace(name)
+}
+
+// hubbubName is the hubbub name an IRC client means by nick.
+func hubbubName(nick string) string {
+	if !strings.ContainsAny(nick, "¡＠‚") {
+		return nick
+	}
+	return nickIn.Replace(nick)
+}
+
+var (
+	nickOut = strings.NewReplacer("!", "¡", "@", "＠", ",", "‚")
+	nickIn  = strings.NewReplacer("¡", "!", "＠", "@", "‚", ",")
+)
+
+// mask is the full prefix of a user: nick!u@hubbub.
+// The name is made safe as a parameter too: the chat's names hold no space or control, and
+// this keeps a line whole whatever reaches it.
+func mask(name string) string { return safeParam(ircNick(name)) + "!u@" + serverName }
+
+// encoder renders chat messages as IRC lines. There are two, one per wire format: with the
+// server-time tag and without, so that each message is encoded at most twice however many
+// IRC clients get it.
+type encoder struct{ serverTime bool }
+
+var (
+	plainEnc = &encoder{}
+	timeEnc  = &encoder{serverTime: true}
+)
+
+// Encode implements chat.Encoder. Kinds that depend on who gets them (the welcome, a list,
+// the current room) are rendered by the client, and are nil here.
+func (e *encoder) Encode(m *chat.Message) []byte {
+	var tags string
+	if e.serverTime {
+		tags = timeTag(m)
+	}
+	return appendMessage(nil, m, tags)
+}
+
+// timeTag is the server-time tag of m: when it was kept, or now.
+func timeTag(m *chat.Message) string {
+	t := m.Time
+	if t.IsZero() {
+		t = time.Now()
+	}
+	return "time=" + t.UTC().Format("2006-01-02T15:04:05.000Z")
+}
+
+// appendMessage appends m's lines, each with tags (without '@'; "" for none).
+func appendMessage(b []byte, m *chat.Message, tags string) []byte {
+	switch m.Kind {
+	case chat.KindChat:
+		return appendText(b, tags, mask(m.From), "PRIVMSG", ircChannel(m.Room), "", m.Text)
+	case chat.KindAction:
+		return appendText(b, tags, mask(m.From), "PRIVMSG", ircChannel(m.Room), "\x01ACTION ", m.Text)
+	case chat.KindPrivate:
+		return appendText(b, tags, mask(m.From), "PRIVMSG", safeParam(ircNick(m.To)), "", m.Text)
+	case chat.KindJoin:
+		return appendLine(b, tags, mask(m.From), "JOIN", ircChannel(m.Room))
+	case chat.KindLeave:
+		return appendLine(b, tags, mask(m.From), "PART", partParams(m.Room, m.Text)...)
+	case chat.KindQuit:
+		return appendLine(b, tags, mask(m.From), "QUIT", ":"+cut(m.Text))
+	case chat.KindKick:
+		return appendLine(b, tags, mask(m.To), "KICK", ircChannel(m.Room), safeParam(ircNick(m.From)), ":"+cut(m.Text))
+	case chat.KindNick:
+		return appendLine(b, tags, mask(m.From), "NICK", ":"+safeTrailing(ircNick(m.Text)))
+	case chat.KindTopic:
+		return appendLine(b, tags, mask(m.From), "TOPIC", ircChannel(m.Room), ":"+cut(m.Text))
+	case chat.KindNotice:
+		return appendText(b, tags, serverName, "NOTICE", "*", "", m.Text)
+	}
+	return b
+}
+
+// partParams are a PART's parameters: the channel, and the reason when there is one.
+func partParams(room, reason string) []string {
+	if reason == "" {
+		return []string{ircChannel(room)}
+	}
+	return []string{ircChannel(room), ":" + cut(reason)}
+}
+
+// ircChannel is a room's name as a channel: a ',' (which a room's name may hold, and which
+// separates channels in IRC) shown as ircNick shows it, made safe as a parameter.
+func ircChannel(room string) string { return safeParam(ircNick(room)) }
+
+// nickRule is why nickAllowed refuses a nick.
+const nickRule = "IRC nicks cannot hold ! @ , * ? or spaces: choose another"
+
+// nickAllowed reports whether an IRC client may ask for nick: not with the characters that
+// IRC gives a meaning (a prefix's '!' and '@', the ',' of target lists, the '*' and '?' of
+// masks), which a hubbub name may hold but an IRC client would show or parse wrong. Names of
+// telnet and web users that hold them are shown mapped (ircNick).
+func nickAllowed(nick string) bool { return !strings.ContainsAny(nick, "!@,*? ") }
+
+// cut makes text safe as a trailing parameter and short enough for one line: what the chat
+// lets through (a topic of 300 characters, a reason of 200) fits; this only guards the line.
+func cut(text string) string {
+	text = safeTrailing(text)
+	if len(text) > 400 {
+		text = text[:utf8Start(text, 400)]
+	}
+	return text
+}
+
+// appendLine appends one line: tags, prefix, command, params (the last may start with ':').
+func appendLine(b []byte, tags, prefix, command string, params ...string) []byte {
+	if tags != "" {
+		b = append(append(append(b, '@'), tags...), ' ')
+	}
+	b = append(append(append(append(b, ':'), prefix...), ' '), command...)
+	for _, p := range params {
+		b = append(append(b, ' '), p...)
+	}
+	return append(b, '\r', '\n')
+}
+
+// appendText appends text said by prefix to target, as many lines as it takes: each fits in
+// maxLine with its prefix, split at the last space before the end when there is one in the
+// last quarter, else at a character boundary. ctcp, when set ("\x01ACTION "), wraps each part.
+func appendText(b []byte, tags, prefix, command, target, ctcp, text string) []byte {
+	text = safeTrailing(text)
+	head := len(prefix) + len(command) + len(target) + 6 // ':' ' ' ' ' " :" CR LF
+	room := maxLine - head
+	if ctcp != "" {
+		room -= len(ctcp) + 1
+	}
+	room = max(room, 64)
+	for first := true; first || text != ""; first = false {
+		part := text
+		if len(part) > room {
+			n := utf8Start(text, room)
+			if sp := strings.LastIndexByte(text[:n], ' '); sp > n*3/4 {
+				n = sp + 1
+			}
+			part = text[:n]
+		}
+		text = text[len(part):]
+		line := ":" + part
+		if ctcp != "" {
+			line = ":" + ctcp + part + "\x01"
+		}
+		b = appendLine(b, tags, prefix, command, target, line)
+	}
+	return b
+}
+
+// utf8Start returns the largest i <= n at which a character of s starts.
+func utf8Start(s string, n int) int {
+	if n >= len(s) {
+		return len(s)
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return n
+}

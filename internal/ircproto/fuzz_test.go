@@ -1,0 +1,60 @@
+package ircproto
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"hubbub/internal/chat"
+)
+
+// FuzzParse feeds the IRC line parser anything: it never panics, keeps at most maxParams
+// parameters, and what the server builds from any of them is one line each, within IRC's
+// length, with no CR, LF or NUL inside.
+func FuzzParse(f *testing.F) {
+	for _, seed := range []string{
+		"PRIVMSG #go :hello world",
+		"@time=2026-11-29T00:00:00.000Z;+draft/x=y :nick!u@h PRIVMSG bob :\x01ACTION waves\x01",
+		"CAP REQ :sasl server-time",
+		"  JOIN   #a,#b   key",
+		"A B C D E F G H I J K L M N O P Q R :tail",
+		":only.a.prefix",
+		"@",
+		"NICK :",
+		"AUTHENTICATE " + strings.Repeat("A", 400),
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, line string) {
+		m := parse(line)
+		if len(m.params) > maxParams {
+			t.Fatalf("%d params", len(m.params))
+		}
+		if m.command != strings.ToUpper(m.command) {
+			t.Fatalf("command %q not upper-cased", m.command)
+		}
+		for _, p := range m.params {
+			if q := safeParam(p); q == "" || q[0] == ':' || strings.ContainsAny(q, " \r\n\x00") {
+				t.Fatalf("safeParam(%q) = %q", p, q)
+			}
+		}
+		text := m.arg(len(m.params) - 1)
+		msg := &chat.Message{Kind: chat.KindChat, Room: "#" + m.arg(0), From: m.command, Text: text}
+		out := appendMessage(nil, msg, "")
+		if !bytes.HasSuffix(out, []byte("\r\n")) && len(out) > 0 {
+			t.Fatalf("no line end: %q", out)
+		}
+		for _, l := range bytes.SplitAfter(out, []byte("\r\n")) {
+			if len(l) == 0 {
+				continue
+			}
+			body := bytes.TrimSuffix(l, []byte("\r\n"))
+			if bytes.ContainsAny(body, "\r\n\x00") {
+				t.Fatalf("a line holds CR, LF or NUL: %q", l)
+			}
+			if len(l) > maxLine && len(m.command)+len(m.arg(0)) < 200 {
+				t.Fatalf("a line of %d bytes: %q", len(l), l)
+			}
+		}
+	})
+}

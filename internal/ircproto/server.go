@@ -1,0 +1,46 @@
+// Package ircproto is the chat's IRC front door: one more transport over the same chat.Hub,
+// for irssi, WeeChat and any IRC client. It speaks the client protocol (RFC 1459/2812 as the
+// Modern IRC Client Protocol clarifies them, IRCv3 capability negotiation) and knows no room
+// rule: each command is a call of the chat's typed API (chat.Session's Join, Say, Private,
+// Kick...), each chat.ErrorCode has its numeric in one table (numerics.go), each chat.Message
+// kind its IRC line in one place (encode.go). It reuses lineproto's TCP engine as it is (the
+// queue, the flushers, the limits, the slow-reader rule) with a Framing of its own.
+//
+// # Locking
+//
+// client.mu guards what Deliver (called by the chat under its locks, from any goroutine)
+// shares with the read loop: the nick the client knows itself by, the channels it was told it
+// is in, an open history batch. Nothing under it calls into the chat or blocks; it comes after
+// the chat's locks and before lineproto's conn.mu.
+package ircproto
+
+import (
+	"log/slog"
+
+	"hubbub/internal/accept"
+	"hubbub/internal/chat"
+	"hubbub/internal/lineproto"
+)
+
+// Service is the listener's name in logs and metrics.
+const Service = "irc"
+
+// NewServer returns a server that leads IRC clients to hub, admitting those limiter allows,
+// held to cfg's limits (cfg.PingInterval: how long an idle client may send nothing before it
+// is pinged, and then to answer).
+func NewServer(cfg lineproto.Config, hub *chat.Hub, limiter *accept.Limiter, log *slog.Logger) *lineproto.Server {
+	// An IRC line is at most 512 bytes, and 8191 more of tags; a client may send that much
+	// whatever the line chat allows.
+	cfg.MaxLine = max(cfg.MaxLine, 512+8191)
+	srv := lineproto.NewServer(cfg, hub, limiter, log)
+	srv.SetFraming(lineproto.Framing{
+		NewDecoder:   newLineDecoder,
+		Encoder:      plainEnc,
+		Service:      Service,
+		PingInterval: cfg.PingInterval,
+		NewSession: func(c *lineproto.Conn) (lineproto.Session, error) {
+			return newClient(c, hub, log), nil
+		},
+	})
+	return srv
+}
