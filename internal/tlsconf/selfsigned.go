@@ -76,6 +76,11 @@ func expired(path string, now time.Time) bool {
 }
 
 func generate(hostname string, now time.Time) (certPEM, keyPEM []byte, err error) {
+	// A little in the past, so that a client whose clock is slightly behind accepts it.
+	return generateFor(hostname, now.Add(-time.Hour), now.Add(selfSignedLife))
+}
+
+func generateFor(hostname string, notBefore, notAfter time.Time) (certPEM, keyPEM []byte, err error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, nil, fmt.Errorf("generate key: %w", err)
@@ -89,11 +94,10 @@ func generate(hostname string, now time.Time) (certPEM, keyPEM []byte, err error
 		names = append(names, hostname)
 	}
 	tmpl := &x509.Certificate{
-		SerialNumber: serial,
-		Subject:      pkix.Name{CommonName: "hubbub self-signed", Organization: []string{"hubbub"}},
-		// A little in the past, so that a client whose clock is slightly behind accepts it.
-		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.Add(selfSignedLife),
+		SerialNumber:          serial,
+		Subject:               pkix.Name{CommonName: "hubbub self-signed", Organization: []string{"hubbub"}},
+		NotBefore:             notBefore,
+		NotAfter:              notAfter,
 		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
 		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		BasicConstraintsValid: true,
