@@ -150,7 +150,9 @@ func (u *tlsUser) expect(want string) {
 	}
 }
 
-func (u *tlsUser) serial() int64 { return u.conn.ConnectionState().PeerCertificates[0].SerialNumber.Int64() }
+func (u *tlsUser) serial() int64 {
+	return u.conn.ConnectionState().PeerCertificates[0].SerialNumber.Int64()
+}
 
 // TestChatOverTLS: with --tls-self-signed, a user on the TLS chat listener, whose client
 // checks the certificate against the one made in the data directory, chats with an nc user
