@@ -24,6 +24,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	"github.com/coder/websocket"
 
 	"hubbub/internal/chattest"
@@ -478,5 +479,32 @@ func TestSelfSignedReusedOnSecondStart(t *testing.T) {
 	}
 	if strings.Contains(logs.String(), "made a self-signed") {
 		t.Fatal("the second start made a new certificate")
+	}
+}
+
+// TestBrowserOverHTTPS: Chromium, told to accept the self-signed certificate, loads the page
+// over HTTPS; the page connects over wss:// and chats with an nc user.
+func TestBrowserOverHTTPS(t *testing.T) {
+	ctx := chromium(t, chromedp.Flag("ignore-certificate-errors", true))
+	_, addrs, _ := startTLSMain(t, func(c *Config) { c.TLS.SelfSigned = true })
+	nc := chattest.Join(t, addrs["chat"], "termy")
+	err := chromedp.Do(ctx,
+		chromedp.Navigate("https://"+addrs["https"]+"/"),
+		chromedp.WaitVisible(chromedp.CSS("#name")),
+		typeInto("#name", "secure\n"),
+		waitText("#status", "connected as secure"),
+	)
+	if err != nil {
+		t.Fatalf("register: %v", err)
+	}
+	nc.Expect("secure has joined the channel")
+	nc.Send("hello over wss")
+	if err := chromedp.Do(ctx, waitText("#log", "hello over wss"), typeInto("#say", "hi from https\n")); err != nil {
+		t.Fatalf("chat: %v", err)
+	}
+	nc.Expect("<secure> hi from https")
+	proto, err := chromedp.Run(ctx, chromedp.Evaluate[string](`location.protocol`))
+	if err != nil || proto != "https:" {
+		t.Fatalf("page protocol %q, %v", proto, err)
 	}
 }
