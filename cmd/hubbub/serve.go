@@ -216,7 +216,7 @@ func (m *Main) Run() error {
 			ln = accept.NewHTTPListener(ln, l.name, d.web, m.log)
 		}
 		if l.tls && !d.ownTLS {
-			ln = tlsconf.NewListener(ln, m.tlsOptions(l.name, plainToHTTPS))
+			ln = tlsconf.NewListener(ln, m.tlsOptions(l.name, d.plainToTLS()))
 		}
 		doors = append(doors, openDoor{name: l.name, door: d, ln: ln})
 	}

@@ -126,12 +126,16 @@ func (m *Main) reloadCerts(next Config) (applied, failed bool) {
 
 // tlsOptions are how the listener called name serves TLS.
 func (m *Main) tlsOptions(name string, plainText string) tlsconf.Options {
+	var plain []byte // none for ""
+	if plainText != "" {
+		plain = []byte(plainText)
+	}
 	return tlsconf.Options{
 		Config:           m.certs.Config(),
 		Service:          name,
 		HandshakeTimeout: m.cfg.TLS.HandshakeTimeout,
 		Observer:         m.metrics,
-		PlainText:        []byte(plainText),
+		PlainText:        plain,
 	}
 }
 
@@ -141,6 +145,15 @@ const (
 	plainToHTTPS   = "HTTP/1.0 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n" +
 		"This port speaks HTTPS: use an https:// address.\n"
 )
+
+// plainToTLS is what a client that speaks plain text to the door's TLS port is told: an
+// HTTP answer on a web door, nothing on others (they hang up).
+func (d door) plainToTLS() string {
+	if d.web != nil {
+		return plainToHTTPS
+	}
+	return ""
+}
 
 // lineTLSDoor is the chat over TCP lines through TLS. The line transport works on the kernel's
 // socket (it waits for readability without a buffer and writes with writev), which a TLS

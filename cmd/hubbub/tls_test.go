@@ -508,3 +508,27 @@ func TestBrowserOverHTTPS(t *testing.T) {
 		t.Fatalf("page protocol %q, %v", proto, err)
 	}
 }
+
+// TestChatTLSShutdown: at shutdown a TLS chat user is told, as a plain one is, and the
+// connection then ends with TLS's close_notify (a clean EOF, not a truncation).
+func TestChatTLSShutdown(t *testing.T) {
+	m, addrs, _ := startTLSMain(t, func(c *Config) { c.TLS.SelfSigned = true })
+	alice := dialTLS(t, addrs["chat-tls"], &tls.Config{InsecureSkipVerify: true})
+	alice.send("alice")
+	alice.expect("Welcome, alice!")
+	stopped := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), chattest.Timeout)
+		defer cancel()
+		stopped <- m.Shutdown(ctx)
+	}()
+	alice.expect("*** server shutting down")
+	alice.conn.SetReadDeadline(time.Now().Add(chattest.Timeout))
+	if rest, err := io.ReadAll(alice.r); err != nil {
+		t.Fatalf("after the notice: %q, %v (want a clean end)", rest, err)
+	}
+	alice.conn.Close() // as a client does at the end
+	if err := <-stopped; err != nil {
+		t.Fatal(err)
+	}
+}
