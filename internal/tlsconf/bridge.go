@@ -8,7 +8,10 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"hubbub/internal/accept"
 )
@@ -47,7 +50,8 @@ type Bridge struct {
 	serveOnce sync.Once
 
 	mu       sync.Mutex
-	innerErr error // the inner service's Serve failed; guarded by mu
+	innerErr error            // the inner service's Serve failed; guarded by mu
+	relaying map[int]struct{} // local ports of the relays' connections to the service, not yet accepted; guarded by mu
 }
 
 // NewBridge returns a bridge to inner, which it will serve on a loopback listener of its own.
@@ -58,9 +62,69 @@ func NewBridge(inner Service, opts Options, limiter *accept.Limiter, writeTimeou
 	if err != nil {
 		return nil, fmt.Errorf("%s: loopback listener for TLS: %w", opts.Service, err)
 	}
-	b := &Bridge{inner: inner, innerLn: innerLn, opts: opts, writeTimeout: writeTimeout, log: log, innerDone: make(chan struct{})}
+	b := &Bridge{opts: opts, writeTimeout: writeTimeout, log: log, innerDone: make(chan struct{}), relaying: make(map[int]struct{})}
+	b.inner, b.innerLn = inner, &relayOnly{Listener: innerLn, b: b}
 	b.loop = accept.New(opts.Service, limiter, log, b.relay)
 	return b, nil
+}
+
+// relayOnly is the service's loopback listener, which lets in only the bridge's relays: any
+// local process may connect to it, and would bypass TLS and the connection limits.
+type relayOnly struct {
+	net.Listener
+	b *Bridge
+}
+
+func (l *relayOnly) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		if a, ok := c.RemoteAddr().(*net.TCPAddr); ok && a.IP.IsLoopback() && l.b.accepted(a.Port) {
+			return c, nil
+		}
+		c.Close()
+	}
+}
+
+// accepted reports whether port is a relay's, which the listener now accepts.
+func (b *Bridge) accepted(port int) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	_, ok := b.relaying[port]
+	delete(b.relaying, port)
+	return ok
+}
+
+// dialService connects a relay to the service. The socket is bound before it connects, so
+// that its port is known to relayOnly before the service can accept it.
+func (b *Bridge) dialService() (net.Conn, error) {
+	port := 0
+	d := net.Dialer{Timeout: 5 * time.Second, Control: func(_, _ string, raw syscall.RawConn) error {
+		var err error
+		cerr := raw.Control(func(fd uintptr) {
+			if err = unix.Bind(int(fd), &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+				return
+			}
+			var sa unix.Sockaddr
+			if sa, err = unix.Getsockname(int(fd)); err == nil {
+				port = sa.(*unix.SockaddrInet4).Port
+			}
+		})
+		if err = errors.Join(cerr, err); err != nil {
+			return fmt.Errorf("bind: %w", err)
+		}
+		b.mu.Lock()
+		b.relaying[port] = struct{}{}
+		b.mu.Unlock()
+		return nil
+	}}
+	c, err := d.Dial("tcp4", b.innerLn.Addr().String())
+	if err != nil && port != 0 {
+		b.accepted(port) // forget it
+	}
+	return c, err
 }
 
 // Serve accepts TLS clients on ln until Shutdown.
@@ -110,8 +174,7 @@ func (b *Bridge) relay(c net.Conn) {
 		return // counted
 	}
 	defer tc.Close()
-	d := net.Dialer{Timeout: 5 * time.Second}
-	in, err := d.Dial("tcp", b.innerLn.Addr().String())
+	in, err := b.dialService()
 	if err != nil {
 		b.log.Error("cannot reach the service behind TLS", "service", b.opts.Service, "err", err)
 		return
