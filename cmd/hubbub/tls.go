@@ -155,15 +155,21 @@ func (d door) plainToTLS() string {
 	return ""
 }
 
-// lineTLSDoor is the chat over TCP lines through TLS. The line transport works on the kernel's
-// socket (it waits for readability without a buffer and writes with writev), which a TLS
-// connection is not, so a tlsconf.Bridge relays to it; the bridge counts each client against
-// the limits by its address, and the transport behind it counts nobody.
-// TODO(lead): once lineproto serves a net.Conn, this is the chat's door with tls: true.
+// lineTLSDoor is the chat over TCP lines through TLS.
+// TODO(lead): once lineproto serves a net.Conn, this is lineDoor with tls: true.
 func (m *Main) lineTLSDoor() (door, error) {
-	line := lineproto.NewServer(m.cfg.Line, m.hub, nil, m.log)
+	line := lineproto.NewServer(m.cfg.Line, m.hub, nil, m.log) // throughTLS counts the clients
 	line.SetObserver(m.metrics.Line())
-	b, err := tlsconf.NewBridge(line, m.tlsOptions("chat-tls", plainToChatTLS), m.limiter, m.cfg.Line.WriteTimeout, m.log)
+	return m.throughTLS("chat-tls", line)
+}
+
+// throughTLS is the door of a service that works on the kernel's socket, as the line
+// transport does (it waits for readability without a buffer and writes with writev), which a
+// TLS connection is not: a tlsconf.Bridge relays each client to it. The bridge counts each
+// client against the limits by its address: make the service with no limiter, lest each
+// count twice.
+func (m *Main) throughTLS(name string, svc tlsconf.Service) (door, error) {
+	b, err := tlsconf.NewBridge(svc, m.tlsOptions(name, plainToChatTLS), m.limiter, m.cfg.Line.WriteTimeout, m.log)
 	if err != nil {
 		return door{}, err
 	}
