@@ -57,6 +57,7 @@ type Config struct {
 	Quote          quote.Config
 	Echo           echo.Config
 	Cluster        ClusterConfig
+	TLS            TLSConfig
 
 	MaxConns        int
 	MaxConnsPerIP   int
@@ -92,6 +93,7 @@ func defaultConfig() Config {
 		Quote:           quote.DefaultConfig(),
 		Echo:            echo.DefaultConfig(),
 		Cluster:         defaultClusterConfig(),
+		TLS:             defaultTLSConfig(),
 		MaxConnsPerIP:   32,
 		LimitExempt:     "127.0.0.0/8,::1/128",
 		IPv6Prefix:      accept.DefaultIPv6Prefix,
@@ -120,6 +122,7 @@ func flagSet(cfg *Config, out io.Writer) *flag.FlagSet {
 	fs.DurationVar(&cfg.HTTPIdleTimeout, "http-idle-timeout", cfg.HTTPIdleTimeout, "an HTTP connection idle between requests this `duration` is closed")
 	fs.DurationVar(&cfg.HTTPTimeout, "http-timeout", cfg.HTTPTimeout, "time to read an HTTP request and to write its answer (not /ws, which lives on; not /debug/pprof/)")
 	fs.IntVar(&cfg.HTTPMaxHeaderBytes, "http-max-header-bytes", cfg.HTTPMaxHeaderBytes, "largest HTTP request header, in `bytes`")
+	tlsFlags(fs, &cfg.TLS)
 	fs.StringVar(&cfg.PIDFile, "pid-file", cfg.PIDFile, "`file` the server writes its process ID to at start, and removes when it exits")
 
 	fs.IntVar(&cfg.Line.MaxLine, "max-line", cfg.Line.MaxLine, "longest chat line a client may send, in `bytes`; longer lines are discarded")
@@ -290,6 +293,7 @@ func (c *Config) validate() error {
 		errs = append(errs, fmt.Errorf("--log-format must be text or json, not %q", c.LogFormat))
 	}
 	errs = append(errs, c.Cluster.validate()...)
+	errs = append(errs, c.TLS.validate()...)
 	return errors.Join(errs...)
 }
 

@@ -9,7 +9,7 @@ import (
 
 // reloadable are the settings that SIGHUP applies to a running server without dropping anyone.
 // The message of the day is read again from its file even when the file's name is unchanged.
-var reloadable = []string{"log-level", "max-conns", "max-conns-per-ip", "limit-exempt", "ipv6-prefix", "motd-file", "operators"}
+var reloadable = []string{"log-level", "max-conns", "max-conns-per-ip", "limit-exempt", "ipv6-prefix", "motd-file", "operators", "tls-cert", "tls-key"}
 
 // Reload applies what can change live from next, a configuration read again, and logs what
 // changed, what could not be applied (a file that cannot be read keeps the old value), and
@@ -18,7 +18,8 @@ func (m *Main) Reload(next Config) {
 	changed := changedSettings(m.cfg, next)
 	var applied, failed, later []string
 	for _, name := range changed {
-		if !slices.Contains(reloadable, name) {
+		// A certificate given to a server started without one needs its listeners: a restart.
+		if !slices.Contains(reloadable, name) || m.certs == nil && strings.HasPrefix(name, "tls-") {
 			later = append(later, name)
 		}
 	}
@@ -57,6 +58,14 @@ func (m *Main) Reload(next Config) {
 			m.cfg.Operators = next.Operators
 			applied = append(applied, "operators")
 		}
+	}
+	// The certificate's files are read again even when their names are unchanged: renewing a
+	// certificate replaces the files.
+	switch ok, bad := m.reloadCerts(next); {
+	case ok:
+		applied = append(applied, "tls-cert")
+	case bad:
+		failed = append(failed, "tls-cert")
 	}
 	if len(failed) > 0 {
 		m.log.Warn("reloaded", "applied", strings.Join(applied, ","), "failed", strings.Join(failed, ","))

@@ -30,6 +30,7 @@ import (
 	"hubbub/internal/quote"
 	"hubbub/internal/safetext"
 	"hubbub/internal/sqlite"
+	"hubbub/internal/tlsconf"
 	"hubbub/internal/wsgateway"
 )
 
@@ -58,7 +59,10 @@ type listener struct {
 	// chat: the service leads to the chat, which is built before it (once, for every door).
 	chat bool
 	// ops: it serves operators only (metrics, health checks), which is no reason to run.
-	ops  bool
+	ops bool
+	// tls: its connections are TLS (tlsconf.Listener), with the configured certificate; it is
+	// on only when there is one.
+	tls  bool
 	make func(*Main) (door, error)
 }
 
@@ -69,9 +73,11 @@ func (m *Main) listeners() []listener {
 	return []listener{
 		{name: "chat", addr: m.cfg.ChatAddr, chat: true, make: (*Main).lineDoor},
 		{name: "irc", addr: m.cfg.IRCAddr, chat: true, make: (*Main).ircDoor},
+		{name: "chat-tls", addr: m.cfg.TLS.ChatAddr, chat: true, tls: true, make: (*Main).lineTLSDoor},
 		{name: "quote", addr: m.cfg.QuoteAddr, make: (*Main).quoteDoor},
 		{name: "echo", addr: m.cfg.EchoAddr, make: (*Main).echoDoor},
 		{name: "http", addr: m.cfg.HTTPAddr, chat: true, make: (*Main).publicDoor},
+		{name: "https", addr: m.cfg.TLS.HTTPSAddr, chat: true, tls: true, make: (*Main).httpsDoor},
 		{name: "admin", addr: m.cfg.AdminAddr, ops: true, make: (*Main).adminDoor},
 	}
 }
@@ -90,6 +96,8 @@ type door struct {
 	// handedOver stops the connections the service handed to another server, with the chat:
 	// net/http's Shutdown does not close the WebSockets the gateway hijacked.
 	handedOver stopper
+	// ownTLS: the service does TLS itself (a tlsconf.Bridge), on a listener of plain TCP.
+	ownTLS bool
 }
 
 // openDoor is a door listening.
@@ -107,8 +115,9 @@ type Main struct {
 
 	metrics *metrics.Metrics
 	limiter *accept.Limiter
-	history *sqlite.Store // nil without history
-	hub     *chat.Hub     // nil when no listener leads to the chat
+	history *sqlite.Store  // nil without history
+	certs   *tlsconf.Certs // the TLS certificate; nil without one (TLS listeners off)
+	hub     *chat.Hub      // nil when no listener leads to the chat
 
 	// In a cluster (cluster.go): the NATS connection, its JetStream and this node's name; nil
 	// and "" for a node alone. natsServer is the embedded NATS server, if any.
@@ -153,6 +162,9 @@ const adminMaxConns = 16
 func (m *Main) Run() error {
 	m.metrics = metrics.New()
 	m.limiter = accept.NewLimiter(m.cfg.limits(), m.metrics)
+	if err := m.loadCerts(); err != nil {
+		return err
+	}
 	var enabled []listener
 	var names []string
 	needChat, users := false, false
@@ -160,7 +172,7 @@ func (m *Main) Run() error {
 		if !l.ops {
 			names = append(names, "--"+l.name+"-addr")
 		}
-		if l.addr == "" {
+		if l.addr == "" || l.tls && m.certs == nil {
 			continue
 		}
 		enabled = append(enabled, l)
@@ -206,6 +218,9 @@ func (m *Main) Run() error {
 		}
 		if d.web != nil {
 			ln = accept.NewHTTPListener(ln, l.name, d.web, m.log)
+		}
+		if l.tls && !d.ownTLS {
+			ln = tlsconf.NewListener(ln, m.tlsOptions(l.name, d.plainToTLS()))
 		}
 		doors = append(doors, openDoor{name: l.name, door: d, ln: ln})
 	}
@@ -340,9 +355,12 @@ func (m *Main) echoDoor() (door, error) {
 }
 
 // publicDoor is the public HTTP listener: the page, and the chat over its WebSocket.
-func (m *Main) publicDoor() (door, error) {
+func (m *Main) publicDoor() (door, error) { return m.webDoor(false) }
+
+// webDoor is a public web listener; overTLS: it is HTTPS, whose login cookies are Secure.
+func (m *Main) webDoor(overTLS bool) (door, error) {
 	wsCfg := m.cfg.wsConfig()
-	wsCfg.SecureCookies = strings.HasPrefix(strings.ToLower(m.cfg.PublicURL), "https:")
+	wsCfg.SecureCookies = overTLS || strings.HasPrefix(strings.ToLower(m.cfg.PublicURL), "https:")
 	// The HTTP listener has counted the browser's connection against the limits already.
 	ws := wsgateway.NewServer(wsCfg, m.hub, wsCount{m.metrics}, m.log)
 	ws.SetObserver(m.metrics.Line()) // lines, writes and closes are counted as the TCP chat's

@@ -17,6 +17,7 @@ import (
 
 	"hubbub/internal/chat"
 	"hubbub/internal/connpolicy"
+	"hubbub/internal/tlsconf"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -43,6 +44,7 @@ type Metrics struct {
 	historyErrors prometheus.Counter
 	operFailures  *prometheus.CounterVec
 	loginFailures *prometheus.CounterVec
+	tlsFailures   *prometheus.CounterVec
 }
 
 // New returns the metrics, registered in a registry of their own with the Go runtime and
@@ -89,12 +91,14 @@ func New() *Metrics {
 			Help: "Failed /oper tries, by reason (wrong_password, address_waiting, server_busy)."}, []string{"reason"}),
 		loginFailures: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hubbub_login_failures_total",
 			Help: "Refused account passwords, by reason (wrong_password, waiting)."}, []string{"reason"}),
+		tlsFailures: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hubbub_tls_handshake_failures_total",
+			Help: "Failed TLS handshakes, by service and reason (timeout, not_tls, rejected, closed, protocol)."}, []string{"service", "reason"}),
 	}
 	f(collectors.NewGoCollector())
 	f(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, c := range []prometheus.Collector{m.connsOpen, m.wsOpen, m.wsAccepted, m.connsAccepted, m.connsRefused, m.chatClosed,
 		m.slowConsumers, m.linesReceived, m.rateLimited, m.deliveries, m.bytesSent, m.queueBytes,
-		m.historyWrite, m.historyBatch, m.historyErrors, m.operFailures, m.loginFailures} {
+		m.historyWrite, m.historyBatch, m.historyErrors, m.operFailures, m.loginFailures, m.tlsFailures} {
 		f(c)
 	}
 	return m
@@ -108,7 +112,7 @@ func (m *Metrics) Gauge(name, help string, value func() float64) {
 // The closed sets of label values. A new service or reason is added here, where a reviewer
 // sees that it is not text from a client.
 var (
-	services       = []string{"chat", "irc", "quote", "echo", "http", "admin"}
+	services       = []string{"chat", "irc", "quote", "echo", "http", "admin", "chat-tls", "https", "irc-tls"}
 	refusalReasons = []string{"full", "per_ip", "shutting_down", "out_of_files"}
 	// The reasons a chat connection ends with are connpolicy.CloseReason, a closed set of its
 	// own (see LineObserver.Closed).
@@ -192,6 +196,11 @@ func (m *Metrics) HistoryWritten(lines int, took time.Duration, err error) {
 // OperFailed implements chat.Observer.
 func (m *Metrics) OperFailed(why chat.OperFailure) {
 	m.operFailures.WithLabelValues(string(why)).Inc()
+}
+
+// HandshakeFailed implements tlsconf.Observer.
+func (m *Metrics) HandshakeFailed(service string, why tlsconf.Failure) {
+	m.tlsFailures.WithLabelValues(label(service, services), why.String()).Inc()
 }
 
 // LoginFailed implements chat.Observer.
