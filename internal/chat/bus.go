@@ -25,6 +25,9 @@ type Event struct {
 	// message between accounts), for the other nodes' histories to keep too; nil when nothing
 	// was kept.
 	Record *Record
+	// Lost says a quit is the cluster's, not the member's: its node died or lost NATS, so
+	// nobody there can pass on the rooms it owned (never set on an event that travels).
+	Lost bool
 }
 
 // Origin names the member and the device an event came from, by numbers that stay valid when

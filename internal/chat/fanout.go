@@ -29,6 +29,9 @@ func (h *Hub) deliver(ev Event) {
 		return
 	}
 	// About a member in several rooms: each member of any of them is told once.
+	if ev.Lost && ev.Msg != nil && ev.Msg.Kind == KindQuit && h.records != nil {
+		h.order(&Order{Kind: orderOwnerLost, Member: ev.From.Member, Rooms: ev.Rooms})
+	}
 	told := make(map[*member]bool)
 	for _, key := range ev.Rooms {
 		r := h.liveRoom(key)

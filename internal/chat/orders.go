@@ -29,6 +29,7 @@ type Order struct {
 	Account string
 	Until   time.Time // a mute's or a ban's end; zero: until lifted
 	Ban     Ban       // what a ban or an unban is of
+	Rooms   []string  // orderOwnerLost's room keys
 }
 
 // OrderKind says what an Order does.
@@ -50,6 +51,9 @@ const (
 	orderTopicSeen OrderKind = 255
 	// orderRoomSeen never travels either: the cluster's record of the room Room changed.
 	orderRoomSeen OrderKind = 254
+	// orderOwnerLost never travels either: Member, of another node, is gone with its node (a
+	// Lost quit) from the rooms Rooms, whose records may still name it as owner.
+	orderOwnerLost OrderKind = 253
 )
 
 // orders runs the Orders the bus delivers, one at a time and in the order they came, under
@@ -159,6 +163,8 @@ func (h *Hub) applyLocked(o *Order) {
 				h.recordGoneLocked(r)
 			}
 		}
+	case orderOwnerLost:
+		h.ownerLostLocked(o.Member, o.Rooms)
 	case OrderNameLost:
 		if who != nil {
 			h.log.Warn("names: a claim was lost, its member is disconnected", "name", who.name.Display)

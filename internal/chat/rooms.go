@@ -169,3 +169,22 @@ func (r *Room) setOwnerLocked(m *member) {
 		r.owner = m
 	}
 }
+
+// ownerLostLocked passes the rooms that owner, of a node that died, owned to this node's
+// member there longest. Every node with members in such a room tries; the record names whoever
+// was first (Pass changes it only while it still names owner), and each node's members hear
+// who that is through the record, as when an owner leaves (adoptRecordLocked).
+func (h *Hub) ownerLostLocked(owner uint64, rooms []string) {
+	if h.records == nil {
+		return
+	}
+	for _, key := range rooms {
+		r := h.liveRoom(key)
+		if r == nil || r == h.lobby || r.ownerID != owner {
+			continue
+		}
+		if members := r.list(); len(members) > 0 {
+			h.records.Pass(key, owner, members[0].id, members[0].name.Display)
+		}
+	}
+}

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"hubbub/internal/chat"
 	"hubbub/internal/chattest"
 	"hubbub/internal/natsbus"
@@ -30,6 +32,14 @@ func startHub(t *testing.T, c *natstest.Cluster, i int, name string) *chat.Hub {
 // startHubStore is startHub, returning the node's Store too.
 func startHubStore(t *testing.T, c *natstest.Cluster, i int, name string) (*chat.Hub, *natsstore.Store) {
 	t.Helper()
+	hub, store, _ := startHubTTL(t, c, i, name, 0)
+	return hub, store
+}
+
+// startHubTTL is startHubStore with names held for ttl (0: the default), returning the node's
+// NATS connection too: closing it is the node dying.
+func startHubTTL(t *testing.T, c *natstest.Cluster, i int, name string, ttl time.Duration) (*chat.Hub, *natsstore.Store, *nats.Conn) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), natstest.Timeout)
 	defer cancel()
 	log := slog.New(slog.DiscardHandler)
@@ -41,7 +51,7 @@ func startHubStore(t *testing.T, c *natstest.Cluster, i int, name string) (*chat
 	if err := natsnode.Provision(ctx, js, 0, 0); err != nil {
 		t.Fatal(err)
 	}
-	cl, err := natsbus.New(ctx, natsbus.Config{Conn: nc, Node: name, Log: log})
+	cl, err := natsbus.New(ctx, natsbus.Config{Conn: nc, Node: name, NameTTL: ttl, Log: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,11 +74,11 @@ func startHubStore(t *testing.T, c *natstest.Cluster, i int, name string) (*chat
 	t.Cleanup(func() {
 		cl.Close()
 		rooms.Close()
-		if err := store.Close(); err != nil {
+		if err := store.Close(); err != nil && !nc.IsClosed() {
 			t.Error(err)
 		}
 	})
-	return hub, store
+	return hub, store, nc
 }
 
 // owners returns the members /who marks as owners of room, as s's node sees them.
@@ -221,6 +231,38 @@ func TestOwnerLeavingPassesTheRoom(t *testing.T) {
 // TestAccountMuteAcrossNodes: a member with an account muted on node a stays muted when it
 // comes back through a node started after the mute; unmuted, it may talk on every node, and a
 // node started after the unmute does not mute it again.
+// The owner's node dies: the room passes to a member still in it, on another node, once the
+// owner's name expires (nobody on the dead node can pass it on).
+func TestOwnerOfADeadNodePassesTheRoom(t *testing.T) {
+	const ttl = 3 * time.Second
+	c := natstest.StartCluster(t, 3)
+	a, _, aConn := startHubTTL(t, c, 0, "a", ttl)
+	b, _, _ := startHubTTL(t, c, 1, "b", ttl)
+	alice, aliceGot := chattest.Enter(t, a, "127.0.0.2", "alice")
+	if err := alice.Handle([]byte("/join #relay")); err != nil {
+		t.Fatal(err)
+	}
+	aliceGot.Next(t, func(m *chat.Message) bool { return strings.HasPrefix(m.Text, "you made #relay") })
+	bob, bobGot := chattest.Enter(t, b, "127.0.0.3", "bob")
+	if err := bob.Join("#relay"); err != nil {
+		t.Fatal(err)
+	}
+	carol, _ := chattest.Enter(t, b, "127.0.0.4", "carol")
+	if err := carol.Join("#relay"); err != nil {
+		t.Fatal(err)
+	}
+	chattest.WaitFor(t, "node a sees bob and carol in #relay", func() bool {
+		who, err := alice.Who("#relay")
+		return err == nil && len(who.Members) == 3
+	})
+	aConn.Close() // node a dies, releasing nothing
+	bobGot.Next(t, func(m *chat.Message) bool { return m.Kind == chat.KindQuit && m.From == "alice" })
+	bobGot.Next(t, func(m *chat.Message) bool { return m.Kind == chat.KindNotice && m.Text == "you now own #relay" })
+	if err := bob.Kick("#relay", "carol", "mine now"); err != nil {
+		t.Errorf("bob, owner now, cannot kick from #relay: %v", err)
+	}
+}
+
 func TestAccountMuteAcrossNodes(t *testing.T) {
 	c := natstest.StartCluster(t, 3)
 	a, store := startHubStore(t, c, 0, "a")
