@@ -133,7 +133,7 @@ func (h *Hub) adoptRecordLocked(r *Room, rec RoomRecord) {
 func (h *Hub) passRoomLocked(r *Room, left *member) {
 	members := r.list()
 	key := r.key()
-	if len(members) == 0 {
+	if len(members) == 0 && r != h.lobby { // the lobby stays, empty or not
 		h.removeRoomLocked(r)
 		if p := h.loading[key]; p != nil {
 			p.late = append(p.late, r.recent...)

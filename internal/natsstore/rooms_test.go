@@ -263,6 +263,27 @@ func TestOwnerOfADeadNodePassesTheRoom(t *testing.T) {
 	}
 }
 
+// The lobby stays a room on a node whose members all left it (found by TestBenchOverCluster,
+// whose users part #lobby: the next one was told there was no room #lobby).
+func TestLobbyEmptiedOnANodeStays(t *testing.T) {
+	c := natstest.StartCluster(t, 3)
+	a := startHub(t, c, 0, "a")
+	alice, _ := chattest.Enter(t, a, "127.0.0.2", "alice")
+	if err := alice.Join("#elsewhere"); err != nil {
+		t.Fatal(err)
+	}
+	if err := alice.Part("#lobby", ""); err != nil {
+		t.Fatal(err)
+	}
+	bob, _ := chattest.Enter(t, a, "127.0.0.3", "bob")
+	if _, err := bob.Who("#lobby"); err != nil {
+		t.Errorf("bob, just come, asks who is in #lobby: %v", err)
+	}
+	if err := alice.Join("#lobby"); err != nil {
+		t.Errorf("alice cannot come back to #lobby: %v", err)
+	}
+}
+
 func TestAccountMuteAcrossNodes(t *testing.T) {
 	c := natstest.StartCluster(t, 3)
 	a, store := startHubStore(t, c, 0, "a")
