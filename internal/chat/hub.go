@@ -171,6 +171,9 @@ type Hub struct {
 	users        int // members (people, not devices); guarded by mu
 	// Rooms whose replay is being read from history, by key; guarded by mu.
 	loading map[string]*pendingLoad
+	// making holds a makingRoom for each member of this node claiming a room's record now,
+	// between its claim and the room's making under mu (see roomStale).
+	making sync.Map
 
 	orders orders // moderation the bus delivered, to carry out under mu
 }

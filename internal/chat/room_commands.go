@@ -84,6 +84,9 @@ func (s *Session) join(room string, done func(*Room, joined)) error {
 			rec, claimErr = h.claimRoom(n, m)
 		}
 		h.mu.Lock()
+		if h.records != nil && prepared == nil {
+			defer h.madeRoom(n, m) // the room is made, or will not be, by the time it runs
+		}
 		if replay {
 			recent = h.endLoadLocked(n.looks[0], read)
 		}
@@ -115,6 +118,9 @@ func (s *Session) join(room string, done func(*Room, joined)) error {
 		return err
 	}
 	how := joinedRoom
+	if h.records != nil && rec.Owner == s.member.id {
+		how = madeRoom // its claim made the cluster's record, whoever made the room here
+	}
 	switch {
 	case !exists && h.records != nil:
 		// The cluster's record says who owns it: s's member when it made the record.
@@ -124,9 +130,6 @@ func (s *Session) join(room string, done func(*Room, joined)) error {
 		r.topic, r.ownerID, r.rev = rec.Topic, rec.Owner, rec.Rev
 		if newer, ok := h.records.Lookup(r.key()); ok {
 			h.adoptRecordLocked(r, newer) // changed since it was read, and told before r was here
-		}
-		if r.ownerID == s.member.id {
-			how = madeRoom
 		}
 	case !exists:
 		r = newRoom(n)

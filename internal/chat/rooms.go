@@ -68,9 +68,20 @@ func (h *Hub) roomChanged(key string) {
 // claimRoom asks the cluster who owns the room called n, which m is about to make on this node:
 // m when no one else does. Called with no lock held.
 func (h *Hub) claimRoom(n Name, m *member) (RoomRecord, error) {
+	h.making.Store(makingRoom{n.looks[0], m.id}, struct{}{})
 	want := RoomRecord{Name: n.Display, Owner: m.id, OwnerName: m.name.Display}
 	return h.records.Claim(n.looks[0], want, func(rec RoomRecord) bool { return h.roomStale(n, rec) })
 }
+
+// makingRoom is a member of this node claiming the record of the room key.
+type makingRoom struct {
+	key    string
+	member uint64
+}
+
+// madeRoom ends m's claim on the room called n, made or not: called under Hub.mu once the join
+// that claimed it has made the room or given up.
+func (h *Hub) madeRoom(n Name, m *member) { h.making.Delete(makingRoom{n.looks[0], m.id}) }
 
 // roomStale reports whether rec is what is left of a room that emptied: nobody is in it on
 // another node, and its owner is gone, or is this node's (so out of the room, being made
@@ -84,8 +95,15 @@ func (h *Hub) roomStale(n Name, rec RoomRecord) bool {
 	if rec.Owner == 0 {
 		return true
 	}
-	if h.liveMember(rec.Owner) != nil {
-		return true // a member of this node, so not in the room, which is being made here
+	if owner := h.liveMember(rec.Owner); owner != nil {
+		// A member of this node, so out of the room, which is being made here: unless that
+		// member made it meanwhile (this claim's join found no room before it did), or is
+		// making it now, its claim having come just before this one.
+		if r := h.liveRoom(n.looks[0]); r != nil && slices.Contains(r.list(), owner) {
+			return false
+		}
+		_, making := h.making.Load(makingRoom{n.looks[0], rec.Owner})
+		return !making
 	}
 	ownerOnline := slices.ContainsFunc(h.claims.Online(), func(p Presence) bool { return p.Member == rec.Owner })
 	return !ownerOnline || h.now().Sub(rec.Time) > recordGrace

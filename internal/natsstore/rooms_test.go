@@ -2,6 +2,7 @@ package natsstore_test
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/netip"
 	"slices"
@@ -260,6 +261,68 @@ func TestOwnerOfADeadNodePassesTheRoom(t *testing.T) {
 	bobGot.Next(t, func(m *chat.Message) bool { return m.Kind == chat.KindNotice && m.Text == "you now own #relay" })
 	if err := bob.Kick("#relay", "carol", "mine now"); err != nil {
 		t.Errorf("bob, owner now, cannot kick from #relay: %v", err)
+	}
+}
+
+// Several members of each of two nodes make one room at once: one of them made it, nobody
+// is told later that they now own it (nobody left), and every node names the same owner.
+// (Members of one node claimed the record one after another, each taking the record a
+// neighbour had just made, still out of the room, for what an emptied room leaves.)
+func TestRoomMadeByManyOnEachNode(t *testing.T) {
+	c := natstest.StartCluster(t, 3)
+	hubs := []*chat.Hub{startHub(t, c, 0, "a"), startHub(t, c, 1, "b")}
+	for round := range 2 {
+		room := fmt.Sprint("#crowd", round)
+		var sessions []*chat.Session
+		var got []*chattest.Recorder
+		for i := range 8 {
+			s, g := chattest.Enter(t, hubs[i%2], fmt.Sprint("127.0.0.", 2+i), fmt.Sprintf("m%d%d", round, i))
+			sessions, got = append(sessions, s), append(got, g)
+		}
+		var wg sync.WaitGroup
+		for _, s := range sessions {
+			wg.Go(func() {
+				if err := s.Handle([]byte("/join " + room)); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		for _, s := range sessions {
+			chattest.WaitFor(t, s.Name()+" sees all eight in "+room, func() bool {
+				who, err := s.Who(room)
+				return err == nil && len(who.Members) == 8 && len(owners(s, room)) == 1
+			})
+		}
+		want := owners(sessions[0], room)
+		if got := owners(sessions[1], room); !slices.Equal(got, want) {
+			t.Errorf("%s: node a says %v owns it, node b %v", room, want, got)
+		}
+		// What a node tells its members comes before a private message sent later from the
+		// same node: each member waits for one from a neighbour, keeping what came before.
+		var made, told []string
+		for i, s := range sessions {
+			from := sessions[(i+2)%len(sessions)]
+			if err := from.Private(s.Name(), "flush"); err != nil {
+				t.Fatal(err)
+			}
+			var seen []*chat.Message
+			chattest.WaitFor(t, s.Name()+" hears from "+from.Name(), func() bool {
+				seen = append(seen, got[i].Take()...)
+				return slices.ContainsFunc(seen, func(m *chat.Message) bool { return m.Text == "flush" })
+			})
+			for _, m := range seen {
+				switch {
+				case m.Kind == chat.KindNotice && strings.HasPrefix(m.Text, "you made "+room):
+					made = append(made, s.Name())
+				case m.Kind == chat.KindNotice && m.Text == "you now own "+room:
+					told = append(told, s.Name())
+				}
+			}
+		}
+		if len(made) != 1 || len(told) != 0 || !slices.Equal(made, want) {
+			t.Errorf("%s: made by %v, told they own it %v, owned by %v: want one maker, its owner", room, made, told, want)
+		}
 	}
 }
 
