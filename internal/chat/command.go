@@ -183,7 +183,7 @@ func (s *Session) cmdQuit(args string) error {
 	if reason := clean(args, maxQuitReason); reason != "" {
 		s.quitReason = "quit: " + reason
 	}
-	s.notice("goodbye")
+	s.narrate("goodbye")
 	return ErrQuit
 }
 
@@ -441,6 +441,6 @@ func (h *Hub) deliverPrivateLocked(from *Session, to *member, rec Record) {
 	sent.Sent = true
 	h.publish(Event{To: from.member.id, Msg: sent, From: Origin{Device: from.id}})
 	if to.away != "" && !from.gone {
-		from.noticef("%s is away: %s", to.name.Display, to.away)
+		from.narrate(to.name.Display + " is away: " + to.away) // IRC answers 301 from Whois
 	}
 }

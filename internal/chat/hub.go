@@ -297,7 +297,7 @@ func (h *Hub) Connect(c Client, p Peer) (*Session, error) {
 	h.mu.Unlock()
 	if banned {
 		s.closed = true
-		s.notice("you are banned from this server")
+		s.narrate("you are banned from this server")
 		return s, ErrBanned
 	}
 	if p.Account != "" {
@@ -423,7 +423,7 @@ func (h *Hub) register(s *Session, n Name, acc *Account) error {
 	h.lobby.addLocked(m)
 	s.client.Deliver(&Message{Kind: KindWelcome, From: n.Display})
 	for _, line := range h.cfg.MOTD {
-		s.notice(line)
+		s.narrate(line)
 	}
 	if h.testHookWelcomed != nil {
 		h.testHookWelcomed(n.Display)
@@ -466,7 +466,7 @@ func (h *Hub) attachLocked(s *Session, m *member) error {
 	m.addDeviceLocked(s)
 	s.client.Deliver(&Message{Kind: KindWelcome, From: m.name.Display})
 	for _, line := range h.cfg.MOTD {
-		s.notice(line)
+		s.narrate(line)
 	}
 	others := len(m.list()) - 1
 	devices := "device"
@@ -483,11 +483,14 @@ func (h *Hub) attachLocked(s *Session, m *member) error {
 	for i, r := range m.rooms {
 		names[i] = r.name.Display
 	}
-	s.noticef("you are in %s", strings.Join(names, ", "))
+	s.narrate("you are in " + strings.Join(names, ", "))
+	for _, r := range m.rooms {
+		h.showMembersLocked(s, r)
+	}
 	s.setCurrent(current)
 	h.replayLocked(s, current)
 	if current.topic != "" {
-		s.noticef("topic for %s: %s", current.name.Display, current.topic)
+		s.narrate("topic for " + current.name.Display + ": " + current.topic)
 	}
 	h.showLocked(m)
 	s.welcomeDone()
@@ -601,6 +604,11 @@ func (h *Hub) roomLeftLocked(r *Room, s *member) {
 func (h *Hub) joinLocked(s *Session, r *Room) {
 	r.addLocked(s.member)
 	h.enterLocked(s, r)
+	for _, d := range s.member.list() {
+		if d != s {
+			h.showMembersLocked(d, r)
+		}
+	}
 }
 
 // enterLocked does what joining r means for device s, once its member is among r's members.
@@ -612,7 +620,7 @@ func (h *Hub) enterLocked(s *Session, r *Room) {
 	h.note(KindJoin, r, m, "")
 	h.replayLocked(s, r)
 	if r.topic != "" {
-		s.noticef("topic for %s: %s", r.name.Display, r.topic)
+		s.narrate("topic for " + r.name.Display + ": " + r.topic)
 	}
 	h.showLocked(m)
 }
@@ -650,8 +658,9 @@ func (h *Hub) partLocked(m *member, r *Room, left *Message, note string, by *Ses
 		h.note(KindJoin, r, m, "")
 		for _, d := range m.list() {
 			d.setCurrent(r)
+			h.showMembersLocked(d, r)
 			h.replayLocked(d, r)
-			d.noticef("now talking in %s", r.name.Display)
+			d.narrate("now talking in " + r.name.Display)
 		}
 		return
 	}
@@ -659,7 +668,7 @@ func (h *Hub) partLocked(m *member, r *Room, left *Message, note string, by *Ses
 	for _, d := range m.list() {
 		if d.current.Load() == r {
 			d.setCurrent(next)
-			d.noticef("now talking in %s", next.name.Display)
+			d.narrate("now talking in " + next.name.Display)
 		}
 	}
 }

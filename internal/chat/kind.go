@@ -26,6 +26,8 @@ var kindNames = [...]string{
 	KindSecretDone:   "secret_done",
 	KindQuit:         "quit",
 	KindKick:         "kick",
+	KindKicked:       "kicked",
+	KindAway:         "away",
 }
 
 // String returns k's stable name ("chat", "join", ...), or "kind(N)" for a number that is no

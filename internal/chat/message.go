@@ -51,6 +51,14 @@ const (
 	KindQuit
 	// KindKick says From was put out of Room by To; Text is the reason given, if any.
 	KindKick
+	// KindKicked tells the member put out of Room that From did it; Text is the reason given,
+	// if any. It goes to that member alone, once it is out (the room hears KindKick), so that
+	// every transport can say it its own way (a notice in words, IRC's KICK).
+	KindKicked
+	// KindAway says From is away for Text now, or back ("" Text). It goes to each member who
+	// shares a room with From (its own devices too), for transports that show who is away as
+	// it changes (IRC's away-notify); others may show nothing.
+	KindAway
 )
 
 // RoomInfo is one room in a KindRooms list.
@@ -81,6 +89,12 @@ type Message struct {
 	// Elsewhere marks a room line going to members whose current room is another, so that a
 	// transport that shows one room at a time can say where it comes from.
 	Elsewhere bool
+	// Narration marks a notice that only says in words what typed messages or the answers to
+	// the member's own calls say too (where its plain lines go now, the topic of a room it
+	// joined, the rooms a new device is in, the MOTD, goodbye, why it is disconnected), for
+	// terminals that show nothing else. A transport that renders those itself (IRC) leaves
+	// it out.
+	Narration bool
 	// Sent marks the sender's own copy: of a private message, or of a room line the member said
 	// from another of its devices.
 	Sent bool
@@ -99,14 +113,14 @@ type Message struct {
 
 // Skippable reports whether m may be left out for a member who reads slower than the room
 // talks: what is said in a room as it happens (lines, actions, joins, leaves, nick and topic
-// changes), which the member can catch up on with /history. Private messages (see
+// changes, who is away), which the member can catch up on with /history. Private messages (see
 // PrivateFrom), notices, answers to the member's own commands and replayed history never are.
 func (m *Message) Skippable() bool {
 	if m.History {
 		return false
 	}
 	switch m.Kind {
-	case KindChat, KindAction, KindJoin, KindLeave, KindQuit, KindKick, KindNick, KindTopic:
+	case KindChat, KindAction, KindJoin, KindLeave, KindQuit, KindKick, KindNick, KindTopic, KindAway:
 		return true
 	}
 	return false

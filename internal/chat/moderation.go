@@ -63,7 +63,7 @@ func (s *Session) Kick(room, name, reason string) error {
 // it hears that it left for why.
 func (h *Hub) dropLocked(who *member, reason DropReason, why, notice string) {
 	devices := who.list()
-	who.tell(notice)
+	who.narrate(notice) // Drop says it too
 	h.leaveAllLocked(who, why)
 	for _, d := range devices {
 		d.client.Drop(reason, notice)
@@ -73,7 +73,7 @@ func (h *Hub) dropLocked(who *member, reason DropReason, why, notice string) {
 // dropDeviceLocked disconnects one device of a member, telling it notice; the member leaves
 // only if it was its last device.
 func (h *Hub) dropDeviceLocked(d *Session, reason DropReason, why, notice string) {
-	d.notice(notice)
+	d.narrate(notice) // Drop says it too
 	h.unregisterLocked(d, why)
 	d.client.Drop(reason, notice)
 }

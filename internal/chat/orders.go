@@ -192,7 +192,7 @@ func (h *Hub) kickLocked(who *member, o *Order) {
 		why+because, nil)
 	// Said once the member is out, so that a client showing one room at a time shows it in
 	// the room the member is now in.
-	h.tellMember(who, fmt.Sprintf("you were kicked from %s by %s%s", r.name.Display, o.By, because))
+	h.publish(Event{To: who.id, Msg: &Message{Kind: KindKicked, Room: r.name.Display, From: o.By, Text: o.Reason}})
 }
 
 func (h *Hub) muteAccountLocked(account string, until time.Time) {

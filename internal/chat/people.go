@@ -51,6 +51,13 @@ func (s *Session) setAway(text string) (was, now string, live bool, err error) {
 	defer h.mu.Unlock()
 	was, s.away = s.away, text
 	h.showLocked(s.member)
+	if was != text {
+		keys := make([]string, len(s.rooms))
+		for i, r := range s.rooms {
+			keys[i] = r.key()
+		}
+		h.publish(Event{Rooms: keys, Msg: &Message{Kind: KindAway, From: s.name.Display, Text: text}, From: s.origin()})
+	}
 	return was, text, true, nil
 }
 

@@ -351,6 +351,11 @@ func (s *Session) Who(room string) (RoomMembers, error) {
 		}
 		return out, nil
 	}
+	return h.membersLocked(r), nil
+}
+
+// membersLocked lists r's members, on this node and others.
+func (h *Hub) membersLocked(r *Room) RoomMembers {
 	members := r.list()
 	out := RoomMembers{Room: r.name.Display, Members: make([]MemberInfo, 0, len(members))}
 	for _, who := range members {
@@ -360,7 +365,28 @@ func (s *Session) Who(room string) (RoomMembers, error) {
 		out.Members = append(out.Members, MemberInfo{Name: p.Name, Owner: r.ownerID != 0 && p.Member == r.ownerID,
 			Operator: p.Operator, Away: p.Away})
 	}
-	return out, nil
+	return out
+}
+
+// MembersOnEntry is a Client that is shown who is in a room (a KindMembers message, every
+// member listed, with the room's topic as Text) each time its device is put in a room it did
+// not ask to join: another device of its account joined it, the member went back to the lobby
+// after leaving or being kicked from its last room, or the device came in on an account that
+// was in rooms already. IRC sends a channel's names with its JOIN, and a client cannot ask
+// the chat while the chat delivers to it. Other clients are not, as the list costs as much as
+// the room is large.
+type MembersOnEntry interface {
+	Client
+	MembersOnEntry()
+}
+
+// showMembersLocked gives d the members of r, when its client wants them (MembersOnEntry).
+func (h *Hub) showMembersLocked(d *Session, r *Room) {
+	if _, ok := d.client.(MembersOnEntry); !ok {
+		return
+	}
+	rm := h.membersLocked(r)
+	d.client.Deliver(&Message{Kind: KindMembers, Room: rm.Room, Members: rm.Members, Total: len(rm.Members), Text: r.topic})
 }
 
 func (s *Session) cmdTopic(args string) error {

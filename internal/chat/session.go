@@ -132,7 +132,10 @@ func (m *member) deliver(msg *Message) {
 
 // tell says text, a notice about the member rather than an answer to one device, to all its
 // devices.
-func (m *member) tell(text string) { m.deliver(&Message{Kind: KindNotice, Text: text}) }
+// narrate tells every device of m text, a notice marked Narration.
+func (m *member) narrate(text string) {
+	m.deliver(&Message{Kind: KindNotice, Text: text, Narration: true})
+}
 
 // repeatState collapses a line said again and again into one count.
 type repeatState struct {
@@ -514,4 +517,10 @@ func (s *Session) notice(text string) {
 
 func (s *Session) noticef(format string, args ...any) {
 	s.notice(fmt.Sprintf(format, args...))
+}
+
+// narrate says text to this device as a notice marked Narration: what a transport that
+// renders typed messages and answers itself leaves out.
+func (s *Session) narrate(text string) {
+	s.client.Deliver(&Message{Kind: KindNotice, Text: text, Narration: true})
 }

@@ -158,14 +158,21 @@ func TestTypedPeople(t *testing.T) {
 		{"unignore one not ignored", func() error { return alice.Unignore("bob") }, chat.CodeNotListed},
 	})
 
-	// Away is the member's own state: nobody is told, whois and private messages say it.
+	// Away is told, as a KindAway, to whoever shares a room with the member (transports
+	// decide whether to show it); whois and private messages say it.
 	aliceGot.Take()
 	bobGot.Take()
 	if err := bob.Away("at \x1b[31mlunch"); err != nil {
 		t.Fatal(err)
 	}
-	if got := append(aliceGot.Take(), carolGot.Take()...); len(got) != 0 {
-		t.Errorf("others were told of bob's away: %+v", got)
+	for _, got := range [][]*chat.Message{aliceGot.Take(), carolGot.Take()} {
+		if len(got) != 1 || got[0].Kind != chat.KindAway || got[0].From != "bob" || got[0].Text != "at lunch" {
+			if len(got) == 1 {
+				t.Errorf("others were told of bob's away: %v %q %q", got[0].Kind, got[0].From, got[0].Text)
+			} else {
+				t.Errorf("others were told of bob's away %d times", len(got))
+			}
+		}
 	}
 	clk.Add(90 * time.Second)
 	facts, err := alice.Whois("BOB")

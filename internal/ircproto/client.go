@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,6 +24,7 @@ const (
 	capMultiPrefix
 	capSASL
 	capBatch
+	capAwayNotify
 )
 
 var capNames = []struct {
@@ -30,6 +32,7 @@ var capNames = []struct {
 	bit  capSet
 	v302 string // the value shown to CAP LS 302
 }{
+	{"away-notify", capAwayNotify, ""},
 	{"batch", capBatch, ""},
 	{"echo-message", capEchoMessage, ""},
 	{"message-tags", capMessageTags, ""},
@@ -43,9 +46,10 @@ var capNames = []struct {
 // delivers to, rendering each message for what this client negotiated. Handle and Close run
 // on the connection's read loop; Deliver on whatever goroutine the chat delivers from.
 type client struct {
-	conn *lineproto.Conn
-	hub  *chat.Hub
-	log  *slog.Logger
+	conn    *lineproto.Conn
+	hub     *chat.Hub
+	log     *slog.Logger
+	started time.Time // when the server started, for RPL_CREATED
 
 	// Used by the read loop only.
 	sess       *chat.Session // nil until registered
@@ -63,23 +67,37 @@ type client struct {
 	caps    capSet
 	me      string          // the member's name as the chat says it (KindWelcome, KindNick)
 	joined  map[string]bool // rooms (display names) the client was told it joined
-	pending []string        // rooms joined whose topic and names are still to be sent
+	pending []string        // rooms this device joined whose topic and names are still to be sent
 	batch   string          // the history batch open, if any
 	// replayRoom is the room just joined, whose replay may follow; "" once anything else came.
 	replayRoom string
 	batchNo    int
-	motd       []string // the MOTD lines the chat will say as notices after the welcome, to skip
+	motd       []string // the MOTD, sent as 372s in the welcome
 	welcomed   bool
 }
 
-func newClient(c *lineproto.Conn, hub *chat.Hub, log *slog.Logger) *client {
-	return &client{conn: c, hub: hub, log: log, joined: make(map[string]bool)}
+func newClient(c *lineproto.Conn, hub *chat.Hub, log *slog.Logger, started time.Time) *client {
+	return &client{conn: c, hub: hub, log: log, started: started, joined: make(map[string]bool)}
+}
+
+// MembersOnEntry implements chat.MembersOnEntry: a channel this device did not join itself
+// (another device did, or the chat put the member back in #lobby) comes with its names.
+func (c *client) MembersOnEntry() {}
+
+// setMeLocked records the member's name, and has the engine address its own notices to it.
+func (c *client) setMeLocked(name string) {
+	c.me = name
+	c.conn.SetNotices(&noticeEnc{nick: safeParam(ircNick(name))})
 }
 
 // nick is the client's nick for numerics: "*" before registration.
 func (c *client) nick() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.nickLocked()
+}
+
+func (c *client) nickLocked() string {
 	if c.me == "" {
 		return "*"
 	}
@@ -99,10 +117,10 @@ func (c *client) send(line string) {
 
 // reply sends numeric to the client: ":hubbub NUM nick params...".
 func (c *client) reply(numeric string, params ...string) {
-	c.send(c.numericLine(c.nick(), numeric, params...))
+	c.send(numericLine(c.nick(), numeric, params...))
 }
 
-func (c *client) numericLine(nick, numeric string, params ...string) string {
+func numericLine(nick, numeric string, params ...string) string {
 	var b strings.Builder
 	b.WriteString(":" + serverName + " " + numeric + " " + nick)
 	for i, p := range params {
@@ -174,7 +192,7 @@ func (c *client) Drop(reason chat.DropReason, detail string) {
 func (c *client) Deliver(m *chat.Message) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !m.History {
+	if !m.History && m.Kind != chat.KindMembers {
 		c.replayRoom = ""
 		if c.batch != "" {
 			c.endBatchLocked()
@@ -182,10 +200,15 @@ func (c *client) Deliver(m *chat.Message) {
 	}
 	switch m.Kind {
 	case chat.KindPrompt, chat.KindNameTaken, chat.KindSecretPrompt, chat.KindSecretDone,
-		chat.KindRooms, chat.KindMembers:
+		chat.KindRooms:
 		return // the prompt's conversation and the slash commands' lists: not IRC's
+	case chat.KindMembers:
+		// Only ever the names of a channel the chat put this device in (chat.MembersOnEntry):
+		// this client asks its own questions through the typed API.
+		c.enteredLocked(m)
+		return
 	case chat.KindWelcome:
-		c.me = m.From
+		c.setMeLocked(m.From)
 		c.welcomeLocked()
 		return
 	case chat.KindCurrent:
@@ -193,26 +216,24 @@ func (c *client) Deliver(m *chat.Message) {
 			c.joined[m.Room] = true
 			c.pending = append(c.pending, m.Room)
 			c.conn.Send(nil, appendLine(nil, "", mask(c.me), "JOIN", ircChannel(m.Room)))
-			c.replayRoom = m.Room // what history comes next is this room's (see historyLocked)
 		}
+		c.replayRoom = m.Room // what history comes next is this room's (see historyLocked)
 		return
 	case chat.KindNotice:
-		if len(c.motd) > 0 {
-			if m.Text == c.motd[0] {
-				c.motd = c.motd[1:]
-				return
-			}
-			c.motd = nil
+		if m.Narration {
+			return // said by the JOINs, 332s, 372s, ERRORs and answers the client gets
 		}
-		for _, room := range c.pending {
-			if strings.HasPrefix(m.Text, "topic for "+room+": ") {
-				return // sent as RPL_TOPIC with the names
-			}
+		c.conn.Send(m, appendText(nil, "", serverName, "NOTICE", safeParam(ircNick(c.nickLocked())), "", m.Text))
+		return
+	case chat.KindKicked:
+		if c.joined[m.Room] {
+			delete(c.joined, m.Room)
+			c.conn.Send(m, appendLine(nil, "", mask(m.From), "KICK", ircChannel(m.Room), safeParam(ircNick(c.me)), ":"+cut(m.Text)))
 		}
-		if room, by, reason, ok := kickedNotice(m.Text); ok && c.joined[room] {
-			delete(c.joined, room)
-			c.conn.Send(m, appendLine(nil, "", mask(by), "KICK", ircChannel(room), ircNick(c.me), ":"+cut(reason)))
-			return
+		return
+	case chat.KindAway:
+		if c.caps&capAwayNotify == 0 || m.From == c.me {
+			return // a client's own away is answered with 305 and 306
 		}
 	case chat.KindLeave, chat.KindKick:
 		if m.From == c.me {
@@ -228,7 +249,7 @@ func (c *client) Deliver(m *chat.Message) {
 		}
 	case chat.KindNick:
 		if m.From == c.me {
-			c.me = m.Text
+			c.setMeLocked(m.Text)
 		}
 	case chat.KindPrivate:
 		if m.Sent && c.caps&capEchoMessage == 0 {
@@ -281,20 +302,20 @@ func (c *client) welcomeLocked() {
 	c.welcomed = true
 	nick := ircNick(c.me)
 	lines := []string{
-		c.numericLine(nick, "001", "Welcome to hubbub, "+nick),
-		c.numericLine(nick, "002", "Your host is "+serverName+", running hubbub"),
-		c.numericLine(nick, "003", "This server was started some time ago"),
-		c.numericLine(nick, "004", serverName, "hubbub", "o", "bnot"),
-		c.numericLine(nick, "005", isupport...),
+		numericLine(nick, "001", "Welcome to hubbub, "+nick),
+		numericLine(nick, "002", "Your host is "+serverName+", running hubbub"),
+		numericLine(nick, "003", "This server was created "+c.started.UTC().Format("2006-01-02 15:04:05 UTC")),
+		numericLine(nick, "004", serverName, "hubbub", "o", "bnot"),
+		numericLine(nick, "005", isupport...),
 	}
 	if len(c.motd) == 0 {
-		lines = append(lines, c.numericLine(nick, "422", "No MOTD; /join #lobby to talk with everyone"))
+		lines = append(lines, numericLine(nick, "422", "No MOTD; /join #lobby to talk with everyone"))
 	} else {
-		lines = append(lines, c.numericLine(nick, "375", "- "+serverName+" Message of the day -"))
+		lines = append(lines, numericLine(nick, "375", "- "+serverName+" Message of the day -"))
 		for _, l := range c.motd {
-			lines = append(lines, c.numericLine(nick, "372", "- "+l))
+			lines = append(lines, numericLine(nick, "372", "- "+l))
 		}
-		lines = append(lines, c.numericLine(nick, "376", "End of /MOTD command"))
+		lines = append(lines, numericLine(nick, "376", "End of /MOTD command"))
 	}
 	var b []byte
 	for _, l := range lines {
@@ -410,19 +431,6 @@ func (c *client) tryRegister() error {
 		return nil
 	}
 	c.sess = sess
-	// An account online already on another device is in rooms besides the one the chat makes
-	// this device's current (KindCurrent): the client is told of each.
-	if f, err := sess.Whois(sess.Name()); err == nil {
-		c.mu.Lock()
-		for _, room := range f.Rooms {
-			if !c.joined[room] {
-				c.joined[room] = true
-				c.pending = append(c.pending, room)
-				c.conn.Send(nil, appendLine(nil, "", mask(c.me), "JOIN", ircChannel(room)))
-			}
-		}
-		c.mu.Unlock()
-	}
 	c.sendPending()
 	return nil
 }
@@ -595,23 +603,27 @@ func (c *client) echo(command, target, ctcp, text string) {
 	c.conn.Send(nil, appendText(nil, tags, mask(c.sess.Name()), command, target, ctcp, text))
 }
 
-// kickedNotice reads the notice the chat tells a member it kicked out of a room ("you were
-// kicked from #go by bob: reason"; see chat's kickLocked): the kicked member gets no typed
-// message of it, as it is out of the room when the room hears of the kick, and an IRC client
-// must see a KICK to know it left the channel. Names hold no spaces, so the kicker's name ends
-// at the first ": " or at the end.
-func kickedNotice(text string) (room, by, reason string, ok bool) {
-	rest, ok := strings.CutPrefix(text, "you were kicked from ")
-	if !ok {
-		return "", "", "", false
+// enteredLocked tells the client of a channel the chat put this device in, with the topic and
+// names m carries (chat.MembersOnEntry): a JOIN first when it was not told yet.
+func (c *client) enteredLocked(m *chat.Message) {
+	if !c.joined[m.Room] {
+		c.joined[m.Room] = true
+		c.conn.Send(nil, appendLine(nil, "", mask(c.me), "JOIN", ircChannel(m.Room)))
 	}
-	room, rest, ok = strings.Cut(rest, " by ")
-	if !ok || !strings.HasPrefix(room, "#") || strings.Contains(room, " ") {
-		return "", "", "", false
+	c.pending = slices.DeleteFunc(c.pending, func(r string) bool { return r == m.Room })
+	nick := ircNick(c.me)
+	var b []byte
+	if m.Text != "" {
+		b = append(append(b, numericLine(nick, "332", ircChannel(m.Room), m.Text)...), '\r', '\n')
 	}
-	by, reason, _ = strings.Cut(rest, ": ")
-	if by == "" || strings.Contains(by, " ") {
-		return "", "", "", false
-	}
-	return room, by, reason, true
+	c.conn.Send(nil, appendNames(b, nick, chat.RoomMembers{Room: m.Room, Members: m.Members}))
+}
+
+// noticeEnc renders the notices lineproto's engine says of its own once the client is
+// registered (how many lines it missed), addressed to its nick.
+type noticeEnc struct{ nick string }
+
+// Encode implements chat.Encoder.
+func (e *noticeEnc) Encode(m *chat.Message) []byte {
+	return appendText(nil, "", serverName, "NOTICE", e.nick, "", m.Text)
 }

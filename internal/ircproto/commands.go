@@ -248,6 +248,11 @@ func (c *client) privmsg(m message) {
 		if strings.HasPrefix(t, "#") && c.has(capEchoMessage) {
 			c.echo(m.command, ircChannel(t), ctcp, text)
 		}
+		if !strings.HasPrefix(t, "#") && !notice {
+			if f, err := c.sess.Whois(hubbubName(t)); err == nil && f.Away != "" {
+				c.reply("301", safeParam(ircNick(f.Name)), f.Away) // RPL_AWAY
+			}
+		}
 	}
 }
 
@@ -281,10 +286,13 @@ func (c *client) names(room string) {
 		c.reply("366", safeParam(room), "End of /NAMES list")
 		return
 	}
+	c.conn.Send(nil, appendNames(nil, c.nick(), who))
+}
+
+// appendNames appends the RPL_NAMREPLYs and RPL_ENDOFNAMES that list who to nick.
+func appendNames(b []byte, nick string, who chat.RoomMembers) []byte {
 	ch := ircChannel(who.Room)
-	nick := c.nick()
 	head := ":" + serverName + " 353 " + nick + " = " + ch + " :"
-	var b []byte
 	line := head
 	for _, mem := range who.Members {
 		entry := ircNick(mem.Name)
@@ -303,8 +311,7 @@ func (c *client) names(room string) {
 	if line != head {
 		b = append(append(b, line...), '\r', '\n')
 	}
-	b = append(append(b, c.numericLine(nick, "366", ch, "End of /NAMES list")...), '\r', '\n')
-	c.conn.Send(nil, b)
+	return append(append(b, numericLine(nick, "366", ch, "End of /NAMES list")...), '\r', '\n')
 }
 
 func (c *client) who(m message) {
@@ -322,7 +329,7 @@ func (c *client) who(m message) {
 		if mem.Owner {
 			flags += "@"
 		}
-		b = append(append(b, c.numericLine(nick, "352", channel, "u", serverName, serverName, ircNick(mem.Name), flags, "0 "+ircNick(mem.Name))...), '\r', '\n')
+		b = append(append(b, numericLine(nick, "352", channel, "u", serverName, serverName, ircNick(mem.Name), flags, "0 "+ircNick(mem.Name))...), '\r', '\n')
 	}
 	switch {
 	case strings.HasPrefix(target, "#"):
@@ -337,7 +344,7 @@ func (c *client) who(m message) {
 			add("*", chat.MemberInfo{Name: f.Name, Operator: f.Operator, Away: f.Away})
 		}
 	}
-	b = append(append(b, c.numericLine(nick, "315", safeParam(target), "End of /WHO list")...), '\r', '\n')
+	b = append(append(b, numericLine(nick, "315", safeParam(target), "End of /WHO list")...), '\r', '\n')
 	c.conn.Send(nil, b)
 }
 
@@ -376,11 +383,11 @@ func (c *client) whois(m message) {
 
 func (c *client) list() {
 	nick := c.nick()
-	b := append([]byte(c.numericLine(nick, "321", "Channel", "Users  Name")), '\r', '\n')
+	b := append([]byte(numericLine(nick, "321", "Channel", "Users  Name")), '\r', '\n')
 	for _, r := range c.sess.Rooms() {
-		b = append(append(b, c.numericLine(nick, "322", ircChannel(r.Name), strconv.Itoa(r.Members), r.Topic)...), '\r', '\n')
+		b = append(append(b, numericLine(nick, "322", ircChannel(r.Name), strconv.Itoa(r.Members), r.Topic)...), '\r', '\n')
 	}
-	b = append(append(b, c.numericLine(nick, "323", "End of /LIST")...), '\r', '\n')
+	b = append(append(b, numericLine(nick, "323", "End of /LIST")...), '\r', '\n')
 	c.conn.Send(nil, b)
 }
 

@@ -6,6 +6,7 @@ import (
 	"unicode/utf8"
 
 	"hubbub/internal/chat"
+	"hubbub/internal/connpolicy"
 )
 
 // serverName is the prefix of what the server says of its own, and every user's host: no
@@ -96,7 +97,17 @@ func appendMessage(b []byte, m *chat.Message, tags string) []byte {
 		return appendLine(b, tags, mask(m.From), "NICK", ":"+safeTrailing(ircNick(m.Text)))
 	case chat.KindTopic:
 		return appendLine(b, tags, mask(m.From), "TOPIC", ircChannel(m.Room), ":"+cut(m.Text))
+	case chat.KindAway:
+		if m.Text == "" {
+			return appendLine(b, tags, mask(m.From), "AWAY")
+		}
+		return appendLine(b, tags, mask(m.From), "AWAY", ":"+cut(m.Text))
 	case chat.KindNotice:
+		// What lineproto's engine says of its own before a client is registered, or when it
+		// closes the connection: the client renders every other notice (Deliver, noticeEnc).
+		if m == connpolicy.NoticeShutdown || m == connpolicy.NoticeRegisterTimeout {
+			return append(append(append(b, "ERROR :Closing link: "...), cut(m.Text)...), '\r', '\n')
+		}
 		return appendText(b, tags, serverName, "NOTICE", "*", "", m.Text)
 	}
 	return b

@@ -32,8 +32,13 @@ func TestHistoryBatchOnJoin(t *testing.T) {
 	bob := chattest.Join(t, srv.Addr, "bob")
 	bob.Send("/join #go")
 	waitLine(t, bob, "you made #go")
+	// A line is shown once it is stored: dave seeing the last one means both are kept.
+	dave := chattest.Join(t, srv.Addr, "dave")
+	dave.Send("/join #go")
+	waitLine(t, dave, "you joined #go")
 	bob.Send("first")
 	bob.Send("/me second")
+	waitLine(t, dave, "* bob second")
 	bob.Send("/join #lobby")
 	waitLine(t, bob, "now talking in #lobby")
 

@@ -125,7 +125,7 @@ func TestRegistrationOrders(t *testing.T) {
 	t.Run("cap first", func(t *testing.T) {
 		u := dialIRC(t, srv.IRC)
 		u.Send("CAP LS 302")
-		u.until("CAP * LS :batch echo-message message-tags multi-prefix sasl=PLAIN server-time")
+		u.until("CAP * LS :away-notify batch echo-message message-tags multi-prefix sasl=PLAIN server-time")
 		u.Send("NICK carol")
 		u.Send("USER carol 0 * :Carol")
 		u.Send("CAP REQ :multi-prefix server-time")
@@ -237,9 +237,7 @@ func TestSASL(t *testing.T) {
 	waitLine(t, tel, "you are also connected from")
 	tel.Send("/join #go")
 	right.until(":carol!u@hubbub JOIN #go")
-	// The names follow the client's next line (the chat cannot be asked while it delivers).
-	right.Send("PING :next")
-	right.until(" 353 carol = #go :@carol")
+	right.until(" 353 carol = #go :@carol") // with the JOIN, before the client says anything
 	tel.Send("from telnet")
 	right.until(":carol!u@hubbub PRIVMSG #go :from telnet")
 

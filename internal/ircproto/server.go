@@ -16,6 +16,7 @@ package ircproto
 
 import (
 	"log/slog"
+	"time"
 
 	"hubbub/internal/accept"
 	"hubbub/internal/chat"
@@ -32,14 +33,17 @@ func NewServer(cfg lineproto.Config, hub *chat.Hub, limiter *accept.Limiter, log
 	// An IRC line is at most 512 bytes, and 8191 more of tags; a client may send that much
 	// whatever the line chat allows.
 	cfg.MaxLine = max(cfg.MaxLine, 512+8191)
+	started := time.Now()
 	srv := lineproto.NewServer(cfg, hub, limiter, log)
 	srv.SetFraming(lineproto.Framing{
 		NewDecoder:   newLineDecoder,
 		Encoder:      plainEnc,
 		Service:      Service,
 		PingInterval: cfg.PingInterval,
+		QuietTooLong: true, // 417
+
 		NewSession: func(c *lineproto.Conn) (lineproto.Session, error) {
-			return newClient(c, hub, log), nil
+			return newClient(c, hub, log, started), nil
 		},
 	})
 	return srv

@@ -75,6 +75,9 @@ type conn struct {
 	// echoShown: a password was typed and the client never agreed to hide it; it is nc, or a
 	// telnet that refuses, and is told from then on that the password will show.
 	echoShown atomic.Bool
+	// notices, when set (Conn.SetNotices), renders the notices the engine says of its own
+	// on this connection in place of the framing's Encoder.
+	notices atomic.Pointer[chat.Encoder]
 
 	mu          sync.Mutex
 	writerDone  sync.Cond              // signalled when the writer of its own exits; uses mu
@@ -375,7 +378,9 @@ func (c *conn) handleInput(dec Decoder, p []byte) {
 		}
 		switch ev {
 		case LineTooLong:
-			c.write(c.srv.lineTooLong, connpolicy.KindKept)
+			if !c.srv.framing.QuietTooLong {
+				c.write(c.srv.lineTooLong, connpolicy.KindKept)
+			}
 			c.session.TooLong()
 			continue
 		case Reply:

@@ -71,8 +71,15 @@ func (lineEncoding) Encode(m *chat.Message) []byte {
 			b = append(append(b, m.From...), " set the topic of "...)
 			b = append(append(append(b, m.Room...), ": "...), m.Text...)
 		}
-	case chat.KindCurrent:
-		return nil // a notice says it in words
+	case chat.KindKicked:
+		b = append(append(append(append(b, "*** you were kicked from "...), m.Room...), " by "...), m.From...)
+		if m.Text != "" {
+			b = append(append(b, ": "...), m.Text...)
+		}
+	case chat.KindCurrent, chat.KindAway:
+		// A notice says the first in words; the second /who and /whois show when asked, so
+		// that a terminal is not filled with comings and goings.
+		return nil
 	case chat.KindSecretPrompt:
 		// Offer to echo, so that a telnet client stops showing what is typed; the server then
 		// echoes nothing. nc shows these three bytes as they are.

@@ -59,6 +59,9 @@ type Framing struct {
 	// connection may send nothing before it is pinged; as long again without a line and it
 	// is closed (connpolicy.ReasonPingTimeout).
 	PingInterval time.Duration
+	// QuietTooLong: the Session's TooLong tells the client its line was too long (IRC's 417),
+	// and the engine says nothing of its own.
+	QuietTooLong bool
 }
 
 // Session is what the read loop feeds a connection's lines to: a *chat.Session, or a
@@ -103,6 +106,12 @@ func (c *Conn) Send(m *chat.Message, b []byte) {
 	}
 	c.c.queueAs(m, b)
 }
+
+// SetNotices has the engine render what it says of its own on this connection after the
+// client registered (how many lines a slow reader missed) with enc in place of the framing's
+// Encoder: a protocol whose notices name their recipient (IRC) sets it when the name changes.
+// enc is called with the connection's lock held, and must take no lock.
+func (c *Conn) SetNotices(enc chat.Encoder) { c.c.notices.Store(&enc) }
 
 // Drop ends the connection once what is queued is sent (chat.Client).
 func (c *Conn) Drop(reason chat.DropReason, detail string) { c.c.Drop(reason, detail) }

@@ -90,8 +90,12 @@ func (c *conn) makeRoomLocked(n int, kind lineKind, pl privateLine) bool {
 func (c *conn) takeLocked(dst []*chunk, max int) ([]*chunk, int) {
 	n := 0
 	if c.backlog.Pending() {
+		enc := c.srv.enc
+		if p := c.notices.Load(); p != nil {
+			enc = *p
+		}
 		for _, m := range c.backlog.Due(c.out.size == 0) {
-			dst, n = appendBytes(dst, n, m.Encoded(c.srv.enc))
+			dst, n = appendBytes(dst, n, m.Encoded(enc))
 		}
 	}
 	dst, k := c.out.take(dst, max)

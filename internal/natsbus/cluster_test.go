@@ -322,7 +322,7 @@ func TestMembersAcrossNodes(t *testing.T) {
 		t.Errorf("the kick alice saw: %+v", kick)
 	}
 	bobGot.Next(t, func(m *chat.Message) bool {
-		return m.Kind == chat.KindNotice && strings.HasPrefix(m.Text, "you were kicked from #go")
+		return m.Kind == chat.KindKicked && m.Room == "#go" && m.From == "alice" && m.Text == "enough"
 	})
 
 	// A ban of bob's name: his node disconnects him.

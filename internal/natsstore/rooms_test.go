@@ -145,7 +145,7 @@ func TestRoomMadeOnTwoNodesAtOnce(t *testing.T) {
 			t.Errorf("%s: its owner %s could not kick %s on the other node: %v", room, ownerName, otherName, err)
 		}
 		otherGot.Next(t, func(m *chat.Message) bool {
-			return m.Kind == chat.KindNotice && strings.HasPrefix(m.Text, "you were kicked from "+room)
+			return m.Kind == chat.KindKicked && m.Room == room && m.From == ownerName && m.Text == "out"
 		})
 	}
 }

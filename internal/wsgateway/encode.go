@@ -62,6 +62,12 @@ type jsonEncoding struct{}
 func (jsonEncoding) Encode(m *chat.Message) []byte {
 	e := event{Kind: eventKind(m.Kind), Room: m.Room, From: m.From, To: m.To, Text: m.Text, ID: m.ID,
 		History: m.History, Elsewhere: m.Elsewhere, Sent: m.Sent}
+	if m.Kind == chat.KindKicked { // shown as the notice it always was
+		e = event{Kind: "notice", Text: "you were kicked from " + m.Room + " by " + m.From}
+		if m.Text != "" {
+			e.Text += ": " + m.Text
+		}
+	}
 	if m.Kind == chat.KindKick {
 		e.To, e.Text = "", "kicked by "+m.To
 		if m.Text != "" {

@@ -62,6 +62,9 @@ func (q *outQueue) reset() {
 // past the hard cap the oldest private messages too, and only a client whose answers to its own
 // commands pass the hard cap is dropped.
 func (c *conn) Deliver(m *chat.Message) {
+	if m.Kind == chat.KindAway {
+		return // /who and /whois show who is away when asked: the page is not told each change
+	}
 	b := m.Encoded(jsonEncoding{})
 	kind, from, kept := connpolicy.KindOf(m)
 	c.mu.Lock()
