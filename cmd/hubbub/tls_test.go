@@ -39,7 +39,8 @@ func startTLSMain(t *testing.T, change func(*Config)) (*Main, map[string]string,
 	cfg.DataDir = t.TempDir()
 	cfg.ChatAddr, cfg.QuoteAddr, cfg.EchoAddr, cfg.HTTPAddr = "127.0.0.1:0", "", "", "127.0.0.1:0"
 	cfg.AdminAddr = "127.0.0.1:0"
-	cfg.TLS.ChatAddr, cfg.TLS.HTTPSAddr = "127.0.0.1:0", "127.0.0.1:0"
+	cfg.IRCAddr = "127.0.0.1:0"
+	cfg.TLS.ChatAddr, cfg.TLS.IRCAddr, cfg.TLS.HTTPSAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	cfg.Line.LineRate = 0
 	if change != nil {
 		change(&cfg)
@@ -275,7 +276,7 @@ func TestTLSCertificateReloadOnSIGHUP(t *testing.T) {
 	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
 	now := time.Now()
 	writeCert(t, certFile, keyFile, 1001, now.Add(-time.Hour), now.Add(24*time.Hour))
-	p := startProc(t, "", "--tls-cert", certFile, "--tls-key", keyFile, "--chat-tls-addr", "127.0.0.1:0", "--https-addr", "")
+	p := startProc(t, "", "--tls-cert", certFile, "--tls-key", keyFile, "--chat-tls-addr", "127.0.0.1:0", "--irc-tls-addr", "", "--https-addr", "")
 	addr := addrRE.FindStringSubmatch(p.logs.WaitFor(t, "msg=listening", "service=chat-tls"))[1]
 	p.logs.WaitFor(t, "msg=\"tls certificate\"", "cert="+certFile)
 	client := &tls.Config{InsecureSkipVerify: true}
@@ -339,7 +340,7 @@ func TestTLSStartupErrors(t *testing.T) {
 			cfg.DataDir = t.TempDir()
 			cfg.ChatAddr, cfg.QuoteAddr, cfg.EchoAddr, cfg.HTTPAddr, cfg.AdminAddr = "127.0.0.1:0", "", "", "", ""
 			cfg.TLS.Cert, cfg.TLS.Key = tc.cert, tc.key
-			cfg.TLS.ChatAddr, cfg.TLS.HTTPSAddr = "127.0.0.1:0", ""
+			cfg.TLS.ChatAddr, cfg.TLS.IRCAddr, cfg.TLS.HTTPSAddr = "127.0.0.1:0", "", ""
 			m := &Main{cfg: cfg, log: slog.New(slog.DiscardHandler)}
 			err := m.Run()
 			if err == nil {
