@@ -75,8 +75,8 @@ type handshaker interface{ Handshake() error }
 type conn struct {
 	srv     *Server
 	nc      streamConn
-	sock    net.Conn        // the socket under nc (nc itself for TCP): closing it cuts nc at once
-	raw     syscall.RawConn // the kernel socket of a TCP connection; nil for another stream
+	sock    net.Conn              // the socket under nc (nc itself for TCP): closing it cuts nc at once
+	raw     syscall.RawConn       // the kernel socket of a TCP connection; nil for another stream
 	waitFn  func(fd uintptr) bool // waits for readability; built once so waiting allocates nothing
 	started time.Time
 	session Session
