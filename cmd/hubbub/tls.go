@@ -40,7 +40,7 @@ func tlsFlags(fs *flag.FlagSet, c *TLSConfig) {
 	fs.BoolVar(&c.SelfSigned, "tls-self-signed", c.SelfSigned, "make a self-signed certificate in --data-dir on first start and use it, to try TLS out (clients must be told to accept it)")
 	fs.DurationVar(&c.HandshakeTimeout, "tls-handshake-timeout", c.HandshakeTimeout, "a TLS client that has not finished its handshake in this `duration` is disconnected")
 	fs.StringVar(&c.ChatAddr, "chat-tls-addr", c.ChatAddr, "chat listener `address` over TLS, for openssl s_client and ncat --ssl; on only with a certificate; empty turns it off")
-	fs.StringVar(&c.IRCAddr, "irc-tls-addr", c.IRCAddr, "IRC listener `address` over TLS (irssi -tls, WeeChat tls on); on only with a certificate; empty turns it off")
+	fs.StringVar(&c.IRCAddr, "irc-tls-addr", c.IRCAddr, "IRC listener `address` over TLS (irssi /connect -tls, WeeChat tls on); on only with a certificate; empty turns it off")
 	fs.StringVar(&c.HTTPSAddr, "https-addr", c.HTTPSAddr, "public HTTPS listener `address`: what --http-addr serves, over TLS (the page then uses wss://); on only with a certificate; empty turns it off")
 }
 
