@@ -319,6 +319,7 @@ func TestTLSStartupErrors(t *testing.T) {
 		want string
 	}{
 		{[]string{"--chat-tls-addr", ":9999"}, "--chat-tls-addr needs a certificate"},
+		{[]string{"--irc-tls-addr", ":9998"}, "--irc-tls-addr needs a certificate"},
 		{[]string{"--tls-cert", good}, "--tls-cert and --tls-key go together"},
 		{[]string{"--tls-self-signed", "--tls-cert", good, "--tls-key", goodKey}, "--tls-self-signed makes its own certificate"},
 	} {
@@ -339,7 +340,7 @@ func TestTLSHandshakeTimeout(t *testing.T) {
 		c.MaxConnsPerIP, c.LimitExempt = 1, ""
 	})
 	client := &tls.Config{InsecureSkipVerify: true}
-	for _, service := range []string{"chat-tls", "https"} {
+	for _, service := range []string{"chat-tls", "irc-tls", "https"} {
 		silent, err := net.Dial("tcp", addrs[service])
 		if err != nil {
 			t.Fatal(err)
@@ -379,6 +380,7 @@ func TestPlainTextOnTLSPorts(t *testing.T) {
 	_, addrs, logs := startTLSMain(t, func(c *Config) { c.TLS.SelfSigned = true })
 	for _, tc := range []struct{ service, send, want string }{
 		{"chat-tls", "alice\r\n", plainToChatTLS},
+		{"irc-tls", "NICK alice\r\n", plainToIRCTLS},
 		{"https", "GET / HTTP/1.1\r\nHost: x\r\n\r\n", "This port speaks HTTPS"},
 	} {
 		for range 3 {
@@ -397,13 +399,14 @@ func TestPlainTextOnTLSPorts(t *testing.T) {
 	}
 	waitMetrics(t, "http://"+addrs["admin"], map[string]float64{
 		`hubbub_tls_handshake_failures_total{reason="not_tls",service="chat-tls"}`: 3,
+		`hubbub_tls_handshake_failures_total{reason="not_tls",service="irc-tls"}`:  3,
 		`hubbub_tls_handshake_failures_total{reason="not_tls",service="https"}`:    3,
 	})
 	for _, line := range strings.Split(logs.String(), "\n") {
 		if strings.Contains(line, "msg=listening") {
 			continue
 		}
-		for _, w := range []string{"handshake", "service=chat-tls", "service=https", "record", "remote="} {
+		for _, w := range []string{"handshake", "service=chat-tls", "service=irc-tls", "service=https", "record", "remote="} {
 			if strings.Contains(line, w) {
 				t.Errorf("logged: %s", line)
 			}
