@@ -146,7 +146,7 @@ func (m *Main) tlsOptions(name string, plainText string) tlsconf.Options {
 const (
 	plainToChatTLS = "*** this port speaks TLS: connect with openssl s_client or ncat --ssl, or to the plain chat port\r\n"
 	// An IRC client shows an ERROR line to its user before it sees the connection end.
-	plainToIRCTLS = "ERROR :This port speaks TLS: turn TLS on in your client (irssi: -tls; WeeChat: tls on), or use the plain IRC port\r\n"
+	plainToIRCTLS = "ERROR :This port speaks TLS: turn TLS on in your client (irssi: /connect -tls; WeeChat: tls on), or use the plain IRC port\r\n"
 	plainToHTTPS  = "HTTP/1.0 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n" +
 		"This port speaks HTTPS: use an https:// address.\n"
 )
