@@ -62,8 +62,9 @@ type listener struct {
 	ops bool
 	// tls: its connections are TLS (tlsconf.Listener), with the configured certificate; it is
 	// on only when there is one.
-	tls  bool
-	make func(*Main) (door, error)
+	tls bool
+	// make makes the service behind the listener, named name in its logs and metrics.
+	make func(m *Main, name string) (door, error)
 }
 
 // listeners returns hubbub's doors in the order they open: the HTTP ones last, as they serve
@@ -73,7 +74,8 @@ func (m *Main) listeners() []listener {
 	return []listener{
 		{name: "chat", addr: m.cfg.ChatAddr, chat: true, make: (*Main).lineDoor},
 		{name: "irc", addr: m.cfg.IRCAddr, chat: true, make: (*Main).ircDoor},
-		{name: "chat-tls", addr: m.cfg.TLS.ChatAddr, chat: true, tls: true, make: (*Main).lineTLSDoor},
+		{name: "chat-tls", addr: m.cfg.TLS.ChatAddr, chat: true, tls: true, make: (*Main).lineDoor},
+		{name: "irc-tls", addr: m.cfg.TLS.IRCAddr, chat: true, tls: true, make: (*Main).ircDoor},
 		{name: "quote", addr: m.cfg.QuoteAddr, make: (*Main).quoteDoor},
 		{name: "echo", addr: m.cfg.EchoAddr, make: (*Main).echoDoor},
 		{name: "http", addr: m.cfg.HTTPAddr, chat: true, make: (*Main).publicDoor},
@@ -96,8 +98,6 @@ type door struct {
 	// handedOver stops the connections the service handed to another server, with the chat:
 	// net/http's Shutdown does not close the WebSockets the gateway hijacked.
 	handedOver stopper
-	// ownTLS: the service does TLS itself (a tlsconf.Bridge), on a listener of plain TCP.
-	ownTLS bool
 }
 
 // openDoor is a door listening.
@@ -204,7 +204,7 @@ func (m *Main) Run() error {
 		return err
 	}
 	for _, l := range enabled {
-		d, err := l.make(m)
+		d, err := l.make(m, l.name)
 		if err != nil {
 			return fail(fmt.Errorf("%s: %w", l.name, err))
 		}
@@ -219,8 +219,8 @@ func (m *Main) Run() error {
 		if d.web != nil {
 			ln = accept.NewHTTPListener(ln, l.name, d.web, m.log)
 		}
-		if l.tls && !d.ownTLS {
-			ln = tlsconf.NewListener(ln, m.tlsOptions(l.name, d.plainToTLS()))
+		if l.tls {
+			ln = tlsconf.NewListener(ln, m.tlsOptions(l.name, plainToTLS(l.name, d)))
 		}
 		doors = append(doors, openDoor{name: l.name, door: d, ln: ln})
 	}
@@ -332,30 +332,35 @@ func (m *Main) newHub() (*chat.Hub, error) {
 	return hub, nil
 }
 
-// lineDoor is the chat over TCP lines, for telnet and nc.
-func (m *Main) lineDoor() (door, error) {
+// lineDoor is the chat over TCP lines, for telnet and nc (name "chat"), or over TLS lines
+// for openssl s_client and ncat --ssl ("chat-tls"): the engine serves either, and sees each
+// TLS client's own address.
+func (m *Main) lineDoor(name string) (door, error) {
 	line := lineproto.NewServer(m.cfg.Line, m.hub, m.limiter, m.log)
+	line.SetService(name)
 	line.SetObserver(m.metrics.Line())
 	return door{srv: line, keepAlive: true}, nil
 }
 
-// ircDoor is the chat for IRC clients, on the line transport's engine and limits.
-func (m *Main) ircDoor() (door, error) {
+// ircDoor is the chat for IRC clients ("irc"; "irc-tls" over TLS), on the line transport's
+// engine and limits.
+func (m *Main) ircDoor(name string) (door, error) {
 	irc := ircproto.NewServer(m.cfg.Line, m.hub, m.limiter, m.log)
+	irc.SetService(name)
 	irc.SetObserver(m.metrics.Line())
 	return door{srv: irc, keepAlive: true}, nil
 }
 
-func (m *Main) quoteDoor() (door, error) {
+func (m *Main) quoteDoor(string) (door, error) {
 	return door{srv: quote.NewServer(m.cfg.Quote, m.limiter, m.log)}, nil
 }
 
-func (m *Main) echoDoor() (door, error) {
+func (m *Main) echoDoor(string) (door, error) {
 	return door{srv: echo.NewServer(m.cfg.Echo, m.limiter, m.log)}, nil
 }
 
 // publicDoor is the public HTTP listener: the page, and the chat over its WebSocket.
-func (m *Main) publicDoor() (door, error) { return m.webDoor(false) }
+func (m *Main) publicDoor(string) (door, error) { return m.webDoor(false) }
 
 // webDoor is a public web listener; overTLS: it is HTTPS, whose login cookies are Secure.
 func (m *Main) webDoor(overTLS bool) (door, error) {
@@ -375,7 +380,7 @@ func (m *Main) webDoor(overTLS bool) (door, error) {
 }
 
 // adminDoor is the operators' HTTP listener, with limits of its own.
-func (m *Main) adminDoor() (door, error) {
+func (m *Main) adminDoor(string) (door, error) {
 	srv := m.newHTTPServer(m.adminHandler(), !m.cfg.PProf)
 	return door{srv: webService{srv}, web: accept.NewLimiter(accept.Limits{MaxConns: adminMaxConns}, m.metrics)}, nil
 }

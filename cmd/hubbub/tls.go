@@ -7,7 +7,6 @@ import (
 	"os"
 	"time"
 
-	"hubbub/internal/lineproto"
 	"hubbub/internal/tlsconf"
 )
 
@@ -17,28 +16,31 @@ type TLSConfig struct {
 	SelfSigned       bool
 	HandshakeTimeout time.Duration
 	// The TLS listeners, each on only when a certificate is configured.
-	ChatAddr, HTTPSAddr string
+	ChatAddr, IRCAddr, HTTPSAddr string
 }
 
 // Default addresses of the TLS listeners. HTTPS beside HTTP, rather than the HTTP listener
 // switching: a certificate added later breaks no http:// link or health check, and
 // --http-addr "" serves HTTPS alone. 8443 is the usual unprivileged HTTPS port beside 8080;
-// 8992 is telnets' 992 in the 8000s of the plain chat.
+// 8992 is telnets' 992 in the 8000s of the plain chat; 6697 is IRC over TLS's (RFC 7194).
 const (
 	defaultChatTLSAddr = ":8992"
+	defaultIRCTLSAddr  = ":6697"
 	defaultHTTPSAddr   = ":8443"
 )
 
 func defaultTLSConfig() TLSConfig {
-	return TLSConfig{HandshakeTimeout: tlsconf.DefaultHandshakeTimeout, ChatAddr: defaultChatTLSAddr, HTTPSAddr: defaultHTTPSAddr}
+	return TLSConfig{HandshakeTimeout: tlsconf.DefaultHandshakeTimeout,
+		ChatAddr: defaultChatTLSAddr, IRCAddr: defaultIRCTLSAddr, HTTPSAddr: defaultHTTPSAddr}
 }
 
 func tlsFlags(fs *flag.FlagSet, c *TLSConfig) {
-	fs.StringVar(&c.Cert, "tls-cert", c.Cert, "PEM `file` of the TLS certificate (and its intermediates); with --tls-key it turns on --chat-tls-addr and --https-addr; read again on SIGHUP")
+	fs.StringVar(&c.Cert, "tls-cert", c.Cert, "PEM `file` of the TLS certificate (and its intermediates); with --tls-key it turns on --chat-tls-addr, --irc-tls-addr and --https-addr; read again on SIGHUP")
 	fs.StringVar(&c.Key, "tls-key", c.Key, "PEM `file` of --tls-cert's private key")
 	fs.BoolVar(&c.SelfSigned, "tls-self-signed", c.SelfSigned, "make a self-signed certificate in --data-dir on first start and use it, to try TLS out (clients must be told to accept it)")
 	fs.DurationVar(&c.HandshakeTimeout, "tls-handshake-timeout", c.HandshakeTimeout, "a TLS client that has not finished its handshake in this `duration` is disconnected")
 	fs.StringVar(&c.ChatAddr, "chat-tls-addr", c.ChatAddr, "chat listener `address` over TLS, for openssl s_client and ncat --ssl; on only with a certificate; empty turns it off")
+	fs.StringVar(&c.IRCAddr, "irc-tls-addr", c.IRCAddr, "IRC listener `address` over TLS (irssi /connect -tls, WeeChat tls on); on only with a certificate; empty turns it off")
 	fs.StringVar(&c.HTTPSAddr, "https-addr", c.HTTPSAddr, "public HTTPS listener `address`: what --http-addr serves, over TLS (the page then uses wss://); on only with a certificate; empty turns it off")
 }
 
@@ -59,6 +61,7 @@ func (c *TLSConfig) validate() []error {
 	if !c.on() {
 		for _, a := range []struct{ flag, addr, def string }{
 			{"chat-tls-addr", c.ChatAddr, defaultChatTLSAddr},
+			{"irc-tls-addr", c.IRCAddr, defaultIRCTLSAddr},
 			{"https-addr", c.HTTPSAddr, defaultHTTPSAddr},
 		} {
 			if a.addr != "" && a.addr != a.def {
@@ -142,39 +145,23 @@ func (m *Main) tlsOptions(name string, plainText string) tlsconf.Options {
 // What a client that speaks plain text to a TLS port is told.
 const (
 	plainToChatTLS = "*** this port speaks TLS: connect with openssl s_client or ncat --ssl, or to the plain chat port\r\n"
-	plainToHTTPS   = "HTTP/1.0 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n" +
+	// An IRC client shows an ERROR line to its user before it sees the connection end.
+	plainToIRCTLS = "ERROR :This port speaks TLS: turn TLS on in your client (irssi: /connect -tls; WeeChat: tls on), or use the plain IRC port\r\n"
+	plainToHTTPS  = "HTTP/1.0 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n" +
 		"This port speaks HTTPS: use an https:// address.\n"
 )
 
-// plainToTLS is what a client that speaks plain text to the door's TLS port is told: an
-// HTTP answer on a web door, nothing on others (they hang up).
-func (d door) plainToTLS() string {
-	if d.web != nil {
+// plainToTLS is what a client that speaks plain text to the TLS listener called name, whose
+// door is d, is told: an HTTP answer on a web door, a line in the door's protocol on others.
+func plainToTLS(name string, d door) string {
+	switch {
+	case d.web != nil:
 		return plainToHTTPS
+	case name == "irc-tls":
+		return plainToIRCTLS
 	}
-	return ""
-}
-
-// lineTLSDoor is the chat over TCP lines through TLS.
-// TODO(lead): once lineproto serves a net.Conn, this is lineDoor with tls: true.
-func (m *Main) lineTLSDoor() (door, error) {
-	line := lineproto.NewServer(m.cfg.Line, m.hub, nil, m.log) // throughTLS counts the clients
-	line.SetObserver(m.metrics.Line())
-	return m.throughTLS("chat-tls", line)
-}
-
-// throughTLS is the door of a service that works on the kernel's socket, as the line
-// transport does (it waits for readability without a buffer and writes with writev), which a
-// TLS connection is not: a tlsconf.Bridge relays each client to it. The bridge counts each
-// client against the limits by its address: make the service with no limiter, lest each
-// count twice.
-func (m *Main) throughTLS(name string, svc tlsconf.Service) (door, error) {
-	b, err := tlsconf.NewBridge(svc, m.tlsOptions(name, plainToChatTLS), m.limiter, m.cfg.Line.WriteTimeout, m.log)
-	if err != nil {
-		return door{}, err
-	}
-	return door{srv: b, keepAlive: true, ownTLS: true}, nil
+	return plainToChatTLS
 }
 
 // httpsDoor is the public listener over TLS.
-func (m *Main) httpsDoor() (door, error) { return m.webDoor(true) }
+func (m *Main) httpsDoor(string) (door, error) { return m.webDoor(true) }

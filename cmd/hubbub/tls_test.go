@@ -10,6 +10,8 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"math/big"
@@ -39,7 +41,8 @@ func startTLSMain(t *testing.T, change func(*Config)) (*Main, map[string]string,
 	cfg.DataDir = t.TempDir()
 	cfg.ChatAddr, cfg.QuoteAddr, cfg.EchoAddr, cfg.HTTPAddr = "127.0.0.1:0", "", "", "127.0.0.1:0"
 	cfg.AdminAddr = "127.0.0.1:0"
-	cfg.TLS.ChatAddr, cfg.TLS.HTTPSAddr = "127.0.0.1:0", "127.0.0.1:0"
+	cfg.IRCAddr = "127.0.0.1:0"
+	cfg.TLS.ChatAddr, cfg.TLS.IRCAddr, cfg.TLS.HTTPSAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	cfg.Line.LineRate = 0
 	if change != nil {
 		change(&cfg)
@@ -176,49 +179,7 @@ func TestChatOverTLS(t *testing.T) {
 // an nc user.
 func TestChatTLSWithOpenSSL(t *testing.T) {
 	_, addrs, _ := startTLSMain(t, func(c *Config) { c.TLS.SelfSigned = true })
-	ctx, cancel := context.WithTimeout(context.Background(), 2*chattest.Timeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "openssl", "s_client", "-quiet", "-connect", addrs["chat-tls"])
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("openssl (installed by .ci/run): %v", err)
-	}
-	t.Cleanup(func() {
-		stdin.Close()
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
-	lines := make(chan string, 64)
-	go func() {
-		defer close(lines)
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			lines <- strings.TrimRight(sc.Text(), "\r")
-		}
-	}()
-	expect := func(want string) {
-		t.Helper()
-		for {
-			select {
-			case line, ok := <-lines:
-				if !ok {
-					t.Fatalf("openssl ended before %q", want)
-				}
-				if line == want {
-					return
-				}
-			case <-time.After(chattest.Timeout):
-				t.Fatalf("openssl never showed %q", want)
-			}
-		}
-	}
+	stdin, expect := openSSL(t, addrs["chat-tls"])
 	expect("What's your name?")
 	io.WriteString(stdin, "carol\n")
 	expect("Welcome, carol!")
@@ -275,7 +236,7 @@ func TestTLSCertificateReloadOnSIGHUP(t *testing.T) {
 	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
 	now := time.Now()
 	writeCert(t, certFile, keyFile, 1001, now.Add(-time.Hour), now.Add(24*time.Hour))
-	p := startProc(t, "", "--tls-cert", certFile, "--tls-key", keyFile, "--chat-tls-addr", "127.0.0.1:0", "--https-addr", "")
+	p := startProc(t, "", "--tls-cert", certFile, "--tls-key", keyFile, "--chat-tls-addr", "127.0.0.1:0", "--irc-tls-addr", "", "--https-addr", "")
 	addr := addrRE.FindStringSubmatch(p.logs.WaitFor(t, "msg=listening", "service=chat-tls"))[1]
 	p.logs.WaitFor(t, "msg=\"tls certificate\"", "cert="+certFile)
 	client := &tls.Config{InsecureSkipVerify: true}
@@ -339,7 +300,7 @@ func TestTLSStartupErrors(t *testing.T) {
 			cfg.DataDir = t.TempDir()
 			cfg.ChatAddr, cfg.QuoteAddr, cfg.EchoAddr, cfg.HTTPAddr, cfg.AdminAddr = "127.0.0.1:0", "", "", "", ""
 			cfg.TLS.Cert, cfg.TLS.Key = tc.cert, tc.key
-			cfg.TLS.ChatAddr, cfg.TLS.HTTPSAddr = "127.0.0.1:0", ""
+			cfg.TLS.ChatAddr, cfg.TLS.IRCAddr, cfg.TLS.HTTPSAddr = "127.0.0.1:0", "", ""
 			m := &Main{cfg: cfg, log: slog.New(slog.DiscardHandler)}
 			err := m.Run()
 			if err == nil {
@@ -358,6 +319,7 @@ func TestTLSStartupErrors(t *testing.T) {
 		want string
 	}{
 		{[]string{"--chat-tls-addr", ":9999"}, "--chat-tls-addr needs a certificate"},
+		{[]string{"--irc-tls-addr", ":9998"}, "--irc-tls-addr needs a certificate"},
 		{[]string{"--tls-cert", good}, "--tls-cert and --tls-key go together"},
 		{[]string{"--tls-self-signed", "--tls-cert", good, "--tls-key", goodKey}, "--tls-self-signed makes its own certificate"},
 	} {
@@ -378,7 +340,7 @@ func TestTLSHandshakeTimeout(t *testing.T) {
 		c.MaxConnsPerIP, c.LimitExempt = 1, ""
 	})
 	client := &tls.Config{InsecureSkipVerify: true}
-	for _, service := range []string{"chat-tls", "https"} {
+	for _, service := range []string{"chat-tls", "irc-tls", "https"} {
 		silent, err := net.Dial("tcp", addrs[service])
 		if err != nil {
 			t.Fatal(err)
@@ -418,6 +380,7 @@ func TestPlainTextOnTLSPorts(t *testing.T) {
 	_, addrs, logs := startTLSMain(t, func(c *Config) { c.TLS.SelfSigned = true })
 	for _, tc := range []struct{ service, send, want string }{
 		{"chat-tls", "alice\r\n", plainToChatTLS},
+		{"irc-tls", "NICK alice\r\n", plainToIRCTLS},
 		{"https", "GET / HTTP/1.1\r\nHost: x\r\n\r\n", "This port speaks HTTPS"},
 	} {
 		for range 3 {
@@ -436,13 +399,14 @@ func TestPlainTextOnTLSPorts(t *testing.T) {
 	}
 	waitMetrics(t, "http://"+addrs["admin"], map[string]float64{
 		`hubbub_tls_handshake_failures_total{reason="not_tls",service="chat-tls"}`: 3,
+		`hubbub_tls_handshake_failures_total{reason="not_tls",service="irc-tls"}`:  3,
 		`hubbub_tls_handshake_failures_total{reason="not_tls",service="https"}`:    3,
 	})
 	for _, line := range strings.Split(logs.String(), "\n") {
 		if strings.Contains(line, "msg=listening") {
 			continue
 		}
-		for _, w := range []string{"handshake", "service=chat-tls", "service=https", "record", "remote="} {
+		for _, w := range []string{"handshake", "service=chat-tls", "service=irc-tls", "service=https", "record", "remote="} {
 			if strings.Contains(line, w) {
 				t.Errorf("logged: %s", line)
 			}
@@ -530,5 +494,226 @@ func TestChatTLSShutdown(t *testing.T) {
 	alice.conn.Close() // as a client does at the end
 	if err := <-stopped; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// dialTLSFrom is dialTLS from the local address ip (any of 127.0.0.0/8 on Linux).
+func dialTLSFrom(t *testing.T, ip, addr string, cfg *tls.Config) *tlsUser {
+	t.Helper()
+	d := &net.Dialer{Timeout: chattest.Timeout, LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
+	c, err := tls.DialWithDialer(d, "tcp", addr, cfg)
+	if err != nil {
+		t.Fatalf("tls dial %s from %s: %v", addr, ip, err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return &tlsUser{t: t, conn: c, r: bufio.NewReader(c)}
+}
+
+// until reads lines until one contains want, and returns it.
+func (u *tlsUser) until(want string) string {
+	u.t.Helper()
+	u.conn.SetReadDeadline(time.Now().Add(chattest.Timeout))
+	for {
+		line, err := u.r.ReadString('\n')
+		if err != nil {
+			u.t.Fatalf("waiting for a line with %q: %v", want, err)
+		}
+		if strings.Contains(line, want) {
+			return strings.TrimRight(line, "\r\n")
+		}
+	}
+}
+
+// TestTLSUsersKeepTheirAddresses: the chat sees each TLS user's own address, so that a ban
+// of one address refuses the TLS user from it and not one from another address. (Relayed
+// over loopback, both were 127.0.0.1 to the chat: neither was refused.)
+func TestTLSUsersKeepTheirAddresses(t *testing.T) {
+	_, addrs, _ := startTLSMain(t, func(c *Config) {
+		c.TLS.SelfSigned = true
+		c.Chat.OperPassword = "hunter2"
+	})
+	client := &tls.Config{InsecureSkipVerify: true}
+	oper := chattest.Join(t, addrs["chat"], "olga")
+	oper.Send("/oper hunter2")
+	oper.Expect("*** you are now an operator")
+	oper.Send("/ban 127.0.0.3 1h")
+	oper.Expect("*** banned 127.0.0.3/32 for 1h0m0s")
+
+	for _, service := range []string{"chat-tls", "irc-tls"} {
+		banned := dialTLSFrom(t, "127.0.0.3", addrs[service], client)
+		if service == "irc-tls" {
+			banned.send("NICK mallory")
+			banned.send("USER mallory 0 * :Mallory")
+		}
+		banned.until("you are banned from this server")
+		banned.conn.SetReadDeadline(time.Now().Add(chattest.Timeout))
+		if rest, err := io.ReadAll(banned.r); err != nil && !errors.Is(err, syscall.ECONNRESET) {
+			t.Fatalf("%s: the banned user's connection did not end: %q, %v", service, rest, err)
+		}
+	}
+
+	other := dialTLSFrom(t, "127.0.0.2", addrs["chat-tls"], client)
+	other.expect("What's your name?")
+	other.send("erin")
+	other.expect("Welcome, erin!")
+	oper.Expect("erin has joined the channel")
+	ircOther := dialTLSFrom(t, "127.0.0.2", addrs["irc-tls"], client)
+	ircOther.send("NICK frank")
+	ircOther.send("USER frank 0 * :Frank")
+	ircOther.until(" 001 frank ")
+	oper.Expect("frank has joined the channel")
+}
+
+// TestIRCOverTLS: Go's TLS client, checking the self-signed certificate, registers over
+// IRC-TLS and talks with an nc user both ways, in public and in private.
+func TestIRCOverTLS(t *testing.T) {
+	m, addrs, _ := startTLSMain(t, func(c *Config) { c.TLS.SelfSigned = true })
+	dave := dialTLS(t, addrs["irc-tls"], trusting(t, filepath.Join(m.cfg.DataDir, tlsconf.SelfSignedCert)))
+	dave.send("CAP LS 302")
+	dave.send("NICK dave")
+	dave.send("USER dave 0 * :Dave")
+	dave.send("CAP END")
+	dave.until(" 001 dave ")
+	dave.until(" JOIN #lobby")
+	bob := chattest.Join(t, addrs["chat"], "bob")
+	dave.until(":bob!")
+	dave.send("PRIVMSG #lobby :hello from IRC over TLS")
+	bob.Expect("<dave> hello from IRC over TLS")
+	bob.Send("hi dave")
+	dave.until(" PRIVMSG #lobby :hi dave")
+	bob.Send("/msg dave psst")
+	dave.until(" PRIVMSG dave :psst")
+	dave.send("QUIT :bye")
+	readUntil(t, bob, "dave has left the channel. (quit: bye)")
+}
+
+// openSSL runs openssl s_client against addr as a user would, and returns its standard input
+// and a function that waits for a line its output shows that contains a text.
+func openSSL(t *testing.T, addr string) (io.Writer, func(want string)) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*chattest.Timeout)
+	cmd := exec.CommandContext(ctx, "openssl", "s_client", "-quiet", "-connect", addr)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("openssl (installed by .ci/run): %v", err)
+	}
+	t.Cleanup(func() {
+		stdin.Close()
+		cmd.Process.Kill()
+		cmd.Wait()
+		cancel()
+	})
+	lines := make(chan string, 64)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- strings.TrimRight(sc.Text(), "\r")
+		}
+	}()
+	return stdin, func(want string) {
+		t.Helper()
+		for {
+			select {
+			case line, ok := <-lines:
+				if !ok {
+					t.Fatalf("openssl ended before a line with %q", want)
+				}
+				if strings.Contains(line, want) {
+					return
+				}
+			case <-time.After(chattest.Timeout):
+				t.Fatalf("openssl never showed a line with %q", want)
+			}
+		}
+	}
+}
+
+// TestIRCTLSWithOpenSSL: openssl s_client registers over IRC-TLS by hand and talks with an
+// nc user.
+func TestIRCTLSWithOpenSSL(t *testing.T) {
+	_, addrs, _ := startTLSMain(t, func(c *Config) { c.TLS.SelfSigned = true })
+	stdin, expect := openSSL(t, addrs["irc-tls"])
+	io.WriteString(stdin, "NICK carol\r\nUSER carol 0 * :Carol\r\n")
+	expect(" 001 carol ")
+	expect(" JOIN #lobby")
+	bob := chattest.Join(t, addrs["chat"], "bob")
+	expect(":bob!")
+	io.WriteString(stdin, "PRIVMSG #lobby :hi from openssl\r\n")
+	bob.Expect("<carol> hi from openssl")
+	bob.Send("hi carol")
+	expect(" PRIVMSG #lobby :hi carol")
+}
+
+// TestSlowTLSReaderDropped: a TLS user (lines, then IRC) that stops reading while the room
+// talks is disconnected once its connection takes nothing for --write-timeout, by the
+// writer of its own; meanwhile an nc user in the room gets every line, in order, as it comes.
+func TestSlowTLSReaderDropped(t *testing.T) {
+	for _, service := range []string{"chat-tls", "irc-tls"} {
+		t.Run(service, func(t *testing.T) {
+			_, addrs, logs := startTLSMain(t, func(c *Config) {
+				c.TLS.SelfSigned = true
+				c.Line.WriteTimeout = 500 * time.Millisecond
+			})
+			// A small receive buffer, so that the kernels fill up within a few hundred KB.
+			d := &net.Dialer{Timeout: chattest.Timeout, Control: func(_, _ string, raw syscall.RawConn) error {
+				return raw.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+			}}
+			c, err := tls.DialWithDialer(d, "tcp", addrs[service], &tls.Config{InsecureSkipVerify: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { c.Close() })
+			victim := &tlsUser{t: t, conn: c, r: bufio.NewReader(c)}
+			if service == "irc-tls" {
+				victim.send("NICK victim")
+				victim.send("USER victim 0 * :Victim")
+				victim.until(" 001 victim ")
+			} else {
+				victim.send("victim")
+				victim.expect("Welcome, victim!")
+			}
+			watcher := chattest.Join(t, addrs["chat"], "watcher")
+			talker := chattest.Join(t, addrs["chat"], "talker")
+			watcher.Expect("talker has joined the channel")
+			// victim reads no more from here.
+
+			filler := strings.Repeat("t", 1000)
+			closed := func() bool {
+				return strings.Contains(logs.String(), "name=victim") && strings.Contains(logs.String(), `reason="write timeout"`)
+			}
+			next := 0
+			for batch := 0; batch < 200 && !closed(); batch++ {
+				var b strings.Builder
+				for i := range 100 {
+					fmt.Fprintf(&b, "%d %s\n", batch*100+i, filler)
+				}
+				talker.Write(b.String())
+				for range 100 {
+					line := watcher.ReadLine()
+					if strings.HasPrefix(line, "victim has left") {
+						line = watcher.ReadLine()
+					}
+					var n int
+					if _, err := fmt.Sscanf(line, "<talker> %d", &n); err != nil || n != next {
+						t.Fatalf("watcher got %.60q, want line %d", line, next)
+					}
+					next++
+				}
+			}
+			logs.WaitFor(t, "connection closed", "service="+service, "name=victim", `reason="write timeout"`)
+			// The victim finds its connection cut once it reads what the kernels held.
+			victim.conn.SetReadDeadline(time.Now().Add(chattest.Timeout))
+			if _, err := io.Copy(io.Discard, victim.r); errors.Is(err, os.ErrDeadlineExceeded) {
+				t.Fatal("the victim's connection is still open")
+			}
+		})
 	}
 }

@@ -229,8 +229,13 @@ func (l *Loop) release(c net.Conn) {
 	l.limiter.closed(l.service)
 }
 
-// refuse tells c why in one line and closes it.
+// refuse tells c why in one line and closes it. A stream over a socket (a TLS connection not
+// yet handshaken) is refused on its socket, in plain text: a refusal must cost no handshake,
+// nor wait for the client on the accept loop.
 func (l *Loop) refuse(c net.Conn, reason string) {
+	if s, ok := c.(interface{ NetConn() net.Conn }); ok {
+		c = s.NetConn()
+	}
 	l.log.Info("connection refused", "service", l.service, "remote", c.RemoteAddr().String(), "reason", reason)
 	c.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
 	c.Write([]byte("*** " + reason + "\r\n"))

@@ -50,20 +50,44 @@ const readBufSize = 4096
 // connection holds none.
 var readBufs = sync.Pool{New: func() any { return new([readBufSize]byte) }}
 
+// streamConn is what the engine serves: a TCP socket, or a stream over one (TLS) that can say
+// it has nothing more to send.
+type streamConn interface {
+	net.Conn
+	CloseWrite() error
+}
+
+// overSocket is a stream over a socket (*tls.Conn, and types that embed one), which can be
+// cut at once by closing the socket, whatever the stream is doing.
+type overSocket interface{ NetConn() net.Conn }
+
+// handshaker is a stream that has something to settle before its first byte (TLS).
+type handshaker interface{ Handshake() error }
+
 // conn is one line client. Its read loop (serve) runs on the goroutine the accept loop gave it;
 // its writer runs on a goroutine of its own that exists only while there is output to send.
+//
+// A TCP connection is served on its kernel socket (raw): the read loop waits for readability
+// without a buffer, and the flushers write with non-blocking writev. Any other stream (TLS)
+// has raw nil: it may hold decrypted bytes while its socket shows nothing, and its writes
+// block, so the read loop reads it with blocking Reads and all its output goes through the
+// writer of its own (see scheduleLocked), never a shared flusher.
 type conn struct {
 	srv     *Server
-	nc      *net.TCPConn
-	raw     syscall.RawConn
+	nc      streamConn
+	sock    net.Conn              // the socket under nc (nc itself for TCP): closing it cuts nc at once
+	raw     syscall.RawConn       // the kernel socket of a TCP connection; nil for another stream
 	waitFn  func(fd uintptr) bool // waits for readability; built once so waiting allocates nothing
 	started time.Time
 	session Session
 	done    chan struct{} // closed when the socket is closed; stops waits
 
 	bucket connpolicy.Bucket // the line rate; used only by the read loop
+	// handshakeFailed: the stream never got going (a failed TLS handshake, counted by the
+	// listener): nothing to log or count as a chat connection. Used only by the read loop.
+	handshakeFailed bool
 
-	flusher   *flusher      // writes this connection's output while the socket takes it
+	flusher   *flusher      // writes this connection's output while the socket takes it; nil without raw
 	flushedAt time.Duration // when its flusher last wrote it, from the flusher's epoch, or 0 for never; used only by the flusher
 	urgent    atomic.Bool   // the output queued answers the client's own input: its flusher must not hold it
 
@@ -90,6 +114,27 @@ type conn struct {
 	reason      connpolicy.CloseReason // why the connection ends; guarded by mu
 }
 
+// newStreamConn returns a connection over a stream that is not a TCP socket (TLS).
+func newStreamConn(srv *Server, nc net.Conn) (*conn, error) {
+	sc, ok := nc.(streamConn)
+	if !ok {
+		return nil, fmt.Errorf("a %T cannot say it is done sending (no CloseWrite)", nc)
+	}
+	c := &conn{
+		srv:     srv,
+		nc:      sc,
+		sock:    nc,
+		started: time.Now(),
+		done:    make(chan struct{}),
+		bucket:  connpolicy.NewBucket(srv.cfg),
+	}
+	if o, ok := nc.(overSocket); ok {
+		c.sock = o.NetConn()
+	}
+	c.writerDone.L = &c.mu
+	return c, nil
+}
+
 func newConn(srv *Server, nc *net.TCPConn, f *flusher) (*conn, error) {
 	raw, err := nc.SyscallConn()
 	if err != nil {
@@ -98,6 +143,7 @@ func newConn(srv *Server, nc *net.TCPConn, f *flusher) (*conn, error) {
 	c := &conn{
 		srv:     srv,
 		nc:      nc,
+		sock:    nc,
 		flusher: f,
 		raw:     raw,
 		started: time.Now(),
@@ -202,11 +248,16 @@ func (c *conn) finish(reason connpolicy.CloseReason, notice []byte) {
 		c.urgent.Store(true)
 		if c.scheduleLocked() {
 			c.flusher.add(c)
-		} else {
+		} else if c.flusher != nil {
 			c.flusher.nudge()
 		}
 	case c.writer == writerIdle && !c.flushQueued:
-		c.nc.CloseWrite() // nothing queued, nothing in flight
+		// Nothing queued, nothing in flight.
+		if c.raw == nil {
+			c.startWriterLocked() // a stream's end (TLS close_notify) is a write that may wait
+		} else {
+			c.nc.CloseWrite()
+		}
 	}
 	c.nc.SetReadDeadline(time.Now().Add(lingerTimeout))
 }
@@ -221,7 +272,9 @@ func (c *conn) closeLocked(reason connpolicy.CloseReason) {
 	}
 	c.state = stateClosed
 	c.out.reset()
-	c.nc.Close()
+	// The socket, not the stream over it: closing a TLS stream would first send it a
+	// close_notify, a write that may wait, under c.mu; what was queued is dropped anyway.
+	c.sock.Close()
 	close(c.done)
 }
 
@@ -248,6 +301,14 @@ func (c *conn) serve() {
 			c.mu.Unlock()
 		}
 	}()
+	if h, ok := c.nc.(handshaker); ok && c.raw == nil {
+		// Bounded by the stream (tlsconf.Conn has a handshake timeout), and by finish's
+		// linger should the server shut down meanwhile.
+		if h.Handshake() != nil {
+			c.handshakeFailed = true
+			return
+		}
+	}
 	if f := c.srv.framing.NewSession; f != nil {
 		s, err := f(&Conn{c})
 		if err != nil {
@@ -273,22 +334,30 @@ func (c *conn) serve() {
 	}
 	dec := c.srv.framing.NewDecoder(c.srv.cfg.MaxLine)
 	registered := false
+	// readErr acts on a failed read (or wait for one) and reports whether the loop ends.
+	readErr := func(err error) bool {
+		if registered && pingEvery > 0 && errors.Is(err, os.ErrDeadlineExceeded) && !c.isSealed() {
+			if pinged {
+				c.finish(connpolicy.ReasonPingTimeout, nil)
+				return false // wait, briefly, for the client to close
+			}
+			pinged = true
+			pinger.Ping()
+			c.setReadDeadline(time.Now().Add(pingEvery))
+			return false
+		}
+		return c.readFailed(err, registered)
+	}
 	for {
-		if err := c.raw.Read(c.waitFn); err != nil {
-			if registered && pingEvery > 0 && errors.Is(err, os.ErrDeadlineExceeded) && !c.isSealed() {
-				if pinged {
-					c.finish(connpolicy.ReasonPingTimeout, nil)
-					continue // wait, briefly, for the client to close
+		// A stream (raw nil) is read with a blocking Read: TLS may hold decrypted bytes
+		// while its socket shows nothing to wait for.
+		if c.raw != nil {
+			if err := c.raw.Read(c.waitFn); err != nil {
+				if readErr(err) {
+					return
 				}
-				pinged = true
-				pinger.Ping()
-				c.setReadDeadline(time.Now().Add(pingEvery))
 				continue
 			}
-			if c.readFailed(err, registered) {
-				return
-			}
-			continue
 		}
 		buf := readBufs.Get().(*[readBufSize]byte)
 		n, err := c.nc.Read(buf[:])
@@ -307,7 +376,7 @@ func (c *conn) serve() {
 			pinged = false
 			c.setReadDeadline(time.Now().Add(pingEvery))
 		}
-		if err != nil && c.readFailed(err, registered) {
+		if err != nil && readErr(err) {
 			return
 		}
 	}
@@ -430,6 +499,9 @@ func (c *conn) cleanup() {
 	}
 	reason := c.reason
 	c.mu.Unlock()
+	if c.handshakeFailed {
+		return // counted by the listener, never logged one by one
+	}
 	c.srv.obs.Closed(reason)
 	name := ""
 	if c.session != nil {

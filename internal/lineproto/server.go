@@ -199,7 +199,16 @@ func (s *Server) SetFraming(f Framing) {
 	s.noticeRegisterTimeout = s.enc.Encode(connpolicy.NoticeRegisterTimeout)
 }
 
-// Serve accepts connections on ln until Shutdown.
+// SetService names the listener in logs and metrics, in place of the framing's Service (the
+// same chat behind another door: "chat-tls"). It must be called before Serve.
+func (s *Server) SetService(name string) {
+	f := s.framing
+	f.Service = name
+	s.SetFraming(f)
+}
+
+// Serve accepts connections on ln until Shutdown. Its connections are TCP ones, or streams
+// over TCP such as tlsconf.Listener's (see serveConn).
 func (s *Server) Serve(ln net.Listener) error {
 	s.startFlushers()
 	return s.loop.Serve(ln)
@@ -239,17 +248,24 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return nil
 }
 
+// serveConn serves nc: a TCP connection on its kernel socket, any other stream (a TLS one,
+// which handshakes first, on this goroutine) with blocking reads and writes (see conn).
 func (s *Server) serveConn(nc net.Conn) {
-	tcp, ok := nc.(*net.TCPConn)
-	if !ok {
-		s.log.Error("not a TCP connection", "remote", nc.RemoteAddr().String())
-		return
+	var c *conn
+	var err error
+	if tcp, ok := nc.(*net.TCPConn); ok {
+		if s.testSendBuffer > 0 {
+			tcp.SetWriteBuffer(s.testSendBuffer)
+		}
+		c, err = newConn(s, tcp, s.flushers[int(s.nextFlusher.Add(1))%len(s.flushers)])
+	} else {
+		c, err = newStreamConn(s, nc)
+		if err == nil && s.testSendBuffer > 0 {
+			if tcp, ok := c.sock.(*net.TCPConn); ok {
+				tcp.SetWriteBuffer(s.testSendBuffer)
+			}
+		}
 	}
-	if s.testSendBuffer > 0 {
-		tcp.SetWriteBuffer(s.testSendBuffer)
-	}
-	f := s.flushers[int(s.nextFlusher.Add(1))%len(s.flushers)]
-	c, err := newConn(s, tcp, f)
 	if err != nil {
 		s.log.Error("set up connection", "remote", nc.RemoteAddr().String(), "err", err)
 		return

@@ -3,6 +3,7 @@ package lineproto
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"runtime/debug"
 	"slices"
@@ -27,6 +28,10 @@ import (
 // makeRoomLocked), waits for the socket, gives up only when the socket takes nothing for
 // --write-timeout, and gives the connection back to the flushers once it has caught up. Idle
 // connections have no writer at all.
+//
+// A stream that is not a kernel socket (TLS) cannot be written without blocking: its output
+// always goes through a writer of its own, started when output is queued and gone once the
+// queue is empty; the slow-reader rule and the write timeout are the same.
 
 // write queues b, output of kind (kindKept or kindRoom). It never blocks, and never lets one
 // client hold up anyone else.
@@ -136,8 +141,19 @@ func (c *conn) scheduleLocked() bool {
 	if c.writer == writerOwn || c.flushQueued {
 		return false
 	}
+	if c.raw == nil {
+		c.startWriterLocked()
+		return false
+	}
 	c.flushQueued = true
 	return true
+}
+
+// startWriterLocked starts the writer of c's own, which sends what is queued (and, once c is
+// draining and nothing is left, ends c's output). c.mu must be held, and c must have none.
+func (c *conn) startWriterLocked() {
+	c.writer = writerOwn
+	go c.writeLoop(nil)
 }
 
 // flusher writes the output of the connections on its list.
@@ -413,7 +429,15 @@ func (c *conn) writeLoop(pending []*chunk) {
 			c.mu.Lock()
 			if c.state == stateClosed || !c.pendingLocked() {
 				if c.state == stateDraining {
-					c.nc.CloseWrite()
+					if c.raw == nil {
+						// A stream's end is a write (TLS close_notify) that may wait: not
+						// under c.mu. Draining, c takes no more output meanwhile.
+						c.mu.Unlock()
+						c.closeStream()
+						c.mu.Lock()
+					} else {
+						c.nc.CloseWrite()
+					}
 				}
 				// The flushers' writes must not find the deadline of ours, long past by then:
 				// a write past its deadline fails before it is tried.
@@ -461,6 +485,9 @@ func (c *conn) writeLoop(pending []*chunk) {
 // the deadline measures is a client that takes nothing, not one that takes a large backlog
 // slowly.
 func (c *conn) writeSome(bufs [][]byte) (int, error) {
+	if c.raw == nil {
+		return c.writeStream(bufs)
+	}
 	if err := c.nc.SetWriteDeadline(c.srv.cfg.WriteDeadline(time.Now())); err != nil {
 		return 0, fmt.Errorf("set write deadline: %w", err)
 	}
@@ -474,6 +501,53 @@ func (c *conn) writeSome(bufs [][]byte) (int, error) {
 		err = werr
 	}
 	return max(n, 0), err
+}
+
+// streamBufSize is how much a writer hands a stream (TLS) at a time: one full TLS record.
+const streamBufSize = 16 << 10
+
+// streamBufs lends writers of streams the buffer they gather output in, only while they write.
+var streamBufs = sync.Pool{New: func() any { return new([streamBufSize]byte) }}
+
+// writeStream writes bufs to a stream that is not a kernel socket (TLS), whose Write blocks
+// until it has taken everything. It gathers the blocks into writes of up to streamBufSize, each
+// with a deadline of WriteTimeout from its start (connpolicy.Limits.WriteDeadline), rather than
+// writing each block (net.Buffers.WriteTo would, to a stream with no writev): one record and
+// one syscall per kilobyte block would cost TLS several times the bytes and the calls.
+func (c *conn) writeStream(bufs [][]byte) (int, error) {
+	buf := streamBufs.Get().(*[streamBufSize]byte)
+	defer streamBufs.Put(buf)
+	written := 0
+	for len(bufs) > 0 {
+		n := 0
+		for len(bufs) > 0 && n < len(buf) {
+			k := copy(buf[n:], bufs[0])
+			n += k
+			if bufs[0] = bufs[0][k:]; len(bufs[0]) == 0 {
+				bufs = bufs[1:]
+			}
+		}
+		if err := c.nc.SetWriteDeadline(c.srv.cfg.WriteDeadline(time.Now())); err != nil {
+			return written, fmt.Errorf("set write deadline: %w", err)
+		}
+		k, err := c.nc.Write(buf[:n])
+		written += k
+		if err != nil {
+			return written, err
+		}
+	}
+	return written, nil
+}
+
+// closeStream ends what c sends over a stream (TLS: close_notify), and then the socket's side
+// too, so that a client that waits for the connection to end sees it. It runs on c's writer,
+// under no lock.
+func (c *conn) closeStream() {
+	c.nc.SetWriteDeadline(c.srv.cfg.WriteDeadline(time.Now()))
+	c.nc.CloseWrite()
+	if s, ok := c.sock.(interface{ CloseWrite() error }); ok && c.sock != net.Conn(c.nc) {
+		s.CloseWrite()
+	}
 }
 
 // writePanicked closes c after a panic while writing to it, logging the stack; fromWriter says
