@@ -330,9 +330,13 @@ func (c *client) welcomeLocked() {
 var isupport = []string{
 	"CASEMAPPING=rfc8265", "CHANTYPES=#", "NICKLEN=" + strconv.Itoa(chat.MaxNameLen),
 	"CHANNELLEN=" + strconv.Itoa(chat.MaxNameLen+1), "TOPICLEN=300", "PREFIX=(o)@",
-	"CHANMODES=b,,,nt", "NETWORK=hubbub", "AWAYLEN=200", "KICKLEN=200", "MAXTARGETS=1",
+	"CHANMODES=b,,,nt", "NETWORK=hubbub", "AWAYLEN=200", "KICKLEN=200", "MAXTARGETS=" + strconv.Itoa(maxTargets),
 	"are supported by this server",
 }
+
+// maxTargets is how many nicks or channels one PRIVMSG or NOTICE may name (MAXTARGETS): one,
+// so that a line is one message, held to the line rate as a telnet user's is.
+const maxTargets = 1
 
 // Handle implements lineproto.Session: one line from the client.
 func (c *client) Handle(line []byte) error {

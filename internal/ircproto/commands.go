@@ -200,6 +200,12 @@ func (c *client) privmsg(m message) {
 		return
 	}
 	target, text := m.params[0], m.params[1]
+	if strings.Count(target, ",")+1 > maxTargets {
+		// Answered for NOTICE too: it is the client's own mistake, never an automatic reply,
+		// and nothing of it is sent, so one line cannot become many messages.
+		c.reply("407", safeParam(target), "too many targets: send to one nick or channel at a time")
+		return
+	}
 	ctcp := ""
 	if strings.HasPrefix(text, "\x01") {
 		verb, rest, _ := strings.Cut(strings.Trim(text, "\x01"), " ")
@@ -226,32 +232,30 @@ func (c *client) privmsg(m message) {
 		}
 	}
 	var err error
-	for _, t := range strings.Split(target, ",") {
-		switch {
-		case strings.HasPrefix(t, "#"):
-			if ctcp != "" {
-				err = c.sess.Action(hubbubName(t), text)
-			} else {
-				err = c.sess.Say(hubbubName(t), text)
-			}
-		case ctcp != "":
-			err = c.sess.Private(hubbubName(t), "* "+c.sess.Name()+" "+text)
-		default:
-			err = c.sess.Private(hubbubName(t), text)
+	switch {
+	case strings.HasPrefix(target, "#"):
+		if ctcp != "" {
+			err = c.sess.Action(hubbubName(target), text)
+		} else {
+			err = c.sess.Say(hubbubName(target), text)
 		}
-		if err != nil {
-			if !notice {
-				c.fail(err, safeParam(t))
-			}
-			continue
+	case ctcp != "":
+		err = c.sess.Private(hubbubName(target), "* "+c.sess.Name()+" "+text)
+	default:
+		err = c.sess.Private(hubbubName(target), text)
+	}
+	if err != nil {
+		if !notice {
+			c.fail(err, safeParam(target))
 		}
-		if strings.HasPrefix(t, "#") && c.has(capEchoMessage) {
-			c.echo(m.command, ircChannel(t), ctcp, text)
-		}
-		if !strings.HasPrefix(t, "#") && !notice {
-			if f, err := c.sess.Whois(hubbubName(t)); err == nil && f.Away != "" {
-				c.reply("301", safeParam(ircNick(f.Name)), f.Away) // RPL_AWAY
-			}
+		return
+	}
+	if strings.HasPrefix(target, "#") && c.has(capEchoMessage) {
+		c.echo(m.command, ircChannel(target), ctcp, text)
+	}
+	if !strings.HasPrefix(target, "#") && !notice {
+		if f, err := c.sess.Whois(hubbubName(target)); err == nil && f.Away != "" {
+			c.reply("301", safeParam(ircNick(f.Name)), f.Away) // RPL_AWAY
 		}
 	}
 }
