@@ -280,11 +280,24 @@ func (c *client) historyLocked(m *chat.Message) []byte {
 	if c.batch != "" {
 		tags = append(tags, "batch="+c.batch)
 	}
+	stamp := ""
 	if c.caps&capServerTime != 0 {
 		tags = append(tags, timeTag(m))
-	} else if m.Kind == chat.KindChat || m.Kind == chat.KindAction || m.Kind == chat.KindPrivate {
-		m = &chat.Message{Kind: m.Kind, Room: m.Room, From: m.From, To: m.To,
-			Text: "[" + m.Time.UTC().Format("2006-01-02 15:04") + "] " + m.Text}
+	} else {
+		stamp = "[" + m.Time.UTC().Format("2006-01-02 15:04") + "] "
+	}
+	switch m.Kind {
+	case chat.KindTopic:
+		// Never a TOPIC: a client would take it for the topic now, which may be another or
+		// none (332 says which). Told as history, by the server to the channel.
+		what := " set the topic: " + m.Text
+		if m.Text == "" {
+			what = " cleared the topic"
+		}
+		return appendText(nil, strings.Join(tags, ";"), serverName, "NOTICE", ircChannel(m.Room), "",
+			stamp+ircNick(m.From)+what)
+	case chat.KindChat, chat.KindAction, chat.KindPrivate:
+		m = &chat.Message{Kind: m.Kind, Room: m.Room, From: m.From, To: m.To, Text: stamp + m.Text}
 	}
 	return appendMessage(nil, m, strings.Join(tags, ";"))
 }

@@ -42,3 +42,87 @@ func TestMaxTargets(t *testing.T) {
 		t.Errorf("bob got %q, want alice's line to the lobby", line)
 	}
 }
+
+// joinLines sends JOIN channel and returns what the client got up to its 366.
+func (u *ircUser) joinLines(channel string) []string {
+	u.t.Helper()
+	u.Send("JOIN " + channel)
+	var lines []string
+	for {
+		line := u.ReadLine()
+		lines = append(lines, line)
+		if strings.Contains(line, " 366 "+u.nick+" "+channel+" ") {
+			return lines
+		}
+	}
+}
+
+// A topic change replayed from history is told as history (a NOTICE from the server with
+// its time), never as a live TOPIC: the topic the client is given is the room's own, 332
+// when it has one, none when it has none.
+func TestHistoryTopicIsNoLiveTopic(t *testing.T) {
+	srv := accountsChat(t)
+	alice := registerIRC(t, srv.IRC, "alice")
+	bob := chattest.Join(t, srv.Addr, "bob")
+	alice.Send("JOIN #go")
+	alice.until(" 366 alice #go ")
+	alice.Send("TOPIC #go :Go talk")
+	alice.until(":alice!u@hubbub TOPIC #go :Go talk")
+	alice.Send("PRIVMSG #go :hello")
+	alice.Send("PART #go")
+	alice.until(":alice!u@hubbub PART #go")
+	// bob re-making #go and hearing the replay means the lines are kept.
+	bob.Send("/join #go")
+	waitLine(t, bob, "hello")
+	bob.Send("/part #go")
+	waitLine(t, bob, "#lobby")
+
+	noLiveTopic := func(who string, lines []string) {
+		t.Helper()
+		for _, l := range lines {
+			if strings.Contains(l, " TOPIC ") || strings.Contains(l, " 332 ") {
+				t.Errorf("%s: got %q: #go has no topic now", who, l)
+			}
+		}
+	}
+	// Without batch or server-time: the time in front, as the other lines replayed.
+	frank := registerIRC(t, srv.IRC, "frank")
+	lines := frank.joinLines("#go")
+	noLiveTopic("frank", lines)
+	all := strings.Join(lines, "\n")
+	if !strings.Contains(all, ":hubbub NOTICE #go :[20") || !strings.Contains(all, "] alice set the topic: Go talk") {
+		t.Errorf("frank: no replayed topic as a NOTICE with its time in\n%s", all)
+	}
+	frank.Send("TOPIC #go")
+	frank.until(" 331 frank #go :No topic is set")
+
+	// With batch and server-time: a NOTICE in the batch, with its time as a tag.
+	gina := dialIRC(t, srv.IRC)
+	gina.nick = "gina"
+	gina.Send("CAP REQ :batch server-time")
+	gina.Send("NICK gina")
+	gina.Send("USER gina 0 * :g")
+	gina.Send("CAP END")
+	gina.until(" 366 gina #lobby ")
+	lines = gina.joinLines("#go")
+	noLiveTopic("gina", lines)
+	found := false
+	for _, l := range lines {
+		if strings.Contains(l, " NOTICE #go :alice set the topic: Go talk") {
+			found = strings.HasPrefix(l, "@batch=") && strings.Contains(l, ";time=20") && strings.Contains(l, " :hubbub NOTICE ")
+		}
+	}
+	if !found {
+		t.Errorf("gina: no replayed topic as a NOTICE in the batch in\n%s", strings.Join(lines, "\n"))
+	}
+
+	// A room with a topic now (frank made #go again): 332 with it, after the replay.
+	frank.Send("TOPIC #go :Generics")
+	frank.until(":frank!u@hubbub TOPIC #go :Generics")
+	hana := registerIRC(t, srv.IRC, "hana")
+	lines = hana.joinLines("#go")
+	all = strings.Join(lines, "\n")
+	if !strings.Contains(all, ":hubbub 332 hana #go Generics") || strings.Contains(all, " TOPIC ") {
+		t.Errorf("hana: want 332 with the topic and no TOPIC in\n%s", all)
+	}
+}
