@@ -398,7 +398,7 @@ func (c *client) beforeRegistration(m message) error {
 	case "AUTHENTICATE":
 		c.authenticate(m)
 	case "PING":
-		c.send(":" + serverName + " PONG " + serverName + " :" + safeTrailing(m.arg(0)))
+		c.send(":" + serverName + " PONG " + serverName + " :" + cut(m.arg(0)))
 	case "PONG":
 	case "QUIT":
 		c.send("ERROR :Closing link")
@@ -523,13 +523,13 @@ func (c *client) cap(m message) {
 			}
 		}
 		if !ok || req == "" {
-			c.send(":" + serverName + " CAP " + nick + " NAK :" + safeTrailing(req))
+			c.send(":" + serverName + " CAP " + nick + " NAK :" + cut(req))
 			return
 		}
 		c.mu.Lock()
 		c.caps = (c.caps | add) &^ del
 		c.mu.Unlock()
-		c.send(":" + serverName + " CAP " + nick + " ACK :" + safeTrailing(req))
+		c.send(":" + serverName + " CAP " + nick + " ACK :" + cut(req))
 	case "END":
 		c.negotiate = false
 	default:

@@ -12,7 +12,7 @@ import (
 func (c *client) command(m message) error {
 	switch m.command {
 	case "PING":
-		c.send(":" + serverName + " PONG " + serverName + " :" + safeTrailing(m.arg(0)))
+		c.send(":" + serverName + " PONG " + serverName + " :" + cut(m.arg(0)))
 	case "PONG":
 	case "CAP":
 		c.cap(m)
@@ -224,7 +224,7 @@ func (c *client) privmsg(m message) {
 				case "CLIENTINFO":
 					answer = "ACTION PING TIME VERSION"
 				}
-				c.send(":" + mask(hubbubName(target)) + " NOTICE " + c.nick() + " :\x01" + strings.ToUpper(verb) + " " + safeTrailing(answer) + "\x01")
+				c.send(":" + mask(hubbubName(target)) + " NOTICE " + c.nick() + " :\x01" + strings.ToUpper(verb) + " " + cut(answer) + "\x01")
 			}
 			return
 		default:

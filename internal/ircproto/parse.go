@@ -2,6 +2,10 @@ package ircproto
 
 import (
 	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"hubbub/internal/safetext"
 )
 
 // message is one line a client sent: IRCv3 tags (kept as one string, unparsed: nothing a
@@ -56,12 +60,21 @@ func (m message) arg(i int) string {
 	return ""
 }
 
-// safeParam makes s safe as one middle parameter of a line the server sends: no CR, LF, NUL
-// or space (which would end it, or the line), and no leading ':' (which would make it the
-// trailing one). Names and rooms pass unchanged: the chat's name rule allows none of these.
+// maxParamLen bounds a middle parameter the server sends, in bytes: a name or a channel
+// (32 characters) fits whole; what a client sent and is echoed back (a refused nick, a
+// target list) is cut, so that an answer stays one line of IRC's length.
+const maxParamLen = 200
+
+// safeParam makes s safe as one middle parameter of a line the server sends: cleaned as
+// safeTrailing cleans, with no space (which would end it) and no leading ':' (which would
+// make it the trailing one), and at most maxParamLen bytes. Names and rooms pass unchanged:
+// the chat's name rule allows none of these.
 func safeParam(s string) string {
 	s = safeTrailing(s)
 	s = strings.ReplaceAll(s, " ", "_")
+	if len(s) > maxParamLen {
+		s = s[:utf8Start(s, maxParamLen)]
+	}
 	if s == "" {
 		return "*"
 	}
@@ -71,13 +84,34 @@ func safeParam(s string) string {
 	return s
 }
 
-// safeTrailing makes s safe as the trailing parameter of a line the server sends: CR, LF and
-// NUL, which would end the line or cut it short in some clients, become spaces. The chat
-// cleans what users say of every control character already (safetext); this is the last
-// guard of the IRC line itself, whatever reaches it.
+// safeTrailing makes s safe as the trailing parameter of a line the server sends, and is the
+// one place where what the door says is cleaned: what users say comes cleaned by the chat
+// (safetext), but the door also echoes what a client sent (a refused nick, an unknown
+// channel or command). Every control character (CR and LF, which would end the line, NUL,
+// ESC, the CTCP and formatting bytes, TAB, DEL, C1) becomes U+FFFD, so that the client sees
+// that something was there, and the rest is cleaned as safetext cleans (invalid UTF-8 as
+// U+FFFD, bidirectional overrides and invisible characters removed).
 func safeTrailing(s string) string {
-	if strings.ContainsAny(s, "\r\n\x00") {
-		s = strings.NewReplacer("\r", " ", "\n", " ", "\x00", " ").Replace(s)
+	if printableASCII(s) {
+		return s
 	}
-	return s
+	if strings.ContainsFunc(s, unicode.IsControl) {
+		s = strings.Map(func(r rune) rune {
+			if unicode.IsControl(r) {
+				return utf8.RuneError
+			}
+			return r
+		}, s)
+	}
+	return safetext.CleanString(s)
+}
+
+// printableASCII reports whether s is printable ASCII only, as nearly every line is.
+func printableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] >= 0x7f {
+			return false
+		}
+	}
+	return true
 }

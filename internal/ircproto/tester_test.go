@@ -3,6 +3,8 @@ package ircproto_test
 import (
 	"strings"
 	"testing"
+	"unicode"
+	"unicode/utf8"
 
 	"hubbub/internal/chat"
 	"hubbub/internal/chattest"
@@ -125,4 +127,62 @@ func TestHistoryTopicIsNoLiveTopic(t *testing.T) {
 	if !strings.Contains(all, ":hubbub 332 hana #go Generics") || strings.Contains(all, " TOPIC ") {
 		t.Errorf("hana: want 332 with the topic and no TOPIC in\n%s", all)
 	}
+}
+
+// What a client sends and the door echoes in an answer (a nick refused, a channel, a
+// target, a command) is cleaned as everything else the door says: a control character or
+// invalid UTF-8 is shown as U+FFFD, never sent back raw, and an answer is one line of IRC's
+// length.
+func TestEchoedParamsCleaned(t *testing.T) {
+	srv := start(t, chat.DefaultConfig())
+	check := func(t *testing.T, send string, got []string, want string) {
+		t.Helper()
+		seen := false
+		for _, l := range got {
+			if !utf8.ValidString(l) || strings.ContainsFunc(l, unicode.IsControl) || len(l)+2 > 512 {
+				t.Errorf("%q: got %q", send, l)
+			}
+			seen = seen || strings.Contains(l, want)
+		}
+		if !seen {
+			t.Errorf("%q: want a line with %q, got %q", send, want, got)
+		}
+	}
+	t.Run("before registration", func(t *testing.T) {
+		for _, tt := range []struct{ send, want string }{
+			{"NICK ni\x01ck", " 432 * ni\uFFFDck :"},
+			{"NICK \xff\xfe", " 432 * \uFFFD\uFFFD :"},
+			{"NICK a\tb", " 432 * a\uFFFDb :"},
+			{"NICK a\x1b[2Jb", " 432 * a\uFFFD[2Jb :"},
+			{"CAP FOO\x07", " 410 * FOO\uFFFD :"},
+			{"CAP REQ :x\x01y", " NAK :x\uFFFDy"},
+			{"NICK " + strings.Repeat("\x01", 480), " 432 * \uFFFD\uFFFD"},
+			{"CAP REQ :" + strings.Repeat("\x01", 480), " NAK :\uFFFD\uFFFD"},
+			{"PING :" + strings.Repeat("\x01", 480), " PONG hubbub :\uFFFD\uFFFD"},
+		} {
+			u := dialIRC(t, srv.IRC)
+			u.Send(tt.send)
+			u.Send("USER u 0 * :u") // the chat refuses the nick it was given
+			check(t, tt.send, u.sync(), tt.want)
+		}
+	})
+	t.Run("registered", func(t *testing.T) {
+		u := registerIRC(t, srv.IRC, "long1")
+		u.sync()
+		for _, tt := range []struct{ send, want string }{
+			{"JOIN #a\x01b", " 403 long1 #a\uFFFDb :"},
+			{"NICK ni\x01ck", " 432 long1 ni\uFFFDck :"},
+			{"NICK \xff\xfe", " 432 long1 \uFFFD\uFFFD :"},
+			{"PRIVMSG x\x1b[2Jy :hi", " 401 long1 x\uFFFD[2Jy :"},
+			{"PRIVMSG x\xc0y :hi", " 401 long1 x\uFFFDy :"},
+			{"TOPIC #a\x02b", " 403 long1 #a\uFFFDb :"},
+			{"WHOIS a\x03b", " 401 long1 a\uFFFDb :"},
+			{"MODE #a\x0fb", " 403 long1 #a\uFFFDb :"},
+			{"FOO\x07", " 421 long1 FOO\uFFFD :"},
+			{"PART #a\x7fb", " 403 long1 #a\uFFFDb :"},
+		} {
+			u.Send(tt.send)
+			check(t, tt.send, u.sync(), tt.want)
+		}
+	})
 }
