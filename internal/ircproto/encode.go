@@ -18,12 +18,13 @@ const serverName = "hubbub"
 const maxLine = 512
 
 // ircNick is how a hubbub name is shown to IRC clients. A name may hold any printable ASCII
-// punctuation, and three such characters break IRC: '!' and '@' end the nick in a prefix
-// (so "bob!x" would show as bob), ',' separates targets. Each becomes a character that no
-// hubbub name can hold (names take ASCII punctuation only, and fold fullwidth forms), so the
-// mapping is one to one and hubbubName undoes it.
+// punctuation, and four such characters break IRC: '!' and '@' end the nick in a prefix
+// (so "bob!x" would show as bob), ',' separates targets, and ':' starts a prefix or a
+// trailing parameter, which clients that split on it take wrong. Each becomes a character
+// that no hubbub name can hold (names take ASCII punctuation only, and fold fullwidth
+// forms), so the mapping is one to one and hubbubName undoes it.
 func ircNick(name string) string {
-	if !strings.ContainsAny(name, "!@,") {
+	if !strings.ContainsAny(name, "!@,:") {
 		return name
 	}
 	return nickOut.Replace(name)
@@ -31,15 +32,16 @@ func ircNick(name string) string {
 
 // hubbubName is the hubbub name an IRC client means by nick.
 func hubbubName(nick string) string {
-	if !strings.ContainsAny(nick, "¡＠‚") {
+	if !strings.ContainsAny(nick, "¡＠‚：") {
 		return nick
 	}
 	return nickIn.Replace(nick)
 }
 
 var (
-	nickOut = strings.NewReplacer("!", "¡", "@", "＠", ",", "‚")
-	nickIn  = strings.NewReplacer("¡", "!", "＠", "@", "‚", ",")
+	nickOut = strings.NewReplacer("!", "¡", "@", "＠", ",", "‚", ":", "：")
+	nickIn  = strings.NewReplacer("¡", "!", "＠", "@", "‚", ",", "：", ":")
+	chanOut = strings.NewReplacer("!", "¡", "@", "＠", ",", "‚")
 )
 
 // mask is the full prefix of a user: nick!u@hubbub.
@@ -122,17 +124,25 @@ func partParams(room, reason string) []string {
 }
 
 // ircChannel is a room's name as a channel: a ',' (which a room's name may hold, and which
-// separates channels in IRC) shown as ircNick shows it, made safe as a parameter.
-func ircChannel(room string) string { return safeParam(ircNick(room)) }
+// separates channels in IRC), '!' and '@' shown as ircNick shows them, made safe as a
+// parameter. A ':' is kept: inside a channel's name it means nothing to IRC, and a client
+// that joined #a:b is told it is in #a:b.
+func ircChannel(room string) string {
+	if !strings.ContainsAny(room, "!@,") {
+		return safeParam(room)
+	}
+	return safeParam(chanOut.Replace(room))
+}
 
 // nickRule is why nickAllowed refuses a nick.
-const nickRule = "IRC nicks cannot hold ! @ , * ? or spaces: choose another"
+const nickRule = "IRC nicks cannot hold ! @ , : * ? or spaces: choose another"
 
 // nickAllowed reports whether an IRC client may ask for nick: not with the characters that
-// IRC gives a meaning (a prefix's '!' and '@', the ',' of target lists, the '*' and '?' of
-// masks), which a hubbub name may hold but an IRC client would show or parse wrong. Names of
-// telnet and web users that hold them are shown mapped (ircNick).
-func nickAllowed(nick string) bool { return !strings.ContainsAny(nick, "!@,*? ") }
+// IRC gives a meaning (a prefix's '!' and '@', the ',' of target lists, the ':' of prefixes
+// and trailing parameters, the '*' and '?' of masks), which a hubbub name may hold but an IRC
+// client would show or parse wrong. Names of telnet and web users that hold them are shown
+// mapped (ircNick).
+func nickAllowed(nick string) bool { return !strings.ContainsAny(nick, "!@,:*? ") }
 
 // cut makes text safe as a trailing parameter and short enough for one line: what the chat
 // lets through (a topic of 300 characters, a reason of 200) fits; this only guards the line.

@@ -186,3 +186,35 @@ func TestEchoedParamsCleaned(t *testing.T) {
 		}
 	})
 }
+
+// ':' is refused in a nick an IRC client asks for, and a telnet user's name that holds one
+// is shown with a look-alike no hubbub name can hold, which reaches that user.
+func TestColonInNicks(t *testing.T) {
+	srv := start(t, chat.DefaultConfig())
+	u := dialIRC(t, srv.IRC)
+	u.Send("NICK a:b")
+	u.until(" 432 * a:b :", "cannot hold", ":")
+	alice := registerIRC(t, srv.IRC, "alice")
+	alice.Send("NICK a:b")
+	alice.until(" 432 alice a:b :", "cannot hold")
+
+	tel := chattest.Join(t, srv.Addr, "c:d")
+	join := alice.until("JOIN #lobby", "c")
+	if join != ":c\uff1ad!u@hubbub JOIN #lobby" {
+		t.Errorf("got %q, want c\uff1ad's JOIN", join)
+	}
+	tel.Send("hi")
+	alice.until(":c\uff1ad!u@hubbub PRIVMSG #lobby :hi")
+	alice.Send("WHOIS c\uff1ad")
+	alice.until(" 311 alice c\uff1ad u hubbub * c\uff1ad")
+	alice.Send("PRIVMSG c\uff1ad :found you")
+	waitLine(t, tel, "[PM from alice] found you")
+
+	// Inside a channel's name a ':' means nothing to IRC: it is kept.
+	alice.Send("JOIN #x:y")
+	alice.until(":alice!u@hubbub JOIN #x:y")
+	alice.until(" 366 alice #x:y ")
+	alice.Send("PRIVMSG #x:y :in")
+	tel.Send("/join #x:y")
+	alice.until(":c\uff1ad!u@hubbub JOIN #x:y")
+}
