@@ -192,6 +192,13 @@ func (c *client) Drop(reason chat.DropReason, detail string) {
 func (c *client) Deliver(m *chat.Message) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if m.Kind == chat.KindNotice && c.batch != "" && strings.HasPrefix(m.Text, "end of history") {
+		// The chat's word for the end of a replay (and its hint at /history, which IRC has
+		// not): the batch's end says it.
+		c.endBatchLocked()
+		c.replayRoom = ""
+		return
+	}
 	if !m.History && m.Kind != chat.KindMembers {
 		c.replayRoom = ""
 		if c.batch != "" {

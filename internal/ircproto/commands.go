@@ -1,6 +1,7 @@
 package ircproto
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -32,7 +33,20 @@ func (c *client) command(m message) error {
 		c.topic(m)
 	case "NAMES":
 		if m.arg(0) == "" {
-			c.reply("366", "*", "End of /NAMES list")
+			// The client's own channels: what it wants to know, and a bounded answer.
+			c.mu.Lock()
+			rooms := make([]string, 0, len(c.joined))
+			for room := range c.joined {
+				rooms = append(rooms, room)
+			}
+			c.mu.Unlock()
+			slices.Sort(rooms)
+			for _, room := range rooms {
+				c.names(room)
+			}
+			if len(rooms) == 0 {
+				c.reply("366", "*", "End of /NAMES list")
+			}
 			break
 		}
 		for _, room := range strings.Split(m.arg(0), ",") {
@@ -446,7 +460,9 @@ func (c *client) mode(m message) {
 			c.reply("482", ch, "Channel modes cannot be changed here: the owner is @, bans are /ban")
 		}
 	case sameName(target, c.nick()):
-		if m.arg(1) == "" {
+		if modes := m.arg(1); modes == "" || strings.Trim(modes, "+-iwx") == "" {
+			// What clients set at connect (irssi +i, others +w or +x) means nothing here and
+			// needs no refusal: the answer is the modes the client has, none.
 			c.reply("221", "+")
 		} else {
 			c.reply("501", "User modes cannot be changed here")

@@ -74,7 +74,7 @@ func TestCommands(t *testing.T) {
 		{"MODE #lobby +o bob", [][]string{{" 482 alice #lobby :"}}},
 		{"MODE #nowhere", [][]string{{" 403 alice #nowhere :"}}},
 		{"MODE alice", [][]string{{" 221 alice +"}}},
-		{"MODE alice +i", [][]string{{" 501 alice "}}},
+		{"MODE alice +z", [][]string{{" 501 alice "}}},
 		{"MODE bob", [][]string{{" 502 alice "}}},
 		{"AWAY :lunch", [][]string{{" 306 alice :You have been marked as being away"}}},
 		{"AWAY", [][]string{{" 305 alice :You are no longer marked as being away"}}},

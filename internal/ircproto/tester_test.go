@@ -218,3 +218,49 @@ func TestColonInNicks(t *testing.T) {
 	tel.Send("/join #x:y")
 	alice.until(":c\uff1ad!u@hubbub JOIN #x:y")
 }
+
+// What irssi says at connect and on its own needs no refusal: a user MODE +i is answered 221,
+// NAMES alone lists the client's channels, and a replay in a batch ends with the batch, not
+// with a NOTICE.
+func TestQuietForIRCClients(t *testing.T) {
+	srv := accountsChat(t)
+	alice := registerIRC(t, srv.IRC, "alice")
+	alice.Send("JOIN #go")
+	alice.until(" 366 alice #go ")
+	alice.Send("PRIVMSG #go :kept")
+	alice.sync()
+
+	for _, tt := range []struct {
+		send string
+		want []string // lines with these, in order, and no other
+	}{
+		{"MODE alice +i", []string{" 221 alice +"}},
+		{"MODE alice -x+iw", []string{" 221 alice +"}},
+		{"NAMES", []string{" 353 alice = #go :@alice", " 366 alice #go ", " 353 alice = #lobby :", " 366 alice #lobby "}},
+	} {
+		alice.Send(tt.send)
+		got := alice.sync()
+		ok := len(got) == len(tt.want)
+		for i := 0; ok && i < len(got); i++ {
+			ok = strings.Contains(got[i], tt.want[i])
+		}
+		if !ok {
+			t.Errorf("%q: got %q, want %q", tt.send, got, tt.want)
+		}
+	}
+
+	u := dialIRC(t, srv.IRC)
+	u.nick = "bea"
+	u.Send("CAP REQ :batch server-time")
+	u.Send("NICK bea")
+	u.Send("USER bea 0 * :b")
+	u.Send("CAP END")
+	u.until(" 366 bea #lobby ")
+	lines := u.joinLines("#go")
+	lines = append(lines, u.sync()...)
+	all := strings.Join(lines, "\n")
+	if !strings.Contains(all, " PRIVMSG #go :kept") || !strings.Contains(all, "BATCH -") {
+		t.Errorf("bea: no replay in a batch in\n%s", all)
+	}
+	noNotices(t, "bea's replay", lines)
+}
