@@ -199,6 +199,29 @@ func TestProvisionTwiceAndAtOnce(t *testing.T) {
 	}
 }
 
+// The events stream takes more consumers than nats-server's default of 1,000 per stream: each
+// node reads each of its rooms through one (found by the four-node bench: past 1,000 room
+// consumers, nodes could not subscribe to rooms and their members heard nothing).
+func TestEventsTakeManyConsumers(t *testing.T) {
+	c := natstest.StartOne(t)
+	log, _ := testLog(t)
+	_, js := connect(t, Options{URLs: c.URLs()}, log)
+	ctx, cancel := context.WithTimeout(t.Context(), 2*natstest.Timeout)
+	defer cancel()
+	if err := Provision(ctx, js, 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 1_100 {
+		if _, err := js.CreateConsumer(ctx, EventsStream, jetstream.ConsumerConfig{
+			FilterSubject: RoomSubject(fmt.Sprint("room", i)),
+			MemoryStorage: true,
+			AckPolicy:     jetstream.AckNonePolicy,
+		}); err != nil {
+			t.Fatalf("consumer %d: %v", i+1, err)
+		}
+	}
+}
+
 func TestProvisionRefusesBadSettings(t *testing.T) {
 	c := natstest.StartOne(t)
 	log, _ := testLog(t)

@@ -75,8 +75,16 @@ func EventsConfig(replicas int, maxAge time.Duration) jetstream.StreamConfig {
 		MaxBytes:    -1,
 		Duplicates:  DuplicateWindow,
 		Replicas:    replicas,
+		// Each node reads each room it has members in through a consumer of its own: 60,000
+		// users in rooms of 100 over four nodes is 2,400 of them, past nats-server's default of
+		// 1,000 per stream (which the stream's own limit overrides; -1 would not).
+		MaxConsumers: MaxEventConsumers,
 	}
 }
+
+// MaxEventConsumers bounds the events stream's consumers: the rooms of every node, and its
+// indexer and own subjects.
+const MaxEventConsumers = 1_000_000
 
 // BucketConfigs are the configurations of the KV buckets.
 func BucketConfigs(replicas int) []jetstream.KeyValueConfig {
