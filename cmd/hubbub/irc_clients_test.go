@@ -1,0 +1,214 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"hubbub/internal/chattest"
+)
+
+// The IRC clients people use, from Debian, each in one room with a line user (the chat's own
+// TCP conversation, as nc speaks it) and a browser user (the web page in headless Chromium).
+
+// ircClient is a real IRC client that a test drives as its user would, in one channel.
+type ircClient interface {
+	join(channel string)
+	say(text string)
+	act(text string) // what /me says
+	part(reason string)
+	quit(reason string)
+	// sees waits until the client shows, in the channel, a line that holds every part in order.
+	sees(parts ...string)
+}
+
+// talkInOneRoom is what every real client goes through: a line user (termy) and a browser
+// user (webby) are in #attic; the IRC user nick joins it; each of the three says a line and an
+// action that both others see; then the IRC user parts and quits, which both others see.
+func talkInOneRoom(t *testing.T, addrs map[string]string, nick string, start func() ircClient) {
+	t.Helper()
+	ctx := chromium(t)
+	nc := chattest.Join(t, addrs["chat"], "termy")
+	nc.Send("/join attic")
+	nc.Expect("*** you made #attic and own it: plain lines now go there")
+	joinPage(t, ctx, addrs["http"], "webby", 1100, 700, false)
+	if err := chromedp.Do(ctx, typeInto("#say", "/join attic\n"), waitText("#room-title", "#attic")); err != nil {
+		t.Fatalf("webby joins #attic: %v", err)
+	}
+	readUntil(t, nc, "webby has joined #attic")
+	web := func(what string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, actions...); err != nil {
+			t.Fatalf("the page: %s: %v", what, err)
+		}
+	}
+
+	irc := start()
+	irc.join("#attic")
+	readUntil(t, nc, nick+" has joined #attic")
+	web("sees the IRC user join", waitText("#members", nick))
+
+	irc.say("hello from " + nick)
+	readUntil(t, nc, "<"+nick+"> hello from "+nick)
+	web("sees the IRC line", waitText("#log", "hello from "+nick))
+	irc.act("waves from " + nick)
+	readUntil(t, nc, "* "+nick+" waves from "+nick)
+	web("sees the IRC action", waitText("#log", "* "+nick+" waves from "+nick))
+
+	nc.Send("hello from termy")
+	irc.sees("termy", "hello from termy")
+	nc.Send("/me nods from termy")
+	irc.sees("termy", "nods from termy")
+
+	web("talks", typeInto("#say", "hello from webby\n"), waitText("#log", "hello from webby"))
+	irc.sees("webby", "hello from webby")
+	readUntil(t, nc, "<webby> hello from webby")
+	web("acts", typeInto("#say", "/me smiles from webby\n"), waitText("#log", "* webby smiles from webby"))
+	irc.sees("webby", "smiles from webby")
+	readUntil(t, nc, "* webby smiles from webby")
+
+	irc.part("off to " + nick + "'s lobby")
+	readUntil(t, nc, nick+" has left #attic. (off to "+nick+"'s lobby)")
+	web("sees the part", waitText("#log", nick+" left #attic (off to "+nick+"'s lobby)"))
+	irc.quit("bye from " + nick)
+	// termy and webby are in #lobby too, where the IRC user was left: a quit is heard there.
+	readUntil(t, nc, nick+" has left the channel. (quit: bye from "+nick+")")
+	web("sees the quit", typeInto("#say", "/join lobby\n"), waitText("#room-title", "#lobby"),
+		waitText("#log", nick+" left #lobby (quit: bye from "+nick+")"))
+}
+
+// needClient returns the path of a client's binary, or skips the test when it is not installed.
+func needClient(t *testing.T, name, pkg string) string {
+	t.Helper()
+	path, err := exec.LookPath(name)
+	if err != nil {
+		t.Skipf("%s is not installed (.ci/run installs it: apt-get install -y %s)", name, pkg)
+	}
+	return path
+}
+
+// waitFile waits until the file at path holds a line with every part, in order, and returns
+// that line. Clients that write files give no signal: the file is read again every few
+// milliseconds until the line is there.
+func waitFile(t *testing.T, path string, parts ...string) string {
+	t.Helper()
+	deadline := time.Now().Add(chattest.Timeout)
+	for {
+		data, _ := os.ReadFile(path)
+		for line := range strings.SplitSeq(string(data), "\n") {
+			if hasInOrder(line, parts) {
+				return line
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never held a line with %q; it holds:\n%s", path, parts, data)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func hasInOrder(s string, parts []string) bool {
+	for _, p := range parts {
+		i := strings.Index(s, p)
+		if i < 0 {
+			return false
+		}
+		s = s[i+len(p):]
+	}
+	return true
+}
+
+// iiClient is suckless ii: every server and channel is a directory with an "in" FIFO to write
+// commands and lines to and an "out" file of what it shows.
+type iiClient struct {
+	t       *testing.T
+	dir     string // the server's directory
+	channel string
+	done    chan error
+}
+
+func startII(t *testing.T, ircAddr, nick string) *iiClient {
+	t.Helper()
+	bin := needClient(t, "ii", "ii")
+	host, port := splitAddr(t, ircAddr)
+	root := t.TempDir()
+	cmd := exec.Command(bin, "-s", host, "-p", port, "-n", nick, "-i", root)
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start ii: %v", err)
+	}
+	c := &iiClient{t: t, dir: filepath.Join(root, host), done: make(chan error, 1)}
+	go func() { c.done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-c.done
+	})
+	waitFile(t, filepath.Join(c.dir, "out"), "Welcome to hubbub, "+nick)
+	return c
+}
+
+// write writes line to the FIFO in the directory dir (ii makes it before it shows anything).
+func (c *iiClient) write(dir, line string) {
+	c.t.Helper()
+	f, err := os.OpenFile(filepath.Join(dir, "in"), os.O_WRONLY, 0)
+	if err != nil {
+		c.t.Fatalf("ii: %v", err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(line + "\n"); err != nil {
+		c.t.Fatalf("ii: %v", err)
+	}
+}
+
+func (c *iiClient) chanDir() string { return filepath.Join(c.dir, c.channel) }
+
+func (c *iiClient) join(channel string) {
+	c.t.Helper()
+	c.write(c.dir, "/j "+channel)
+	c.channel = channel
+	waitFile(c.t, filepath.Join(c.chanDir(), "out"), "has joined "+channel)
+}
+
+func (c *iiClient) say(text string) {
+	c.t.Helper()
+	c.write(c.chanDir(), text)
+}
+
+// act sends the CTCP ACTION itself: ii has no /me, and passes a command it does not know to
+// the server as it is.
+func (c *iiClient) act(text string) {
+	c.t.Helper()
+	c.write(c.chanDir(), "/PRIVMSG "+c.channel+" :\x01ACTION "+text+"\x01")
+}
+
+func (c *iiClient) part(reason string) {
+	c.t.Helper()
+	c.write(c.chanDir(), "/l "+reason)
+}
+
+func (c *iiClient) quit(reason string) {
+	c.t.Helper()
+	c.write(c.dir, "/q "+reason)
+	select {
+	case <-c.done: // ii exits when the server closes the connection
+		c.done <- nil
+	case <-time.After(chattest.Timeout):
+		c.t.Fatal("ii did not exit after /q")
+	}
+}
+
+func (c *iiClient) sees(parts ...string) {
+	c.t.Helper()
+	waitFile(c.t, filepath.Join(c.chanDir(), "out"), parts...)
+}
+
+// TestRealII: suckless ii talks with a line user and a browser user in one room.
+func TestRealII(t *testing.T) {
+	needClient(t, "ii", "ii")
+	_, addrs := startMain(t, nil)
+	talkInOneRoom(t, addrs, "iris", func() ircClient { return startII(t, addrs["irc"], "iris") })
+}
