@@ -212,3 +212,70 @@ func TestRealII(t *testing.T) {
 	_, addrs := startMain(t, nil)
 	talkInOneRoom(t, addrs, "iris", func() ircClient { return startII(t, addrs["irc"], "iris") })
 }
+
+// irssiClient is irssi in a pseudo-terminal, typed into as its user would; what it shows is
+// read from its logs (autolog: one file per channel, written as each line is shown), which hold
+// the same lines as the screen without the screen's cursor moves and colours.
+type irssiClient struct {
+	t       *testing.T
+	term    *terminal
+	logs    string
+	channel string
+}
+
+func startIrssi(t *testing.T, ircAddr, nick string) *irssiClient {
+	t.Helper()
+	bin := needClient(t, "irssi", "irssi")
+	host, port := splitAddr(t, ircAddr)
+	home, logs := t.TempDir(), t.TempDir()
+	config := `settings = {
+  core = { real_name = "` + nick + `"; user_name = "` + nick + `"; nick = "` + nick + `"; settings_autosave = "no"; };
+  "fe-common/core" = { autolog = "yes"; autolog_path = "` + logs + `/$0.log"; autolog_level = "all -crap -clientcrap -ctcps"; };
+};
+`
+	if err := os.WriteFile(filepath.Join(home, "config"), []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("TERM", "xterm") // irssi draws a full screen; CI runs without a terminal of its own
+	c := &irssiClient{t: t, logs: logs}
+	c.term = startPTY(t, bin, "--home="+home, "-c", host, "-p", port, "-n", nick)
+	// hubbub puts every new user in #lobby: irssi has registered once it shows that.
+	c.seesIn("#lobby", nick, "has joined #lobby")
+	return c
+}
+
+// logOf returns the log file of channel: irssi names it in lower case.
+func (c *irssiClient) logOf(channel string) string {
+	return filepath.Join(c.logs, strings.ToLower(channel)+".log")
+}
+
+func (c *irssiClient) seesIn(channel string, parts ...string) {
+	c.t.Helper()
+	waitFile(c.t, c.logOf(channel), parts...)
+}
+
+func (c *irssiClient) join(channel string) {
+	c.t.Helper()
+	c.term.typeLine("/join " + channel)
+	c.channel = channel
+	c.seesIn(channel, "has joined "+channel)
+}
+
+func (c *irssiClient) say(text string) { c.t.Helper(); c.term.typeLine(text) }
+func (c *irssiClient) act(text string) { c.t.Helper(); c.term.typeLine("/me " + text) }
+func (c *irssiClient) part(reason string) {
+	c.t.Helper()
+	c.term.typeLine("/part " + c.channel + " " + reason)
+}
+func (c *irssiClient) quit(reason string) { c.t.Helper(); c.term.typeLine("/quit " + reason) }
+func (c *irssiClient) sees(parts ...string) {
+	c.t.Helper()
+	c.seesIn(c.channel, parts...)
+}
+
+// TestRealIrssi: irssi, in a terminal, talks with a line user and a browser user in one room.
+func TestRealIrssi(t *testing.T) {
+	needClient(t, "irssi", "irssi")
+	_, addrs := startMain(t, nil)
+	talkInOneRoom(t, addrs, "irene", func() ircClient { return startIrssi(t, addrs["irc"], "irene") })
+}
