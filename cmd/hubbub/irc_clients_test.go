@@ -279,3 +279,83 @@ func TestRealIrssi(t *testing.T) {
 	_, addrs := startMain(t, nil)
 	talkInOneRoom(t, addrs, "irene", func() ircClient { return startIrssi(t, addrs["irc"], "irene") })
 }
+
+// weechatClient is WeeChat without a screen (weechat-headless), driven through its FIFO as
+// its scripts are, and read through its logger's files.
+type weechatClient struct {
+	t       *testing.T
+	fifo    string
+	logs    string
+	channel string
+	done    chan error
+}
+
+func startWeeChat(t *testing.T, ircAddr, nick string) *weechatClient {
+	t.Helper()
+	bin := needClient(t, "weechat-headless", "weechat-headless")
+	home, logs := t.TempDir(), t.TempDir()
+	c := &weechatClient{t: t, fifo: filepath.Join(home, "fifo"), logs: logs, done: make(chan error, 1)}
+	setup := strings.Join([]string{
+		"/set fifo.file.path " + c.fifo,
+		"/set logger.file.path " + logs,
+		"/set logger.file.flush_delay 0", // lines reach the file as they are shown
+		"/server add hub " + strings.Replace(ircAddr, ":", "/", 1),
+		"/set irc.server.hub.tls off",
+		"/set irc.server.hub.nicks " + nick,
+		"/set irc.server.hub.username " + nick,
+		"/connect hub",
+	}, ";")
+	cmd := exec.Command(bin, "--dir", home, "--run-command", setup)
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start weechat-headless: %v", err)
+	}
+	go func() { c.done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-c.done
+	})
+	c.seesIn("#lobby", nick, "has joined #lobby")
+	return c
+}
+
+// command writes text to the buffer of the channel (the server's buffer before there is one).
+func (c *weechatClient) command(text string) {
+	c.t.Helper()
+	buffer := "irc.server.hub"
+	if c.channel != "" {
+		buffer = "irc.hub." + c.channel
+	}
+	f, err := os.OpenFile(c.fifo, os.O_WRONLY, 0)
+	if err != nil {
+		c.t.Fatalf("weechat's fifo: %v", err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(buffer + " *" + text + "\n"); err != nil {
+		c.t.Fatalf("weechat's fifo: %v", err)
+	}
+}
+
+func (c *weechatClient) seesIn(channel string, parts ...string) {
+	c.t.Helper()
+	waitFile(c.t, filepath.Join(c.logs, "irc.hub."+strings.ToLower(channel)+".weechatlog"), parts...)
+}
+
+func (c *weechatClient) join(channel string) {
+	c.t.Helper()
+	c.command("/join " + channel)
+	c.channel = channel
+	c.seesIn(channel, "has joined "+channel)
+}
+
+func (c *weechatClient) say(text string)      { c.t.Helper(); c.command(text) }
+func (c *weechatClient) act(text string)      { c.t.Helper(); c.command("/me " + text) }
+func (c *weechatClient) part(reason string)   { c.t.Helper(); c.command("/part " + reason) }
+func (c *weechatClient) quit(reason string)   { c.t.Helper(); c.command("/quit " + reason) }
+func (c *weechatClient) sees(parts ...string) { c.t.Helper(); c.seesIn(c.channel, parts...) }
+
+// TestRealWeeChat: WeeChat talks with a line user and a browser user in one room.
+func TestRealWeeChat(t *testing.T) {
+	needClient(t, "weechat-headless", "weechat-headless")
+	_, addrs := startMain(t, nil)
+	talkInOneRoom(t, addrs, "wendy", func() ircClient { return startWeeChat(t, addrs["irc"], "wendy") })
+}
