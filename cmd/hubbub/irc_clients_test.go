@@ -23,8 +23,10 @@ type ircClient interface {
 	act(text string) // what /me says
 	part(reason string)
 	quit(reason string)
-	// sees waits until the client shows, in the channel, a line that holds every part in order.
-	sees(parts ...string)
+	// seesLine and seesAction wait until the client shows, in the channel, nick's line or
+	// action as it shows them.
+	seesLine(nick, text string)
+	seesAction(nick, text string)
 }
 
 // talkInOneRoom is what every real client goes through: a line user (termy) and a browser
@@ -61,15 +63,15 @@ func talkInOneRoom(t *testing.T, addrs map[string]string, nick string, start fun
 	web("sees the IRC action", waitText("#log", "* "+nick+" waves from "+nick))
 
 	nc.Send("hello from termy")
-	irc.sees("termy", "hello from termy")
+	irc.seesLine("termy", "hello from termy")
 	nc.Send("/me nods from termy")
-	irc.sees("termy", "nods from termy")
+	irc.seesAction("termy", "nods from termy")
 
 	web("talks", typeInto("#say", "hello from webby\n"), waitText("#log", "hello from webby"))
-	irc.sees("webby", "hello from webby")
+	irc.seesLine("webby", "hello from webby")
 	readUntil(t, nc, "<webby> hello from webby")
 	web("acts", typeInto("#say", "/me smiles from webby\n"), waitText("#log", "* webby smiles from webby"))
-	irc.sees("webby", "smiles from webby")
+	irc.seesAction("webby", "smiles from webby")
 	readUntil(t, nc, "* webby smiles from webby")
 
 	irc.part("off to " + nick + "'s lobby")
@@ -102,6 +104,7 @@ func waitFile(t *testing.T, path string, parts ...string) string {
 		data, _ := os.ReadFile(path)
 		for line := range strings.SplitSeq(string(data), "\n") {
 			if hasInOrder(line, parts) {
+				t.Logf("%s: %q", filepath.Base(path), line)
 				return line
 			}
 		}
@@ -201,9 +204,15 @@ func (c *iiClient) quit(reason string) {
 	}
 }
 
-func (c *iiClient) sees(parts ...string) {
+func (c *iiClient) seesLine(nick, text string) {
 	c.t.Helper()
-	waitFile(c.t, filepath.Join(c.chanDir(), "out"), parts...)
+	waitFile(c.t, filepath.Join(c.chanDir(), "out"), " <"+nick+"> "+text)
+}
+
+// seesAction: ii shows a CTCP ACTION as the PRIVMSG it came in, \x01 and all.
+func (c *iiClient) seesAction(nick, text string) {
+	c.t.Helper()
+	waitFile(c.t, filepath.Join(c.chanDir(), "out"), " <"+nick+"> \x01ACTION "+text+"\x01")
 }
 
 // TestRealII: suckless ii talks with a line user and a browser user in one room.
@@ -268,9 +277,16 @@ func (c *irssiClient) part(reason string) {
 	c.term.typeLine("/part " + c.channel + " " + reason)
 }
 func (c *irssiClient) quit(reason string) { c.t.Helper(); c.term.typeLine("/quit " + reason) }
-func (c *irssiClient) sees(parts ...string) {
+
+// seesLine: irssi shows the nick's mode in front of it, "@" for the room's owner, else a space.
+func (c *irssiClient) seesLine(nick, text string) {
 	c.t.Helper()
-	c.seesIn(c.channel, parts...)
+	c.seesIn(c.channel, nick+"> "+text)
+}
+
+func (c *irssiClient) seesAction(nick, text string) {
+	c.t.Helper()
+	c.seesIn(c.channel, " * "+nick+" "+text)
 }
 
 // TestRealIrssi: irssi, in a terminal, talks with a line user and a browser user in one room.
@@ -347,11 +363,22 @@ func (c *weechatClient) join(channel string) {
 	c.seesIn(channel, "has joined "+channel)
 }
 
-func (c *weechatClient) say(text string)      { c.t.Helper(); c.command(text) }
-func (c *weechatClient) act(text string)      { c.t.Helper(); c.command("/me " + text) }
-func (c *weechatClient) part(reason string)   { c.t.Helper(); c.command("/part " + reason) }
-func (c *weechatClient) quit(reason string)   { c.t.Helper(); c.command("/quit " + reason) }
-func (c *weechatClient) sees(parts ...string) { c.t.Helper(); c.seesIn(c.channel, parts...) }
+func (c *weechatClient) say(text string)    { c.t.Helper(); c.command(text) }
+func (c *weechatClient) act(text string)    { c.t.Helper(); c.command("/me " + text) }
+func (c *weechatClient) part(reason string) { c.t.Helper(); c.command("/part " + reason) }
+func (c *weechatClient) quit(reason string) { c.t.Helper(); c.command("/quit " + reason) }
+
+// seesLine: WeeChat's log has the time, the nick (with "@" for the room's owner) and the text
+// separated by tabs.
+func (c *weechatClient) seesLine(nick, text string) {
+	c.t.Helper()
+	c.seesIn(c.channel, nick+"\t"+text)
+}
+
+func (c *weechatClient) seesAction(nick, text string) {
+	c.t.Helper()
+	c.seesIn(c.channel, "\t *\t"+nick+" "+text)
+}
 
 // TestRealWeeChat: WeeChat talks with a line user and a browser user in one room.
 func TestRealWeeChat(t *testing.T) {
