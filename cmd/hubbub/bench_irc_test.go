@@ -20,6 +20,8 @@ func TestBenchIRC(t *testing.T) {
 		deliveries int64
 	}{
 		{"lobby", []string{"fanout", "--users", "6", "--senders", "2", "--msgs", "20"}, 2 * 20 * 5},
+		// A client's JOIN of a channel it is in is answered with nothing: the run goes on.
+		{"lobby by name", []string{"fanout", "--users", "4", "--senders", "1", "--msgs", "10", "--room", "lobby"}, 10 * 3},
 		{"room", []string{"fanout", "--users", "5", "--senders", "2", "--msgs", "15", "--room", "bench"}, 2 * 15 * 4},
 		// Two channels of 3: each sender is heard by the 2 others of its channel alone.
 		{"rooms", []string{"fanout", "--users", "6", "--senders", "2", "--msgs", "10", "--room-size", "3"}, 2 * 2 * 10 * 2},

@@ -132,8 +132,12 @@ func ircChannel(room string) string {
 }
 
 // joinIRC joins channel room and reads until its names have come (366), or a refusal for it.
+// A channel the user is in already is not asked for: hubbub answers such a JOIN with nothing.
 func joinIRC(lc *lineConn, room string, deadline time.Time) error {
 	ch := ircChannel(room)
+	if strings.EqualFold(ch, lc.channel) {
+		return nil
+	}
 	lc.c.SetDeadline(deadline)
 	if err := lc.write([]byte("JOIN " + ch + "\r\n")); err != nil {
 		return fmt.Errorf("JOIN %s: %w", ch, err)
