@@ -140,6 +140,11 @@ func bench(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "hubbub bench %s: --room takes one word, such as bench or #bench\n", scenarioName)
 			return 2
 		}
+		// A comma separates channels in an IRC JOIN: the run would wait for a channel it never joined.
+		if useIRC && strings.Contains(roomName, ",") {
+			fmt.Fprintf(stderr, "hubbub bench %s: with --irc, --room takes one channel, without a comma\n", scenarioName)
+			return 2
+		}
 	}
 	var pids []int
 	if *pid != "" {

@@ -74,6 +74,10 @@ func TestBenchIRCRefusals(t *testing.T) {
 	if code != 1 || r.Errors["connection refused"] != 3 {
 		t.Errorf("no server: exit %d, errors %v, stderr %q", code, r.Errors, stderr)
 	}
+	code, _, stderr = runBench(t, "fanout", "--irc", "--room", "a,b")
+	if code != 2 || !strings.Contains(stderr, "--room takes one channel, without a comma") {
+		t.Errorf("--irc --room a,b: exit %d, stderr %q", code, stderr)
+	}
 	code, _, stderr = runBench(t, "fanout", "--irc", "--ws")
 	if code != 2 || !strings.Contains(stderr, "--ws or --irc, not both") {
 		t.Errorf("--irc --ws: exit %d, stderr %q", code, stderr)
