@@ -24,6 +24,7 @@ const benchUsage = `Usage: hubbub bench SCENARIO [flags]
 
 Scenarios:
   fanout   users register; senders say lines to everyone; deliveries/s, latency, lost, reordered
+           (--ws: over WebSocket; --irc: as IRC clients, NICK/USER, JOIN, PRIVMSG)
   conns    open and register connections and hold them; registration time, server RSS per connection
   quote    the original quote client: connections that each send a quote and read the answer
   echo     connections doing request/response round trips
@@ -65,7 +66,10 @@ func bench(args []string, stdout, stderr io.Writer) int {
 	)
 	var scenario loadgen.Scenario
 	defaultAddr := "127.0.0.1:8000"
-	var ws *bool
+	var ws, irc *bool
+	ircFlag := func() *bool {
+		return fs.Bool("irc", false, "speak IRC to an IRC server (hubbub's --irc-addr, default 127.0.0.1:6667): NICK/USER, JOIN, PRIVMSG, instead of the line conversation")
+	}
 	var room *string
 	var roomSize *int
 	roomFlag := func() *string {
@@ -75,6 +79,7 @@ func bench(args []string, stdout, stderr io.Writer) int {
 	switch scenarioName {
 	case "fanout":
 		ws = fs.Bool("ws", false, "connect users to the WebSocket endpoint (ws://ADDR/ws, default 127.0.0.1:8080) instead of TCP lines")
+		irc = ircFlag()
 		users := fs.Int("users", 100, "users who register")
 		senders := fs.Int("senders", 10, "users who send (with --room-size: in each room)")
 		msgs := fs.Int("msgs", 1000, "lines each sender says")
@@ -86,6 +91,7 @@ func bench(args []string, stdout, stderr io.Writer) int {
 	case "conns":
 		conns := fs.Int("conns", 1000, "connections to open and register")
 		hold := fs.Duration("hold", 2*time.Second, "how long to hold them idle before measuring")
+		irc = ircFlag()
 		room = roomFlag()
 		scenario = lazy(func() loadgen.Scenario {
 			return loadgen.Conns(loadgen.ConnsConfig{Conns: *conns, Hold: *hold, RunID: *runID})
@@ -120,6 +126,11 @@ func bench(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	useWS := ws != nil && *ws
+	useIRC := irc != nil && *irc
+	if useWS && useIRC {
+		fmt.Fprintf(stderr, "hubbub bench %s: --ws or --irc, not both\n", scenarioName)
+		return 2
+	}
 	roomName := ""
 	if room != nil {
 		roomName = *room
@@ -127,6 +138,11 @@ func bench(args []string, stdout, stderr io.Writer) int {
 		if strings.ContainsFunc(roomName, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) ||
 			strings.HasPrefix(roomName, "/") {
 			fmt.Fprintf(stderr, "hubbub bench %s: --room takes one word, such as bench or #bench\n", scenarioName)
+			return 2
+		}
+		// A comma separates channels in an IRC JOIN: the run would wait for a channel it never joined.
+		if useIRC && strings.Contains(roomName, ",") {
+			fmt.Fprintf(stderr, "hubbub bench %s: with --irc, --room takes one channel, without a comma\n", scenarioName)
 			return 2
 		}
 	}
@@ -157,13 +173,16 @@ func bench(args []string, stdout, stderr io.Writer) int {
 		if useWS {
 			*addr = "127.0.0.1:8080"
 		}
+		if useIRC {
+			*addr = "127.0.0.1:6667"
+		}
 	}
 	if *runID == "" {
 		b := make([]byte, 2)
 		rand.Read(b)
 		*runID = hex.EncodeToString(b)
 	}
-	opts := loadgen.Options{Addr: *addr, Timeout: *timeout, AllowRemote: *allowRemote, WS: useWS, MaxErrors: *maxErrors, Room: roomName, RoomSize: size}
+	opts := loadgen.Options{Addr: *addr, Timeout: *timeout, AllowRemote: *allowRemote, WS: useWS, IRC: useIRC, MaxErrors: *maxErrors, Room: roomName, RoomSize: size}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 

@@ -22,6 +22,10 @@ type lineConn struct {
 	wsLine    []byte          // the line readLine made of the last event
 	wsPending []wsEvent       // events of the last message not read yet
 
+	irc     bool   // the lines are IRC messages (ircconn.go)
+	nick    string // an IRC connection's nick
+	channel string // the channel an IRC connection's chat lines go to
+
 	closing atomic.Bool // set by close, so that readers take the error that follows for ours
 }
 
@@ -51,6 +55,14 @@ func (lc *lineConn) readLine() ([]byte, error) {
 	if lc.ws != nil {
 		return lc.readWSLine()
 	}
+	if lc.irc {
+		return lc.readIRCLine()
+	}
+	return lc.readRawLine()
+}
+
+// readRawLine returns the next line of the TCP stream without its line end.
+func (lc *lineConn) readRawLine() ([]byte, error) {
 	line, err := lc.r.ReadSlice('\n')
 	if err == bufio.ErrBufferFull {
 		// A line longer than the buffer: skip the rest of it.
@@ -69,6 +81,9 @@ func (lc *lineConn) readLine() ([]byte, error) {
 // Lines before the welcome other than the prompt (another user's join) are skipped; a refusal
 // or "name taken" is returned as a *serverSaid error.
 func register(ctx context.Context, d *dialer, i int, name string) (*lineConn, error) {
+	if d.irc {
+		return registerIRC(ctx, d, i, name)
+	}
 	lc, err := d.connect(ctx, i)
 	if err != nil {
 		return nil, fmt.Errorf("connect: %w", err)
@@ -136,7 +151,9 @@ func (o *Options) track(phase string, total int64, done *atomic.Int64) (stop fun
 func registerAll(ctx context.Context, o *Options, d *dialer, r *Result, errs *errorCounts,
 	runID string, lo, hi, inFlight int, started func(i int, lc *lineConn)) error {
 	room := ""
-	if o.Room != "" && hi > lo {
+	if o.Room != "" && hi > lo && o.IRC {
+		room, r.Room = o.Room, o.Room // IRC has channels
+	} else if o.Room != "" && hi > lo {
 		rooms, err := hasRooms(ctx, d, o.Room, runID, o.Part)
 		if err != nil {
 			return err
@@ -166,9 +183,17 @@ func registerAll(ctx context.Context, o *Options, d *dialer, r *Result, errs *er
 		}
 		if room != "" {
 			dl, _ := ctx.Deadline()
-			err := join(lc, o.roomOf(room, i), dl, "")
-			if err == nil && o.RoomSize > 0 {
-				err = leaveLobby(lc, dl)
+			var err error
+			if lc.irc {
+				err = joinIRC(lc, o.roomOf(room, i), dl)
+				if err == nil && o.RoomSize > 0 {
+					err = partIRC(lc, "#lobby", dl)
+				}
+			} else {
+				err = join(lc, o.roomOf(room, i), dl, "")
+				if err == nil && o.RoomSize > 0 {
+					err = leaveLobby(lc, dl)
+				}
 			}
 			if err != nil {
 				lc.close()

@@ -40,7 +40,7 @@ func Conns(cfg ConnsConfig) Scenario {
 			// Read what the server sends (the joins of everyone after us), as a client would.
 			lc.c.SetReadDeadline(time.Time{})
 			drains.Go(func() {
-				if lc.ws == nil {
+				if lc.ws == nil && !lc.irc {
 					io.Copy(io.Discard, lc.r)
 					return
 				}

@@ -262,7 +262,7 @@ func send(ctx context.Context, lc *lineConn, i, slots int, cfg FanoutConfig, fir
 	if cfg.Rate > 0 {
 		batch = 1
 	}
-	buf := make([]byte, 0, batch*48)
+	buf := make([]byte, 0, batch*(48+len("PRIVMSG  :")+len(lc.channel)))
 	start := time.Now()
 	if cfg.Rate > 0 {
 		// Spread the paced senders over one interval instead of having them all speak at the
@@ -284,6 +284,9 @@ func send(ctx context.Context, lc *lineConn, i, slots int, cfg FanoutConfig, fir
 		}
 		buf = buf[:0]
 		for j := 0; j < batch && seq < cfg.Msgs; j++ {
+			if lc.irc {
+				buf = append(append(append(buf, "PRIVMSG "...), lc.channel...), " :"...)
+			}
 			buf = append(append(append(buf, "m "...), cfg.RunID...), ' ')
 			buf = strconv.AppendInt(buf, int64(i), 10)
 			buf = append(buf, ' ')
@@ -310,6 +313,9 @@ func afterMark(line []byte) []byte {
 	}
 	if k := bytes.Index(line, msgMarkBytes); k >= 0 {
 		return line[k+len(msgMarkBytes):]
+	}
+	if k := bytes.Index(line, ircMark); k >= 0 {
+		return line[k+len(ircMark):]
 	}
 	return nil
 }

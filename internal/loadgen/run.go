@@ -32,6 +32,7 @@ type Options struct {
 	Timeout     time.Duration // bounds the whole run
 	AllowRemote bool          // permit targets outside 127.0.0.0/8 and ::1
 	WS          bool          // chat scenarios talk to the WebSocket endpoint (ws://Addr/ws)
+	IRC         bool          // chat scenarios speak IRC to Addr (NICK/USER, JOIN, PRIVMSG)
 	MaxErrors   int64         // a run with more errors than this fails
 	// Room, when set, is the chat room the users of chat scenarios /join before anything else,
 	// when the server has rooms, so that a run stays out of the lobby and its history.
@@ -70,6 +71,7 @@ type dialer struct {
 	targets []string
 	spread  bool
 	ws      bool // chat connections go to the WebSocket endpoint
+	irc     bool // chat connections speak IRC
 	next    atomic.Uint32
 	timeout time.Duration
 }
@@ -82,6 +84,9 @@ func (d *dialer) connect(ctx context.Context, i int) (*lineConn, error) {
 	if d.ws {
 		return d.dialWS(ctx, d.target(i))
 	}
+	if d.irc {
+		return d.connectIRC(ctx, i)
+	}
 	c, err := d.dialTo(ctx, d.target(i))
 	if err != nil {
 		return nil, err
@@ -90,7 +95,10 @@ func (d *dialer) connect(ctx context.Context, i int) (*lineConn, error) {
 }
 
 func newDialer(o Options) (*dialer, error) {
-	d := &dialer{spread: true, ws: o.WS, timeout: 10 * time.Second}
+	if o.WS && o.IRC {
+		return nil, errors.New("WebSocket or IRC: not both")
+	}
+	d := &dialer{spread: true, ws: o.WS, irc: o.IRC, timeout: 10 * time.Second}
 	for a := range strings.SplitSeq(o.Addr, ",") {
 		a = strings.TrimSpace(a)
 		if a == "" {
