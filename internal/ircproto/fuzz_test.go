@@ -2,6 +2,7 @@ package ircproto
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -57,4 +58,43 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// A large room's names are split into 353 lines that each fit an IRC line and together name
+// every member once, the owner with its @.
+func TestNamesSplitIntoLines(t *testing.T) {
+	for _, n := range []int{0, 1, 40, 3000} {
+		who := chat.RoomMembers{Room: "#big"}
+		for i := range n {
+			who.Members = append(who.Members, chat.MemberInfo{Name: fmt.Sprintf("member%d", i), Owner: i == 1})
+		}
+		out := string(appendNames(nil, "me", who))
+		lines := strings.Split(strings.TrimSuffix(out, "\r\n"), "\r\n")
+		var names []string
+		for _, l := range lines[:len(lines)-1] {
+			if len(l)+2 > maxLine {
+				t.Errorf("%d members: a line of %d bytes", n, len(l)+2)
+			}
+			head, list, ok := strings.Cut(l, " :")
+			if !ok || head != ":hubbub 353 me = #big" || list == "" {
+				t.Fatalf("%d members: line %q", n, l)
+			}
+			names = append(names, strings.Split(list, " ")...)
+		}
+		if last := lines[len(lines)-1]; !strings.Contains(last, " 366 me #big ") {
+			t.Errorf("%d members: last line %q", n, last)
+		}
+		if len(names) != n {
+			t.Fatalf("%d members: %d names listed", n, len(names))
+		}
+		for i, name := range names {
+			want := fmt.Sprintf("member%d", i)
+			if i == 1 {
+				want = "@" + want
+			}
+			if name != want {
+				t.Fatalf("%d members: name %d is %q, want %q", n, i, name, want)
+			}
+		}
+	}
 }
