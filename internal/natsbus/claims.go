@@ -228,7 +228,7 @@ func (l *claims) takeKey(ctx context.Context, key string, value []byte, holder u
 		if err == nil {
 			return rev, nil
 		}
-		if !errors.Is(err, jetstream.ErrKeyExists) {
+		if !isWrongSequence(err) && !errors.Is(err, jetstream.ErrKeyRevisionMismatch) && !errors.Is(err, jetstream.ErrKeyExists) {
 			return 0, fmt.Errorf("cluster: claiming a name: %w", err)
 		}
 	}

@@ -200,13 +200,17 @@ func TestNameUniqueAcrossNodes(t *testing.T) {
 		for _, nd := range []*node{at, other} {
 			deadline := time.Now().Add(chattest.Timeout)
 			for {
-				s, _, ok := try(t, nd, "127.0.0.20", names[0])
+				s, got, ok := try(t, nd, "127.0.0.20", names[0])
 				if ok {
 					s.Close()
 					break
 				}
 				if nd == at || time.Now().After(deadline) {
-					t.Fatalf("round %d: %s not free on node %d once its holder left", round, names[0], slices.Index(nodes, nd))
+					var said []string
+					for _, m := range got.Take() {
+						said = append(said, m.Text)
+					}
+					t.Fatalf("round %d: %s not free on node %d once its holder left: %q", round, names[0], slices.Index(nodes, nd), said)
 				}
 			}
 		}
