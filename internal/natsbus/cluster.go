@@ -5,10 +5,10 @@
 // hubbub_names key-value bucket, held while their node's lease in hubbub_nodes lives (lease.go).
 //
 // Goroutines: nats.go runs each consumer's callbacks; the Cluster owns the names' and leases'
-// watchers, the lease's keeper, the claims' writer, and one more once StartIndex feeds history
-// (index.go), and Close stops all of them.
+// watchers, the lease's keeper, the claims' writer, the bus's renewer and republisher, and one
+// more once StartIndex feeds history (index.go), and Close stops all of them.
 //
-// LOCKING: Cluster.mu (the names view), bus.mu (the room consumers), claims.mu (this node's
+// LOCKING: Cluster.mu (the names and leases seen), bus.mu (the room consumers), claims.mu (this node's
 // claims), seen.mu and flights.mu (the indexer's lines in flight) are leaves: nothing is called, and no network is waited on, while one is
 // held, except that bus.mu is held while a room's consumer is made, since Subscribe must not
 // return before the node receives the room's events.
