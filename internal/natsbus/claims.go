@@ -328,6 +328,7 @@ func (l *claims) run() {
 			if sweeps++; sweeps%3 == 0 {
 				l.sweep()
 			}
+			l.checkStaleLeases()
 		}
 		l.deleteFreed()
 		l.writeValues()
@@ -528,6 +529,19 @@ func (l *claims) sweep() {
 		}
 	}
 	l.collectGarbage(gc)
+}
+
+// checkStaleLeases asks the nodes bucket's leader about each lease not seen renewed for a
+// TTL, and ends those it no longer has.
+func (l *claims) checkStaleLeases() {
+	for node, inc := range l.c.staleLeases(l.c.cfg.NameTTL) {
+		ctx, cancel := context.WithTimeout(l.c.ctx, requestTimeout)
+		e, ok, err := leaderGet(ctx, l.c.cfg.Conn, natsnode.NodesBucket, natsnode.Hex(node))
+		cancel()
+		if err == nil && (!ok || string(e.value) != inc) {
+			l.c.leaseGone(node, inc)
+		}
+	}
 }
 
 func isWrongSequence(err error) bool {

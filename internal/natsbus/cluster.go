@@ -73,6 +73,7 @@ type Cluster struct {
 	holders      map[string]seenHolding // the names bucket as last seen: key → who holds it
 	nodeOf       map[uint64]placed      // member → where, from holders
 	leases       map[string]string      // the nodes bucket as last seen: node → its incarnation
+	renewed      map[string]time.Time   // when this node last saw each lease written
 	dead         map[string]bool        // incarnations ("node inc") whose lease this node saw end
 
 	bus    *bus
@@ -89,7 +90,7 @@ func New(ctx context.Context, cfg Config) (*Cluster, error) {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
 	c := &Cluster{cfg: cfg, log: cfg.Log, retries: make(chan *nats.Msg, 4096), holders: make(map[string]seenHolding), nodeOf: make(map[uint64]placed),
-		leases: make(map[string]string), dead: make(map[string]bool)}
+		leases: make(map[string]string), renewed: make(map[string]time.Time), dead: make(map[string]bool)}
 	var b [6]byte
 	rand.Read(b[:])
 	c.boot = hex.EncodeToString(b[:])
@@ -252,9 +253,10 @@ func (c *Cluster) sawLease(e jetstream.KeyValueEntry) {
 	var inc string
 	if e.Operation() == jetstream.KeyValuePut {
 		inc = string(e.Value())
-		c.leases[node] = inc
+		c.leases[node], c.renewed[node] = inc, time.Now()
 	} else {
 		delete(c.leases, node)
+		delete(c.renewed, node)
 	}
 	var gone []chat.Presence
 	var gc []keyRev
@@ -264,6 +266,38 @@ func (c *Cluster) sawLease(e jetstream.KeyValueEntry) {
 			gone = nil
 		}
 	}
+	c.mu.Unlock()
+	c.claims.collectGarbage(gc)
+	for _, p := range gone {
+		c.vanished(p)
+	}
+}
+
+// staleLeases returns the leases of other nodes this node has not seen written for longer
+// than after: their end may have been missed (the marker of an expiry can be lost to the
+// watcher when the server that held the bucket's leader dies with the node).
+func (c *Cluster) staleLeases(after time.Duration) map[string]string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make(map[string]string)
+	for node, at := range c.renewed {
+		if node != c.cfg.Node && time.Since(at) > after {
+			out[node] = c.leases[node]
+		}
+	}
+	return out
+}
+
+// leaseGone ends node's incarnation inc, if this node still sees it, as an expiry would.
+func (c *Cluster) leaseGone(node, inc string) {
+	c.mu.Lock()
+	if c.leases[node] != inc {
+		c.mu.Unlock()
+		return
+	}
+	delete(c.leases, node)
+	delete(c.renewed, node)
+	gone, gc := c.endedLocked(node, inc)
 	c.mu.Unlock()
 	c.claims.collectGarbage(gc)
 	for _, p := range gone {
