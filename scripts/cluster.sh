@@ -7,7 +7,8 @@
 #   scripts/cluster.sh status     the nodes' /readyz and /healthz
 #   scripts/cluster.sh stop       stops what this script started
 #
-# Everything listens on 127.0.0.1. Ports: node i (0, 1, 2) uses BASE+10*i and up: chat +0,
+# HUBBUB_CLUSTER_NODES (default 3, from 1 to 6) starts that many nodes instead, named a, b, c...
+# (the benchmarks use 4). Everything listens on 127.0.0.1. Ports: node i (0, 1, 2...) uses BASE+10*i and up: chat +0,
 # web page +1, admin +2, embedded NATS client +3 and routes +4, the external nats-server's
 # client +5 and routes +6. BASE is $HUBBUB_CLUSTER_BASE (default 17000). Data, logs and pid files
 # go to $HUBBUB_CLUSTER_DIR (default /tmp/hubbub-cluster); `stop` leaves them, delete the
@@ -18,7 +19,10 @@ base=${HUBBUB_CLUSTER_BASE:-17000}
 dir=${HUBBUB_CLUSTER_DIR:-/tmp/hubbub-cluster}
 mode=${1:-}
 shift || true
-nodes=(a b c)
+count=${HUBBUB_CLUSTER_NODES:-3}
+[[ $count =~ ^[1-6]$ ]] || { echo "HUBBUB_CLUSTER_NODES must be from 1 to 6, not $count" >&2; exit 2; }
+nodes=(a b c d e f)
+nodes=("${nodes[@]:0:count}")
 
 port() { echo $((base + 10 * $1 + $2)); } # NODE OFFSET
 
@@ -55,7 +59,7 @@ node() {
 
 wait_ready() {
   local i deadline=$((SECONDS + 150))
-  for i in 0 1 2; do
+  for i in "${!nodes[@]}"; do
     until curl -fsS "http://127.0.0.1:$(port "$i" 2)/readyz" >/dev/null 2>&1; do
       if ((SECONDS > deadline)); then
         echo "node ${nodes[$i]} is not ready; its log: $dir/logs/hubbub-${nodes[$i]}.log" >&2
@@ -69,8 +73,8 @@ wait_ready() {
 
 where() {
   local i
-  echo "three hubbub nodes are up ($mode NATS); connect to any of them:"
-  for i in 0 1 2; do
+  echo "${#nodes[@]} hubbub nodes are up ($mode NATS); connect to any of them:"
+  for i in "${!nodes[@]}"; do
     echo "  node ${nodes[$i]}: nc 127.0.0.1 $(port "$i" 0)   http://127.0.0.1:$(port "$i" 1)/   admin http://127.0.0.1:$(port "$i" 2)/healthz"
   done
   echo "logs in $dir/logs; stop with: $0 stop"
@@ -80,8 +84,8 @@ case $mode in
 embedded)
   running && { echo "already running; $0 stop first" >&2; exit 1; }
   build
-  routes=$(for i in 0 1 2; do printf 'nats://127.0.0.1:%s,' "$(port "$i" 4)"; done)
-  for i in 0 1 2; do
+  routes=$(for i in "${!nodes[@]}"; do printf 'nats://127.0.0.1:%s,' "$(port "$i" 4)"; done)
+  for i in "${!nodes[@]}"; do
     node "$i" --nats-embedded --nats-listen "127.0.0.1:$(port "$i" 3)" \
       --nats-cluster-listen "127.0.0.1:$(port "$i" 4)" --nats-routes "${routes%,}" "$@"
   done
@@ -93,22 +97,22 @@ external)
   build
   # The nats-server of the version hubbub is built against, from the module cache.
   go build -o "$dir/bin/nats-server" github.com/nats-io/nats-server/v2
-  routes=$(for i in 0 1 2; do printf 'nats://127.0.0.1:%s,' "$(port "$i" 6)"; done)
-  urls=$(for i in 0 1 2; do printf 'nats://127.0.0.1:%s,' "$(port "$i" 5)"; done)
-  for i in 0 1 2; do
+  routes=$(for i in "${!nodes[@]}"; do printf 'nats://127.0.0.1:%s,' "$(port "$i" 6)"; done)
+  urls=$(for i in "${!nodes[@]}"; do printf 'nats://127.0.0.1:%s,' "$(port "$i" 5)"; done)
+  for i in "${!nodes[@]}"; do
     mkdir -p "$dir/nats/${nodes[$i]}"
     start "nats-${nodes[$i]}" "$dir/logs/nats-${nodes[$i]}.log" "$dir/bin/nats-server" \
       -a 127.0.0.1 -p "$(port "$i" 5)" -n "nats-${nodes[$i]}" -js -sd "$dir/nats/${nodes[$i]}" \
       --cluster_name hubbub --cluster "nats://127.0.0.1:$(port "$i" 6)" --routes "${routes%,}"
   done
-  for i in 0 1 2; do
+  for i in "${!nodes[@]}"; do
     node "$i" --nats "${urls%,}" "$@"
   done
   wait_ready
   where
   ;;
 status)
-  for i in 0 1 2; do
+  for i in "${!nodes[@]}"; do
     echo "node ${nodes[$i]}: $(curl -sS "http://127.0.0.1:$(port "$i" 2)/readyz" 2>&1 | head -1)"
     curl -sS "http://127.0.0.1:$(port "$i" 2)/healthz" 2>/dev/null | sed 's/^/    /' || true
   done

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,18 +19,28 @@ import (
 )
 
 // claims is chat.Names on the names bucket: each skeleton of a name is a key, created to
-// claim it (which fails if anyone holds it), given a TTL, refreshed every TTL/3 by a publish
-// that expects the key's last sequence to be ours, and deleted to release it. A claim this
-// node cannot refresh in time, or that someone else holds by then, is lost: its member is
-// disconnected (fail closed), so a name is never held twice.
+// claim it (which fails if anyone holds it), naming its holder's node and incarnation, and
+// deleted to release it. It has no TTL and is not refreshed: it is held while its node's
+// lease (lease.go) names that incarnation, and free once the lease is gone, when whoever
+// claims it takes it over with an update that expects the revision it read. Any node that
+// sees a lease end deletes that incarnation's keys (a garbage collector: a claim does not
+// need it) and tells its members that the dead node's members left.
 type claims struct {
-	c    *Cluster
-	lost atomic.Pointer[func(holder uint64)] // set by NewNames
+	c     *Cluster
+	js    jetstream.JetStream                 // without the bus's error handler: names' writes are checked one by one
+	nodes jetstream.KeyValue                  // the nodes bucket: leases
+	lost  atomic.Pointer[func(holder uint64)] // set by NewNames
 
-	mu      sync.Mutex
-	held    map[uint64]*claim // by holder
-	freeing []keyRev          // keys to delete, by run
-	wake    chan struct{}     // run has keys to free or values to write
+	mu       sync.Mutex
+	inc      string            // this node's incarnation while it holds its lease, else ""
+	lastInc  string            // the incarnation it held last, whose lease it may take over
+	leaseRev uint64            // the lease's sequence as this node last wrote it
+	leaseOK  time.Time         // when the last successful lease write was sent
+	held     map[uint64]*claim // by holder, all through inc
+	claiming map[uint64]int    // holders with a claim on its way, and how many
+	freeing  []keyRev          // keys to delete, by run
+	garbage  []keyRev          // keys of incarnations gone, to delete, by run
+	wake     chan struct{}     // run has keys to free or values to write
 }
 
 // claim is what one member holds.
@@ -40,27 +51,38 @@ type claim struct {
 }
 
 type keyRev struct {
-	key string
-	rev uint64    // the key's sequence as this node last wrote it
-	ok  time.Time // when it was last written: it expires NameTTL later
+	key    string
+	rev    uint64 // the key's sequence as this node last wrote or saw it
+	holder uint64
 }
 
-func newClaims(c *Cluster) *claims {
-	return &claims{c: c, held: make(map[uint64]*claim), wake: make(chan struct{}, 1)}
+func newClaims(c *Cluster, nodes jetstream.KeyValue) (*claims, error) {
+	js, err := jetstream.New(c.cfg.Conn, jetstream.WithPublishAsyncMaxPending(2*writeBatch),
+		jetstream.WithPublishAsyncTimeout(requestTimeout))
+	if err != nil {
+		return nil, fmt.Errorf("cluster: %w", err)
+	}
+	return &claims{c: c, js: js, nodes: nodes, held: make(map[uint64]*claim), claiming: make(map[uint64]int), wake: make(chan struct{}, 1)}, nil
 }
 
-func (l *claims) value(p chat.Presence) []byte {
+// holding is what a name key holds: who, and through which incarnation of its node.
+type holding struct {
+	chat.Presence
+	Inc string `json:"inc"`
+}
+
+func (l *claims) value(p chat.Presence, inc string) []byte {
 	p.Node = l.c.cfg.Node
-	b, _ := json.Marshal(p)
+	b, _ := json.Marshal(holding{Presence: p, Inc: inc})
 	return b
 }
 
-func parsePresence(b []byte) (chat.Presence, error) {
-	var p chat.Presence
-	if err := json.Unmarshal(b, &p); err != nil {
-		return chat.Presence{}, fmt.Errorf("a name's holder: %w", err)
+func parseHolding(b []byte) (holding, error) {
+	var h holding
+	if err := json.Unmarshal(b, &h); err != nil {
+		return holding{}, fmt.Errorf("a name's holder: %w", err)
 	}
-	return p, nil
+	return h, nil
 }
 
 // Update keeps p as the holder's value, written to its keys in the background.
@@ -71,7 +93,7 @@ func (l *claims) Update(p chat.Presence) {
 	if cl == nil {
 		return
 	}
-	cl.value, cl.dirty = l.value(p), true
+	cl.value, cl.dirty = l.value(p, l.inc), true
 	l.wakeLocked()
 }
 
@@ -103,24 +125,49 @@ func (l *claims) Claim(n chat.Name, holder uint64) error {
 
 // take creates keys (n's, or those of them a rename adds) for holder.
 func (l *claims) take(n chat.Name, keys []string, holder uint64) error {
+	l.mu.Lock()
+	inc := l.inc
+	// Its keys name it before it is held: another member of this node must not take them.
+	l.claiming[holder]++
+	l.mu.Unlock()
+	defer func() {
+		l.mu.Lock()
+		if l.claiming[holder]--; l.claiming[holder] == 0 {
+			delete(l.claiming, holder)
+		}
+		l.mu.Unlock()
+	}()
+	if inc == "" {
+		return errNoLease
+	}
 	ctx, cancel := context.WithTimeout(l.c.ctx, requestTimeout)
 	defer cancel()
-	value := l.value(chat.Presence{Member: holder, MemberFacts: chat.MemberFacts{Name: n.Display}})
+	value := l.value(chat.Presence{Member: holder, MemberFacts: chat.MemberFacts{Name: n.Display}}, inc)
 	var got []keyRev
 	undo := func() {
 		for _, k := range got {
-			l.c.kv.Delete(ctx, k.key, jetstream.LastRevision(k.rev))
+			if err := l.c.kv.Delete(ctx, k.key, jetstream.LastRevision(k.rev)); err != nil {
+				l.mu.Lock()
+				l.garbage = append(l.garbage, k)
+				l.wakeLocked()
+				l.mu.Unlock()
+			}
 		}
 	}
 	for _, key := range keys {
-		rev, err := l.takeKey(ctx, key, value, holder)
+		rev, err := l.takeKey(ctx, key, value, holder, inc)
 		if err != nil {
 			undo()
 			return err
 		}
-		got = append(got, keyRev{key: key, rev: rev, ok: time.Now()})
+		got = append(got, keyRev{key: key, rev: rev, holder: holder})
 	}
 	l.mu.Lock()
+	if l.inc != inc { // the lease was lost meanwhile: the keys name a dead incarnation
+		l.mu.Unlock()
+		undo()
+		return errNoLease
+	}
 	defer l.mu.Unlock()
 	cl := l.held[holder]
 	if cl == nil {
@@ -140,47 +187,75 @@ func (l *claims) take(n chat.Name, keys []string, holder uint64) error {
 }
 
 // takeKey creates key for holder, or finds it holder's already, or takes it over from a
-// member of this node that freed it a moment ago (its delete still on its way). A key that
-// changes while this is decided is tried again.
-func (l *claims) takeKey(ctx context.Context, key string, value []byte, holder uint64) (uint64, error) {
+// holder whose node's incarnation is gone, or from a member of this node that freed it a
+// moment ago (its delete still on its way). A key that changes while this is decided is tried
+// again.
+func (l *claims) takeKey(ctx context.Context, key string, value []byte, holder uint64, inc string) (uint64, error) {
 	for range 5 {
-		rev, err := l.c.kv.Create(ctx, key, value, jetstream.KeyTTL(l.c.cfg.NameTTL))
+		rev, err := l.c.kv.Create(ctx, key, value)
 		if err == nil {
 			return rev, nil
 		}
 		if !errors.Is(err, jetstream.ErrKeyExists) {
 			return 0, fmt.Errorf("cluster: claiming a name: %w", err)
 		}
-		e, err := l.c.kv.Get(ctx, key)
-		if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
-			continue // freed meanwhile
-		}
+		e, ok, err := leaderGet(ctx, l.c.cfg.Conn, natsnode.NamesBucket, key)
 		if err != nil {
 			return 0, fmt.Errorf("cluster: claiming a name: %w", err)
 		}
-		p, err := parsePresence(e.Value())
+		if !ok {
+			continue // freed meanwhile
+		}
+		h, err := parseHolding(e.value)
+		ours := err == nil && h.Node == l.c.cfg.Node && h.Inc == inc
 		switch {
 		case err != nil:
 			return 0, chat.ErrNameHeld
-		case p.Member == holder:
-			return e.Revision(), nil
-		case p.Node != l.c.cfg.Node || l.holds(p.Member):
+		case ours && h.Member == holder:
+			return e.rev, nil
+		case ours && l.holds(h.Member):
 			return 0, chat.ErrNameHeld
+		case !ours:
+			alive, err := l.alive(ctx, h.Node, h.Inc)
+			if err != nil {
+				return 0, fmt.Errorf("cluster: claiming a name: %w", err)
+			}
+			if alive {
+				return 0, chat.ErrNameHeld
+			}
 		}
-		if rev, err := l.rewrite(keyRev{key: key, rev: e.Revision()}, value); err == nil {
+		rev, err = l.c.kv.Update(ctx, key, value, e.rev)
+		if err == nil {
 			return rev, nil
-		} else if !isWrongSequence(err) {
+		}
+		if !isWrongSequence(err) && !errors.Is(err, jetstream.ErrKeyRevisionMismatch) && !errors.Is(err, jetstream.ErrKeyExists) {
 			return 0, fmt.Errorf("cluster: claiming a name: %w", err)
 		}
 	}
 	return 0, chat.ErrNameHeld // it keeps changing: someone else's claim is as good as ours
 }
 
+// alive reports whether node's lease names inc: as this node saw it last, or else as the
+// nodes bucket's leader has it now (a node that just took its lease may not be seen yet).
+func (l *claims) alive(ctx context.Context, node, inc string) (bool, error) {
+	if inc == "" {
+		return false, nil // a key of an older hubbub, without incarnations: see docs/cluster.md
+	}
+	if l.c.leaseOf(node) == inc {
+		return true, nil
+	}
+	e, ok, err := leaderGet(ctx, l.c.cfg.Conn, natsnode.NodesBucket, natsnode.Hex(node))
+	if err != nil {
+		return false, err
+	}
+	return ok && string(e.value) == inc, nil
+}
+
 // holds reports whether this node holds a claim for holder.
 func (l *claims) holds(holder uint64) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.held[holder] != nil
+	return l.held[holder] != nil || l.claiming[holder] > 0
 }
 
 func (l *claims) Rename(from, to chat.Name, holder uint64) error {
@@ -226,89 +301,189 @@ func (l *claims) free(holder uint64, keys []string) {
 	l.wakeLocked()
 }
 
-// run refreshes the claims and deletes the keys freed, until the cluster closes.
+// collectGarbage has run delete keys of an incarnation gone (their revisions as seen).
+func (l *claims) collectGarbage(keys []keyRev) {
+	if len(keys) == 0 {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.garbage = append(l.garbage, keys...)
+	l.wakeLocked()
+}
+
+// run writes changed values, deletes the keys freed and the garbage, and now and then looks
+// for keys whose incarnation ended unseen, until the cluster closes.
 func (l *claims) run() {
-	every := l.c.cfg.NameTTL / 3
-	tick := time.NewTicker(every)
+	tick := time.NewTicker(l.c.cfg.NameTTL / 3)
 	defer tick.Stop()
+	sweeps := 0
+	l.sweep()
 	for {
 		select {
 		case <-l.c.ctx.Done():
 			return
 		case <-l.wake:
-			l.deleteFreed()
-			l.refresh(true)
 		case <-tick.C:
-			l.deleteFreed()
-			l.refresh(false)
+			if sweeps++; sweeps%3 == 0 {
+				l.sweep()
+			}
+			l.checkStaleLeases()
+		}
+		l.deleteFreed()
+		l.writeValues()
+	}
+}
+
+// writeBatch is how many writes run has on the wire at once.
+const writeBatch = 1024
+
+// result is what became of one pipelined write.
+type result struct {
+	seq uint64
+	err error
+}
+
+// pipeline publishes msgs without waiting for each acknowledgement before the next, at most
+// writeBatch at a time, and returns what became of each.
+func (l *claims) pipeline(ctx context.Context, msgs []*nats.Msg) []result {
+	out := make([]result, len(msgs))
+	for start := 0; start < len(msgs); start += writeBatch {
+		end := min(start+writeBatch, len(msgs))
+		futures := make([]jetstream.PubAckFuture, end-start)
+		for i := start; i < end; i++ {
+			f, err := l.js.PublishMsgAsync(msgs[i])
+			if err != nil {
+				out[i].err = err
+				continue
+			}
+			futures[i-start] = f
+		}
+		for i, f := range futures {
+			if f == nil {
+				continue
+			}
+			select {
+			case ack := <-f.Ok():
+				out[start+i].seq = ack.Sequence
+			case err := <-f.Err():
+				out[start+i].err = err
+			case <-ctx.Done():
+				out[start+i].err = ctx.Err()
+			}
 		}
 	}
+	return out
+}
+
+// deleteMsg deletes k if its last sequence is still k.rev.
+func deleteMsg(k keyRev) *nats.Msg {
+	m := nats.NewMsg("$KV." + natsnode.NamesBucket + "." + k.key)
+	m.Header.Set("KV-Operation", "DEL")
+	m.Header.Set(jetstream.ExpectedLastSubjSeqHeader, strconv.FormatUint(k.rev, 10))
+	return m
 }
 
 func (l *claims) deleteFreed() {
 	l.mu.Lock()
-	keys := l.freeing
-	l.freeing = nil
+	freeing, garbage := l.freeing, l.garbage
+	l.freeing, l.garbage = nil, nil
+	inc := l.inc
 	l.mu.Unlock()
-	for _, k := range keys {
-		ctx, cancel := context.WithTimeout(l.c.ctx, requestTimeout)
-		// Only if it is still ours: a key that expired may be someone else's now.
-		if err := l.c.kv.Delete(ctx, k.key, jetstream.LastRevision(k.rev)); err != nil {
-			l.c.log.Debug("cluster: a name was not freed, it will expire", "err", err)
+	keys := append(freeing, garbage...)
+	if len(keys) == 0 {
+		return
+	}
+	msgs := make([]*nats.Msg, len(keys))
+	for i, k := range keys {
+		msgs[i] = deleteMsg(k)
+	}
+	var again []keyRev
+	for i, r := range l.pipeline(l.c.ctx, msgs) {
+		if r.err == nil || i >= len(freeing) {
+			continue // garbage: whoever else deletes it or takes it over, it is gone
 		}
-		cancel()
+		k := keys[i]
+		if isWrongSequence(r.err) {
+			// A write of ours kept though its acknowledgement was lost leaves our revision
+			// behind: the key is ours still if it names its holder through this incarnation.
+			rev, ok := l.stillOurs(k.key, k.holder, inc)
+			if !ok {
+				continue
+			}
+			k.rev = rev
+		}
+		again = append(again, k) // a key left would show its holder online: try again
+	}
+	if len(again) > 0 {
+		l.mu.Lock()
+		if l.inc == inc {
+			l.freeing = append(l.freeing, again...)
+		}
+		l.mu.Unlock()
 	}
 }
 
-// refresh writes each key held again (only those of changed values when dirtyOnly), with a new
-// TTL, if it is still this node's.
-func (l *claims) refresh(dirtyOnly bool) {
+// writeValues writes the changed values of the members held to their keys, each if its last
+// sequence is still the one this node wrote.
+func (l *claims) writeValues() {
 	type job struct {
 		holder uint64
-		value  []byte
 		k      keyRev
 	}
 	var jobs []job
+	var msgs []*nats.Msg
 	l.mu.Lock()
+	inc := l.inc
 	for holder, cl := range l.held {
-		if dirtyOnly && !cl.dirty {
+		if !cl.dirty {
 			continue
 		}
 		cl.dirty = false
 		for _, k := range cl.keys {
-			jobs = append(jobs, job{holder, cl.value, *k})
+			jobs = append(jobs, job{holder, *k})
+			m := nats.NewMsg("$KV." + natsnode.NamesBucket + "." + k.key)
+			m.Data = cl.value
+			m.Header.Set(jetstream.ExpectedLastSubjSeqHeader, strconv.FormatUint(k.rev, 10))
+			msgs = append(msgs, m)
 		}
 	}
 	l.mu.Unlock()
+	if len(jobs) == 0 {
+		return
+	}
+	results := l.pipeline(l.c.ctx, msgs)
 	var lost []uint64
-	for _, j := range jobs {
-		rev, err := l.rewrite(j.k, j.value)
-		written := time.Now()
-		if isWrongSequence(err) {
-			// A refresh whose acknowledgement was lost (it timed out under load) was kept all
-			// the same, and this node's revision is behind: the key is still ours if it names
-			// the holder, and then it was written at most a request's time ago.
-			if r, ok := l.stillOurs(j.k.key, j.holder); ok {
-				rev, err, written = r, nil, written.Add(-requestTimeout)
-			}
+	for i, j := range jobs {
+		r := results[i]
+		taken, behind := false, uint64(0)
+		if isWrongSequence(r.err) {
+			// Behind a write kept without its acknowledgement, or taken by someone else (the
+			// lease lost): ours if it names the holder through this incarnation.
+			rev, ok := l.stillOurs(j.k.key, j.holder, inc)
+			taken, behind = !ok, rev
 		}
 		l.mu.Lock()
-		cl := l.held[j.holder]
 		var k *keyRev
-		if cl != nil {
+		cl := l.held[j.holder]
+		if cl != nil && l.inc == inc {
 			k = cl.keys[j.k.key]
 		}
 		switch {
-		case err == nil && k != nil:
-			k.rev, k.ok = rev, written
-		case err == nil: // released meanwhile: free it at its new revision
-			l.freeing = append(l.freeing, keyRev{key: j.k.key, rev: rev})
-			l.wakeLocked()
-		case k != nil && (isWrongSequence(err) || time.Since(k.ok) > l.c.cfg.NameTTL*5/6):
-			// Someone else's now, or about to expire unrefreshed: the member must go.
-			l.c.log.Warn("cluster: a name could not be kept", "err", err)
+		case k == nil && r.err == nil: // released meanwhile: free it at its new revision
+			l.freeing = append(l.freeing, keyRev{key: j.k.key, rev: r.seq, holder: j.holder})
+		case k == nil:
+		case r.err == nil:
+			k.rev = r.seq
+		case taken:
+			l.c.log.Warn("cluster: a name was taken from this node", "err", r.err)
 			delete(l.held, j.holder)
 			lost = append(lost, j.holder)
+		default: // not written (a timeout, or behind a write kept): written again next time
+			if behind != 0 {
+				k.rev = behind
+			}
+			cl.dirty = true
 		}
 		l.mu.Unlock()
 	}
@@ -319,29 +494,54 @@ func (l *claims) refresh(dirtyOnly bool) {
 	}
 }
 
-// stillOurs reads key and reports its revision if it names holder.
-func (l *claims) stillOurs(key string, holder uint64) (uint64, bool) {
+// stillOurs reads key from the leader and reports its revision if it names holder through inc.
+func (l *claims) stillOurs(key string, holder uint64, inc string) (uint64, bool) {
 	ctx, cancel := context.WithTimeout(l.c.ctx, requestTimeout)
 	defer cancel()
-	e, err := l.c.kv.Get(ctx, key)
-	if err != nil {
+	e, ok, err := leaderGet(ctx, l.c.cfg.Conn, natsnode.NamesBucket, key)
+	if err != nil || !ok {
 		return 0, false
 	}
-	p, err := parsePresence(e.Value())
-	return e.Revision(), err == nil && p.Member == holder
+	h, err := parseHolding(e.value)
+	return e.rev, err == nil && inc != "" && h.Member == holder && h.Node == l.c.cfg.Node && h.Inc == inc
 }
 
-// rewrite writes value to k again with a new TTL, if its last sequence is still k.rev.
-func (l *claims) rewrite(k keyRev, value []byte) (uint64, error) {
-	ctx, cancel := context.WithTimeout(l.c.ctx, requestTimeout)
-	defer cancel()
-	msg := &nats.Msg{Subject: "$KV." + natsnode.NamesBucket + "." + k.key, Data: value}
-	ack, err := l.c.js.PublishMsg(ctx, msg, jetstream.WithMsgTTL(l.c.cfg.NameTTL),
-		jetstream.WithExpectLastSequencePerSubject(k.rev))
-	if err != nil {
-		return 0, err
+// sweep deletes the keys this node sees whose holder's incarnation holds no lease, as the
+// leader of the nodes bucket says: left by nodes that ended while nobody watched, or whose
+// lease's end this node saw before their keys.
+func (l *claims) sweep() {
+	byNode := l.c.unleased()
+	if len(byNode) == 0 {
+		return
 	}
-	return ack.Sequence, nil
+	var gc []keyRev
+	for node, keys := range byNode {
+		ctx, cancel := context.WithTimeout(l.c.ctx, requestTimeout)
+		e, ok, err := leaderGet(ctx, l.c.cfg.Conn, natsnode.NodesBucket, natsnode.Hex(node))
+		cancel()
+		if err != nil {
+			return
+		}
+		for _, k := range keys {
+			if !ok || string(e.value) != k.inc {
+				gc = append(gc, k.keyRev)
+			}
+		}
+	}
+	l.collectGarbage(gc)
+}
+
+// checkStaleLeases asks the nodes bucket's leader about each lease not seen renewed for a
+// TTL, and ends those it no longer has.
+func (l *claims) checkStaleLeases() {
+	for node, inc := range l.c.staleLeases(l.c.cfg.NameTTL) {
+		ctx, cancel := context.WithTimeout(l.c.ctx, requestTimeout)
+		e, ok, err := leaderGet(ctx, l.c.cfg.Conn, natsnode.NodesBucket, natsnode.Hex(node))
+		cancel()
+		if err == nil && (!ok || string(e.value) != inc) {
+			l.c.leaseGone(node, inc)
+		}
+	}
 }
 
 func isWrongSequence(err error) bool {
@@ -350,8 +550,8 @@ func isWrongSequence(err error) bool {
 		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant)
 }
 
-// releaseAll deletes every key this node holds: what a node stopping does, so that its names
-// are free at once rather than when they expire.
+// releaseAll deletes every key this node holds, then its lease: what a node stopping does, so
+// that its names are free at once rather than when its lease expires.
 func (l *claims) releaseAll() {
 	l.mu.Lock()
 	for holder, cl := range l.held {
@@ -360,12 +560,15 @@ func (l *claims) releaseAll() {
 		}
 		delete(l.held, holder)
 	}
-	keys := l.freeing
-	l.freeing = nil
+	keys := append(l.freeing, l.garbage...)
+	l.freeing, l.garbage = nil, nil
 	l.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
 	defer cancel()
-	for _, k := range keys {
-		l.c.kv.Delete(ctx, k.key, jetstream.LastRevision(k.rev))
+	msgs := make([]*nats.Msg, len(keys))
+	for i, k := range keys {
+		msgs[i] = deleteMsg(k)
 	}
+	l.pipeline(ctx, msgs)
+	l.releaseLease(ctx)
 }

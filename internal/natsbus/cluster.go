@@ -2,13 +2,13 @@
 // nodes one chat (docs/cluster.md). Room events go through the HUBBUB_EVENTS stream, a subject
 // per room, read by each node through an ordered consumer per room it has members in; events
 // for one member or for every node go through the nodes' subjects; names are claimed in the
-// hubbub_names key-value bucket with a TTL each node keeps refreshing.
+// hubbub_names key-value bucket, held while their node's lease in hubbub_nodes lives (lease.go).
 //
-// Goroutines: nats.go runs each consumer's and the watcher's callbacks; the Cluster owns one
-// goroutine of its own (refresh), and one more once StartIndex feeds history (index.go), and
-// Close stops all of them.
+// Goroutines: nats.go runs each consumer's callbacks; the Cluster owns the names' and leases'
+// watchers, the lease's keeper, the claims' writer, the bus's renewer and republisher, and one
+// more once StartIndex feeds history (index.go), and Close stops all of them.
 //
-// LOCKING: Cluster.mu (the names view), bus.mu (the room consumers), claims.mu (this node's
+// LOCKING: Cluster.mu (the names and leases seen), bus.mu (the room consumers), claims.mu (this node's
 // claims), seen.mu and flights.mu (the indexer's lines in flight) are leaves: nothing is called, and no network is waited on, while one is
 // held, except that bus.mu is held while a room's consumer is made, since Subscribe must not
 // return before the node receives the room's events.
@@ -68,10 +68,14 @@ type Cluster struct {
 	retries     chan *nats.Msg // events to publish again
 	lag         atomic.Int64   // events in the stream not yet read by this node's consumers
 
-	watcher jetstream.KeyWatcher
-	mu      sync.Mutex
-	holders map[string]chat.Presence // the names bucket as last seen: key → who holds it
-	nodeOf  map[uint64]placed        // member → where, from holders
+	watcher      jetstream.KeyWatcher
+	leaseWatcher jetstream.KeyWatcher
+	mu           sync.Mutex
+	holders      map[string]seenHolding // the names bucket as last seen: key → who holds it
+	nodeOf       map[uint64]placed      // member → where, from holders
+	leases       map[string]string      // the nodes bucket as last seen: node → its incarnation
+	renewed      map[string]time.Time   // when this node last saw each lease written
+	dead         map[string]bool        // incarnations ("node inc") whose lease this node saw end
 
 	bus    *bus
 	claims *claims
@@ -86,7 +90,8 @@ func New(ctx context.Context, cfg Config) (*Cluster, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	c := &Cluster{cfg: cfg, log: cfg.Log, retries: make(chan *nats.Msg, 4096), holders: make(map[string]chat.Presence), nodeOf: make(map[uint64]placed)}
+	c := &Cluster{cfg: cfg, log: cfg.Log, retries: make(chan *nats.Msg, 4096), holders: make(map[string]seenHolding), nodeOf: make(map[uint64]placed),
+		leases: make(map[string]string), renewed: make(map[string]time.Time), dead: make(map[string]bool)}
 	var b [6]byte
 	rand.Read(b[:])
 	c.boot = hex.EncodeToString(b[:])
@@ -101,22 +106,45 @@ func New(ctx context.Context, cfg Config) (*Cluster, error) {
 	if c.kv, err = js.KeyValue(rctx, natsnode.NamesBucket); err != nil {
 		return nil, fmt.Errorf("cluster: the names bucket: %w", err)
 	}
+	nodes, err := js.KeyValue(rctx, natsnode.NodesBucket)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: the nodes bucket: %w", err)
+	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
-	if err := c.watchNames(rctx); err != nil {
+	if c.claims, err = newClaims(c, nodes); err != nil {
 		c.cancel()
 		return nil, err
+	}
+	fail := func(err error) (*Cluster, error) {
+		c.stopWatchers()
+		c.cancel()
+		c.wg.Wait()
+		return nil, err
+	}
+	// Leases first: a name is shown only while its holder's lease is seen.
+	if c.leaseWatcher, err = c.watch(rctx, nodes, "nodes", c.sawLease); err != nil {
+		return fail(err)
+	}
+	if c.watcher, err = c.watch(rctx, c.kv, "names", c.sawName); err != nil {
+		return fail(err)
+	}
+	// A predecessor's lease may take up to NameTTL to expire: ctx, not one request, bounds it.
+	if err := c.claims.acquire(ctx); err != nil {
+		return fail(err)
 	}
 	c.bus = newBus(c)
 	if err := c.bus.start(rctx); err != nil {
-		c.watcher.Stop()
-		c.cancel()
-		return nil, err
+		c.claims.releaseLease(context.Background())
+		return fail(err)
 	}
-	c.claims = newClaims(c)
-	c.wg.Add(3)
+	c.wg.Add(4)
 	go func() {
 		defer c.wg.Done()
 		c.claims.run()
+	}()
+	go func() {
+		defer c.wg.Done()
+		c.claims.keepLease()
 	}()
 	go func() {
 		defer c.wg.Done()
@@ -151,22 +179,30 @@ func (c *Cluster) PublishFailures() uint64 { return c.publishFail.Load() }
 // lost, its stream without a leader).
 func (c *Cluster) ConsumerRenewals() uint64 { return c.renewals.Load() }
 
-// Close stops this node's consumers and watcher, and frees the names it holds.
+// Close stops this node's consumers and watchers, and frees the names it holds and its lease.
 func (c *Cluster) Close() {
 	c.bus.stop()
-	c.watcher.Stop()
+	c.stopWatchers()
 	c.cancel()
 	c.wg.Wait()
 	c.claims.releaseAll()
 }
 
-// watchNames keeps c.holders as the names bucket is, having read what it holds now.
-func (c *Cluster) watchNames(ctx context.Context) error {
-	w, err := c.kv.WatchAll(c.ctx)
-	if err != nil {
-		return fmt.Errorf("cluster: watching names: %w", err)
+func (c *Cluster) stopWatchers() {
+	for _, w := range []jetstream.KeyWatcher{c.watcher, c.leaseWatcher} {
+		if w != nil {
+			w.Stop()
+		}
 	}
-	c.watcher = w
+}
+
+// watch calls saw with each entry of kv, having read what it holds now, until the cluster
+// closes.
+func (c *Cluster) watch(ctx context.Context, kv jetstream.KeyValue, what string, saw func(jetstream.KeyValueEntry)) (jetstream.KeyWatcher, error) {
+	w, err := kv.WatchAll(c.ctx)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: watching %s: %w", what, err)
+	}
 	ready := make(chan struct{})
 	c.wg.Add(1)
 	go func() {
@@ -176,26 +212,136 @@ func (c *Cluster) watchNames(ctx context.Context) error {
 				close(ready)
 				continue
 			}
-			c.sawName(e)
+			saw(e)
 		}
 	}()
 	select {
 	case <-ready:
-		return nil
+		return w, nil
 	case <-ctx.Done():
 		w.Stop()
-		return fmt.Errorf("cluster: reading names: %w", ctx.Err())
+		return nil, fmt.Errorf("cluster: reading %s: %w", what, ctx.Err())
 	}
+}
+
+// seenHolding is a name key as this node last saw it.
+type seenHolding struct {
+	holding
+	rev uint64
+}
+
+func (h holding) incarnation() string { return h.Node + " " + h.Inc }
+
+// liveLocked says whether h's node's lease, as last seen, names h's incarnation.
+func (c *Cluster) liveLocked(h seenHolding) bool {
+	return h.Inc != "" && c.leases[h.Node] == h.Inc
+}
+
+// leaseOf returns the incarnation node's lease named when last seen, "" if none.
+func (c *Cluster) leaseOf(node string) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.leases[node]
+}
+
+// sawLease follows the nodes bucket: a lease that expires, or names a new incarnation, ends
+// the one it named: its keys are garbage and its members are gone ("connection lost"). A
+// lease deleted is a node that stopped: its members said goodbye, its keys were released.
+func (c *Cluster) sawLease(e jetstream.KeyValueEntry) {
+	b, err := hex.DecodeString(e.Key())
+	if err != nil {
+		return
+	}
+	node := string(b)
+	c.mu.Lock()
+	old := c.leases[node]
+	var inc string
+	if e.Operation() == jetstream.KeyValuePut {
+		inc = string(e.Value())
+		c.leases[node], c.renewed[node] = inc, time.Now()
+	} else {
+		delete(c.leases, node)
+		delete(c.renewed, node)
+	}
+	var gone []chat.Presence
+	var gc []keyRev
+	if old != "" && old != inc {
+		gone, gc = c.endedLocked(node, old)
+		if e.Operation() == jetstream.KeyValueDelete {
+			gone = nil
+		}
+	}
+	c.mu.Unlock()
+	c.claims.collectGarbage(gc)
+	for _, p := range gone {
+		c.vanished(p)
+	}
+}
+
+// staleLeases returns the leases of other nodes this node has not seen written for longer
+// than after: their end may have been missed (the marker of an expiry can be lost to the
+// watcher when the server that held the bucket's leader dies with the node).
+func (c *Cluster) staleLeases(after time.Duration) map[string]string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make(map[string]string)
+	for node, at := range c.renewed {
+		if node != c.cfg.Node && time.Since(at) > after {
+			out[node] = c.leases[node]
+		}
+	}
+	return out
+}
+
+// leaseGone ends node's incarnation inc, if this node still sees it, as an expiry would.
+func (c *Cluster) leaseGone(node, inc string) {
+	c.mu.Lock()
+	if c.leases[node] != inc {
+		c.mu.Unlock()
+		return
+	}
+	delete(c.leases, node)
+	delete(c.renewed, node)
+	gone, gc := c.endedLocked(node, inc)
+	c.mu.Unlock()
+	c.claims.collectGarbage(gc)
+	for _, p := range gone {
+		c.vanished(p)
+	}
+}
+
+// endedLocked marks node's incarnation inc as ended and returns its keys and members, each
+// member once and none of this node's (its hub dropped them itself).
+func (c *Cluster) endedLocked(node, inc string) (gone []chat.Presence, gc []keyRev) {
+	if len(c.dead) > 4096 { // incarnations end rarely; a bound all the same
+		clear(c.dead)
+	}
+	c.dead[node+" "+inc] = true
+	seen := make(map[uint64]bool)
+	for key, h := range c.holders {
+		if h.Node != node || h.Inc != inc {
+			continue
+		}
+		gc = append(gc, keyRev{key: key, rev: h.rev, holder: h.Member})
+		if node != c.cfg.Node && !seen[h.Member] {
+			seen[h.Member] = true
+			gone = append(gone, h.Presence)
+		}
+	}
+	return gone, gc
 }
 
 func (c *Cluster) sawName(e jetstream.KeyValueEntry) {
 	if gone, ok := c.seeName(e); ok {
-		c.vanished(gone)
+		c.claims.collectGarbage([]keyRev{{key: e.Key(), rev: e.Revision(), holder: gone.Member}})
+		if gone.Node != c.cfg.Node {
+			c.vanished(gone)
+		}
 	}
 }
 
 // vanished tells this node's members who shared a room with p, a member of another node whose
-// claim expired (its node died, or lost NATS), that it left: its node cannot say so any more.
+// lease ended (its node died, or lost NATS), that it left: its node cannot say so any more.
 func (c *Cluster) vanished(p chat.Presence) {
 	if !c.bus.seen.first("vanished." + strconv.FormatUint(p.Member, 10)) { // one per name key
 		return
@@ -212,15 +358,12 @@ func (c *Cluster) vanished(p chat.Presence) {
 	}
 }
 
-// seeName keeps e in c.holders; gone is who held the key before, when its claim expired
-// rather than being released (a release is a delete, an expiry a purge marker), on another node.
-func (c *Cluster) seeName(e jetstream.KeyValueEntry) (gone chat.Presence, expired bool) {
+// seeName keeps e in c.holders. A key written through an incarnation this node saw end (its
+// lease's end came before the key) is garbage: dead says who holds it.
+func (c *Cluster) seeName(e jetstream.KeyValueEntry) (dead chat.Presence, isDead bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if old, ok := c.holders[e.Key()]; ok {
-		if e.Operation() == jetstream.KeyValuePurge && old.Node != c.cfg.Node {
-			gone, expired = old, true
-		}
 		delete(c.holders, e.Key())
 		if at := c.nodeOf[old.Member]; at.keys <= 1 {
 			delete(c.nodeOf, old.Member)
@@ -230,19 +373,40 @@ func (c *Cluster) seeName(e jetstream.KeyValueEntry) (gone chat.Presence, expire
 		}
 	}
 	if e.Operation() != jetstream.KeyValuePut {
-		return gone, expired
+		return chat.Presence{}, false
 	}
-	p, err := parsePresence(e.Value())
+	h, err := parseHolding(e.Value())
 	if err != nil {
 		c.log.Warn("cluster: a name in the bucket cannot be read", "err", err)
-		return gone, expired
+		return chat.Presence{}, false
 	}
-	c.holders[e.Key()] = p
-	at := c.nodeOf[p.Member]
-	at.node = p.Node
+	if c.dead[h.incarnation()] {
+		return h.Presence, true
+	}
+	c.holders[e.Key()] = seenHolding{holding: h, rev: e.Revision()}
+	at := c.nodeOf[h.Member]
+	at.node = h.Node
 	at.keys++
-	c.nodeOf[p.Member] = at
-	return gone, expired
+	c.nodeOf[h.Member] = at
+	return chat.Presence{}, false
+}
+
+// unleased returns the keys seen whose incarnation's lease is not seen, by node.
+func (c *Cluster) unleased() map[string][]unleasedKey {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make(map[string][]unleasedKey)
+	for key, h := range c.holders {
+		if !c.liveLocked(h) {
+			out[h.Node] = append(out[h.Node], unleasedKey{keyRev{key: key, rev: h.rev, holder: h.Member}, h.Inc})
+		}
+	}
+	return out
+}
+
+type unleasedKey struct {
+	keyRev
+	inc string
 }
 
 // placed is where a member is, and by how many keys of the names bucket.
@@ -256,8 +420,8 @@ func (c *Cluster) lookup(keys []string) (chat.Presence, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, k := range keys {
-		if p, ok := c.holders[k]; ok {
-			return p, true
+		if h, ok := c.holders[k]; ok && c.liveLocked(h) {
+			return h.Presence, true
 		}
 	}
 	return chat.Presence{}, false
@@ -269,10 +433,10 @@ func (c *Cluster) online() []chat.Presence {
 	defer c.mu.Unlock()
 	out := make([]chat.Presence, 0, len(c.nodeOf))
 	seen := make(map[uint64]bool, len(c.nodeOf))
-	for _, p := range c.holders {
-		if !seen[p.Member] {
-			seen[p.Member] = true
-			out = append(out, p)
+	for _, h := range c.holders {
+		if !seen[h.Member] && c.liveLocked(h) {
+			seen[h.Member] = true
+			out = append(out, h.Presence)
 		}
 	}
 	return out

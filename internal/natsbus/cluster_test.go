@@ -49,26 +49,35 @@ func startNodes(t *testing.T, c *natstest.Cluster, n int, ttl time.Duration, opt
 		if err := natsnode.Provision(ctx, js, min(3, len(c.URLs())), 0); err != nil {
 			t.Fatal(err)
 		}
-		cl, err := natsbus.New(ctx, natsbus.Config{Conn: nc, Node: name, NameTTL: ttl, Log: log})
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg := chat.DefaultConfig()
-		cfg.OperPassword = "operators"
-		cfg.NewBus, cfg.NewNames = cl.NewBus, cl.NewNames
-		for _, opt := range opts {
-			opt(&cfg, js)
-		}
-		nd := &node{hub: chat.NewHub(cfg, log), cluster: cl, nc: nc}
-		nodes = append(nodes, nd)
-		t.Cleanup(func() {
-			if !nd.closed {
-				nd.cluster.Close()
-			}
-			nc.Close()
-		})
+		nodes = append(nodes, startNode(t, nc, js, name, ttl, opts...))
 	}
 	return nodes
+}
+
+// startNode starts a hub named name on a natsbus.Cluster on nc (provisioned already).
+func startNode(t *testing.T, nc *nats.Conn, js jetstream.JetStream, name string, ttl time.Duration, opts ...func(*chat.Config, jetstream.JetStream)) *node {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	cl, err := natsbus.New(ctx, natsbus.Config{Conn: nc, Node: name, NameTTL: ttl, Log: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := chat.DefaultConfig()
+	cfg.OperPassword = "operators"
+	cfg.NewBus, cfg.NewNames = cl.NewBus, cl.NewNames
+	for _, opt := range opts {
+		opt(&cfg, js)
+	}
+	nd := &node{hub: chat.NewHub(cfg, log), cluster: cl, nc: nc}
+	t.Cleanup(func() {
+		if !nd.closed {
+			nd.cluster.Close()
+		}
+		nc.Close()
+	})
+	return nd
 }
 
 // Users on three nodes in one room: every line reaches every member once, and every member
@@ -192,13 +201,17 @@ func TestNameUniqueAcrossNodes(t *testing.T) {
 		for _, nd := range []*node{at, other} {
 			deadline := time.Now().Add(chattest.Timeout)
 			for {
-				s, _, ok := try(t, nd, "127.0.0.20", names[0])
+				s, got, ok := try(t, nd, "127.0.0.20", names[0])
 				if ok {
 					s.Close()
 					break
 				}
 				if nd == at || time.Now().After(deadline) {
-					t.Fatalf("round %d: %s not free on node %d once its holder left", round, names[0], slices.Index(nodes, nd))
+					var said []string
+					for _, m := range got.Take() {
+						said = append(said, m.Text)
+					}
+					t.Fatalf("round %d: %s not free on node %d once its holder left: %q", round, names[0], slices.Index(nodes, nd), said)
 				}
 			}
 		}
