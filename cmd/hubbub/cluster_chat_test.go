@@ -138,9 +138,6 @@ func TestProcessClusterChat(t *testing.T) {
 	alice := chattest.Join(t, nodes[0].chat, "alice")
 	bob := chattest.Join(t, nodes[1].chat, "bob")
 	carol := chattest.Join(t, nodes[2].chat, "carol")
-	alice.Send("/join go")
-	bob.Send("/join go")
-	carol.Send("/join go")
 	readWithin := func(c *chattest.Client, want string, d time.Duration) []string {
 		t.Helper()
 		var got []string
@@ -159,6 +156,13 @@ func TestProcessClusterChat(t *testing.T) {
 		t.Helper()
 		return readWithin(c, want, chattest.Timeout)
 	}
+	// One after the other: a node hears of the room's events from when its first member joined
+	// it, so a join racing that first one may come before it, and be told only by /who.
+	alice.Send("/join go")
+	readUntil(alice, "#go")
+	bob.Send("/join go")
+	readUntil(bob, "you joined #go")
+	carol.Send("/join go")
 	readUntil(alice, "carol has joined #go")
 	readUntil(bob, "carol has joined #go")
 	alice.Send("/msg carol psst")

@@ -335,6 +335,9 @@ func (l *claims) run() {
 	}
 }
 
+// rewriteAfter is how soon a presence value that was not written is tried again.
+const rewriteAfter = 50 * time.Millisecond
+
 // writeBatch is how many writes run has on the wire at once.
 const writeBatch = 1024
 
@@ -454,6 +457,7 @@ func (l *claims) writeValues() {
 	}
 	results := l.pipeline(l.c.ctx, msgs)
 	var lost []uint64
+	again := false
 	for i, j := range jobs {
 		r := results[i]
 		taken, behind := false, uint64(0)
@@ -483,9 +487,18 @@ func (l *claims) writeValues() {
 			if behind != 0 {
 				k.rev = behind
 			}
-			cl.dirty = true
+			cl.dirty, again = true, true
 		}
 		l.mu.Unlock()
+	}
+	if again {
+		// Soon, not at the next tick: others see a member's rooms from this value (/who), and
+		// a write behind the claim's own create is the common case, at once right again.
+		time.AfterFunc(rewriteAfter, func() {
+			l.mu.Lock()
+			l.wakeLocked()
+			l.mu.Unlock()
+		})
 	}
 	if f := l.lost.Load(); f != nil {
 		for _, holder := range slices.Compact(lost) {
