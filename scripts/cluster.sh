@@ -10,7 +10,7 @@
 # HUBBUB_CLUSTER_NODES (default 3, from 1 to 6) starts that many nodes instead, named a, b, c...
 # (the benchmarks use 4). Everything listens on 127.0.0.1. Ports: node i (0, 1, 2...) uses BASE+10*i and up: chat +0,
 # web page +1, admin +2, embedded NATS client +3 and routes +4, the external nats-server's
-# client +5 and routes +6. BASE is $HUBBUB_CLUSTER_BASE (default 17000). Data, logs and pid files
+# client +5 and routes +6, IRC +7. BASE is $HUBBUB_CLUSTER_BASE (default 17000). Data, logs and pid files
 # go to $HUBBUB_CLUSTER_DIR (default /tmp/hubbub-cluster); `stop` leaves them, delete the
 # directory to start afresh. Extra arguments after the mode go to every hubbub node.
 set -euo pipefail
@@ -54,7 +54,8 @@ node() {
   start "hubbub-${nodes[$i]}" "$dir/logs/hubbub-${nodes[$i]}.log" "$dir/bin/hubbub" \
     --node-name "${nodes[$i]}" --data-dir "$dir/data/${nodes[$i]}" \
     --chat-addr "127.0.0.1:$(port "$i" 0)" --http-addr "127.0.0.1:$(port "$i" 1)" \
-    --admin-addr "127.0.0.1:$(port "$i" 2)" --quote-addr= --echo-addr= "$@"
+    --admin-addr "127.0.0.1:$(port "$i" 2)" --irc-addr "127.0.0.1:$(port "$i" 7)" \
+    --quote-addr= --echo-addr= "$@"
 }
 
 wait_ready() {
@@ -75,7 +76,7 @@ where() {
   local i
   echo "${#nodes[@]} hubbub nodes are up ($mode NATS); connect to any of them:"
   for i in "${!nodes[@]}"; do
-    echo "  node ${nodes[$i]}: nc 127.0.0.1 $(port "$i" 0)   http://127.0.0.1:$(port "$i" 1)/   admin http://127.0.0.1:$(port "$i" 2)/healthz"
+    echo "  node ${nodes[$i]}: nc 127.0.0.1 $(port "$i" 0)   http://127.0.0.1:$(port "$i" 1)/   irc 127.0.0.1:$(port "$i" 7)   admin http://127.0.0.1:$(port "$i" 2)/healthz"
   done
   echo "logs in $dir/logs; stop with: $0 stop"
 }
