@@ -70,7 +70,7 @@ func (h *Hub) roomChanged(key string) {
 func (h *Hub) claimRoom(n Name, m *member) (RoomRecord, error) {
 	h.making.Store(makingRoom{n.looks[0], m.id}, struct{}{})
 	want := RoomRecord{Name: n.Display, Owner: m.id, OwnerName: m.name.Display}
-	return h.records.Claim(n.looks[0], want, func(rec RoomRecord) bool { return h.roomStale(n, rec) })
+	return h.records.Claim(n.looks[0], want, func(rec RoomRecord) bool { return h.roomStale(n, rec, m.id) })
 }
 
 // makingRoom is a member of this node claiming the record of the room key.
@@ -88,16 +88,19 @@ func (h *Hub) madeRoom(n Name, m *member) { h.making.Delete(makingRoom{n.looks[0
 // here), or the record is older than recordGrace (an owner on another node out of the room
 // would have passed it on leaving; a younger record's owner may not show in the room yet).
 // Called with no lock held: it reads only Names and what is atomic.
-func (h *Hub) roomStale(n Name, rec RoomRecord) bool {
+func (h *Hub) roomStale(n Name, rec RoomRecord, claimer uint64) bool {
 	if len(h.elsewhereIn(n, false)) > 0 {
 		return false
 	}
 	if rec.Owner == 0 {
 		return true
 	}
+	if rec.Owner == claimer {
+		return true // what the claimer's last time in the room left, since it is not in it
+	}
 	if owner := h.liveMember(rec.Owner); owner != nil {
-		// A member of this node, so out of the room, which is being made here: unless that
-		// member made it meanwhile (this claim's join found no room before it did), or is
+		// Another member of this node, so out of the room, which is being made here: unless
+		// that member made it meanwhile (this claim's join found no room before it did), or is
 		// making it now, its claim having come just before this one.
 		if r := h.liveRoom(n.looks[0]); r != nil && slices.Contains(r.list(), owner) {
 			return false
