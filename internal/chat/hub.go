@@ -174,6 +174,9 @@ type Hub struct {
 	// making holds a makingRoom for each member of this node claiming a room's record now,
 	// between its claim and the room's making under mu (see roomStale).
 	making sync.Map
+	// claiming holds the *roomClaim in flight for a room key, which joiners of the same room
+	// wait for rather than claiming it again.
+	claiming sync.Map
 
 	orders orders // moderation the bus delivered, to carry out under mu
 }

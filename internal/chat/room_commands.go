@@ -101,9 +101,10 @@ func (s *Session) join(room string, done func(*Room, joined)) error {
 			return fail(CodeUnavailable, "%s cannot be reached just now: try again in a moment", n.Display)
 		}
 		if claimErr != nil && !exists {
-			h.mu.Unlock()
-			h.log.Error("rooms: a room's record could not be read or made", "room", n.Display, "err", claimErr)
-			return fail(CodeUnavailable, "%s cannot be joined just now: try again in a moment", n.Display)
+			// NATS answers (the bus subscribed), but the record is not settled: the member joins
+			// all the same, and the room's owner and topic come with the record's next change
+			// (roomChanged). Refusing would turn a busy bucket into refused joins.
+			h.log.Warn("rooms: joining a room whose record could not be read or made", "room", n.Display, "err", claimErr)
 		}
 	}
 	defer h.mu.Unlock()

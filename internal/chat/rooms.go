@@ -67,10 +67,32 @@ func (h *Hub) roomChanged(key string) {
 
 // claimRoom asks the cluster who owns the room called n, which m is about to make on this node:
 // m when no one else does. Called with no lock held.
+// Members of this node making one room at once share one claim: the first one's, which the
+// others wait for (a hundred joiners of one room would otherwise each write its record, and
+// under a join storm the writes outran the bucket).
 func (h *Hub) claimRoom(n Name, m *member) (RoomRecord, error) {
-	h.making.Store(makingRoom{n.looks[0], m.id}, struct{}{})
+	key := n.looks[0]
+	c := &roomClaim{done: make(chan struct{})}
+	if v, loaded := h.claiming.LoadOrStore(key, c); loaded {
+		first := v.(*roomClaim)
+		<-first.done // Claim's own requests have deadlines
+		return first.rec, first.err
+	}
+	defer func() {
+		h.claiming.Delete(key)
+		close(c.done)
+	}()
+	h.making.Store(makingRoom{key, m.id}, struct{}{})
 	want := RoomRecord{Name: n.Display, Owner: m.id, OwnerName: m.name.Display}
-	return h.records.Claim(n.looks[0], want, func(rec RoomRecord) bool { return h.roomStale(n, rec, m.id) })
+	c.rec, c.err = h.records.Claim(key, want, func(rec RoomRecord) bool { return h.roomStale(n, rec, m.id) })
+	return c.rec, c.err
+}
+
+// roomClaim is a claim of a room's record in flight on this node.
+type roomClaim struct {
+	done chan struct{} // closed when rec and err are set
+	rec  RoomRecord
+	err  error
 }
 
 // makingRoom is a member of this node claiming the record of the room key.
