@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -99,20 +100,19 @@ func needClient(t *testing.T, name, pkg string) string {
 // milliseconds until the line is there.
 func waitFile(t *testing.T, path string, parts ...string) string {
 	t.Helper()
-	deadline := time.Now().Add(chattest.Timeout)
-	for {
+	var found string
+	chattest.WaitFor(t, fmt.Sprintf("%s holding a line with %q", path, parts), func() bool {
 		data, _ := os.ReadFile(path)
 		for line := range strings.SplitSeq(string(data), "\n") {
 			if hasInOrder(line, parts) {
-				t.Logf("%s: %q", filepath.Base(path), line)
-				return line
+				found = line
+				return true
 			}
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s never held a line with %q; it holds:\n%s", path, parts, data)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return false
+	})
+	t.Logf("%s: %q", filepath.Base(path), found)
+	return found
 }
 
 func hasInOrder(s string, parts []string) bool {
