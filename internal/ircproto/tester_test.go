@@ -227,7 +227,12 @@ func TestQuietForIRCClients(t *testing.T) {
 	alice := registerIRC(t, srv.IRC, "alice")
 	alice.Send("JOIN #go")
 	alice.until(" 366 alice #go ")
+	// A line is shown once it is kept: someone in #go seeing it means bea's replay has it.
+	watcher := registerIRC(t, srv.IRC, "watcher")
+	watcher.Send("JOIN #go")
+	watcher.until(" 366 watcher #go ")
 	alice.Send("PRIVMSG #go :kept")
+	watcher.until(" PRIVMSG #go :kept")
 	alice.sync()
 
 	for _, tt := range []struct {
@@ -236,7 +241,7 @@ func TestQuietForIRCClients(t *testing.T) {
 	}{
 		{"MODE alice +i", []string{" 221 alice +"}},
 		{"MODE alice -x+iw", []string{" 221 alice +"}},
-		{"NAMES", []string{" 353 alice = #go :@alice", " 366 alice #go ", " 353 alice = #lobby :", " 366 alice #lobby "}},
+		{"NAMES", []string{" 353 alice = #go :@alice watcher", " 366 alice #go ", " 353 alice = #lobby :", " 366 alice #lobby "}},
 	} {
 		alice.Send(tt.send)
 		got := alice.sync()
