@@ -35,6 +35,10 @@ type Names interface {
 	Lookup(n Name) (Presence, bool)
 	// Online returns every member the registry knows of, each once.
 	Online() []Presence
+	// InRoom returns the members the registry knows of in the room whose key is room (its
+	// Name.Keys()[0]), each once: what Online filtered by room would be, without a walk over
+	// everyone (the hub asks on each leave of a room, holding Hub.mu).
+	InRoom(room string) []Presence
 }
 
 // ErrNameHeld is what Names.Claim says of a name someone else holds.
@@ -71,6 +75,7 @@ func (l *localNames) Rename(from, to Name, holder uint64) error {
 func (l *localNames) Update(Presence)              {}
 func (l *localNames) Lookup(Name) (Presence, bool) { return Presence{}, false }
 func (l *localNames) Online() []Presence           { return nil }
+func (l *localNames) InRoom(string) []Presence     { return nil }
 
 func (l *localNames) Release(n Name, holder uint64) {
 	l.mu.Lock()

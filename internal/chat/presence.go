@@ -81,14 +81,17 @@ func isRoom(room string, n Name) bool {
 }
 
 // elsewhereIn returns the members other nodes hold in the room called name (or in any room,
-// when name is ""), from what Names tell.
+// when everyRoom), from what Names tell.
 func (h *Hub) elsewhereIn(name Name, everyRoom bool) []Presence {
-	var out []Presence
-	for _, p := range h.claims.Online() {
-		if h.liveMember(p.Member) != nil {
-			continue
-		}
-		if everyRoom || slices.ContainsFunc(p.Rooms, func(room string) bool { return isRoom(room, name) }) {
+	var known []Presence
+	if everyRoom {
+		known = h.claims.Online()
+	} else {
+		known = h.claims.InRoom(name.looks[0])
+	}
+	out := known[:0:0]
+	for _, p := range known {
+		if h.liveMember(p.Member) == nil {
 			out = append(out, p)
 		}
 	}

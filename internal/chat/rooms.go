@@ -185,10 +185,12 @@ func (h *Hub) passRoomLocked(r *Room, left *member) {
 	if r == h.lobby {
 		return
 	}
-	elsewhere := h.elsewhereIn(r.name, false)
-	if len(members) == 0 && len(elsewhere) == 0 {
-		h.records.Forget(key, r.rev)
-		return
+	var elsewhere []Presence
+	if len(members) == 0 { // only then does it matter who is in the room on other nodes
+		if elsewhere = h.elsewhereIn(r.name, false); len(elsewhere) == 0 {
+			h.records.Forget(key, r.rev)
+			return
+		}
 	}
 	if r.ownerID != left.id {
 		return

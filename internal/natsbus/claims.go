@@ -108,6 +108,8 @@ func (l *claims) Lookup(n chat.Name) (chat.Presence, bool) { return l.c.lookup(k
 
 func (l *claims) Online() []chat.Presence { return l.c.online() }
 
+func (l *claims) InRoom(room string) []chat.Presence { return l.c.inRoomNow(room) }
+
 // keysOf returns n's bucket keys, each once.
 func keysOf(n chat.Name) []string {
 	var out []string
@@ -551,7 +553,10 @@ func (l *claims) checkStaleLeases() {
 		ctx, cancel := context.WithTimeout(l.c.ctx, requestTimeout)
 		e, ok, err := leaderGet(ctx, l.c.cfg.Conn, natsnode.NodesBucket, natsnode.Hex(node))
 		cancel()
-		if err == nil && (!ok || string(e.value) != inc) {
+		switch {
+		case err != nil:
+			l.c.log.Warn("cluster: cannot ask whether a node that went quiet still holds its lease", "node", node, "err", err)
+		case !ok || string(e.value) != inc:
 			l.c.leaseGone(node, inc)
 		}
 	}

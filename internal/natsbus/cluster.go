@@ -20,6 +20,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -71,11 +72,12 @@ type Cluster struct {
 	watcher      jetstream.KeyWatcher
 	leaseWatcher jetstream.KeyWatcher
 	mu           sync.Mutex
-	holders      map[string]seenHolding // the names bucket as last seen: key → who holds it
-	nodeOf       map[uint64]placed      // member → where, from holders
-	leases       map[string]string      // the nodes bucket as last seen: node → its incarnation
-	renewed      map[string]time.Time   // when this node last saw each lease written
-	dead         map[string]bool        // incarnations ("node inc") whose lease this node saw end
+	holders      map[string]seenHolding         // the names bucket as last seen: key → who holds it
+	inRoom       map[string]map[string]struct{} // room key → the keys of holders whose value lists the room
+	nodeOf       map[uint64]placed              // member → where, from holders
+	leases       map[string]string              // the nodes bucket as last seen: node → its incarnation
+	renewed      map[string]time.Time           // when this node last saw each lease written
+	dead         map[string]bool                // incarnations ("node inc") whose lease this node saw end
 
 	bus    *bus
 	claims *claims
@@ -90,7 +92,7 @@ func New(ctx context.Context, cfg Config) (*Cluster, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	c := &Cluster{cfg: cfg, log: cfg.Log, retries: make(chan *nats.Msg, 4096), holders: make(map[string]seenHolding), nodeOf: make(map[uint64]placed),
+	c := &Cluster{cfg: cfg, log: cfg.Log, retries: make(chan *nats.Msg, 4096), holders: make(map[string]seenHolding), inRoom: make(map[string]map[string]struct{}), nodeOf: make(map[uint64]placed),
 		leases: make(map[string]string), renewed: make(map[string]time.Time), dead: make(map[string]bool)}
 	var b [6]byte
 	rand.Read(b[:])
@@ -227,7 +229,8 @@ func (c *Cluster) watch(ctx context.Context, kv jetstream.KeyValue, what string,
 // seenHolding is a name key as this node last saw it.
 type seenHolding struct {
 	holding
-	rev uint64
+	rev   uint64
+	rooms []string // the keys of holding's rooms
 }
 
 func (h holding) incarnation() string { return h.Node + " " + h.Inc }
@@ -273,6 +276,9 @@ func (c *Cluster) sawLease(e jetstream.KeyValueEntry) {
 	}
 	c.mu.Unlock()
 	c.claims.collectGarbage(gc)
+	if old != "" && old != inc && e.Operation() != jetstream.KeyValueDelete && node != c.cfg.Node {
+		c.log.Info("cluster: another node's lease ended: its members are gone", "node", node, "members", len(gone), "how", e.Operation().String())
+	}
 	for _, p := range gone {
 		c.vanished(p)
 	}
@@ -305,6 +311,7 @@ func (c *Cluster) leaseGone(node, inc string) {
 	gone, gc := c.endedLocked(node, inc)
 	c.mu.Unlock()
 	c.claims.collectGarbage(gc)
+	c.log.Info("cluster: another node's lease ended unseen: its members are gone", "node", node, "members", len(gone))
 	for _, p := range gone {
 		c.vanished(p)
 	}
@@ -365,6 +372,13 @@ func (c *Cluster) seeName(e jetstream.KeyValueEntry) (dead chat.Presence, isDead
 	defer c.mu.Unlock()
 	if old, ok := c.holders[e.Key()]; ok {
 		delete(c.holders, e.Key())
+		for _, room := range old.rooms {
+			if keys := c.inRoom[room]; len(keys) <= 1 {
+				delete(c.inRoom, room)
+			} else {
+				delete(keys, e.Key())
+			}
+		}
 		if at := c.nodeOf[old.Member]; at.keys <= 1 {
 			delete(c.nodeOf, old.Member)
 		} else {
@@ -383,7 +397,21 @@ func (c *Cluster) seeName(e jetstream.KeyValueEntry) (dead chat.Presence, isDead
 	if c.dead[h.incarnation()] {
 		return h.Presence, true
 	}
-	c.holders[e.Key()] = seenHolding{holding: h, rev: e.Revision()}
+	seen := seenHolding{holding: h, rev: e.Revision()}
+	for _, name := range h.Rooms {
+		if n, err := chat.ParseRoom(name); err == nil && !slices.Contains(seen.rooms, n.Keys()[0]) {
+			seen.rooms = append(seen.rooms, n.Keys()[0])
+		}
+	}
+	for _, room := range seen.rooms {
+		keys := c.inRoom[room]
+		if keys == nil {
+			keys = make(map[string]struct{})
+			c.inRoom[room] = keys
+		}
+		keys[e.Key()] = struct{}{}
+	}
+	c.holders[e.Key()] = seen
 	at := c.nodeOf[h.Member]
 	at.node = h.Node
 	at.keys++
@@ -435,6 +463,22 @@ func (c *Cluster) online() []chat.Presence {
 	seen := make(map[uint64]bool, len(c.nodeOf))
 	for _, h := range c.holders {
 		if !seen[h.Member] && c.liveLocked(h) {
+			seen[h.Member] = true
+			out = append(out, h.Presence)
+		}
+	}
+	return out
+}
+
+// inRoomNow returns every holder seen in the room whose key is room, each once.
+func (c *Cluster) inRoomNow(room string) []chat.Presence {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	keys := c.inRoom[room]
+	out := make([]chat.Presence, 0, len(keys))
+	seen := make(map[uint64]bool, len(keys))
+	for key := range keys {
+		if h := c.holders[key]; !seen[h.Member] && c.liveLocked(h) {
 			seen[h.Member] = true
 			out = append(out, h.Presence)
 		}

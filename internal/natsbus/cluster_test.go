@@ -512,3 +512,51 @@ func TestCloseWithoutQuorum(t *testing.T) {
 		t.Fatal("the cluster did not close within a minute without a NATS majority")
 	}
 }
+
+// /who of a room follows its members on other nodes as they move: who leaves a room is no
+// longer listed in it, who joins one is, under a new name too, whatever case the room is
+// written in, and a member gone with its node is listed nowhere.
+func TestWhoFollowsMembersOfOtherNodes(t *testing.T) {
+	nodes := startNodes(t, natstest.StartCluster(t, 3), 2, 2*time.Second)
+	alice, _ := chattest.Enter(t, nodes[0].hub, "127.0.0.2", "alice")
+	bob, _ := chattest.Enter(t, nodes[1].hub, "127.0.0.3", "bob")
+	if err := bob.Join("#go"); err != nil {
+		t.Fatal(err)
+	}
+	names := func(room string) func() []string {
+		return func() []string {
+			who, err := bob.Who(room)
+			if err != nil {
+				return []string{err.Error()}
+			}
+			var out []string
+			for _, m := range who.Members {
+				out = append(out, m.Name)
+			}
+			slices.Sort(out)
+			return out
+		}
+	}
+	steps := []struct {
+		what string
+		do   func() error
+		room string
+		want []string
+	}{
+		{"alice joins #go", func() error { return alice.Join("#go") }, "#go", []string{"alice", "bob"}},
+		{"alice joins #Rust", func() error { return alice.Join("#Rust") }, "#rust", []string{"alice"}},
+		{"alice leaves #go", func() error { return alice.Part("#go", "") }, "#go", []string{"bob"}},
+		{"alice is alicia", func() error { return alice.Nick("alicia") }, "#RUST", []string{"alicia"}},
+		{"alicia's node dies", func() error { nodes[0].nc.Close(); return nil }, "#rust", []string{"there is no room #rust"}},
+	}
+	for _, st := range steps {
+		if err := st.do(); err != nil {
+			t.Fatalf("%s: %v", st.what, err)
+		}
+		got := names(st.room)
+		chattest.WaitFor(t, fmt.Sprintf("after %s, bob's /who %s to be %q", st.what, st.room, st.want), func() bool {
+			g := got()
+			return slices.Equal(g, st.want) || (len(g) == 1 && len(st.want) == 1 && strings.Contains(g[0], st.want[0]))
+		})
+	}
+}
