@@ -187,7 +187,10 @@ func (h *Hub) passRoomLocked(r *Room, left *member) {
 	}
 	var elsewhere []Presence
 	if len(members) == 0 { // only then does it matter who is in the room on other nodes
-		if elsewhere = h.elsewhereIn(r.name, false); len(elsewhere) == 0 {
+		// Names may still list the leaver (a quit frees its name in the background): it is
+		// out of the membership already, so it would count as a member elsewhere.
+		elsewhere = slices.DeleteFunc(h.elsewhereIn(r.name, false), func(p Presence) bool { return p.Member == left.id })
+		if len(elsewhere) == 0 {
 			h.records.Forget(key, r.rev)
 			return
 		}
