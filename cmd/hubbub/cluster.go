@@ -298,13 +298,15 @@ func (m *Main) joinCluster(cfg *chat.Config) error {
 // leaveCluster stops this node's consumers and frees the names its members held. It may be
 // called again.
 func (m *Main) leaveCluster() {
-	if m.cluster != nil {
-		m.cluster.Close()
-		m.cluster = nil
-	}
+	// The rooms' records first: the owners who left pass their rooms on while this node's
+	// names and lease still show them leaving, not gone.
 	if m.roomRecords != nil {
 		m.roomRecords.Close()
 		m.roomRecords = nil
+	}
+	if m.cluster != nil {
+		m.cluster.Close()
+		m.cluster = nil
 	}
 	if m.shared != nil {
 		if err := m.shared.Close(); err != nil {

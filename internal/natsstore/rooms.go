@@ -39,8 +39,12 @@ type RoomStore struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	wake   chan struct{}
+	// idle is closed by the writer when it has emptied the queue after Close asked it to
+	// (closing): a stopping node's owners pass their rooms on before it goes.
+	idle chan struct{}
 
 	mu      sync.Mutex
+	closing bool                // guarded by mu
 	seen    map[string]seenRoom // key → the newest record (or deletion) heard of; guarded by mu
 	queue   []roomOp            // guarded by mu
 	changed func(room string)   // the chat's; guarded by mu
@@ -88,7 +92,7 @@ func OpenRooms(ctx context.Context, js jetstream.JetStream, log *slog.Logger) (*
 	if err != nil {
 		return nil, err
 	}
-	rs := &RoomStore{log: log, b: b, wake: make(chan struct{}, 1), seen: make(map[string]seenRoom)}
+	rs := &RoomStore{log: log, b: b, wake: make(chan struct{}, 1), idle: make(chan struct{}), seen: make(map[string]seenRoom)}
 	rs.ctx, rs.cancel = context.WithCancel(context.Background())
 	wctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
@@ -124,9 +128,28 @@ func (rs *RoomStore) Bind(changed func(room string)) chat.Rooms {
 	return rs
 }
 
-// Close stops watching and writing; changes still queued are dropped (the records they would
-// have changed are stale, and taken over when their room is made again).
+// drainFor bounds how long Close writes the changes still queued.
+const drainFor = 5 * time.Second
+
+// Close writes the changes still queued (a stopping node's owners passing their rooms to
+// members on other nodes), for at most drainFor, then stops watching and writing. What is
+// not written by then is dropped: those records are stale, and taken over when their room is
+// made again.
 func (rs *RoomStore) Close() {
+	rs.mu.Lock()
+	rs.closing = true
+	rs.mu.Unlock()
+	select {
+	case rs.wake <- struct{}{}:
+	default:
+	}
+	drained := time.NewTimer(drainFor)
+	defer drained.Stop()
+	select {
+	case <-rs.idle:
+	case <-drained.C:
+		rs.log.Warn("rooms: stopping before every change of the rooms' records was written")
+	}
 	rs.cancel()
 	rs.watcher.Stop()
 	rs.wg.Wait()
@@ -335,11 +358,17 @@ func (rs *RoomStore) write() {
 		rs.mu.Lock()
 		ops := rs.queue
 		rs.queue = nil
+		closing := rs.closing
 		rs.mu.Unlock()
 		for _, op := range ops {
 			rs.applyWithRetries(op)
 		}
 		if len(ops) == 0 {
+			if closing {
+				close(rs.idle)
+				<-rs.ctx.Done()
+				return
+			}
 			select {
 			case <-rs.wake:
 			case <-rs.ctx.Done():

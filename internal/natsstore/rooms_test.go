@@ -496,3 +496,74 @@ func TestLobbyTopicOnANodeStartedLater(t *testing.T) {
 		t.Errorf("the lobby's topic on a node started later: %q, %v", topic, err)
 	}
 }
+
+// A node that stops as cmd/hubbub stops it (its members leave, then the rooms' records are
+// closed, then the cluster) passes every room its members owned to members on other nodes:
+// the passes it queued are written before it goes, not dropped.
+func TestStoppingNodePassesItsRooms(t *testing.T) {
+	c := natstest.StartCluster(t, 3)
+	b := startHub(t, c, 1, "b")
+	ctx, cancel := context.WithTimeout(context.Background(), natstest.Timeout)
+	defer cancel()
+	log := slog.New(slog.DiscardHandler)
+	nc, js, err := natsnode.Connect(ctx, natsnode.Options{URLs: []string{c.URL(0)}, Name: "a"}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	if err := natsnode.Provision(ctx, js, 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	cl, err := natsbus.New(ctx, natsbus.Config{Conn: nc, Node: "a", Log: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rooms, err := natsstore.OpenRooms(ctx, js, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopped := false
+	stop := func() { // in the order of cmd/hubbub's leaveCluster
+		if !stopped {
+			stopped = true
+			rooms.Close()
+			cl.Close()
+		}
+	}
+	t.Cleanup(stop)
+	cfg := chat.DefaultConfig()
+	cfg.NewBus, cfg.NewNames, cfg.NewRooms = cl.NewBus, cl.NewNames, rooms.Bind
+	a := chat.NewHub(cfg, log)
+
+	const n = 9
+	var owned []*chat.Session
+	for i := range n {
+		s, _ := chattest.Enter(t, a, "127.0.0.2", "own"+string(rune('a'+i)))
+		if err := s.Join("#r" + string(rune('a'+i))); err != nil {
+			t.Fatal(err)
+		}
+		owned = append(owned, s)
+	}
+	bob, _ := chattest.Enter(t, b, "127.0.0.3", "bob")
+	for i, s := range owned {
+		room := "#r" + string(rune('a'+i))
+		if err := bob.Join(room); err != nil {
+			t.Fatal(err)
+		}
+		chattest.WaitFor(t, "node a sees bob in "+room, func() bool {
+			who, err := s.Who(room)
+			return err == nil && len(who.Members) == 2
+		})
+	}
+	for _, s := range owned {
+		s.Close()
+	}
+	stop()
+	for i := range n {
+		room := "#r" + string(rune('a'+i))
+		chattest.WaitFor(t, "bob, alone in "+room+", to own it", func() bool {
+			o := owners(bob, room)
+			return len(o) == 1 && o[0] == "bob"
+		})
+	}
+}
