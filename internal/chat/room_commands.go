@@ -57,6 +57,7 @@ func (s *Session) join(room string, done func(*Room, joined)) error {
 	var recent []Record
 	prep, prepares := h.bus.(roomPreparer)
 	var rec RoomRecord // the cluster's record of the room, when there is a cluster
+	var claimer uint64 // the member of this node whose claim rec came from
 	if !exists && (prepares || h.keepsReplay() || h.records != nil) {
 		if err := s.mayJoinLocked(); err != nil {
 			h.mu.Unlock()
@@ -81,7 +82,7 @@ func (s *Session) join(room string, done func(*Room, joined)) error {
 		}
 		var claimErr error
 		if h.records != nil && prepared == nil {
-			rec, claimErr = h.claimRoom(n, m)
+			rec, claimer, claimErr = h.claimRoom(n, m)
 		}
 		h.mu.Lock()
 		if h.records != nil && prepared == nil {
@@ -129,6 +130,12 @@ func (s *Session) join(room string, done func(*Room, joined)) error {
 		r.recent = recent
 		h.addRoomLocked(r)
 		r.topic, r.ownerID, r.rev = rec.Topic, rec.Owner, rec.Rev
+		if rec.Owner != 0 && rec.Owner == claimer && h.liveMember(claimer) == nil {
+			// Another joiner of this node claimed the record for itself and left before the
+			// room was made: the room is this member's, as if its own claim had made it.
+			h.records.Pass(r.key(), claimer, s.member.id, s.member.name.Display)
+			r.ownerID, r.owner, how = s.member.id, s.member, madeRoom
+		}
 		if newer, ok := h.records.Lookup(r.key()); ok {
 			h.adoptRecordLocked(r, newer) // changed since it was read, and told before r was here
 		}

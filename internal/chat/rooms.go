@@ -3,6 +3,7 @@ package chat
 import (
 	"context"
 	"slices"
+	"sync/atomic"
 	"time"
 )
 
@@ -70,13 +71,15 @@ func (h *Hub) roomChanged(key string) {
 // Members of this node making one room at once share one claim: the first one's, which the
 // others wait for (a hundred joiners of one room would otherwise each write its record, and
 // under a join storm the writes outran the bucket).
-func (h *Hub) claimRoom(n Name, m *member) (RoomRecord, error) {
+// by is the member whose claim it was.
+func (h *Hub) claimRoom(n Name, m *member) (rec RoomRecord, by uint64, err error) {
 	key := n.looks[0]
-	c := &roomClaim{done: make(chan struct{})}
+	c := &roomClaim{done: make(chan struct{}), by: m.id}
 	if v, loaded := h.claiming.LoadOrStore(key, c); loaded {
 		first := v.(*roomClaim)
+		first.waiting.Add(1)
 		<-first.done // Claim's own requests have deadlines
-		return first.rec, first.err
+		return first.rec, first.by, first.err
 	}
 	defer func() {
 		h.claiming.Delete(key)
@@ -85,14 +88,16 @@ func (h *Hub) claimRoom(n Name, m *member) (RoomRecord, error) {
 	h.making.Store(makingRoom{key, m.id}, struct{}{})
 	want := RoomRecord{Name: n.Display, Owner: m.id, OwnerName: m.name.Display}
 	c.rec, c.err = h.records.Claim(key, want, func(rec RoomRecord) bool { return h.roomStale(n, rec, m.id) })
-	return c.rec, c.err
+	return c.rec, c.by, c.err
 }
 
 // roomClaim is a claim of a room's record in flight on this node.
 type roomClaim struct {
-	done chan struct{} // closed when rec and err are set
-	rec  RoomRecord
-	err  error
+	done    chan struct{} // closed when rec and err are set
+	by      uint64        // the member claiming
+	rec     RoomRecord
+	err     error
+	waiting atomic.Int32 // joiners waiting for it (tests watch it)
 }
 
 // makingRoom is a member of this node claiming the record of the room key.
