@@ -29,7 +29,7 @@ func (h *Hub) deliver(ev Event) {
 		return
 	}
 	// About a member in several rooms: each member of any of them is told once.
-	if ev.Lost && ev.Msg != nil && ev.Msg.Kind == KindQuit && h.records != nil {
+	if ev.Lost && ev.Msg != nil && ev.Msg.Kind == KindQuit { // h.records is read under the lock
 		h.order(&Order{Kind: orderOwnerLost, Member: ev.From.Member, Rooms: ev.Rooms})
 	}
 	told := make(map[*member]bool)

@@ -228,12 +228,14 @@ func NewHub(cfg Config, log *slog.Logger) *Hub {
 	h.nextID.Store(randomUint64() >> 2)
 	h.addRoomLocked(h.lobby)
 	if cfg.NewRooms != nil {
+		// Under the lock: the store's watcher may tell of a change at once, and the order
+		// that carries it out reads h.records holding the lock.
+		h.mu.Lock()
 		h.records = cfg.NewRooms(h.roomChanged)
 		if rec, ok := h.records.Lookup(h.lobby.key()); ok {
-			h.mu.Lock()                       // the store's watcher may already have orders running
 			h.adoptRecordLocked(h.lobby, rec) // its topic, set before this node started
-			h.mu.Unlock()
 		}
+		h.mu.Unlock()
 	}
 	return h
 }

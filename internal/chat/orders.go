@@ -156,7 +156,7 @@ func (h *Hub) applyLocked(o *Order) {
 			r.topic = o.Reason
 		}
 	case orderRoomSeen:
-		if r := h.liveRoom(o.Room); r != nil {
+		if r := h.liveRoom(o.Room); r != nil && h.records != nil {
 			if rec, ok := h.records.Lookup(o.Room); ok {
 				h.adoptRecordLocked(r, rec)
 			} else {

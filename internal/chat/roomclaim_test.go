@@ -35,7 +35,7 @@ func (r *heldRooms) Pass(key string, from, to uint64, name string) {
 		r.recs[key] = rec
 	}
 }
-func (r *heldRooms) Forget(string, uint64)         {}
+func (r *heldRooms) Forget(string, uint64)          {}
 func (r *heldRooms) Remake(string, chat.RoomRecord) {}
 func (r *heldRooms) Lookup(key string) (chat.RoomRecord, bool) {
 	r.mu.Lock()
