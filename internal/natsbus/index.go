@@ -231,6 +231,10 @@ func (x *indexer) fetch() (int, error) {
 // handle keeps one event's record, unless this node published it (its history has it since
 // before the event was published), and acknowledges the event once it is kept.
 func (x *indexer) handle(m jetstream.Msg) {
+	// Counted in flight before the pending count drops past it, until keep counts it itself:
+	// the lag never reads 0 while this event is on its way into history.
+	x.inflight.add()
+	defer x.inflight.done()
 	md, mdErr := m.Metadata()
 	if mdErr == nil {
 		x.setPending(md.NumPending)
