@@ -30,9 +30,19 @@ type bus struct {
 	mu   sync.Mutex
 	own  *consumer            // this node's subject and every node's
 	subs map[string]*consumer // room key → its consumer
+	// making: room key → the Prepare in flight; its other joiners wait for it rather than each
+	// making a consumer (a hundred joiners of a new room would make a hundred, under a storm
+	// enough to time the JetStream API out).
+	making map[string]*making
 
 	renewals chan *consumer // consumers to make again, by renew
 	seen     seen           // multi-room events delivered already
+}
+
+// making is a room's consumer being made by Prepare.
+type making struct {
+	done chan struct{} // closed once err is set
+	err  error
 }
 
 // consumer reads some subjects of the stream in order: a JetStream ordered consumer, made
@@ -59,7 +69,7 @@ type consumer struct {
 }
 
 func newBus(c *Cluster) *bus {
-	return &bus{c: c, subs: make(map[string]*consumer), renewals: make(chan *consumer, 1024)}
+	return &bus{c: c, subs: make(map[string]*consumer), making: make(map[string]*making), renewals: make(chan *consumer, 1024)}
 }
 
 // start reads this node's subject and the one for every node, from now on.
@@ -272,11 +282,27 @@ func (b *bus) Publish(ev chat.Event) error {
 // while the hub's lock waits on them (chat calls it before a join that makes a room).
 func (b *bus) Prepare(room string) error {
 	b.mu.Lock()
-	_, ok := b.subs[room]
-	b.mu.Unlock()
-	if ok {
+	if _, ok := b.subs[room]; ok {
+		b.mu.Unlock()
 		return nil
 	}
+	if m := b.making[room]; m != nil {
+		b.mu.Unlock()
+		<-m.done // bounded by the maker's request timeout
+		return m.err
+	}
+	m := &making{done: make(chan struct{})}
+	b.making[room] = m
+	b.mu.Unlock()
+	m.err = b.prepare(room)
+	b.mu.Lock()
+	delete(b.making, room)
+	b.mu.Unlock()
+	close(m.done)
+	return m.err
+}
+
+func (b *bus) prepare(room string) error {
 	ctx, cancel := context.WithTimeout(b.c.ctx, requestTimeout)
 	defer cancel()
 	s, err := b.consume(ctx, []string{roomSubject(room)})

@@ -560,3 +560,42 @@ func TestWhoFollowsMembersOfOtherNodes(t *testing.T) {
 		})
 	}
 }
+
+// Many members of one node joining a room new to it at once make one consumer of its events
+// between them, not one each (under a join storm the extra ones timed the JetStream API out).
+func TestJoinersOfANewRoomShareOneConsumer(t *testing.T) {
+	nodes := startNodes(t, natstest.StartCluster(t, 3), 1, 0)
+	ctx, cancel := context.WithTimeout(context.Background(), natstest.Timeout)
+	defer cancel()
+	js, err := jetstream.New(nodes[0].nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	consumers := func() int {
+		t.Helper()
+		stream, err := js.Stream(ctx, natsnode.EventsStream)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return stream.CachedInfo().State.Consumers
+	}
+	const joiners = 20
+	var sessions []*chat.Session
+	for i := range joiners {
+		s, _ := chattest.Enter(t, nodes[0].hub, "127.0.0.2", fmt.Sprintf("joiner%c", 'a'+i))
+		sessions = append(sessions, s)
+	}
+	before := consumers()
+	var wg sync.WaitGroup
+	for _, s := range sessions {
+		wg.Go(func() {
+			if err := s.Join("#storm"); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if made := consumers() - before; made != 1 {
+		t.Errorf("%d joiners of a new room made %d consumers of its events, want 1", joiners, made)
+	}
+}
