@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -99,9 +98,6 @@ type door struct {
 	// handedOver stops the connections the service handed to another server, with the chat:
 	// net/http's Shutdown does not close the WebSockets the gateway hijacked.
 	handedOver stopper
-	// shards: the service accepts on one SO_REUSEPORT socket per core (accept.Shards), for
-	// connections so short that accepting them is a good part of their cost (quote, echo).
-	shards bool
 }
 
 // openDoor is a door listening.
@@ -216,12 +212,7 @@ func (m *Main) Run() error {
 		if !d.keepAlive {
 			lc.KeepAlive = -1
 		}
-		var ln net.Listener
-		if d.shards {
-			ln, err = accept.ListenShards(context.Background(), lc, "tcp", l.addr, runtime.GOMAXPROCS(0))
-		} else {
-			ln, err = lc.Listen(context.Background(), "tcp", l.addr)
-		}
+		ln, err := lc.Listen(context.Background(), "tcp", l.addr)
 		if err != nil {
 			return fail(fmt.Errorf("%s: listen on %s: %w", l.name, l.addr, err))
 		}
@@ -361,11 +352,11 @@ func (m *Main) ircDoor(name string) (door, error) {
 }
 
 func (m *Main) quoteDoor(string) (door, error) {
-	return door{srv: quote.NewServer(m.cfg.Quote, m.limiter, m.log), shards: true}, nil
+	return door{srv: quote.NewServer(m.cfg.Quote, m.limiter, m.log)}, nil
 }
 
 func (m *Main) echoDoor(string) (door, error) {
-	return door{srv: echo.NewServer(m.cfg.Echo, m.limiter, m.log), shards: true}, nil
+	return door{srv: echo.NewServer(m.cfg.Echo, m.limiter, m.log)}, nil
 }
 
 // publicDoor is the public HTTP listener: the page, and the chat over its WebSocket.

@@ -53,8 +53,7 @@ func New(service string, limiter *Limiter, log *slog.Logger, handle func(net.Con
 }
 
 // Serve accepts on ln until Close is called, then returns nil. It returns an error only when
-// the listener fails in a way that retrying cannot fix. On Shards it accepts on every socket at
-// once, each with its own goroutine, under the same limits.
+// the listener fails in a way that retrying cannot fix.
 func (l *Loop) Serve(ln net.Listener) error {
 	defer close(l.loopDone)
 	l.mu.Lock()
@@ -65,27 +64,6 @@ func (l *Loop) Serve(ln net.Listener) error {
 	l.ln = ln
 	l.mu.Unlock()
 
-	sh, ok := ln.(interface{ Listeners() []net.Listener })
-	if !ok || len(sh.Listeners()) < 2 {
-		return l.accept(ln)
-	}
-	var wg sync.WaitGroup
-	errs := make([]error, len(sh.Listeners()))
-	for i, one := range sh.Listeners() {
-		wg.Go(func() {
-			if errs[i] = l.accept(one); errs[i] != nil {
-				// One socket that cannot accept any more takes the service down, as a lone
-				// listener's failure would: the kernel would go on handing it connections.
-				ln.Close()
-			}
-		})
-	}
-	wg.Wait()
-	return errors.Join(errs...)
-}
-
-// accept is one accept loop, on ln until Close.
-func (l *Loop) accept(ln net.Listener) error {
 	// A spare descriptor, given up when the process runs out so that one waiting client can be
 	// accepted and told the server is full, instead of waiting in the backlog for nothing.
 	spare, _ := os.Open(os.DevNull)
