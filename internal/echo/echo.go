@@ -50,11 +50,12 @@ func (s *Server) serveConn(c net.Conn) {
 	start := time.Now()
 	buf := make([]byte, bufSize)
 	reason := "client closed"
+	idle := accept.NewIdleDeadline(c, s.cfg.IdleTimeout)
 	for {
-		c.SetReadDeadline(time.Now().Add(s.cfg.IdleTimeout))
+		idle.Touch()
 		n, err := c.Read(buf)
 		if n > 0 {
-			c.SetWriteDeadline(time.Now().Add(s.cfg.IdleTimeout))
+			idle.Touch() // the write may wait for the client as long as a read would
 			if _, werr := c.Write(buf[:n]); werr != nil {
 				reason = "write error: " + werr.Error()
 				if errors.Is(werr, os.ErrDeadlineExceeded) {
@@ -73,6 +74,10 @@ func (s *Server) serveConn(c net.Conn) {
 			break
 		}
 	}
-	s.log.Debug("connection closed", "service", "echo", "remote", c.RemoteAddr().String(),
-		"duration", time.Since(start).Round(time.Millisecond), "reason", reason)
+	// The arguments would cost more than the rest of a short connection's life: build them only
+	// when they are written.
+	if s.log.Enabled(context.Background(), slog.LevelDebug) {
+		s.log.Debug("connection closed", "service", "echo", "remote", c.RemoteAddr().String(),
+			"duration", time.Since(start).Round(time.Millisecond), "reason", reason)
+	}
 }

@@ -83,3 +83,34 @@ func randomBytes(n int) []byte {
 	r.Read(b)
 	return b
 }
+
+// TestIdleTimeoutCountsFromLastActivity keeps a client busy for several idle timeouts, then
+// silent: it is served all along, and disconnected no sooner than the idle timeout after its
+// last echo came back.
+func TestIdleTimeoutCountsFromLastActivity(t *testing.T) {
+	const idle = 300 * time.Millisecond
+	addr := start(t, echo.Config{IdleTimeout: idle})
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(timeout))
+	var last time.Time
+	for end := time.Now().Add(4 * idle); time.Now().Before(end); {
+		if _, err := c.Write([]byte("x")); err != nil {
+			t.Fatalf("write: %v", err)
+		}
+		if _, err := io.ReadFull(c, make([]byte, 1)); err != nil {
+			t.Fatalf("busy client disconnected: %v", err)
+		}
+		last = time.Now()
+		time.Sleep(idle / 30)
+	}
+	if n, err := c.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("read = %d, %v; want EOF after the idle timeout", n, err)
+	}
+	if gap := time.Since(last); gap < idle {
+		t.Errorf("disconnected %v after the last echo, before the idle timeout (%v)", gap, idle)
+	}
+}

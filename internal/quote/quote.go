@@ -66,12 +66,13 @@ func (s *Server) serveConn(c net.Conn) {
 	buf := make([]byte, max(s.cfg.MaxQuote, 512)+2)
 	var reply []byte
 	reason := "client closed"
+	idle := accept.NewIdleDeadline(c, s.cfg.IdleTimeout)
 	for {
-		c.SetReadDeadline(time.Now().Add(s.cfg.IdleTimeout))
+		idle.Touch()
 		n, err := c.Read(buf)
 		reply = s.answer(reply[:0], buf[:n])
 		if len(reply) > 0 {
-			c.SetWriteDeadline(time.Now().Add(s.cfg.IdleTimeout))
+			idle.Touch() // the write may wait for the client as long as a read would
 			if _, werr := c.Write(reply); werr != nil {
 				reason = "write error"
 				break
@@ -84,8 +85,12 @@ func (s *Server) serveConn(c net.Conn) {
 			break
 		}
 	}
-	s.log.Debug("connection closed", "service", "quote", "remote", c.RemoteAddr().String(),
-		"duration", time.Since(start).Round(time.Millisecond), "reason", reason)
+	// The arguments would cost more than the rest of a short connection's life: build them only
+	// when they are written.
+	if s.log.Enabled(context.Background(), slog.LevelDebug) {
+		s.log.Debug("connection closed", "service", "quote", "remote", c.RemoteAddr().String(),
+			"duration", time.Since(start).Round(time.Millisecond), "reason", reason)
+	}
 }
 
 // answer appends to reply the answer to each quote in p, one read's worth of input.

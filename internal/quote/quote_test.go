@@ -159,3 +159,36 @@ func TestExactlyOnce(t *testing.T) {
 		t.Errorf("unexpected answer %q (%d times)", q, n)
 	}
 }
+
+// TestIdleTimeoutCountsFromLastActivity keeps a line client busy for several idle timeouts,
+// then silent: it is answered all along, and disconnected no sooner than the idle timeout
+// after its last answer came.
+func TestIdleTimeoutCountsFromLastActivity(t *testing.T) {
+	cfg := quote.DefaultConfig()
+	cfg.IdleTimeout = 300 * time.Millisecond
+	addr := start(t, cfg)
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(timeout))
+	r := bufio.NewReader(c)
+	var last time.Time
+	for end := time.Now().Add(4 * cfg.IdleTimeout); time.Now().Before(end); {
+		if _, err := io.WriteString(c, "q\n"); err != nil {
+			t.Fatalf("write: %v", err)
+		}
+		if _, err := r.ReadString('\n'); err != nil {
+			t.Fatalf("busy client disconnected: %v", err)
+		}
+		last = time.Now()
+		time.Sleep(cfg.IdleTimeout / 30)
+	}
+	if n, err := r.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("read = %d, %v; want EOF after the idle timeout", n, err)
+	}
+	if gap := time.Since(last); gap < cfg.IdleTimeout {
+		t.Errorf("disconnected %v after the last answer, before the idle timeout (%v)", gap, cfg.IdleTimeout)
+	}
+}
