@@ -89,6 +89,7 @@ type conn struct {
 
 	flusher   *flusher      // writes this connection's output while the socket takes it; nil without raw
 	flushedAt time.Duration // when its flusher last wrote it, from the flusher's epoch, or 0 for never; used only by the flusher
+	busy      bool          // its last flush carried busyLines or more: held back by busyHold; used only by the flusher
 	urgent    atomic.Bool   // the output queued answers the client's own input: its flusher must not hold it
 
 	// A password is being typed: the server offered to echo (chat.KindSecretPrompt). Set by
