@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"hubbub/internal/chat"
@@ -74,6 +75,12 @@ type client struct {
 	batchNo    int
 	motd       []string // the MOTD, sent as 372s in the welcome
 	welcomed   bool
+
+	// live is the encoder of this client's room lines while nothing is pending that a room
+	// line must end or wait for (no history batch open, no replay expected), else nil; set
+	// under mu (setLiveLocked). A room line then goes out without mu (Deliver): the fan-out's
+	// commonest message costs one lock, the connection's, instead of two.
+	live atomic.Pointer[encoder]
 }
 
 func newClient(c *lineproto.Conn, hub *chat.Hub, log *slog.Logger, started time.Time) *client {
@@ -190,8 +197,17 @@ func (c *client) Drop(reason chat.DropReason, detail string) {
 // Deliver implements chat.Client: it renders m for this client. It never blocks and calls
 // nothing of the chat's.
 func (c *client) Deliver(m *chat.Message) {
+	if (m.Kind == chat.KindChat || m.Kind == chat.KindAction) && !m.History {
+		// What the locked path below would do with a live room line when no batch is open
+		// and no replay is expected: encode it once for all clients of this wire format.
+		if enc := c.live.Load(); enc != nil {
+			c.conn.Send(m, m.Encoded(enc))
+			return
+		}
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	defer c.setLiveLocked()
 	if m.Kind == chat.KindNotice && c.batch != "" && strings.HasPrefix(m.Text, "end of history") {
 		// The chat's word for the end of a replay (and its hint at /history, which IRC has
 		// not): the batch's end says it.
@@ -267,11 +283,25 @@ func (c *client) Deliver(m *chat.Message) {
 		c.conn.Send(m, c.historyLocked(m))
 		return
 	}
-	enc := plainEnc
+	c.conn.Send(m, m.Encoded(c.encLocked()))
+}
+
+// encLocked is the encoder of live messages for what this client negotiated.
+func (c *client) encLocked() *encoder {
 	if c.caps&capServerTime != 0 {
-		enc = timeEnc
+		return timeEnc
 	}
-	c.conn.Send(m, m.Encoded(enc))
+	return plainEnc
+}
+
+// setLiveLocked says whether a room line may skip mu (live), after anything it depends on
+// changed: the capabilities, the history batch, the replay expected.
+func (c *client) setLiveLocked() {
+	if c.batch == "" && c.replayRoom == "" {
+		c.live.Store(c.encLocked())
+	} else {
+		c.live.Store(nil)
+	}
 }
 
 // historyLocked renders a line replayed from history: in the open batch, with its time as a
@@ -535,6 +565,7 @@ func (c *client) cap(m message) {
 		}
 		c.mu.Lock()
 		c.caps = (c.caps | add) &^ del
+		c.setLiveLocked()
 		c.mu.Unlock()
 		c.send(":" + serverName + " CAP " + nick + " ACK :" + cut(req))
 	case "END":
@@ -608,6 +639,7 @@ func (c *client) sendPending() {
 	}
 	rooms := c.pending
 	c.pending = nil
+	c.setLiveLocked()
 	c.mu.Unlock()
 	for _, room := range rooms {
 		if topic, err := c.sess.RoomTopic(room); err == nil && topic != "" {

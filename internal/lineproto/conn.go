@@ -73,6 +73,17 @@ type handshaker interface{ Handshake() error }
 // block, so the read loop reads it with blocking Reads and all its output goes through the
 // writer of its own (see scheduleLocked), never a shared flusher.
 type conn struct {
+	// What queueing a line touches comes first, in the first 64 bytes of the struct (a conn is
+	// allocated 64-byte aligned, in the 448-byte size class): a broadcast's sequencer passes
+	// from goroutine to goroutine, so each delivery finds the conn last written by the other
+	// core, and pays a cache miss per line of it that it writes.
+	mu          sync.Mutex
+	state       connState   // guarded by mu
+	writer      writerState // guarded by mu
+	flushQueued bool        // c is on its flusher's list (whatever writer is); guarded by mu
+	queuedMsgs  int         // messages queued since the last write, for metrics; guarded by mu
+	out         outQueue    // output not yet written; guarded by mu
+
 	srv     *Server
 	nc      streamConn
 	sock    net.Conn              // the socket under nc (nc itself for TCP): closing it cuts nc at once
@@ -89,6 +100,7 @@ type conn struct {
 
 	flusher   *flusher      // writes this connection's output while the socket takes it; nil without raw
 	flushedAt time.Duration // when its flusher last wrote it, from the flusher's epoch, or 0 for never; used only by the flusher
+	busy      bool          // its last flush carried busyLines or more: held back by busyHold; used only by the flusher
 	urgent    atomic.Bool   // the output queued answers the client's own input: its flusher must not hold it
 
 	// A password is being typed: the server offered to echo (chat.KindSecretPrompt). Set by
@@ -103,15 +115,9 @@ type conn struct {
 	// on this connection in place of the framing's Encoder.
 	notices atomic.Pointer[chat.Encoder]
 
-	mu          sync.Mutex
-	writerDone  sync.Cond              // signalled when the writer of its own exits; uses mu
-	out         outQueue               // output not yet written; guarded by mu
-	backlog     connpolicy.Backlog     // what was skipped for a slow reader; guarded by mu
-	state       connState              // guarded by mu
-	writer      writerState            // guarded by mu
-	flushQueued bool                   // c is on its flusher's list (whatever writer is); guarded by mu
-	queuedMsgs  int                    // messages queued since the last write, for metrics; guarded by mu
-	reason      connpolicy.CloseReason // why the connection ends; guarded by mu
+	writerDone sync.Cond              // signalled when the writer of its own exits; uses mu
+	backlog    connpolicy.Backlog     // what was skipped for a slow reader; guarded by mu
+	reason     connpolicy.CloseReason // why the connection ends; guarded by mu
 }
 
 // newStreamConn returns a connection over a stream that is not a TCP socket (TLS).

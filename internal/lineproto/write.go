@@ -161,9 +161,13 @@ func (c *conn) startWriterLocked() {
 // Under light load a connection is flushed as soon as it has output. Under a storm (see
 // holdAfterPass) each connection is held back from its next flush for a while, so that what
 // arrives meanwhile goes out in one writev instead of several: when thousands of users each get
-// a line per join, the cost is the syscalls, not the bytes. Output that answers the client's
-// own input, and a connection's first output, is never held, so that a user registering or
-// typing a command keeps the pace of a conversation however loud the room is.
+// a line per join, the cost is the syscalls, not the bytes. A flood is held back the same way,
+// connection by connection: one whose last flush carried busyLines lines or more gets lines
+// faster than the flusher comes round, and waits busyHold before its next flush (a fan-out at
+// full speed then costs half the writevs per line; a line a second per room never waits).
+// Output that answers the client's own input, and a connection's first output, is never held,
+// so that a user registering or typing a command keeps the pace of a conversation however
+// loud the room is.
 type flusher struct {
 	mu      sync.Mutex
 	list    []*conn // connections with output to write; guarded by mu
@@ -191,6 +195,25 @@ func holdAfterPass(pass time.Duration, n int) time.Duration {
 		return 3 * pass
 	}
 	return 0
+}
+
+// busyLines is how many lines one flush of a connection must carry for the flusher to hold the
+// connection back by busyHold: a room's lines coming faster than the flusher's rounds (a paced
+// conversation, even a loud one, brings a line or two per flush). busyHold is short beside what
+// a flood queues anyway (a flooded connection's lines wait for those queued before them), and
+// long enough for a writev to carry a few hundred lines rather than a few dozen at full speed:
+// the syscall and the loopback's per-segment work, not the bytes, are what a writev costs.
+const (
+	busyLines = 32
+	busyHold  = 2 * time.Millisecond
+)
+
+// holdOf is how long c waits after its last flush before the next.
+func (f *flusher) holdOf(c *conn) time.Duration {
+	if c.busy {
+		return max(f.hold, busyHold)
+	}
+	return f.hold
 }
 
 func newFlusher() *flusher {
@@ -236,7 +259,7 @@ func (f *flusher) run() {
 		ready, still = ready[:0], still[:0]
 		pending := append(f.held, todo...)
 		for _, c := range pending {
-			if !stop && c.flushedAt != 0 && now < c.flushedAt+f.hold && !c.urgent.Load() {
+			if !stop && c.flushedAt != 0 && now < c.flushedAt+f.holdOf(c) && !c.urgent.Load() {
 				still = append(still, c)
 			} else {
 				ready = append(ready, c)
@@ -251,11 +274,11 @@ func (f *flusher) run() {
 				return
 			}
 			if len(f.held) > 0 {
-				next := f.held[0].flushedAt
+				next := f.held[0].flushedAt + f.holdOf(f.held[0])
 				for _, c := range f.held[1:] {
-					next = min(next, c.flushedAt)
+					next = min(next, c.flushedAt+f.holdOf(c))
 				}
-				timer.Reset(next + f.hold - now)
+				timer.Reset(next - now)
 				select {
 				case <-f.wake:
 				case <-timer.C:
@@ -269,7 +292,7 @@ func (f *flusher) run() {
 		start := time.Since(f.epoch)
 		for i, c := range ready {
 			c.urgent.Store(false)
-			f.flush(c)
+			c.busy = f.flush(c) >= busyLines
 			c.flushedAt = start
 			ready[i] = nil
 		}
@@ -302,9 +325,10 @@ const maxFlushBlocks = 1000
 // little, leaving the rest to skip should the client fall further behind.
 func (s *Server) writerBlocks() int { return max(s.cfg.WriterBatch()/chunkSize, 1) }
 
-// flush writes what c has queued without waiting for the socket. What the socket does not take
-// is handed to a writer of c's own, which waits for the socket.
-func (f *flusher) flush(c *conn) {
+// flush writes what c has queued without waiting for the socket, and returns how many messages
+// it took. What the socket does not take is handed to a writer of c's own, which waits for the
+// socket.
+func (f *flusher) flush(c *conn) (msgs int) {
 	defer func() {
 		if r := recover(); r != nil {
 			c.writePanicked(r, false)
@@ -314,16 +338,16 @@ func (f *flusher) flush(c *conn) {
 	c.flushQueued = false
 	if c.state == stateClosed || c.writer == writerOwn {
 		c.mu.Unlock()
-		return
+		return 0
 	}
 	if !c.pendingLocked() {
 		if c.state == stateDraining {
 			c.nc.CloseWrite()
 		}
 		c.mu.Unlock()
-		return
+		return 0
 	}
-	msgs := c.queuedMsgs
+	msgs = c.queuedMsgs
 	c.queuedMsgs = 0
 	var queued int
 	f.batch, queued = c.takeLocked(f.batch[:0], maxFlushBlocks)
@@ -380,6 +404,7 @@ func (f *flusher) flush(c *conn) {
 	if relist {
 		f.add(c)
 	}
+	return msgs
 }
 
 // consume returns the chunks to the pool that n written bytes used up, and returns the rest,
