@@ -248,8 +248,12 @@ func (l *Loop) Keep(c net.Conn) (release func()) {
 	l.kept[c] = k
 	l.mu.Unlock()
 	l.handlers.Add(1)
-	return sync.OnceFunc(func() {
+	return func() {
 		l.mu.Lock()
+		if k.released {
+			l.mu.Unlock()
+			return
+		}
 		k.released = true
 		if k.handlerDone {
 			delete(l.kept, c)
@@ -257,7 +261,7 @@ func (l *Loop) Keep(c net.Conn) (release func()) {
 		l.mu.Unlock()
 		l.release(c)
 		l.handlers.Done()
-	})
+	}
 }
 
 func (l *Loop) release(c net.Conn) {
