@@ -472,11 +472,7 @@ func (c *conn) begin() bool {
 // session starts, what it has sent is read, and it parks (see pump).
 func (c *conn) startPumped() {
 	ended := true
-	defer func() {
-		if ended {
-			c.end()
-		}
-	}()
+	defer c.endIf(&ended)
 	defer c.recoverPanic()
 	if !c.begin() {
 		return
@@ -489,11 +485,7 @@ func (c *conn) startPumped() {
 // cleans up once it ended.
 func (c *conn) pump() {
 	ended := true
-	defer func() {
-		if ended {
-			c.end()
-		}
-	}()
+	defer c.endIf(&ended)
 	defer c.recoverPanic()
 	ended = c.work()
 }
@@ -570,12 +562,22 @@ func (c *conn) park() bool {
 	return true
 }
 
+// endIf, deferred by a worker, ends c if *ended: a panic while it cleans up is logged like one
+// of the worker's, and c is given back to the accept loop all the same.
+func (c *conn) endIf(ended *bool) {
+	if !*ended {
+		return
+	}
+	defer c.recoverPanic()
+	c.end()
+}
+
 // end cleans up after a pumped connection ended, and gives it back to the accept loop.
 func (c *conn) end() {
+	defer c.release()
+	defer c.srv.forget(c)
+	defer c.srv.poller.forget(c)
 	c.cleanup()
-	c.srv.poller.forget(c)
-	c.srv.forget(c)
-	c.release()
 }
 
 // afterRead notes what a read of n bytes says of the client: past its registration, still
