@@ -52,7 +52,7 @@ type reader struct {
 	buf   [readBufSize]byte
 	n     int
 	errno error
-	read  func(fd uintptr) bool // r.readFd, bound once so that reading allocates nothing
+	read  func(fd uintptr) // r.readFd, bound once so that reading allocates nothing
 }
 
 var readers = sync.Pool{New: func() any {
@@ -61,10 +61,9 @@ var readers = sync.Pool{New: func() any {
 	return r
 }}
 
-// readFd reads what socket fd holds now into r.buf (for syscall.RawConn.Read).
-func (r *reader) readFd(fd uintptr) bool {
+// readFd reads what socket fd holds now into r.buf (for syscall.RawConn.Control).
+func (r *reader) readFd(fd uintptr) {
 	r.n, r.errno = unix.Read(int(fd), r.buf[:])
-	return true
 }
 
 // waitReadable waits for readability without a buffer, for syscall.RawConn.Read: it peeks one
@@ -118,9 +117,10 @@ type conn struct {
 
 	// Used only by the read loop, or by the worker that runs the connection.
 	dec        Decoder
-	registered bool // the session is past its registration
-	pinged     bool // a ping is unanswered: the next deadline closes the connection
-	armed      bool // the socket is in the poller's epoll instance
+	registered bool      // the session is past its registration
+	pinged     bool      // a ping is unanswered: the next deadline closes the connection
+	armed      bool      // the socket is in the poller's epoll instance
+	graceUntil time.Time // the read deadline of waitActive
 
 	parked  atomic.Bool // waiting in the poller with no worker: whoever clears it runs the connection
 	expired atomic.Bool // the deadline's timer fired: a worker must look at the deadline
@@ -356,7 +356,13 @@ func (c *conn) setDeadlineLocked(t time.Time) {
 // deadlineFired runs on the deadline's timer: the worker acts on it.
 func (c *conn) deadlineFired() {
 	c.expired.Store(true)
-	c.wake()
+	if !c.claim() {
+		// A worker runs c; should it be waiting for input (waitActive), it stops, parks,
+		// and finds the deadline.
+		c.nc.SetReadDeadline(time.Unix(1, 0))
+		return
+	}
+	go c.pump()
 }
 
 // deadlinePassed reports whether the deadline is set and passed (a timer that fired for a
@@ -502,10 +508,10 @@ func (c *conn) work() bool {
 		n, err := c.readNow(r)
 		if err == errWouldBlock {
 			readers.Put(r)
-			if c.park() {
-				return false
+			if c.waitActive() || !c.park() {
+				continue
 			}
-			continue
+			return false
 		}
 		if n > 0 {
 			c.handleInput(c.dec, r.buf[:n])
@@ -523,9 +529,9 @@ func (c *conn) work() bool {
 // readNow reads what the socket holds into r without waiting: errWouldBlock when it holds
 // nothing, io.EOF once the client closed its side.
 func (c *conn) readNow(r *reader) (int, error) {
-	// RawConn.Read holds the descriptor open while it reads: it cannot be closed, and its
-	// number reused, under the read.
-	if err := c.raw.Read(r.read); err != nil {
+	// Control holds the descriptor open while it reads: it cannot be closed, and its
+	// number reused, under the read. (Not RawConn.Read: its read deadline is waitActive's.)
+	if err := c.raw.Control(r.read); err != nil {
 		return 0, err
 	}
 	switch {
@@ -539,6 +545,32 @@ func (c *conn) readNow(r *reader) (int, error) {
 		return 0, io.EOF
 	}
 	return r.n, nil
+}
+
+// activeGrace is how long a worker waits for more input after the last before it parks its
+// connection. A client that talks (a sender in a busy room, a paced bot) keeps its worker and
+// waits on the runtime's netpoller, as a read loop would, rather than paying for a park and a
+// new worker per line; one that falls silent for longer holds no goroutine.
+const activeGrace = 500 * time.Millisecond
+
+// waitActive waits, for up to activeGrace since its last input, for the socket to have
+// something, and reports whether it may have: false means the grace is over, or the
+// connection's deadline passed meanwhile (deadlineFired cuts the wait), and the caller parks.
+func (c *conn) waitActive() bool {
+	if now := time.Now(); c.graceUntil.Sub(now) < activeGrace/2 {
+		// Moved only when half used up: a busy sender does not move a timer per line.
+		c.graceUntil = now.Add(activeGrace)
+		c.nc.SetReadDeadline(c.graceUntil)
+	}
+	if c.expired.Load() {
+		return false // set before the wait's deadline was: nothing would cut the wait
+	}
+	err := c.raw.Read(waitReadable)
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		c.graceUntil = time.Time{}
+		return false
+	}
+	return true // readable, or closed, or failed: the next read says which
 }
 
 // park leaves c waiting in the poller, and reports whether it did: false means the caller
