@@ -15,8 +15,9 @@ import (
 // A goroutine blocked in a read costs its stack (4–8 KB once the chat's registration has grown
 // it) for as long as the client says nothing, which for most chat users is most of the time.
 // So a TCP connection has a goroutine only while it has input: a worker (pump) reads what the
-// socket holds, hands it to the chat, and when the socket has nothing more (EAGAIN) it parks
-// the connection in the server's poller and returns. The poller is one epoll instance of our
+// socket holds and hands it to the chat; when the socket has had nothing more for activeGrace
+// (waited for on the runtime's netpoller, as a read loop would: a client that talks keeps its
+// worker), it parks the connection in the server's poller and returns. The poller is one epoll instance of our
 // own in which each parked socket is armed once (EPOLLONESHOT); one goroutine waits on it, and
 // for each socket that becomes readable starts a new worker, which reads until EAGAIN and
 // parks the connection again, re-arming it.

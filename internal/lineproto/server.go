@@ -3,7 +3,8 @@
 // output in a bounded buffer written by one writev per wakeup, holds every connection to the
 // rules of connpolicy (line rate, flood, register timeout, slow reader, close reasons), and
 // feeds every line to the chat domain, which it knows only through chat.Hub and chat.Session.
-// Another line protocol (IRC) reuses this engine with a Framing of its own.
+// Another line protocol (IRC) reuses this engine with a Framing of its own. An idle TCP
+// connection holds no goroutine: it waits in the server's poller (poller.go).
 //
 // # Locking
 //
@@ -13,7 +14,7 @@
 //	Server.mu → conn.mu                   (Shutdown finishes every connection)
 //
 // conn.mu guards the connection's queue, its connpolicy.Backlog, its state and its writer; no
-// call into the chat is made under it. The flusher's goroutine takes conn.mu and then, once it
+// call into the chat is made under it. poller.mu (the poller's ids) is taken alone. The flusher's goroutine takes conn.mu and then, once it
 // has let go of it, flusher.mu; socket writes happen under neither.
 package lineproto
 
