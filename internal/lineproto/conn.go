@@ -52,18 +52,25 @@ type reader struct {
 	buf   [readBufSize]byte
 	n     int
 	errno error
-	read  func(fd uintptr) // r.readFd, bound once so that reading allocates nothing
+	read  func(fd uintptr)      // r.readFd, bound once so that reading allocates nothing
+	await func(fd uintptr) bool // r.readOrWait, likewise
 }
 
 var readers = sync.Pool{New: func() any {
 	r := new(reader)
-	r.read = r.readFd
+	r.read, r.await = r.readFd, r.readOrWait
 	return r
 }}
 
 // readFd reads what socket fd holds now into r.buf (for syscall.RawConn.Control).
 func (r *reader) readFd(fd uintptr) {
 	r.n, r.errno = unix.Read(int(fd), r.buf[:])
+}
+
+// readOrWait reads what socket fd holds into r.buf, or has syscall.RawConn.Read wait for it.
+func (r *reader) readOrWait(fd uintptr) bool {
+	r.readFd(fd)
+	return r.errno != unix.EAGAIN
 }
 
 // waitReadable waits for readability without a buffer, for syscall.RawConn.Read: it peeks one
@@ -120,7 +127,7 @@ type conn struct {
 	registered bool      // the session is past its registration
 	pinged     bool      // a ping is unanswered: the next deadline closes the connection
 	armed      bool      // the socket is in the poller's epoll instance
-	graceUntil time.Time // the read deadline of waitActive
+	graceUntil time.Time // the read deadline of readActive
 
 	parked  atomic.Bool // waiting in the poller with no worker: whoever clears it runs the connection
 	expired atomic.Bool // the deadline's timer fired: a worker must look at the deadline
@@ -357,7 +364,7 @@ func (c *conn) setDeadlineLocked(t time.Time) {
 func (c *conn) deadlineFired() {
 	c.expired.Store(true)
 	if !c.claim() {
-		// A worker runs c; should it be waiting for input (waitActive), it stops, parks,
+		// A worker runs c; should it be waiting for input (readActive), it stops, parks,
 		// and finds the deadline.
 		c.nc.SetReadDeadline(time.Unix(1, 0))
 		return
@@ -505,10 +512,10 @@ func (c *conn) work() bool {
 			return true
 		}
 		r := readers.Get().(*reader)
-		n, err := c.readNow(r)
+		n, err := c.readActive(r)
 		if err == errWouldBlock {
 			readers.Put(r)
-			if c.waitActive() || !c.park() {
+			if !c.park() {
 				continue
 			}
 			return false
@@ -527,13 +534,18 @@ func (c *conn) work() bool {
 }
 
 // readNow reads what the socket holds into r without waiting: errWouldBlock when it holds
-// nothing, io.EOF once the client closed its side.
+// nothing, io.EOF once the client closed its side. readActive is the read that waits.
 func (c *conn) readNow(r *reader) (int, error) {
 	// Control holds the descriptor open while it reads: it cannot be closed, and its
-	// number reused, under the read. (Not RawConn.Read: its read deadline is waitActive's.)
+	// number reused, under the read. (Not RawConn.Read: its read deadline is readActive's.)
 	if err := c.raw.Control(r.read); err != nil {
 		return 0, err
 	}
+	return c.result(r)
+}
+
+// result is what the read into r says: bytes, errWouldBlock, io.EOF or an error.
+func (c *conn) result(r *reader) (int, error) {
 	switch {
 	case r.errno == unix.EAGAIN:
 		return 0, errWouldBlock
@@ -553,24 +565,27 @@ func (c *conn) readNow(r *reader) (int, error) {
 // new worker per line; one that falls silent for longer holds no goroutine.
 const activeGrace = 500 * time.Millisecond
 
-// waitActive waits, for up to activeGrace since its last input, for the socket to have
-// something, and reports whether it may have: false means the grace is over, or the
-// connection's deadline passed meanwhile (deadlineFired cuts the wait), and the caller parks.
-func (c *conn) waitActive() bool {
+// readActive reads what the socket holds into r, waiting for it on the runtime's netpoller for
+// up to activeGrace since the client's last input: errWouldBlock means the grace is over, or
+// the connection's deadline passed (deadlineFired cuts the wait), and the caller parks c.
+func (c *conn) readActive(r *reader) (int, error) {
 	if now := time.Now(); c.graceUntil.Sub(now) < activeGrace/2 {
 		// Moved only when half used up: a busy sender does not move a timer per line.
 		c.graceUntil = now.Add(activeGrace)
 		c.nc.SetReadDeadline(c.graceUntil)
 	}
 	if c.expired.Load() {
-		return false // set before the wait's deadline was: nothing would cut the wait
+		// Set before the wait's deadline was: nothing would cut the wait.
+		return c.readNow(r)
 	}
-	err := c.raw.Read(waitReadable)
-	if errors.Is(err, os.ErrDeadlineExceeded) {
-		c.graceUntil = time.Time{}
-		return false
+	if err := c.raw.Read(r.await); err != nil {
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			c.graceUntil = time.Time{}
+			return 0, errWouldBlock
+		}
+		return 0, err
 	}
-	return true // readable, or closed, or failed: the next read says which
+	return c.result(r)
 }
 
 // park leaves c waiting in the poller, and reports whether it did: false means the caller
