@@ -35,7 +35,11 @@ type Loop struct {
 	ln      net.Listener            // guarded by mu
 	closing bool                    // guarded by mu
 	conns   map[net.Conn]netip.Addr // open connections and the client the limiter counted them as; guarded by mu
+	kept    map[net.Conn]*kept      // connections whose handler called Keep; guarded by mu
 }
+
+// kept is where a connection handed over by Keep is in its two ends.
+type kept struct{ handlerDone, released bool }
 
 // New returns a Loop for the named service (used in logs) that calls handle for each accepted
 // connection admitted by limiter. Services that share a limiter share its limits; a nil
@@ -49,6 +53,7 @@ func New(service string, limiter *Limiter, log *slog.Logger, handle func(net.Con
 		quit:     make(chan struct{}),
 		loopDone: make(chan struct{}),
 		conns:    make(map[net.Conn]netip.Addr),
+		kept:     make(map[net.Conn]*kept),
 	}
 }
 
@@ -209,7 +214,20 @@ func (l *Loop) admit(c net.Conn) {
 
 func (l *Loop) run(c net.Conn) {
 	defer l.handlers.Done()
-	defer l.release(c)
+	defer func() {
+		l.mu.Lock()
+		k := l.kept[c]
+		if k != nil {
+			k.handlerDone = true
+			if k.released {
+				delete(l.kept, c)
+			}
+		}
+		l.mu.Unlock()
+		if k == nil {
+			l.release(c)
+		}
+	}()
 	defer func() {
 		if r := recover(); r != nil {
 			l.log.Error("panic serving connection", "service", l.service, "remote", c.RemoteAddr().String(),
@@ -217,6 +235,33 @@ func (l *Loop) run(c net.Conn) {
 		}
 	}()
 	l.handle(c)
+}
+
+// Keep lets the handler of c return with c still open, for a service that waits for its
+// connections' input without a goroutine each (lineproto's poller). The connection is closed,
+// and its place in the limits given back, when release is called (once; later calls do
+// nothing); until then Wait counts it as a handler still running, and CloseConns closes it.
+// Only c's handler may call Keep, once.
+func (l *Loop) Keep(c net.Conn) (release func()) {
+	l.mu.Lock()
+	k := &kept{}
+	l.kept[c] = k
+	l.mu.Unlock()
+	l.handlers.Add(1)
+	return func() {
+		l.mu.Lock()
+		if k.released {
+			l.mu.Unlock()
+			return
+		}
+		k.released = true
+		if k.handlerDone {
+			delete(l.kept, c)
+		}
+		l.mu.Unlock()
+		l.release(c)
+		l.handlers.Done()
+	}
 }
 
 func (l *Loop) release(c net.Conn) {

@@ -1,6 +1,8 @@
 package ircproto_test
 
 import (
+	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -71,4 +73,50 @@ func TestHistoryBatchOnJoin(t *testing.T) {
 	if !strings.HasSuffix(line, "] first") {
 		t.Errorf("got %q", line)
 	}
+}
+
+// The ping and its timeout reach idle clients that hold no goroutine on the server: 200
+// registered IRC clients wait with about none between them; each is pinged; those who answer
+// stay, the others are closed for it.
+func TestPingWhileParked(t *testing.T) {
+	const users = 200
+	const interval = 5 * time.Second
+	srv := start(t, chat.DefaultConfig(), func(c *lineproto.Config) { c.PingInterval = interval })
+	base := runtime.NumGoroutine()
+	dialed := time.Now()
+	us := make([]*ircUser, users)
+	for i := range us {
+		us[i] = dialIRC(t, srv.IRC)
+		us[i].nick = fmt.Sprintf("u%d", i)
+		us[i].Send("NICK " + us[i].nick)
+		us[i].Send("USER u 0 * :u")
+	}
+	for _, u := range us {
+		u.until(" 366 " + u.nick + " #lobby ")
+	}
+	pinged := false // perhaps: the first client registered at most this long ago
+	chattest.WaitFor(t, "200 idle IRC clients holding fewer than 20 goroutines", func() bool {
+		pinged = time.Since(dialed) >= interval
+		return pinged || runtime.NumGoroutine() < base+users/10
+	})
+	if pinged {
+		t.Fatalf("never fewer than %d goroutines before the first ping: a goroutine per idle client (or a machine too slow for this interval)", base+users/10)
+	}
+	for i, u := range us {
+		u.until("PING :hubbub")
+		if i%2 == 0 {
+			u.Send("PONG :hubbub")
+		}
+	}
+	for i, u := range us {
+		if i%2 == 1 {
+			u.ExpectClosed()
+		}
+	}
+	for i, u := range us {
+		if i%2 == 0 {
+			u.sync()
+		}
+	}
+	srv.Logs.WaitFor(t, "connection closed", "service=irc", "name=u1 ", `reason="ping timeout"`)
 }

@@ -46,9 +46,43 @@ const (
 // readBufSize is the size of the buffer a connection borrows for one read.
 const readBufSize = 4096
 
-// readBufs lends read buffers only while a connection has bytes to read, so an idle
-// connection holds none.
-var readBufs = sync.Pool{New: func() any { return new([readBufSize]byte) }}
+// reader is a read buffer and what reads into it from a socket without blocking. A
+// connection borrows one only while it has bytes to read, so an idle connection holds none.
+type reader struct {
+	buf   [readBufSize]byte
+	n     int
+	errno error
+	read  func(fd uintptr)      // r.readFd, bound once so that reading allocates nothing
+	await func(fd uintptr) bool // r.readOrWait, likewise
+}
+
+var readers = sync.Pool{New: func() any {
+	r := new(reader)
+	r.read, r.await = r.readFd, r.readOrWait
+	return r
+}}
+
+// readFd reads what socket fd holds now into r.buf (for syscall.RawConn.Control).
+func (r *reader) readFd(fd uintptr) {
+	r.n, r.errno = unix.Read(int(fd), r.buf[:])
+}
+
+// readOrWait reads what socket fd holds into r.buf, or has syscall.RawConn.Read wait for it.
+func (r *reader) readOrWait(fd uintptr) bool {
+	r.readFd(fd)
+	return r.errno != unix.EAGAIN
+}
+
+// waitReadable waits for readability without a buffer, for syscall.RawConn.Read: it peeks one
+// byte into the stack; readable (or closed, or failed) means a read will not block.
+func waitReadable(fd uintptr) bool {
+	var b [1]byte
+	_, _, err := unix.Recvfrom(int(fd), b[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
+	return err != unix.EAGAIN
+}
+
+// errWouldBlock: the socket has nothing to read now.
+var errWouldBlock = errors.New("nothing to read")
 
 // streamConn is what the engine serves: a TCP socket, or a stream over one (TLS) that can say
 // it has nothing more to send.
@@ -64,14 +98,16 @@ type overSocket interface{ NetConn() net.Conn }
 // handshaker is a stream that has something to settle before its first byte (TLS).
 type handshaker interface{ Handshake() error }
 
-// conn is one line client. Its read loop (serve) runs on the goroutine the accept loop gave it;
-// its writer runs on a goroutine of its own that exists only while there is output to send.
+// conn is one line client. A TCP connection reads on workers that exist only while its socket
+// has input, and waits in the server's poller meanwhile (pump; see poller.go); any other
+// stream has its read loop (serve) on the goroutine the accept loop gave it. Its writer runs on
+// a goroutine of its own that exists only while there is output to send.
 //
-// A TCP connection is served on its kernel socket (raw): the read loop waits for readability
-// without a buffer, and the flushers write with non-blocking writev. Any other stream (TLS)
-// has raw nil: it may hold decrypted bytes while its socket shows nothing, and its writes
-// block, so the read loop reads it with blocking Reads and all its output goes through the
-// writer of its own (see scheduleLocked), never a shared flusher.
+// A TCP connection is served on its kernel socket (raw): it is read without blocking, and the
+// flushers write with non-blocking writev. Any other stream (TLS) has raw nil: it may hold
+// decrypted bytes while its socket shows nothing, and its writes block, so the read loop reads
+// it with blocking Reads and all its output goes through the writer of its own (see
+// scheduleLocked), never a shared flusher.
 type conn struct {
 	// What queueing a line touches comes first, in the first 64 bytes of the struct (a conn is
 	// allocated 64-byte aligned, in the 448-byte size class): a broadcast's sequencer passes
@@ -86,12 +122,26 @@ type conn struct {
 
 	srv     *Server
 	nc      streamConn
-	sock    net.Conn              // the socket under nc (nc itself for TCP): closing it cuts nc at once
-	raw     syscall.RawConn       // the kernel socket of a TCP connection; nil for another stream
-	waitFn  func(fd uintptr) bool // waits for readability; built once so waiting allocates nothing
+	sock    net.Conn        // the socket under nc (nc itself for TCP): closing it cuts nc at once
+	raw     syscall.RawConn // the kernel socket of a TCP connection; nil for another stream
 	started time.Time
 	session Session
 	done    chan struct{} // closed when the socket is closed; stops waits
+
+	// Set before the connection is first read, then read-only.
+	pumped  bool   // read by workers, parked in the poller between reads (pump); else by serve
+	pollID  uint64 // the connection's name in the poller's events
+	release func() // gives the connection back to the accept loop once it ended (pumped only)
+
+	// Used only by the read loop, or by the worker that runs the connection.
+	dec        Decoder
+	registered bool      // the session is past its registration
+	pinged     bool      // a ping is unanswered: the next deadline closes the connection
+	armed      bool      // the socket is in the poller's epoll instance
+	graceUntil time.Time // the read deadline of readActive
+
+	parked  atomic.Bool // waiting in the poller with no worker: whoever clears it runs the connection
+	expired atomic.Bool // the deadline's timer fired: a worker must look at the deadline
 
 	bucket connpolicy.Bucket // the line rate; used only by the read loop
 	// handshakeFailed: the stream never got going (a failed TLS handshake, counted by the
@@ -118,6 +168,8 @@ type conn struct {
 	writerDone sync.Cond              // signalled when the writer of its own exits; uses mu
 	backlog    connpolicy.Backlog     // what was skipped for a slow reader; guarded by mu
 	reason     connpolicy.CloseReason // why the connection ends; guarded by mu
+	deadline   time.Time              // when waiting for input ends, zero for never (pumped only); guarded by mu
+	timer      *time.Timer            // fires at deadline (pumped only); guarded by mu
 }
 
 // newStreamConn returns a connection over a stream that is not a TCP socket (TLS).
@@ -157,6 +209,7 @@ func newConn(srv *Server, nc *net.TCPConn, f *flusher) (*conn, error) {
 		bucket:  connpolicy.NewBucket(srv.cfg),
 	}
 	c.writerDone.L = &c.mu
+	c.pumped = srv.poller != nil
 	// telnet's "toggle autosynch" sends IAC DM as urgent data after Ctrl-C; kept in line, it
 	// is a telnet command the Decoder skips, where out of line it would leave a stray byte.
 	var serr error
@@ -164,12 +217,6 @@ func newConn(srv *Server, nc *net.TCPConn, f *flusher) (*conn, error) {
 		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_OOBINLINE, 1)
 	}); err != nil || serr != nil {
 		return nil, fmt.Errorf("set SO_OOBINLINE: %w", errors.Join(err, serr))
-	}
-	c.waitFn = func(fd uintptr) bool {
-		// Peek one byte into the stack: readable (or closed, or failed) means Read will not block.
-		var b [1]byte
-		_, _, err := unix.Recvfrom(int(fd), b[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
-		return err != unix.EAGAIN
 	}
 	return c, nil
 }
@@ -265,7 +312,7 @@ func (c *conn) finish(reason connpolicy.CloseReason, notice []byte) {
 			c.nc.CloseWrite()
 		}
 	}
-	c.nc.SetReadDeadline(time.Now().Add(lingerTimeout))
+	c.setDeadlineLocked(time.Now().Add(lingerTimeout))
 }
 
 // closeLocked closes the socket at once, dropping what is queued. c.mu must be held.
@@ -282,6 +329,73 @@ func (c *conn) closeLocked(reason connpolicy.CloseReason) {
 	// close_notify, a write that may wait, under c.mu; what was queued is dropped anyway.
 	c.sock.Close()
 	close(c.done)
+	c.wake() // a parked connection has nobody reading to find its socket closed
+}
+
+// isClosed reports whether the socket was closed (closeLocked).
+func (c *conn) isClosed() bool {
+	select {
+	case <-c.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// setDeadlineLocked sets when waiting for input ends (a registration, a ping, finish's
+// linger; zero: never): the read deadline of a connection read by serve, a timer that wakes a
+// pumped one. c.mu must be held.
+func (c *conn) setDeadlineLocked(t time.Time) {
+	if !c.pumped {
+		c.nc.SetReadDeadline(t)
+		return
+	}
+	c.deadline = t
+	if t.IsZero() {
+		if c.timer != nil {
+			// A call already on its way finds the deadline gone (deadlinePassed).
+			c.timer.Stop()
+			c.timer = nil
+		}
+		return
+	}
+	if c.timer == nil {
+		c.timer = time.AfterFunc(time.Until(t), c.deadlineFired)
+	} else {
+		c.timer.Reset(time.Until(t))
+	}
+}
+
+// deadlineFired runs on the deadline's timer: the worker acts on it.
+func (c *conn) deadlineFired() {
+	c.expired.Store(true)
+	if !c.claim() {
+		// A worker runs c; should it be waiting for input (readActive), it stops, parks,
+		// and finds the deadline.
+		c.nc.SetReadDeadline(time.Unix(1, 0))
+		return
+	}
+	go c.pump()
+}
+
+// deadlinePassed reports whether the deadline is set and passed (a timer that fired for a
+// deadline since moved or lifted says nothing).
+func (c *conn) deadlinePassed() bool {
+	c.mu.Lock()
+	d := c.deadline
+	c.mu.Unlock()
+	return !d.IsZero() && !time.Now().Before(d)
+}
+
+// claim takes c out of the poller for the caller to run; false: it is not parked (a worker
+// runs it, and will find what the caller had to say).
+func (c *conn) claim() bool { return c.parked.CompareAndSwap(true, false) }
+
+// wake starts a worker for c if it is parked.
+func (c *conn) wake() {
+	if c.claim() {
+		go c.pump()
+	}
 }
 
 // isSealed reports whether the connection takes no more output: it is closing.
@@ -291,22 +405,10 @@ func (c *conn) isSealed() bool {
 	return c.state != stateOpen
 }
 
-// serve runs the read loop until the connection ends, then cleans up.
+// serve runs the read loop of a connection that is not pumped until it ends, then cleans up.
 func (c *conn) serve() {
 	defer c.cleanup()
-	defer func() {
-		if r := recover(); r != nil {
-			name := ""
-			if c.session != nil {
-				name = c.session.Name()
-			}
-			c.srv.log.Error("panic serving connection", "remote", c.nc.RemoteAddr().String(),
-				"name", name, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
-			c.mu.Lock()
-			c.closeLocked(connpolicy.ReasonPanic)
-			c.mu.Unlock()
-		}
-	}()
+	defer c.recoverPanic()
 	if h, ok := c.nc.(handshaker); ok && c.raw == nil {
 		// Bounded by the stream (tlsconf.Conn has a handshake timeout), and by finish's
 		// linger should the server shut down meanwhile.
@@ -315,11 +417,60 @@ func (c *conn) serve() {
 			return
 		}
 	}
+	if !c.begin() {
+		return
+	}
+	for {
+		// A stream (raw nil) is read with a blocking Read: TLS may hold decrypted bytes
+		// while its socket shows nothing to wait for.
+		if c.raw != nil {
+			if err := c.raw.Read(waitReadable); err != nil {
+				if c.readErr(err) {
+					return
+				}
+				continue
+			}
+		}
+		r := readers.Get().(*reader)
+		n, err := c.nc.Read(r.buf[:])
+		if n > 0 {
+			c.handleInput(c.dec, r.buf[:n])
+			c.answered()
+		}
+		c.dec.Release()
+		readers.Put(r)
+		c.afterRead(n)
+		if err != nil && c.readErr(err) {
+			return
+		}
+	}
+}
+
+// recoverPanic, deferred, logs a panic of the read loop or a worker and closes the connection.
+func (c *conn) recoverPanic() {
+	r := recover()
+	if r == nil {
+		return
+	}
+	name := ""
+	if c.session != nil {
+		name = c.session.Name()
+	}
+	c.srv.log.Error("panic serving connection", "remote", c.nc.RemoteAddr().String(),
+		"name", name, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+	c.mu.Lock()
+	c.closeLocked(connpolicy.ReasonPanic)
+	c.mu.Unlock()
+}
+
+// begin starts the connection's session and its registration deadline, and reports whether
+// there is a connection to read.
+func (c *conn) begin() bool {
 	if f := c.srv.framing.NewSession; f != nil {
 		s, err := f(&Conn{c})
 		if err != nil {
 			c.srv.log.Error("start a session", "service", c.srv.framing.Service, "err", err)
-			return
+			return false
 		}
 		c.session = s
 	} else {
@@ -329,63 +480,197 @@ func (c *conn) serve() {
 			c.finish(connpolicy.ReasonBanned, nil) // the chat said why
 		}
 	}
-	pinger, _ := c.session.(Pinger)
-	pingEvery := c.srv.framing.PingInterval
-	if pinger == nil {
-		pingEvery = 0
-	}
-	pinged := false // a ping is unanswered: the next deadline closes the connection
 	if d := c.srv.cfg.RegisterDeadline(c.started); !d.IsZero() {
-		c.nc.SetReadDeadline(d)
+		c.setReadDeadline(d)
 	}
-	dec := c.srv.framing.NewDecoder(c.srv.cfg.MaxLine)
-	registered := false
-	// readErr acts on a failed read (or wait for one) and reports whether the loop ends.
-	readErr := func(err error) bool {
-		if registered && pingEvery > 0 && errors.Is(err, os.ErrDeadlineExceeded) && !c.isSealed() {
-			if pinged {
-				c.finish(connpolicy.ReasonPingTimeout, nil)
-				return false // wait, briefly, for the client to close
-			}
-			pinged = true
-			pinger.Ping()
-			c.setReadDeadline(time.Now().Add(pingEvery))
-			return false
-		}
-		return c.readFailed(err, registered)
+	c.dec = c.srv.framing.NewDecoder(c.srv.cfg.MaxLine)
+	return true
+}
+
+// startPumped runs a pumped connection's first turn on the accept loop's goroutine: its
+// session starts, what it has sent is read, and it parks (see pump).
+func (c *conn) startPumped() {
+	ended := true
+	defer c.endIf(&ended)
+	defer c.recoverPanic()
+	if !c.begin() {
+		return
 	}
+	ended = c.work()
+}
+
+// pump runs a pumped connection on a worker of its own, started by whoever took it out of the
+// poller (claim): it reads until the socket has nothing more, then parks the connection, or
+// cleans up once it ended.
+func (c *conn) pump() {
+	ended := true
+	defer c.endIf(&ended)
+	defer c.recoverPanic()
+	ended = c.work()
+}
+
+// work reads and handles what the socket holds, and acts on a deadline that passed, until the
+// socket has nothing more: then it parks c and returns false, and c belongs to whoever claims
+// it. It returns true when the connection has ended.
+func (c *conn) work() bool {
 	for {
-		// A stream (raw nil) is read with a blocking Read: TLS may hold decrypted bytes
-		// while its socket shows nothing to wait for.
-		if c.raw != nil {
-			if err := c.raw.Read(c.waitFn); err != nil {
-				if readErr(err) {
-					return
-				}
+		if c.expired.Swap(false) && c.deadlinePassed() && c.readErr(os.ErrDeadlineExceeded) {
+			return true
+		}
+		r := readers.Get().(*reader)
+		n, err := c.readActive(r)
+		if err == errWouldBlock {
+			readers.Put(r)
+			if !c.park() {
 				continue
 			}
+			return false
 		}
-		buf := readBufs.Get().(*[readBufSize]byte)
-		n, err := c.nc.Read(buf[:])
 		if n > 0 {
-			c.handleInput(dec, buf[:n])
+			c.handleInput(c.dec, r.buf[:n])
 			c.answered()
 		}
-		dec.Release()
-		readBufs.Put(buf)
-		if !registered && c.session.Registered() {
-			registered = true
-			c.clearRegisterDeadline()
-		}
-		if registered && pingEvery > 0 && n > 0 {
-			// Whatever the client sends shows it is there, as much as a PONG would.
-			pinged = false
-			c.setReadDeadline(time.Now().Add(pingEvery))
-		}
-		if err != nil && readErr(err) {
-			return
+		c.dec.Release()
+		readers.Put(r)
+		c.afterRead(n)
+		if err != nil && c.readErr(err) {
+			return true
 		}
 	}
+}
+
+// readNow reads what the socket holds into r without waiting: errWouldBlock when it holds
+// nothing, io.EOF once the client closed its side. readActive is the read that waits.
+func (c *conn) readNow(r *reader) (int, error) {
+	// Control holds the descriptor open while it reads: it cannot be closed, and its
+	// number reused, under the read. (Not RawConn.Read: its read deadline is readActive's.)
+	if err := c.raw.Control(r.read); err != nil {
+		return 0, err
+	}
+	return c.result(r)
+}
+
+// result is what the read into r says: bytes, errWouldBlock, io.EOF or an error.
+func (c *conn) result(r *reader) (int, error) {
+	switch {
+	case r.errno == unix.EAGAIN:
+		return 0, errWouldBlock
+	case r.errno == unix.EINTR:
+		return 0, nil
+	case r.errno != nil:
+		return 0, os.NewSyscallError("read", r.errno)
+	case r.n == 0:
+		return 0, io.EOF
+	}
+	return r.n, nil
+}
+
+// activeGrace is how long a worker waits for more input after the last before it parks its
+// connection. A client that talks (a sender in a busy room, a paced bot) keeps its worker and
+// waits on the runtime's netpoller, as a read loop would, rather than paying for a park and a
+// new worker per line; one that falls silent for longer holds no goroutine.
+const activeGrace = 500 * time.Millisecond
+
+// readActive reads what the socket holds into r, waiting for it on the runtime's netpoller for
+// up to activeGrace since the client's last input: errWouldBlock means the grace is over, or
+// the connection's deadline passed (deadlineFired cuts the wait), and the caller parks c.
+func (c *conn) readActive(r *reader) (int, error) {
+	if now := time.Now(); c.graceUntil.Sub(now) < activeGrace/2 {
+		// Moved only when half used up: a busy sender does not move a timer per line.
+		c.graceUntil = now.Add(activeGrace)
+		c.nc.SetReadDeadline(c.graceUntil)
+	}
+	if c.expired.Load() {
+		// Set before the wait's deadline was: nothing would cut the wait.
+		return c.readNow(r)
+	}
+	if err := c.raw.Read(r.await); err != nil {
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			c.graceUntil = time.Time{}
+			return 0, errWouldBlock
+		}
+		return 0, err
+	}
+	return c.result(r)
+}
+
+// park leaves c waiting in the poller, and reports whether it did: false means the caller
+// took c back (its socket closed, or its deadline passed, as it parked) and must go on running it.
+func (c *conn) park() bool {
+	add := !c.armed
+	c.armed = true // before parked: whoever claims c next must see it
+	c.parked.Store(true)
+	if err := c.srv.poller.arm(c, add); err != nil {
+		// The socket is closed, or cannot be waited for: either way the connection ends, on
+		// whichever worker runs it.
+		c.mu.Lock()
+		c.closeLocked(connpolicy.ReasonReadError)
+		c.mu.Unlock()
+		return !c.claim()
+	}
+	// What happened before c was parked found nobody to wake.
+	if c.expired.Load() || c.isClosed() {
+		return !c.claim()
+	}
+	return true
+}
+
+// endIf, deferred by a worker, ends c if *ended: a panic while it cleans up is logged like one
+// of the worker's, and c is given back to the accept loop all the same.
+func (c *conn) endIf(ended *bool) {
+	if !*ended {
+		return
+	}
+	defer c.recoverPanic()
+	c.end()
+}
+
+// end cleans up after a pumped connection ended, and gives it back to the accept loop.
+func (c *conn) end() {
+	defer c.release()
+	defer c.srv.forget(c)
+	defer c.srv.poller.forget(c)
+	c.cleanup()
+}
+
+// afterRead notes what a read of n bytes says of the client: past its registration, still
+// there (which puts off its ping).
+func (c *conn) afterRead(n int) {
+	if !c.registered && c.session.Registered() {
+		c.registered = true
+		c.clearRegisterDeadline()
+	}
+	if c.registered && n > 0 {
+		if every := c.pingEvery(); every > 0 {
+			// Whatever the client sends shows it is there, as much as a PONG would.
+			c.pinged = false
+			c.setReadDeadline(time.Now().Add(every))
+		}
+	}
+}
+
+// pingEvery is how long the client may say nothing before it is pinged; 0: never.
+func (c *conn) pingEvery() time.Duration {
+	if _, ok := c.session.(Pinger); ok {
+		return c.srv.framing.PingInterval
+	}
+	return 0
+}
+
+// readErr acts on a failed read (or wait for one), or a passed deadline, and reports whether
+// the connection ends.
+func (c *conn) readErr(err error) bool {
+	if every := c.pingEvery(); c.registered && every > 0 && errors.Is(err, os.ErrDeadlineExceeded) && !c.isSealed() {
+		if c.pinged {
+			c.finish(connpolicy.ReasonPingTimeout, nil)
+			return false // wait, briefly, for the client to close
+		}
+		c.pinged = true
+		c.session.(Pinger).Ping()
+		c.setReadDeadline(time.Now().Add(every))
+		return false
+	}
+	return c.readFailed(err, c.registered)
 }
 
 // clearRegisterDeadline lifts the registration deadline, unless the connection is already
@@ -394,17 +679,17 @@ func (c *conn) clearRegisterDeadline() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.state == stateOpen {
-		c.nc.SetReadDeadline(time.Time{})
+		c.setDeadlineLocked(time.Time{})
 	}
 }
 
-// setReadDeadline sets the read deadline, unless the connection is closing: then the deadline
-// is finish's linger, which must stay.
+// setReadDeadline sets the deadline for input, unless the connection is closing: then the
+// deadline is finish's linger, which must stay.
 func (c *conn) setReadDeadline(t time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.state == stateOpen {
-		c.nc.SetReadDeadline(t)
+		c.setDeadlineLocked(t)
 	}
 }
 
@@ -500,6 +785,9 @@ func (c *conn) cleanup() {
 	}
 	c.mu.Lock()
 	c.closeLocked(connpolicy.ReasonClientClosed)
+	if c.pumped {
+		c.setDeadlineLocked(time.Time{})
+	}
 	for c.writer == writerOwn {
 		c.writerDone.Wait()
 	}

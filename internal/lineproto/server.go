@@ -3,7 +3,8 @@
 // output in a bounded buffer written by one writev per wakeup, holds every connection to the
 // rules of connpolicy (line rate, flood, register timeout, slow reader, close reasons), and
 // feeds every line to the chat domain, which it knows only through chat.Hub and chat.Session.
-// Another line protocol (IRC) reuses this engine with a Framing of its own.
+// Another line protocol (IRC) reuses this engine with a Framing of its own. An idle TCP
+// connection holds no goroutine: it waits in the server's poller (poller.go).
 //
 // # Locking
 //
@@ -13,7 +14,7 @@
 //	Server.mu → conn.mu                   (Shutdown finishes every connection)
 //
 // conn.mu guards the connection's queue, its connpolicy.Backlog, its state and its writer; no
-// call into the chat is made under it. The flusher's goroutine takes conn.mu and then, once it
+// call into the chat is made under it. poller.mu (the poller's ids) is taken alone. The flusher's goroutine takes conn.mu and then, once it
 // has let go of it, flusher.mu; socket writes happen under neither.
 package lineproto
 
@@ -151,6 +152,9 @@ type Server struct {
 	flushers     []*flusher
 	nextFlusher  atomic.Uint32
 	startFlusher sync.Once
+	// poller waits for the input of idle TCP connections (see poller.go); nil when the
+	// system would not give one: each connection then has a read loop of its own.
+	poller *poller
 
 	mu           sync.Mutex
 	conns        map[*conn]struct{} // guarded by mu
@@ -183,6 +187,12 @@ func NewServer(cfg Config, hub *chat.Hub, limiter *accept.Limiter, log *slog.Log
 	s.SetFraming(TelnetFraming())
 	for range runtime.GOMAXPROCS(0) {
 		s.flushers = append(s.flushers, newFlusher())
+	}
+	p, err := newPoller(log)
+	if err != nil {
+		log.Warn("idle connections will each hold a goroutine", "err", err)
+	} else {
+		s.poller = p
 	}
 	return s
 }
@@ -219,6 +229,9 @@ func (s *Server) startFlushers() {
 		for _, f := range s.flushers {
 			go f.run()
 		}
+		if s.poller != nil {
+			go s.poller.run()
+		}
 	})
 }
 
@@ -235,12 +248,24 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Unlock()
 	err := s.loop.Wait(ctx)
 	if err != nil {
+		// Through the connections, not only their sockets: closing the socket of a parked
+		// connection wakes nobody.
+		s.mu.Lock()
+		for c := range s.conns {
+			c.mu.Lock()
+			c.closeLocked(connpolicy.ReasonShutdown)
+			c.mu.Unlock()
+		}
+		s.mu.Unlock()
 		s.loop.CloseConns()
 		s.loop.Wait(context.Background())
 	}
 	s.startFlushers() // so that closing them cannot wait for ones that never ran
 	for _, f := range s.flushers {
 		f.close()
+	}
+	if s.poller != nil {
+		s.poller.close()
 	}
 	if err != nil {
 		return fmt.Errorf("chat shutdown: %w", err)
@@ -270,17 +295,30 @@ func (s *Server) serveConn(nc net.Conn) {
 		s.log.Error("set up connection", "remote", nc.RemoteAddr().String(), "err", err)
 		return
 	}
+	if c.pumped {
+		c.release = s.loop.Keep(nc)
+		s.poller.add(c)
+	}
 	s.mu.Lock()
 	s.conns[c] = struct{}{}
 	shuttingDown := s.shuttingDown
 	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		delete(s.conns, c)
-		s.mu.Unlock()
-	}()
 	if shuttingDown {
 		c.finish(connpolicy.ReasonShutdown, s.noticeShutdown)
 	}
+	if c.pumped {
+		// This goroutine returns once the client has nothing more to say; the connection
+		// lives on in the poller, and whichever worker sees it end cleans up (conn.end).
+		c.startPumped()
+		return
+	}
+	defer s.forget(c)
 	c.serve()
+}
+
+// forget drops c from the connections Shutdown finishes, once it ended.
+func (s *Server) forget(c *conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
 }
