@@ -35,6 +35,7 @@ const (
 // socket (read.go) and the server's flusher writes its output (writer.go).
 type conn struct {
 	srv     *Server
+	flusher *flusher        // writes its output while the socket takes it
 	sock    net.Conn        // the hijacked connection: a TCP socket, or a TLS stream over one
 	under   net.Conn        // the socket under sock (sock itself for TCP): closing it cuts sock at once
 	raw     syscall.RawConn // the kernel socket of a TCP connection; nil for a stream (TLS)

@@ -32,7 +32,9 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gobwas/ws"
@@ -80,20 +82,21 @@ type Limiter interface {
 
 // Server accepts WebSocket connections at its ServeHTTP and joins them to a chat.
 type Server struct {
-	cfg     Config
-	hub     *chat.Hub
-	limiter Limiter // nil: no limits
-	tokens  Tokens  // nil: no logging in from the page (SetTokens)
-	log     *slog.Logger
-	obs     connpolicy.Observer
-	refused refusals
-	flush   *flusher
-	poll    *poller // nil where there is none: every connection is read as a stream
+	cfg         Config
+	hub         *chat.Hub
+	limiter     Limiter // nil: no limits
+	tokens      Tokens  // nil: no logging in from the page (SetTokens)
+	log         *slog.Logger
+	obs         connpolicy.Observer
+	refused     refusals
+	flushers    []*flusher // one per processor, as on the line transport; each serves the connections given it
+	nextFlusher atomic.Uint32
+	poll        *poller // nil where there is none: every connection is read as a stream
 
 	mu       sync.Mutex
 	conns    map[*conn]struct{} // guarded by mu
 	stopping bool               // guarded by mu
-	started  bool               // the flusher runs; guarded by mu
+	started  bool               // the flushers run; guarded by mu
 	handlers sync.WaitGroup     // ServeHTTP calls
 	live     sync.WaitGroup     // connections, until they end
 
@@ -105,7 +108,10 @@ type Server struct {
 // (limiter may be nil).
 func NewServer(cfg Config, hub *chat.Hub, limiter Limiter, log *slog.Logger) *Server {
 	s := &Server{cfg: cfg, hub: hub, limiter: limiter, log: log, obs: connpolicy.NoObserver{},
-		conns: make(map[*conn]struct{}), flush: newFlusher()}
+		conns: make(map[*conn]struct{})}
+	for range runtime.GOMAXPROCS(0) {
+		s.flushers = append(s.flushers, newFlusher())
+	}
 	p, err := newPoller()
 	if err != nil {
 		log.Warn("websocket: no poller; each connection is read by a goroutine of its own", "err", err)
@@ -131,7 +137,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.handlers.Add(1)
 	if !s.started {
 		s.started = true
-		go s.flush.run()
+		for _, f := range s.flushers {
+			go f.run()
+		}
 	}
 	s.mu.Unlock()
 	defer s.handlers.Done()
@@ -177,7 +185,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.refused.note(s.log, r.RemoteAddr, r.Header.Get("Origin"), err.Error())
 		return // the upgrader has answered
 	}
-	c := &conn{srv: s, sock: nc, under: nc, remote: r.RemoteAddr, addr: remote, started: time.Now(),
+	c := &conn{srv: s, flusher: s.flushers[int(s.nextFlusher.Add(1))%len(s.flushers)], sock: nc, under: nc, remote: r.RemoteAddr, addr: remote, started: time.Now(),
 		ending: make(chan struct{}), bucket: connpolicy.NewBucket(s.cfg.Limits)}
 	if o, ok := nc.(interface{ NetConn() net.Conn }); ok {
 		c.under = o.NetConn()
@@ -269,7 +277,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.started = true // no flusher starts from now on
 	s.mu.Unlock()
 	if started {
-		s.flush.close()
+		for _, f := range s.flushers {
+			f.close()
+		}
 	}
 	if s.poll != nil {
 		s.poll.close()

@@ -17,8 +17,8 @@ import (
 
 // How output reaches the socket, as on the line transport.
 //
-// Deliver appends a frame to the connection's queue and puts the connection on the flusher's
-// list if it is not there already. The flusher is one goroutine serving every connection: it
+// Deliver appends a frame to the connection's queue and puts the connection on its flusher's
+// list if it is not there already. A flusher is one goroutine serving many connections: it
 // takes a connection's queue (up to what one writev takes) and hands it to the kernel with one
 // non-blocking writev; while it works through its list more piles up behind it, so the busier
 // the room, the more frames each writev carries. Only when a socket is full (its client reads
@@ -48,7 +48,7 @@ func (c *conn) scheduleLocked() {
 		return
 	}
 	c.flushQueued = true
-	c.srv.flush.add(c)
+	c.flusher.add(c)
 }
 
 // startWriterLocked starts c's writer of its own, which writes pending first. c.mu must be
