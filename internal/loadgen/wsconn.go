@@ -29,8 +29,9 @@ type wsClient struct {
 	br  *bufio.Reader
 	msg []byte // the payload of the last message read; reused
 
-	wmu  sync.Mutex // writes: the scenario's and the pongs of the reader
-	wbuf []byte     // guarded by wmu
+	wmu    sync.Mutex // writes: the scenario's and the pongs of the reader
+	wbuf   []byte     // frames being written; guarded by wmu
+	msgOut []byte     // a message being framed; guarded by wmu
 }
 
 // dialWS connects to the WebSocket endpoint at target, from the same spread of source
@@ -107,11 +108,18 @@ func (w *wsClient) readMessage() ([]byte, error) {
 	}
 }
 
-// writeFrame writes one masked frame, as a client must.
+// writeFrame writes one masked frame.
 func (w *wsClient) writeFrame(op ws.OpCode, p []byte) error {
 	w.wmu.Lock()
 	defer w.wmu.Unlock()
-	b := append(w.wbuf[:0], 0x80|byte(op))
+	w.wbuf = appendClientFrame(w.wbuf[:0], op, p)
+	_, err := w.nc.Write(w.wbuf)
+	return err
+}
+
+// appendClientFrame appends a frame of op holding p, masked as a client's must be.
+func appendClientFrame(b []byte, op ws.OpCode, p []byte) []byte {
+	b = append(b, 0x80|byte(op))
 	switch n := len(p); {
 	case n < 126:
 		b = append(b, 0x80|byte(n))
@@ -125,9 +133,7 @@ func (w *wsClient) writeFrame(op ws.OpCode, p []byte) error {
 	start := len(b)
 	b = append(b, p...)
 	ws.Cipher(b[start:], mask, 0)
-	w.wbuf = b
-	_, err := w.nc.Write(b)
-	return err
+	return b
 }
 
 type wsEvent struct {
@@ -179,18 +185,34 @@ func (lc *lineConn) readWSLine() ([]byte, error) {
 	return b, nil
 }
 
-// writeWS sends each line of p as a message.
+// writeWS sends each line of p as a message, all of them with one write, as a line
+// connection sends its lines.
 func (lc *lineConn) writeWS(p []byte) error {
+	w := lc.ws
+	w.wmu.Lock()
+	defer w.wmu.Unlock()
+	b := w.wbuf[:0]
 	for len(p) > 0 {
 		line, rest, _ := bytes.Cut(p, []byte("\n"))
 		p = rest
-		msg, err := json.Marshal(map[string]string{"type": "line", "text": string(bytes.TrimSuffix(line, []byte("\r")))})
-		if err != nil {
-			return err
-		}
-		if err := lc.ws.writeFrame(ws.OpText, msg); err != nil {
-			return err
+		msg := append(w.msgOut[:0], `{"type":"line","text":`...)
+		msg = appendJSONString(msg, bytes.TrimSuffix(line, []byte("\r")))
+		msg = append(msg, '}')
+		w.msgOut = msg
+		b = appendClientFrame(b, ws.OpText, msg)
+	}
+	w.wbuf = b
+	_, err := w.nc.Write(b)
+	return err
+}
+
+// appendJSONString appends s as a JSON string.
+func appendJSONString(b, s []byte) []byte {
+	for _, c := range s {
+		if c < 0x20 || c == '"' || c == '\\' || c >= 0x80 {
+			q, _ := json.Marshal(string(s))
+			return append(b, q...)
 		}
 	}
-	return nil
+	return append(append(append(b, '"'), s...), '"')
 }
