@@ -258,5 +258,19 @@ func (c *conn) message(op ws.OpCode, data []byte) bool {
 	if c.session.Registered() {
 		c.registered.Store(true)
 	}
+	c.answered()
 	return true
+}
+
+// answered lets what the client's own input produced (a prompt, a reply to a command) skip the
+// hold its flusher may put on it under a storm, so that talking to the server keeps the pace of
+// a conversation however loud the room is.
+func (c *conn) answered() {
+	c.mu.Lock()
+	queued := c.flushQueued
+	c.mu.Unlock()
+	if queued {
+		c.urgent.Store(true)
+		c.flusher.nudge()
+	}
 }

@@ -59,6 +59,13 @@ func (c *conn) startWriterLocked(pending [][]byte) {
 }
 
 // flusher writes the output of the connections on its list.
+//
+// Under light load a connection is flushed as soon as it has output. Under a storm (a pass over
+// a thousand connections or more that took longer than 5 ms: a join storm sends every member a
+// frame per join) each connection is held back from its next flush for three times the pass,
+// so that what arrives meanwhile goes out in one writev instead of one each: the cost of a
+// storm is the system calls, not the bytes. Output that answers a client's own input, a
+// connection's first output and its end are never held.
 type flusher struct {
 	mu      sync.Mutex
 	list    []*conn // connections with output to write; guarded by mu
@@ -67,12 +74,15 @@ type flusher struct {
 	stopped chan struct{}
 
 	// Used only by the flusher's goroutine.
+	epoch  time.Time     // conn.flushedAt counts from here
+	hold   time.Duration // how long a connection waits after a flush before the next
+	held   []*conn       // connections waiting out their hold
 	batch  [][]byte
 	iovecs [][]byte
 }
 
 func newFlusher() *flusher {
-	return &flusher{wake: make(chan struct{}, 1), stopped: make(chan struct{})}
+	return &flusher{wake: make(chan struct{}, 1), stopped: make(chan struct{}), epoch: time.Now()}
 }
 
 // add puts c on the list. It takes only the flusher's lock, under c.mu (lock order: conn.mu →
@@ -83,32 +93,84 @@ func (f *flusher) add(c *conn) {
 	first := len(f.list) == 1
 	f.mu.Unlock()
 	if first {
-		select {
-		case f.wake <- struct{}{}:
-		default:
-		}
+		f.nudge()
 	}
 }
+
+// nudge has the flusher look at its list and its held connections again.
+func (f *flusher) nudge() {
+	select {
+	case f.wake <- struct{}{}:
+	default:
+	}
+}
+
+// stormPass is how long a pass over stormConns connections or more must take for the flusher
+// to hold connections back.
+const (
+	stormPass  = 5 * time.Millisecond
+	stormConns = 1000
+)
 
 // run flushes connections until close is called.
 func (f *flusher) run() {
 	defer close(f.stopped)
-	var todo []*conn
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	var todo, ready []*conn
 	for {
 		f.mu.Lock()
 		todo, f.list = f.list, todo[:0]
 		stop := f.stop
 		f.mu.Unlock()
-		if len(todo) == 0 {
-			if stop {
+
+		now := time.Since(f.epoch)
+		ready = ready[:0]
+		still := f.held[:0]
+		for _, c := range append(f.held, todo...) {
+			if !stop && c.flushedAt != 0 && now < c.flushedAt+f.hold && !c.urgent.Load() {
+				still = append(still, c)
+			} else {
+				ready = append(ready, c)
+			}
+		}
+		clear(todo)
+		f.held = still
+
+		if len(ready) == 0 {
+			if stop && len(f.held) == 0 {
 				return
 			}
-			<-f.wake
+			if len(f.held) == 0 {
+				<-f.wake
+				continue
+			}
+			next := f.held[0].flushedAt
+			for _, c := range f.held[1:] {
+				next = min(next, c.flushedAt)
+			}
+			timer.Reset(next + f.hold - now)
+			select {
+			case <-f.wake:
+			case <-timer.C:
+			}
+			timer.Stop()
 			continue
 		}
-		for i, c := range todo {
+		start := time.Since(f.epoch)
+		for i, c := range ready {
+			c.urgent.Store(false)
 			f.flush(c)
-			todo[i] = nil
+			c.flushedAt = start
+			ready[i] = nil
+		}
+		// A short pass (users registering among the held) says nothing of the load on the
+		// held ones: only a long pass, or none held, sets the hold.
+		switch pass := time.Since(f.epoch) - start; {
+		case pass > stormPass && len(ready) >= stormConns:
+			f.hold = 3 * pass
+		case len(f.held) == 0:
+			f.hold = 0
 		}
 	}
 }
@@ -118,10 +180,7 @@ func (f *flusher) close() {
 	f.mu.Lock()
 	f.stop = true
 	f.mu.Unlock()
-	select {
-	case f.wake <- struct{}{}:
-	default:
-	}
+	f.nudge()
 	<-f.stopped
 }
 
