@@ -199,11 +199,11 @@ func TestFramesByHand(t *testing.T) {
 	})
 
 	for _, tc := range []struct {
-		name     string
-		send     func(c *rawClient)
-		code     int
-		reason   string
-		reply    bool // the server waits for the client's close frame (else: it answered the client's,
+		name   string
+		send   func(c *rawClient)
+		code   int
+		reason string
+		reply  bool // the server waits for the client's close frame (else: it answered the client's,
 		// or it reads nothing more after a frame that broke the protocol)
 	}{
 		{"binary", func(c *rawClient) { c.frame(true, 0x2, []byte("{}"), false) }, 1003, "send JSON text messages", true},
