@@ -55,6 +55,13 @@ func dialRaw(t *testing.T, url string) *rawClient {
 // frame sends one frame; masked as a client's must be unless unmasked is set.
 func (c *rawClient) frame(fin bool, op byte, payload []byte, unmasked bool) {
 	c.t.Helper()
+	if _, err := c.nc.Write(frameBytes(fin, op, payload, unmasked)); err != nil {
+		c.t.Fatalf("write a frame: %v", err)
+	}
+}
+
+// frameBytes returns a frame; masked as a client's must be unless unmasked is set.
+func frameBytes(fin bool, op byte, payload []byte, unmasked bool) []byte {
 	b := []byte{op}
 	if fin {
 		b[0] |= 0x80
@@ -77,9 +84,7 @@ func (c *rawClient) frame(fin bool, op byte, payload []byte, unmasked bool) {
 			p[i] ^= mask[i%4]
 		}
 	}
-	if _, err := c.nc.Write(append(b, p...)); err != nil {
-		c.t.Fatalf("write a frame: %v", err)
-	}
+	return append(b, p...)
 }
 
 func (c *rawClient) line(text string) {
@@ -215,10 +220,12 @@ func TestFramesByHand(t *testing.T) {
 		}, 1002, "", false},
 		{"fragmented ping", func(c *rawClient) { c.frame(false, 0x9, nil, false) }, 1002, "", false},
 		{"too big in fragments", func(c *rawClient) {
-			c.frame(false, 0x1, []byte(strings.Repeat("x", 100)), false)
+			// In one write: the server closes as soon as it sees the fragment too many.
+			b := frameBytes(false, 0x1, []byte(strings.Repeat("x", 100)), false)
 			for range 10 {
-				c.frame(false, 0x0, []byte(strings.Repeat("x", 100)), false)
+				b = append(b, frameBytes(false, 0x0, []byte(strings.Repeat("x", 100)), false)...)
 			}
+			c.nc.Write(b)
 		}, 1009, "", false},
 		{"the client closes", func(c *rawClient) {
 			c.frame(true, 0x8, append(binary.BigEndian.AppendUint16(nil, 4000), "bye"...), false)

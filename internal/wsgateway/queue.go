@@ -1,6 +1,8 @@
 package wsgateway
 
 import (
+	"sync"
+
 	"github.com/gobwas/ws"
 
 	"hubbub/internal/chat"
@@ -49,14 +51,37 @@ func (q *outQueue) SkipOldest(need int, kind connpolicy.Kind, b *connpolicy.Back
 }
 
 func (q *outQueue) push(e queued) {
+	if q.events == nil {
+		q.events = (*queueArrays.Get().(*[]queued))[:0]
+	}
 	q.events = append(q.events, e)
 	q.size += len(e.b)
 }
 
 func (q *outQueue) reset() {
-	clear(q.events)
-	q.events, q.size = nil, 0
+	q.release()
+	q.size = 0
 }
+
+// release gives the queue's array back to the pool once it is empty: an idle connection holds
+// none, and a busy one does not allocate one for each burst.
+func (q *outQueue) release() {
+	if q.events == nil {
+		return
+	}
+	a := q.events[:cap(q.events)]
+	clear(a)
+	q.events = nil
+	if cap(a) <= maxPooledQueue {
+		a = a[:0]
+		queueArrays.Put(&a)
+	}
+}
+
+// maxPooledQueue is the longest queue array kept for reuse: a longer one was a slow reader's.
+const maxPooledQueue = 1024
+
+var queueArrays = sync.Pool{New: func() any { a := make([]queued, 0, 16); return &a }}
 
 // Deliver queues m for the browser (chat.Client). It never blocks. A client that reads slower
 // than others talk to it is held to the slow-reader rule of every transport
@@ -149,10 +174,11 @@ func (c *conn) takeLocked(dst [][]byte, limit, maxFrames int) ([][]byte, int) {
 		}
 		n++
 	}
-	clear(c.out.events[:n])
-	c.out.events = c.out.events[n:]
-	if len(c.out.events) == 0 {
-		c.out.events = nil // let the array go: an idle connection holds nothing
+	if n == len(c.out.events) {
+		c.out.release()
+	} else {
+		clear(c.out.events[:n])
+		c.out.events = c.out.events[n:]
 	}
 	c.backlog.Taken(c.out.size)
 	return dst, msgs
