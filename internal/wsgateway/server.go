@@ -35,6 +35,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/gobwas/ws"
@@ -190,16 +191,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if o, ok := nc.(interface{ NetConn() net.Conn }); ok {
 		c.under = o.NetConn()
 	}
-	if tc, ok := nc.(*net.TCPConn); ok {
-		if s.testSendBuffer > 0 {
-			tc.SetWriteBuffer(s.testSendBuffer)
-		}
-		if s.poll != nil {
-			if c.raw, err = tc.SyscallConn(); err != nil {
-				nc.Close()
-				s.log.Error("websocket: the socket", "remote", r.RemoteAddr, "err", err)
-				return
-			}
+	if tc, ok := nc.(*net.TCPConn); ok && s.testSendBuffer > 0 {
+		tc.SetWriteBuffer(s.testSendBuffer)
+	}
+	// A TCP socket, perhaps wrapped by the listener's limits (which pass its SyscallConn
+	// through, and count its Close): read by the poller, written with writev. A TLS stream is
+	// no syscall.Conn.
+	if sc, ok := nc.(syscall.Conn); ok && s.poll != nil {
+		if c.raw, err = sc.SyscallConn(); err != nil {
+			c.raw = nil // read and written as a stream
 		}
 	}
 	// What the client sent right after its request is in the handshake's buffer.

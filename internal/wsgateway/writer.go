@@ -3,7 +3,6 @@ package wsgateway
 import (
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"runtime/debug"
 	"slices"
@@ -315,6 +314,9 @@ func (c *conn) writeLoop(pending [][]byte) {
 // streamBufSize is how much a writer hands a stream (TLS) at a time: one full TLS record.
 const streamBufSize = 16 << 10
 
+// streamBufs lends writers of streams the buffer they gather frames in, only while they write.
+var streamBufs = sync.Pool{New: func() any { return new([streamBufSize]byte) }}
+
 // writeAll writes bufs, waiting for the socket. Each write may take as long as the client
 // keeps taking data: it fails only when no byte went out for WriteTimeout. A deadline on the
 // whole write would drop a reader that is slow but alive; none at all would keep a dead one.
@@ -327,21 +329,29 @@ func (c *conn) writeAll(bufs [][]byte) (int, error) {
 			if err := c.sock.SetWriteDeadline(c.srv.cfg.WriteDeadline(time.Now())); err != nil {
 				return written, fmt.Errorf("set write deadline: %w", err)
 			}
-			nb := net.Buffers(bufs)
-			var n64 int64
-			n64, err = nb.WriteTo(c.sock)
-			n, bufs = int(n64), nb
+			var werr error
+			err = c.raw.Write(func(fd uintptr) bool {
+				n, werr = unix.Writev(int(fd), bufs)
+				return werr != unix.EAGAIN && werr != unix.EINTR // else wait until the socket takes more
+			})
+			if err == nil {
+				err = werr
+			}
+			n = max(n, 0)
+			bufs = cut(bufs, n)
 		} else {
 			// One record of many frames, not a record each.
-			var buf []byte
-			for len(bufs) > 0 && len(buf) < streamBufSize {
-				k := min(len(bufs[0]), streamBufSize-len(buf))
-				buf = append(buf, bufs[0][:k]...)
-				if bufs[0] = bufs[0][k:]; len(bufs[0]) == 0 {
+			buf := streamBufs.Get().(*[streamBufSize]byte)
+			k := 0
+			for len(bufs) > 0 && k < streamBufSize {
+				m := copy(buf[k:], bufs[0])
+				k += m
+				if bufs[0] = bufs[0][m:]; len(bufs[0]) == 0 {
 					bufs = bufs[1:]
 				}
 			}
-			n, err = c.writeStream(buf)
+			n, err = c.writeStream(buf[:k])
+			streamBufs.Put(buf)
 		}
 		written += n
 		if err != nil && !(n > 0 && errors.Is(err, os.ErrDeadlineExceeded) && c.raw != nil) {
