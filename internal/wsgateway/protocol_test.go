@@ -2,20 +2,26 @@ package wsgateway_test
 
 import (
 	"bufio"
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
 
+	"hubbub/internal/accept"
 	"hubbub/internal/chat"
 	"hubbub/internal/chattest"
+	"hubbub/internal/lineproto"
+	"hubbub/internal/wsgateway"
 )
 
 // rawClient speaks WebSocket frame by frame over a plain TCP connection, so that a test can
@@ -276,9 +282,23 @@ func TestCloseHandshakeNeverAnswered(t *testing.T) {
 
 // TestIdleConnectionsHoldNoGoroutine registers many browsers and leaves them idle: the server
 // holds no goroutine for any of them (the poller waits for their input, the flusher writes
-// their output), and they still get what the room says.
+// their output), and they still get what the room says. The same behind the listener's
+// limits, as hubbub serves the page (accept.HTTPListener wraps each connection).
 func TestIdleConnectionsHoldNoGoroutine(t *testing.T) {
-	g := startGateway(t, chat.DefaultConfig(), testConfig())
+	for _, limited := range []bool{false, true} {
+		t.Run(fmt.Sprintf("limited=%v", limited), func(t *testing.T) { testIdleConnections(t, limited) })
+	}
+}
+
+func testIdleConnections(t *testing.T, limited bool) {
+	var g gateway
+	if limited {
+		g = startGatewayOn(t, func(ln net.Listener) net.Listener {
+			return accept.NewHTTPListener(ln, "http", accept.NewLimiter(accept.Limits{}, nil), slog.New(slog.DiscardHandler))
+		})
+	} else {
+		g = startGateway(t, chat.DefaultConfig(), testConfig())
+	}
 	talker := chattest.Join(t, g.lineAddr, "talker")
 	// The clients here are plain sockets with no goroutine of their own.
 	const n = 60
@@ -308,4 +328,26 @@ func TestIdleConnectionsHoldNoGoroutine(t *testing.T) {
 			}
 		}
 	}
+}
+
+// startGatewayOn is startGateway with the HTTP server's listener wrapped by wrap.
+func startGatewayOn(t *testing.T, wrap func(net.Listener) net.Listener) gateway {
+	t.Helper()
+	line := lineproto.DefaultConfig()
+	line.LineRate = 0
+	srv := chattest.StartChat(t, line, chat.DefaultConfig(), nil)
+	logs := &chattest.Logs{}
+	ws := wsgateway.NewServer(testConfig(), srv.Hub, nil, slog.New(slog.NewTextHandler(logs, nil)))
+	hs := httptest.NewUnstartedServer(ws)
+	hs.Listener = wrap(hs.Listener)
+	hs.Start()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), chattest.Timeout)
+		defer cancel()
+		if err := ws.Shutdown(ctx); err != nil {
+			t.Error(err)
+		}
+		hs.Close()
+	})
+	return gateway{lineAddr: srv.Addr, url: "ws" + strings.TrimPrefix(hs.URL, "http"), logs: logs}
 }
