@@ -26,6 +26,7 @@ Scenarios:
   fanout   users register; senders say lines to everyone; deliveries/s, latency, lost, reordered
            (--ws: over WebSocket; --irc: as IRC clients, NICK/USER, JOIN, PRIVMSG)
   conns    open and register connections and hold them; registration time, server RSS per connection
+           (--ws, --irc: as for fanout)
   quote    the original quote client: connections that each send a quote and read the answer
   echo     connections doing request/response round trips
 
@@ -70,6 +71,9 @@ func bench(args []string, stdout, stderr io.Writer) int {
 	ircFlag := func() *bool {
 		return fs.Bool("irc", false, "speak IRC to an IRC server (hubbub's --irc-addr, default 127.0.0.1:6667): NICK/USER, JOIN, PRIVMSG, instead of the line conversation")
 	}
+	wsFlag := func() *bool {
+		return fs.Bool("ws", false, "connect users to the WebSocket endpoint (ws://ADDR/ws, default 127.0.0.1:8080) instead of TCP lines")
+	}
 	var room *string
 	var roomSize *int
 	roomFlag := func() *string {
@@ -78,7 +82,7 @@ func bench(args []string, stdout, stderr io.Writer) int {
 	}
 	switch scenarioName {
 	case "fanout":
-		ws = fs.Bool("ws", false, "connect users to the WebSocket endpoint (ws://ADDR/ws, default 127.0.0.1:8080) instead of TCP lines")
+		ws = wsFlag()
 		irc = ircFlag()
 		users := fs.Int("users", 100, "users who register")
 		senders := fs.Int("senders", 10, "users who send (with --room-size: in each room)")
@@ -91,6 +95,7 @@ func bench(args []string, stdout, stderr io.Writer) int {
 	case "conns":
 		conns := fs.Int("conns", 1000, "connections to open and register")
 		hold := fs.Duration("hold", 2*time.Second, "how long to hold them idle before measuring")
+		ws = wsFlag()
 		irc = ircFlag()
 		room = roomFlag()
 		scenario = lazy(func() loadgen.Scenario {

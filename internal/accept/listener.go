@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -131,6 +132,15 @@ func (c *limitedConn) Close() error {
 		c.l.limiter.closed(c.l.service)
 	})
 	return err
+}
+
+// SyscallConn passes through, so that a transport handed the connection (the WebSocket
+// gateway) can wait for and write to the socket itself; closing still goes through Close.
+func (c *limitedConn) SyscallConn() (syscall.RawConn, error) {
+	if sc, ok := c.Conn.(syscall.Conn); ok {
+		return sc.SyscallConn()
+	}
+	return nil, errors.ErrUnsupported
 }
 
 // CloseWrite passes through, so that net/http can half-close a connection it ends.

@@ -6,7 +6,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"github.com/coder/websocket"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -18,9 +17,9 @@ type lineConn struct {
 	c *net.TCPConn // the TCP connection (under the WebSocket, when ws is set)
 	r *bufio.Reader
 
-	ws        *websocket.Conn // set for a connection to /ws
-	wsLine    []byte          // the line readLine made of the last event
-	wsPending []wsEvent       // events of the last message not read yet
+	ws        *wsClient // set for a connection to /ws
+	wsLine    []byte    // the line readLine made of the last event
+	wsPending []wsEvent // events of the last message not read yet
 
 	irc     bool   // the lines are IRC messages (ircconn.go)
 	nick    string // an IRC connection's nick

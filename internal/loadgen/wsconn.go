@@ -1,39 +1,139 @@
 package loadgen
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
-	"net/http"
+	"sync"
 
-	"github.com/coder/websocket"
+	"github.com/gobwas/ws"
 )
 
 // A chat connection over WebSocket (hubbub's /ws, docs/protocol.md) looks to the scenarios like
 // a line connection: each event is turned into the line a telnet user would have seen, and each
 // line sent becomes one {"type":"line"} message. So registration and fan-out run unchanged.
+//
+// The client reads frames itself from a buffered reader and picks the few fields it needs out
+// of each event without reflection (wsevent.go): the load generator shares the machine with
+// the server it measures, and decoding a million events a second with encoding/json and a
+// message allocation each would measure the client more than the server.
+
+// wsClient is the WebSocket of a load generator's connection.
+type wsClient struct {
+	nc  net.Conn
+	br  *bufio.Reader
+	msg []byte // the payload of the last message read; reused
+
+	wmu    sync.Mutex // writes: the scenario's and the pongs of the reader
+	wbuf   []byte     // frames being written; guarded by wmu
+	msgOut []byte     // a message being framed; guarded by wmu
+}
 
 // dialWS connects to the WebSocket endpoint at target, from the same spread of source
 // addresses as a TCP connection.
 func (d *dialer) dialWS(ctx context.Context, target string) (*lineConn, error) {
 	var raw *net.TCPConn
-	client := &http.Client{Transport: &http.Transport{
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+	dl := ws.Dialer{
+		NetDial: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			c, err := d.dialTo(ctx, target)
 			raw = c
 			return c, err
 		},
-	}}
+		Timeout: d.timeout,
+	}
 	ctx, cancel := context.WithTimeout(ctx, d.timeout)
 	defer cancel()
-	ws, _, err := websocket.Dial(ctx, "ws://"+target+"/ws", &websocket.DialOptions{HTTPClient: client})
+	nc, br, _, err := dl.Dial(ctx, "ws://"+target+"/ws")
 	if err != nil {
+		if nc != nil {
+			nc.Close()
+		}
 		return nil, err
 	}
-	ws.SetReadLimit(1 << 20)
-	return &lineConn{c: raw, ws: ws}, nil
+	if br == nil {
+		br = bufio.NewReaderSize(nc, 16<<10)
+	}
+	return &lineConn{c: raw, ws: &wsClient{nc: nc, br: br}}, nil
+}
+
+// CloseNow closes the connection without a close handshake.
+func (w *wsClient) CloseNow() error { return w.nc.Close() }
+
+// maxWSMessage bounds a message the client reads: the server batches events into messages of
+// up to 64 KiB.
+const maxWSMessage = 1 << 20
+
+// readMessage returns the next data message's payload, valid until the next read, answering
+// pings on the way.
+func (w *wsClient) readMessage() ([]byte, error) {
+	w.msg = w.msg[:0]
+	for {
+		h, err := ws.ReadHeader(w.br)
+		if err != nil {
+			return nil, err
+		}
+		if h.Length > maxWSMessage || int64(len(w.msg))+h.Length > maxWSMessage {
+			return nil, fmt.Errorf("a message of more than %d bytes", maxWSMessage)
+		}
+		start := len(w.msg)
+		w.msg = append(w.msg, make([]byte, h.Length)...)
+		if _, err := io.ReadFull(w.br, w.msg[start:]); err != nil {
+			return nil, err
+		}
+		if h.Masked {
+			ws.Cipher(w.msg[start:], h.Mask, 0)
+		}
+		switch h.OpCode {
+		case ws.OpPing:
+			if err := w.writeFrame(ws.OpPong, w.msg[start:]); err != nil {
+				return nil, err
+			}
+			w.msg = w.msg[:start]
+			continue
+		case ws.OpPong:
+			w.msg = w.msg[:start]
+			continue
+		case ws.OpClose:
+			code, reason := ws.ParseCloseFrameData(w.msg[start:])
+			return nil, fmt.Errorf("closed by the server: %d %q: %w", code, reason, io.EOF)
+		}
+		if h.Fin {
+			return w.msg, nil
+		}
+	}
+}
+
+// writeFrame writes one masked frame.
+func (w *wsClient) writeFrame(op ws.OpCode, p []byte) error {
+	w.wmu.Lock()
+	defer w.wmu.Unlock()
+	w.wbuf = appendClientFrame(w.wbuf[:0], op, p)
+	_, err := w.nc.Write(w.wbuf)
+	return err
+}
+
+// appendClientFrame appends a frame of op holding p, masked as a client's must be.
+func appendClientFrame(b []byte, op ws.OpCode, p []byte) []byte {
+	b = append(b, 0x80|byte(op))
+	switch n := len(p); {
+	case n < 126:
+		b = append(b, 0x80|byte(n))
+	case n <= 0xffff:
+		b = binary.BigEndian.AppendUint16(append(b, 0x80|126), uint16(n))
+	default:
+		b = binary.BigEndian.AppendUint64(append(b, 0x80|127), uint64(n))
+	}
+	mask := ws.NewMask()
+	b = append(b, mask[:]...)
+	start := len(b)
+	b = append(b, p...)
+	ws.Cipher(b[start:], mask, 0)
+	return b
 }
 
 type wsEvent struct {
@@ -45,7 +145,7 @@ type wsEvent struct {
 func (lc *lineConn) readWSLine() ([]byte, error) {
 	if len(lc.wsPending) == 0 {
 		// No deadline of its own: the scenarios set deadlines on the TCP connection underneath.
-		_, data, err := lc.ws.Read(context.Background())
+		data, err := lc.ws.readMessage()
 		if err != nil {
 			return nil, err
 		}
@@ -54,11 +154,14 @@ func (lc *lineConn) readWSLine() ([]byte, error) {
 				return nil, fmt.Errorf("not JSON events: %w", err)
 			}
 		} else {
-			var e wsEvent
-			if err := json.Unmarshal(data, &e); err != nil {
-				return nil, fmt.Errorf("not a JSON event: %w", err)
+			e, ok := scanEvent(data)
+			if !ok {
+				e = wsEvent{}
+				if err := json.Unmarshal(data, &e); err != nil {
+					return nil, fmt.Errorf("not a JSON event: %w", err)
+				}
 			}
-			lc.wsPending = append(lc.wsPending, e)
+			lc.wsPending = append(lc.wsPending[:0], e)
 		}
 	}
 	e := lc.wsPending[0]
@@ -82,18 +185,34 @@ func (lc *lineConn) readWSLine() ([]byte, error) {
 	return b, nil
 }
 
-// writeWS sends each line of p as a message.
+// writeWS sends each line of p as a message, all of them with one write, as a line
+// connection sends its lines.
 func (lc *lineConn) writeWS(p []byte) error {
+	w := lc.ws
+	w.wmu.Lock()
+	defer w.wmu.Unlock()
+	b := w.wbuf[:0]
 	for len(p) > 0 {
 		line, rest, _ := bytes.Cut(p, []byte("\n"))
 		p = rest
-		msg, err := json.Marshal(map[string]string{"type": "line", "text": string(bytes.TrimSuffix(line, []byte("\r")))})
-		if err != nil {
-			return err
-		}
-		if err := lc.ws.Write(context.Background(), websocket.MessageText, msg); err != nil {
-			return err
+		msg := append(w.msgOut[:0], `{"type":"line","text":`...)
+		msg = appendJSONString(msg, bytes.TrimSuffix(line, []byte("\r")))
+		msg = append(msg, '}')
+		w.msgOut = msg
+		b = appendClientFrame(b, ws.OpText, msg)
+	}
+	w.wbuf = b
+	_, err := w.nc.Write(b)
+	return err
+}
+
+// appendJSONString appends s as a JSON string.
+func appendJSONString(b, s []byte) []byte {
+	for _, c := range s {
+		if c < 0x20 || c == '"' || c == '\\' || c >= 0x80 {
+			q, _ := json.Marshal(string(s))
+			return append(b, q...)
 		}
 	}
-	return nil
+	return append(append(append(b, '"'), s...), '"')
 }

@@ -2,129 +2,269 @@ package wsgateway
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
+	"net"
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
-	"unicode/utf8"
 
-	"github.com/coder/websocket"
+	"github.com/gobwas/ws"
+	"golang.org/x/sys/unix"
 
 	"hubbub/internal/chat"
 	"hubbub/internal/connpolicy"
 )
 
-// conn is one browser.
+// closeWait is how long a connection that sent its close frame waits for the client's before
+// it closes the socket anyway (RFC 6455 7.1.1: the server closes the TCP connection first, once
+// the handshake is done or has taken too long).
+const closeWait = 5 * time.Second
+
+// writerState says who is writing a connection's output, if anyone.
+type writerState uint8
+
+const (
+	writerIdle     writerState = iota // nobody: output goes to the flusher
+	writerFlushing                    // the flusher is writing output it took from the queue
+	writerOwn                         // a writer goroutine of the connection's own waits for the socket
+)
+
+// conn is one browser. While it is idle it has no goroutine: the server's poller watches its
+// socket (read.go) and the server's flusher writes its output (writer.go).
 type conn struct {
 	srv     *Server
-	ws      *websocket.Conn
-	nc      *progressConn // the socket under ws
-	remote  string
-	started time.Time
-	session *chat.Session
-	ending  chan struct{}     // closed when it is told to end (finish)
-	bucket  connpolicy.Bucket // the line rate; used only by the read loop
-
-	mu        sync.Mutex
-	wake      *sync.Cond         // signalled when out grows or the connection closes; uses mu
-	out       outQueue           // events not yet written; guarded by mu
-	backlog   connpolicy.Backlog // what was skipped for a slow reader; guarded by mu
-	writing   bool               // the writer is writing what it took from out; guarded by mu
-	written   uint64             // messages the writer has written; guarded by mu
-	closing   bool               // no more output is taken; guarded by mu
-	closeCode websocket.StatusCode
-	closeText string                 // what the close frame says; guarded by mu
-	reason    connpolicy.CloseReason // why it ends, for the log and metrics; guarded by mu
-	flushLast bool                   // send what is queued before closing; guarded by mu
+	flusher *flusher // writes its output while the socket takes it
+	// flushedAt is when its flusher last wrote it, from the flusher's epoch, or 0 for never;
+	// used only by the flusher.
+	flushedAt time.Duration
+	urgent    atomic.Bool     // what is queued answers the client's own input, or ends it: not held
+	sock      net.Conn        // the hijacked connection: a TCP socket, or a TLS stream over one
+	under     net.Conn        // the socket under sock (sock itself for TCP): closing it cuts sock at once
+	raw       syscall.RawConn // the kernel socket of a TCP connection; nil for a stream (TLS)
+	id        uint32          // tells this connection from an earlier one on the same descriptor (poller)
+	remote    string
+	addr      netip.Addr
+	started   time.Time
+	session   *chat.Session
+	ending    chan struct{}     // closed when it is told to end (finish)
+	bucket    connpolicy.Bucket // the line rate; used only by the reader
+	rd        frameReader       // used only by the reader
 
 	registered atomic.Bool    // the user has a name; set by the reader
-	tasks      sync.WaitGroup // the connection's goroutines, waited for by serve
+	writers    sync.WaitGroup // its writer of its own, waited for by end
+	endOnce    sync.Once
+
+	mu          sync.Mutex
+	out         outQueue               // frames not yet written; guarded by mu
+	backlog     connpolicy.Backlog     // what was skipped for a slow reader; guarded by mu
+	writer      writerState            // guarded by mu
+	flushQueued bool                   // c is on the flusher's list; guarded by mu
+	queuedMsgs  int                    // messages queued since the last write, for metrics; guarded by mu
+	written     uint64                 // writes that carried messages (not control frames); guarded by mu
+	closing     bool                   // no more output is taken; guarded by mu
+	closeQueued bool                   // the close frame is the last thing queued; guarded by mu
+	closeSent   bool                   // the close frame went out; guarded by mu
+	closeAtOnce bool                   // close once ours is sent: the client's came, or cannot be read; guarded by mu
+	closed      bool                   // the socket is shut; guarded by mu
+	reason      connpolicy.CloseReason // why it ends, for the log and metrics; guarded by mu
+	timers      connTimers             // guarded by mu
+}
+
+// connTimers are a connection's timers: they run their function on a goroutine of the
+// runtime's only when they fire, so that an idle connection holds none.
+type connTimers struct {
+	register *time.Timer // no name in time
+	ping     *time.Timer // the next ping (pinger.go)
+	linger   *time.Timer // the client's close frame is late
+	pingOut  bool        // a ping went unanswered so far
+	pingMark uint64      // written when it was sent
 }
 
 // Drop ends the connection after what is queued is sent (chat.Client). The close frame says
 // what the user was told (cut to fit, see closeText), so that the page can show it; the log and
 // the metrics get the reason, never the text.
 func (c *conn) Drop(reason chat.DropReason, detail string) {
-	c.finish(websocket.StatusPolicyViolation, connpolicy.FromDrop(reason), detail, true)
+	c.finish(ws.StatusPolicyViolation, connpolicy.FromDrop(reason), detail, true)
 }
 
-// maxCloseReason is the most a close frame's reason may hold, in bytes (RFC 6455 5.5: a
-// control frame's payload is at most 125 bytes, two of them the code).
-const maxCloseReason = 123
-
-// closeText cuts text to fit a close frame, at a character boundary: a longer one makes the
-// library send no close frame at all, and the page could not say why it was closed.
-func closeText(text string) string {
-	if len(text) <= maxCloseReason {
-		return text
-	}
-	cut := maxCloseReason
-	for cut > 0 && !utf8.RuneStart(text[cut]) {
-		cut--
-	}
-	return text[:cut]
-}
-
-func (c *conn) finish(code websocket.StatusCode, reason connpolicy.CloseReason, text string, flush bool) {
+func (c *conn) finish(code ws.StatusCode, reason connpolicy.CloseReason, text string, flush bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.finishLocked(code, reason, text, flush)
 }
 
 // finishLocked ends the connection with code and reason, its close frame saying text: after
-// what is queued when flush is set, at once otherwise. c.mu must be held.
-func (c *conn) finishLocked(code websocket.StatusCode, reason connpolicy.CloseReason, text string, flush bool) {
+// what is queued when flush is set, at once and with no close frame otherwise. c.mu must be
+// held; nothing here blocks.
+func (c *conn) finishLocked(code ws.StatusCode, reason connpolicy.CloseReason, text string, flush bool) {
 	if c.closing {
 		return
 	}
-	c.closing, c.closeCode, c.reason, c.closeText, c.flushLast = true, code, reason, text, flush
+	c.closing, c.reason = true, reason
 	close(c.ending)
+	c.urgent.Store(true) // its flusher must not hold its end back
+	c.flusher.nudge()
 	if !flush {
-		// Dropped at once: its writer may be stuck in a write the client does not read, and
-		// nothing queued is worth waiting for. Not here, though: CloseNow can wait for the
-		// library's goroutines, and this runs under the chat's lock.
-		c.out.reset()
-		c.backlog = connpolicy.Backlog{}
-		c.tasks.Go(func() { c.ws.CloseNow() })
+		// Dropped at once: the client may not be reading, and nothing queued is worth waiting
+		// for.
+		c.closeLocked()
+		return
 	}
-	c.wake.Signal()
+	c.queueCloseLocked(closeFrame(code, text))
 }
 
-// serve runs the connection: a writer goroutine, a pinger, and the reading loop here.
-func (c *conn) serve(remote netip.Addr, login cookieLogin) {
-	// Waited for last: finish starts its tasks before serve's own finish below, and none after.
-	defer c.tasks.Wait()
-	c.tasks.Go(c.writeLoop)
-	c.tasks.Go(c.pingLoop)
+// queueCloseLocked queues the close frame f as the last output. c.mu must be held.
+func (c *conn) queueCloseLocked(f []byte) {
+	c.closeQueued = true
+	c.out.push(queued{b: f, control: true})
+	c.scheduleLocked()
+}
 
-	if err := c.connect(remote, login); err != nil {
-		c.finish(websocket.StatusPolicyViolation, connpolicy.ReasonBanned, "banned", true)
+// peerClosed is the client's close frame, with code and reason: the answer to ours, or its
+// own, which is answered with the same code and reason, as RFC 6455 5.5.1 asks.
+func (c *conn) peerClosed(code ws.StatusCode, reason string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closeAtOnce = true
+	switch {
+	case c.closeSent:
+		c.closeLocked() // the handshake is done
+	case c.closing:
+		// Ours is queued: the socket is closed once it is sent (drainedLocked).
+	default:
+		c.closing, c.reason = true, connpolicy.ReasonClientClosed
+		close(c.ending)
+		// What was queued is not read by a client that is leaving.
+		c.out.reset()
+		c.backlog = connpolicy.Backlog{}
+		if code == ws.StatusNoStatusRcvd {
+			code = 0
+		}
+		c.queueCloseLocked(closeFrame(code, reason))
+	}
+}
+
+// drainedLocked is called when everything queued, the close frame last, has been written.
+// c.mu must be held.
+func (c *conn) drainedLocked() {
+	if c.closeSent || c.closed {
+		return
+	}
+	c.closeSent = true
+	if c.closeAtOnce {
+		c.closeLocked()
+		return
+	}
+	c.timers.linger = time.AfterFunc(closeWait, func() { c.closeNow(connpolicy.ReasonNone) })
+}
+
+// closeNow closes the socket at once, dropping what is queued; reason says why, unless one was
+// given before.
+func (c *conn) closeNow(reason connpolicy.CloseReason) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.closing {
+		c.closing = true
+		close(c.ending)
+	}
+	if c.reason == connpolicy.ReasonNone {
+		c.reason = reason
+	}
+	c.closeLocked()
+}
+
+// closeLocked shuts the socket, so that its reader wakes and ends the connection (end), and
+// drops what is queued. c.mu must be held: it does not block.
+func (c *conn) closeLocked() {
+	if c.closed {
+		return
+	}
+	c.closed = true
+	c.out.reset()
+	c.backlog = connpolicy.Backlog{}
+	if c.raw != nil {
+		// Not Close: a socket closed while the poller watches it leaves the poller's list
+		// without a word, and nobody would end the connection. Shut, it shows as readable.
+		c.raw.Control(func(fd uintptr) { unix.Shutdown(int(fd), unix.SHUT_RDWR) })
+		return
+	}
+	// A stream's reader is blocked in Read: closing the socket under it ends that. (Not the
+	// stream: closing TLS first writes to the socket, which may wait.)
+	c.under.Close()
+}
+
+// end is the connection's last act, run by its reader once the socket is closed or failed:
+// the user leaves the chat, and the connection is counted, logged and forgotten.
+func (c *conn) end() {
+	c.endOnce.Do(func() {
+		c.srv.poll.remove(c)
+		c.mu.Lock()
+		if !c.closing {
+			c.closing = true
+			close(c.ending)
+		}
+		if c.reason == connpolicy.ReasonNone {
+			c.reason = connpolicy.ReasonClientClosed
+		}
+		c.closeLocked()
+		for _, t := range []*time.Timer{c.timers.register, c.timers.ping, c.timers.linger} {
+			if t != nil {
+				t.Stop()
+			}
+		}
+		reason := c.reason
+		c.mu.Unlock()
+		c.session.Close()
+		c.writers.Wait() // its writer fails at once on the shut socket
+		c.sock.Close()
+		c.srv.obs.Closed(reason)
+		c.srv.log.Info("connection closed", "service", "ws", "remote", c.remote, "name", c.session.Name(),
+			"duration", time.Since(c.started).Round(time.Millisecond), "reason", reason.String())
+		c.srv.forget(c)
+	})
+}
+
+// start joins the user to the chat and starts reading; buffered is what the client sent
+// before the handshake was done reading.
+func (c *conn) start(login cookieLogin, buffered []byte) {
+	if err := c.connect(c.addr, login); err != nil {
+		c.finish(ws.StatusPolicyViolation, connpolicy.ReasonBanned, "banned", true)
 	}
 	if c.session.Registered() {
 		c.registered.Store(true)
 	}
 	if d := c.srv.cfg.RegisterDeadline(c.started); !d.IsZero() {
-		timer := time.AfterFunc(time.Until(d), func() {
+		c.mu.Lock()
+		c.timers.register = time.AfterFunc(time.Until(d), func() {
 			if !c.registered.Load() {
 				c.Deliver(connpolicy.NoticeRegisterTimeout)
-				c.finish(websocket.StatusPolicyViolation, connpolicy.ReasonRegisterTimeout, closeTimeout, true)
+				c.finish(ws.StatusPolicyViolation, connpolicy.ReasonRegisterTimeout, closeTimeout, true)
 			}
 		})
-		defer timer.Stop()
+		c.mu.Unlock()
 	}
-	c.readLoop()
-	c.session.Close()
-	// The reader stopped (the client closed, or the writer closed the connection): make sure
-	// the writer stops too.
-	c.finish(websocket.StatusNormalClosure, connpolicy.ReasonClientClosed, "client closed", false)
-	c.mu.Lock()
-	reason := c.reason
-	c.mu.Unlock()
-	c.srv.obs.Closed(reason)
-	c.srv.log.Info("connection closed", "service", "ws", "remote", c.remote, "name", c.session.Name(),
-		"duration", time.Since(c.started).Round(time.Millisecond), "reason", reason.String())
+	c.startPinger()
+	if c.raw == nil {
+		// Owned by the server, as the connection is: it ends with end, which the server's
+		// Shutdown waits for.
+		go func() {
+			if len(buffered) > 0 {
+				c.consume(buffered)
+			}
+			c.readStream()
+		}()
+		return
+	}
+	if len(buffered) > 0 {
+		c.consume(buffered)
+	}
+	if err := c.srv.poll.add(c); err != nil {
+		c.srv.log.Error("websocket: waiting for input", "remote", c.remote, "err", err)
+		c.closeNow(connpolicy.ReasonReadError)
+		c.end()
+	}
 }
 
 // connect joins the user to the chat: straight in as the account that the session cookie logs
@@ -167,52 +307,6 @@ func (c *conn) connectGuest(remote netip.Addr) error {
 	var err error
 	c.session, err = c.srv.hub.Connect(c, chat.Peer{Addr: remote})
 	return err
-}
-
-// readLoop passes each message the browser sends to the chat, until the connection ends.
-func (c *conn) readLoop() {
-	for {
-		// No deadline here: the register timer, the pinger and the writer end the connection,
-		// which ends this read.
-		typ, data, err := c.ws.Read(context.Background())
-		if err != nil {
-			return
-		}
-		if c.isClosing() {
-			continue // what a client sends after it was told to go is ignored
-		}
-		// Every message counts against the line rate, a malformed one too: each gets an
-		// answer, and a client must not make the server answer as fast as it can send. A
-		// client that keeps it up is muted, as on the line transport.
-		if !c.bucket.Take(c.ending, c.session, c.srv.obs) {
-			return
-		}
-		c.srv.obs.LineReceived()
-		if typ != websocket.MessageText {
-			c.finish(websocket.StatusUnsupportedData, connpolicy.ReasonProtocolError, "send JSON text messages", true)
-			continue
-		}
-		var in input
-		if err := json.Unmarshal(data, &in); err != nil || in.Type != "line" {
-			c.Deliver(noticeBadMessage)
-			continue
-		}
-		if err := c.session.Handle([]byte(in.Text)); errors.Is(err, chat.ErrQuit) {
-			c.session.Close()
-			c.finish(websocket.StatusNormalClosure, connpolicy.ReasonQuit, "quit", true)
-		}
-		if c.session.Registered() {
-			c.registered.Store(true)
-		}
-	}
-}
-
-// busy reports whether the connection has output queued or being written, and how many
-// messages its writer has written.
-func (c *conn) busy() (bool, uint64) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.pendingLocked() || c.writing, c.written
 }
 
 func (c *conn) isClosing() bool {

@@ -1,44 +1,61 @@
 package wsgateway
 
 import (
-	"context"
 	"time"
 
-	"github.com/coder/websocket"
+	"github.com/gobwas/ws"
 
 	"hubbub/internal/connpolicy"
 )
 
-// pingLoop pings the browser every PingInterval (--ws-ping-interval): a connection that does
-// not answer is dropped, so that a vanished client does not hold its name.
-func (c *conn) pingLoop() {
+// The pinger pings the browser every PingInterval (--ws-ping-interval): a connection that
+// does not answer is dropped, so that a vanished client does not hold its name. It is a timer,
+// not a goroutine: an idle connection holds none.
+
+// pingPayload is what each ping says; any pong answers it.
+var pingPayload = []byte("hubbub")
+
+func (c *conn) startPinger() {
 	if c.srv.cfg.PingInterval <= 0 {
 		return
 	}
-	t := time.NewTicker(c.srv.cfg.PingInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-c.ending:
-			return
-		case <-t.C:
-		}
-		busy, written := c.busy()
-		if busy {
-			continue // the socket's write deadline watches a client that has output coming
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), c.srv.cfg.PingInterval)
-		err := c.ws.Ping(ctx)
-		cancel()
-		if err != nil {
-			// Output that came meanwhile may hold the pong back while the client reads it.
-			// (Bytes moving on the socket say nothing here: the ping itself moves some.)
-			if busy, w := c.busy(); (busy || w != written) && !c.isClosing() {
-				continue
-			}
-			c.finish(websocket.StatusPolicyViolation, connpolicy.ReasonPingTimeout, "no answer to ping", false)
-			c.ws.CloseNow()
-			return
-		}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.closing {
+		c.timers.ping = time.AfterFunc(c.srv.cfg.PingInterval, c.pingTick)
 	}
+}
+
+// pingTick is the pinger's timer: it drops a client that answered no ping in a whole
+// interval, and pings again.
+func (c *conn) pingTick() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closing {
+		return
+	}
+	t := &c.timers
+	switch {
+	case c.pendingLocked() || c.writer != writerIdle:
+		// The socket's write deadline watches a client that has output coming; the pong may
+		// be behind it.
+		t.pingOut = false
+	case t.pingOut && c.written == t.pingMark:
+		c.finishLocked(ws.StatusPolicyViolation, connpolicy.ReasonPingTimeout, "no answer to ping", false)
+		return
+	default:
+		// Output that went out meanwhile may have held the pong back while the client read
+		// it: that counts as an answer. (Bytes moving say nothing alone: the ping moves some.)
+		t.pingOut, t.pingMark = true, c.written
+		c.out.push(queued{b: controlFrame(ws.OpPing, pingPayload), control: true})
+		c.scheduleLocked()
+	}
+	t.ping.Reset(c.srv.cfg.PingInterval)
+}
+
+// ponged is the client's pong.
+func (c *conn) ponged() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.timers.pingOut = false
 }

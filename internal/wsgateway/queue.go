@@ -1,37 +1,41 @@
 package wsgateway
 
 import (
-	"github.com/coder/websocket"
+	"sync"
+
+	"github.com/gobwas/ws"
 
 	"hubbub/internal/chat"
 	"hubbub/internal/connpolicy"
 )
 
-// queued is one event waiting for the writer.
+// queued is one frame waiting to be written.
 type queued struct {
-	b    []byte          // the encoded event
-	kind connpolicy.Kind // when a slow reader may miss it
-	from string          // a private message's sender
-	kept bool            // a private message kept in history (chat.Message.ID != 0)
+	b       []byte          // the whole frame, shared with every recipient of its message
+	kind    connpolicy.Kind // when a slow reader may miss it
+	from    string          // a private message's sender
+	kept    bool            // a private message kept in history (chat.Message.ID != 0)
+	control bool            // a ping, pong or close frame: no chat message
 }
 
-// outQueue is a connection's events not yet written, oldest first. Each event is shared with
-// every recipient (chat.Message.Encoded): the queue holds references, and counts their bytes.
+// outQueue is a connection's frames not yet written, oldest first. Each chat message's frame
+// is shared with every recipient (chat.Message.Encoded): the queue holds references, and
+// counts their bytes.
 type outQueue struct {
 	events []queued
-	size   int // bytes of the events
+	size   int // bytes of the frames
 }
 
 // Size returns the bytes queued (connpolicy.Queue).
 func (q *outQueue) Size() int { return q.size }
 
-// SkipOldest removes events of kind, oldest first, until at least need bytes are gone or none
+// SkipOldest removes frames of kind, oldest first, until at least need bytes are gone or none
 // is left, and returns how many it removed (connpolicy.Queue).
 func (q *outQueue) SkipOldest(need int, kind connpolicy.Kind, b *connpolicy.Backlog) int {
 	n, removed := len(q.events), 0
 	kept := q.events[:0] // filtered in place: kept never grows past the element being read
 	for _, e := range q.events {
-		if e.kind == kind && removed < need {
+		if e.kind == kind && !e.control && removed < need {
 			removed += len(e.b)
 			if kind == connpolicy.KindPrivate {
 				b.SkipPrivate(e.from, e.kept)
@@ -47,14 +51,37 @@ func (q *outQueue) SkipOldest(need int, kind connpolicy.Kind, b *connpolicy.Back
 }
 
 func (q *outQueue) push(e queued) {
+	if q.events == nil {
+		q.events = (*queueArrays.Get().(*[]queued))[:0]
+	}
 	q.events = append(q.events, e)
 	q.size += len(e.b)
 }
 
 func (q *outQueue) reset() {
-	clear(q.events)
-	q.events, q.size = nil, 0
+	q.release()
+	q.size = 0
 }
+
+// release gives the queue's array back to the pool once it is empty: an idle connection holds
+// none, and a busy one does not allocate one for each burst.
+func (q *outQueue) release() {
+	if q.events == nil {
+		return
+	}
+	a := q.events[:cap(q.events)]
+	clear(a)
+	q.events = nil
+	if cap(a) <= maxPooledQueue {
+		a = a[:0]
+		queueArrays.Put(&a)
+	}
+}
+
+// maxPooledQueue is the longest queue array kept for reuse: a longer one was a slow reader's.
+const maxPooledQueue = 1024
+
+var queueArrays = sync.Pool{New: func() any { a := make([]queued, 0, 16); return &a }}
 
 // Deliver queues m for the browser (chat.Client). It never blocks. A client that reads slower
 // than others talk to it is held to the slow-reader rule of every transport
@@ -65,7 +92,7 @@ func (c *conn) Deliver(m *chat.Message) {
 	if m.Kind == chat.KindAway {
 		return // /who and /whois show who is away when asked: the page is not told each change
 	}
-	b := m.Encoded(jsonEncoding{})
+	b := m.Encoded(frameEncoding{})
 	kind, from, kept := connpolicy.KindOf(m)
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -73,72 +100,86 @@ func (c *conn) Deliver(m *chat.Message) {
 		return
 	}
 	if c.out.size+len(b) > c.srv.cfg.MaxQueue {
-		switch v, _ := c.backlog.Admit(&c.out, c.srv.cfg.Limits, len(b), kind, from, kept); v {
+		switch v, removed := c.backlog.Admit(&c.out, c.srv.cfg.Limits, len(b), kind, from, kept); v {
 		case connpolicy.Skip:
-			c.wake.Signal() // there is a notice to send
+			c.queuedMsgs = max(c.queuedMsgs-removed, 0)
+			c.scheduleLocked() // there is a notice to send
 			return
 		case connpolicy.Drop:
-			c.finishLocked(websocket.StatusPolicyViolation, connpolicy.ReasonSlowConsumer, "slow consumer", false)
+			c.finishLocked(ws.StatusPolicyViolation, connpolicy.ReasonSlowConsumer, "slow consumer", false)
 			return
+		default:
+			c.queuedMsgs = max(c.queuedMsgs-removed, 0)
 		}
 	}
 	c.out.push(queued{b: b, kind: kind, from: from, kept: kept})
-	c.wake.Signal()
+	c.queuedMsgs++
+	c.scheduleLocked()
 }
 
 // queueEvent queues an event of the gateway's own (not a chat message) for the browser.
-func (c *conn) queueEvent(b []byte) {
+func (c *conn) queueEvent(event []byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closing {
 		return
 	}
-	c.out.push(queued{b: b})
-	c.wake.Signal()
+	c.out.push(queued{b: textFrame(event)})
+	c.queuedMsgs++
+	c.scheduleLocked()
 }
 
-// taken is what the writer took from the queue for one message.
-type taken struct {
-	events [][]byte
-	size   int // bytes of the events
-}
-
-// takeLocked removes from the queue the oldest events, up to about WriterBatch bytes (at
-// least one, and at most maxBatch), after the notices of what was skipped that are due
-// (connpolicy.Backlog.Due), and returns them with how many chat messages they hold. It takes
-// little at a time as what it takes can no longer be skipped. c.mu must be held.
-func (c *conn) takeLocked() (taken, int) {
-	var t taken
-	if c.backlog.Pending() {
-		for _, m := range c.backlog.Due(c.out.size == 0) {
-			t.events = append(t.events, m.Encoded(jsonEncoding{}))
-			t.size += len(t.events[len(t.events)-1])
-		}
+// control queues a control frame of op (a ping or a pong) ahead of nothing: it waits its turn
+// behind what is queued, as every frame does, since frames cannot be interleaved mid-frame.
+func (c *conn) control(op ws.OpCode, payload []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closing {
+		return
 	}
-	limit := min(maxBatch, c.srv.cfg.WriterBatch())
-	n := 0
-	for n < len(c.out.events) {
-		b := c.out.events[n].b
-		if len(t.events) > 0 && t.size+len(b) > limit {
-			break
-		}
-		t.events = append(t.events, b)
-		t.size += len(b)
-		n++
-	}
-	clear(c.out.events[:n])
-	c.out.events = c.out.events[n:]
-	for _, b := range t.events[len(t.events)-n:] {
-		c.out.size -= len(b)
-	}
-	if len(c.out.events) == 0 {
-		c.out.events = nil // let the array go: an idle connection holds nothing
-	}
-	c.backlog.Taken(c.out.size)
-	return t, n
+	c.out.push(queued{b: controlFrame(op, payload), control: true})
+	c.scheduleLocked()
 }
 
 // pendingLocked reports whether the writer has something to send. c.mu must be held.
 func (c *conn) pendingLocked() bool {
 	return len(c.out.events) > 0 || c.backlog.Pending()
+}
+
+// takeLocked appends to dst the oldest frames, up to about limit bytes (at least one) and at
+// most maxFrames, after the notices of what was skipped that are due
+// (connpolicy.Backlog.Due), and returns dst and how many chat messages it took. c.mu must be
+// held.
+func (c *conn) takeLocked(dst [][]byte, limit, maxFrames int) ([][]byte, int) {
+	size, msgs := 0, 0
+	if c.backlog.Pending() {
+		for _, m := range c.backlog.Due(c.out.size == 0) {
+			b := m.Encoded(frameEncoding{})
+			dst = append(dst, b)
+			size += len(b)
+			msgs++
+		}
+	}
+	n := 0
+	for n < len(c.out.events) && n < maxFrames {
+		e := c.out.events[n]
+		if n > 0 && size+len(e.b) > limit {
+			break
+		}
+		dst = append(dst, e.b)
+		size += len(e.b)
+		c.out.size -= len(e.b)
+		if !e.control {
+			msgs++
+		}
+		n++
+	}
+	if n == len(c.out.events) {
+		c.out.release()
+	} else {
+		clear(c.out.events[:n])
+		c.out.events = c.out.events[n:]
+	}
+	c.backlog.Taken(c.out.size)
+	return dst, msgs
 }

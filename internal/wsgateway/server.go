@@ -4,16 +4,25 @@
 // the human text of the line transport. The rules a connection is held to (line rate, flood,
 // register timeout, slow reader, close reasons) are connpolicy's, as on the line transport.
 //
-// Files: server.go accepts and shuts down; conn.go is one connection's life and its read
-// loop; queue.go its output queue under the slow-reader rule; writer.go and pinger.go its two
-// goroutines; socket.go the socket under the WebSocket; login.go the page's login.
+// The WebSocket protocol is spoken here, over the hijacked socket, with github.com/gobwas/ws
+// for the handshake and the frames' rules: a connection that has nothing to read or write
+// holds no goroutine and no buffer. One epoll of the server's own (poller_linux.go) watches
+// idle sockets, and a goroutine reads a socket only while it has input (read.go); one flusher
+// writes every connection's frames with one writev each (writer.go), and a frame is made once
+// for every browser that gets it (frame.go).
+//
+// Files: server.go upgrades and shuts down; conn.go is one connection's life and its close
+// handshake; read.go its input, frame by frame; queue.go its output queue under the
+// slow-reader rule; writer.go the flusher; pinger.go the pings; poller_linux.go the epoll;
+// login.go the page's login.
 //
 // # Locking
 //
-// Server.mu → conn.mu: Shutdown holds the server's lock while it finishes each connection.
-// conn.mu is taken under the chat's locks (Deliver and Drop are called by chat.Hub with its
-// lock held: Hub.mu → conn.mu), so nothing under conn.mu calls into the chat, blocks, or
-// closes the socket (finishLocked hands CloseNow to a goroutine).
+// Server.mu → conn.mu → flusher.mu, and poller.mu → (nothing). Shutdown finishes each
+// connection after it lets go of the server's lock. conn.mu is taken under the chat's locks
+// (Deliver and Drop are called by chat.Hub with its lock held: Hub.mu → conn.mu), so nothing
+// under conn.mu calls into the chat or blocks: closing under it only shuts the socket (a
+// system call that does not wait), and the reader does the rest (conn.end).
 package wsgateway
 
 import (
@@ -23,10 +32,13 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"runtime"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
-	"github.com/coder/websocket"
+	"github.com/gobwas/ws"
 
 	"hubbub/internal/chat"
 	"hubbub/internal/connpolicy"
@@ -71,18 +83,23 @@ type Limiter interface {
 
 // Server accepts WebSocket connections at its ServeHTTP and joins them to a chat.
 type Server struct {
-	cfg     Config
-	hub     *chat.Hub
-	limiter Limiter // nil: no limits
-	tokens  Tokens  // nil: no logging in from the page (SetTokens)
-	log     *slog.Logger
-	obs     connpolicy.Observer
-	refused refusals
+	cfg         Config
+	hub         *chat.Hub
+	limiter     Limiter // nil: no limits
+	tokens      Tokens  // nil: no logging in from the page (SetTokens)
+	log         *slog.Logger
+	obs         connpolicy.Observer
+	refused     refusals
+	flushers    []*flusher // one per processor, as on the line transport; each serves the connections given it
+	nextFlusher atomic.Uint32
+	poll        *poller // nil where there is none: every connection is read as a stream
 
 	mu       sync.Mutex
 	conns    map[*conn]struct{} // guarded by mu
 	stopping bool               // guarded by mu
-	handlers sync.WaitGroup
+	started  bool               // the flushers run; guarded by mu
+	handlers sync.WaitGroup     // ServeHTTP calls
+	live     sync.WaitGroup     // connections, until they end
 
 	// testSendBuffer, when set, is the size of each connection's kernel send buffer.
 	testSendBuffer int
@@ -91,15 +108,26 @@ type Server struct {
 // NewServer returns a WebSocket server for hub, admitting the connections limiter allows
 // (limiter may be nil).
 func NewServer(cfg Config, hub *chat.Hub, limiter Limiter, log *slog.Logger) *Server {
-	return &Server{cfg: cfg, hub: hub, limiter: limiter, log: log, obs: connpolicy.NoObserver{},
+	s := &Server{cfg: cfg, hub: hub, limiter: limiter, log: log, obs: connpolicy.NoObserver{},
 		conns: make(map[*conn]struct{})}
+	for range runtime.GOMAXPROCS(0) {
+		s.flushers = append(s.flushers, newFlusher())
+	}
+	p, err := newPoller()
+	if err != nil {
+		log.Warn("websocket: no poller; each connection is read by a goroutine of its own", "err", err)
+	} else {
+		s.poll = p
+	}
+	return s
 }
 
 // SetObserver has the server tell obs what it does, as the line transport does (metrics). It
 // must be called before the server serves.
 func (s *Server) SetObserver(obs connpolicy.Observer) { s.obs = obs }
 
-// ServeHTTP upgrades the request to a WebSocket and serves it until it ends.
+// ServeHTTP upgrades the request to a WebSocket and starts serving it. It returns once the
+// connection is going: from then on the connection holds no goroutine while it is idle.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	if s.stopping {
@@ -108,6 +136,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.handlers.Add(1)
+	if !s.started {
+		s.started = true
+		for _, f := range s.flushers {
+			go f.run()
+		}
+	}
 	s.mu.Unlock()
 	defer s.handlers.Done()
 
@@ -122,8 +156,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, refusal, http.StatusServiceUnavailable)
 			return
 		}
-		defer s.limiter.Release("ws", remote)
 	}
+	released := false
+	release := func() {
+		if s.limiter != nil && !released {
+			released = true
+			s.limiter.Release("ws", remote)
+		}
+	}
+	defer release() // unless the connection took it over
 
 	login := s.loginOf(r)
 	switch {
@@ -135,39 +176,60 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.SetCookie(w, s.sessionCookie(r, "")) // it logs in no more: stop sending it
 	}
 
-	c := &conn{srv: s, remote: r.RemoteAddr, started: time.Now(), ending: make(chan struct{}),
-		bucket: connpolicy.NewBucket(s.cfg.Limits)}
-	c.wake = sync.NewCond(&c.mu)
-	// The origin was checked above: Accept's own check would also let in any page whose origin
-	// equals the Host header, which the page's site chooses.
-	hw := &hijackWrapper{ResponseWriter: w, wrap: func(nc net.Conn) net.Conn {
-		if tc, ok := nc.(*net.TCPConn); ok && s.testSendBuffer > 0 {
-			tc.SetWriteBuffer(s.testSendBuffer)
-		}
-		c.nc = &progressConn{Conn: nc, timeout: s.cfg.WriteTimeout}
-		return c.nc
-	}}
-	ws, err := websocket.Accept(hw, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
+	// The origin was checked above. No subprotocol, no extension (no compression): as before.
+	// The header set on w (the cookie) goes with the answer.
+	nc, brw, _, err := ws.HTTPUpgrader{Header: w.Header(), Timeout: s.cfg.WriteTimeout}.Upgrade(r, w)
 	if err != nil {
+		if nc != nil {
+			nc.Close()
+		}
 		s.refused.note(s.log, r.RemoteAddr, r.Header.Get("Origin"), err.Error())
-		return // Accept has answered
+		return // the upgrader has answered
 	}
-	if c.nc == nil {
-		ws.CloseNow()
-		s.log.Error("websocket: the connection was not hijacked through the wrapper", "remote", r.RemoteAddr)
-		return
+	c := &conn{srv: s, flusher: s.flushers[int(s.nextFlusher.Add(1))%len(s.flushers)], sock: nc, under: nc, remote: r.RemoteAddr, addr: remote, started: time.Now(),
+		ending: make(chan struct{}), bucket: connpolicy.NewBucket(s.cfg.Limits)}
+	if o, ok := nc.(interface{ NetConn() net.Conn }); ok {
+		c.under = o.NetConn()
 	}
-	ws.SetReadLimit(int64(s.cfg.MaxMessage))
-	c.ws = ws
+	if tc, ok := nc.(*net.TCPConn); ok && s.testSendBuffer > 0 {
+		tc.SetWriteBuffer(s.testSendBuffer)
+	}
+	// A TCP socket, perhaps wrapped by the listener's limits (which pass its SyscallConn
+	// through, and count its Close): read by the poller, written with writev. A TLS stream is
+	// no syscall.Conn.
+	if sc, ok := nc.(syscall.Conn); ok && s.poll != nil {
+		if c.raw, err = sc.SyscallConn(); err != nil {
+			c.raw = nil // read and written as a stream
+		}
+	}
+	// What the client sent right after its request is in the handshake's buffer.
+	var buffered []byte
+	if n := brw.Reader.Buffered(); n > 0 {
+		buffered, _ = brw.Reader.Peek(n)
+		buffered = append([]byte(nil), buffered...)
+	}
 	s.mu.Lock()
+	stopping := s.stopping
 	s.conns[c] = struct{}{}
+	s.live.Add(1)
 	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		delete(s.conns, c)
-		s.mu.Unlock()
-	}()
-	c.serve(remote, login)
+	released = true // the connection releases it when it ends (forget)
+	if stopping {
+		c.Deliver(connpolicy.NoticeShutdown)
+		c.finish(ws.StatusGoingAway, connpolicy.ReasonShutdown, closeShutdown, true)
+	}
+	c.start(login, buffered)
+}
+
+// forget is a connection's end: it is counted out.
+func (s *Server) forget(c *conn) {
+	if s.limiter != nil {
+		s.limiter.Release("ws", c.addr)
+	}
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+	s.live.Done()
 }
 
 func remoteAddr(hostport string) netip.Addr {
@@ -183,26 +245,44 @@ func remoteAddr(hostport string) netip.Addr {
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.stopping = true
+	conns := make([]*conn, 0, len(s.conns))
 	for c := range s.conns {
-		c.Deliver(connpolicy.NoticeShutdown)
-		c.finish(websocket.StatusGoingAway, connpolicy.ReasonShutdown, closeShutdown, true)
+		conns = append(conns, c)
 	}
 	s.mu.Unlock()
+	for _, c := range conns {
+		c.Deliver(connpolicy.NoticeShutdown)
+		c.finish(ws.StatusGoingAway, connpolicy.ReasonShutdown, closeShutdown, true)
+	}
 	done := make(chan struct{})
 	go func() {
 		s.handlers.Wait()
+		s.live.Wait()
 		close(done)
 	}()
+	var err error
 	select {
 	case <-done:
-		return nil
 	case <-ctx.Done():
 		s.mu.Lock()
 		for c := range s.conns {
-			c.ws.CloseNow()
+			c.closeNow(connpolicy.ReasonShutdown)
 		}
 		s.mu.Unlock()
 		<-done
-		return fmt.Errorf("websocket shutdown: %w", ctx.Err())
+		err = fmt.Errorf("websocket shutdown: %w", ctx.Err())
 	}
+	s.mu.Lock()
+	started := s.started
+	s.started = true // no flusher starts from now on
+	s.mu.Unlock()
+	if started {
+		for _, f := range s.flushers {
+			f.close()
+		}
+	}
+	if s.poll != nil {
+		s.poll.close()
+	}
+	return err
 }
