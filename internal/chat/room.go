@@ -1,5 +1,7 @@
 package chat
 
+import "sync/atomic"
+
 // Room is a place members talk in. Everyone starts in the lobby; other rooms exist while they
 // have members.
 type Room struct {
@@ -17,6 +19,10 @@ type Room struct {
 	recent []Record
 
 	members cowList[*member] // read with no lock by whoever delivers a line said in the room
+
+	// large is what Hub.largeLocked last found: the room has more members than the announce
+	// limit. Written under hub.mu, read with no lock by deliver (a quit the cluster reports).
+	large atomic.Bool
 }
 
 // key is the room's name as history knows it: one key for all its look-alikes.
