@@ -1,6 +1,9 @@
 package chat
 
-import "sync/atomic"
+import (
+	"slices"
+	"sync/atomic"
+)
 
 // cowList is a list copied on write: changed under Hub.mu, read with no lock by whoever
 // delivers (a room's members, a member's devices), so that a line said never waits for a join.
@@ -35,14 +38,16 @@ func (l *cowList[T]) add(v T) {
 	l.p.Store(&next)
 }
 
-// remove takes v out; under Hub.mu.
+// remove takes v out; under Hub.mu. The list is copied (readers may hold it), in two moves
+// around v rather than element by element.
 func (l *cowList[T]) remove(v T) {
 	old := l.load()
-	next := make([]T, 0, max(len(old)-1, 0))
-	for _, x := range old {
-		if x != v {
-			next = append(next, x)
-		}
+	i := slices.Index(old, v)
+	if i < 0 {
+		return
 	}
+	next := make([]T, len(old)-1)
+	copy(next, old[:i])
+	copy(next[i:], old[i+1:])
 	l.p.Store(&next)
 }
