@@ -115,6 +115,7 @@ func TestLargeRoomAnnouncesOnlyModeration(t *testing.T) {
 	eve := joinHall(t, srv.Addr, "eve")
 	eve.Send("/quit")
 	eve.ExpectClosed()
+	chattest.WaitFor(t, "eve to leave the chat", func() bool { users, _ := srv.Hub.Counts(); return users == 5 })
 	bea.Send("after eve quit")
 	owen.Expect("<bea> after eve quit")
 	fay := joinHall(t, srv.Addr, "fay")

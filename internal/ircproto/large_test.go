@@ -79,15 +79,21 @@ func TestLargeChannel(t *testing.T) {
 	alice.until(" 322 alice #lobby 54 ")
 
 	// Comings and goings of ordinary members: a telnet user, an IRC user, a part, a quit.
-	chattest.Join(t, srv.Addr, "late")
+	// Each waits for its own answer, which comes once the room was (or was not) told.
+	late := chattest.Join(t, srv.Addr, "late")
+	waitLine(t, late, "#lobby has 55 members")
 	bob := registerIRC(t, srv.IRC, "bob")
 	bob.Send("JOIN #side")
 	bob.until(" 366 bob #side ")
 	bob.Send("PART #side")
+	bob.until(":bob!u@hubbub PART #side")
 	bob.Send("QUIT :bye")
+	bob.until("ERROR :Closing link")
+	chattest.WaitFor(t, "bob to leave the chat", func() bool { users, _ := srv.Hub.Counts(); return users == 55 })
 	line[1].Send("/quit")
 	line[1].ExpectClosed()
 	line[2].Send("/nick l2b") // a nick change is no coming or going: told as ever
+	waitLine(t, line[2], "l2b")
 	line[0].Send("after them")
 	seen := alice.readUntil(":l0!u@hubbub PRIVMSG #lobby :after them")
 	for _, l := range seen {
