@@ -92,10 +92,11 @@ func TestLargeChannel(t *testing.T) {
 	chattest.WaitFor(t, "bob to leave the chat", func() bool { users, _ := srv.Hub.Counts(); return users == 55 })
 	line[1].Send("/quit")
 	line[1].ExpectClosed()
-	line[2].Send("/nick l2b") // a nick change is no coming or going: told as ever
-	waitLine(t, line[2], "l2b")
-	line[0].Send("after them")
-	seen := alice.readUntil(":l0!u@hubbub PRIVMSG #lobby :after them")
+	// A nick change is no coming or going: told as ever. The line after it comes from the same
+	// connection, so it is said once the change was shown to everyone.
+	line[2].Send("/nick l2b")
+	line[2].Send("after them")
+	seen := alice.readUntil(":l2b!u@hubbub PRIVMSG #lobby :after them")
 	for _, l := range seen {
 		for _, cmd := range []string{" JOIN ", " PART ", " QUIT "} {
 			if strings.Contains(l, cmd) {
