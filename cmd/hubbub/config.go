@@ -134,6 +134,7 @@ func flagSet(cfg *Config, out io.Writer) *flag.FlagSet {
 	fs.DurationVar(&cfg.Line.FloodAfter, "flood-after", cfg.Line.FloodAfter, "a chat client held back by --line-rate this long without let-up is muted for --flood-mute (the default lets a paste of 600 lines at 10/s through); 0: never")
 	fs.DurationVar(&cfg.Chat.FloodMute, "flood-mute", cfg.Chat.FloodMute, "how long a flooding chat user is muted")
 	fs.IntVar(&cfg.Chat.MaxRoomsPerUser, "max-rooms-per-user", cfg.Chat.MaxRoomsPerUser, "chat rooms one user may be in at once")
+	fs.IntVar(&cfg.Chat.AnnounceLimit, "announce-limit", cfg.Chat.AnnounceLimit, "in a chat room of more than this many `members`, joins, leaves and quits are told only for its owner and operators, and /who and IRC's names list at most 50 (moderators first) and the count; 0: always told")
 	fs.StringVar(&cfg.Chat.OperPassword, "oper-password", cfg.Chat.OperPassword, "`password` that /oper takes to make a user an operator; empty: no operators (prefer the environment variable: the command line is visible to other local users)")
 	fs.StringVar(&cfg.Accounts, "accounts", cfg.Accounts, "`mode` of accounts: on (anyone may /register a name; guests too), required (accounts only: a new name is registered at the prompt) or off (everyone a guest)")
 	fs.IntVar(&cfg.Chat.MaxSessionsPerAccount, "max-sessions-per-account", cfg.Chat.MaxSessionsPerAccount, "devices one account may be connected from at once")
@@ -242,6 +243,9 @@ func (c *Config) validate() error {
 	positive("max-queue", c.Line.MaxQueue)
 	positive("max-quote", c.Quote.MaxQuote)
 	positive("max-rooms-per-user", c.Chat.MaxRoomsPerUser)
+	if c.Chat.AnnounceLimit < 0 {
+		errs = append(errs, fmt.Errorf("--announce-limit must be 0 (always announce) or more, not %d", c.Chat.AnnounceLimit))
+	}
 	positive("max-sessions-per-account", c.Chat.MaxSessionsPerAccount)
 	switch c.Accounts {
 	case "on", "off":

@@ -75,6 +75,7 @@ func TestBadConfig(t *testing.T) {
 		{"bad prefix", []string{"--limit-exempt", "nonsense"}, nil, "--limit-exempt"},
 		{"bad log level", []string{"--log-level", "loud"}, nil, "--log-level"},
 		{"unknown flag", []string{"--no-such-flag"}, nil, "no-such-flag"},
+		{"negative announce limit", []string{"--announce-limit", "-1"}, nil, "--announce-limit must be 0 (always announce) or more"},
 		{"stray argument", []string{"extra"}, nil, `unexpected argument "extra"`},
 	}
 	for _, tt := range tests {
@@ -190,6 +191,21 @@ func TestMOTDFile(t *testing.T) {
 	}
 }
 
+// TestAnnounceLimitFlag: --announce-limit reaches the chat: above it a join is not told to
+// the room, and the joiner is told why.
+func TestAnnounceLimitFlag(t *testing.T) {
+	cfg, err := parseConfig([]string{"--announce-limit", "1"}, envMap(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, addrs := startMain(t, func(c *Config) { c.Chat = cfg.Chat })
+	alice := chattest.Join(t, addrs["chat"], "alice")
+	bob := chattest.Join(t, addrs["chat"], "bob")
+	bob.Expect("*** #lobby has 2 members: its members' joins and leaves are not shown here, only its owner's and operators'; /who lists who moderates it, /whois NAME finds anyone")
+	bob.Send("hello")
+	alice.Expect("<bob> hello") // and not "bob has joined the channel" first
+}
+
 // TestConfigFile checks the file's place in the order (flag > env > file > default), lists,
 // and that an unknown key or a bad value is an error naming the key.
 func TestConfigFile(t *testing.T) {
@@ -256,7 +272,7 @@ func TestConfigCommand(t *testing.T) {
 	}
 	text := out.String()
 	for _, want := range []string{"max-queue = 99999\n", `quote-addr = ""` + "\n", `write-timeout = "10s"` + "\n",
-		`oper-password = "********"` + "\n", "no-history = false\n"} {
+		`oper-password = "********"` + "\n", "no-history = false\n", "announce-limit = 500\n"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("hubbub config lacks %q:\n%s", want, text)
 		}

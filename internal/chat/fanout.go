@@ -35,8 +35,8 @@ func (h *Hub) deliver(ev Event) {
 	told := make(map[*member]bool)
 	for _, key := range ev.Rooms {
 		r := h.liveRoom(key)
-		if r == nil {
-			continue
+		if r == nil || ev.Lost && r.large.Load() {
+			continue // a member of a dead node: not told in a large room (see large.go)
 		}
 		msg := ev.Msg
 		if msg.Kind == KindQuit { // named by the first room the member shares with the quitter

@@ -107,6 +107,11 @@ type Config struct {
 	NewRooms func(changed func(room string)) Rooms
 	// Mutes keeps the mutes of accounts across restarts, for every node; nil: in memory.
 	Mutes MuteList
+
+	// AnnounceLimit is how many members a room may have before it is large (see large.go):
+	// above it, ordinary members' joins, leaves and quits are not told to the room, and /who
+	// and the names a client is sent on joining are bounded. 0: every room announces all.
+	AnnounceLimit int
 }
 
 // DefaultAnswerBytes is Config.AnswerBytes by default: a quarter of the line transport's
@@ -116,7 +121,7 @@ const DefaultAnswerBytes = 64 << 10
 // DefaultConfig returns the defaults documented in --help.
 func DefaultConfig() Config {
 	return Config{MaxRoomsPerUser: 10, FloodMute: time.Minute, Replay: 20,
-		AnswerBytes: DefaultAnswerBytes, MaxSessionsPerAccount: 5}
+		AnswerBytes: DefaultAnswerBytes, MaxSessionsPerAccount: 5, AnnounceLimit: DefaultAnnounceLimit}
 }
 
 // ErrBanned is returned by Connect for a connection from a banned address.
@@ -179,6 +184,8 @@ type Hub struct {
 	claiming sync.Map
 
 	orders orders // moderation the bus delivered, to carry out under mu
+
+	tally roomTally // members of other nodes per room, as this node last counted them; guarded by mu
 }
 
 // NewHub returns a chat with an empty lobby that logs to log.
@@ -515,9 +522,13 @@ var (
 )
 
 // unregisterLocked removes s from the chat. When it is its member's last device the member
-// leaves, and everyone who shares a room with it is told so, for reason. It does nothing for a
-// session already gone.
-func (h *Hub) unregisterLocked(s *Session, reason string) {
+// leaves, and everyone who shares a room with it is told so, for reason (in a large room, only
+// when it moderates it: see large.go). It does nothing for a session already gone.
+func (h *Hub) unregisterLocked(s *Session, reason string) { h.unregisterAsLocked(s, reason, false) }
+
+// unregisterAsLocked is unregisterLocked; moderated (a kick out of the chat, a ban) is told
+// in large rooms too.
+func (h *Hub) unregisterAsLocked(s *Session, reason string, moderated bool) {
 	if s.gone || !s.registered {
 		return
 	}
@@ -541,24 +552,30 @@ func (h *Hub) unregisterLocked(s *Session, reason string) {
 	m.rooms = nil
 	keys := make([]string, 0, len(rooms))
 	for _, r := range rooms {
+		told := h.announcedLocked(r, m) || moderated // m still counted among r's members
 		r.removeLocked(m)
 		h.note(KindLeave, r, m, reason)
-		keys = append(keys, r.key())
+		if told {
+			keys = append(keys, r.key())
+		}
 	}
-	// One quit, told once to each member who shared a room with m, naming the first room it
-	// shares (see deliver); then rooms pass to new owners or end.
-	h.publish(Event{Rooms: keys, Msg: &Message{Kind: KindQuit, From: m.name.Display, Text: reason},
-		From: Origin{Member: m.id}})
+	// One quit, told once to each member who shared a room with m where it is told, naming the
+	// first room it shares (see deliver); then rooms pass to new owners or end.
+	if len(keys) > 0 {
+		h.publish(Event{Rooms: keys, Msg: &Message{Kind: KindQuit, From: m.name.Display, Text: reason},
+			From: Origin{Member: m.id}})
+	}
 	for _, r := range rooms {
 		h.roomLeftLocked(r, m)
 	}
 }
 
 // leaveAllLocked removes every device of m from the chat (a kick out of the chat, a ban, an
-// account deleted): the last one's going tells the others, for reason.
-func (h *Hub) leaveAllLocked(m *member, reason string) {
+// account deleted): the last one's going tells the others, for reason; moderated, also in
+// large rooms.
+func (h *Hub) leaveAllLocked(m *member, reason string, moderated bool) {
 	for _, d := range m.list() {
-		h.unregisterLocked(d, reason)
+		h.unregisterAsLocked(d, reason, moderated)
 	}
 }
 
@@ -621,7 +638,19 @@ func (h *Hub) enterLocked(s *Session, r *Room) {
 	m := s.member
 	m.rooms = append(m.rooms, r)
 	s.setCurrent(r)
-	h.publish(Event{Room: r.key(), Msg: &Message{Kind: KindJoin, Room: r.name.Display, From: m.name.Display}, From: s.origin()})
+	join := &Message{Kind: KindJoin, Room: r.name.Display, From: m.name.Display}
+	if h.announcedLocked(r, m) {
+		h.publish(Event{Room: r.key(), Msg: join, From: s.origin()})
+	} else {
+		// A large room is not told; the member's other devices are (all on this node), as the
+		// room's event would have told them.
+		for _, d := range m.list() {
+			if d != s {
+				d.deliverNow(join)
+			}
+		}
+	}
+	h.tellLargeLocked(s, r)
 	h.note(KindJoin, r, m, "")
 	h.replayLocked(s, r)
 	if r.topic != "" {
@@ -644,10 +673,14 @@ func (s *Session) others(msg *Message) {
 // as history keeps it. A member left in no room goes back to the lobby; a device whose current
 // room this was moves to the room the member joined last.
 func (h *Hub) partLocked(m *member, r *Room, left *Message, note string, by *Session) {
+	// A kick is moderation, told in a large room too; a leave only when m moderates it.
+	told := left.Kind != KindLeave || h.announcedLocked(r, m)
 	r.removeLocked(m)
 	m.rooms = removeRoom(m.rooms, r)
 	h.showLocked(m)
-	h.publish(Event{Room: r.key(), Msg: left, From: Origin{Member: m.id}})
+	if told {
+		h.publish(Event{Room: r.key(), Msg: left, From: Origin{Member: m.id}})
+	}
 	if by != nil {
 		by.others(left)
 	}
@@ -658,14 +691,17 @@ func (h *Hub) partLocked(m *member, r *Room, left *Message, note string, by *Ses
 		r.addLocked(m)
 		m.rooms = append(m.rooms, r)
 		// Device 0: none of m's devices is told of its own coming back; each is told below.
-		h.publish(Event{Room: r.key(), Msg: &Message{Kind: KindJoin, Room: r.name.Display, From: m.name.Display},
-			From: Origin{Member: m.id}})
+		if h.announcedLocked(r, m) {
+			h.publish(Event{Room: r.key(), Msg: &Message{Kind: KindJoin, Room: r.name.Display, From: m.name.Display},
+				From: Origin{Member: m.id}})
+		}
 		h.note(KindJoin, r, m, "")
 		for _, d := range m.list() {
 			d.setCurrent(r)
 			h.showMembersLocked(d, r)
 			h.replayLocked(d, r)
 			d.narrate("now talking in " + r.name.Display)
+			h.tellLargeLocked(d, r)
 		}
 		return
 	}

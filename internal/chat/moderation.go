@@ -64,7 +64,7 @@ func (s *Session) Kick(room, name, reason string) error {
 func (h *Hub) dropLocked(who *member, reason DropReason, why, notice string) {
 	devices := who.list()
 	who.narrate(notice) // Drop says it too
-	h.leaveAllLocked(who, why)
+	h.leaveAllLocked(who, why, reason == DropKicked || reason == DropBanned)
 	for _, d := range devices {
 		d.client.Drop(reason, notice)
 	}
@@ -74,7 +74,7 @@ func (h *Hub) dropLocked(who *member, reason DropReason, why, notice string) {
 // only if it was its last device.
 func (h *Hub) dropDeviceLocked(d *Session, reason DropReason, why, notice string) {
 	d.narrate(notice) // Drop says it too
-	h.unregisterLocked(d, why)
+	h.unregisterAsLocked(d, why, reason == DropKicked || reason == DropBanned)
 	d.client.Drop(reason, notice)
 }
 

@@ -28,8 +28,12 @@ func (h *Hub) presenceLocked(m *member) Presence {
 	return p
 }
 
-// showLocked tells Names what m looks like now, for the other nodes.
+// showLocked tells Names what m looks like now, for the other nodes, and m's rooms whether
+// it is an operator (every change of its rights is shown).
 func (h *Hub) showLocked(m *member) {
+	for _, r := range m.rooms {
+		r.operChangedLocked(m)
+	}
 	if h.presenceShared && !m.left && m.elsewhere == nil {
 		h.claims.Update(h.presenceLocked(m))
 	}

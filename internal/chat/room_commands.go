@@ -327,15 +327,20 @@ func (s *Session) cmdWho(args string) error {
 type RoomMembers struct {
 	Room    string // the room's name as shown; "" when the device is no longer in the chat
 	Members []MemberInfo
+	// Total is how many members the room has: more than listed in a large room (see
+	// large.go), whose list is bounded.
+	Total int
 }
 
 // Message is the KindMembers answer that lists rm, as many as one answer shows.
 func (rm RoomMembers) Message() *Message {
-	return &Message{Kind: KindMembers, Room: rm.Room, Total: len(rm.Members), Members: rm.Members[:min(len(rm.Members), maxWhoListed)]}
+	return &Message{Kind: KindMembers, Room: rm.Room, Total: max(rm.Total, len(rm.Members)), Members: rm.Members[:min(len(rm.Members), maxWhoListed)]}
 }
 
 // Who lists the members of the room called room ("": the device's current one), marking its
-// owner, the operators and who is away. The member need not be in the room.
+// owner, the operators and who is away. The member need not be in the room. A large room's
+// list is bounded (its moderators first, then the asker, then those there longest) and Total
+// says how many are in it.
 func (s *Session) Who(room string) (RoomMembers, error) {
 	h := s.hub
 	if !h.lockLive(s) {
@@ -357,13 +362,18 @@ func (s *Session) Who(room string) (RoomMembers, error) {
 		for _, p := range elsewhere {
 			out.Members = append(out.Members, MemberInfo{Name: p.Name, Operator: p.Operator, Away: p.Away})
 		}
+		h.boundPresences(&out)
 		return out, nil
 	}
-	return h.membersLocked(r), nil
+	return h.membersLocked(r, s.member), nil
 }
 
-// membersLocked lists r's members, on this node and others.
-func (h *Hub) membersLocked(r *Room) RoomMembers {
+// membersLocked lists r's members, on this node and others, as asker is shown them: all of
+// them, or a bounded list of a large room.
+func (h *Hub) membersLocked(r *Room, asker *member) RoomMembers {
+	if h.largeLocked(r) {
+		return h.boundedMembersLocked(r, asker)
+	}
 	members := r.list()
 	out := RoomMembers{Room: r.name.Display, Members: make([]MemberInfo, 0, len(members))}
 	for _, who := range members {
@@ -373,6 +383,7 @@ func (h *Hub) membersLocked(r *Room) RoomMembers {
 		out.Members = append(out.Members, MemberInfo{Name: p.Name, Owner: r.ownerID != 0 && p.Member == r.ownerID,
 			Operator: p.Operator, Away: p.Away})
 	}
+	out.Total = len(out.Members)
 	return out
 }
 
@@ -393,8 +404,8 @@ func (h *Hub) showMembersLocked(d *Session, r *Room) {
 	if _, ok := d.client.(MembersOnEntry); !ok {
 		return
 	}
-	rm := h.membersLocked(r)
-	d.client.Deliver(&Message{Kind: KindMembers, Room: rm.Room, Members: rm.Members, Total: len(rm.Members), Text: r.topic})
+	rm := h.membersLocked(r, d.member)
+	d.client.Deliver(&Message{Kind: KindMembers, Room: rm.Room, Members: rm.Members, Total: rm.Total, Text: r.topic})
 }
 
 func (s *Session) cmdTopic(args string) error {

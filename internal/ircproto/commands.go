@@ -1,6 +1,7 @@
 package ircproto
 
 import (
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -342,7 +343,13 @@ func appendNames(b []byte, nick string, who chat.RoomMembers) []byte {
 	if start >= 0 {
 		b = append(b, '\r', '\n')
 	}
-	return append(append(b, numericLine(nick, "366", ch, "End of /NAMES list")...), '\r', '\n')
+	end := "End of /NAMES list"
+	if who.Total > len(who.Members) {
+		// A large room's names are bounded (the joiner and its moderators first, as Twitch's
+		// IRC lists only those above 1,000 users): 366 ends them all the same, and says so.
+		end = fmt.Sprintf("End of /NAMES list: %d of %d shown, the channel is too large to list", len(who.Members), who.Total)
+	}
+	return append(append(b, numericLine(nick, "366", ch, end)...), '\r', '\n')
 }
 
 func (c *client) who(m message) {
@@ -362,6 +369,7 @@ func (c *client) who(m message) {
 		}
 		b = append(append(b, numericLine(nick, "352", channel, "u", serverName, serverName, ircNick(mem.Name), flags, "0 "+ircNick(mem.Name))...), '\r', '\n')
 	}
+	end := "End of /WHO list"
 	switch {
 	case strings.HasPrefix(target, "#"):
 		who, err := c.sess.Who(hubbubName(target))
@@ -369,13 +377,16 @@ func (c *client) who(m message) {
 			for _, mem := range who.Members {
 				add(ircChannel(who.Room), mem)
 			}
+			if who.Total > len(who.Members) { // a large room's, bounded as its names are
+				end = fmt.Sprintf("End of /WHO list: %d of %d shown, the channel is too large to list", len(who.Members), who.Total)
+			}
 		}
 	case target != "":
 		if f, err := c.sess.Whois(hubbubName(target)); err == nil && f.Name != "" {
 			add("*", chat.MemberInfo{Name: f.Name, Operator: f.Operator, Away: f.Away})
 		}
 	}
-	b = append(append(b, numericLine(nick, "315", safeParam(target), "End of /WHO list")...), '\r', '\n')
+	b = append(append(b, numericLine(nick, "315", safeParam(target), end)...), '\r', '\n')
 	c.conn.Send(nil, b)
 }
 
