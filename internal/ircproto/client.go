@@ -381,11 +381,13 @@ var isupport = []string{
 	"CASEMAPPING=rfc8265", "CHANTYPES=#", "NICKLEN=" + strconv.Itoa(chat.MaxNameLen),
 	"CHANNELLEN=" + strconv.Itoa(chat.MaxNameLen+1), "TOPICLEN=300", "PREFIX=(o)@",
 	"CHANMODES=b,,,nt", "NETWORK=hubbub", "AWAYLEN=200", "KICKLEN=200", "MAXTARGETS=" + strconv.Itoa(maxTargets),
+	"TARGMAX=NAMES:1,PRIVMSG:1,NOTICE:1",
 	"are supported by this server",
 }
 
-// maxTargets is how many nicks or channels one PRIVMSG or NOTICE may name (MAXTARGETS): one,
-// so that a line is one message, held to the line rate as a telnet user's is.
+// maxTargets is how many nicks or channels one PRIVMSG, NOTICE or NAMES may name (MAXTARGETS,
+// TARGMAX): one, so that a line is one message (or one list), held to the line rate as a
+// telnet user's is.
 const maxTargets = 1
 
 // Handle implements lineproto.Session: one line from the client.
@@ -481,6 +483,13 @@ func (c *client) tryRegister() error {
 		c.mu.Lock()
 		c.motd = nil
 		c.mu.Unlock()
+		if numeric, text := numericOf(err); numeric != "432" && numeric != "433" {
+			// Not the nick's fault (the account is connected elsewhere, or from too many
+			// devices): no numeric a registering client waits for fits, and another NICK would
+			// not help, so it is told why and let go.
+			c.send("ERROR :Closing link: " + safeTrailing(text))
+			return chat.ErrQuit
+		}
 		c.fail(err, safeParam(c.wantNick))
 		return nil
 	}

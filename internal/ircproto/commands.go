@@ -50,9 +50,12 @@ func (c *client) command(m message) error {
 			}
 			break
 		}
-		for _, room := range strings.Split(m.arg(0), ",") {
-			c.names(room)
+		if strings.Count(m.arg(0), ",")+1 > maxTargets {
+			// One channel a line (TARGMAX): a list of a thousand would be a thousand lists.
+			c.reply("407", safeParam(m.arg(0)), "too many targets: ask for one channel at a time")
+			break
 		}
+		c.names(m.arg(0))
 	case "WHO":
 		c.who(m)
 	case "WHOIS":
@@ -115,14 +118,19 @@ func (c *client) join(m message) {
 		return
 	}
 	if m.params[0] == "0" {
+		// Every channel but the lobby, where every member of the chat stays: each part told
+		// with its PART, as a PART of the list would be.
 		c.mu.Lock()
 		var rooms []string
 		for room := range c.joined {
-			rooms = append(rooms, room)
+			if !sameRoom(room, chat.Lobby) {
+				rooms = append(rooms, room)
+			}
 		}
 		c.mu.Unlock()
-		for _, room := range rooms {
-			c.sess.Part(room, "")
+		if len(rooms) > 0 {
+			slices.Sort(rooms)
+			c.part(message{command: "PART", params: []string{strings.Join(rooms, ",")}})
 		}
 		return
 	}
@@ -545,6 +553,8 @@ func (c *client) oper(m message) {
 		c.reply("381", "You are now an IRC operator")
 	case asError(err, &e) && (e.Code == chat.CodeNotOffered || e.Code == chat.CodeNotAllowed):
 		c.reply("491", e.Text)
+	case asError(err, &e) && e.Code == chat.CodeTryLater:
+		c.reply("263", "OPER", e.Text) // RPL_TRYAGAIN names the command
 	default:
 		c.fail(err)
 	}

@@ -51,6 +51,7 @@ func TestCommands(t *testing.T) {
 		{"KICK #mine bob", [][]string{{" 441 alice bob #mine :bob is not in #mine"}}},
 		{"KICK #mine alice", [][]string{{" 400 alice #mine :not on yourself"}}},
 		{"PART #mine", [][]string{{":alice!u@hubbub PART #mine"}}},
+		{"NAMES #lobby,#lobby", [][]string{{" 407 alice #lobby,#lobby :too many targets"}}},
 		{"NICK", [][]string{{" 431 alice :No nickname given"}}},
 		{"NICK #x", [][]string{{" 432 alice #x :"}}},
 		{"NICK admin", [][]string{{" 432 alice admin :that name is reserved"}}},
@@ -165,7 +166,7 @@ func TestRegistrationOrders(t *testing.T) {
 
 // accountsChat runs a chat whose accounts are kept in a real SQLite file, with the account
 // "carol" (password "correct horse battery").
-func accountsChat(t *testing.T) *chatServers {
+func accountsChat(t *testing.T, opts ...func(*chat.Config)) *chatServers {
 	t.Helper()
 	s, err := sqlite.Open(t.Context(), chattest.StoreConfig(t), slog.New(slog.DiscardHandler))
 	if err != nil {
@@ -182,6 +183,9 @@ func accountsChat(t *testing.T) *chatServers {
 	}
 	cfg := chat.DefaultConfig()
 	cfg.History, cfg.Bans, cfg.Accounts = s, s, s
+	for _, opt := range opts {
+		opt(&cfg)
+	}
 	srv := start(t, cfg)
 	if err := srv.Hub.Restore(t.Context()); err != nil {
 		t.Fatal(err)
@@ -263,4 +267,49 @@ func TestSASL(t *testing.T) {
 	badPass.Send("USER carol 0 * :c")
 	badPass.until(" 464 * :wrong account name or password")
 	badPass.ExpectClosed()
+}
+
+// JOIN 0 leaves every channel but the lobby, each with its PART, and the channels can be
+// joined again (no PART was sent and the client could not rejoin; found in review).
+func TestJoinZero(t *testing.T) {
+	srv := start(t, chat.DefaultConfig())
+	alice := registerIRC(t, srv.IRC, "alice")
+	alice.joinLines("#go")
+	alice.joinLines("#rust")
+	alice.sync()
+	alice.Send("JOIN 0")
+	alice.until(":alice!u@hubbub PART #go")
+	alice.until(":alice!u@hubbub PART #rust")
+	for _, l := range alice.sync() {
+		if strings.Contains(l, "PART #lobby") {
+			t.Errorf("JOIN 0 parted the lobby: %q", l)
+		}
+	}
+	alice.Send("JOIN #go")
+	alice.until(":alice!u@hubbub JOIN #go")
+	alice.Send("PRIVMSG #go :back")
+	for _, l := range alice.sync() {
+		if strings.Contains(l, " 403 ") || strings.Contains(l, " 442 ") {
+			t.Errorf("a line to #go after joining it again: %q", l)
+		}
+	}
+}
+
+// A client refused at registration for a reason that is not its nick (its account connected
+// from the most devices allowed) is told why with ERROR and let go: no numeric it waits for
+// fits (it was a 482 with the nick as the channel; found in review).
+func TestRegistrationRefusedNotForTheNick(t *testing.T) {
+	srv := accountsChat(t, func(cfg *chat.Config) { cfg.MaxSessionsPerAccount = 1 })
+	login := func() *ircUser {
+		u := dialIRC(t, srv.IRC)
+		u.Send("PASS :correct horse battery")
+		u.Send("NICK carol")
+		u.Send("USER carol 0 * :c")
+		return u
+	}
+	first := login()
+	first.until(" 001 carol ")
+	second := login()
+	second.until("ERROR :Closing link: carol is connected from 1 devices already")
+	second.ExpectClosed()
 }
