@@ -97,7 +97,8 @@ type Server struct {
 	mu       sync.Mutex
 	conns    map[*conn]struct{} // guarded by mu
 	stopping bool               // guarded by mu
-	started  bool               // the flushers run; guarded by mu
+	started  bool               // the flushers were started, or never will be (Shutdown); guarded by mu
+	running  bool               // the flushers were started and not yet closed; guarded by mu
 	handlers sync.WaitGroup     // ServeHTTP calls
 	live     sync.WaitGroup     // connections, until they end
 
@@ -137,7 +138,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.handlers.Add(1)
 	if !s.started {
-		s.started = true
+		s.started, s.running = true, true
 		for _, f := range s.flushers {
 			go f.run()
 		}
@@ -273,10 +274,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		err = fmt.Errorf("websocket shutdown: %w", ctx.Err())
 	}
 	s.mu.Lock()
-	started := s.started
-	s.started = true // no flusher starts from now on
+	running := s.running
+	s.started, s.running = true, false // no flusher starts from now on
 	s.mu.Unlock()
-	if started {
+	if running { // flushers that never ran would never say they stopped
 		for _, f := range s.flushers {
 			f.close()
 		}
