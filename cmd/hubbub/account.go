@@ -552,12 +552,12 @@ func readPasswordLine(r io.Reader) (string, error) {
 
 // echoOff stops the terminal fd echoing what is typed, leaving the rest of its settings.
 func echoOff(fd int) error {
-	t, err := unix.IoctlGetTermios(fd, unix.TCGETS)
+	t, err := unix.IoctlGetTermios(fd, getTermios)
 	if err != nil {
 		return err
 	}
 	t.Lflag &^= unix.ECHO
 	t.Lflag |= unix.ICANON | unix.ISIG
 	t.Iflag |= unix.ICRNL
-	return unix.IoctlSetTermios(fd, unix.TCSETS, t)
+	return unix.IoctlSetTermios(fd, setTermios, t)
 }

@@ -20,8 +20,6 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // Options are what every scenario takes.
@@ -149,9 +147,7 @@ func (d *dialer) dialFrom(ctx context.Context, target string, n uint32) (*net.TC
 		nd.LocalAddr = &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(1+n%254))}
 		nd.Control = func(_, _ string, c syscall.RawConn) error {
 			// Let connect choose the port, per destination, instead of bind choosing it alone.
-			return c.Control(func(fd uintptr) {
-				unix.SetsockoptInt(int(fd), unix.IPPROTO_IP, unix.IP_BIND_ADDRESS_NO_PORT, 1)
-			})
+			return c.Control(bindAddressNoPort)
 		}
 	}
 	c, err := nd.DialContext(ctx, "tcp", target)

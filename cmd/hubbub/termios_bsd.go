@@ -1,0 +1,11 @@
+//go:build darwin || freebsd || netbsd || openbsd || dragonfly
+
+package main
+
+import "golang.org/x/sys/unix"
+
+// The ioctls that read and set a terminal's settings (echoOff).
+const (
+	getTermios = unix.TIOCGETA
+	setTermios = unix.TIOCSETA
+)
