@@ -130,6 +130,7 @@ func Provision(ctx context.Context, js jetstream.JetStream, replicas int, maxAge
 	if err != nil {
 		return err
 	}
+	streams := []string{EventsStream}
 	for _, cfg := range BucketConfigs(replicas) {
 		err := retry(ctx, "bucket "+cfg.Bucket, func(ctx context.Context) error {
 			_, err := js.CreateOrUpdateKeyValue(ctx, cfg)
@@ -138,9 +139,30 @@ func Provision(ctx context.Context, js jetstream.JetStream, replicas int, maxAge
 		if err != nil {
 			return err
 		}
+		streams = append(streams, "KV_"+cfg.Bucket)
+	}
+	// A replicated stream is made before its replicas have elected a leader: a write then
+	// finds nobody to answer it ("no response from stream"). Ready means every one has one.
+	for _, name := range streams {
+		err := retry(ctx, "the leader of "+name, func(ctx context.Context) error {
+			s, err := js.Stream(ctx, name)
+			if err != nil {
+				return err
+			}
+			if c := s.CachedInfo().Cluster; c != nil && c.Leader == "" {
+				return errNoLeaderYet
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
 	}
 	return nil
 }
+
+// errNoLeaderYet is a stream whose replicas have not elected a leader yet.
+var errNoLeaderYet = errors.New("no leader elected yet")
 
 // AutoReplicas is the number of replicas when none is configured: the events stream's own if it
 // exists (so that a node restarting while a server is down does not shrink it), else 3 when the
@@ -234,6 +256,7 @@ func retryable(err error) bool {
 	var apiErr *jetstream.APIError
 	switch {
 	case errors.Is(err, jetstream.ErrStreamNameAlreadyInUse),
+		errors.Is(err, errNoLeaderYet),
 		errors.Is(err, context.DeadlineExceeded), // this attempt's; the caller's ctx is checked apart
 		errors.Is(err, nats.ErrTimeout),
 		errors.Is(err, nats.ErrNoResponders),
