@@ -47,7 +47,12 @@ func (lc *lineConn) close() {
 }
 
 // buffered reports whether a line can be read without waiting for the network.
-func (lc *lineConn) buffered() bool { return lc.r != nil && lc.r.Buffered() > 0 }
+func (lc *lineConn) buffered() bool {
+	if lc.ws != nil {
+		return len(lc.wsPending) > 0 || lc.ws.br.Buffered() > 0
+	}
+	return lc.r != nil && lc.r.Buffered() > 0
+}
 
 // readLine returns the next line without its line end. It is valid until the next read.
 func (lc *lineConn) readLine() ([]byte, error) {

@@ -143,46 +143,49 @@ type wsEvent struct {
 // readWSLine reads the next event and returns it as a line. A message may hold one event or
 // an array of them.
 func (lc *lineConn) readWSLine() ([]byte, error) {
-	if len(lc.wsPending) == 0 {
+	for len(lc.wsPending) == 0 {
 		// No deadline of its own: the scenarios set deadlines on the TCP connection underneath.
 		data, err := lc.ws.readMessage()
 		if err != nil {
 			return nil, err
 		}
-		if len(data) > 0 && data[0] == '[' {
-			if err := json.Unmarshal(data, &lc.wsPending); err != nil {
-				return nil, fmt.Errorf("not JSON events: %w", err)
+		if len(data) == 0 || data[0] != '[' {
+			if v, ok := scanEvent(data); ok {
+				lc.wsLine = appendEventLine(lc.wsLine[:0], v.Kind, v.From, v.Text)
+				return lc.wsLine, nil
 			}
-		} else {
-			e, ok := scanEvent(data)
-			if !ok {
-				e = wsEvent{}
-				if err := json.Unmarshal(data, &e); err != nil {
-					return nil, fmt.Errorf("not a JSON event: %w", err)
-				}
+			var e wsEvent
+			if err := json.Unmarshal(data, &e); err != nil {
+				return nil, fmt.Errorf("not a JSON event: %w", err)
 			}
 			lc.wsPending = append(lc.wsPending[:0], e)
+			break
+		}
+		if err := json.Unmarshal(data, &lc.wsPending); err != nil {
+			return nil, fmt.Errorf("not JSON events: %w", err)
 		}
 	}
 	e := lc.wsPending[0]
 	lc.wsPending = lc.wsPending[1:]
-	b := lc.wsLine[:0]
-	switch e.Kind {
+	lc.wsLine = appendEventLine(lc.wsLine[:0], []byte(e.Kind), []byte(e.From), []byte(e.Text))
+	return lc.wsLine, nil
+}
+
+// appendEventLine appends the line a telnet user would have seen for an event.
+func appendEventLine(b, kind, from, text []byte) []byte {
+	switch string(kind) {
 	case "prompt":
-		b = append(b, "What's your name?"...)
+		return append(b, "What's your name?"...)
 	case "name_taken":
-		b = append(b, "name taken, please choose other"...)
+		return append(b, "name taken, please choose other"...)
 	case "welcome":
-		b = append(append(b, "Welcome, "...), e.From...)
+		return append(append(b, "Welcome, "...), from...)
 	case "message":
-		b = append(append(append(append(b, '<'), e.From...), "> "...), e.Text...)
+		return append(append(append(append(b, '<'), from...), "> "...), text...)
 	case "notice":
-		b = append(append(b, "*** "...), e.Text...)
-	default:
-		b = append(append(b, e.Kind...), ' ')
+		return append(append(b, "*** "...), text...)
 	}
-	lc.wsLine = b
-	return b, nil
+	return append(append(b, kind...), ' ')
 }
 
 // writeWS sends each line of p as a message, all of them with one write, as a line

@@ -1,15 +1,23 @@
 package loadgen
 
 import (
+	"bytes"
 	"encoding/json"
 	"strconv"
 	"strings"
 	"unicode/utf8"
 )
 
+// eventView is an event's fields as bytes, most often slices of the message they were read
+// from: valid until the next read.
+type eventView struct {
+	Kind, From, To, Text []byte
+}
+
 // scanEvent picks kind, from, to and text out of one JSON event, an object, without
-// reflection. It reports ok false for anything it does not follow (then encoding/json decides).
-func scanEvent(b []byte) (e wsEvent, ok bool) {
+// reflection and, unless a string holds escapes, without copying. It reports ok false for
+// anything it does not follow (then encoding/json decides).
+func scanEvent(b []byte) (e eventView, ok bool) {
 	i := skipSpace(b, 0)
 	if i >= len(b) || b[i] != '{' {
 		return e, false
@@ -28,8 +36,8 @@ func scanEvent(b []byte) (e wsEvent, ok bool) {
 			return e, false
 		}
 		i = skipSpace(b, i+1)
-		var field *string
-		switch key {
+		var field *[]byte
+		switch string(key) {
 		case "kind":
 			field = &e.Kind
 		case "from":
@@ -39,8 +47,8 @@ func scanEvent(b []byte) (e wsEvent, ok bool) {
 		case "text":
 			field = &e.Text
 		default:
-			if strings.EqualFold(key, "kind") || strings.EqualFold(key, "from") ||
-				strings.EqualFold(key, "to") || strings.EqualFold(key, "text") {
+			if bytes.EqualFold(key, []byte("kind")) || bytes.EqualFold(key, []byte("from")) ||
+				bytes.EqualFold(key, []byte("to")) || bytes.EqualFold(key, []byte("text")) {
 				return e, false // encoding/json matches keys whatever their case
 			}
 		}
@@ -75,42 +83,51 @@ func skipSpace(b []byte, i int) int {
 	return i
 }
 
+// plainJSON marks the bytes a JSON string holds as themselves: printable ASCII but the quote
+// and the backslash.
+var plainJSON = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
 // scanString decodes the JSON string at b[i], and returns it and the index after it.
-func scanString(b []byte, i int) (string, int, bool) {
+func scanString(b []byte, i int) ([]byte, int, bool) {
 	if i >= len(b) || b[i] != '"' {
-		return "", i, false
+		return nil, i, false
 	}
 	i++
 	start := i
-	for i < len(b) && b[i] != '"' && b[i] != '\\' && b[i] >= 0x20 && b[i] < utf8.RuneSelf {
+	for i < len(b) && plainJSON[b[i]] {
 		i++
 	}
 	if i < len(b) && b[i] == '"' {
-		return string(b[start:i]), i + 1, true // the usual case: nothing to decode
+		return b[start:i:i], i + 1, true // the usual case: nothing to decode
 	}
 	// Escapes or characters past ASCII: as encoding/json would decode them.
 	end := i
 	for end < len(b) && b[end] != '"' {
 		if b[end] < 0x20 {
-			return "", i, false
+			return nil, i, false
 		}
 		if b[end] == '\\' {
 			// Only JSON's escapes: strconv knows more (\x, \a, octal...).
 			if end+1 >= len(b) || !strings.ContainsRune(`"\bfnrtu`, rune(b[end+1])) {
-				return "", i, false
+				return nil, i, false
 			}
 			end++
 		}
 		end++
 	}
 	if end >= len(b) {
-		return "", i, false
+		return nil, i, false
 	}
 	s, err := strconv.Unquote(string(b[start-1 : end+1]))
 	if err != nil || !utf8.ValidString(s) {
-		return "", i, false // JSON escapes strconv does not know (\/), or bytes to replace
+		return nil, i, false // JSON escapes strconv does not know (\/), or bytes to replace
 	}
-	return s, end + 1, true
+	return []byte(s), end + 1, true
 }
 
 // skipValue returns the index after the JSON value at b[i].
