@@ -18,23 +18,32 @@ type queued struct {
 	control bool            // a ping, pong or close frame: no chat message
 }
 
-// outQueue is a connection's frames not yet written, oldest first. Each chat message's frame
-// is shared with every recipient (chat.Message.Encoded): the queue holds references, and
-// counts their bytes.
+// outQueue is a connection's frames not yet written, oldest first, in a ring: a flusher takes
+// from the front what the socket accepts while the chat appends at the back, and a slice
+// taken from the front would lose that capacity and grow again (growslice and its copies were
+// a tenth of a WebSocket fan-out). Each chat message's frame is shared with every recipient
+// (chat.Message.Encoded): the queue holds references, and counts their bytes.
 type outQueue struct {
-	events []queued
-	size   int // bytes of the frames
+	ring    []queued // a power of two long, or nil when empty; zero where nothing is queued
+	head, n int
+	size    int // bytes of the frames
 }
 
 // Size returns the bytes queued (connpolicy.Queue).
 func (q *outQueue) Size() int { return q.size }
 
+// len returns how many frames are queued.
+func (q *outQueue) len() int { return q.n }
+
+// at returns the i-th oldest frame.
+func (q *outQueue) at(i int) *queued { return &q.ring[(q.head+i)&(len(q.ring)-1)] }
+
 // SkipOldest removes frames of kind, oldest first, until at least need bytes are gone or none
 // is left, and returns how many it removed (connpolicy.Queue).
 func (q *outQueue) SkipOldest(need int, kind connpolicy.Kind, b *connpolicy.Backlog) int {
-	n, removed := len(q.events), 0
-	kept := q.events[:0] // filtered in place: kept never grows past the element being read
-	for _, e := range q.events {
+	n, removed, kept := q.n, 0, 0
+	for i := range n {
+		e := q.at(i)
 		if e.kind == kind && !e.control && removed < need {
 			removed += len(e.b)
 			if kind == connpolicy.KindPrivate {
@@ -42,46 +51,88 @@ func (q *outQueue) SkipOldest(need int, kind connpolicy.Kind, b *connpolicy.Back
 			}
 			continue
 		}
-		kept = append(kept, e)
+		if kept != i { // filtered in place: kept never passes the element being read
+			*q.at(kept) = *e
+		}
+		kept++
 	}
-	clear(q.events[len(kept):n])
-	q.events = kept
+	for i := kept; i < n; i++ {
+		*q.at(i) = queued{}
+	}
+	q.n = kept
 	q.size -= removed
-	return n - len(kept)
+	if q.n == 0 {
+		q.release()
+	}
+	return n - kept
 }
 
 func (q *outQueue) push(e queued) {
-	if q.events == nil {
-		q.events = (*queueArrays.Get().(*[]queued))[:0]
+	if q.n == len(q.ring) {
+		q.grow()
 	}
-	q.events = append(q.events, e)
+	*q.at(q.n) = e
+	q.n++
 	q.size += len(e.b)
 }
 
+// grow makes room for one more frame: a pooled ring for an empty queue, else one twice as long.
+func (q *outQueue) grow() {
+	if q.ring == nil {
+		q.ring = *queueRings.Get().(*[]queued)
+		q.head = 0
+		return
+	}
+	ring := make([]queued, 2*len(q.ring))
+	for i := range q.n {
+		ring[i] = *q.at(i)
+	}
+	clear(q.ring) // the frames moved: the pool must not keep them alive
+	q.putRing()
+	q.ring, q.head = ring, 0
+}
+
+// drop removes the k oldest frames (their bytes already counted out by the caller).
+func (q *outQueue) drop(k int) {
+	for i := range k {
+		*q.at(i) = queued{}
+	}
+	q.head = (q.head + k) & (len(q.ring) - 1)
+	q.n -= k
+	if q.n == 0 {
+		q.release()
+	}
+}
+
 func (q *outQueue) reset() {
+	for i := range q.n {
+		*q.at(i) = queued{}
+	}
+	q.n = 0
 	q.release()
 	q.size = 0
 }
 
-// release gives the queue's array back to the pool once it is empty: an idle connection holds
-// none, and a busy one does not allocate one for each burst.
+// release gives an empty queue's ring back to the pool: an idle connection holds none, and a
+// busy one does not allocate one for each burst.
 func (q *outQueue) release() {
-	if q.events == nil {
-		return
-	}
-	a := q.events[:cap(q.events)]
-	clear(a)
-	q.events = nil
-	if cap(a) <= maxPooledQueue {
-		a = a[:0]
-		queueArrays.Put(&a)
-	}
+	q.putRing()
+	q.ring, q.head = nil, 0
 }
 
-// maxPooledQueue is the longest queue array kept for reuse: a longer one was a slow reader's.
+// putRing pools the ring, which must be all zero, unless it is a slow reader's.
+func (q *outQueue) putRing() {
+	if q.ring == nil || len(q.ring) > maxPooledQueue {
+		return
+	}
+	r := q.ring
+	queueRings.Put(&r)
+}
+
+// maxPooledQueue is the longest ring kept for reuse: a longer one was a slow reader's.
 const maxPooledQueue = 1024
 
-var queueArrays = sync.Pool{New: func() any { a := make([]queued, 0, 16); return &a }}
+var queueRings = sync.Pool{New: func() any { r := make([]queued, 16); return &r }}
 
 // Deliver queues m for the browser (chat.Client). It never blocks. A client that reads slower
 // than others talk to it is held to the slow-reader rule of every transport
@@ -143,7 +194,7 @@ func (c *conn) control(op ws.OpCode, payload []byte) {
 
 // pendingLocked reports whether the writer has something to send. c.mu must be held.
 func (c *conn) pendingLocked() bool {
-	return len(c.out.events) > 0 || c.backlog.Pending()
+	return c.out.len() > 0 || c.backlog.Pending()
 }
 
 // takeLocked appends to dst the oldest frames, up to about limit bytes (at least one) and at
@@ -161,8 +212,8 @@ func (c *conn) takeLocked(dst [][]byte, limit, maxFrames int) ([][]byte, int) {
 		}
 	}
 	n := 0
-	for n < len(c.out.events) && n < maxFrames {
-		e := c.out.events[n]
+	for n < c.out.len() && n < maxFrames {
+		e := c.out.at(n)
 		if n > 0 && size+len(e.b) > limit {
 			break
 		}
@@ -174,12 +225,7 @@ func (c *conn) takeLocked(dst [][]byte, limit, maxFrames int) ([][]byte, int) {
 		}
 		n++
 	}
-	if n == len(c.out.events) {
-		c.out.release()
-	} else {
-		clear(c.out.events[:n])
-		c.out.events = c.out.events[n:]
-	}
+	c.out.drop(n)
 	c.backlog.Taken(c.out.size)
 	return dst, msgs
 }
