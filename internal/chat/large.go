@@ -191,5 +191,5 @@ func (h *Hub) boundPresences(out *RoomMembers) {
 		}
 		return 1
 	})
-	out.Members = out.Members[:maxLargeListed]
+	out.Members = out.Members[:min(len(out.Members), maxLargeListed)]
 }

@@ -165,6 +165,13 @@ func (c *conn) drainedLocked() {
 func (c *conn) closeNow(reason connpolicy.CloseReason) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.closeNowLocked(reason)
+}
+
+// closeNowLocked is closeNow with c.mu held: for a socket that takes nothing more, whether or
+// not the connection was already closing (a close frame queued behind what the client never
+// read is never sent either).
+func (c *conn) closeNowLocked(reason connpolicy.CloseReason) {
 	if !c.closing {
 		c.closing = true
 		close(c.ending)

@@ -16,6 +16,7 @@ type queued struct {
 	from    string          // a private message's sender
 	kept    bool            // a private message kept in history (chat.Message.ID != 0)
 	control bool            // a ping, pong or close frame: no chat message
+	pong    bool            // the answer to the client's latest ping
 }
 
 // outQueue is a connection's frames not yet written, oldest first, in a ring: a flusher takes
@@ -26,7 +27,8 @@ type queued struct {
 type outQueue struct {
 	ring    []queued // a power of two long, or nil when empty; zero where nothing is queued
 	head, n int
-	size    int // bytes of the frames
+	size    int  // bytes of the frames
+	pong    bool // a pong is queued
 }
 
 // Size returns the bytes queued (connpolicy.Queue).
@@ -92,9 +94,30 @@ func (q *outQueue) grow() {
 	q.ring, q.head = ring, 0
 }
 
+// pushPong queues f, the pong of the client's latest ping, in place of a pong still queued:
+// RFC 6455 5.5.3 lets a pong answer only the latest ping, and a pong queued for each ping let
+// a client that sends pings and reads nothing grow its queue without bound (control frames
+// are not skipped and not counted against the slow-reader rule).
+func (q *outQueue) pushPong(f []byte) {
+	if q.pong {
+		for i := range q.n {
+			if e := q.at(i); e.pong {
+				q.size += len(f) - len(e.b)
+				e.b = f
+				return
+			}
+		}
+	}
+	q.push(queued{b: f, control: true, pong: true})
+	q.pong = true
+}
+
 // drop removes the k oldest frames (their bytes already counted out by the caller).
 func (q *outQueue) drop(k int) {
 	for i := range k {
+		if q.at(i).pong {
+			q.pong = false
+		}
 		*q.at(i) = queued{}
 	}
 	q.head = (q.head + k) & (len(q.ring) - 1)
@@ -108,7 +131,7 @@ func (q *outQueue) reset() {
 	for i := range q.n {
 		*q.at(i) = queued{}
 	}
-	q.n = 0
+	q.n, q.pong = 0, false
 	q.release()
 	q.size = 0
 }
@@ -188,7 +211,11 @@ func (c *conn) control(op ws.OpCode, payload []byte) {
 	if c.closing {
 		return
 	}
-	c.out.push(queued{b: controlFrame(op, payload), control: true})
+	if op == ws.OpPong {
+		c.out.pushPong(controlFrame(op, payload))
+	} else {
+		c.out.push(queued{b: controlFrame(op, payload), control: true})
+	}
 	c.scheduleLocked()
 }
 

@@ -76,4 +76,17 @@ func TestQueueRing(t *testing.T) {
 	q.reset()
 	want = nil
 	check("reset")
+
+	// Pongs: one at most queued, answering the latest ping.
+	push(2, connpolicy.KindRoom)
+	q.pushPong([]byte("pong1"))
+	want = append(want, "pong1")
+	push(1, connpolicy.KindRoom)
+	q.pushPong([]byte("pong-22"))
+	want[2] = "pong-22"
+	check("a second pong replaces the first")
+	take(3)
+	q.pushPong([]byte("pong3"))
+	want = append(want, "pong3")
+	check("once sent, the next ping gets a pong of its own")
 }

@@ -229,7 +229,7 @@ func (f *flusher) flush(c *conn) {
 	switch {
 	case c.closed:
 	case err != nil:
-		c.finishLocked(0, connpolicy.ReasonWriteError, "", false)
+		c.closeNowLocked(connpolicy.ReasonWriteError)
 	case len(rest) > 0:
 		// The socket is full: a writer of c's own waits for it.
 		c.startWriterLocked(slices.Clone(rest))
@@ -304,7 +304,7 @@ func (c *conn) writeLoop(pending [][]byte) {
 			}
 			c.mu.Lock()
 			c.writer = writerIdle
-			c.finishLocked(0, reason, "", false)
+			c.closeNowLocked(reason)
 			c.mu.Unlock()
 			return
 		}
