@@ -220,6 +220,7 @@ func (s *Session) Nick(name string) error {
 		return fail(CodeMuted, "you are muted for another %v", left.Round(1e9))
 	}
 	h := s.hub
+	s.waitStored() // "bob is now known as bo" after bob's last line, not before
 	acc, has, err := h.findAccount(n)
 	if err != nil {
 		h.log.Error("nick", "err", err)
@@ -399,7 +400,7 @@ func (s *Session) sendPrivate(to *member, text string) {
 	}
 	rec.FromKey, rec.ToKey = accountKey(from.accountID), accountKey(to.accountID)
 	h.mu.Unlock()
-	h.cfg.History.Store(rec, func(rec Record, err error) {
+	s.store(rec, func(rec Record, err error) {
 		if err != nil {
 			s.storeFailed(err)
 			return

@@ -194,6 +194,7 @@ func (s *Session) Part(room, reason string) error {
 func (s *Session) part(room, reason string, leaving func(*Room)) error {
 	reason = clean(reason, maxReason)
 	h := s.hub
+	s.waitStored() // the leave after the member's last line there, not before
 	if !h.lockLive(s) {
 		return nil
 	}
@@ -496,7 +497,7 @@ func (s *Session) Topic(room, text string) error {
 		setTopic(rec)
 		return nil
 	}
-	h.cfg.History.Store(rec, func(rec Record, err error) {
+	s.store(rec, func(rec Record, err error) {
 		if err != nil {
 			s.storeFailed(err)
 			return

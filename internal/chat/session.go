@@ -69,6 +69,8 @@ type Session struct {
 
 	// Read with no lock by whoever sends to this member.
 	current atomic.Pointer[Room] // where this device's plain lines go; nil when gone
+
+	stores storeWait // what it said that is not shown yet (storewait.go)
 }
 
 // member is a person in the chat: a name, the rooms it is in and what it set, and the devices
@@ -307,6 +309,7 @@ func (s *Session) Close() {
 	if !s.registered {
 		return
 	}
+	s.waitStored()
 	s.hub.mu.Lock()
 	s.hub.unregisterLocked(s, s.quitReason)
 	s.hub.mu.Unlock()
@@ -415,7 +418,7 @@ func (s *Session) sayIn(room *Room, kind Kind, text string) {
 	name := s.nameNow()
 	rec := Record{Time: h.now(), Kind: kind, Room: room.key(), RoomName: room.name.Display,
 		From: name.Display, FromKey: name.looks[0], Text: text}
-	h.cfg.History.Store(rec, func(rec Record, err error) {
+	s.store(rec, func(rec Record, err error) {
 		if err != nil {
 			s.storeFailed(err)
 			return
