@@ -102,7 +102,7 @@ func frameHeader(p []byte) (h ws.Header, n int, ok bool) {
 	case 2:
 		h.Length = int64(binary.BigEndian.Uint16(p[2:]))
 	case 8:
-		h.Length = int64(binary.BigEndian.Uint64(p[2:]) & (1<<63 - 1)) // the top bit must be 0 (RFC 6455 5.2)
+		h.Length = int64(binary.BigEndian.Uint64(p[2:])) // negative when the top bit is set: checkHeader refuses it
 	}
 	if h.Masked {
 		copy(h.Mask[:], p[n-4:n])

@@ -237,6 +237,17 @@ func TestFramesByHand(t *testing.T) {
 			c.frame(true, 0x8, append(binary.BigEndian.AppendUint16(nil, 4000), "bye"...), false)
 		}, 4000, "bye", false},
 		{"the client closes with no code", func(c *rawClient) { c.frame(true, 0x8, nil, false) }, 0, "", false},
+		{"a close code past 4999", func(c *rawClient) {
+			c.frame(true, 0x8, binary.BigEndian.AppendUint16(nil, 5000), false)
+		}, 1002, "", false},
+		{"a close code only for APIs", func(c *rawClient) {
+			c.frame(true, 0x8, binary.BigEndian.AppendUint16(nil, 1005), false)
+		}, 1002, "", false},
+		{"a 64-bit length with its top bit set", func(c *rawClient) {
+			// 2^63 + 2, then two bytes: read as a message of two bytes, the top bit dropped.
+			h := binary.BigEndian.AppendUint64([]byte{0x81, 0x80 | 127}, 1<<63|2)
+			c.nc.Write(append(append(h, 0, 0, 0, 0), "{}"...))
+		}, 1002, "", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := testConfig()
@@ -350,4 +361,26 @@ func startGatewayOn(t *testing.T, wrap func(net.Listener) net.Listener) gateway 
 		hs.Close()
 	})
 	return gateway{lineAddr: srv.Addr, url: "ws" + strings.TrimPrefix(hs.URL, "http"), logs: logs}
+}
+
+// TestLineLimitIsTheLineTransports: --max-line bounds the text of a line from the page as it
+// bounds a telnet user's line; it bounded only the whole message, so that the JSON's 64 bytes
+// of room let a longer line through.
+func TestLineLimitIsTheLineTransports(t *testing.T) {
+	cfg := testConfig()
+	g := startGateway(t, chat.DefaultConfig(), cfg)
+	c := dialRaw(t, g.url)
+	c.until("prompt")
+	c.line("longer")
+	c.until("welcome")
+	listener := chattest.Join(t, g.lineAddr, "listener")
+	c.until("join")
+	c.line(strings.Repeat("x", cfg.MaxLine+30))
+	if got, want := c.until("notice"), fmt.Sprintf("line too long (max %d bytes)", cfg.MaxLine); got != want {
+		t.Fatalf("told %q, want %q", got, want)
+	}
+	c.line("short")
+	listener.Expect("<longer> short")
+	c.line(strings.Repeat("y", cfg.MaxLine))
+	listener.Expect("<longer> " + strings.Repeat("y", cfg.MaxLine))
 }

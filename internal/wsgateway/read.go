@@ -155,6 +155,9 @@ var errTooBig = errors.New("message too big")
 // checkHeader checks h, the header of a frame from the client, against RFC 6455 and the
 // limits: a frame whose payload would take the message past MaxMessage fails before it is read.
 func (c *conn) checkHeader(h ws.Header) error {
+	if h.Length < 0 {
+		return errors.New("a frame length's top bit must be 0") // RFC 6455 5.2
+	}
 	state := ws.StateServerSide
 	if c.rd.fragmented {
 		state = state.Set(ws.StateFragmented)
@@ -225,6 +228,10 @@ func (c *conn) closeReceived(p []byte) bool {
 			c.protocolError(err)
 			return false
 		}
+		if code >= 5000 { // RFC 6455 7.4.2: no such code may be sent (gobwas lets them through)
+			c.protocolError(fmt.Errorf("close code %d", code))
+			return false
+		}
 	}
 	c.peerClosed(code, reason)
 	return false
@@ -249,6 +256,13 @@ func (c *conn) message(op ws.OpCode, data []byte) bool {
 	var in input
 	if err := json.Unmarshal(data, &in); err != nil || in.Type != "line" {
 		c.Deliver(noticeBadMessage)
+		return true
+	}
+	if len(in.Text) > c.srv.cfg.MaxLine {
+		// As on the line transport: the JSON around a line must not let it pass --max-line.
+		c.Deliver(c.srv.lineTooLong)
+		c.session.TooLong()
+		c.answered()
 		return true
 	}
 	if err := c.session.Handle([]byte(in.Text)); errors.Is(err, chat.ErrQuit) {

@@ -93,6 +93,7 @@ type Server struct {
 	flushers    []*flusher // one per processor, as on the line transport; each serves the connections given it
 	nextFlusher atomic.Uint32
 	poll        *poller // nil where there is none: every connection is read as a stream
+	lineTooLong *chat.Message
 
 	mu       sync.Mutex
 	conns    map[*conn]struct{} // guarded by mu
@@ -110,7 +111,8 @@ type Server struct {
 // (limiter may be nil).
 func NewServer(cfg Config, hub *chat.Hub, limiter Limiter, log *slog.Logger) *Server {
 	s := &Server{cfg: cfg, hub: hub, limiter: limiter, log: log, obs: connpolicy.NoObserver{},
-		conns: make(map[*conn]struct{})}
+		conns:       make(map[*conn]struct{}),
+		lineTooLong: &chat.Message{Kind: chat.KindNotice, Text: fmt.Sprintf("line too long (max %d bytes)", cfg.MaxLine)}}
 	for range runtime.GOMAXPROCS(0) {
 		s.flushers = append(s.flushers, newFlusher())
 	}
