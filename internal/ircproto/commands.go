@@ -247,7 +247,11 @@ func (c *client) privmsg(m message) {
 				case "CLIENTINFO":
 					answer = "ACTION PING TIME VERSION"
 				}
-				c.send(":" + mask(hubbubName(target)) + " NOTICE " + c.nick() + " :\x01" + strings.ToUpper(verb) + " " + cut(answer) + "\x01")
+				from := serverName // a channel asked: the server answers, not a "user" named #lobby
+				if !strings.HasPrefix(target, "#") {
+					from = mask(hubbubName(target))
+				}
+				c.send(":" + from + " NOTICE " + c.nick() + " :\x01" + strings.ToUpper(verb) + " " + cut(answer) + "\x01")
 			}
 			return
 		default:

@@ -88,6 +88,8 @@ func TestCommands(t *testing.T) {
 		{"AUTHENTICATE PLAIN", [][]string{{" 907 alice "}}},
 		{"PRIVMSG bob :\x01VERSION\x01", [][]string{{":bob!u@hubbub NOTICE alice :\x01VERSION hubbub\x01"}}},
 		{"PRIVMSG bob :\x01PING 123\x01", [][]string{{":bob!u@hubbub NOTICE alice :\x01PING 123\x01"}}},
+		// To a channel: the server answers, not a user named after the channel.
+		{"PRIVMSG #lobby :\x01VERSION\x01", [][]string{{":hubbub NOTICE alice :\x01VERSION hubbub\x01"}}},
 		{"PRIVMSG bob :\x01DCC SEND x\x01", nil}, // never passed on
 		{"PRIVMSG alice :me", [][]string{{" 400 alice alice :that is you"}}},
 	}
