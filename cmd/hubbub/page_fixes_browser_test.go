@@ -174,3 +174,17 @@ func TestPageLogsIn(t *testing.T) {
 		t.Errorf("the password shows on the page (%v)", err)
 	}
 }
+
+// TestPageLargeRoomSaysHowManyMore: the members of a large room are listed up to a bound;
+// the page says how many more there are, rather than showing 50 as if they were all.
+func TestPageLargeRoomSaysHowManyMore(t *testing.T) {
+	ctx := chromium(t)
+	_, addrs := startMain(t, func(c *Config) { c.Chat.AnnounceLimit = 10 })
+	for i := range 51 {
+		chattest.Join(t, addrs["chat"], fmt.Sprintf("user%02d", i))
+	}
+	joinPage(t, ctx, addrs["http"], "webby", 1100, 700, false)
+	if err := chromedp.Do(ctx, waitText("#members", "and 2 more")); err != nil {
+		t.Fatal(err)
+	}
+}

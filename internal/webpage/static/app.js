@@ -241,6 +241,13 @@ function onEvent(ev) {
       if (m.away) li.title = m.away;
       return li;
     }));
+    // A large room lists its moderators and some members, and says how many there are.
+    if (ev.total > ev.members.length) {
+      const li = document.createElement("li");
+      li.className = "more";
+      li.textContent = "and " + (ev.total - ev.members.length) + " more";
+      $("members").append(li);
+    }
     return;
   case "message":
     // sent: the account's own line, said from another of its devices.
