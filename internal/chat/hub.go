@@ -617,6 +617,7 @@ func (h *Hub) roomLeftLocked(r *Room, s *member) {
 		if r != h.lobby && len(members) > 0 {
 			r.owner = members[0]
 			h.tellMember(r.owner, "you now own "+r.name.Display)
+			h.tellOwnerLocked(r, r.owner.name.Display)
 		}
 	}
 }

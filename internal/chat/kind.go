@@ -28,6 +28,7 @@ var kindNames = [...]string{
 	KindKick:         "kick",
 	KindKicked:       "kicked",
 	KindAway:         "away",
+	KindOwner:        "owner",
 }
 
 // String returns k's stable name ("chat", "join", ...), or "kind(N)" for a number that is no

@@ -59,6 +59,10 @@ const (
 	// shares a room with From (its own devices too), for transports that show who is away as
 	// it changes (IRC's away-notify); others may show nothing.
 	KindAway
+	// KindOwner says From owns Room now (its owner left, or its node died). It goes to the
+	// room's members, the new owner too, for transports that show who may moderate (IRC's
+	// MODE +o); the new owner is also told in words.
+	KindOwner
 )
 
 // RoomInfo is one room in a KindRooms list.

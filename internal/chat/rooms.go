@@ -150,6 +150,7 @@ func (h *Hub) recordGoneLocked(r *Room) {
 	if r.owner == nil {
 		r.owner, r.ownerID = members[0], members[0].id
 		h.tellMember(r.owner, "you now own "+r.name.Display)
+		h.tellOwnerLocked(r, r.owner.name.Display)
 	}
 	h.records.Remake(r.key(), RoomRecord{Name: r.name.Display, Owner: r.ownerID, OwnerName: r.owner.name.Display, Topic: r.topic})
 }
@@ -172,6 +173,18 @@ func (h *Hub) adoptRecordLocked(r *Room, rec RoomRecord) {
 		if before != rec.Owner {
 			h.tellMember(m, "you now own "+r.name.Display)
 		}
+	}
+	if before != 0 && before != rec.Owner && rec.Owner != 0 && rec.OwnerName != "" {
+		h.tellOwnerLocked(r, rec.OwnerName) // the room passed on another node, or here
+	}
+}
+
+// tellOwnerLocked tells r's members on this node that name owns r now (KindOwner): each node
+// tells its own, when the room's record says the owner changed, or when it passed the room.
+func (h *Hub) tellOwnerLocked(r *Room, name string) {
+	msg := &Message{Kind: KindOwner, Room: r.name.Display, From: name}
+	for _, m := range r.list() {
+		m.deliver(msg)
 	}
 }
 
@@ -208,6 +221,7 @@ func (h *Hub) passRoomLocked(r *Room, left *member) {
 	if len(members) > 0 {
 		r.owner, r.ownerID, name = members[0], members[0].id, members[0].name.Display
 		h.tellMember(r.owner, "you now own "+r.name.Display)
+		h.tellOwnerLocked(r, name)
 	} else {
 		first := slices.MinFunc(elsewhere, func(a, b Presence) int { return a.Since.Compare(b.Since) })
 		r.ownerID, name = first.Member, first.Name // its node tells it, once the record says so

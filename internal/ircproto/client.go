@@ -258,6 +258,10 @@ func (c *client) Deliver(m *chat.Message) {
 		if c.caps&capAwayNotify == 0 || m.From == c.me {
 			return // a client's own away is answered with 305 and 306
 		}
+	case chat.KindOwner:
+		if !c.joined[m.Room] {
+			return // a channel the client was not told it is in yet: its NAMES will show the @
+		}
 	case chat.KindLeave, chat.KindKick:
 		if m.From == c.me {
 			delete(c.joined, m.Room)

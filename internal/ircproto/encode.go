@@ -97,6 +97,9 @@ func appendMessage(b []byte, m *chat.Message, tags string) []byte {
 		return appendLine(b, tags, mask(m.To), "KICK", ircChannel(m.Room), safeParam(ircNick(m.From)), ":"+cut(m.Text))
 	case chat.KindNick:
 		return appendLine(b, tags, mask(m.From), "NICK", ":"+safeTrailing(ircNick(m.Text)))
+	case chat.KindOwner:
+		// The owner is the channel's operator (PREFIX=(o)@): its nick list shows the @ now.
+		return appendLine(b, tags, serverName, "MODE", ircChannel(m.Room), "+o", safeParam(ircNick(m.From)))
 	case chat.KindTopic:
 		return appendLine(b, tags, mask(m.From), "TOPIC", ircChannel(m.Room), ":"+cut(m.Text))
 	case chat.KindAway:

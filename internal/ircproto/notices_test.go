@@ -167,3 +167,28 @@ func TestCreated(t *testing.T) {
 		t.Errorf("003: %q", line)
 	}
 }
+
+// TestOwnerPassedIsModeO: when a channel's owner leaves, the member it passes to is its
+// operator now: IRC clients in it get MODE +o, so that their nick lists show the @ without
+// asking NAMES again (found by the tryout: they kept the old owner's @).
+func TestOwnerPassedIsModeO(t *testing.T) {
+	srv := start(t, chat.DefaultConfig())
+	bob := chattest.Join(t, srv.Addr, "bob")
+	bob.Send("/join #go")
+	waitLine(t, bob, "you made #go")
+	alice := registerIRC(t, srv.IRC, "alice")
+	alice.Send("JOIN #go")
+	alice.until(" 366 alice #go ")
+	carol := registerIRC(t, srv.IRC, "carol")
+	carol.Send("JOIN #go")
+	carol.until(" 366 carol #go ")
+	alice.until(":carol!u@hubbub JOIN #go")
+
+	bob.Send("/quit")
+	for _, u := range []*ircUser{alice, carol} {
+		u.until(":bob!u@hubbub QUIT")
+		u.until(":hubbub MODE #go +o alice")
+	}
+	alice.Send("NAMES #go")
+	alice.until(" 353 alice = #go :", "@alice")
+}

@@ -76,9 +76,9 @@ func (lineEncoding) Encode(m *chat.Message) []byte {
 		if m.Text != "" {
 			b = append(append(b, ": "...), m.Text...)
 		}
-	case chat.KindCurrent, chat.KindAway:
-		// A notice says the first in words; the second /who and /whois show when asked, so
-		// that a terminal is not filled with comings and goings.
+	case chat.KindCurrent, chat.KindAway, chat.KindOwner:
+		// A notice says the first in words (and the third, to the new owner); the second /who
+		// and /whois show when asked, so that a terminal is not filled with comings and goings.
 		return nil
 	case chat.KindSecretPrompt:
 		// Offer to echo, so that a telnet client stops showing what is typed; the server then

@@ -269,6 +269,11 @@ function onEvent(ev) {
     add(current, item("nick", [[ev.from + " is now known as " + ev.text]], ev), ev);
     send("/who");
     return;
+  case "owner":
+    // The new owner is told in words too: the others see who may moderate now.
+    if (ev.from !== myName) add(ev.room, item("topic", [[ev.from + " owns " + ev.room + " now"]], ev), ev);
+    if (ev.room === current) send("/who");
+    return;
   case "topic":
     add(ev.room, item("topic", [[ev.text ? ev.from + " set the topic: " + ev.text : ev.from + " cleared the topic"]], ev), ev);
     return;
