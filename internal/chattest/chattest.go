@@ -304,8 +304,11 @@ func Join(t testing.TB, addr, name string) *Client {
 
 // PrivateFlood has attackers users, attacker0 and on, who read all they are sent, each send
 // victim perAttacker private messages, "/msg VICTIM I N <1000 x>", at perSecond a second
-// each, and then attacker0 "/msg VICTIM end". It returns once everything is sent.
-func PrivateFlood(t testing.TB, addr, victim string, attackers, perAttacker, perSecond int) {
+// each, and then attacker0 "/msg VICTIM end". It returns once the attackers are in, sending
+// in the background, so that the victim reads while it is attacked (a victim that read only
+// afterwards could pass the write timeout on a loaded machine); wait returns once everything
+// is sent.
+func PrivateFlood(t testing.TB, addr, victim string, attackers, perAttacker, perSecond int) (wait func()) {
 	t.Helper()
 	filler := strings.Repeat("x", 1000)
 	var clients []*Client
@@ -330,8 +333,16 @@ func PrivateFlood(t testing.TB, addr, victim string, attackers, perAttacker, per
 			}
 		})
 	}
-	wg.Wait()
-	clients[0].Send("/msg " + victim + " end")
+	var sent sync.WaitGroup
+	sent.Go(func() {
+		wg.Wait()
+		clients[0].Conn.SetWriteDeadline(time.Now().Add(Timeout))
+		if _, err := fmt.Fprintf(clients[0].Conn, "/msg %s end\r\n", victim); err != nil {
+			t.Errorf("attacker 0: %v", err)
+		}
+	})
+	t.Cleanup(sent.Wait)
+	return sent.Wait
 }
 
 // Clock is a chat's clock for tests (chat.Config.Now): it moves only when told, so that a

@@ -18,7 +18,7 @@ import (
 // faster, together, than it reads, while it reads steadily.
 const (
 	attackers   = 4
-	perAttacker = 40
+	perAttacker = 80
 	attackRate  = 20 // messages a second, each attacker
 )
 
@@ -86,8 +86,9 @@ func readAttack(t *testing.T, conn net.Conn, r *bufio.Reader) (got [attackers][]
 func TestPrivateFloodLostWithoutHistory(t *testing.T) {
 	srv := chattest.Start(t, privateFloodConfig(), func(s *lineproto.Server) { s.SetTestSendBuffer(16 << 10) })
 	conn, _, r := victim(t, srv.Addr, 16<<10)
-	chattest.PrivateFlood(t, srv.Addr, "victim", attackers, perAttacker, attackRate)
+	wait := chattest.PrivateFlood(t, srv.Addr, "victim", attackers, perAttacker, attackRate)
 	got, notices, told := readAttack(t, conn, r)
+	wait()
 
 	missed := 0
 	for i := range attackers {

@@ -30,8 +30,8 @@ func TestPrivateFloodSkipsPastHardCap(t *testing.T) {
 	victim.register("victim")
 	victim.rate = 16 << 10
 
-	const attackers, perAttacker, perSecond = 4, 40, 20
-	chattest.PrivateFlood(t, g.lineAddr, "victim", attackers, perAttacker, perSecond)
+	const attackers, perAttacker, perSecond = 4, 80, 20
+	defer chattest.PrivateFlood(t, g.lineAddr, "victim", attackers, perAttacker, perSecond)()
 
 	// Up to the answer to a /who sent after the end: a notice of what was skipped once the
 	// victim caught up comes after the last message.
