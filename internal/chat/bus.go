@@ -28,6 +28,9 @@ type Event struct {
 	// Lost says a quit is the cluster's, not the member's: its node died or lost NATS, so
 	// nobody there can pass on the rooms it owned (never set on an event that travels).
 	Lost bool
+	// Operator says the member of a Lost quit was an operator: its quit is told in large rooms
+	// too (see large.go); the owner's is told when its rooms are passed on (ownerLostLocked).
+	Operator bool
 }
 
 // Origin names the member and the device an event came from, by numbers that stay valid when

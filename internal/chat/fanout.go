@@ -30,12 +30,16 @@ func (h *Hub) deliver(ev Event) {
 	}
 	// About a member in several rooms: each member of any of them is told once.
 	if ev.Lost && ev.Msg != nil && ev.Msg.Kind == KindQuit { // h.records is read under the lock
-		h.order(&Order{Kind: orderOwnerLost, Member: ev.From.Member, Rooms: ev.Rooms})
+		o := &Order{Kind: orderOwnerLost, Member: ev.From.Member, Rooms: ev.Rooms}
+		if !ev.Operator { // told below in every room; else the large rooms it owned hear it then
+			o.By, o.Reason = ev.Msg.From, ev.Msg.Text
+		}
+		h.order(o)
 	}
 	told := make(map[*member]bool)
 	for _, key := range ev.Rooms {
 		r := h.liveRoom(key)
-		if r == nil || ev.Lost && r.large.Load() {
+		if r == nil || ev.Lost && !ev.Operator && r.large.Load() {
 			continue // a member of a dead node: not told in a large room (see large.go)
 		}
 		msg := ev.Msg

@@ -29,7 +29,8 @@ type Order struct {
 	Account string
 	Until   time.Time // a mute's or a ban's end; zero: until lifted
 	Ban     Ban       // what a ban or an unban is of
-	Rooms   []string  // orderOwnerLost's room keys
+	Rooms   []string  // orderOwnerLost's room keys (By and Reason: the quit's name and text,
+	// to tell in the large rooms it owned, which did not hear it; "" when they did)
 }
 
 // OrderKind says what an Order does.
@@ -164,7 +165,7 @@ func (h *Hub) applyLocked(o *Order) {
 			}
 		}
 	case orderOwnerLost:
-		h.ownerLostLocked(o.Member, o.Rooms)
+		h.ownerLostLocked(o)
 	case OrderNameLost:
 		if who != nil {
 			h.log.Warn("names: a claim was lost, its member is disconnected", "name", who.name.Display)

@@ -237,20 +237,32 @@ func (r *Room) setOwnerLocked(m *member) {
 	}
 }
 
-// ownerLostLocked passes the rooms that owner, of a node that died, owned to this node's
+// ownerLostLocked passes the rooms that o.Member, of a node that died, owned to this node's
 // member there longest. Every node with members in such a room tries; the record names whoever
-// was first (Pass changes it only while it still names owner), and each node's members hear
+// was first (Pass changes it only while it still names the owner), and each node's members hear
 // who that is through the record, as when an owner leaves (adoptRecordLocked).
-func (h *Hub) ownerLostLocked(owner uint64, rooms []string) {
-	if h.records == nil {
-		return
-	}
-	for _, key := range rooms {
+//
+// A large room did not hear the quit of a member of a dead node (deliver cannot tell, with no
+// lock, whether it owned the room): o.By and o.Reason, when set, are told now in those it owned.
+func (h *Hub) ownerLostLocked(o *Order) {
+	owner := o.Member
+	told := make(map[*member]bool)
+	for _, key := range o.Rooms {
 		r := h.liveRoom(key)
 		if r == nil || r == h.lobby || r.ownerID != owner {
 			continue
 		}
-		if members := r.list(); len(members) > 0 {
+		members := r.list()
+		if o.By != "" && r.large.Load() {
+			msg := &Message{Kind: KindQuit, Room: r.name.Display, From: o.By, Text: o.Reason}
+			for _, m := range members {
+				if !told[m] {
+					told[m] = true
+					m.deliver(msg)
+				}
+			}
+		}
+		if h.records != nil && len(members) > 0 {
 			h.records.Pass(key, owner, members[0].id, members[0].name.Display)
 		}
 	}

@@ -361,7 +361,7 @@ func (c *Cluster) vanished(p chat.Presence) {
 	}
 	if deliver := c.bus.deliver.Load(); deliver != nil && len(rooms) > 0 {
 		(*deliver)(chat.Event{Rooms: rooms, Msg: &chat.Message{Kind: chat.KindQuit, From: p.Name, Text: "connection lost"},
-			From: chat.Origin{Member: p.Member}, Lost: true})
+			From: chat.Origin{Member: p.Member}, Lost: true, Operator: p.Operator})
 	}
 }
 
