@@ -3,6 +3,7 @@
 package lineproto
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -113,7 +114,17 @@ func (p *poller) arm(c *conn, add bool) error {
 	var cerr error
 	// Control holds the socket's descriptor open while it runs: it cannot be closed, and its
 	// number reused, under us.
-	if err := c.raw.Control(func(fd uintptr) { cerr = p.ctl(op, int(fd), &ev) }); err != nil {
+	if err := c.raw.Control(func(fd uintptr) {
+		cerr = p.ctl(op, int(fd), &ev)
+		// Two workers may arm c in either order around its first park (a deadline or a close
+		// claims it between armed and the first ADD): the other operation then does it.
+		switch {
+		case op == unix.EPOLL_CTL_MOD && errors.Is(cerr, unix.ENOENT):
+			cerr = p.ctl(unix.EPOLL_CTL_ADD, int(fd), &ev)
+		case op == unix.EPOLL_CTL_ADD && errors.Is(cerr, unix.EEXIST):
+			cerr = p.ctl(unix.EPOLL_CTL_MOD, int(fd), &ev)
+		}
+	}); err != nil {
 		return err
 	}
 	return cerr
