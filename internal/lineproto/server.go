@@ -26,12 +26,12 @@ import (
 	"net/netip"
 	"runtime"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"hubbub/internal/accept"
 	"hubbub/internal/chat"
 	"hubbub/internal/connpolicy"
+	"hubbub/internal/flush"
 )
 
 // Config holds the limits of the line transport: the limits every transport holds a client
@@ -149,8 +149,7 @@ type Server struct {
 	// Notices the server sends of its own, encoded once.
 	lineTooLong, noticeShutdown, noticeRegisterTimeout []byte
 
-	flushers     []*flusher
-	nextFlusher  atomic.Uint32
+	flushers     *flush.Set[flushScratch]
 	startFlusher sync.Once
 	// poller waits for the input of idle TCP connections (see poller.go); nil when the
 	// system would not give one: each connection then has a read loop of its own.
@@ -185,9 +184,7 @@ func NewServer(cfg Config, hub *chat.Hub, limiter *accept.Limiter, log *slog.Log
 	}
 	s.limiter = limiter
 	s.SetFraming(TelnetFraming())
-	for range runtime.GOMAXPROCS(0) {
-		s.flushers = append(s.flushers, newFlusher())
-	}
+	s.flushers = flush.NewSet[flushScratch](runtime.GOMAXPROCS(0), flushPolicy)
 	p, err := newPoller(log)
 	if err != nil {
 		log.Warn("idle connections will each hold a goroutine", "err", err)
@@ -226,9 +223,7 @@ func (s *Server) Serve(ln net.Listener) error {
 
 func (s *Server) startFlushers() {
 	s.startFlusher.Do(func() {
-		for _, f := range s.flushers {
-			go f.run()
-		}
+		s.flushers.Start()
 		if s.poller != nil {
 			go s.poller.run()
 		}
@@ -261,9 +256,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.loop.Wait(context.Background())
 	}
 	s.startFlushers() // so that closing them cannot wait for ones that never ran
-	for _, f := range s.flushers {
-		f.close()
-	}
+	s.flushers.Close()
 	if s.poller != nil {
 		s.poller.close()
 	}
@@ -282,7 +275,7 @@ func (s *Server) serveConn(nc net.Conn) {
 		if s.testSendBuffer > 0 {
 			tcp.SetWriteBuffer(s.testSendBuffer)
 		}
-		c, err = newConn(s, tcp, s.flushers[int(s.nextFlusher.Add(1))%len(s.flushers)])
+		c, err = newConn(s, tcp, s.flushers.Next())
 	} else {
 		c, err = newStreamConn(s, nc)
 		if err == nil && s.testSendBuffer > 0 {
