@@ -108,6 +108,10 @@ func (c *Conn) Send(m *chat.Message, b []byte) {
 	c.c.queueAs(m, b)
 }
 
+// SendLines queues ms, room lines said one after another, rendered by enc, as Send would each,
+// under the connection's lock once (see chat.LinesClient).
+func (c *Conn) SendLines(ms []*chat.Message, enc chat.Encoder) { c.c.queueLines(ms, enc) }
+
 // SetNotices has the engine render what it says of its own on this connection after the
 // client registered (how many lines a slow reader missed) with enc in place of the framing's
 // Encoder: a protocol whose notices name their recipient (IRC) sets it when the name changes.

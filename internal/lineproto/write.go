@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"hubbub/internal/chat"
 	"hubbub/internal/connpolicy"
 	"hubbub/internal/flush"
 )
@@ -37,6 +38,31 @@ import (
 func (c *conn) write(b []byte, kind lineKind) {
 	c.mu.Lock()
 	kick := c.queueLocked(b, kind, privateLine{})
+	c.mu.Unlock()
+	if kick {
+		c.flusher.Add(c)
+	}
+}
+
+// DeliverLines queues ms, room lines said one after another, under one lock
+// (chat.LinesClient): the lock's release waits for the stores of the lines' bytes, which then
+// overlap rather than wait one line at a time.
+func (c *conn) DeliverLines(ms []*chat.Message) { c.queueLines(ms, c.srv.enc) }
+
+// queueLines queues ms, room lines, rendered by enc, under one lock.
+func (c *conn) queueLines(ms []*chat.Message, enc chat.Encoder) {
+	kick := false
+	c.mu.Lock()
+	for _, m := range ms {
+		b := m.Encoded(enc)
+		if len(b) == 0 {
+			continue
+		}
+		kind, from, kept := connpolicy.KindOf(m)
+		if c.queueLocked(b, kind, privateLine{from: from, kept: kept}) {
+			kick = true
+		}
+	}
 	c.mu.Unlock()
 	if kick {
 		c.flusher.Add(c)
