@@ -71,21 +71,52 @@ type roomPreparer interface {
 // node uses (Config.NewBus nil), and what another Bus may be compared with in tests.
 func NewLocalBus(deliver func(Event)) Bus { return newLocalBus(deliver) }
 
-// localBus is the in-process Bus: Publish delivers at once, under the room's lock, so that the
-// room's events are delivered in the order their Seq says.
+// localBus is the in-process Bus: Publish delivers at once, one event of a room at a time,
+// in the order their Seq says.
+//
+// A room's events are delivered by whoever publishes one while none of the room's is being
+// delivered. A room line (a chat line or an action; see queueable) published meanwhile does not wait
+// for its turn: it is queued, and the publisher that is delivering delivers it too before it
+// returns. In a busy room the walks over the members then run one after another on one
+// goroutine, and so on one core, which finds each connection's queue where the walk before
+// left it, rather than passing the room from sender to sender (and from core to core) line by
+// line; a sender goes back to reading at once. Any other event (a join, a leave, an order, a
+// private message) waits for the lines queued before it and is delivered before Publish
+// returns, as a user who kicks or joins expects.
 type localBus struct {
 	deliver func(Event)
-	rooms   sync.Map // room key → *sequencer; read with no lock by every line said
+	// deliverLines, when set, delivers several lines of one room at once (Hub.deliverLines):
+	// what a turn found queued.
+	deliverLines func([]Event)
+	rooms        sync.Map // room key → *sequencer; read with no lock by every line said
 }
+
+// maxQueuedLines bounds the lines of one room waiting for the publisher that delivers: past
+// it a publisher waits for a turn of its own.
+const maxQueuedLines = 256
 
 // sequencer orders one room's events.
 type sequencer struct {
-	mu  sync.Mutex // held while an event of the room is delivered; below Hub.mu
-	seq uint64
+	mu         sync.Mutex // below Hub.mu: a publisher may hold the hub's lock
+	turn       sync.Cond  // signalled when a turn ends, or its deliverer takes what was queued; uses mu
+	seq        uint64     // guarded by mu
+	delivering bool       // a publisher is delivering the room's events: its turn; guarded by mu
+	waiting    int        // publishers of other events than lines waiting for a turn; guarded by mu
+	queued     []Event    // room lines for the deliverer to deliver next, in Seq order; guarded by mu
+	spare      []Event    // the array of a batch delivered, for the next; guarded by mu
 }
 
 func newLocalBus(deliver func(Event)) *localBus {
 	return &localBus{deliver: deliver}
+}
+
+// queueable reports whether ev may be left for the publisher that delivers: a room line that
+// history did not keep. A line history kept is published under Hub.mu, which a joiner takes
+// too: the joiner must either be shown the line or find it in the room's memory, never both,
+// so it is delivered before its publisher lets go of the lock.
+func queueable(ev *Event) bool {
+	return ev.Room != "" && ev.To == 0 && ev.Order == nil && ev.Record == nil && ev.Msg != nil &&
+		(ev.Msg.Kind == KindChat || ev.Msg.Kind == KindAction)
 }
 
 func (b *localBus) Publish(ev Event) error {
@@ -97,15 +128,84 @@ func (b *localBus) Publish(ev Event) error {
 	}
 	v, ok := b.rooms.Load(key)
 	if !ok {
-		v, _ = b.rooms.LoadOrStore(key, &sequencer{})
+		v, _ = b.rooms.LoadOrStore(key, newSequencer())
 	}
 	q := v.(*sequencer)
+	line := queueable(&ev)
 	q.mu.Lock()
-	defer q.mu.Unlock()
+	if !line {
+		q.waiting++
+	}
+	for q.delivering {
+		// A line is left to the deliverer, unless an event that must be delivered before its
+		// publisher returns waits for a turn: lines queued meanwhile would keep it waiting.
+		if line && q.waiting == 0 && len(q.queued) < maxQueuedLines {
+			q.seq++
+			ev.Seq = q.seq
+			q.queued = append(q.queued, ev)
+			q.mu.Unlock()
+			return nil
+		}
+		q.turn.Wait()
+	}
+	if !line {
+		q.waiting--
+	}
+	q.delivering = true
 	q.seq++
 	ev.Seq = q.seq
-	b.deliver(ev)
+	q.mu.Unlock()
+	b.deliverTurn(q, ev)
 	return nil
+}
+
+// deliverTurn delivers ev, then the lines queued meanwhile, until none is left, and ends the
+// turn. A panic in deliver (a bug, the publisher's to recover) ends the turn too, dropping what
+// was queued, so that the room's next publisher is not stuck.
+func (b *localBus) deliverTurn(q *sequencer, ev Event) {
+	var batch []Event
+	ended := false
+	defer func() {
+		if ended {
+			return
+		}
+		q.mu.Lock()
+		clear(q.queued)
+		q.queued = q.queued[:0]
+		q.delivering = false
+		q.turn.Broadcast()
+		q.mu.Unlock()
+	}()
+	b.deliver(ev)
+	for {
+		q.mu.Lock()
+		clear(batch)
+		if len(q.queued) == 0 {
+			if cap(batch) > cap(q.spare) {
+				q.spare = batch[:0]
+			}
+			q.delivering, ended = false, true
+			q.turn.Broadcast()
+			q.mu.Unlock()
+			return
+		}
+		batch, q.queued, q.spare = q.queued, q.spare[:0], nil
+		q.turn.Broadcast() // room for the lines waiting on a full queue
+		q.mu.Unlock()
+		if b.deliverLines != nil && len(batch) > 1 {
+			b.deliverLines(batch)
+			continue
+		}
+		for i := range batch {
+			b.deliver(batch[i])
+		}
+	}
+}
+
+func newSequencer() *sequencer {
+	q := &sequencer{}
+	q.turn.L = &q.mu
+	return q
 }
 
 func (b *localBus) Subscribe(string) error { return nil }

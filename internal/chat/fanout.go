@@ -118,6 +118,88 @@ func (h *Hub) deliverLine(r *Room, ev Event) {
 	}
 }
 
+// LinesClient is a Client that takes several room lines at once. When lines of a busy room
+// wait for the same walk over its members (the local bus's turn), each device is handed them
+// in one call, so that a transport queues them under one lock rather than one each: the lock's
+// release waits for the stores made under it, and the lines' stores then overlap. DeliverLines
+// takes what Deliver would take of each, in order, and must not keep ms.
+type LinesClient interface {
+	DeliverLines(ms []*Message)
+}
+
+// deliverLines shows evs, lines said in one room one after another (queued on the local bus),
+// as deliverLine shows each, a device's lines in one call where it is a LinesClient.
+func (h *Hub) deliverLines(evs []Event) {
+	r := h.liveRoom(evs[0].Room)
+	if r == nil {
+		return
+	}
+	var scratch [64]*Message
+	variants := make([]lineVariants, len(evs))
+	for _, who := range r.list() {
+		for _, d := range who.list() {
+			if !d.welcomed.Load() {
+				for i := range evs {
+					if here, elsewhere := variants[i].of(&evs[i], who, d); here != nil {
+						d.deliverInRoom(r, here, elsewhere)
+					}
+				}
+				continue
+			}
+			ms := scratch[:0]
+			inRoom := d.current.Load() == r
+			for i := range evs {
+				here, elsewhere := variants[i].of(&evs[i], who, d)
+				switch {
+				case here == nil:
+				case inRoom:
+					ms = append(ms, here)
+				default:
+					ms = append(ms, elsewhere)
+				}
+			}
+			switch c, ok := d.client.(LinesClient); {
+			case len(ms) == 0:
+			case ok && len(ms) > 1:
+				c.DeliverLines(ms)
+			default:
+				for _, m := range ms {
+					d.client.Deliver(m)
+				}
+			}
+			clear(ms)
+		}
+	}
+}
+
+// lineVariants are the copies of a line deliverLine makes, once each.
+type lineVariants struct {
+	elsewhere, own, ownElsewhere *Message
+}
+
+// of returns what device d of member who is shown of line ev, here and elsewhere (see
+// deliverLine); nil when nothing.
+func (v *lineVariants) of(ev *Event, who *member, d *Session) (here, elsewhere *Message) {
+	m := ev.Msg
+	if who.id == ev.From.Member {
+		if d.id == ev.From.Device {
+			return nil, nil
+		}
+		if v.own == nil {
+			v.own = &Message{Kind: m.Kind, Room: m.Room, From: m.From, Text: m.Text, Sent: true, ID: m.ID, Time: m.Time}
+			v.ownElsewhere = &Message{Kind: m.Kind, Room: m.Room, From: m.From, Text: m.Text, Sent: true, ID: m.ID, Time: m.Time, Elsewhere: true}
+		}
+		return v.own, v.ownElsewhere
+	}
+	if who.ignores(ev.From.Member) {
+		return nil, nil
+	}
+	if v.elsewhere == nil {
+		v.elsewhere = &Message{Kind: m.Kind, Room: m.Room, From: m.From, Text: m.Text, Elsewhere: true, ID: m.ID, Time: m.Time}
+	}
+	return m, v.elsewhere
+}
+
 // deliverInRoom gives the device a line said in r: here when r is where its plain lines go,
 // else elsewhere.
 func (d *Session) deliverInRoom(r *Room, here, elsewhere *Message) {

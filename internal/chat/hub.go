@@ -223,7 +223,9 @@ func NewHub(cfg Config, log *slog.Logger) *Hub {
 	if cfg.NewBus != nil {
 		h.bus = cfg.NewBus(h.deliver)
 	} else {
-		h.bus = newLocalBus(h.deliver)
+		b := newLocalBus(h.deliver)
+		b.deliverLines = h.deliverLines
+		h.bus = b
 	}
 	if cfg.NewNames != nil {
 		h.claims, h.presenceShared = cfg.NewNames(h.nameLost), true

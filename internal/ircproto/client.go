@@ -290,6 +290,29 @@ func (c *client) Deliver(m *chat.Message) {
 	c.conn.Send(m, m.Encoded(c.encLocked()))
 }
 
+// DeliverLines implements chat.LinesClient: room lines said one after another go to the
+// connection's queue under its lock once, and, like one line, skip the client's lock while
+// nothing is pending (live).
+func (c *client) DeliverLines(ms []*chat.Message) {
+	if enc := c.live.Load(); enc != nil && allLive(ms) {
+		c.conn.SendLines(ms, enc)
+		return
+	}
+	for _, m := range ms {
+		c.Deliver(m)
+	}
+}
+
+// allLive reports whether every message of ms is a room line as it is said, not replayed.
+func allLive(ms []*chat.Message) bool {
+	for _, m := range ms {
+		if m.Kind != chat.KindChat && m.Kind != chat.KindAction || m.History {
+			return false
+		}
+	}
+	return true
+}
+
 // encLocked is the encoder of live messages for what this client negotiated.
 func (c *client) encLocked() *encoder {
 	if c.caps&capServerTime != 0 {

@@ -18,6 +18,7 @@ import (
 
 	"hubbub/internal/chat"
 	"hubbub/internal/connpolicy"
+	"hubbub/internal/flush"
 )
 
 var (
@@ -148,10 +149,8 @@ type conn struct {
 	// listener): nothing to log or count as a chat connection. Used only by the read loop.
 	handshakeFailed bool
 
-	flusher   *flusher      // writes this connection's output while the socket takes it; nil without raw
-	flushedAt time.Duration // when its flusher last wrote it, from the flusher's epoch, or 0 for never; used only by the flusher
-	busy      bool          // its last flush carried busyLines or more: held back by busyHold; used only by the flusher
-	urgent    atomic.Bool   // the output queued answers the client's own input: its flusher must not hold it
+	flusher *flusher    // writes this connection's output while the socket takes it; nil without raw
+	fs      flush.State // its flusher's record of it
 
 	// A password is being typed: the server offered to echo (chat.KindSecretPrompt). Set by
 	// Deliver, read by the read loop, which it runs in: an atomic so that the race detector
@@ -298,11 +297,11 @@ func (c *conn) finish(reason connpolicy.CloseReason, notice []byte) {
 	case c.pendingLocked():
 		// Whoever writes the rest closes our side once the queue is empty. A connection on
 		// its way out is not held back for a storm: the linger deadline is running.
-		c.urgent.Store(true)
 		if c.scheduleLocked() {
-			c.flusher.add(c)
+			c.fs.MarkUrgent()
+			c.flusher.Add(c)
 		} else if c.flusher != nil {
-			c.flusher.nudge()
+			c.flusher.Hurry(c)
 		}
 	case c.writer == writerIdle && !c.flushQueued:
 		// Nothing queued, nothing in flight.
@@ -719,8 +718,7 @@ func (c *conn) answered() {
 	queued := c.flushQueued
 	c.mu.Unlock()
 	if queued {
-		c.urgent.Store(true)
-		c.flusher.nudge()
+		c.flusher.Hurry(c)
 	}
 }
 

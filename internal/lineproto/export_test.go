@@ -8,9 +8,7 @@ func (s *Server) SetTestHookLine(hook func(line []byte)) { s.testHookLine = hook
 // SetTestHold makes every flusher hold each connection back for d after flushing it, however
 // short the pass.
 func (s *Server) SetTestHold(d time.Duration) {
-	for _, f := range s.flushers {
-		f.holdFor = func(time.Duration, int) time.Duration { return d }
-	}
+	s.flushers.SetStormHold(func(time.Duration, int) time.Duration { return d })
 }
 
 // SetTestSendBuffer sets the kernel's send buffer of each connection to n bytes, so that a slow

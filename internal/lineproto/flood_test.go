@@ -70,3 +70,63 @@ func waitFor(t *testing.T, c *chattest.Client, s string) {
 		}
 	}
 }
+
+// Several senders flooding one room at once: their lines are delivered in turns (the local
+// bus's, several lines to each member under one lock), and every member who keeps reading gets
+// every line of every sender, each sender's in the order said.
+func TestSendersFloodArrivesInOrder(t *testing.T) {
+	srv := chattest.Start(t, testConfig())
+	const senders, members, lines = 8, 3, 1500
+	readers := make([]*chattest.Client, members)
+	for i := range readers {
+		readers[i] = chattest.Join(t, srv.Addr, fmt.Sprintf("member%d", i))
+	}
+	talkers := make([]*chattest.Client, senders)
+	for i := range talkers {
+		talkers[i] = chattest.Join(t, srv.Addr, fmt.Sprintf("sender%d", i))
+	}
+	last := fmt.Sprintf("sender%d has joined", senders-1)
+	for _, c := range readers {
+		waitFor(t, c, last)
+	}
+	for _, c := range talkers[:senders-1] {
+		waitFor(t, c, last)
+	}
+
+	var wg sync.WaitGroup
+	for i, r := range readers {
+		wg.Go(func() {
+			next := make([]int, senders)
+			for got := 0; got < senders*lines; {
+				line, err := r.TryReadLine(chattest.Timeout)
+				if err != nil {
+					t.Errorf("member%d got %d of %d lines (next of each sender %v): %v", i, got, senders*lines, next, err)
+					return
+				}
+				var from, n int
+				if _, err := fmt.Sscanf(line, "<sender%d> line %d", &from, &n); err != nil {
+					continue
+				}
+				if n != next[from] {
+					t.Errorf("member%d got line %d of sender%d, want %d", i, n, from, next[from])
+					return
+				}
+				next[from]++
+				got++
+			}
+		})
+	}
+	start := make(chan struct{})
+	for i, c := range talkers {
+		var all strings.Builder
+		for n := range lines {
+			fmt.Fprintf(&all, "line %d of sender %d\n", n, i)
+		}
+		wg.Go(func() {
+			<-start
+			c.Write(all.String())
+		})
+	}
+	close(start)
+	wg.Wait()
+}

@@ -26,12 +26,12 @@ import (
 	"net/netip"
 	"runtime"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"hubbub/internal/accept"
 	"hubbub/internal/chat"
 	"hubbub/internal/connpolicy"
+	"hubbub/internal/flush"
 )
 
 // Config holds the limits of the line transport: the limits every transport holds a client
@@ -108,6 +108,10 @@ func (c *Conn) Send(m *chat.Message, b []byte) {
 	c.c.queueAs(m, b)
 }
 
+// SendLines queues ms, room lines said one after another, rendered by enc, as Send would each,
+// under the connection's lock once (see chat.LinesClient).
+func (c *Conn) SendLines(ms []*chat.Message, enc chat.Encoder) { c.c.queueLines(ms, enc) }
+
 // SetNotices has the engine render what it says of its own on this connection after the
 // client registered (how many lines a slow reader missed) with enc in place of the framing's
 // Encoder: a protocol whose notices name their recipient (IRC) sets it when the name changes.
@@ -149,8 +153,7 @@ type Server struct {
 	// Notices the server sends of its own, encoded once.
 	lineTooLong, noticeShutdown, noticeRegisterTimeout []byte
 
-	flushers     []*flusher
-	nextFlusher  atomic.Uint32
+	flushers     *flush.Set[flushScratch]
 	startFlusher sync.Once
 	// poller waits for the input of idle TCP connections (see poller.go); nil when the
 	// system would not give one: each connection then has a read loop of its own.
@@ -185,9 +188,7 @@ func NewServer(cfg Config, hub *chat.Hub, limiter *accept.Limiter, log *slog.Log
 	}
 	s.limiter = limiter
 	s.SetFraming(TelnetFraming())
-	for range runtime.GOMAXPROCS(0) {
-		s.flushers = append(s.flushers, newFlusher())
-	}
+	s.flushers = flush.NewSet[flushScratch](runtime.GOMAXPROCS(0), flushPolicy)
 	p, err := newPoller(log)
 	if err != nil {
 		log.Warn("idle connections will each hold a goroutine", "err", err)
@@ -226,9 +227,7 @@ func (s *Server) Serve(ln net.Listener) error {
 
 func (s *Server) startFlushers() {
 	s.startFlusher.Do(func() {
-		for _, f := range s.flushers {
-			go f.run()
-		}
+		s.flushers.Start()
 		if s.poller != nil {
 			go s.poller.run()
 		}
@@ -261,9 +260,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.loop.Wait(context.Background())
 	}
 	s.startFlushers() // so that closing them cannot wait for ones that never ran
-	for _, f := range s.flushers {
-		f.close()
-	}
+	s.flushers.Close()
 	if s.poller != nil {
 		s.poller.close()
 	}
@@ -282,7 +279,7 @@ func (s *Server) serveConn(nc net.Conn) {
 		if s.testSendBuffer > 0 {
 			tcp.SetWriteBuffer(s.testSendBuffer)
 		}
-		c, err = newConn(s, tcp, s.flushers[int(s.nextFlusher.Add(1))%len(s.flushers)])
+		c, err = newConn(s, tcp, s.flushers.Next())
 	} else {
 		c, err = newStreamConn(s, nc)
 		if err == nil && s.testSendBuffer > 0 {

@@ -10,9 +10,9 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/sys/unix"
-
+	"hubbub/internal/chat"
 	"hubbub/internal/connpolicy"
+	"hubbub/internal/flush"
 )
 
 // How output reaches the socket.
@@ -40,7 +40,32 @@ func (c *conn) write(b []byte, kind lineKind) {
 	kick := c.queueLocked(b, kind, privateLine{})
 	c.mu.Unlock()
 	if kick {
-		c.flusher.add(c)
+		c.flusher.Add(c)
+	}
+}
+
+// DeliverLines queues ms, room lines said one after another, under one lock
+// (chat.LinesClient): the lock's release waits for the stores of the lines' bytes, which then
+// overlap rather than wait one line at a time.
+func (c *conn) DeliverLines(ms []*chat.Message) { c.queueLines(ms, c.srv.enc) }
+
+// queueLines queues ms, room lines, rendered by enc, under one lock.
+func (c *conn) queueLines(ms []*chat.Message, enc chat.Encoder) {
+	kick := false
+	c.mu.Lock()
+	for _, m := range ms {
+		b := m.Encoded(enc)
+		if len(b) == 0 {
+			continue
+		}
+		kind, from, kept := connpolicy.KindOf(m)
+		if c.queueLocked(b, kind, privateLine{from: from, kept: kept}) {
+			kick = true
+		}
+	}
+	c.mu.Unlock()
+	if kick {
+		c.flusher.Add(c)
 	}
 }
 
@@ -50,7 +75,7 @@ func (c *conn) writePrivate(b []byte, pl privateLine) {
 	kick := c.queueLocked(b, kindPrivate, pl)
 	c.mu.Unlock()
 	if kick {
-		c.flusher.add(c)
+		c.flusher.Add(c)
 	}
 }
 
@@ -156,179 +181,42 @@ func (c *conn) startWriterLocked() {
 	go c.writeLoop(nil)
 }
 
-// flusher writes the output of the connections on its list.
-//
-// Under light load a connection is flushed as soon as it has output. Under a storm (see
-// holdAfterPass) each connection is held back from its next flush for a while, so that what
-// arrives meanwhile goes out in one writev instead of several: when thousands of users each get
-// a line per join, the cost is the syscalls, not the bytes. A flood is held back the same way,
-// connection by connection: one whose last flush carried busyLines lines or more gets lines
-// faster than the flusher comes round, and waits busyHold before its next flush (a fan-out at
-// full speed then costs half the writevs per line; a line a second per room never waits).
-// Output that answers the client's own input, and a connection's first output, is never held,
-// so that a user registering or typing a command keeps the pace of a conversation however
-// loud the room is.
-type flusher struct {
-	mu      sync.Mutex
-	list    []*conn // connections with output to write; guarded by mu
-	stop    bool    // guarded by mu
-	wake    chan struct{}
-	stopped chan struct{}
-
-	holdFor func(pass time.Duration, n int) time.Duration // holdAfterPass, or a test's
-
-	// Used only by the flusher's goroutine.
-	epoch  time.Time     // flushedAt of connections counts from here
-	hold   time.Duration // how long a connection waits after its flush before the next
-	held   []*conn       // connections waiting out their hold
-	batch  []*chunk
-	iovecs [][]byte
-}
-
-// holdAfterPass is how long the flusher holds back the connections of a pass that took pass
-// over n connections. A pass is long when it takes more than 5 ms over at least 1000
-// connections; a short list that took long was preempted, and holding it back would only add
-// latency. Holding for three times the pass lets the flusher spend a quarter of its time in
-// writev under a storm, with four times the lines in each.
-func holdAfterPass(pass time.Duration, n int) time.Duration {
-	if pass > 5*time.Millisecond && n >= 1000 {
-		return 3 * pass
-	}
-	return 0
-}
-
-// busyLines is how many lines one flush of a connection must carry for the flusher to hold the
-// connection back by busyHold: a room's lines coming faster than the flusher's rounds (a paced
-// conversation, even a loud one, brings a line or two per flush). busyHold is short beside what
-// a flood queues anyway (a flooded connection's lines wait for those queued before them), and
-// long enough for a writev to carry a few hundred lines rather than a few dozen at full speed:
-// the syscall and the loopback's per-segment work, not the bytes, are what a writev costs.
+// The line transport's flushers (package flush) hold a flood back per connection: a
+// connection whose last flush carried busyLines lines or more gets lines faster than the
+// flusher comes round (a paced conversation, even a loud one, brings a line or two per flush),
+// and waits busyHold before its next. busyHold is short beside what a flood queues anyway (a
+// flooded connection's lines wait for those queued before them), and long enough for a writev
+// to carry a few hundred lines rather than a few dozen at full speed: the syscall and the
+// loopback's per-segment work, not the bytes, are what a writev costs.
 const (
 	busyLines = 32
 	busyHold  = 2 * time.Millisecond
 )
 
-// holdOf is how long c waits after its last flush before the next.
-func (f *flusher) holdOf(c *conn) time.Duration {
-	if c.busy {
-		return max(f.hold, busyHold)
-	}
-	return f.hold
+// flushPolicy is when the line transport's flushers hold connections back.
+var flushPolicy = flush.Policy{BusyMsgs: busyLines, BusyHold: busyHold}
+
+// flusher is one of the server's flushers.
+type flusher = flush.Flusher[flushScratch]
+
+// flushScratch is a flusher's working memory, lent to each flush.
+type flushScratch struct {
+	batch  []*chunk
+	iovecs [][]byte
 }
 
-func newFlusher() *flusher {
-	return &flusher{
-		wake:    make(chan struct{}, 1),
-		stopped: make(chan struct{}),
-		holdFor: holdAfterPass,
-		epoch:   time.Now(),
-	}
-}
-
-func (f *flusher) add(c *conn) {
-	f.mu.Lock()
-	f.list = append(f.list, c)
-	first := len(f.list) == 1
-	f.mu.Unlock()
-	if first {
-		f.nudge()
-	}
-}
-
-// nudge has the flusher look at its connections again.
-func (f *flusher) nudge() {
-	select {
-	case f.wake <- struct{}{}:
-	default:
-	}
-}
-
-// run flushes connections until close is called.
-func (f *flusher) run() {
-	defer close(f.stopped)
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
-	var todo, ready, still []*conn
-	for {
-		f.mu.Lock()
-		todo, f.list = f.list, todo[:0]
-		stop := f.stop
-		f.mu.Unlock()
-
-		now := time.Since(f.epoch)
-		ready, still = ready[:0], still[:0]
-		pending := append(f.held, todo...)
-		for _, c := range pending {
-			if !stop && c.flushedAt != 0 && now < c.flushedAt+f.holdOf(c) && !c.urgent.Load() {
-				still = append(still, c)
-			} else {
-				ready = append(ready, c)
-			}
-		}
-		clear(pending)
-		clear(todo)
-		f.held, still = still, pending[:0]
-
-		if len(ready) == 0 {
-			if stop && len(f.held) == 0 {
-				return
-			}
-			if len(f.held) > 0 {
-				next := f.held[0].flushedAt + f.holdOf(f.held[0])
-				for _, c := range f.held[1:] {
-					next = min(next, c.flushedAt+f.holdOf(c))
-				}
-				timer.Reset(next - now)
-				select {
-				case <-f.wake:
-				case <-timer.C:
-				}
-				timer.Stop()
-			} else {
-				<-f.wake
-			}
-			continue
-		}
-		start := time.Since(f.epoch)
-		for i, c := range ready {
-			c.urgent.Store(false)
-			c.busy = f.flush(c) >= busyLines
-			c.flushedAt = start
-			ready[i] = nil
-		}
-		// A short pass of connections that were not held (users registering) says nothing
-		// about the load on the held ones, so only a long pass or an empty hold list sets it.
-		switch hold := f.holdFor(time.Since(f.epoch)-start, len(ready)); {
-		case hold > 0:
-			f.hold = hold
-		case len(f.held) == 0:
-			f.hold = 0
-		}
-	}
-}
-
-// close stops the flusher once everything on its list is written, and waits for it.
-func (f *flusher) close() {
-	f.mu.Lock()
-	f.stop = true
-	f.mu.Unlock()
-	f.nudge()
-	<-f.stopped
-}
-
-// maxFlushBlocks bounds the blocks one writev hands the kernel, below its limit of 1024
-// iovecs (take may add a few to end at a line end, and a notice).
-const maxFlushBlocks = 1000
+// FlushState is c's record in its flusher (flush.Conn).
+func (c *conn) FlushState() *flush.State { return &c.fs }
 
 // writerBlocks is how many blocks a writer of a connection's own takes at a time
 // (connpolicy.Limits.WriterBatch): what it has taken can no longer be skipped, so it takes
 // little, leaving the rest to skip should the client fall further behind.
 func (s *Server) writerBlocks() int { return max(s.cfg.WriterBatch()/chunkSize, 1) }
 
-// flush writes what c has queued without waiting for the socket, and returns how many messages
-// it took. What the socket does not take is handed to a writer of c's own, which waits for the
-// socket.
-func (f *flusher) flush(c *conn) (msgs int) {
+// Flush writes what c has queued without waiting for the socket, and returns how many messages
+// it took (flush.Conn). What the socket does not take is handed to a writer of c's own, which
+// waits for the socket.
+func (c *conn) Flush(f *flushScratch) (msgs int) {
 	defer func() {
 		if r := recover(); r != nil {
 			c.writePanicked(r, false)
@@ -350,7 +238,7 @@ func (f *flusher) flush(c *conn) (msgs int) {
 	msgs = c.queuedMsgs
 	c.queuedMsgs = 0
 	var queued int
-	f.batch, queued = c.takeLocked(f.batch[:0], maxFlushBlocks)
+	f.batch, queued = c.takeLocked(f.batch[:0], flush.MaxIovecs)
 	capped := c.out.size > 0 // more was queued than one writev takes
 	queued += c.out.size
 	c.writer = writerFlushing
@@ -360,18 +248,10 @@ func (f *flusher) flush(c *conn) (msgs int) {
 	for _, ch := range f.batch {
 		f.iovecs = append(f.iovecs, ch.b[ch.off:ch.n])
 	}
-	var written int
-	var werr error
-	err := c.raw.Write(func(fd uintptr) bool {
-		written, werr = unix.Writev(int(fd), f.iovecs)
-		return true // never wait for the socket here
-	})
+	written, err := flush.Writev(c.raw, f.iovecs)
 	clear(f.iovecs)
-	if err == nil && werr != nil && werr != unix.EAGAIN && werr != unix.EINTR {
-		err = werr
-	}
-	rest := consume(f.batch, max(written, 0))
-	c.srv.obs.Wrote(msgs, max(written, 0), queued)
+	rest := consume(f.batch, written)
+	c.srv.obs.Wrote(msgs, written, queued)
 
 	c.mu.Lock()
 	c.writer = writerIdle
@@ -393,7 +273,7 @@ func (f *flusher) flush(c *conn) (msgs int) {
 		// More was queued than one writev takes, or came while we wrote. The rest of a
 		// backlog goes on at once, as the writev would have taken it all if it could.
 		if capped {
-			c.urgent.Store(true)
+			c.fs.MarkUrgent()
 		}
 		relist = c.scheduleLocked()
 	case c.state == stateDraining:
@@ -402,7 +282,7 @@ func (f *flusher) flush(c *conn) (msgs int) {
 	c.mu.Unlock()
 	clear(f.batch)
 	if relist {
-		f.add(c)
+		c.flusher.Add(c)
 	}
 	return msgs
 }
@@ -516,52 +396,19 @@ func (c *conn) writeSome(bufs [][]byte) (int, error) {
 	if err := c.nc.SetWriteDeadline(c.srv.cfg.WriteDeadline(time.Now())); err != nil {
 		return 0, fmt.Errorf("set write deadline: %w", err)
 	}
-	var n int
-	var werr error
-	err := c.raw.Write(func(fd uintptr) bool {
-		n, werr = unix.Writev(int(fd), bufs)
-		return werr != unix.EAGAIN && werr != unix.EINTR // else wait until the socket takes more
-	})
-	if err == nil {
-		err = werr
-	}
-	return max(n, 0), err
+	return flush.WritevWait(c.raw, bufs)
 }
 
-// streamBufSize is how much a writer hands a stream (TLS) at a time: one full TLS record.
-const streamBufSize = 16 << 10
-
-// streamBufs lends writers of streams the buffer they gather output in, only while they write.
-var streamBufs = sync.Pool{New: func() any { return new([streamBufSize]byte) }}
-
 // writeStream writes bufs to a stream that is not a kernel socket (TLS), whose Write blocks
-// until it has taken everything. It gathers the blocks into writes of up to streamBufSize, each
-// with a deadline of WriteTimeout from its start (connpolicy.Limits.WriteDeadline), rather than
-// writing each block (net.Buffers.WriteTo would, to a stream with no writev): one record and
-// one syscall per kilobyte block would cost TLS several times the bytes and the calls.
+// until it has taken everything (flush.WriteStream), each write with a deadline of WriteTimeout
+// from its start (connpolicy.Limits.WriteDeadline).
 func (c *conn) writeStream(bufs [][]byte) (int, error) {
-	buf := streamBufs.Get().(*[streamBufSize]byte)
-	defer streamBufs.Put(buf)
-	written := 0
-	for len(bufs) > 0 {
-		n := 0
-		for len(bufs) > 0 && n < len(buf) {
-			k := copy(buf[n:], bufs[0])
-			n += k
-			if bufs[0] = bufs[0][k:]; len(bufs[0]) == 0 {
-				bufs = bufs[1:]
-			}
-		}
+	return flush.WriteStream(bufs, func(b []byte) (int, error) {
 		if err := c.nc.SetWriteDeadline(c.srv.cfg.WriteDeadline(time.Now())); err != nil {
-			return written, fmt.Errorf("set write deadline: %w", err)
+			return 0, fmt.Errorf("set write deadline: %w", err)
 		}
-		k, err := c.nc.Write(buf[:n])
-		written += k
-		if err != nil {
-			return written, err
-		}
-	}
-	return written, nil
+		return c.nc.Write(b)
+	})
 }
 
 // closeStream ends what c sends over a stream (TLS: close_notify), and then the socket's side

@@ -15,6 +15,7 @@ import (
 
 	"hubbub/internal/chat"
 	"hubbub/internal/connpolicy"
+	"hubbub/internal/flush"
 )
 
 // closeWait is how long a connection that sent its close frame waits for the client's before
@@ -35,22 +36,19 @@ const (
 // socket (read.go) and the server's flusher writes its output (writer.go).
 type conn struct {
 	srv     *Server
-	flusher *flusher // writes its output while the socket takes it
-	// flushedAt is when its flusher last wrote it, from the flusher's epoch, or 0 for never;
-	// used only by the flusher.
-	flushedAt time.Duration
-	urgent    atomic.Bool     // what is queued answers the client's own input, or ends it: not held
-	sock      net.Conn        // the hijacked connection: a TCP socket, or a TLS stream over one
-	under     net.Conn        // the socket under sock (sock itself for TCP): closing it cuts sock at once
-	raw       syscall.RawConn // the kernel socket of a TCP connection; nil for a stream (TLS)
-	id        uint32          // tells this connection from an earlier one on the same descriptor (poller)
-	remote    string
-	addr      netip.Addr
-	started   time.Time
-	session   *chat.Session
-	ending    chan struct{}     // closed when it is told to end (finish)
-	bucket    connpolicy.Bucket // the line rate; used only by the reader
-	rd        frameReader       // used only by the reader
+	flusher *flusher        // writes its output while the socket takes it
+	fs      flush.State     // its flusher's record of it
+	sock    net.Conn        // the hijacked connection: a TCP socket, or a TLS stream over one
+	under   net.Conn        // the socket under sock (sock itself for TCP): closing it cuts sock at once
+	raw     syscall.RawConn // the kernel socket of a TCP connection; nil for a stream (TLS)
+	id      uint32          // tells this connection from an earlier one on the same descriptor (poller)
+	remote  string
+	addr    netip.Addr
+	started time.Time
+	session *chat.Session
+	ending  chan struct{}     // closed when it is told to end (finish)
+	bucket  connpolicy.Bucket // the line rate; used only by the reader
+	rd      frameReader       // used only by the reader
 
 	registered atomic.Bool    // the user has a name; set by the reader
 	writers    sync.WaitGroup // its writer of its own, waited for by end
@@ -104,8 +102,7 @@ func (c *conn) finishLocked(code ws.StatusCode, reason connpolicy.CloseReason, t
 	}
 	c.closing, c.reason = true, reason
 	close(c.ending)
-	c.urgent.Store(true) // its flusher must not hold its end back
-	c.flusher.nudge()
+	c.flusher.Hurry(c) // its flusher must not hold its end back
 	if !flush {
 		// Dropped at once: the client may not be reading, and nothing queued is worth waiting
 		// for.

@@ -166,13 +166,28 @@ func (c *conn) Deliver(m *chat.Message) {
 	if m.Kind == chat.KindAway {
 		return // /who and /whois show who is away when asked: the page is not told each change
 	}
-	b := m.Encoded(frameEncoding{})
-	kind, from, kept := connpolicy.KindOf(m)
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.deliverLocked(m)
+}
+
+// DeliverLines queues ms, room lines said one after another, under the connection's lock once
+// (chat.LinesClient).
+func (c *conn) DeliverLines(ms []*chat.Message) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, m := range ms {
+		c.deliverLocked(m)
+	}
+}
+
+// deliverLocked queues m, as Deliver says. c.mu must be held.
+func (c *conn) deliverLocked(m *chat.Message) {
 	if c.closing {
 		return
 	}
+	b := m.Encoded(frameEncoding{})
+	kind, from, kept := connpolicy.KindOf(m)
 	if c.out.size+len(b) > c.srv.cfg.MaxQueue {
 		switch v, removed := c.backlog.Admit(&c.out, c.srv.cfg.Limits, len(b), kind, from, kept); v {
 		case connpolicy.Skip:

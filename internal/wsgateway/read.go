@@ -284,7 +284,6 @@ func (c *conn) answered() {
 	queued := c.flushQueued
 	c.mu.Unlock()
 	if queued {
-		c.urgent.Store(true)
-		c.flusher.nudge()
+		c.flusher.Hurry(c)
 	}
 }

@@ -34,7 +34,6 @@ import (
 	"net/netip"
 	"runtime"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -42,6 +41,7 @@ import (
 
 	"hubbub/internal/chat"
 	"hubbub/internal/connpolicy"
+	"hubbub/internal/flush"
 )
 
 // Config holds the limits of the WebSocket transport: the limits every transport holds a
@@ -90,16 +90,13 @@ type Server struct {
 	log         *slog.Logger
 	obs         connpolicy.Observer
 	refused     refusals
-	flushers    []*flusher // one per processor, as on the line transport; each serves the connections given it
-	nextFlusher atomic.Uint32
-	poll        *poller // nil where there is none: every connection is read as a stream
+	flushers    *flush.Set[flushScratch] // one per processor, as on the line transport
+	poll        *poller                  // nil where there is none: every connection is read as a stream
 	lineTooLong *chat.Message
 
 	mu       sync.Mutex
 	conns    map[*conn]struct{} // guarded by mu
 	stopping bool               // guarded by mu
-	started  bool               // the flushers were started, or never will be (Shutdown); guarded by mu
-	running  bool               // the flushers were started and not yet closed; guarded by mu
 	handlers sync.WaitGroup     // ServeHTTP calls
 	live     sync.WaitGroup     // connections, until they end
 
@@ -113,9 +110,7 @@ func NewServer(cfg Config, hub *chat.Hub, limiter Limiter, log *slog.Logger) *Se
 	s := &Server{cfg: cfg, hub: hub, limiter: limiter, log: log, obs: connpolicy.NoObserver{},
 		conns:       make(map[*conn]struct{}),
 		lineTooLong: &chat.Message{Kind: chat.KindNotice, Text: fmt.Sprintf("line too long (max %d bytes)", cfg.MaxLine)}}
-	for range runtime.GOMAXPROCS(0) {
-		s.flushers = append(s.flushers, newFlusher())
-	}
+	s.flushers = flush.NewSet[flushScratch](runtime.GOMAXPROCS(0), flush.Policy{})
 	p, err := newPoller()
 	if err != nil {
 		log.Warn("websocket: no poller; each connection is read by a goroutine of its own", "err", err)
@@ -139,12 +134,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.handlers.Add(1)
-	if !s.started {
-		s.started, s.running = true, true
-		for _, f := range s.flushers {
-			go f.run()
-		}
-	}
+	s.flushers.Start()
 	s.mu.Unlock()
 	defer s.handlers.Done()
 
@@ -189,7 +179,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.refused.note(s.log, r.RemoteAddr, r.Header.Get("Origin"), err.Error())
 		return // the upgrader has answered
 	}
-	c := &conn{srv: s, flusher: s.flushers[int(s.nextFlusher.Add(1))%len(s.flushers)], sock: nc, under: nc, remote: r.RemoteAddr, addr: remote, started: time.Now(),
+	c := &conn{srv: s, flusher: s.flushers.Next(), sock: nc, under: nc, remote: r.RemoteAddr, addr: remote, started: time.Now(),
 		ending: make(chan struct{}), bucket: connpolicy.NewBucket(s.cfg.Limits)}
 	if o, ok := nc.(interface{ NetConn() net.Conn }); ok {
 		c.under = o.NetConn()
@@ -275,15 +265,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		<-done
 		err = fmt.Errorf("websocket shutdown: %w", ctx.Err())
 	}
-	s.mu.Lock()
-	running := s.running
-	s.started, s.running = true, false // no flusher starts from now on
-	s.mu.Unlock()
-	if running { // flushers that never ran would never say they stopped
-		for _, f := range s.flushers {
-			f.close()
-		}
-	}
+	s.flushers.Close() // no flusher starts from now on
 	if s.poll != nil {
 		s.poll.close()
 	}

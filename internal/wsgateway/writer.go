@@ -6,12 +6,10 @@ import (
 	"os"
 	"runtime/debug"
 	"slices"
-	"sync"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"hubbub/internal/connpolicy"
+	"hubbub/internal/flush"
 )
 
 // How output reaches the socket, as on the line transport.
@@ -27,12 +25,21 @@ import (
 // once it has caught up. A stream that is not a kernel socket (TLS) is always written by a
 // writer of its own, which exists only while there is output.
 
-// maxFlushFrames bounds the frames one writev hands the kernel, below its limit of 1024
-// iovecs (a notice or two may come first).
-const maxFlushFrames = 1000
-
 // maxFlushBytes bounds the bytes one flush takes from a connection.
 const maxFlushBytes = 1 << 20
+
+// flusher is one of the server's flushers (package flush). It holds connections back only
+// under a storm: a frame is an iovec of its own, so a flood's writev is full at 1000 frames
+// anyway.
+type flusher = flush.Flusher[flushScratch]
+
+// flushScratch is a flusher's working memory, lent to each flush.
+type flushScratch struct {
+	batch [][]byte
+}
+
+// FlushState is c's record in its flusher (flush.Conn).
+func (c *conn) FlushState() *flush.State { return &c.fs }
 
 // scheduleLocked has c's output written: by the flusher, unless a writer will find it anyway.
 // c.mu must be held.
@@ -47,7 +54,7 @@ func (c *conn) scheduleLocked() {
 		return
 	}
 	c.flushQueued = true
-	c.flusher.add(c)
+	c.flusher.Add(c)
 }
 
 // startWriterLocked starts c's writer of its own, which writes pending first. c.mu must be
@@ -57,135 +64,10 @@ func (c *conn) startWriterLocked(pending [][]byte) {
 	c.writers.Go(func() { c.writeLoop(pending) })
 }
 
-// flusher writes the output of the connections on its list.
-//
-// Under light load a connection is flushed as soon as it has output. Under a storm (a pass over
-// a thousand connections or more that took longer than 5 ms: a join storm sends every member a
-// frame per join) each connection is held back from its next flush for three times the pass,
-// so that what arrives meanwhile goes out in one writev instead of one each: the cost of a
-// storm is the system calls, not the bytes. Output that answers a client's own input, a
-// connection's first output and its end are never held.
-type flusher struct {
-	mu      sync.Mutex
-	list    []*conn // connections with output to write; guarded by mu
-	stop    bool    // guarded by mu
-	wake    chan struct{}
-	stopped chan struct{}
-
-	// Used only by the flusher's goroutine.
-	epoch  time.Time     // conn.flushedAt counts from here
-	hold   time.Duration // how long a connection waits after a flush before the next
-	held   []*conn       // connections waiting out their hold
-	batch  [][]byte
-	iovecs [][]byte
-}
-
-func newFlusher() *flusher {
-	return &flusher{wake: make(chan struct{}, 1), stopped: make(chan struct{}), epoch: time.Now()}
-}
-
-// add puts c on the list. It takes only the flusher's lock, under c.mu (lock order: conn.mu →
-// flusher.mu).
-func (f *flusher) add(c *conn) {
-	f.mu.Lock()
-	f.list = append(f.list, c)
-	first := len(f.list) == 1
-	f.mu.Unlock()
-	if first {
-		f.nudge()
-	}
-}
-
-// nudge has the flusher look at its list and its held connections again.
-func (f *flusher) nudge() {
-	select {
-	case f.wake <- struct{}{}:
-	default:
-	}
-}
-
-// stormPass is how long a pass over stormConns connections or more must take for the flusher
-// to hold connections back.
-const (
-	stormPass  = 5 * time.Millisecond
-	stormConns = 1000
-)
-
-// run flushes connections until close is called.
-func (f *flusher) run() {
-	defer close(f.stopped)
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
-	var todo, ready []*conn
-	for {
-		f.mu.Lock()
-		todo, f.list = f.list, todo[:0]
-		stop := f.stop
-		f.mu.Unlock()
-
-		now := time.Since(f.epoch)
-		ready = ready[:0]
-		still := f.held[:0]
-		for _, c := range append(f.held, todo...) {
-			if !stop && c.flushedAt != 0 && now < c.flushedAt+f.hold && !c.urgent.Load() {
-				still = append(still, c)
-			} else {
-				ready = append(ready, c)
-			}
-		}
-		clear(todo)
-		f.held = still
-
-		if len(ready) == 0 {
-			if stop && len(f.held) == 0 {
-				return
-			}
-			if len(f.held) == 0 {
-				<-f.wake
-				continue
-			}
-			next := f.held[0].flushedAt
-			for _, c := range f.held[1:] {
-				next = min(next, c.flushedAt)
-			}
-			timer.Reset(next + f.hold - now)
-			select {
-			case <-f.wake:
-			case <-timer.C:
-			}
-			timer.Stop()
-			continue
-		}
-		start := time.Since(f.epoch)
-		for i, c := range ready {
-			c.urgent.Store(false)
-			f.flush(c)
-			c.flushedAt = start
-			ready[i] = nil
-		}
-		// A short pass (users registering among the held) says nothing of the load on the
-		// held ones: only a long pass, or none held, sets the hold.
-		switch pass := time.Since(f.epoch) - start; {
-		case pass > stormPass && len(ready) >= stormConns:
-			f.hold = 3 * pass
-		case len(f.held) == 0:
-			f.hold = 0
-		}
-	}
-}
-
-// close stops the flusher once its list is empty, and waits for it.
-func (f *flusher) close() {
-	f.mu.Lock()
-	f.stop = true
-	f.mu.Unlock()
-	f.nudge()
-	<-f.stopped
-}
-
-// flush writes what c has queued without waiting for the socket; what the socket does not
-// take goes to a writer of c's own, which waits for it.
-func (f *flusher) flush(c *conn) {
+// Flush writes what c has queued without waiting for the socket, and returns how many
+// messages it took (flush.Conn); what the socket does not take goes to a writer of c's own,
+// which waits for it.
+func (c *conn) Flush(f *flushScratch) (msgs int) {
 	defer func() {
 		if r := recover(); r != nil {
 			c.srv.log.Error("panic writing to connection", "service", "ws", "remote", c.remote,
@@ -197,27 +79,15 @@ func (f *flusher) flush(c *conn) {
 	c.flushQueued = false
 	if c.closed || c.writer != writerIdle || !c.pendingLocked() {
 		c.mu.Unlock()
-		return
+		return 0
 	}
-	var msgs int
-	f.batch, msgs = c.takeLocked(f.batch[:0], maxFlushBytes, maxFlushFrames)
+	f.batch, msgs = c.takeLocked(f.batch[:0], maxFlushBytes, flush.MaxIovecs)
 	c.queuedMsgs = 0
 	queued := c.out.size
 	c.writer = writerFlushing
 	c.mu.Unlock()
 
-	f.iovecs = append(f.iovecs[:0], f.batch...)
-	var written int
-	var werr error
-	err := c.raw.Write(func(fd uintptr) bool {
-		written, werr = unix.Writev(int(fd), f.iovecs)
-		return true // never wait for the socket here
-	})
-	clear(f.iovecs)
-	if err == nil && werr != nil && werr != unix.EAGAIN && werr != unix.EINTR {
-		err = werr
-	}
-	written = max(written, 0)
+	written, err := flush.Writev(c.raw, f.batch)
 	rest := cut(f.batch, written)
 	c.srv.obs.Wrote(msgs, written, queued)
 
@@ -240,6 +110,7 @@ func (f *flusher) flush(c *conn) {
 	}
 	c.mu.Unlock()
 	clear(f.batch)
+	return msgs
 }
 
 // cut returns what is left of bufs once n bytes of them are written.
@@ -284,7 +155,7 @@ func (c *conn) writeLoop(pending [][]byte) {
 				c.mu.Unlock()
 				return
 			}
-			batch, msgs = c.takeLocked(batch[:0], c.srv.cfg.WriterBatch(), maxFlushFrames)
+			batch, msgs = c.takeLocked(batch[:0], c.srv.cfg.WriterBatch(), flush.MaxIovecs)
 			c.queuedMsgs = 0
 			queued = c.out.size
 			c.mu.Unlock()
@@ -311,12 +182,6 @@ func (c *conn) writeLoop(pending [][]byte) {
 	}
 }
 
-// streamBufSize is how much a writer hands a stream (TLS) at a time: one full TLS record.
-const streamBufSize = 16 << 10
-
-// streamBufs lends writers of streams the buffer they gather frames in, only while they write.
-var streamBufs = sync.Pool{New: func() any { return new([streamBufSize]byte) }}
-
 // writeAll writes bufs, waiting for the socket. Each write may take as long as the client
 // keeps taking data: it fails only when no byte went out for WriteTimeout. A deadline on the
 // whole write would drop a reader that is slow but alive; none at all would keep a dead one.
@@ -329,29 +194,12 @@ func (c *conn) writeAll(bufs [][]byte) (int, error) {
 			if err := c.sock.SetWriteDeadline(c.srv.cfg.WriteDeadline(time.Now())); err != nil {
 				return written, fmt.Errorf("set write deadline: %w", err)
 			}
-			var werr error
-			err = c.raw.Write(func(fd uintptr) bool {
-				n, werr = unix.Writev(int(fd), bufs)
-				return werr != unix.EAGAIN && werr != unix.EINTR // else wait until the socket takes more
-			})
-			if err == nil {
-				err = werr
-			}
-			n = max(n, 0)
+			n, err = flush.WritevWait(c.raw, bufs)
 			bufs = cut(bufs, n)
 		} else {
 			// One record of many frames, not a record each.
-			buf := streamBufs.Get().(*[streamBufSize]byte)
-			k := 0
-			for len(bufs) > 0 && k < streamBufSize {
-				m := copy(buf[k:], bufs[0])
-				k += m
-				if bufs[0] = bufs[0][m:]; len(bufs[0]) == 0 {
-					bufs = bufs[1:]
-				}
-			}
-			n, err = c.writeStream(buf[:k])
-			streamBufs.Put(buf)
+			n, err = flush.WriteStream(bufs, c.writeStream)
+			bufs = nil
 		}
 		written += n
 		if err != nil && !(n > 0 && errors.Is(err, os.ErrDeadlineExceeded) && c.raw != nil) {

@@ -1,0 +1,75 @@
+package flush
+
+import (
+	"sync"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// MaxIovecs bounds the buffers one writev hands the kernel, below its limit of 1024 (a
+// transport may add a few notices, or the end of a line, to what it takes up to this).
+const MaxIovecs = 1000
+
+// Writev hands bufs to socket raw with one writev, without waiting: it returns how many bytes
+// the socket took; a full socket is no error.
+func Writev(raw syscall.RawConn, bufs [][]byte) (int, error) {
+	var n int
+	var werr error
+	err := raw.Write(func(fd uintptr) bool {
+		n, werr = unix.Writev(int(fd), bufs)
+		return true // never wait for the socket here
+	})
+	if err == nil && werr != nil && werr != unix.EAGAIN && werr != unix.EINTR {
+		err = werr
+	}
+	return max(n, 0), err
+}
+
+// WritevWait hands bufs to socket raw with one writev, waiting for the socket to take
+// something if it is full, until the socket's write deadline (the caller's to set).
+func WritevWait(raw syscall.RawConn, bufs [][]byte) (int, error) {
+	var n int
+	var werr error
+	err := raw.Write(func(fd uintptr) bool {
+		n, werr = unix.Writev(int(fd), bufs)
+		return werr != unix.EAGAIN && werr != unix.EINTR // else wait until the socket takes more
+	})
+	if err == nil {
+		err = werr
+	}
+	return max(n, 0), err
+}
+
+// streamBufSize is how much a writer hands a stream (TLS) at a time: one full TLS record.
+const streamBufSize = 16 << 10
+
+// streamBufs lends writers of streams the buffer they gather output in, only while they write.
+var streamBufs = sync.Pool{New: func() any { return new([streamBufSize]byte) }}
+
+// WriteStream writes bufs to a stream that is not a kernel socket (TLS) and has no writev: it
+// gathers them into writes of up to one TLS record each, handed to write, rather than writing
+// each buffer (as net.Buffers.WriteTo would): a record and a syscall per line or frame would
+// cost TLS several times the bytes and the calls. It returns the bytes written, and stops at
+// write's first error. The elements of bufs are consumed.
+func WriteStream(bufs [][]byte, write func([]byte) (int, error)) (int, error) {
+	buf := streamBufs.Get().(*[streamBufSize]byte)
+	defer streamBufs.Put(buf)
+	written := 0
+	for len(bufs) > 0 {
+		n := 0
+		for len(bufs) > 0 && n < len(buf) {
+			k := copy(buf[n:], bufs[0])
+			n += k
+			if bufs[0] = bufs[0][k:]; len(bufs[0]) == 0 {
+				bufs = bufs[1:]
+			}
+		}
+		k, err := write(buf[:n])
+		written += k
+		if err != nil {
+			return written, err
+		}
+	}
+	return written, nil
+}
