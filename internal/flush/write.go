@@ -17,7 +17,7 @@ func Writev(raw syscall.RawConn, bufs [][]byte) (int, error) {
 	var n int
 	var werr error
 	err := raw.Write(func(fd uintptr) bool {
-		n, werr = unix.Writev(int(fd), bufs)
+		n, werr = writev(int(fd), bufs)
 		return true // never wait for the socket here
 	})
 	if err == nil && werr != nil && werr != unix.EAGAIN && werr != unix.EINTR {
@@ -32,7 +32,7 @@ func WritevWait(raw syscall.RawConn, bufs [][]byte) (int, error) {
 	var n int
 	var werr error
 	err := raw.Write(func(fd uintptr) bool {
-		n, werr = unix.Writev(int(fd), bufs)
+		n, werr = writev(int(fd), bufs)
 		return werr != unix.EAGAIN && werr != unix.EINTR // else wait until the socket takes more
 	})
 	if err == nil {
