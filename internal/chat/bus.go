@@ -126,6 +126,13 @@ func (b *localBus) Publish(ev Event) error {
 		// their own.
 		key = memberEvents
 	}
+	for _, room := range ev.Rooms {
+		// A quit, a rename or an away of a member in these rooms comes after the lines it said
+		// there, which may still be queued for another publisher's turn.
+		if v, ok := b.rooms.Load(room); ok {
+			v.(*sequencer).drain()
+		}
+	}
 	v, ok := b.rooms.Load(key)
 	if !ok {
 		v, _ = b.rooms.LoadOrStore(key, newSequencer())
@@ -200,6 +207,22 @@ func (b *localBus) deliverTurn(q *sequencer, ev Event) {
 			b.deliver(batch[i])
 		}
 	}
+}
+
+// drain waits until the room's lines queued so far are delivered: the turn delivering them
+// has ended. Lines are not queued meanwhile (waiting), so a busy room does not keep it waiting.
+func (q *sequencer) drain() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if !q.delivering {
+		return
+	}
+	q.waiting++
+	for q.delivering {
+		q.turn.Wait()
+	}
+	q.waiting--
+	q.turn.Broadcast() // lines held back while this waited may be queued again
 }
 
 func newSequencer() *sequencer {
