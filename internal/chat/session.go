@@ -39,14 +39,16 @@ type Session struct {
 	remote    netip.Addr
 	connected time.Time
 
-	// Used only by the reading goroutine.
-	closed     bool   // Close was called
-	quitReason string // what the user gave to /quit, for the leave notice
-	repeat     repeatState
-	mutedTold  mutedTold
-	search     searchState // where /search goes on from (history.go)
-	secret     secretState // when set, the next line is a password (login.go)
-	token      string      // the transport's login proof this session came with (Peer.Token)
+	// Used only by the reading goroutine. What only some sessions need is allocated when first
+	// needed (nil before): an idle user costs the server its Session, and a hub holds tens of
+	// thousands.
+	closed     bool         // Close was called
+	quitReason string       // what the user gave to /quit, for the leave notice
+	repeat     *repeatState // the last line said; nil before the first
+	mutedTold  *mutedTold   // nil before the member was first told it is muted
+	search     *searchState // where /search goes on from (search.go); nil before the first
+	secret     *secretState // when set, the next line is a password (login.go)
+	token      string       // the transport's login proof this session came with (Peer.Token)
 	// typedSecrets are the last passwords typed on this connection: a line that holds one is
 	// most likely a password typed again at the wrong moment (after a typo at the question, at
 	// the name prompt), and is refused rather than shown to everyone.
@@ -173,7 +175,7 @@ func (s *Session) Handle(line []byte) error {
 	if s.closed {
 		return ErrQuit
 	}
-	if s.secret.step != secretNone {
+	if s.secret != nil {
 		if strings.EqualFold(strings.TrimSpace(string(line)), "/quit") {
 			// Leaving is not a guess (a password is at least 8 characters, so "/quit" is none).
 			s.endSecret()
@@ -330,7 +332,7 @@ func (s *Session) Flooding() {
 	now := h.now()
 	until := now.Add(h.cfg.FloodMute).UnixNano()
 	s.mutedUntil.Store(until)
-	s.mutedTold = mutedTold{at: now, until: until}
+	s.mutedTold = &mutedTold{at: now, until: until}
 	s.noticef("you are sending too fast: muted for %v", h.cfg.FloodMute)
 	s.hub.log.Info("flooding user muted", "name", s.nameNow().Display, "for", s.hub.cfg.FloodMute)
 }
@@ -352,8 +354,8 @@ func (s *Session) refuseIfMuted() bool {
 		return false
 	}
 	now, until := s.hub.now(), s.mutedUntil.Load()
-	if told := s.mutedTold; told.until != until || now.Sub(told.at) >= mutedNoticeEvery {
-		s.mutedTold = mutedTold{at: now, until: until}
+	if told := s.mutedTold; told == nil || told.until != until || now.Sub(told.at) >= mutedNoticeEvery {
+		s.mutedTold = &mutedTold{at: now, until: until}
 		s.noticef("you are muted for another %v", left.Round(time.Second))
 	}
 	return true
@@ -387,7 +389,10 @@ func (s *Session) say(kind Kind, text string) {
 		return
 	}
 	now := s.hub.now()
-	rep := &s.repeat
+	if s.repeat == nil {
+		s.repeat = new(repeatState)
+	}
+	rep := s.repeat
 	if rep.room == room && rep.kind == kind && rep.text == text && now.Sub(rep.at) < repeatWindow {
 		rep.count++
 		rep.at = now
