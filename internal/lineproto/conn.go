@@ -143,6 +143,9 @@ type conn struct {
 	registered bool // the session is past its registration
 	pinged     bool // a ping is unanswered: the next deadline closes the connection
 	armed      bool // the socket is in the poller's epoll instance
+	// talking: input came after the registration, so more may follow soon; the worker waits
+	// activeGrace for it before it parks (readActive).
+	talking bool
 	// handshakeFailed: the stream never got going (a failed TLS handshake, counted by the
 	// listener): nothing to log or count as a chat connection.
 	handshakeFailed bool
@@ -574,12 +577,21 @@ func (c *conn) result(r *reader) (int, error) {
 // connection. A client that talks (a sender in a busy room, a paced bot) keeps its worker and
 // waits on the runtime's netpoller, as a read loop would, rather than paying for a park and a
 // new worker per line; one that falls silent for longer holds no goroutine.
+//
+// A client that has said nothing since its registration has no grace: most users read far
+// more than they say, and in a join storm thousands of workers lingering after each
+// registration (each goroutine's stack grown by the registration, each goroutine's
+// descriptor kept by the runtime for good) cost more than the second park of each.
 const activeGrace = 500 * time.Millisecond
 
 // readActive reads what the socket holds into r, waiting for it on the runtime's netpoller for
-// up to activeGrace since the client's last input: errWouldBlock means the grace is over, or
+// up to activeGrace since the client's last input (not at all before it talked: see
+// activeGrace): errWouldBlock means the grace is over, or
 // the connection's deadline passed (deadlineFired cuts the wait), and the caller parks c.
 func (c *conn) readActive(r *reader) (int, error) {
+	if !c.talking {
+		return c.readNow(r)
+	}
 	if now := time.Now(); c.graceUntil.Sub(now) < activeGrace/2 {
 		// Moved only when half used up: a busy sender does not move a timer per line.
 		c.graceUntil = now.Add(activeGrace)
@@ -641,6 +653,7 @@ func (c *conn) end() {
 // afterRead notes what a read of n bytes says of the client: past its registration, still
 // there (which puts off its ping).
 func (c *conn) afterRead(n int) {
+	c.talking = c.talking || c.registered && n > 0
 	if !c.registered && c.session.Registered() {
 		c.registered = true
 		c.clearRegisterDeadline()

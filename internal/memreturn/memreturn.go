@@ -39,14 +39,16 @@ type Config struct {
 	Tick time.Duration
 }
 
-// DefaultConfig returns the settings a server runs with: a burst of 64 MiB (a join storm of a
-// few thousand users) followed by 3 s of allocating less than 1 MiB/s (10,000 idle IRC users
-// pinged every 30 s allocate a few tens of KiB/s), at most one return every 30 s.
+// DefaultConfig returns the settings a server runs with: a burst of 16 MiB (a join storm of
+// about 2,000 users) followed by 3 s of allocating less than 1 MiB/s (10,000 idle IRC users
+// pinged every 30 s allocate a few tens of KiB/s), at most one return every 30 s. A server
+// that chats steadily under 1 MiB/s pays two collections at most every 30 s for it, which its
+// own allocation would soon have cost anyway.
 func DefaultConfig() Config {
 	return Config{
 		Quiet:       3 * time.Second,
 		QuietRate:   1 << 20,
-		Burst:       64 << 20,
+		Burst:       16 << 20,
 		MinInterval: 30 * time.Second,
 		Tick:        time.Second,
 	}
