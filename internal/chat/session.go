@@ -76,13 +76,14 @@ type Session struct {
 // member is a person in the chat: a name, the rooms it is in and what it set, and the devices
 // it is connected from (one, for a guest). Its fields are guarded by hub.mu unless said.
 type member struct {
-	id    uint64 // the member's number in the hub, for events (Origin)
-	name  Name
-	shown atomic.Pointer[Name] // name, for readers that hold no lock (a line being said)
-	left  bool                 // removed from the chat: its last device went
-	rooms []*Room              // rooms joined, in the order joined
-	away  string               // why the member is away; "" when not
-	oper  bool                 // the member is an operator
+	id uint64 // the member's number in the hub, for events (Origin)
+	// shown is the member's name (name), which readers that hold no lock (a line being said)
+	// load too: one copy of it, not a field and a copy.
+	shown atomic.Pointer[Name]
+	left  bool    // removed from the chat: its last device went
+	rooms []*Room // rooms joined, in the order joined
+	away  string  // why the member is away; "" when not
+	oper  bool    // the member is an operator
 	// operByAccount: oper came with the account (Config.Operators, the store's mark).
 	operByAccount bool
 	// account is the account logged in as, "" for a guest; accountID its store ID.
@@ -105,7 +106,7 @@ type member struct {
 }
 
 func newMember(id uint64, n Name, since time.Time) *member {
-	m := &member{id: id, name: n, since: since}
+	m := &member{id: id, since: since}
 	m.shown.Store(&n)
 	return m
 }
@@ -113,9 +114,11 @@ func newMember(id uint64, n Name, since time.Time) *member {
 // nameNow returns the member's name, safely without the hub's lock.
 func (m *member) nameNow() Name { return *m.shown.Load() }
 
+// name returns the member's name (under hub.mu, or where nameNow would do as well).
+func (m *member) name() Name { return *m.shown.Load() }
+
 // setName renames the member; under hub.mu.
 func (m *member) setName(n Name) {
-	m.name = n
 	m.shown.Store(&n)
 }
 
