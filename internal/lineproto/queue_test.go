@@ -123,28 +123,3 @@ func TestPrivatesFollowTheQueue(t *testing.T) {
 		t.Fatalf("the message of %s was tallied but is still queued", skippedFrom[0])
 	}
 }
-
-// TestFreeBlocksStayBounded checks that what a storm of output leaves in the free list is
-// bounded: the blocks given back past maxFreeChunks go to the collector, and a block taken
-// from the list again is empty.
-func TestFreeBlocksStayBounded(t *testing.T) {
-	queues := make([]outQueue, 300)
-	line := []byte(strings.Repeat("s", 99) + "\n")
-	for i := range queues {
-		for range 80 { // 8,000 bytes each: 8 blocks, 2,400 in all
-			queues[i].write(line, kindRoom)
-		}
-	}
-	for i := range queues {
-		queues[i].reset()
-	}
-	if n := chunks.kept(); n > maxFreeChunks || n < maxFreeChunks/2 {
-		t.Fatalf("the free list keeps %d blocks after 2,400 were given back, want at most %d (and most of them)", n, maxFreeChunks)
-	}
-	var q outQueue
-	defer q.reset()
-	q.write([]byte("after\n"), kindPrivate)
-	if ch := q.blocks[0]; ch.off != 0 || ch.n != len("after\n") || ch.kind != kindPrivate {
-		t.Fatalf("a reused block starts at %d, holds %d bytes of kind %v", ch.off, ch.n, ch.kind)
-	}
-}

@@ -2,6 +2,8 @@ package memreturn
 
 import (
 	"runtime/metrics"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -64,6 +66,27 @@ func TestReturnsAfterABurst(t *testing.T) {
 	waitFor(t, "more looks", func() bool { return r.Looks() >= looks+30 })
 	if n := r.Returns(); n != 1 {
 		t.Fatalf("%d returns after one burst", n)
+	}
+}
+
+// TestReturnEmptiesPools: what a burst left in a sync.Pool (lineproto's output blocks) is
+// dropped by a return, which one collection alone would not do (it moves a pool's contents to
+// its victim cache).
+func TestReturnEmptiesPools(t *testing.T) {
+	var made atomic.Int64
+	pool := sync.Pool{New: func() any { made.Add(1); return new([1024]byte) }}
+	r := Start(testConfig(), nil)
+	defer r.Stop()
+	before := r.Returns()
+	burst(64 << 20)
+	// Put after the burst's own collections, as the storm's last blocks are.
+	for range 64 {
+		pool.Put(new([1024]byte))
+	}
+	waitFor(t, "a return after the burst", func() bool { return r.Returns() > before })
+	pool.Get()
+	if made.Load() != 1 {
+		t.Fatalf("a Get after the return found a block the burst left (New was called %d times)", made.Load())
 	}
 }
 
