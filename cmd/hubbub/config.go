@@ -18,6 +18,7 @@ import (
 	"hubbub/internal/chat"
 	"hubbub/internal/echo"
 	"hubbub/internal/lineproto"
+	"hubbub/internal/memreturn"
 	"hubbub/internal/quote"
 	"hubbub/internal/wsgateway"
 )
@@ -64,6 +65,8 @@ type Config struct {
 	LimitExempt     string
 	IPv6Prefix      int
 	ShutdownTimeout time.Duration
+	// MemoryReturn says when the memory a burst of work left is given back to the kernel.
+	MemoryReturn memreturn.Config
 
 	LogLevel   string
 	LogFormat  string
@@ -98,6 +101,7 @@ func defaultConfig() Config {
 		LimitExempt:     "127.0.0.0/8,::1/128",
 		IPv6Prefix:      accept.DefaultIPv6Prefix,
 		ShutdownTimeout: 10 * time.Second,
+		MemoryReturn:    memreturn.DefaultConfig(),
 		LogLevel:        "info",
 		LogFormat:       "text",
 	}
@@ -161,6 +165,7 @@ func flagSet(cfg *Config, out io.Writer) *flag.FlagSet {
 
 	clusterFlags(fs, &cfg.Cluster)
 
+	fs.DurationVar(&cfg.MemoryReturn.Quiet, "memory-return-quiet", cfg.MemoryReturn.Quiet, "after a burst of work (thousands of users joining at once), once the server has allocated under 1 MiB/s for this `duration`, it collects and gives the memory the burst left back to the kernel (at most every 30 s); 0: never")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "on SIGINT or SIGTERM, time to tell users and flush before connections are cut")
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "`level` of logs: debug, info, warn or error")
 	fs.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "`format` of logs: text or json")
@@ -271,6 +276,9 @@ func (c *Config) validate() error {
 	}
 	if c.Line.FloodAfter < 0 || c.Chat.FloodMute < 0 || c.Line.PingInterval < 0 {
 		errs = append(errs, errors.New("--flood-after, --flood-mute and --ws-ping-interval cannot be negative"))
+	}
+	if c.MemoryReturn.Quiet < 0 {
+		errs = append(errs, fmt.Errorf("--memory-return-quiet must be 0 (never) or more, not %v", c.MemoryReturn.Quiet))
 	}
 	if c.Line.MaxQueue < c.Line.MaxLine+256 {
 		errs = append(errs, fmt.Errorf("--max-queue (%d) must exceed --max-line (%d) by at least 256", c.Line.MaxQueue, c.Line.MaxLine))

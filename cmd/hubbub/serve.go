@@ -23,6 +23,7 @@ import (
 	"hubbub/internal/echo"
 	"hubbub/internal/ircproto"
 	"hubbub/internal/lineproto"
+	"hubbub/internal/memreturn"
 	"hubbub/internal/metrics"
 	"hubbub/internal/natsbus"
 	"hubbub/internal/natsnode"
@@ -133,6 +134,10 @@ type Main struct {
 
 	roomRecords *natsstore.RoomStore // rooms' owners and topics in a cluster; nil for a node alone
 
+	// memory gives back what a burst of work left once the server is quiet; set by Run,
+	// stopped by Shutdown.
+	memory *memreturn.Returner
+
 	doors    []openDoor // set by Run, read-only after it
 	serving  sync.WaitGroup
 	errs     chan error  // a Serve that failed
@@ -234,6 +239,7 @@ func (m *Main) Run() error {
 			}
 		})
 	}
+	m.memory = memreturn.Start(m.cfg.MemoryReturn, m.log)
 	m.ready.Store(true)
 	return nil
 }
@@ -393,6 +399,10 @@ func (m *Main) Failed() <-chan error { return m.errs }
 // cut off. It returns every error, each naming its listener. It may be called again.
 func (m *Main) Shutdown(ctx context.Context) error {
 	m.stopping.Store(true) // /readyz says so from now on
+	if m.memory != nil {
+		// First: what the shutdown frees is no burst worth two collections.
+		m.memory.Stop()
+	}
 	var first, last []func() error
 	named := func(name string, s stopper) func() error {
 		return func() error {

@@ -32,14 +32,19 @@ type Loop struct {
 	handlers sync.WaitGroup
 
 	mu      sync.Mutex
-	ln      net.Listener            // guarded by mu
-	closing bool                    // guarded by mu
-	conns   map[net.Conn]netip.Addr // open connections and the client the limiter counted them as; guarded by mu
-	kept    map[net.Conn]*kept      // connections whose handler called Keep; guarded by mu
+	ln      net.Listener          // guarded by mu
+	closing bool                  // guarded by mu
+	conns   map[net.Conn]*tracked // open connections; guarded by mu
 }
 
-// kept is where a connection handed over by Keep is in its two ends.
-type kept struct{ handlerDone, released bool }
+// tracked is an open connection, as the loop keeps it until it is released. One map and one
+// small struct per connection: a server holds tens of thousands of idle ones.
+type tracked struct {
+	c        net.Conn
+	key      netip.Addr // the client the limiter counted it as
+	kept     bool       // its handler called Keep; guarded by Loop.mu
+	released bool       // Keep's release was called; guarded by Loop.mu
+}
 
 // New returns a Loop for the named service (used in logs) that calls handle for each accepted
 // connection admitted by limiter. Services that share a limiter share its limits; a nil
@@ -52,8 +57,7 @@ func New(service string, limiter *Limiter, log *slog.Logger, handle func(net.Con
 		handle:   handle,
 		quit:     make(chan struct{}),
 		loopDone: make(chan struct{}),
-		conns:    make(map[net.Conn]netip.Addr),
-		kept:     make(map[net.Conn]*kept),
+		conns:    make(map[net.Conn]*tracked),
 	}
 }
 
@@ -190,12 +194,14 @@ func (l *Loop) isClosing() bool {
 // admit starts a handler for c, or refuses c when a limit is reached.
 func (l *Loop) admit(c net.Conn) {
 	key, reason, refusal := l.limiter.acquire(remoteIP(c))
+	var t *tracked
 	if refusal == "" {
 		l.mu.Lock()
 		if l.closing {
 			reason, refusal = "shutting_down", "server shutting down"
 		} else {
-			l.conns[c] = key
+			t = &tracked{c: c, key: key}
+			l.conns[c] = t
 			l.handlers.Add(1)
 		}
 		l.mu.Unlock()
@@ -209,23 +215,18 @@ func (l *Loop) admit(c net.Conn) {
 		return
 	}
 	l.limiter.accepted(l.service)
-	go l.run(c)
+	go l.run(t)
 }
 
-func (l *Loop) run(c net.Conn) {
+func (l *Loop) run(t *tracked) {
+	c := t.c
 	defer l.handlers.Done()
 	defer func() {
 		l.mu.Lock()
-		k := l.kept[c]
-		if k != nil {
-			k.handlerDone = true
-			if k.released {
-				delete(l.kept, c)
-			}
-		}
+		kept := t.kept
 		l.mu.Unlock()
-		if k == nil {
-			l.release(c)
+		if !kept {
+			l.release(t)
 		}
 	}()
 	defer func() {
@@ -244,33 +245,30 @@ func (l *Loop) run(c net.Conn) {
 // Only c's handler may call Keep, once.
 func (l *Loop) Keep(c net.Conn) (release func()) {
 	l.mu.Lock()
-	k := &kept{}
-	l.kept[c] = k
+	t := l.conns[c]
+	t.kept = true
 	l.mu.Unlock()
 	l.handlers.Add(1)
 	return func() {
 		l.mu.Lock()
-		if k.released {
+		if t.released {
 			l.mu.Unlock()
 			return
 		}
-		k.released = true
-		if k.handlerDone {
-			delete(l.kept, c)
-		}
+		t.released = true
 		l.mu.Unlock()
-		l.release(c)
+		l.release(t)
 		l.handlers.Done()
 	}
 }
 
-func (l *Loop) release(c net.Conn) {
-	c.Close()
+// release closes t's connection and gives its place in the limits back.
+func (l *Loop) release(t *tracked) {
+	t.c.Close()
 	l.mu.Lock()
-	key := l.conns[c]
-	delete(l.conns, c)
+	delete(l.conns, t.c)
 	l.mu.Unlock()
-	l.limiter.release(key)
+	l.limiter.release(t.key)
 	l.limiter.closed(l.service)
 }
 

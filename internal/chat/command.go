@@ -229,7 +229,7 @@ func (s *Session) Nick(name string) error {
 	if !h.lockLive(s) {
 		return nil
 	}
-	old := s.name
+	old := s.name()
 	if err := s.mayRenameLocked(n, acc, has); err != nil || old.Display == n.Display {
 		h.mu.Unlock()
 		return err
@@ -254,10 +254,10 @@ func (s *Session) Nick(name string) error {
 	case !live: // gone meanwhile, having released the old name
 		h.claims.Release(n, id)
 		return nil
-	case s.name.Display != old.Display || h.bans.nameBannedLocked(n, h.now()):
+	case s.name().Display != old.Display || h.bans.nameBannedLocked(n, h.now()):
 		// Another device renamed the member meanwhile, or the name was banned: the member
 		// keeps the name it has now.
-		if err := h.claims.Rename(n, s.name, id); err != nil {
+		if err := h.claims.Rename(n, s.name(), id); err != nil {
 			h.log.Error("names: a name could not be given back", "err", err)
 		}
 		h.mu.Unlock()
@@ -383,8 +383,8 @@ func (s *Session) sendPrivate(to *member, text string) {
 		return
 	}
 	from := s.member
-	rec := Record{Time: h.now(), Kind: KindPrivate, From: from.name.Display, FromKey: from.name.looks[0],
-		To: to.name.Display, ToKey: to.name.looks[0], Text: text}
+	rec := Record{Time: h.now(), Kind: KindPrivate, From: from.name().Display, FromKey: from.name().looks[0],
+		To: to.name().Display, ToKey: to.name().looks[0], Text: text}
 	if from.account == "" || to.account == "" || h.cfg.History == nil || h.cfg.NoPrivateHistory {
 		defer h.mu.Unlock()
 		h.deliverPrivateLocked(s, to, rec)
@@ -426,7 +426,7 @@ func (h *Hub) deliverPrivateLocked(from *Session, to *member, rec Record) {
 		if from.gone {
 			return
 		}
-		from.noticef("%s left before your message reached them", to.name.Display)
+		from.noticef("%s left before your message reached them", to.name().Display)
 		return
 	}
 	// Both copies go through the bus, to each member's own node (the recipient's drops it if
@@ -442,6 +442,6 @@ func (h *Hub) deliverPrivateLocked(from *Session, to *member, rec Record) {
 	sent.Sent = true
 	h.publish(Event{To: from.member.id, Msg: sent, From: Origin{Device: from.id}})
 	if to.away != "" && !from.gone {
-		from.narrate(to.name.Display + " is away: " + to.away) // IRC answers 301 from Whois
+		from.narrate(to.name().Display + " is away: " + to.away) // IRC answers 301 from Whois
 	}
 }

@@ -329,7 +329,7 @@ func (h *Hub) note(kind Kind, r *Room, s *member, text string) {
 	if h.cfg.History == nil {
 		return
 	}
-	rec := Record{Time: h.now(), Kind: kind, From: s.name.Display, FromKey: s.name.looks[0], Text: text}
+	rec := Record{Time: h.now(), Kind: kind, From: s.name().Display, FromKey: s.name().looks[0], Text: text}
 	if r != nil {
 		rec.Room, rec.RoomName = r.key(), r.name.Display
 	}

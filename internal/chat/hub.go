@@ -478,7 +478,7 @@ func (h *Hub) attachLocked(s *Session, m *member) error {
 	s.member = m
 	s.registered = true
 	m.addDeviceLocked(s)
-	s.client.Deliver(&Message{Kind: KindWelcome, From: m.name.Display})
+	s.client.Deliver(&Message{Kind: KindWelcome, From: m.name().Display})
 	for _, line := range h.cfg.MOTD {
 		s.narrate(line)
 	}
@@ -544,8 +544,8 @@ func (h *Hub) unregisterAsLocked(s *Session, reason string, moderated bool) {
 	}
 	m.left = true
 	h.users--
-	h.names.remove(m.name, m)
-	h.claims.Release(m.name, m.id)
+	h.names.remove(m.name(), m)
+	h.claims.Release(m.name(), m.id)
 	h.membersByID.Delete(m.id)
 	if m.account != "" && h.byAccount[m.accountID] == m {
 		delete(h.byAccount, m.accountID)
@@ -564,7 +564,7 @@ func (h *Hub) unregisterAsLocked(s *Session, reason string, moderated bool) {
 	// One quit, told once to each member who shared a room with m where it is told, naming the
 	// first room it shares (see deliver); then rooms pass to new owners or end.
 	if len(keys) > 0 {
-		h.publish(Event{Rooms: keys, Msg: &Message{Kind: KindQuit, From: m.name.Display, Text: reason},
+		h.publish(Event{Rooms: keys, Msg: &Message{Kind: KindQuit, From: m.name().Display, Text: reason},
 			From: Origin{Member: m.id}})
 	}
 	for _, r := range rooms {
@@ -619,7 +619,7 @@ func (h *Hub) roomLeftLocked(r *Room, s *member) {
 		if r != h.lobby && len(members) > 0 {
 			r.owner = members[0]
 			h.tellMember(r.owner, "you now own "+r.name.Display)
-			h.tellOwnerLocked(r, r.owner.name.Display)
+			h.tellOwnerLocked(r, r.owner.name().Display)
 		}
 	}
 }
@@ -641,7 +641,7 @@ func (h *Hub) enterLocked(s *Session, r *Room) {
 	m := s.member
 	m.rooms = append(m.rooms, r)
 	s.setCurrent(r)
-	join := &Message{Kind: KindJoin, Room: r.name.Display, From: m.name.Display}
+	join := &Message{Kind: KindJoin, Room: r.name.Display, From: m.name().Display}
 	if h.announcedLocked(r, m) {
 		h.publish(Event{Room: r.key(), Msg: join, From: s.origin()})
 	} else {
@@ -695,7 +695,7 @@ func (h *Hub) partLocked(m *member, r *Room, left *Message, note string, by *Ses
 		m.rooms = append(m.rooms, r)
 		// Device 0: none of m's devices is told of its own coming back; each is told below.
 		if h.announcedLocked(r, m) {
-			h.publish(Event{Room: r.key(), Msg: &Message{Kind: KindJoin, Room: r.name.Display, From: m.name.Display},
+			h.publish(Event{Room: r.key(), Msg: &Message{Kind: KindJoin, Room: r.name.Display, From: m.name().Display},
 				From: Origin{Member: m.id}})
 		}
 		h.note(KindJoin, r, m, "")

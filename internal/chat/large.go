@@ -136,7 +136,7 @@ func (h *Hub) boundedMembersLocked(r *Room, asker *member) RoomMembers {
 		}
 	}
 	here := func(who *member) {
-		add(who.id, MemberInfo{Name: who.name.Display, Owner: who == r.owner, Operator: who.oper, Away: who.away})
+		add(who.id, MemberInfo{Name: who.name().Display, Owner: who == r.owner, Operator: who.oper, Away: who.away})
 	}
 	var elsewhere []Presence
 	if h.presenceShared {

@@ -169,13 +169,13 @@ func (s *Session) Account() string {
 // askSecret makes the next line a password and asks for it with text.
 func (s *Session) askSecret(st secretState, text string) {
 	st.question = text
-	s.secret = st
+	s.secret = &st
 	s.client.Deliver(&Message{Kind: KindSecretPrompt, Text: text})
 }
 
 // endSecret ends the password input: the next line is an ordinary one again.
 func (s *Session) endSecret() {
-	s.secret = secretState{}
+	s.secret = nil
 	s.client.Deliver(&Message{Kind: KindSecretDone})
 }
 
@@ -209,9 +209,10 @@ func (s *Session) cmdRegister(args string) error {
 	return nil
 }
 
-// handleSecret acts on a line that is a password. The line goes nowhere but here.
+// handleSecret acts on a line that is a password (s.secret is set). The line goes nowhere
+// but here.
 func (s *Session) handleSecret(pw string) {
-	st := s.secret
+	st := *s.secret
 	s.endSecret()
 	if strings.TrimSpace(pw) == "" {
 		// An Enter typed too soon is no answer, and counts as nothing: the question stays,
@@ -278,10 +279,10 @@ func (s *Session) promptAgain(p secretPurpose) {
 // TooLong is called by the transport when the user sent a line longer than it takes, which it
 // dropped: a password question is closed rather than left waiting, unseen, for the next line.
 func (s *Session) TooLong() {
-	if s.secret.step == secretNone {
+	if s.secret == nil {
 		return
 	}
-	st := s.secret
+	st := *s.secret
 	s.endSecret()
 	switch st.step {
 	case secretNew, secretAgain:

@@ -48,10 +48,10 @@ func (s *Session) Kick(room, name, reason string) error {
 	case who.oper && !s.oper:
 		return fail(CodeNotAllowed, "operators cannot be kicked")
 	case !who.inRoom(r):
-		return fail(CodeTheyNotInRoom, "%s is not in %s", who.name.Display, r.name.Display)
+		return fail(CodeTheyNotInRoom, "%s is not in %s", who.name().Display, r.name.Display)
 	}
-	h.log.Info("kick", "by", s.name.Display, "name", who.name.Display, "room", r.name.Display, "reason", reason)
-	o := &Order{Kind: OrderKick, Member: who.id, Room: r.key(), By: s.name.Display, Reason: reason}
+	h.log.Info("kick", "by", s.name().Display, "name", who.name().Display, "room", r.name.Display, "reason", reason)
+	o := &Order{Kind: OrderKick, Member: who.id, Room: r.key(), By: s.name().Display, Reason: reason}
 	if r == h.lobby {
 		o.Room = "" // out of the chat
 	}
@@ -166,7 +166,7 @@ func (s *Session) mute(name string, d time.Duration) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	o := &Order{Kind: OrderMute, Member: who.id, By: s.name.Display, For: d, Account: who.account, Until: h.now().Add(d)}
+	o := &Order{Kind: OrderMute, Member: who.id, By: s.name().Display, For: d, Account: who.account, Until: h.now().Add(d)}
 	if o.Account != "" {
 		h.muteAccountLocked(o.Account, o.Until) // here at once; the order tells every node
 		if h.cfg.Mutes != nil {
@@ -174,8 +174,8 @@ func (s *Session) mute(name string, d time.Duration) (string, error) {
 		}
 	}
 	h.publishOrderLocked(s, 0, o)
-	h.log.Info("mute", "by", s.name.Display, "name", who.name.Display, "for", d)
-	return who.name.Display, nil
+	h.log.Info("mute", "by", s.name().Display, "name", who.name().Display, "for", d)
+	return who.name().Display, nil
 }
 
 func (s *Session) cmdUnmute(args string) error {
@@ -212,8 +212,8 @@ func (s *Session) unmute(name string) (string, error) {
 	if h.cfg.Mutes != nil && who.account != "" {
 		h.cfg.Mutes.DeleteMute(who.account)
 	}
-	h.publishOrderLocked(s, 0, &Order{Kind: OrderUnmute, Member: who.id, By: s.name.Display, Account: who.account})
-	return who.name.Display, nil
+	h.publishOrderLocked(s, 0, &Order{Kind: OrderUnmute, Member: who.id, By: s.name().Display, Account: who.account})
+	return who.name().Display, nil
 }
 
 // cmdBan refuses a name, or an address or network, until the ban ends, or lists the bans.
@@ -330,27 +330,27 @@ func (s *Session) ban(target string, d time.Duration, banned func(b Ban, account
 		h.bans.addAddrLocked(prefix, until) // here at once; the order tells every node
 		h.saveBan(b)
 		banned(b, false)
-		h.log.Info("ban", "by", s.name.Display, "addr", prefix.String(), "for", lasts)
-		h.publishOrderLocked(s, 0, &Order{Kind: OrderBan, By: s.name.Display, Ban: b})
+		h.log.Info("ban", "by", s.name().Display, "addr", prefix.String(), "for", lasts)
+		h.publishOrderLocked(s, 0, &Order{Kind: OrderBan, By: s.name().Display, Ban: b})
 		return nil
 	}
 	n, err := ParseName(target)
 	if bad, ok := err.(*NameError); ok {
 		return fail(CodeBadName, "%s", bad.Reason)
 	}
-	if n.SameAs(s.name) {
+	if n.SameAs(s.name()) {
 		return fail(CodeNotOnSelf, "not on yourself")
 	}
 	h.bans.addNameLocked(n, until) // here at once; the orders tell every node
 	b := Ban{Name: n.Display, Until: until}
 	h.saveBan(b)
 	banned(b, false)
-	h.log.Info("ban", "by", s.name.Display, "name", n.Display, "for", lasts)
+	h.log.Info("ban", "by", s.name().Display, "name", n.Display, "for", lasts)
 	bans := []Ban{b}
 	if who, online := h.findLocked(n.Display); online && who.account != "" {
 		// A name is worn; an account is who someone is: banning the name of someone logged
 		// in bans their account too, or they would be back under it at once.
-		if an, err := ParseName(who.account); err == nil && !an.SameAs(n) && !an.SameAs(s.name) {
+		if an, err := ParseName(who.account); err == nil && !an.SameAs(n) && !an.SameAs(s.name()) {
 			h.bans.addNameLocked(an, until)
 			b := Ban{Name: an.Display, Until: until}
 			h.saveBan(b)
@@ -359,7 +359,7 @@ func (s *Session) ban(target string, d time.Duration, banned func(b Ban, account
 		}
 	}
 	for _, b := range bans {
-		h.publishOrderLocked(s, 0, &Order{Kind: OrderBan, By: s.name.Display, Ban: b})
+		h.publishOrderLocked(s, 0, &Order{Kind: OrderBan, By: s.name().Display, Ban: b})
 	}
 	return nil
 }
@@ -409,7 +409,7 @@ func (s *Session) unban(target string) (Ban, error) {
 		}
 		b := Ban{Address: prefix}
 		h.deleteBan(b)
-		h.publishOrderLocked(s, 0, &Order{Kind: OrderUnban, By: s.name.Display, Ban: b})
+		h.publishOrderLocked(s, 0, &Order{Kind: OrderUnban, By: s.name().Display, Ban: b})
 		return b, nil
 	}
 	n, err := ParseName(target)
@@ -419,6 +419,6 @@ func (s *Session) unban(target string) (Ban, error) {
 	}
 	b := Ban{Name: banned.Display}
 	h.deleteBan(b)
-	h.publishOrderLocked(s, 0, &Order{Kind: OrderUnban, By: s.name.Display, Ban: b})
+	h.publishOrderLocked(s, 0, &Order{Kind: OrderUnban, By: s.name().Display, Ban: b})
 	return b, nil
 }

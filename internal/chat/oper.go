@@ -252,6 +252,6 @@ func (s *Session) becomeOper(password string) (bool, error) {
 	defer h.mu.Unlock()
 	s.oper = true
 	h.showLocked(s.member)
-	h.log.Info("operator", "name", s.name.Display, "remote", s.remote.String())
+	h.log.Info("operator", "name", s.name().Display, "remote", s.remote.String())
 	return true, nil
 }

@@ -168,7 +168,7 @@ func (h *Hub) applyLocked(o *Order) {
 		h.ownerLostLocked(o)
 	case OrderNameLost:
 		if who != nil {
-			h.log.Warn("names: a claim was lost, its member is disconnected", "name", who.name.Display)
+			h.log.Warn("names: a claim was lost, its member is disconnected", "name", who.name().Display)
 			h.dropLocked(who, DropNameLost, "connection lost", "your name could not be kept: the chat lost track of it, please connect again")
 		}
 	}
@@ -189,7 +189,7 @@ func (h *Hub) kickLocked(who *member, o *Order) {
 	if r == nil || !slices.Contains(who.rooms, r) {
 		return
 	}
-	h.partLocked(who, r, &Message{Kind: KindKick, Room: r.name.Display, From: who.name.Display, To: o.By, Text: o.Reason},
+	h.partLocked(who, r, &Message{Kind: KindKick, Room: r.name.Display, From: who.name().Display, To: o.By, Text: o.Reason},
 		why+because, nil)
 	// Said once the member is out, so that a client showing one room at a time shows it in
 	// the room the member is now in.

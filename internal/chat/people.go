@@ -56,7 +56,7 @@ func (s *Session) setAway(text string) (was, now string, live bool, err error) {
 		for i, r := range s.rooms {
 			keys[i] = r.key()
 		}
-		h.publish(Event{Rooms: keys, Msg: &Message{Kind: KindAway, From: s.name.Display, Text: text}, From: s.origin()})
+		h.publish(Event{Rooms: keys, Msg: &Message{Kind: KindAway, From: s.name().Display, Text: text}, From: s.origin()})
 	}
 	return was, text, true, nil
 }
@@ -134,7 +134,7 @@ func (s *Session) Whois(name string) (MemberFacts, error) {
 		return f, nil
 	}
 	devices := who.list()
-	f := MemberFacts{Name: who.name.Display, Since: who.since, Account: who.account, Devices: len(devices),
+	f := MemberFacts{Name: who.name().Display, Since: who.since, Account: who.account, Devices: len(devices),
 		Operator: who.oper, Away: who.away}
 	for _, r := range who.rooms {
 		f.Rooms = append(f.Rooms, r.name.Display)
@@ -184,7 +184,7 @@ func (s *Session) ignoring() ([]string, bool) {
 	if old := s.ignored.Load(); old != nil {
 		for _, who := range *old {
 			if !who.left {
-				names = append(names, who.name.Display)
+				names = append(names, who.name().Display)
 			}
 		}
 	}
@@ -224,7 +224,7 @@ func (s *Session) ignore(name string) (string, error) {
 		}
 	}
 	s.ignored.Store(&set)
-	return who.name.Display, nil
+	return who.name().Display, nil
 }
 
 func (s *Session) cmdUnignore(args string) error {
@@ -257,7 +257,7 @@ func (s *Session) unignore(name string) (string, error) {
 		return "", fail(CodeNotListed, "you do not ignore %s", clean(name, MaxNameLen*4))
 	}
 	if _, ignored := (*old)[who.id]; !ignored {
-		return "", fail(CodeNotListed, "you do not ignore %s", who.name.Display)
+		return "", fail(CodeNotListed, "you do not ignore %s", who.name().Display)
 	}
 	set := make(map[uint64]*member, len(*old))
 	for id, m := range *old {
@@ -266,5 +266,5 @@ func (s *Session) unignore(name string) (string, error) {
 		}
 	}
 	s.ignored.Store(&set)
-	return who.name.Display, nil
+	return who.name().Display, nil
 }

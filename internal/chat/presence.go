@@ -18,7 +18,7 @@ type Presence struct {
 func (h *Hub) presenceLocked(m *member) Presence {
 	devices := m.list()
 	p := Presence{Member: m.id, AccountID: m.accountID, MemberFacts: MemberFacts{
-		Name: m.name.Display, Since: m.since, Account: m.account, Devices: len(devices), Operator: m.oper, Away: m.away}}
+		Name: m.name().Display, Since: m.since, Account: m.account, Devices: len(devices), Operator: m.oper, Away: m.away}}
 	for _, r := range m.rooms {
 		p.Rooms = append(p.Rooms, r.name.Display)
 	}

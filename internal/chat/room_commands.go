@@ -133,7 +133,7 @@ func (s *Session) join(room string, done func(*Room, joined)) error {
 		if rec.Owner != 0 && rec.Owner == claimer && h.liveMember(claimer) == nil {
 			// Another joiner of this node claimed the record for itself and left before the
 			// room was made: the room is this member's, as if its own claim had made it.
-			h.records.Pass(r.key(), claimer, s.member.id, s.member.name.Display)
+			h.records.Pass(r.key(), claimer, s.member.id, s.member.name().Display)
 			r.ownerID, r.owner, how = s.member.id, s.member, madeRoom
 		}
 		if newer, ok := h.records.Lookup(r.key()); ok {
@@ -211,7 +211,7 @@ func (s *Session) part(room, reason string, leaving func(*Room)) error {
 	if leaving != nil {
 		leaving(r)
 	}
-	h.partLocked(s.member, r, &Message{Kind: KindLeave, Room: r.name.Display, From: s.name.Display, Text: reason}, reason, s)
+	h.partLocked(s.member, r, &Message{Kind: KindLeave, Room: r.name.Display, From: s.name().Display, Text: reason}, reason, s)
 	return nil
 }
 
@@ -378,7 +378,7 @@ func (h *Hub) membersLocked(r *Room, asker *member) RoomMembers {
 	members := r.list()
 	out := RoomMembers{Room: r.name.Display, Members: make([]MemberInfo, 0, len(members))}
 	for _, who := range members {
-		out.Members = append(out.Members, MemberInfo{Name: who.name.Display, Owner: who == r.owner, Operator: who.oper, Away: who.away})
+		out.Members = append(out.Members, MemberInfo{Name: who.name().Display, Owner: who == r.owner, Operator: who.oper, Away: who.away})
 	}
 	for _, p := range h.elsewhereIn(r.name, false) {
 		out.Members = append(out.Members, MemberInfo{Name: p.Name, Owner: r.ownerID != 0 && p.Member == r.ownerID,

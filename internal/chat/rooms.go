@@ -86,7 +86,7 @@ func (h *Hub) claimRoom(n Name, m *member) (rec RoomRecord, by uint64, err error
 		close(c.done)
 	}()
 	h.making.Store(makingRoom{key, m.id}, struct{}{})
-	want := RoomRecord{Name: n.Display, Owner: m.id, OwnerName: m.name.Display}
+	want := RoomRecord{Name: n.Display, Owner: m.id, OwnerName: m.name().Display}
 	c.rec, c.err = h.records.Claim(key, want, func(rec RoomRecord) bool { return h.roomStale(n, rec, m.id) })
 	return c.rec, c.by, c.err
 }
@@ -150,9 +150,9 @@ func (h *Hub) recordGoneLocked(r *Room) {
 	if r.owner == nil {
 		r.owner, r.ownerID = members[0], members[0].id
 		h.tellMember(r.owner, "you now own "+r.name.Display)
-		h.tellOwnerLocked(r, r.owner.name.Display)
+		h.tellOwnerLocked(r, r.owner.name().Display)
 	}
-	h.records.Remake(r.key(), RoomRecord{Name: r.name.Display, Owner: r.ownerID, OwnerName: r.owner.name.Display, Topic: r.topic})
+	h.records.Remake(r.key(), RoomRecord{Name: r.name.Display, Owner: r.ownerID, OwnerName: r.owner.name().Display, Topic: r.topic})
 }
 
 // adoptRecordLocked makes r what rec says, when rec is newer than what r has: its topic, and
@@ -219,7 +219,7 @@ func (h *Hub) passRoomLocked(r *Room, left *member) {
 	r.owner, r.ownerID = nil, 0
 	var name string
 	if len(members) > 0 {
-		r.owner, r.ownerID, name = members[0], members[0].id, members[0].name.Display
+		r.owner, r.ownerID, name = members[0], members[0].id, members[0].name().Display
 		h.tellMember(r.owner, "you now own "+r.name.Display)
 		h.tellOwnerLocked(r, name)
 	} else {
@@ -263,7 +263,7 @@ func (h *Hub) ownerLostLocked(o *Order) {
 			}
 		}
 		if h.records != nil && len(members) > 0 {
-			h.records.Pass(key, owner, members[0].id, members[0].name.Display)
+			h.records.Pass(key, owner, members[0].id, members[0].name().Display)
 		}
 	}
 }

@@ -40,7 +40,10 @@ func (s *Session) cmdSearch(args string) error {
 	if room == nil {
 		return nil
 	}
-	st := &s.search
+	if s.search == nil {
+		s.search = new(searchState)
+	}
+	st := s.search
 	same := st.room == room && strings.EqualFold(st.words, words)
 	var before int64
 	if same {
@@ -148,7 +151,10 @@ func (s *Session) Search(room, words string, before int64) (Found, error) {
 func (s *Session) searchIn(room *Room, words string, before int64) (SearchPage, error) {
 	h := s.hub
 	now := h.now()
-	if st := &s.search; !st.at.IsZero() && now.Sub(st.at) < searchEvery {
+	if s.search == nil {
+		s.search = new(searchState)
+	}
+	if st := s.search; !st.at.IsZero() && now.Sub(st.at) < searchEvery {
 		wait := (searchEvery - now.Sub(st.at) + time.Second - 1).Truncate(time.Second)
 		return SearchPage{}, fail(CodeTryLater, "one search every %v: try again in %v", searchEvery, wait)
 	}

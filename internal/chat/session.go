@@ -39,14 +39,16 @@ type Session struct {
 	remote    netip.Addr
 	connected time.Time
 
-	// Used only by the reading goroutine.
-	closed     bool   // Close was called
-	quitReason string // what the user gave to /quit, for the leave notice
-	repeat     repeatState
-	mutedTold  mutedTold
-	search     searchState // where /search goes on from (history.go)
-	secret     secretState // when set, the next line is a password (login.go)
-	token      string      // the transport's login proof this session came with (Peer.Token)
+	// Used only by the reading goroutine. What only some sessions need is allocated when first
+	// needed (nil before): an idle user costs the server its Session, and a hub holds tens of
+	// thousands.
+	closed     bool         // Close was called
+	quitReason string       // what the user gave to /quit, for the leave notice
+	repeat     *repeatState // the last line said; nil before the first
+	mutedTold  *mutedTold   // nil before the member was first told it is muted
+	search     *searchState // where /search goes on from (search.go); nil before the first
+	secret     *secretState // when set, the next line is a password (login.go)
+	token      string       // the transport's login proof this session came with (Peer.Token)
 	// typedSecrets are the last passwords typed on this connection: a line that holds one is
 	// most likely a password typed again at the wrong moment (after a typo at the question, at
 	// the name prompt), and is refused rather than shown to everyone.
@@ -54,10 +56,10 @@ type Session struct {
 	// Guarded by hub.mu. The reading goroutine, the only one that sets registered, may read it
 	// without the lock.
 	registered bool
+	gone       bool // this device was removed from the chat (quit, kicked, banned, logged out)
 	// Where /history goes on from, per conversation (a room's key, or an account's for private
 	// history).
 	historyFrom map[string]historyPos
-	gone        bool // this device was removed from the chat (quit, kicked, banned, logged out)
 
 	id uint64 // this device's number in the hub, for events (Origin)
 
@@ -70,19 +72,22 @@ type Session struct {
 	// Read with no lock by whoever sends to this member.
 	current atomic.Pointer[Room] // where this device's plain lines go; nil when gone
 
-	stores storeWait // what it said that is not shown yet (storewait.go)
+	// What it said that is not shown yet (storewait.go); nil before its first line kept. Used
+	// only by the reading goroutine; the history's callbacks hold their own pointer.
+	stores *storeWait
 }
 
 // member is a person in the chat: a name, the rooms it is in and what it set, and the devices
 // it is connected from (one, for a guest). Its fields are guarded by hub.mu unless said.
 type member struct {
-	id    uint64 // the member's number in the hub, for events (Origin)
-	name  Name
-	shown atomic.Pointer[Name] // name, for readers that hold no lock (a line being said)
-	left  bool                 // removed from the chat: its last device went
-	rooms []*Room              // rooms joined, in the order joined
-	away  string               // why the member is away; "" when not
-	oper  bool                 // the member is an operator
+	id uint64 // the member's number in the hub, for events (Origin)
+	// shown is the member's name (name), which readers that hold no lock (a line being said)
+	// load too: one copy of it, not a field and a copy.
+	shown atomic.Pointer[Name]
+	left  bool    // removed from the chat: its last device went
+	rooms []*Room // rooms joined, in the order joined
+	away  string  // why the member is away; "" when not
+	oper  bool    // the member is an operator
 	// operByAccount: oper came with the account (Config.Operators, the store's mark).
 	operByAccount bool
 	// account is the account logged in as, "" for a guest; accountID its store ID.
@@ -105,7 +110,7 @@ type member struct {
 }
 
 func newMember(id uint64, n Name, since time.Time) *member {
-	m := &member{id: id, name: n, since: since}
+	m := &member{id: id, since: since}
 	m.shown.Store(&n)
 	return m
 }
@@ -113,9 +118,11 @@ func newMember(id uint64, n Name, since time.Time) *member {
 // nameNow returns the member's name, safely without the hub's lock.
 func (m *member) nameNow() Name { return *m.shown.Load() }
 
+// name returns the member's name (under hub.mu, or where nameNow would do as well).
+func (m *member) name() Name { return *m.shown.Load() }
+
 // setName renames the member; under hub.mu.
 func (m *member) setName(n Name) {
-	m.name = n
 	m.shown.Store(&n)
 }
 
@@ -175,7 +182,7 @@ func (s *Session) Handle(line []byte) error {
 	if s.closed {
 		return ErrQuit
 	}
-	if s.secret.step != secretNone {
+	if s.secret != nil {
 		if strings.EqualFold(strings.TrimSpace(string(line)), "/quit") {
 			// Leaving is not a guess (a password is at least 8 characters, so "/quit" is none).
 			s.endSecret()
@@ -333,7 +340,7 @@ func (s *Session) Flooding() {
 	now := h.now()
 	until := now.Add(h.cfg.FloodMute).UnixNano()
 	s.mutedUntil.Store(until)
-	s.mutedTold = mutedTold{at: now, until: until}
+	s.mutedTold = &mutedTold{at: now, until: until}
 	s.noticef("you are sending too fast: muted for %v", h.cfg.FloodMute)
 	s.hub.log.Info("flooding user muted", "name", s.nameNow().Display, "for", s.hub.cfg.FloodMute)
 }
@@ -355,8 +362,8 @@ func (s *Session) refuseIfMuted() bool {
 		return false
 	}
 	now, until := s.hub.now(), s.mutedUntil.Load()
-	if told := s.mutedTold; told.until != until || now.Sub(told.at) >= mutedNoticeEvery {
-		s.mutedTold = mutedTold{at: now, until: until}
+	if told := s.mutedTold; told == nil || told.until != until || now.Sub(told.at) >= mutedNoticeEvery {
+		s.mutedTold = &mutedTold{at: now, until: until}
 		s.noticef("you are muted for another %v", left.Round(time.Second))
 	}
 	return true
@@ -390,7 +397,10 @@ func (s *Session) say(kind Kind, text string) {
 		return
 	}
 	now := s.hub.now()
-	rep := &s.repeat
+	if s.repeat == nil {
+		s.repeat = new(repeatState)
+	}
+	rep := s.repeat
 	if rep.room == room && rep.kind == kind && rep.text == text && now.Sub(rep.at) < repeatWindow {
 		rep.count++
 		rep.at = now

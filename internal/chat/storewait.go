@@ -25,7 +25,10 @@ type storeWait struct {
 // store keeps rec through the history and calls done with it, counting it as pending until
 // done has returned.
 func (s *Session) store(rec Record, done func(Record, error)) {
-	w := &s.stores
+	if s.stores == nil {
+		s.stores = &storeWait{}
+	}
+	w := s.stores
 	w.mu.Lock()
 	w.pending++
 	w.mu.Unlock()
@@ -47,7 +50,10 @@ func (w *storeWait) finish() {
 // waitStored waits until what the device said before is shown, or maxStoreWait. It must be
 // called with no lock of the hub's held: the history's callbacks take them.
 func (s *Session) waitStored() {
-	w := &s.stores
+	w := s.stores
+	if w == nil {
+		return
+	}
 	w.mu.Lock()
 	if w.pending == 0 {
 		w.mu.Unlock()

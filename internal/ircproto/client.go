@@ -66,10 +66,10 @@ type client struct {
 	mu sync.Mutex
 	// Guarded by mu.
 	caps    capSet
-	me      string          // the member's name as the chat says it (KindWelcome, KindNick)
-	joined  map[string]bool // rooms (display names) the client was told it joined
-	pending []string        // rooms this device joined whose topic and names are still to be sent
-	batch   string          // the history batch open, if any
+	me      string   // the member's name as the chat says it (KindWelcome, KindNick)
+	joined  roomSet  // rooms (display names) the client was told it joined
+	pending []string // rooms this device joined whose topic and names are still to be sent
+	batch   string   // the history batch open, if any
 	// replayRoom is the room just joined, whose replay may follow; "" once anything else came.
 	replayRoom string
 	batchNo    int
@@ -84,7 +84,7 @@ type client struct {
 }
 
 func newClient(c *lineproto.Conn, hub *chat.Hub, log *slog.Logger, started time.Time) *client {
-	return &client{conn: c, hub: hub, log: log, started: started, joined: make(map[string]bool)}
+	return &client{conn: c, hub: hub, log: log, started: started}
 }
 
 // MembersOnEntry implements chat.MembersOnEntry: a channel this device did not join itself
@@ -235,8 +235,7 @@ func (c *client) Deliver(m *chat.Message) {
 		c.welcomeLocked()
 		return
 	case chat.KindCurrent:
-		if !c.joined[m.Room] {
-			c.joined[m.Room] = true
+		if c.joined.add(m.Room) {
 			c.pending = append(c.pending, m.Room)
 			c.conn.Send(nil, appendLine(nil, "", mask(c.me), "JOIN", ircChannel(m.Room)))
 		}
@@ -249,8 +248,8 @@ func (c *client) Deliver(m *chat.Message) {
 		c.conn.Send(m, appendText(nil, "", serverName, "NOTICE", safeParam(ircNick(c.nickLocked())), "", m.Text))
 		return
 	case chat.KindKicked:
-		if c.joined[m.Room] {
-			delete(c.joined, m.Room)
+		if c.joined.has(m.Room) {
+			c.joined.remove(m.Room)
 			c.conn.Send(m, appendLine(nil, "", mask(m.From), "KICK", ircChannel(m.Room), safeParam(ircNick(c.me)), ":"+cut(m.Text)))
 		}
 		return
@@ -259,19 +258,18 @@ func (c *client) Deliver(m *chat.Message) {
 			return // a client's own away is answered with 305 and 306
 		}
 	case chat.KindOwner:
-		if !c.joined[m.Room] {
+		if !c.joined.has(m.Room) {
 			return // a channel the client was not told it is in yet: its NAMES will show the @
 		}
 	case chat.KindLeave, chat.KindKick:
 		if m.From == c.me {
-			delete(c.joined, m.Room)
+			c.joined.remove(m.Room)
 		}
 	case chat.KindJoin:
 		if m.From == c.me { // another device of the account joined
-			if c.joined[m.Room] {
+			if !c.joined.add(m.Room) {
 				return
 			}
-			c.joined[m.Room] = true
 			c.pending = append(c.pending, m.Room)
 		}
 	case chat.KindNick:
@@ -698,8 +696,7 @@ func (c *client) echo(command, target, ctcp, text string) {
 // enteredLocked tells the client of a channel the chat put this device in, with the topic and
 // names m carries (chat.MembersOnEntry): a JOIN first when it was not told yet.
 func (c *client) enteredLocked(m *chat.Message) {
-	if !c.joined[m.Room] {
-		c.joined[m.Room] = true
+	if c.joined.add(m.Room) {
 		c.conn.Send(nil, appendLine(nil, "", mask(c.me), "JOIN", ircChannel(m.Room)))
 	}
 	c.pending = slices.DeleteFunc(c.pending, func(r string) bool { return r == m.Room })

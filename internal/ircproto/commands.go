@@ -36,10 +36,7 @@ func (c *client) command(m message) error {
 		if m.arg(0) == "" {
 			// The client's own channels: what it wants to know, and a bounded answer.
 			c.mu.Lock()
-			rooms := make([]string, 0, len(c.joined))
-			for room := range c.joined {
-				rooms = append(rooms, room)
-			}
+			rooms := slices.Clone(c.joined)
 			c.mu.Unlock()
 			slices.Sort(rooms)
 			for _, room := range rooms {
@@ -122,7 +119,7 @@ func (c *client) join(m message) {
 		// with its PART, as a PART of the list would be.
 		c.mu.Lock()
 		var rooms []string
-		for room := range c.joined {
+		for _, room := range c.joined {
 			if !sameRoom(room, chat.Lobby) {
 				rooms = append(rooms, room)
 			}
@@ -144,7 +141,7 @@ func (c *client) join(m message) {
 		}
 		c.mu.Lock()
 		known := false
-		for r := range c.joined {
+		for _, r := range c.joined {
 			if sameRoom(r, hubbubName(room)) {
 				known = true
 			}
@@ -189,7 +186,7 @@ func (c *client) part(m message) {
 			continue
 		}
 		c.mu.Lock()
-		delete(c.joined, name)
+		c.joined.remove(name)
 		me := c.me
 		c.mu.Unlock()
 		c.conn.Send(nil, appendLine(nil, "", mask(me), "PART", partParams(name, m.arg(1))...))
@@ -200,7 +197,7 @@ func (c *client) part(m message) {
 func (c *client) roomJoined(room string) (string, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for r := range c.joined {
+	for _, r := range c.joined {
 		if sameRoom(r, hubbubName(room)) {
 			return r, true
 		}

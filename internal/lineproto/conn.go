@@ -111,15 +111,21 @@ type handshaker interface{ Handshake() error }
 // scheduleLocked), never a shared flusher.
 type conn struct {
 	// What queueing a line touches comes first, in the first 64 bytes of the struct (a conn is
-	// allocated 64-byte aligned, in the 448-byte size class): a broadcast's sequencer passes
+	// allocated 64-byte aligned, in the 512-byte size class): a broadcast's sequencer passes
 	// from goroutine to goroutine, so each delivery finds the conn last written by the other
 	// core, and pays a cache miss per line of it that it writes.
+	//
+	// The one-byte fields are packed together, and the struct kept at 512 bytes at most:
+	// 8 bytes more would put every connection in the 576-byte size class.
 	mu          sync.Mutex
 	state       connState   // guarded by mu
 	writer      writerState // guarded by mu
 	flushQueued bool        // c is on its flusher's list (whatever writer is); guarded by mu
-	queuedMsgs  int         // messages queued since the last write, for metrics; guarded by mu
-	out         outQueue    // output not yet written; guarded by mu
+	// reason is why the connection ends; guarded by mu. Set once, at the end: it only fills
+	// what would be padding here.
+	reason     connpolicy.CloseReason
+	queuedMsgs int      // messages queued since the last write, for metrics; guarded by mu
+	out        outQueue // output not yet written; guarded by mu
 
 	srv     *Server
 	nc      streamConn
@@ -130,24 +136,27 @@ type conn struct {
 	done    chan struct{} // closed when the socket is closed; stops waits
 
 	// Set before the connection is first read, then read-only.
-	pumped  bool   // read by workers, parked in the poller between reads (pump); else by serve
 	pollID  uint64 // the connection's name in the poller's events
 	release func() // gives the connection back to the accept loop once it ended (pumped only)
+	pumped  bool   // read by workers, parked in the poller between reads (pump); else by serve
 
 	// Used only by the read loop, or by the worker that runs the connection.
-	dec        Decoder
-	registered bool      // the session is past its registration
-	pinged     bool      // a ping is unanswered: the next deadline closes the connection
-	armed      bool      // the socket is in the poller's epoll instance
-	graceUntil time.Time // the read deadline of readActive
+	registered bool // the session is past its registration
+	pinged     bool // a ping is unanswered: the next deadline closes the connection
+	armed      bool // the socket is in the poller's epoll instance
+	// talking: input came after the registration, so more may follow soon; the worker waits
+	// activeGrace for it before it parks (readActive).
+	talking bool
+	// handshakeFailed: the stream never got going (a failed TLS handshake, counted by the
+	// listener): nothing to log or count as a chat connection.
+	handshakeFailed bool
+	dec             Decoder
+	graceUntil      time.Time // the read deadline of readActive
 
 	parked  atomic.Bool // waiting in the poller with no worker: whoever clears it runs the connection
 	expired atomic.Bool // the deadline's timer fired: a worker must look at the deadline
 
 	bucket connpolicy.Bucket // the line rate; used only by the read loop
-	// handshakeFailed: the stream never got going (a failed TLS handshake, counted by the
-	// listener): nothing to log or count as a chat connection. Used only by the read loop.
-	handshakeFailed bool
 
 	flusher *flusher    // writes this connection's output while the socket takes it; nil without raw
 	fs      flush.State // its flusher's record of it
@@ -164,11 +173,10 @@ type conn struct {
 	// on this connection in place of the framing's Encoder.
 	notices atomic.Pointer[chat.Encoder]
 
-	writerDone sync.Cond              // signalled when the writer of its own exits; uses mu
-	backlog    connpolicy.Backlog     // what was skipped for a slow reader; guarded by mu
-	reason     connpolicy.CloseReason // why the connection ends; guarded by mu
-	deadline   time.Time              // when waiting for input ends, zero for never (pumped only); guarded by mu
-	timer      *time.Timer            // fires at deadline (pumped only); guarded by mu
+	writerDone sync.Cond          // signalled when the writer of its own exits; uses mu
+	backlog    connpolicy.Backlog // what was skipped for a slow reader; guarded by mu
+	deadline   time.Time          // when waiting for input ends, zero for never (pumped only); guarded by mu
+	timer      *time.Timer        // fires at deadline (pumped only); guarded by mu
 }
 
 // newStreamConn returns a connection over a stream that is not a TCP socket (TLS).
@@ -568,12 +576,21 @@ func (c *conn) result(r *reader) (int, error) {
 // connection. A client that talks (a sender in a busy room, a paced bot) keeps its worker and
 // waits on the runtime's netpoller, as a read loop would, rather than paying for a park and a
 // new worker per line; one that falls silent for longer holds no goroutine.
+//
+// A client that has said nothing since its registration has no grace: most users read far
+// more than they say, and in a join storm thousands of workers lingering after each
+// registration (each goroutine's stack grown by the registration, each goroutine's
+// descriptor kept by the runtime for good) cost more than the second park of each.
 const activeGrace = 500 * time.Millisecond
 
 // readActive reads what the socket holds into r, waiting for it on the runtime's netpoller for
-// up to activeGrace since the client's last input: errWouldBlock means the grace is over, or
+// up to activeGrace since the client's last input (not at all before it talked: see
+// activeGrace): errWouldBlock means the grace is over, or
 // the connection's deadline passed (deadlineFired cuts the wait), and the caller parks c.
 func (c *conn) readActive(r *reader) (int, error) {
+	if !c.talking {
+		return c.readNow(r)
+	}
 	if now := time.Now(); c.graceUntil.Sub(now) < activeGrace/2 {
 		// Moved only when half used up: a busy sender does not move a timer per line.
 		c.graceUntil = now.Add(activeGrace)
@@ -635,6 +652,7 @@ func (c *conn) end() {
 // afterRead notes what a read of n bytes says of the client: past its registration, still
 // there (which puts off its ping).
 func (c *conn) afterRead(n int) {
+	c.talking = c.talking || c.registered && n > 0
 	if !c.registered && c.session.Registered() {
 		c.registered = true
 		c.clearRegisterDeadline()
