@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"hubbub/internal/chattest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -21,13 +23,7 @@ func testConfig() Config {
 // waitFor waits up to a generous deadline for cond.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up waiting: %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	chattest.WaitWithin(t, 20*time.Second, what, cond)
 }
 
 var sink [][]byte
@@ -96,9 +92,11 @@ func TestNotWhileBusy(t *testing.T) {
 	r := Start(testConfig(), nil)
 	defer r.Stop()
 	looks := r.Looks()
-	for r.Looks() < looks+40 { // 40 looks, 20 quiet spells long, at 64 MiB per 5 ms at most
+	pace := time.NewTicker(5 * time.Millisecond)
+	defer pace.Stop()
+	for r.Looks() < looks+40 { // 40 looks, 20 quiet spells long, at 4 MiB per 5 ms at most
 		burst(4 << 20)
-		time.Sleep(5 * time.Millisecond)
+		<-pace.C
 	}
 	if n := r.Returns(); n != 0 {
 		t.Fatalf("%d returns while the process allocated without a pause", n)
