@@ -1,6 +1,9 @@
 package flush
 
 import (
+	"errors"
+	"fmt"
+	"os"
 	"sync"
 	"syscall"
 
@@ -72,4 +75,23 @@ func WriteStream(bufs [][]byte, write func([]byte) (int, error)) (int, error) {
 		}
 	}
 	return written, nil
+}
+
+// WritevWaitDrained is WritevWait under the deadline setDeadline sets (WriteTimeout from now),
+// set again for as long as the kernel goes on sending what it holds for the socket. A socket
+// shows writable only once its send buffer is a third empty, and Linux grows that buffer to
+// megabytes: a reader taking 8 KB/s could keep a full one from showing writable for minutes
+// while reading all along, and was dropped as one that takes nothing (found by the tryout).
+func WritevWaitDrained(raw syscall.RawConn, bufs [][]byte, setDeadline func() error) (int, error) {
+	for {
+		if err := setDeadline(); err != nil {
+			return 0, fmt.Errorf("set write deadline: %w", err)
+		}
+		before := unsent(raw)
+		n, err := WritevWait(raw, bufs)
+		if n == 0 && errors.Is(err, os.ErrDeadlineExceeded) && before > 0 && unsent(raw) < before {
+			continue // the client read meanwhile: it is slow, not gone
+		}
+		return n, err
+	}
 }

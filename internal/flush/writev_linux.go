@@ -38,3 +38,16 @@ func writev(fd int, bufs [][]byte) (int, error) {
 	}
 	return int(n), nil
 }
+
+// unsent returns the bytes the kernel holds for the socket not yet sent, or -1.
+func unsent(raw interface {
+	Control(func(fd uintptr)) error
+}) int {
+	v := -1
+	raw.Control(func(fd uintptr) {
+		if n, err := unix.IoctlGetInt(int(fd), unix.SIOCOUTQ); err == nil {
+			v = n
+		}
+	})
+	return v
+}

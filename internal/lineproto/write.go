@@ -393,10 +393,9 @@ func (c *conn) writeSome(bufs [][]byte) (int, error) {
 	if c.raw == nil {
 		return c.writeStream(bufs)
 	}
-	if err := c.nc.SetWriteDeadline(c.srv.cfg.WriteDeadline(time.Now())); err != nil {
-		return 0, fmt.Errorf("set write deadline: %w", err)
-	}
-	return flush.WritevWait(c.raw, bufs)
+	return flush.WritevWaitDrained(c.raw, bufs, func() error {
+		return c.nc.SetWriteDeadline(c.srv.cfg.WriteDeadline(time.Now()))
+	})
 }
 
 // writeStream writes bufs to a stream that is not a kernel socket (TLS), whose Write blocks

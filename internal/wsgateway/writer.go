@@ -191,10 +191,9 @@ func (c *conn) writeAll(bufs [][]byte) (int, error) {
 		var n int
 		var err error
 		if c.raw != nil {
-			if err := c.sock.SetWriteDeadline(c.srv.cfg.WriteDeadline(time.Now())); err != nil {
-				return written, fmt.Errorf("set write deadline: %w", err)
-			}
-			n, err = flush.WritevWait(c.raw, bufs)
+			n, err = flush.WritevWaitDrained(c.raw, bufs, func() error {
+				return c.sock.SetWriteDeadline(c.srv.cfg.WriteDeadline(time.Now()))
+			})
 			bufs = cut(bufs, n)
 		} else {
 			// One record of many frames, not a record each.
