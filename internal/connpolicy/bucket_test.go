@@ -42,7 +42,7 @@ func TestBucket(t *testing.T) {
 				start := time.Now()
 				for i := range tt.lines {
 					if i > 0 && tt.pause > 0 {
-						time.Sleep(tt.pause)
+						<-time.After(tt.pause) // the bubble's fake clock: the user pauses
 					}
 					if !b.Take(nil, &f, &obs) {
 						t.Fatal("Take gave up")
