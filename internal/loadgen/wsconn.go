@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"hubbub/internal/wsframe"
 	"io"
 	"net"
 	"sync"
@@ -108,50 +109,24 @@ func (w *wsClient) readMessage() ([]byte, error) {
 	}
 }
 
-// readHeader reads a frame's header from the buffered reader in place (ws.ReadHeader
+// readHeader reads a frame's header in place from the buffered reader (ws.ReadHeader
 // allocates its buffer per frame, a cost the bench would pay a million times a second).
 func (w *wsClient) readHeader() (ws.Header, error) {
-	var h ws.Header
 	b, err := w.br.Peek(2)
 	if err != nil {
-		return h, err
+		return ws.Header{}, err
 	}
-	h.Fin = b[0]&0x80 != 0
-	h.Rsv = (b[0] & 0x70) >> 4
-	h.OpCode = ws.OpCode(b[0] & 0x0f)
-	h.Masked = b[1]&0x80 != 0
-	size := 2
-	switch n := b[1] & 0x7f; n {
-	case 126:
-		size += 2
-	case 127:
-		size += 8
-	default:
-		h.Length = int64(n)
-	}
-	if h.Masked {
-		size += 4
-	}
-	if b, err = w.br.Peek(size); err != nil {
-		return h, err
-	}
-	ext := b[2:]
-	switch b[1] & 0x7f {
-	case 126:
-		h.Length = int64(binary.BigEndian.Uint16(ext))
-		ext = ext[2:]
-	case 127:
-		l := binary.BigEndian.Uint64(ext)
-		if l > 1<<62 {
-			return h, fmt.Errorf("a frame of %d bytes", l)
+	h, n, ok := wsframe.ParseHeader(b)
+	if !ok { // a longer length, or a mask, follows the first two bytes
+		if b, err = w.br.Peek(n); err != nil {
+			return ws.Header{}, err
 		}
-		h.Length = int64(l)
-		ext = ext[8:]
+		h, n, _ = wsframe.ParseHeader(b)
 	}
-	if h.Masked {
-		copy(h.Mask[:], ext)
+	if h.Length < 0 {
+		return h, fmt.Errorf("a frame length with its top bit set")
 	}
-	_, err = w.br.Discard(size)
+	_, err = w.br.Discard(n)
 	return h, err
 }
 

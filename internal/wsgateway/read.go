@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hubbub/internal/wsframe"
 	"runtime/debug"
 	"sync"
 
@@ -122,7 +123,7 @@ func (c *conn) consume(p []byte) {
 		data = r.partial
 	}
 	for len(data) > 0 {
-		h, n, ok := frameHeader(data)
+		h, n, ok := wsframe.ParseHeader(data)
 		if !ok {
 			break
 		}
