@@ -1,10 +1,8 @@
 package wsgateway_test
 
 import (
-	"bufio"
 	"fmt"
 	"net"
-	"net/http"
 	"runtime"
 	"strings"
 	"syscall"
@@ -20,24 +18,9 @@ import (
 // fills its socket soon.
 func dialRawSmall(t *testing.T, url string) *rawClient {
 	t.Helper()
-	host, path, _ := strings.Cut(strings.TrimPrefix(url, "ws://"), "/")
-	d := &net.Dialer{Timeout: chattest.Timeout, Control: func(_, _ string, rc syscall.RawConn) error {
+	return dialRawWith(t, url, &net.Dialer{Timeout: chattest.Timeout, Control: func(_, _ string, rc syscall.RawConn) error {
 		return rc.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4<<10) })
-	}}
-	nc, err := d.Dial("tcp", host)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { nc.Close() })
-	nc.SetDeadline(time.Now().Add(chattest.Timeout))
-	fmt.Fprintf(nc, "GET /%s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
-		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n", path, host)
-	br := bufio.NewReader(nc)
-	resp, err := http.ReadResponse(br, nil)
-	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
-		t.Fatal(err, resp)
-	}
-	return &rawClient{t: t, nc: nc, br: br}
+	}})
 }
 
 func heapInUse() uint64 {

@@ -36,9 +36,15 @@ type rawClient struct {
 // dialRaw does the opening handshake by hand.
 func dialRaw(t *testing.T, url string) *rawClient {
 	t.Helper()
+	return dialRawWith(t, url, &net.Dialer{Timeout: chattest.Timeout})
+}
+
+// dialRawWith is dialRaw through d.
+func dialRawWith(t *testing.T, url string, d *net.Dialer) *rawClient {
+	t.Helper()
 	host := strings.TrimPrefix(url, "ws://")
 	host, path, _ := strings.Cut(host, "/")
-	nc, err := net.DialTimeout("tcp", host, chattest.Timeout)
+	nc, err := d.Dial("tcp", host)
 	if err != nil {
 		t.Fatal(err)
 	}
