@@ -90,30 +90,12 @@ func (h *Hub) deliverIn(r *Room, ev Event) {
 // sender, and to the sender's other devices as its own (Sent); devices whose current room is
 // another get a copy marked Elsewhere, made once.
 func (h *Hub) deliverLine(r *Room, ev Event) {
-	m := ev.Msg
-	var elsewhere, own, ownElsewhere *Message
+	var v lineVariants
 	for _, who := range r.list() {
-		if who.id == ev.From.Member {
-			for _, d := range who.list() {
-				if d.id == ev.From.Device {
-					continue
-				}
-				if own == nil {
-					own = &Message{Kind: m.Kind, Room: m.Room, From: m.From, Text: m.Text, Sent: true, ID: m.ID, Time: m.Time}
-					ownElsewhere = &Message{Kind: m.Kind, Room: m.Room, From: m.From, Text: m.Text, Sent: true, ID: m.ID, Time: m.Time, Elsewhere: true}
-				}
-				d.deliverInRoom(r, own, ownElsewhere)
-			}
-			continue
-		}
-		if who.ignores(ev.From.Member) {
-			continue
-		}
 		for _, d := range who.list() {
-			if elsewhere == nil {
-				elsewhere = &Message{Kind: m.Kind, Room: m.Room, From: m.From, Text: m.Text, Elsewhere: true, ID: m.ID, Time: m.Time}
+			if here, elsewhere := v.of(&ev, who, d); here != nil {
+				d.deliverInRoom(r, here, elsewhere)
 			}
-			d.deliverInRoom(r, m, elsewhere)
 		}
 	}
 }
