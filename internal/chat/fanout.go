@@ -1,5 +1,7 @@
 package chat
 
+import "slices"
+
 // Fan-out: the Bus calls deliver for each event, in each room's order, with no lock of the
 // hub's held by deliver itself (the local bus may call it from a publisher that holds Hub.mu).
 // So deliver reads only what is copy-on-write or atomic: the rooms by key, a room's members, a
@@ -110,34 +112,60 @@ type LinesClient interface {
 }
 
 // deliverLines shows evs, lines said in one room one after another (queued on the local bus),
-// as deliverLine shows each, a device's lines in one call where it is a LinesClient.
+// as deliverLine shows each, a device's lines in one call where it is a LinesClient. Most
+// members said none of them and ignore nobody: their devices are all handed the same list, made
+// once, rather than a list built per device.
 func (h *Hub) deliverLines(evs []Event) {
 	r := h.liveRoom(evs[0].Room)
 	if r == nil {
 		return
 	}
-	var scratch [64]*Message
 	variants := make([]lineVariants, len(evs))
+	here := make([]*Message, len(evs))
+	var senders []uint64
+	for i := range evs {
+		here[i] = evs[i].Msg
+		if !slices.Contains(senders, evs[i].From.Member) {
+			senders = append(senders, evs[i].From.Member)
+		}
+	}
+	var elsewhere []*Message // made when first needed, as here is for such members
+	mixed := make([]*Message, 0, len(evs))
 	for _, who := range r.list() {
+		plain := who.ignored.Load() == nil && !slices.Contains(senders, who.id)
 		for _, d := range who.list() {
 			if !d.welcomed.Load() {
 				for i := range evs {
-					if here, elsewhere := variants[i].of(&evs[i], who, d); here != nil {
-						d.deliverInRoom(r, here, elsewhere)
+					if lineHere, lineElsewhere := variants[i].of(&evs[i], who, d); lineHere != nil {
+						d.deliverInRoom(r, lineHere, lineElsewhere)
 					}
 				}
 				continue
 			}
-			ms := scratch[:0]
 			inRoom := d.current.Load() == r
-			for i := range evs {
-				here, elsewhere := variants[i].of(&evs[i], who, d)
-				switch {
-				case here == nil:
-				case inRoom:
-					ms = append(ms, here)
-				default:
-					ms = append(ms, elsewhere)
+			var ms []*Message
+			switch {
+			case plain && inRoom:
+				ms = here
+			case plain:
+				if elsewhere == nil {
+					elsewhere = make([]*Message, len(evs))
+					for i := range evs {
+						_, elsewhere[i] = variants[i].of(&evs[i], who, d)
+					}
+				}
+				ms = elsewhere
+			default:
+				ms = mixed[:0]
+				for i := range evs {
+					lineHere, lineElsewhere := variants[i].of(&evs[i], who, d)
+					switch {
+					case lineHere == nil:
+					case inRoom:
+						ms = append(ms, lineHere)
+					default:
+						ms = append(ms, lineElsewhere)
+					}
 				}
 			}
 			switch c, ok := d.client.(LinesClient); {
@@ -149,7 +177,6 @@ func (h *Hub) deliverLines(evs []Event) {
 					d.client.Deliver(m)
 				}
 			}
-			clear(ms)
 		}
 	}
 }
