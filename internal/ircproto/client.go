@@ -80,7 +80,7 @@ type client struct {
 	// line must end or wait for (no history batch open, no replay expected), else nil; set
 	// under mu (setLiveLocked). A room line then goes out without mu (Deliver): the fan-out's
 	// commonest message costs one lock, the connection's, instead of two.
-	live atomic.Pointer[encoder]
+	live atomic.Pointer[chat.Format]
 }
 
 func newClient(c *lineproto.Conn, hub *chat.Hub, log *slog.Logger, started time.Time) *client {
@@ -312,7 +312,7 @@ func allLive(ms []*chat.Message) bool {
 }
 
 // encLocked is the encoder of live messages for what this client negotiated.
-func (c *client) encLocked() *encoder {
+func (c *client) encLocked() *chat.Format {
 	if c.caps&capServerTime != 0 {
 		return timeEnc
 	}

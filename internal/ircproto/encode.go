@@ -55,8 +55,8 @@ func mask(name string) string { return safeParam(ircNick(name)) + "!u@" + server
 type encoder struct{ serverTime bool }
 
 var (
-	plainEnc = &encoder{}
-	timeEnc  = &encoder{serverTime: true}
+	plainEnc = chat.NewFormat(&encoder{})
+	timeEnc  = chat.NewFormat(&encoder{serverTime: true})
 )
 
 // Encode implements chat.Encoder. Kinds that depend on who gets them (the welcome, a list,

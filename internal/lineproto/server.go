@@ -48,7 +48,7 @@ type Framing struct {
 	// NewDecoder returns the decoder of one connection, for lines of at most maxLine bytes.
 	NewDecoder func(maxLine int) Decoder
 	// Encoder renders chat messages; it must be one comparable value for all connections,
-	// as chat.Message.Encoded caches by it.
+	// as chat.Message.Encoded caches by it: a chat.Format made once finds its bytes quickest.
 	Encoder chat.Encoder
 	// Service names the listener in logs and metrics ("chat" when empty).
 	Service string
@@ -131,9 +131,12 @@ func (c *Conn) Hub() *chat.Hub { return c.c.srv.hub }
 func TelnetFraming() Framing {
 	return Framing{
 		NewDecoder: func(maxLine int) Decoder { return NewTelnetDecoder(maxLine) },
-		Encoder:    lineEncoding{},
+		Encoder:    lineFormat,
 	}
 }
+
+// lineFormat is lineEncoding as every message keeps it.
+var lineFormat = chat.NewFormat(lineEncoding{})
 
 // lingerTimeout bounds how long a connection that is being closed waits for the client to
 // close its side, after everything queued was sent.

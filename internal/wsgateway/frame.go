@@ -17,6 +17,9 @@ import (
 // frameEncoding renders chat messages as text frames holding their JSON event.
 type frameEncoding struct{}
 
+// frameFormat is frameEncoding as every message keeps it.
+var frameFormat = chat.NewFormat(frameEncoding{})
+
 // Encode implements chat.Encoder.
 func (frameEncoding) Encode(m *chat.Message) []byte { return textFrame(jsonEncoding{}.Encode(m)) }
 

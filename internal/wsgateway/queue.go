@@ -186,7 +186,7 @@ func (c *conn) deliverLocked(m *chat.Message) {
 	if c.closing {
 		return
 	}
-	b := m.Encoded(frameEncoding{})
+	b := m.Encoded(frameFormat)
 	kind, from, kept := connpolicy.KindOf(m)
 	if c.out.size+len(b) > c.srv.cfg.MaxQueue {
 		switch v, removed := c.backlog.Admit(&c.out, c.srv.cfg.Limits, len(b), kind, from, kept); v {
@@ -247,7 +247,7 @@ func (c *conn) takeLocked(dst [][]byte, limit, maxFrames int) ([][]byte, int) {
 	size, msgs := 0, 0
 	if c.backlog.Pending() {
 		for _, m := range c.backlog.Due(c.out.size == 0) {
-			b := m.Encoded(frameEncoding{})
+			b := m.Encoded(frameFormat)
 			dst = append(dst, b)
 			size += len(b)
 			msgs++
