@@ -113,7 +113,7 @@ type Message struct {
 	Total   int          // KindRooms, KindMembers: how many there are, listed or not
 
 	formats   [maxFormats]atomic.Pointer[[]byte] // by Format.slot
-	encodings atomic.Pointer[encoding]             // by any other Encoder
+	encodings atomic.Pointer[encoding]           // by any other Encoder
 }
 
 // Skippable reports whether m may be left out for a member who reads slower than the room
