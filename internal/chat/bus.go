@@ -95,6 +95,10 @@ type localBus struct {
 // it a publisher waits for a turn of its own.
 const maxQueuedLines = 256
 
+// maxTurnLines bounds the lines one turn delivers before it stops taking more (see
+// deliverTurn): a few full queues, so that a busy room's turns still deliver in batches.
+const maxTurnLines = 4 * maxQueuedLines
+
 // sequencer orders one room's events.
 type sequencer struct {
 	mu         sync.Mutex // below Hub.mu: a publisher may hold the hub's lock
@@ -169,9 +173,15 @@ func (b *localBus) Publish(ev Event) error {
 // deliverTurn delivers ev, then the lines queued meanwhile, until none is left, and ends the
 // turn. A panic in deliver (a bug, the publisher's to recover) ends the turn too, dropping what
 // was queued, so that the room's next publisher is not stuck.
+//
+// A turn is bounded: once it has delivered maxTurnLines lines, no more are queued for it (as
+// while an event waits), so that it ends once those queued are delivered and its publisher
+// goes back to its own connection; the publishers held meanwhile take the next turn. Without
+// the bound a room that talks without let-up would keep one publisher delivering it for as
+// long as it does.
 func (b *localBus) deliverTurn(q *sequencer, ev Event) {
 	var batch []Event
-	ended := false
+	ended, handing := false, false
 	defer func() {
 		if ended {
 			return
@@ -179,17 +189,28 @@ func (b *localBus) deliverTurn(q *sequencer, ev Event) {
 		q.mu.Lock()
 		clear(q.queued)
 		q.queued = q.queued[:0]
+		if handing {
+			q.waiting--
+		}
 		q.delivering = false
 		q.turn.Broadcast()
 		q.mu.Unlock()
 	}()
 	b.deliver(ev)
+	delivered := 1
 	for {
 		q.mu.Lock()
 		clear(batch)
+		if !handing && delivered >= maxTurnLines {
+			handing = true
+			q.waiting++
+		}
 		if len(q.queued) == 0 {
 			if cap(batch) > cap(q.spare) {
 				q.spare = batch[:0]
+			}
+			if handing {
+				q.waiting--
 			}
 			q.delivering, ended = false, true
 			q.turn.Broadcast()
@@ -199,6 +220,7 @@ func (b *localBus) deliverTurn(q *sequencer, ev Event) {
 		batch, q.queued, q.spare = q.queued, q.spare[:0], nil
 		q.turn.Broadcast() // room for the lines waiting on a full queue
 		q.mu.Unlock()
+		delivered += len(batch)
 		if b.deliverLines != nil && len(batch) > 1 {
 			b.deliverLines(batch)
 			continue

@@ -1,8 +1,11 @@
 package chat
 
 import (
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // The local bus gives each room's events one order: Seq counts up by one per room, and an
@@ -46,5 +49,48 @@ func TestLocalBusOrdersEachRoom(t *testing.T) {
 	b.Publish(Event{Room: "#a", Msg: &Message{Kind: KindChat}})
 	if last["#a"] != 1 {
 		t.Errorf("after Unsubscribe, Seq %d, want 1", last["#a"])
+	}
+}
+
+// TestLocalBusTurnsAreBounded: in a room that talks without let-up, the publisher whose turn
+// it is delivers others' lines only for a while (maxTurnLines and what was queued then), and
+// then goes back to its own connection, rather than for as long as the room talks.
+func TestLocalBusTurnsAreBounded(t *testing.T) {
+	const feeders, lines = 4, 20000
+	var fed, inFirstTurn atomic.Int64
+	firstTurn := atomic.Bool{}
+	started := make(chan struct{})
+	var once sync.Once
+	b := newLocalBus(func(ev Event) {
+		once.Do(func() {
+			// The first publisher's own line: the others talk meanwhile, and queue theirs.
+			close(started)
+			for deadline := time.Now().Add(10 * time.Second); fed.Load() < 100 && time.Now().Before(deadline); {
+				runtime.Gosched()
+			}
+		})
+		// A delivery slower than a publish: the queue is full again whenever a batch is
+		// delivered.
+		for start := time.Now(); time.Since(start) < 20*time.Microsecond; {
+		}
+		if firstTurn.Load() {
+			inFirstTurn.Add(1)
+		}
+	})
+	var wg sync.WaitGroup
+	for range feeders {
+		wg.Go(func() {
+			<-started
+			for fed.Add(1) <= lines {
+				b.Publish(Event{Room: "#busy", Msg: &Message{Kind: KindChat}})
+			}
+		})
+	}
+	firstTurn.Store(true)
+	b.Publish(Event{Room: "#busy", Msg: &Message{Kind: KindChat}})
+	firstTurn.Store(false)
+	wg.Wait()
+	if n := inFirstTurn.Load(); n > maxTurnLines+2*maxQueuedLines {
+		t.Errorf("the first publisher delivered %d lines before it returned (of %d said)", n, lines)
 	}
 }
