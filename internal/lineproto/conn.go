@@ -327,16 +327,43 @@ func (c *conn) closeLocked(reason connpolicy.CloseReason) {
 	if c.reason == connpolicy.ReasonNone {
 		c.reason = reason
 	}
-	if c.state == stateClosed {
-		return
-	}
 	c.state = stateClosed
 	c.out.reset()
+	if c.isClosed() {
+		return
+	}
 	// The socket, not the stream over it: closing a TLS stream would first send it a
 	// close_notify, a write that may wait, under c.mu; what was queued is dropped anyway.
 	c.sock.Close()
 	close(c.done)
 	c.wake() // a parked connection has nobody reading to find its socket closed
+}
+
+// goneLocked is closeLocked for a client that writing to failed: it went, most often with a
+// reset (it closed its socket with output unread). What it sent before it went is still in the
+// socket, and is what its user wrote: the output is dropped, but the socket is left to its
+// reader, which reads and says the rest (for lingerTimeout at most) and then closes it. A
+// connection the server sends away (closeLocked, finish) ignores what the client still sends.
+// c.mu must be held.
+func (c *conn) goneLocked() {
+	if c.state == stateClosed {
+		return
+	}
+	if c.reason == connpolicy.ReasonNone {
+		c.reason = connpolicy.ReasonWriteError
+	}
+	c.state = stateClosed
+	c.out.reset()
+	c.setDeadlineLocked(time.Now().Add(lingerTimeout))
+	c.wake() // a parked connection's socket may show nothing more to read
+}
+
+// ignoresInput reports whether what the client still sends is ignored: the connection is
+// closing, and not because the client went (goneLocked).
+func (c *conn) ignoresInput() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.state != stateOpen && !(c.state == stateClosed && c.reason == connpolicy.ReasonWriteError && !c.isClosed())
 }
 
 // isClosed reports whether the socket was closed (closeLocked).
@@ -749,8 +776,8 @@ func (c *conn) handleInput(dec Decoder, p []byte) {
 		if ev == NeedMore {
 			continue
 		}
-		if c.isSealed() {
-			return // closing: what the client still sends is ignored
+		if c.ignoresInput() {
+			return // sent away: what the client still sends is ignored
 		}
 		switch ev {
 		case LineTooLong:

@@ -259,7 +259,7 @@ func (c *conn) Flush(f *flushScratch) (msgs int) {
 	switch {
 	case err != nil:
 		putChunks(rest)
-		c.closeLocked(connpolicy.ReasonWriteError)
+		c.goneLocked()
 	case len(rest) > 0:
 		// The socket is full: a writer of c's own waits for it. (What came while we wrote has
 		// put c back on the list; that flush will find the writer and leave c to it.)
@@ -372,12 +372,12 @@ func (c *conn) writeLoop(pending []*chunk) {
 		clear(batch[n:])
 		batch = batch[:n]
 		if err != nil {
-			reason := connpolicy.ReasonWriteError
-			if errors.Is(err, os.ErrDeadlineExceeded) {
-				reason = connpolicy.ReasonWriteTimeout
-			}
 			c.mu.Lock()
-			c.closeLocked(reason)
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				c.closeLocked(connpolicy.ReasonWriteTimeout)
+			} else {
+				c.goneLocked()
+			}
 			c.mu.Unlock()
 			putChunks(batch)
 			batch = batch[:0]
