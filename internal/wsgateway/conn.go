@@ -23,6 +23,9 @@ import (
 // the handshake is done or has taken too long).
 const closeWait = 5 * time.Second
 
+// goneLinger is how long the input of a client that went (goneLocked) is read at most.
+const goneLinger = 2 * time.Second
+
 // writerState says who is writing a connection's output, if anyone.
 type writerState uint8
 
@@ -66,6 +69,7 @@ type conn struct {
 	closeSent   bool                   // the close frame went out; guarded by mu
 	closeAtOnce bool                   // close once ours is sent: the client's came, or cannot be read; guarded by mu
 	closed      bool                   // the socket is shut; guarded by mu
+	gone        bool                   // writing failed: the client went (goneLocked); guarded by mu
 	reason      connpolicy.CloseReason // why it ends, for the log and metrics; guarded by mu
 	timers      connTimers             // guarded by mu
 }
@@ -313,8 +317,35 @@ func (c *conn) connectGuest(remote netip.Addr) error {
 	return err
 }
 
-func (c *conn) isClosing() bool {
+// ignoresInput reports whether what the client still sends is ignored: it was told to go. A
+// client that went (goneLocked) is not ignored: what it sent before it went is still read.
+func (c *conn) ignoresInput() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.closing
+	return c.closing && !c.gone
+}
+
+// goneLocked is closeNowLocked for a client that writing to failed: it went, most often with a
+// reset (it closed its socket with frames unread). What it sent before it went is still in
+// the socket, and is what its user wrote: output is dropped, but the socket is left to the
+// reader, which reads and says the rest and ends the connection when the socket does; it is
+// shut after goneLinger all the same. c.mu must be held.
+func (c *conn) goneLocked() {
+	if c.closed || c.gone {
+		return
+	}
+	c.gone = true
+	if !c.closing {
+		c.closing = true
+		close(c.ending)
+	}
+	if c.reason == connpolicy.ReasonNone {
+		c.reason = connpolicy.ReasonWriteError
+	}
+	c.out.reset()
+	c.backlog = connpolicy.Backlog{}
+	if c.timers.linger != nil {
+		c.timers.linger.Stop()
+	}
+	c.timers.linger = time.AfterFunc(goneLinger, func() { c.closeNow(connpolicy.ReasonNone) })
 }

@@ -240,7 +240,7 @@ func (c *conn) closeReceived(p []byte) bool {
 
 // message acts on one whole message from the browser, and reports whether to read on.
 func (c *conn) message(op ws.OpCode, data []byte) bool {
-	if c.isClosing() {
+	if c.ignoresInput() {
 		return true // what a client sends after it was told to go is ignored
 	}
 	// Every message counts against the line rate, a malformed one too: each gets an answer,

@@ -99,7 +99,7 @@ func (c *conn) Flush(f *flushScratch) (msgs int) {
 	switch {
 	case c.closed:
 	case err != nil:
-		c.closeNowLocked(connpolicy.ReasonWriteError)
+		c.goneLocked()
 	case len(rest) > 0:
 		// The socket is full: a writer of c's own waits for it.
 		c.startWriterLocked(slices.Clone(rest))
@@ -169,13 +169,13 @@ func (c *conn) writeLoop(pending [][]byte) {
 		c.mu.Unlock()
 		batch = batch[:0]
 		if err != nil {
-			reason := connpolicy.ReasonWriteError
-			if errors.Is(err, os.ErrDeadlineExceeded) {
-				reason = connpolicy.ReasonWriteTimeout
-			}
 			c.mu.Lock()
 			c.writer = writerIdle
-			c.closeNowLocked(reason)
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				c.closeNowLocked(connpolicy.ReasonWriteTimeout)
+			} else {
+				c.goneLocked()
+			}
 			c.mu.Unlock()
 			return
 		}

@@ -1,0 +1,94 @@
+package wsgateway_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"hubbub/internal/chattest"
+)
+
+// TestLinesBeforeAReset: what a browser sent before it went with a reset (its socket closed
+// with frames unread) is said, all of it, although writing to it fails meanwhile: a write that
+// fails is the client gone, not the server sending it away. A tab closed right after a paste
+// lost all but the first read's lines.
+func TestLinesBeforeAReset(t *testing.T) {
+	lineAddr, url := start(t, testConfig())
+	watcher := chattest.Join(t, lineAddr, "watcher")
+	watcher.Send("/join #talk")
+	readUntil(t, watcher, "*** you made #talk")
+	talker := chattest.Join(t, lineAddr, "talker")
+	talker.Send("/join #noise")
+	talker.Conn.SetReadDeadline(time.Time{})
+	go io.Copy(io.Discard, talker.Conn) // ends when the test closes the connection
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer close(stop)
+	wg.Go(func() { // the server writes to each leaver all along: #noise talks
+		var b strings.Builder
+		for n := 0; n < 1_000_000; {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			b.Reset()
+			for range 50 {
+				n++
+				fmt.Fprintf(&b, "noise %d\r\n", n)
+			}
+			talker.Conn.SetWriteDeadline(time.Now().Add(chattest.Timeout))
+			if _, err := io.WriteString(talker.Conn, b.String()); err != nil {
+				return
+			}
+		}
+	})
+
+	const rounds, lines = 5, 3000
+	for i := range rounds {
+		name := fmt.Sprintf("leaver%d", i)
+		c := dialRaw(t, url)
+		c.line(name)
+		c.line("/join #noise")
+		c.line("/join #talk") // where its lines go; #noise fills its socket meanwhile
+		readUntil(t, watcher, name+" has joined #talk")
+		var b bytes.Buffer
+		for n := range lines {
+			msg, _ := json.Marshal(map[string]string{"type": "line", "text": fmt.Sprintf("%s line %d", name, n)})
+			b.Write(frameBytes(true, 0x1, msg, false))
+		}
+		c.nc.SetWriteDeadline(time.Now().Add(chattest.Timeout))
+		if _, err := c.nc.Write(b.Bytes()); err != nil {
+			t.Fatal(err)
+		}
+		chattest.WaitSent(t, c.nc) // a reset drops what the client's kernel still holds
+		c.nc.(*net.TCPConn).SetLinger(0)
+		c.nc.Close()
+		for n := 0; n < lines; n++ {
+			line := readUntil(t, watcher, "<"+name+">", name+" has left", "*** ")
+			if want := fmt.Sprintf("<%s> %s line %d", name, name, n); line != want {
+				t.Fatalf("the watcher was told %q after %d of %s's %d lines, want %q", line, n, name, lines, want)
+			}
+		}
+	}
+}
+
+// readUntil reads lines until one that starts with one of wants, and returns it.
+func readUntil(t *testing.T, c *chattest.Client, wants ...string) string {
+	t.Helper()
+	for {
+		line := c.ReadLine()
+		for _, w := range wants {
+			if strings.HasPrefix(line, w) {
+				return line
+			}
+		}
+	}
+}
