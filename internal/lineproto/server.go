@@ -170,7 +170,8 @@ type Server struct {
 
 	// testHookLine, when set, is called with each line before the chat sees it.
 	testHookLine func(line []byte)
-	// testSendBuffer, when set, is the size of each connection's kernel send buffer.
+	// testSendBuffer, when set, is the size of each connection's kernel send buffer, in place
+	// of the bound on its unsent bytes (accept.LimitUnsent).
 	testSendBuffer int
 }
 
@@ -294,6 +295,13 @@ func (s *Server) serveConn(nc net.Conn) {
 	if err != nil {
 		s.log.Error("set up connection", "remote", nc.RemoteAddr().String(), "err", err)
 		return
+	}
+	if s.testSendBuffer == 0 {
+		// So that a slow reader's backlog stays in its queue, where the slow-reader rule
+		// reaches it (accept.UnsentLimit).
+		if err := accept.LimitUnsent(c.sock, accept.UnsentLimit(s.cfg.MaxQueue)); err != nil {
+			s.log.Warn("set up connection", "remote", nc.RemoteAddr().String(), "err", err)
+		}
 	}
 	if c.pumped {
 		c.release = s.loop.Keep(nc)

@@ -39,6 +39,7 @@ import (
 
 	"github.com/gobwas/ws"
 
+	"hubbub/internal/accept"
 	"hubbub/internal/chat"
 	"hubbub/internal/connpolicy"
 	"hubbub/internal/flush"
@@ -100,7 +101,8 @@ type Server struct {
 	handlers sync.WaitGroup     // ServeHTTP calls
 	live     sync.WaitGroup     // connections, until they end
 
-	// testSendBuffer, when set, is the size of each connection's kernel send buffer.
+	// testSendBuffer, when set, is the size of each connection's kernel send buffer, in place
+	// of the bound on its unsent bytes (accept.LimitUnsent).
 	testSendBuffer int
 }
 
@@ -184,8 +186,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if o, ok := nc.(interface{ NetConn() net.Conn }); ok {
 		c.under = o.NetConn()
 	}
-	if tc, ok := nc.(*net.TCPConn); ok && s.testSendBuffer > 0 {
-		tc.SetWriteBuffer(s.testSendBuffer)
+	// The kernel holds little unsent, so that a slow reader's backlog stays in its queue,
+	// where the slow-reader rule reaches it (accept.UnsentLimit).
+	if s.testSendBuffer > 0 {
+		if tc, ok := nc.(*net.TCPConn); ok {
+			tc.SetWriteBuffer(s.testSendBuffer)
+		}
+	} else if err := accept.LimitUnsent(nc, accept.UnsentLimit(s.cfg.MaxQueue)); err != nil {
+		s.log.Warn("websocket: set up connection", "remote", r.RemoteAddr, "err", err)
 	}
 	// A TCP socket, perhaps wrapped by the listener's limits (which pass its SyscallConn
 	// through, and count its Close): read by the poller, written with writev. A TLS stream is
