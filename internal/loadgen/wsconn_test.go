@@ -3,6 +3,8 @@ package loadgen
 import (
 	"bufio"
 	"bytes"
+	"io"
+	"strings"
 	"testing"
 
 	"github.com/gobwas/ws"
@@ -37,5 +39,48 @@ func TestReadHeader(t *testing.T) {
 	w := &wsClient{br: bufio.NewReader(bytes.NewReader([]byte{0x81, 0x7e, 0x01}))}
 	if _, err := w.readHeader(); err == nil {
 		t.Error("a header cut short was read")
+	}
+}
+
+// TestReadMessage reads messages of every shape a server may send, one after another through
+// a small buffer: those read in place (one unmasked frame the buffer holds) and the rest
+// (fragmented, masked, larger than the buffer), each whole and in order.
+func TestReadMessage(t *testing.T) {
+	var stream bytes.Buffer
+	frame := func(fin bool, op ws.OpCode, masked bool, p string) {
+		t.Helper()
+		h := ws.Header{Fin: fin, OpCode: op, Length: int64(len(p)), Masked: masked}
+		b := []byte(p)
+		if masked {
+			h.Mask = [4]byte{1, 2, 3, 4}
+			ws.Cipher(b, h.Mask, 0)
+		}
+		if err := ws.WriteHeader(&stream, h); err != nil {
+			t.Fatal(err)
+		}
+		stream.Write(b)
+	}
+	big := strings.Repeat("b", 100)
+	want := []string{"one", "two", "frag-mented", "masked", big, "", "last"}
+	frame(true, ws.OpText, false, "one")
+	frame(true, ws.OpText, false, "two")
+	frame(false, ws.OpText, false, "frag-")
+	frame(true, ws.OpContinuation, false, "mented")
+	frame(true, ws.OpText, true, "masked")
+	frame(true, ws.OpText, false, big) // more than the reader's buffer
+	frame(true, ws.OpBinary, false, "")
+	frame(true, ws.OpPong, false, "p")
+	frame(true, ws.OpText, false, "last")
+
+	w := &wsClient{br: bufio.NewReaderSize(&stream, 64)}
+	for _, s := range want {
+		got, err := w.readMessage()
+		if err != nil || string(got) != s {
+			t.Fatalf("read %q, %v; want %q", got, err, s)
+		}
+	}
+	w.release()
+	if _, err := w.readMessage(); err != io.EOF {
+		t.Fatalf("read past the end: %v, want EOF", err)
 	}
 }
