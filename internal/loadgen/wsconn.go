@@ -43,8 +43,11 @@ func (d *dialer) dialWS(ctx context.Context, target string) (*lineConn, error) {
 	dl := ws.Dialer{
 		NetDial: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			c, err := d.dialTo(ctx, target)
+			if err != nil {
+				return nil, err // not a nil *net.TCPConn in a net.Conn, which the caller would close
+			}
 			raw = c
-			return c, err
+			return c, nil
 		},
 		Timeout: d.timeout,
 	}
