@@ -84,3 +84,50 @@ func TestReadMessage(t *testing.T) {
 		t.Fatalf("read past the end: %v, want EOF", err)
 	}
 }
+
+// fanoutEvent is what hubbub's gateway sends a browser for a line of the fan-out.
+const fanoutEvent = `{"kind":"message","room":"#lobby","from":"bb591-48","text":"m bb591 3 17 1796009764394452107"}`
+
+// repeatReader reads b again and again, as a socket full of one event would.
+type repeatReader struct {
+	b   []byte
+	off int
+}
+
+func (r *repeatReader) Read(p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		k := copy(p[n:], r.b[r.off:])
+		n += k
+		r.off = (r.off + k) % len(r.b)
+	}
+	return n, nil
+}
+
+// BenchmarkReadWSLine is the bench's cost of reading one fan-out event from a WebSocket (the
+// frame's header, the event's fields, the line made of it), beside BenchmarkReadRawLine's for
+// the same line from the line door.
+func BenchmarkReadWSLine(b *testing.B) {
+	var frames bytes.Buffer
+	for range 64 {
+		frames.Write([]byte{0x81, byte(len(fanoutEvent))})
+		frames.WriteString(fanoutEvent)
+	}
+	lc := &lineConn{ws: &wsClient{br: bufio.NewReaderSize(&repeatReader{b: frames.Bytes()}, 16<<10)}}
+	for b.Loop() {
+		line, err := lc.readLine()
+		if err != nil || len(line) == 0 {
+			b.Fatal(line, err)
+		}
+	}
+}
+
+func BenchmarkReadRawLine(b *testing.B) {
+	lc := &lineConn{r: bufio.NewReaderSize(&repeatReader{b: []byte("<bb591-48> m bb591 3 17 1796009764394452107\r\n")}, 16<<10)}
+	for b.Loop() {
+		line, err := lc.readLine()
+		if err != nil || len(line) == 0 {
+			b.Fatal(line, err)
+		}
+	}
+}

@@ -18,6 +18,10 @@ func TestScanEvent(t *testing.T) {
 		`{"kind":"message","from":"b\u00e9","text":"tab\there \"q\" \\ é 日本 <b>&amp;</b>"}`,
 		`{"kind":"notice","text":"x","sent":true,"history":false}`,
 		` { "kind" : "welcome" , "from" : "al" } `,
+		`{"kind":"message","room":"#lobby","from":"bb591-48","text":"m bb591 3 17 1796009764394452107"}`,
+		`{"kind":"message","kind":"notice","to":"","text":"{\"}:,"}`,
+		`{"kind":"message","id":12,"from":"a","sent":true,"text":"t"}`,
+		`{"kind":"message","from":"a","text":"t","time":"2026-11-30T03:36:07.769123456Z"}`,
 	} {
 		var want wsEvent
 		if err := json.Unmarshal([]byte(in), &want); err != nil {
@@ -42,12 +46,41 @@ func TestScanEvent(t *testing.T) {
 		`{"kind":1}`,
 		`[{"kind":"message"}]`,
 		`{"kind":"message"}x`,
+		`{"kind":"message"}}`,
+		`{"kind":"message",}`,
+		`{"kind":"message","text":"a"`,
+		`{"kind":"message","text":"a}`,
+		`{"kind":"message" ,"text":"a"}`,
+		`{"kind":"message","text"}`,
+		`{"kind":"message","text":}`,
+		`{"kind":"message","":""}`,
 	} {
 		var want wsEvent
 		werr := json.Unmarshal([]byte(in), &want)
 		got, ok := scanned(in)
 		if ok && (werr != nil || got != want) {
 			t.Errorf("%s: scanned %+v, encoding/json says %+v (%v)", in, got, want, werr)
+		}
+	}
+}
+
+// TestScanCompact checks that the events of a fan-out take the one-pass path, and that what
+// it cannot read in one pass is left to the full scan.
+func TestScanCompact(t *testing.T) {
+	for _, in := range []string{fanoutEvent, `{}`, `{"kind":"prompt"}`, `{"kind":"message","kind":"notice","to":""}`} {
+		if _, ok := scanCompact([]byte(in)); !ok {
+			t.Errorf("%s: not read in one pass", in)
+		}
+	}
+	for _, in := range []string{
+		`{"kind":"message","text":"tab\there"}`,
+		`{"kind":"message","text":"é"}`,
+		`{"kind":"message","id":7}`,
+		`{ "kind":"message"}`,
+		`{"Kind":"message"}`,
+	} {
+		if _, ok := scanCompact([]byte(in)); ok {
+			t.Errorf("%s: read in one pass", in)
 		}
 	}
 }
