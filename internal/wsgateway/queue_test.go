@@ -176,10 +176,10 @@ func TestQueueBlocks(t *testing.T) {
 		return gone
 	}
 
-	push(5, 100, connpolicy.KindRoom)  // one block
-	push(2, 100, connpolicy.KindKept)  // another: a block holds one kind
-	push(12, 150, connpolicy.KindRoom) // a block, then more past its end
-	push(1, 2000, connpolicy.KindRoom) // too large to copy: shared
+	push(5, 100, connpolicy.KindRoom)                // one block
+	push(2, 100, connpolicy.KindKept)                // another: a block holds one kind
+	push(12, maxCopiedFrame-10, connpolicy.KindRoom) // a block, then more past its end
+	push(1, maxCopiedFrame+1, connpolicy.KindRoom)   // too large to copy: shared
 	push(3, 100, connpolicy.KindRoom)
 	push(2, 100, connpolicy.KindPrivate) // never copied: its sender goes with it
 	q.pushPong([]byte("\x8a\x00"))
@@ -194,7 +194,7 @@ func TestQueueBlocks(t *testing.T) {
 	check("the first block cut")
 	push(3, 100, connpolicy.KindRoom) // appended to the last block still
 	check("pushed after a cut")
-	skip(1500, connpolicy.KindRoom) // whole blocks, then part of one
+	skip(3*blockSize, connpolicy.KindRoom) // whole blocks, then part of one
 	check("blocks skipped")
 	skip(1<<20, connpolicy.KindRoom)
 	check("every room frame skipped")
@@ -202,7 +202,7 @@ func TestQueueBlocks(t *testing.T) {
 	check("private frames skipped")
 
 	// Taking: each entry's block goes to the taker, which gives it back once written.
-	push(30, 100, connpolicy.KindRoom)
+	push(30, blockSize/8, connpolicy.KindRoom)
 	var blks []*block
 	for i := range q.len() {
 		if e := q.at(i); e.blk != nil {

@@ -88,16 +88,17 @@ var skippedNotice = regexp.MustCompile(`^(\d+) lines? skipped: you read slower t
 // TestSlowReaderSkipsRoomLines has a browser that reads nothing while a telnet user floods
 // the room with many times its queue, then reads: it is still connected, it got the newest
 // lines in order and notices saying how many were skipped (which add up), and the private
-// message sent to it in the middle of the flood was not skipped. Large frames are queued by
-// reference, small ones copied into blocks, whose frames are skipped one by one.
+// message sent to it in the middle of the flood was not skipped. Frames past maxCopiedFrame are
+// queued by reference, others copied into blocks, whose frames are skipped one by one.
 func TestSlowReaderSkipsRoomLines(t *testing.T) {
 	for _, tc := range []struct {
 		name             string
 		filler           string
-		rounds, perRound int // about 6 MB, 4 MB: many times the queue and the sockets' buffers
+		rounds, perRound int // 4 to 6 MB: many times the queue and the sockets' buffers
 	}{
-		{"shared frames", floodFiller, 60, 100},
-		{"frames in blocks", strings.Repeat("<", 30), 120, 300},
+		{"shared frames", strings.Repeat("<", 1500), 40, 100},
+		{"large frames in blocks", floodFiller, 60, 100},
+		{"small frames in blocks", strings.Repeat("<", 30), 120, 300},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			slowReaderSkipsRoomLines(t, tc.filler, tc.rounds, tc.perRound)
