@@ -124,40 +124,51 @@ func scanCompact(b []byte) (e eventView, ok bool) {
 		return e, true
 	}
 	for i := 1; ; {
+		// The keys the gateway writes, with the quote that opens their value, are eight bytes:
+		// one comparison each. Any other key is read as the values are.
+		var field *[]byte
+		switch known := i+8 <= len(b); {
+		case known && string(b[i:i+8]) == `"kind":"`:
+			field, i = &e.Kind, i+7
+		case known && string(b[i:i+8]) == `"room":"`:
+			i += 7
+		case known && string(b[i:i+8]) == `"from":"`:
+			field, i = &e.From, i+7
+		case known && string(b[i:i+8]) == `"text":"`:
+			field, i = &e.Text, i+7
+		default:
+			if b[i] != '"' {
+				return e, false
+			}
+			// A string whose plain bytes end at a quote ends there; one with an escape or a
+			// byte past ASCII is left to scanEvent.
+			k := plainEnd(b, i+1)
+			if k >= len(b) || b[k] != '"' {
+				return e, false
+			}
+			switch key := b[i+1 : k]; {
+			case string(key) == "to":
+				field = &e.To
+			case mayFoldToField(key):
+				return e, false // "kind" in another case, say
+			}
+			i = k + 1
+			if i >= len(b) || b[i] != ':' {
+				return e, false
+			}
+			i++
+		}
 		if b[i] != '"' {
-			return e, false
-		}
-		// A string whose plain bytes end at a quote ends there; one with an escape or a byte past
-		// ASCII is left to scanEvent.
-		k := plainEnd(b, i+1)
-		if k >= len(b) || b[k] != '"' {
-			return e, false
-		}
-		key := b[i+1 : k]
-		i = k + 1
-		if i+1 >= len(b) || b[i] != ':' || b[i+1] != '"' {
 			return e, false // not a string value: scanEvent reads it
 		}
-		v := plainEnd(b, i+2)
+		v := plainEnd(b, i+1)
 		if v >= len(b) || b[v] != '"' {
 			return e, false
 		}
-		value := b[i+2 : v : v]
-		i = v + 1
-		switch string(key) {
-		case "kind":
-			e.Kind = value
-		case "from":
-			e.From = value
-		case "to":
-			e.To = value
-		case "text":
-			e.Text = value
-		default:
-			if mayFoldToField(key) {
-				return e, false
-			}
+		if field != nil {
+			*field = b[i+1 : v : v]
 		}
+		i = v + 1
 		switch {
 		case i >= len(b):
 			return e, false

@@ -67,7 +67,8 @@ func TestScanEvent(t *testing.T) {
 // TestScanCompact checks that the events of a fan-out take the one-pass path, and that what
 // it cannot read in one pass is left to the full scan.
 func TestScanCompact(t *testing.T) {
-	for _, in := range []string{fanoutEvent, `{}`, `{"kind":"prompt"}`, `{"kind":"message","kind":"notice","to":""}`} {
+	for _, in := range []string{fanoutEvent, `{}`, `{"kind":"prompt"}`, `{"kind":"message","kind":"notice","to":""}`,
+		`{"to":"b","room":"#a","x":"","kind":"private","from":"a","text":"kind: room"}`} {
 		if _, ok := scanCompact([]byte(in)); !ok {
 			t.Errorf("%s: not read in one pass", in)
 		}
@@ -78,6 +79,9 @@ func TestScanCompact(t *testing.T) {
 		`{"kind":"message","id":7}`,
 		`{ "kind":"message"}`,
 		`{"Kind":"message"}`,
+		`{"kind":"message","kind":1}`,
+		`{"kind":"message","tO":"x"}`,
+		`{"kind":"message","room":"#a"`,
 	} {
 		if _, ok := scanCompact([]byte(in)); ok {
 			t.Errorf("%s: read in one pass", in)
