@@ -130,7 +130,11 @@ func (q *outQueue) pushFrame(f []byte, kind connpolicy.Kind) {
 	}
 	if q.n > 0 {
 		if e := q.at(q.n - 1); e.blk != nil && e.kind == kind && cap(e.b)-len(e.b) >= len(f) {
-			e.b = append(e.b, f...) // within the block: its capacity ends with it
+			// Within the block, whose end is e.b's capacity. Resliced, not appended to: the
+			// slice's pointer stays, and is not written again under the collector's barrier.
+			n := len(e.b)
+			e.b = e.b[:n+len(f)]
+			copy(e.b[n:], f)
 			e.frames++
 			q.size += len(f)
 			return
