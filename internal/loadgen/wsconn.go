@@ -26,9 +26,10 @@ import (
 
 // wsClient is the WebSocket of a load generator's connection.
 type wsClient struct {
-	nc  net.Conn
-	br  *bufio.Reader
-	msg []byte // the payload of the last message read; reused
+	nc     net.Conn
+	br     *bufio.Reader
+	msg    []byte // the payload of the last message read; reused
+	unread int    // bytes of br that the last message read in place still holds
 
 	wmu    sync.Mutex // writes: the scenario's and the pongs of the reader
 	wbuf   []byte     // frames being written; guarded by wmu
@@ -42,8 +43,11 @@ func (d *dialer) dialWS(ctx context.Context, target string) (*lineConn, error) {
 	dl := ws.Dialer{
 		NetDial: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			c, err := d.dialTo(ctx, target)
+			if err != nil {
+				return nil, err // not a nil *net.TCPConn in a net.Conn, which the caller would close
+			}
 			raw = c
-			return c, err
+			return c, nil
 		},
 		Timeout: d.timeout,
 	}
@@ -69,10 +73,14 @@ func (w *wsClient) CloseNow() error { return w.nc.Close() }
 // up to 64 KiB.
 const maxWSMessage = 1 << 20
 
-// readMessage returns the next data message's payload, valid until the next read, answering
-// pings on the way.
+// readMessage returns the next data message's payload, valid until the next read or release,
+// answering pings on the way.
 func (w *wsClient) readMessage() ([]byte, error) {
+	w.release()
 	w.msg = w.msg[:0]
+	if b, ok, err := w.readInPlace(); ok || err != nil {
+		return b, err
+	}
 	for {
 		h, err := w.readHeader()
 		if err != nil {
@@ -106,6 +114,34 @@ func (w *wsClient) readMessage() ([]byte, error) {
 		if h.Fin {
 			return w.msg, nil
 		}
+	}
+}
+
+// readInPlace returns the next message, if it is what a server sends in a fan-out (one
+// unmasked data frame that the reader's buffer can hold), as the bytes of the buffer, without
+// copying it: the caller's release, or the next read, consumes them. It reports ok false,
+// having consumed nothing, for anything else.
+func (w *wsClient) readInPlace() ([]byte, bool, error) {
+	b, err := w.br.Peek(2)
+	if err != nil {
+		return nil, false, err
+	}
+	h, n, ok := wsframe.ParseHeader(b)
+	if !ok || !h.Fin || h.Masked || h.OpCode.IsControl() || h.Length < 0 || h.Length > int64(w.br.Size()-n) {
+		return nil, false, nil
+	}
+	if b, err = w.br.Peek(n + int(h.Length)); err != nil {
+		return nil, false, err
+	}
+	w.unread = len(b)
+	return b[n:], true, nil
+}
+
+// release consumes the message read in place, once the caller is done with it.
+func (w *wsClient) release() {
+	if w.unread > 0 {
+		w.br.Discard(w.unread)
+		w.unread = 0
 	}
 }
 
@@ -174,16 +210,21 @@ func (lc *lineConn) readWSLine() ([]byte, error) {
 		if len(data) == 0 || data[0] != '[' {
 			if v, ok := scanEvent(data); ok {
 				lc.wsLine = appendEventLine(lc.wsLine[:0], v.Kind, v.From, v.Text)
+				lc.ws.release() // so that buffered says what is left
 				return lc.wsLine, nil
 			}
 			var e wsEvent
-			if err := json.Unmarshal(data, &e); err != nil {
+			err := json.Unmarshal(data, &e)
+			lc.ws.release()
+			if err != nil {
 				return nil, fmt.Errorf("not a JSON event: %w", err)
 			}
 			lc.wsPending = append(lc.wsPending[:0], e)
 			break
 		}
-		if err := json.Unmarshal(data, &lc.wsPending); err != nil {
+		err = json.Unmarshal(data, &lc.wsPending)
+		lc.ws.release()
+		if err != nil {
 			return nil, fmt.Errorf("not JSON events: %w", err)
 		}
 	}

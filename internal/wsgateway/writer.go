@@ -35,7 +35,8 @@ type flusher = flush.Flusher[flushScratch]
 
 // flushScratch is a flusher's working memory, lent to each flush.
 type flushScratch struct {
-	batch [][]byte
+	batch  [][]byte
+	blocks []*block // the blocks batch lies in, given back once written
 }
 
 // FlushState is c's record in its flusher (flush.Conn).
@@ -49,7 +50,7 @@ func (c *conn) scheduleLocked() {
 	}
 	if c.raw == nil {
 		if c.writer == writerIdle {
-			c.startWriterLocked(nil)
+			c.startWriterLocked(nil, nil)
 		}
 		return
 	}
@@ -57,11 +58,11 @@ func (c *conn) scheduleLocked() {
 	c.flusher.Add(c)
 }
 
-// startWriterLocked starts c's writer of its own, which writes pending first. c.mu must be
-// held, and c must have none.
-func (c *conn) startWriterLocked(pending [][]byte) {
+// startWriterLocked starts c's writer of its own, which writes pending (lying in blks) first.
+// c.mu must be held, and c must have none.
+func (c *conn) startWriterLocked(pending [][]byte, blks []*block) {
 	c.writer = writerOwn
-	c.writers.Go(func() { c.writeLoop(pending) })
+	c.writers.Go(func() { c.writeLoop(pending, blks) })
 }
 
 // Flush writes what c has queued without waiting for the socket, and returns how many
@@ -81,7 +82,7 @@ func (c *conn) Flush(f *flushScratch) (msgs int) {
 		c.mu.Unlock()
 		return 0
 	}
-	f.batch, msgs = c.takeLocked(f.batch[:0], maxFlushBytes, flush.MaxIovecs)
+	f.batch, f.blocks, msgs = c.takeLocked(f.batch[:0], f.blocks[:0], maxFlushBytes, flush.MaxIovecs)
 	c.queuedMsgs = 0
 	queued := c.out.size
 	c.writer = writerFlushing
@@ -101,8 +102,10 @@ func (c *conn) Flush(f *flushScratch) (msgs int) {
 	case err != nil:
 		c.goneLocked()
 	case len(rest) > 0:
-		// The socket is full: a writer of c's own waits for it.
-		c.startWriterLocked(slices.Clone(rest))
+		// The socket is full: a writer of c's own waits for it, and gives the blocks back.
+		c.startWriterLocked(slices.Clone(rest), slices.Clone(f.blocks))
+		clear(f.blocks)
+		f.blocks = f.blocks[:0]
 	case c.pendingLocked():
 		c.scheduleLocked()
 	case c.closeQueued:
@@ -110,6 +113,7 @@ func (c *conn) Flush(f *flushScratch) (msgs int) {
 	}
 	c.mu.Unlock()
 	clear(f.batch)
+	putBlocks(f.blocks) // none, if a writer took them
 	return msgs
 }
 
@@ -125,10 +129,10 @@ func cut(bufs [][]byte, n int) [][]byte {
 	return bufs
 }
 
-// writeLoop writes pending, then what is queued, waiting for the socket, until the queue is
-// empty. It takes the queue a little at a time (connpolicy.Limits.WriterBatch), so that what
+// writeLoop writes pending (lying in blks), then what is queued, waiting for the socket, until
+// the queue is empty. It takes the queue a little at a time (connpolicy.Limits.WriterBatch), so that what
 // waits can still be skipped if the client falls further behind.
-func (c *conn) writeLoop(pending [][]byte) {
+func (c *conn) writeLoop(pending [][]byte, blks []*block) {
 	defer func() {
 		if r := recover(); r != nil {
 			c.srv.log.Error("panic writing to connection", "service", "ws", "remote", c.remote,
@@ -155,12 +159,13 @@ func (c *conn) writeLoop(pending [][]byte) {
 				c.mu.Unlock()
 				return
 			}
-			batch, msgs = c.takeLocked(batch[:0], c.srv.cfg.WriterBatch(), flush.MaxIovecs)
+			batch, blks, msgs = c.takeLocked(batch[:0], blks[:0], c.srv.cfg.WriterBatch(), flush.MaxIovecs)
 			c.queuedMsgs = 0
 			queued = c.out.size
 			c.mu.Unlock()
 		}
 		n, err := c.writeAll(batch)
+		putBlocks(blks) // written, or never to be
 		c.srv.obs.Wrote(msgs, n, queued)
 		c.mu.Lock()
 		if msgs > 0 && n > 0 {
