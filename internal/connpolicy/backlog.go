@@ -106,6 +106,21 @@ func (b *Backlog) Admit(q Queue, l Limits, n int, kind Kind, from string, kept b
 	return Drop, removed
 }
 
+// MakeWay makes way in q for output that is not a room line (an answer to the reader's own
+// command, a notice) while the reader is behind (room lines were skipped for it, and its queue
+// has not emptied since): the room lines queued ahead of it are skipped, all of them, and told
+// as the others are. A reader that asks something then waits only for what its socket holds,
+// not for a queue of chatter it would read for seconds, at a slow link's pace for minutes,
+// before the answer; the chatter is in /history. It returns how many lines it removed.
+func (b *Backlog) MakeWay(q Queue) int {
+	if b.skipped == 0 && !b.told {
+		return 0
+	}
+	removed := q.SkipOldest(q.Size(), KindRoom, b)
+	b.roomSkipped(removed)
+	return removed
+}
+
 // roomSkipped counts room lines skipped: those skipped before the reader is told go in the
 // first notice of the stretch, those skipped after it in one more once it has caught up, so
 // that the notices add up to every line it missed.

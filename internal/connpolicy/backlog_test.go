@@ -132,6 +132,28 @@ func TestSlowReaderRule(t *testing.T) {
 	}
 }
 
+// TestMakeWay: output that is not a room line skips the room lines queued ahead of it only while
+// the reader is behind, and they are told with the others.
+func TestMakeWay(t *testing.T) {
+	lim := Limits{MaxQueue: 100}
+	var b Backlog
+	q := lines{{KindRoom, "", 10}, {KindKept, "", 10}, {KindRoom, "", 10}}
+	if n := b.MakeWay(&q); n != 0 || len(q) != 3 {
+		t.Fatalf("a reader not behind: %d lines skipped, %d left", n, len(q))
+	}
+	for range 12 { // past MaxQueue: behind
+		q.add(&b, lim, KindRoom, "")
+	}
+	b.Due(false) // told of the first
+	if n := b.MakeWay(&q); n != 9 || len(q) != 1 || q[0].kind != KindKept {
+		t.Fatalf("a reader behind: %d lines skipped, left %v; want 9, the answer alone", n, q)
+	}
+	b.Taken(0)
+	if due := b.Due(true); len(due) != 1 || due[0].Text != RoomSkipNotice(9).Text {
+		t.Fatalf("caught up, notices %v, want one of the 9 lines skipped to make way", texts(due))
+	}
+}
+
 func texts(ms []*chat.Message) []string {
 	var out []string
 	for _, m := range ms {

@@ -85,6 +85,9 @@ func (c *conn) queueLocked(b []byte, kind lineKind, pl privateLine) bool {
 	if c.state != stateOpen {
 		return false
 	}
+	if kind == connpolicy.KindKept {
+		c.queuedMsgs = max(c.queuedMsgs-c.backlog.MakeWay(&c.out), 0)
+	}
 	if c.out.size+len(b) > c.srv.cfg.MaxQueue && !c.makeRoomLocked(len(b), kind, pl) {
 		return false
 	}
