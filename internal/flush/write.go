@@ -14,34 +14,57 @@ import (
 // transport may add a few notices, or the end of a line, to what it takes up to this).
 const MaxIovecs = 1000
 
+// A Writer hands buffers to sockets with writev through their RawConn without allocating: a
+// closure over the buffers and the results, made for each call, escapes to the heap (RawConn
+// is an interface), and was what the server allocated most at a paced conversation, 60 bytes
+// a delivery: a collection every 300 ms, each with a millisecond's pause. A flusher keeps one;
+// its zero value is ready, and it must not be copied once used (its function is bound to it).
+type Writer struct {
+	bufs [][]byte
+	wait bool // for the socket to take something
+	n    int
+	err  error
+	fn   func(fd uintptr) bool // do, bound once
+}
+
 // Writev hands bufs to socket raw with one writev, without waiting: it returns how many bytes
 // the socket took; a full socket is no error.
-func Writev(raw syscall.RawConn, bufs [][]byte) (int, error) {
-	var n int
-	var werr error
-	err := raw.Write(func(fd uintptr) bool {
-		n, werr = writev(int(fd), bufs)
-		return true // never wait for the socket here
-	})
-	if err == nil && werr != nil && werr != unix.EAGAIN && werr != unix.EINTR {
+func (w *Writer) Writev(raw syscall.RawConn, bufs [][]byte) (int, error) {
+	return w.call(raw, bufs, false)
+}
+
+// WritevWait hands bufs to socket raw with one writev, waiting for the socket to take
+// something if it is full, until the socket's write deadline (the caller's to set).
+func (w *Writer) WritevWait(raw syscall.RawConn, bufs [][]byte) (int, error) {
+	return w.call(raw, bufs, true)
+}
+
+func (w *Writer) call(raw syscall.RawConn, bufs [][]byte, wait bool) (int, error) {
+	if w.fn == nil {
+		w.fn = w.do
+	}
+	w.bufs, w.wait = bufs, wait
+	err := raw.Write(w.fn)
+	n, werr := w.n, w.err
+	w.bufs, w.err = nil, nil
+	// Without waiting, a full socket is no error; waiting, raw.Write returns only once the
+	// writev did not meet one, or with the deadline's error.
+	if err == nil && werr != nil && (wait || werr != unix.EAGAIN && werr != unix.EINTR) {
 		err = werr
 	}
 	return max(n, 0), err
 }
 
-// WritevWait hands bufs to socket raw with one writev, waiting for the socket to take
-// something if it is full, until the socket's write deadline (the caller's to set).
+func (w *Writer) do(fd uintptr) bool {
+	w.n, w.err = writev(int(fd), w.bufs)
+	return !w.wait || w.err != unix.EAGAIN && w.err != unix.EINTR // else wait until the socket takes more
+}
+
+// WritevWait is Writer.WritevWait for a writer of a connection's own (a slow reader's), which
+// writes seldom enough not to keep a Writer.
 func WritevWait(raw syscall.RawConn, bufs [][]byte) (int, error) {
-	var n int
-	var werr error
-	err := raw.Write(func(fd uintptr) bool {
-		n, werr = writev(int(fd), bufs)
-		return werr != unix.EAGAIN && werr != unix.EINTR // else wait until the socket takes more
-	})
-	if err == nil {
-		err = werr
-	}
-	return max(n, 0), err
+	var w Writer
+	return w.WritevWait(raw, bufs)
 }
 
 // streamBufSize is how much a writer hands a stream (TLS) at a time: one full TLS record.

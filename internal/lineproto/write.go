@@ -206,6 +206,7 @@ type flusher = flush.Flusher[flushScratch]
 type flushScratch struct {
 	batch  []*chunk
 	iovecs [][]byte
+	writer flush.Writer
 }
 
 // FlushState is c's record in its flusher (flush.Conn).
@@ -251,7 +252,7 @@ func (c *conn) Flush(f *flushScratch) (msgs int) {
 	for _, ch := range f.batch {
 		f.iovecs = append(f.iovecs, ch.b[ch.off:ch.n])
 	}
-	written, err := flush.Writev(c.raw, f.iovecs)
+	written, err := f.writer.Writev(c.raw, f.iovecs)
 	clear(f.iovecs)
 	rest := consume(f.batch, written)
 	c.srv.obs.Wrote(msgs, written, queued)

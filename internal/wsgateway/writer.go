@@ -37,6 +37,7 @@ type flusher = flush.Flusher[flushScratch]
 type flushScratch struct {
 	batch  [][]byte
 	blocks []*block // the blocks batch lies in, given back once written
+	writer flush.Writer
 }
 
 // FlushState is c's record in its flusher (flush.Conn).
@@ -88,7 +89,7 @@ func (c *conn) Flush(f *flushScratch) (msgs int) {
 	c.writer = writerFlushing
 	c.mu.Unlock()
 
-	written, err := flush.Writev(c.raw, f.batch)
+	written, err := f.writer.Writev(c.raw, f.batch)
 	rest := cut(f.batch, written)
 	c.srv.obs.Wrote(msgs, written, queued)
 
