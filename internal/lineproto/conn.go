@@ -342,11 +342,13 @@ func (c *conn) closeLocked(reason connpolicy.CloseReason) {
 // goneLocked is closeLocked for a client that writing to failed: it went, most often with a
 // reset (it closed its socket with output unread). What it sent before it went is still in the
 // socket, and is what its user wrote: the output is dropped, but the socket is left to its
-// reader, which reads and says the rest (for lingerTimeout at most) and then closes it. A
-// connection the server sends away (closeLocked, finish) ignores what the client still sends.
-// c.mu must be held.
+// reader, which reads and says the rest, at the line rate, for lingerTimeout; then the socket
+// is closed, which ends the reader's waits (c.done) and the connection. A connection the
+// server was already sending away (finish) is closed at once: what the client still sends is
+// ignored. c.mu must be held.
 func (c *conn) goneLocked() {
-	if c.state == stateClosed {
+	if c.state != stateOpen {
+		c.closeLocked(connpolicy.ReasonWriteError)
 		return
 	}
 	if c.reason == connpolicy.ReasonNone {
@@ -354,7 +356,11 @@ func (c *conn) goneLocked() {
 	}
 	c.state = stateClosed
 	c.out.reset()
-	c.setDeadlineLocked(time.Now().Add(lingerTimeout))
+	time.AfterFunc(lingerTimeout, func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		c.closeLocked(connpolicy.ReasonWriteError)
+	})
 	c.wake() // a parked connection's socket may show nothing more to read
 }
 

@@ -173,10 +173,7 @@ func (c *conn) closeNow(reason connpolicy.CloseReason) {
 // not the connection was already closing (a close frame queued behind what the client never
 // read is never sent either).
 func (c *conn) closeNowLocked(reason connpolicy.CloseReason) {
-	if !c.closing {
-		c.closing = true
-		close(c.ending)
-	}
+	c.endWaitsLocked()
 	if c.reason == connpolicy.ReasonNone {
 		c.reason = reason
 	}
@@ -209,10 +206,7 @@ func (c *conn) end() {
 	c.endOnce.Do(func() {
 		c.srv.poll.remove(c)
 		c.mu.Lock()
-		if !c.closing {
-			c.closing = true
-			close(c.ending)
-		}
+		c.endWaitsLocked()
 		if c.reason == connpolicy.ReasonNone {
 			c.reason = connpolicy.ReasonClientClosed
 		}
@@ -328,24 +322,31 @@ func (c *conn) ignoresInput() bool {
 // goneLocked is closeNowLocked for a client that writing to failed: it went, most often with a
 // reset (it closed its socket with frames unread). What it sent before it went is still in
 // the socket, and is what its user wrote: output is dropped, but the socket is left to the
-// reader, which reads and says the rest and ends the connection when the socket does; it is
-// shut after goneLinger all the same. c.mu must be held.
+// reader, which reads and says the rest, at the line rate, for goneLinger; then the socket is
+// shut, which ends the reader's waits (c.ending) and the connection. A connection the server
+// was already sending away is shut at once: what the client still sends is ignored. c.mu must
+// be held.
 func (c *conn) goneLocked() {
-	if c.closed || c.gone {
+	if c.closing || c.closed {
+		c.closeNowLocked(connpolicy.ReasonWriteError)
 		return
 	}
-	c.gone = true
-	if !c.closing {
-		c.closing = true
-		close(c.ending)
-	}
-	if c.reason == connpolicy.ReasonNone {
-		c.reason = connpolicy.ReasonWriteError
-	}
+	c.gone, c.closing = true, true // no more output; c.ending stays open for the reader's waits
+	c.reason = connpolicy.ReasonWriteError
 	c.out.reset()
 	c.backlog = connpolicy.Backlog{}
 	if c.timers.linger != nil {
 		c.timers.linger.Stop()
 	}
 	c.timers.linger = time.AfterFunc(goneLinger, func() { c.closeNow(connpolicy.ReasonNone) })
+}
+
+// endWaitsLocked closes c.ending, once: the connection is told to end. c.mu must be held.
+func (c *conn) endWaitsLocked() {
+	c.closing = true
+	select {
+	case <-c.ending:
+	default:
+		close(c.ending)
+	}
 }
