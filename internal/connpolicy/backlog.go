@@ -107,17 +107,22 @@ func (b *Backlog) Admit(q Queue, l Limits, n int, kind Kind, from string, kept b
 }
 
 // MakeWay makes way in q for output that is not a room line (an answer to the reader's own
-// command, a notice) while the reader is behind (room lines were skipped for it, and its queue
-// has not emptied since): the room lines queued ahead of it are skipped, all of them, and told
-// as the others are. A reader that asks something then waits only for what its socket holds,
-// not for a queue of chatter it would read for seconds, at a slow link's pace for minutes,
-// before the answer; the chatter is in /history. It returns how many lines it removed.
-func (b *Backlog) MakeWay(q Queue) int {
-	if b.skipped == 0 && !b.told {
+// command, a notice) while the reader is behind: room lines were skipped for it and its queue
+// has not emptied since, or its socket is full (socketFull: it takes less than it is sent) and
+// a quarter of l.MaxQueue waits for it. The room lines queued ahead of the output are skipped,
+// all of them, and told at once, before it, where the gap is. A reader that asks something
+// then waits only for what its socket holds, not for a queue of chatter it would read for
+// seconds, at a slow link's pace for minutes, before the answer; the chatter is in /history.
+// It returns how many lines it removed.
+func (b *Backlog) MakeWay(q Queue, l Limits, socketFull bool) int {
+	if b.skipped == 0 && !b.told && !(socketFull && q.Size() >= l.MaxQueue/4) {
 		return 0
 	}
 	removed := q.SkipOldest(q.Size(), KindRoom, b)
-	b.roomSkipped(removed)
+	if removed > 0 {
+		b.roomSkipped(removed)
+		b.told = false // told now, not once the reader has caught up
+	}
 	return removed
 }
 

@@ -133,24 +133,34 @@ func TestSlowReaderRule(t *testing.T) {
 }
 
 // TestMakeWay: output that is not a room line skips the room lines queued ahead of it only while
-// the reader is behind, and they are told with the others.
+// the reader is behind (lines were skipped for it, or its socket is full with a quarter of
+// MaxQueue waiting), and they are told at once, before it.
 func TestMakeWay(t *testing.T) {
 	lim := Limits{MaxQueue: 100}
 	var b Backlog
 	q := lines{{KindRoom, "", 10}, {KindKept, "", 10}, {KindRoom, "", 10}}
-	if n := b.MakeWay(&q); n != 0 || len(q) != 3 {
+	if n := b.MakeWay(&q, lim, false); n != 0 || len(q) != 3 {
 		t.Fatalf("a reader not behind: %d lines skipped, %d left", n, len(q))
+	}
+	if n := b.MakeWay(&q, lim, true); n != 2 || len(q) != 1 || !b.Pending() {
+		t.Fatalf("a full socket with 30 bytes of 100 waiting: %d lines skipped, %d left, pending %v", n, len(q), b.Pending())
+	}
+	if due := b.Due(false); len(due) != 1 || due[0].Text != RoomSkipNotice(2).Text {
+		t.Fatalf("notices %v, want one of the 2 lines skipped to make way", texts(due))
+	}
+	b, q = Backlog{}, lines{{KindRoom, "", 10}, {KindKept, "", 10}}
+	if n := b.MakeWay(&q, lim, true); n != 0 {
+		t.Fatalf("a full socket with 20 bytes of 100 waiting: %d lines skipped", n)
 	}
 	for range 12 { // past MaxQueue: behind
 		q.add(&b, lim, KindRoom, "")
 	}
 	b.Due(false) // told of the first
-	if n := b.MakeWay(&q); n != 9 || len(q) != 1 || q[0].kind != KindKept {
+	if n := b.MakeWay(&q, lim, false); n != 9 || len(q) != 1 || q[0].kind != KindKept {
 		t.Fatalf("a reader behind: %d lines skipped, left %v; want 9, the answer alone", n, q)
 	}
-	b.Taken(0)
-	if due := b.Due(true); len(due) != 1 || due[0].Text != RoomSkipNotice(9).Text {
-		t.Fatalf("caught up, notices %v, want one of the 9 lines skipped to make way", texts(due))
+	if due := b.Due(false); len(due) != 1 || due[0].Text != RoomSkipNotice(9).Text {
+		t.Fatalf("notices %v, want one of the 9 lines skipped to make way, at once", texts(due))
 	}
 }
 

@@ -40,6 +40,17 @@ type Limits struct {
 	PingInterval time.Duration
 }
 
+// GoneLinger is how long the input of a client that went with a reset (writing to it failed)
+// is still read and said, at the line rate: what a paste may take to arrive whole (FloodAfter),
+// so that a paste followed at once by a close is said as if the client had stayed; at least
+// floor. Past it the connection, and its name, are let go.
+func (l Limits) GoneLinger(floor time.Duration) time.Duration {
+	if l.LineRate <= 0 || l.FloodAfter <= 0 {
+		return floor
+	}
+	return max(l.FloodAfter, floor)
+}
+
 // DefaultLimits returns the defaults documented in the README and in --help.
 func DefaultLimits() Limits {
 	return Limits{

@@ -342,8 +342,9 @@ func (c *conn) closeLocked(reason connpolicy.CloseReason) {
 // goneLocked is closeLocked for a client that writing to failed: it went, most often with a
 // reset (it closed its socket with output unread). What it sent before it went is still in the
 // socket, and is what its user wrote: the output is dropped, but the socket is left to its
-// reader, which reads and says the rest, at the line rate, for lingerTimeout; then the socket
-// is closed, which ends the reader's waits (c.done) and the connection. A connection the
+// reader, which reads and says the rest, at the line rate, for as long as a paste may take
+// (connpolicy.Limits.GoneLinger); then the socket is closed, which ends the reader's waits
+// (c.done) and the connection. A connection the
 // server was already sending away (finish) is closed at once: what the client still sends is
 // ignored. c.mu must be held.
 func (c *conn) goneLocked() {
@@ -356,7 +357,7 @@ func (c *conn) goneLocked() {
 	}
 	c.state = stateClosed
 	c.out.reset()
-	time.AfterFunc(lingerTimeout, func() {
+	time.AfterFunc(c.srv.cfg.GoneLinger(lingerTimeout), func() {
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		c.closeLocked(connpolicy.ReasonWriteError)

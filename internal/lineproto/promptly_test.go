@@ -216,98 +216,110 @@ func pool(t *testing.T, certFile string) *x509.CertPool {
 
 // TestSlowReaderAnsweredBeforeItsBacklog: a reader that is behind gets the answer to a command
 // it sends once the room has calmed down before the room lines still queued for it, which are
-// skipped (and told): at the default --max-queue such a queue of chatter takes a slow link
-// many seconds to read, and the answer waited behind all of it (10 s at 32 KB/s).
+// skipped, and told before the answer: at the default --max-queue such a queue of chatter takes
+// a slow link many seconds to read, and the answer waited behind all of it (10 s at 32 KB/s).
+// Behind is also before any line was skipped: its socket is full, and a quarter of the queue
+// waits for it (the tryout's answers took 7-13 s at 16 KB/s).
 func TestSlowReaderAnsweredBeforeItsBacklog(t *testing.T) {
-	cfg := testConfig()
-	cfg.WriteTimeout = 20 * time.Second
-	srv := chattest.Start(t, cfg)
-	conn := dialSmallWindow(t, srv.Addr)
-	r := bufio.NewReaderSize(&throttled{conn: conn, rate: 32 << 10}, 16<<10)
-	conn.SetWriteDeadline(time.Now().Add(chattest.Timeout))
-	if _, err := io.WriteString(conn, "slow\r\n"); err != nil {
-		t.Fatal(err)
-	}
-	readUntil(t, r, "Welcome, slow!")
-	flooder := chattest.Join(t, srv.Addr, "flooder")
-	readUntil(t, r, "flooder has joined the channel")
-	go io.Copy(io.Discard, flooder.Conn) // ends when the test closes the connection
-	flooder.Conn.SetReadDeadline(time.Time{})
-
-	// The slow reader reads all along, at its pace, until the test ends.
-	lines := make(chan string, 64)
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	defer conn.Close()
-	defer close(done)
-	wg.Go(func() {
-		defer close(lines)
-		for {
-			conn.SetReadDeadline(time.Now().Add(chattest.Timeout))
-			line, err := r.ReadString('\n')
-			if err != nil {
-				return
+	for _, tc := range []struct {
+		name    string
+		batches int // of 4 KB, one each 10 ms
+	}{
+		{"lines skipped", 300},   // 1.2 MB: far more than --max-queue
+		{"none skipped yet", 80}, // 320 KB: the kernel's 80 KB, the reader's, and 200 KB queued
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := testConfig()
+			cfg.WriteTimeout = 20 * time.Second
+			srv := chattest.Start(t, cfg)
+			conn := dialSmallWindow(t, srv.Addr)
+			r := bufio.NewReaderSize(&throttled{conn: conn, rate: 32 << 10}, 16<<10)
+			conn.SetWriteDeadline(time.Now().Add(chattest.Timeout))
+			if _, err := io.WriteString(conn, "slow\r\n"); err != nil {
+				t.Fatal(err)
 			}
-			select {
-			case lines <- line:
-			case <-done:
-				return
-			}
-		}
-	})
-	next := func(what string) string {
-		t.Helper()
-		line, ok := <-lines
-		if !ok {
-			t.Fatalf("the slow reader's connection ended before %s", what)
-		}
-		return line
-	}
+			readUntil(t, r, "Welcome, slow!")
+			flooder := chattest.Join(t, srv.Addr, "flooder")
+			readUntil(t, r, "flooder has joined the channel")
+			go io.Copy(io.Discard, flooder.Conn) // ends when the test closes the connection
+			flooder.Conn.SetReadDeadline(time.Time{})
 
-	// A burst of 1.2 MB at about 400 KB/s, far more than --max-queue; then the room is quiet.
-	filler := strings.Repeat("f", 190)
-	var batch strings.Builder
-	for i := range 20 {
-		fmt.Fprintf(&batch, "%02d %s\r\n", i, filler)
-	}
-	pace := time.NewTicker(10 * time.Millisecond)
-	defer pace.Stop()
-	skipped := 0 // notices of lines skipped, read so far
-	read := func(what string) string {
-		t.Helper()
-		line := next(what)
-		if strings.Contains(line, " lines skipped: you read slower than this room talks") {
-			skipped++
-		}
-		return line
-	}
-	for range 300 {
-		<-pace.C
-		flooder.Conn.SetWriteDeadline(time.Now().Add(chattest.Timeout))
-		if _, err := io.WriteString(flooder.Conn, batch.String()); err != nil {
-			t.Fatal(err)
-		}
-		for len(lines) > 0 {
-			read("the burst's end")
-		}
-	}
-	conn.SetWriteDeadline(time.Now().Add(chattest.Timeout))
-	if _, err := io.WriteString(conn, "/whois flooder\r\n"); err != nil {
-		t.Fatal(err)
-	}
-	asked := time.Now()
-	// What its socket holds takes it 2.5 s to read (64 KiB unsent, 16 KiB received); the queue
-	// behind it 8 s more.
-	const within = 7 * time.Second
-	for !strings.Contains(read("the answer"), "*** flooder: in #lobby, online") {
-		if time.Since(asked) > within {
-			t.Fatalf("no answer %v after the command was sent", time.Since(asked).Round(time.Millisecond))
-		}
-	}
-	t.Logf("answered %v after asking", time.Since(asked).Round(time.Millisecond))
-	// The reader was behind, and is told of what it missed, before the answer or after it.
-	for skipped == 0 {
-		read("a notice of lines skipped")
+			// The slow reader reads all along, at its pace, until the test ends.
+			lines := make(chan string, 64)
+			done := make(chan struct{})
+			var wg sync.WaitGroup
+			defer wg.Wait()
+			defer conn.Close()
+			defer close(done)
+			wg.Go(func() {
+				defer close(lines)
+				for {
+					conn.SetReadDeadline(time.Now().Add(chattest.Timeout))
+					line, err := r.ReadString('\n')
+					if err != nil {
+						return
+					}
+					select {
+					case lines <- line:
+					case <-done:
+						return
+					}
+				}
+			})
+			next := func(what string) string {
+				t.Helper()
+				line, ok := <-lines
+				if !ok {
+					t.Fatalf("the slow reader's connection ended before %s", what)
+				}
+				return line
+			}
+
+			// A burst at about 400 KB/s; then the room is quiet.
+			filler := strings.Repeat("f", 190)
+			var batch strings.Builder
+			for i := range 20 {
+				fmt.Fprintf(&batch, "%02d %s\r\n", i, filler)
+			}
+			pace := time.NewTicker(10 * time.Millisecond)
+			defer pace.Stop()
+			skipped := 0 // notices of lines skipped, read so far
+			read := func(what string) string {
+				t.Helper()
+				line := next(what)
+				if strings.Contains(line, " lines skipped: you read slower than this room talks") {
+					skipped++
+				}
+				return line
+			}
+			for range tc.batches {
+				<-pace.C
+				flooder.Conn.SetWriteDeadline(time.Now().Add(chattest.Timeout))
+				if _, err := io.WriteString(flooder.Conn, batch.String()); err != nil {
+					t.Fatal(err)
+				}
+				for len(lines) > 0 {
+					read("the burst's end")
+				}
+			}
+			conn.SetWriteDeadline(time.Now().Add(chattest.Timeout))
+			if _, err := io.WriteString(conn, "/whois flooder\r\n"); err != nil {
+				t.Fatal(err)
+			}
+			asked := time.Now()
+			// What its socket holds takes it 2.5 s to read (64 KiB unsent, 16 KiB received); the queue
+			// behind it 8 s more.
+			const within = 7 * time.Second
+			for !strings.Contains(read("the answer"), "*** flooder: in #lobby, online") {
+				if time.Since(asked) > within {
+					t.Fatalf("no answer %v after the command was sent", time.Since(asked).Round(time.Millisecond))
+				}
+			}
+			t.Logf("answered %v after asking", time.Since(asked).Round(time.Millisecond))
+			// The reader was behind, and is told of what it missed, before the answer or after it.
+			for skipped == 0 {
+				read("a notice of lines skipped")
+			}
+		})
 	}
 }

@@ -15,21 +15,23 @@ import (
 // TestLinesBeforeAReset: what a client wrote before it went with a reset (it closed its socket
 // with output unread, or with SO_LINGER 0) is said, although writing to it fails meanwhile: a
 // write that fails is the client gone, not the server sending it away, and what it said before
-// it went is what its user wrote. At the line rate, for lingerTimeout: what it would take
-// longer to say is not, and the connection (its name, its socket) is let go then.
+// it went is what its user wrote. At the line rate, for as long as a paste may take (the flood
+// window): what it would take longer to say is not, and the connection (its name, its socket)
+// is let go then.
 func TestLinesBeforeAReset(t *testing.T) {
 	for _, tc := range []struct {
 		name                  string
 		rate, burst           int
-		rounds, lines, wantAt int // wantAt: lines said at least (all of them when it is lines)
+		floodAfter            time.Duration // how long a paste may take (the linger of a client that went)
+		rounds, lines, wantAt int           // wantAt: lines said at least (all of them when it is lines)
 	}{
-		{"full speed", 0, 0, 5, 3000, 3000},
-		{"line rate", 10, 10, 3, 15, 15},
-		{"past the linger", 10, 10, 1, 200, 10},
+		{"full speed", 0, 0, 0, 5, 3000, 3000},
+		{"a paste at the line rate", 50, 10, time.Minute, 2, 150, 150},
+		{"past the paste's time", 10, 10, 2 * time.Second, 1, 200, 10},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := testConfig()
-			cfg.LineRate, cfg.LineBurst = float64(tc.rate), tc.burst
+			cfg.LineRate, cfg.LineBurst, cfg.FloodAfter = float64(tc.rate), tc.burst, tc.floodAfter
 			srv := chattest.Start(t, cfg)
 			watcher := chattest.Join(t, srv.Addr, "watcher")
 			watcher.Send("/join #talk")
@@ -91,8 +93,9 @@ func TestLinesBeforeAReset(t *testing.T) {
 					}
 					n++
 				}
-				// Let go within the linger (2 s), not once the rest is said at the line rate.
-				if d := time.Since(reset); d > 6*time.Second {
+				// Let go once a paste's time is over (2 s), not once the rest is said at the
+				// line rate.
+				if d := time.Since(reset); tc.lines > tc.wantAt && d > 6*time.Second {
 					t.Errorf("%s was let go %v after it reset, having said %d lines", name, d.Round(time.Millisecond), n)
 				}
 			}

@@ -86,7 +86,7 @@ func (c *conn) queueLocked(b []byte, kind lineKind, pl privateLine) bool {
 		return false
 	}
 	if kind == connpolicy.KindKept {
-		c.queuedMsgs = max(c.queuedMsgs-c.backlog.MakeWay(&c.out), 0)
+		c.queuedMsgs = max(c.queuedMsgs-c.backlog.MakeWay(&c.out, c.srv.cfg, c.writer == writerOwn), 0)
 	}
 	if c.out.size+len(b) > c.srv.cfg.MaxQueue && !c.makeRoomLocked(len(b), kind, pl) {
 		return false

@@ -23,7 +23,7 @@ import (
 // the handshake is done or has taken too long).
 const closeWait = 5 * time.Second
 
-// goneLinger is how long the input of a client that went (goneLocked) is read at most.
+// goneLinger is how long the input of a client that went (goneLocked) is read at least.
 const goneLinger = 2 * time.Second
 
 // writerState says who is writing a connection's output, if anyone.
@@ -322,8 +322,9 @@ func (c *conn) ignoresInput() bool {
 // goneLocked is closeNowLocked for a client that writing to failed: it went, most often with a
 // reset (it closed its socket with frames unread). What it sent before it went is still in
 // the socket, and is what its user wrote: output is dropped, but the socket is left to the
-// reader, which reads and says the rest, at the line rate, for goneLinger; then the socket is
-// shut, which ends the reader's waits (c.ending) and the connection. A connection the server
+// reader, which reads and says the rest, at the line rate, for as long as a paste may take
+// (connpolicy.Limits.GoneLinger); then the socket is shut, which ends the reader's waits
+// (c.ending) and the connection. A connection the server
 // was already sending away is shut at once: what the client still sends is ignored. c.mu must
 // be held.
 func (c *conn) goneLocked() {
@@ -338,7 +339,7 @@ func (c *conn) goneLocked() {
 	if c.timers.linger != nil {
 		c.timers.linger.Stop()
 	}
-	c.timers.linger = time.AfterFunc(goneLinger, func() { c.closeNow(connpolicy.ReasonNone) })
+	c.timers.linger = time.AfterFunc(c.srv.cfg.GoneLinger(goneLinger), func() { c.closeNow(connpolicy.ReasonNone) })
 }
 
 // endWaitsLocked closes c.ending, once: the connection is told to end. c.mu must be held.

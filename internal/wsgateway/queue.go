@@ -274,7 +274,7 @@ func (c *conn) deliverLocked(m *chat.Message) {
 	b := m.Encoded(frameFormat)
 	kind, from, kept := connpolicy.KindOf(m)
 	if kind == connpolicy.KindKept {
-		c.queuedMsgs = max(c.queuedMsgs-c.backlog.MakeWay(&c.out), 0)
+		c.queuedMsgs = max(c.queuedMsgs-c.backlog.MakeWay(&c.out, c.srv.cfg.Limits, c.writer == writerOwn), 0)
 	}
 	if c.out.size+len(b) > c.srv.cfg.MaxQueue {
 		switch v, removed := c.backlog.Admit(&c.out, c.srv.cfg.Limits, len(b), kind, from, kept); v {
