@@ -344,9 +344,8 @@ func (c *conn) closeLocked(reason connpolicy.CloseReason) {
 // socket, and is what its user wrote: the output is dropped, but the socket is left to its
 // reader, which reads and says the rest, at the line rate, for as long as a paste may take
 // (connpolicy.Limits.GoneLinger); then the socket is closed, which ends the reader's waits
-// (c.done) and the connection. A connection the
-// server was already sending away (finish) is closed at once: what the client still sends is
-// ignored. c.mu must be held.
+// (c.done) and the connection. A connection the server was already sending away (finish) is
+// closed at once: what the client still sends is ignored. c.mu must be held.
 func (c *conn) goneLocked() {
 	if c.state != stateOpen {
 		c.closeLocked(connpolicy.ReasonWriteError)
