@@ -43,7 +43,7 @@ func (w *Writer) call(raw syscall.RawConn, bufs [][]byte, wait bool) (int, error
 	if w.fn == nil {
 		w.fn = w.do
 	}
-	w.bufs, w.wait = bufs, wait
+	w.bufs, w.wait, w.n, w.err = bufs, wait, 0, nil // raw.Write may fail without calling fn
 	err := raw.Write(w.fn)
 	n, werr := w.n, w.err
 	w.bufs, w.err = nil, nil

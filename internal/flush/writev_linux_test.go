@@ -98,3 +98,30 @@ func TestWritevAllocatesNothing(t *testing.T) {
 		}
 	}
 }
+
+// TestWriterAfterClose: a Writer's writev to a socket closed since its last one says nothing
+// went, not what the last one wrote (RawConn.Write fails without calling it).
+func TestWriterAfterClose(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	raw, err := client.(*net.TCPConn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var w Writer
+	if n, err := w.Writev(raw, [][]byte{[]byte("hello")}); n != 5 || err != nil {
+		t.Fatalf("writev: %d, %v", n, err)
+	}
+	client.Close()
+	if n, err := w.Writev(raw, [][]byte{[]byte("hello")}); n != 0 || err == nil {
+		t.Fatalf("writev to a closed socket: %d, %v; want 0 and an error", n, err)
+	}
+}
