@@ -199,8 +199,8 @@ func TestProcessClusterChat(t *testing.T) {
 	seenByCarol = append(seenByCarol, readUntil(carol, "<alice> line 60")...)
 	nodes[0].kill(t)
 	// What carol was shown of alice until the quit (the names of a killed node are freed when
-	// their claims expire, 15 seconds at most, and the other nodes then say alice left).
-	seenByCarol = append(seenByCarol, readWithin(carol, "alice has left", 40*time.Second)...)
+	// their claims expire, 30 seconds at most, and the other nodes then say alice left).
+	seenByCarol = append(seenByCarol, readWithin(carol, "alice has left", 60*time.Second)...)
 	var said []string
 	for _, line := range seenByCarol {
 		if strings.HasPrefix(line, "<alice> line ") {

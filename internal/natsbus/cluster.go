@@ -39,13 +39,16 @@ type Config struct {
 	// Node is this node's name, unique in the cluster.
 	Node string
 	// NameTTL is how long a name stays claimed once its node stops refreshing it (a node that
-	// died): 0 means DefaultNameTTL. Refreshed every NameTTL/3.
+	// died): 0 means DefaultNameTTL. Its node's lease is refreshed every NameTTL/6.
 	NameTTL time.Duration
 	Log     *slog.Logger
 }
 
-// DefaultNameTTL is Config.NameTTL by default.
-const DefaultNameTTL = 15 * time.Second
+// DefaultNameTTL is Config.NameTTL by default: long enough for a node to go on refreshing its
+// lease through a JetStream leader election (nats-server takes 4-9 s to elect one, longer on a
+// loaded machine), since a node that cannot refresh for 2/3 of it drops its members. At 15 s a
+// node killed while it led the leases' stream had the other two nodes drop all their members.
+const DefaultNameTTL = 30 * time.Second
 
 // requestTimeout bounds each request to JetStream.
 const requestTimeout = 5 * time.Second

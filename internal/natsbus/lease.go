@@ -17,11 +17,11 @@ import (
 
 // A node proves it is alive with one lease: the key Hex(node) of the nodes bucket, whose value
 // is the node's incarnation (a random id, new for each run and each time the node lost its
-// lease), written with the TTL and refreshed every TTL/3 by a publish that expects the key's
+// lease), written with the TTL and refreshed every TTL/6 by a publish that expects the key's
 // last sequence. Each name key names its holder's node and incarnation; a name whose holder's
 // lease is gone, or names another incarnation, is free. So holding a name costs one write to
 // claim it and one to free it, whatever the number of names, and a node's liveness one write
-// per TTL/3.
+// per TTL/6.
 //
 // Fail closed: a node whose lease write has not succeeded for dropAfter (measured from when
 // the last successful write was sent, so before the server started its TTL) drops every
@@ -117,10 +117,11 @@ func (l *claims) writeLease(ctx context.Context, inc string, rev uint64) (uint64
 	return ack.Sequence, nil
 }
 
-// keepLease refreshes the lease every TTL/3, drops every member when it could not for
+// keepLease refreshes the lease every TTL/6 (a write last made that long ago and an election
+// of the stream's leader fit in dropAfter), drops every member when it could not for
 // dropAfter, and takes a lease again, until the cluster closes.
 func (l *claims) keepLease() {
-	every := l.c.cfg.NameTTL / 3
+	every := l.c.cfg.NameTTL / 6
 	again := max(l.c.cfg.NameTTL/15, 50*time.Millisecond)
 	wait := time.NewTimer(every)
 	defer wait.Stop()
