@@ -416,7 +416,11 @@ func (r *Recorder) Next(t testing.TB, want func(*chat.Message) bool) *chat.Messa
 		}
 		r.mu.Unlock()
 		if time.Now().After(deadline) {
-			t.Fatalf("no message as wanted within %v; got %v", Timeout, r.Take())
+			var got []string
+			for _, m := range r.Take() {
+				got = append(got, fmt.Sprintf("%s %s %s %q", m.Kind, m.Room, m.From, m.Text))
+			}
+			t.Fatalf("no message as wanted within %v; got %q", Timeout, got)
 		}
 		waitBriefly() // delivered from the store's goroutine, with nothing to wait on
 	}
