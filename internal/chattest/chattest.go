@@ -464,3 +464,39 @@ func EnterAs(t testing.TB, hub *chat.Hub, addr, name, password string) (*chat.Se
 	t.Cleanup(s.Close)
 	return s, rec
 }
+
+// KeepTalking has c say numbered lines ("noise N"), fifty to a write, as fast as the server
+// takes them, so that the server writes to the members of c's room all along; what c is sent
+// is read and dropped. The returned stop ends it: it closes c's connection (a write held back
+// by the line rate ends too) and waits. At most a million lines.
+func KeepTalking(t testing.TB, c *Client) (stop func()) {
+	t.Helper()
+	c.Conn.SetReadDeadline(time.Time{})
+	go io.Copy(io.Discard, c.Conn) // ends when stop closes the connection
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		var b strings.Builder
+		for n := 0; n < 1_000_000; {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			b.Reset()
+			for range 50 { // each line its own: a line said again is told once, with a count
+				n++
+				fmt.Fprintf(&b, "noise %d\r\n", n)
+			}
+			c.Conn.SetWriteDeadline(time.Now().Add(Timeout))
+			if _, err := io.WriteString(c.Conn, b.String()); err != nil {
+				return
+			}
+		}
+	})
+	return func() {
+		close(done)
+		c.Conn.Close()
+		wg.Wait()
+	}
+}

@@ -2,12 +2,9 @@ package lineproto_test
 
 import (
 	"fmt"
-	"io"
 	"net"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"hubbub/internal/chattest"
 )
@@ -74,33 +71,9 @@ func TestLastLineBeforeLeavingABusyRoom(t *testing.T) {
 		fl = append(fl, chattest.Join(t, srv.Addr, fmt.Sprintf("flood%d", i)))
 	}
 	readPast(t, watcher, fmt.Sprintf("flood%d has joined", flooders-1))
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
 	for _, c := range fl {
-		c.Conn.SetReadDeadline(time.Time{})
-		go io.Copy(io.Discard, c.Conn) // ends when the test closes the connection
-		wg.Go(func() {
-			var b strings.Builder
-			for n := 0; ; {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				b.Reset()
-				for range 50 { // each line its own: a line said again is told once, with a count
-					n++
-					fmt.Fprintf(&b, "noise %d\r\n", n)
-				}
-				c.Conn.SetWriteDeadline(time.Now().Add(chattest.Timeout))
-				if _, err := io.WriteString(c.Conn, b.String()); err != nil {
-					return
-				}
-			}
-		})
+		defer chattest.KeepTalking(t, c)()
 	}
-	defer wg.Wait()
-	defer close(stop)
 	told := 0 // leavers whose last line the watcher was sure to see
 	defer func() {
 		if !t.Failed() && told < leavers/3 {

@@ -4,10 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -39,31 +37,7 @@ func TestLinesBeforeAReset(t *testing.T) {
 			readUntil(t, watcher, "*** you made #talk")
 			talker := chattest.Join(t, lineAddr, "talker")
 			talker.Send("/join #noise")
-			talker.Conn.SetReadDeadline(time.Time{})
-			go io.Copy(io.Discard, talker.Conn) // ends when the test closes the connection
-			stop := make(chan struct{})
-			var wg sync.WaitGroup
-			defer wg.Wait()
-			defer close(stop)
-			wg.Go(func() { // the server writes to each leaver all along: #noise talks
-				var b strings.Builder
-				for n := 0; n < 1_000_000; {
-					select {
-					case <-stop:
-						return
-					default:
-					}
-					b.Reset()
-					for range 50 {
-						n++
-						fmt.Fprintf(&b, "noise %d\r\n", n)
-					}
-					talker.Conn.SetWriteDeadline(time.Now().Add(chattest.Timeout))
-					if _, err := io.WriteString(talker.Conn, b.String()); err != nil {
-						return
-					}
-				}
-			})
+			defer chattest.KeepTalking(t, talker)() // the server writes to each leaver all along: #noise talks
 			for i := range tc.rounds {
 				name := fmt.Sprintf("leaver%d", i)
 				c := dialRaw(t, url)
