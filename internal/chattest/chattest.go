@@ -500,3 +500,41 @@ func KeepTalking(t testing.TB, c *Client) (stop func()) {
 		wg.Wait()
 	}
 }
+
+// Flood has flooder say 200-byte lines at about 400 KB/s (many times what the slow reader
+// takes) until stop is closed, or a minute has passed; after a second of it, ask is called
+// once (the slow reader sends its command in the middle of the flood). It returns when the
+// flood has begun, and wait returns once it has ended.
+func Flood(t testing.TB, flooder net.Conn, stop <-chan struct{}, ask func()) (wait func()) {
+	t.Helper()
+	filler := strings.Repeat("f", 190)
+	var batch strings.Builder
+	for i := range 20 {
+		fmt.Fprintf(&batch, "%02d %s\r\n", i, filler)
+	}
+	go io.Copy(io.Discard, flooder) // ends when the test closes the connection
+	var wg sync.WaitGroup
+	begun := make(chan struct{})
+	wg.Go(func() {
+		pace := time.NewTicker(10 * time.Millisecond)
+		defer pace.Stop()
+		close(begun)
+		for n := range 6000 { // a minute at most
+			select {
+			case <-stop:
+				return
+			case <-pace.C:
+			}
+			flooder.SetWriteDeadline(time.Now().Add(Timeout))
+			if _, err := io.WriteString(flooder, batch.String()); err != nil {
+				t.Errorf("flood: %v", err)
+				return
+			}
+			if n == 100 {
+				ask()
+			}
+		}
+	})
+	<-begun
+	return wg.Wait
+}

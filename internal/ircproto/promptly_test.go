@@ -2,11 +2,9 @@ package ircproto_test
 
 import (
 	"bufio"
-	"fmt"
 	"io"
 	"net"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -95,41 +93,16 @@ func TestSlowIRCReaderAnsweredPromptly(t *testing.T) {
 	flooder := chattest.Join(t, srv.Addr, "flooder")
 	readUntil(":flooder!")
 	flooder.Conn.SetReadDeadline(time.Time{})
-	go io.Copy(io.Discard, flooder.Conn) // ends when the test closes the connection
 
-	filler := strings.Repeat("f", 190)
-	var batch strings.Builder
-	for i := range 20 {
-		fmt.Fprintf(&batch, "%02d %s\r\n", i, filler)
-	}
 	stop := make(chan struct{})
 	asked := make(chan time.Time, 1)
 	begun := time.Now()
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	defer close(stop)
-	// About 400 KB/s, many times what the reader takes, for a minute at most; after a second
-	// of it the reader asks who the flooder is.
-	wg.Go(func() {
-		pace := time.NewTicker(10 * time.Millisecond)
-		defer pace.Stop()
-		for n := range 6000 {
-			select {
-			case <-stop:
-				return
-			case <-pace.C:
-			}
-			flooder.Conn.SetWriteDeadline(time.Now().Add(chattest.Timeout))
-			if _, err := io.WriteString(flooder.Conn, batch.String()); err != nil {
-				t.Errorf("flood: %v", err)
-				return
-			}
-			if n == 100 {
-				send("WHOIS flooder")
-				asked <- time.Now()
-			}
-		}
+	wait := chattest.Flood(t, flooder.Conn, stop, func() {
+		send("WHOIS flooder")
+		asked <- time.Now()
 	})
+	defer wait()
+	defer close(stop)
 
 	var askedAt, toldAt, answeredAt time.Time
 	var last string

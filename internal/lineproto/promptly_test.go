@@ -47,44 +47,6 @@ func dialSmallWindow(t *testing.T, addr string) net.Conn {
 	return conn
 }
 
-// floodFor has flooder say 200-byte lines at about 400 KB/s (many times what the slow reader
-// takes) until stop is closed, or a minute has passed; after a second of it, ask is called
-// once (the slow reader sends its command in the middle of the flood). It returns when the
-// flood has begun, and wait returns once it has ended.
-func floodFor(t *testing.T, flooder net.Conn, stop <-chan struct{}, ask func()) (wait func()) {
-	t.Helper()
-	filler := strings.Repeat("f", 190)
-	var batch strings.Builder
-	for i := range 20 {
-		fmt.Fprintf(&batch, "%02d %s\r\n", i, filler)
-	}
-	go io.Copy(io.Discard, flooder) // ends when the test closes the connection
-	var wg sync.WaitGroup
-	begun := make(chan struct{})
-	wg.Go(func() {
-		pace := time.NewTicker(10 * time.Millisecond)
-		defer pace.Stop()
-		close(begun)
-		for n := range 6000 { // a minute at most
-			select {
-			case <-stop:
-				return
-			case <-pace.C:
-			}
-			flooder.SetWriteDeadline(time.Now().Add(chattest.Timeout))
-			if _, err := io.WriteString(flooder, batch.String()); err != nil {
-				t.Errorf("flood: %v", err)
-				return
-			}
-			if n == 100 {
-				ask()
-			}
-		}
-	})
-	<-begun
-	return wg.Wait
-}
-
 // promptReader reads lines through r, as a slow reader does, until it has seen a line with
 // skipped and one with answer, and fails the test unless the first comes within promptly of
 // begun and the second within promptly of when asked says the command was sent.
@@ -155,7 +117,7 @@ func TestSlowReaderAnsweredPromptly(t *testing.T) {
 			stop := make(chan struct{})
 			asked := make(chan time.Time, 1)
 			begun := time.Now()
-			wait := floodFor(t, flooder.Conn, stop, func() {
+			wait := chattest.Flood(t, flooder.Conn, stop, func() {
 				conn.SetWriteDeadline(time.Now().Add(chattest.Timeout))
 				io.WriteString(conn, "/whois flooder\r\n")
 				asked <- time.Now()

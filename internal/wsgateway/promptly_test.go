@@ -1,10 +1,7 @@
 package wsgateway_test
 
 import (
-	"fmt"
-	"io"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -32,40 +29,15 @@ func TestSlowBrowserAnsweredPromptly(t *testing.T) {
 	flooder := chattest.Join(t, g.lineAddr, "flooder")
 	slow.expect(event{Kind: "join", From: "flooder"})
 	flooder.Conn.SetReadDeadline(time.Time{})
-	go io.Copy(io.Discard, flooder.Conn) // ends when the test closes the connection
 
-	filler := strings.Repeat("f", 190)
-	var batch strings.Builder
-	for i := range 20 {
-		fmt.Fprintf(&batch, "%02d %s\r\n", i, filler)
-	}
 	stop := make(chan struct{})
 	ask := make(chan struct{})
 	begun := time.Now()
-	var wg sync.WaitGroup
-	defer wg.Wait()
+	// After a second of the flood the reader asks who the flooder is, from this goroutine: the
+	// client's test helpers are not safe for concurrent use.
+	wait := chattest.Flood(t, flooder.Conn, stop, func() { close(ask) })
+	defer wait()
 	defer close(stop)
-	// About 400 KB/s, many times what the reader takes, for a minute at most; after a second
-	// of it the reader asks who the flooder is.
-	wg.Go(func() {
-		pace := time.NewTicker(10 * time.Millisecond)
-		defer pace.Stop()
-		for n := range 6000 {
-			select {
-			case <-stop:
-				return
-			case <-pace.C:
-			}
-			flooder.Conn.SetWriteDeadline(time.Now().Add(chattest.Timeout))
-			if _, err := io.WriteString(flooder.Conn, batch.String()); err != nil {
-				t.Errorf("flood: %v", err)
-				return
-			}
-			if n == 100 {
-				close(ask)
-			}
-		}
-	})
 
 	slow.rate = 64 << 10
 	var askedAt, toldAt, answeredAt time.Time
