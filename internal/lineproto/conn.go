@@ -369,7 +369,11 @@ func (c *conn) goneLocked() {
 func (c *conn) ignoresInput() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.state != stateOpen && !(c.state == stateClosed && c.reason == connpolicy.ReasonWriteError && !c.isClosed())
+	if c.state == stateOpen {
+		return false
+	}
+	gone := c.state == stateClosed && c.reason == connpolicy.ReasonWriteError && !c.isClosed() // goneLocked: the socket is still the reader's
+	return !gone
 }
 
 // isClosed reports whether the socket was closed (closeLocked).
