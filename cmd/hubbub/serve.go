@@ -79,9 +79,11 @@ func (m *Main) listeners() []listener {
 		{name: "irc-tls", addr: m.cfg.TLS.IRCAddr, chat: true, tls: true, make: (*Main).ircDoor},
 		{name: "quote", addr: m.cfg.QuoteAddr, make: (*Main).quoteDoor},
 		{name: "echo", addr: m.cfg.EchoAddr, make: (*Main).echoDoor},
+		{name: "quote-tls", addr: m.cfg.TLS.QuoteAddr, tls: true, make: (*Main).quoteDoor},
+		{name: "echo-tls", addr: m.cfg.TLS.EchoAddr, tls: true, make: (*Main).echoDoor},
 		{name: "http", addr: m.cfg.HTTPAddr, chat: true, make: (*Main).publicDoor},
 		{name: "https", addr: m.cfg.TLS.HTTPSAddr, chat: true, tls: true, make: (*Main).httpsDoor},
-		{name: "admin", addr: m.cfg.AdminAddr, ops: true, make: (*Main).adminDoor},
+		{name: "admin", addr: m.cfg.AdminAddr, ops: true, tls: m.cfg.TLS.Admin, make: (*Main).adminDoor},
 	}
 }
 
@@ -119,6 +121,7 @@ type Main struct {
 	history *sqlite.Store  // nil without history
 	certs   *tlsconf.Certs // the TLS certificate; nil without one (TLS listeners off)
 	hub     *chat.Hub      // nil when no listener leads to the chat
+	quotes  *quote.Server  // the quote service's current quote, for its listeners; nil before
 
 	// In a cluster (cluster.go): the NATS connection, its JetStream and this node's name; nil
 	// and "" for a node alone. natsServer is the embedded NATS server, if any.
@@ -357,12 +360,18 @@ func (m *Main) ircDoor(name string) (door, error) {
 	return door{srv: irc, keepAlive: true}, nil
 }
 
-func (m *Main) quoteDoor(string) (door, error) {
-	return door{srv: quote.NewServer(m.cfg.Quote, m.limiter, m.log)}, nil
+// quoteDoor is the quote service ("quote"; "quote-tls" over TLS): both hand out one current
+// quote.
+func (m *Main) quoteDoor(name string) (door, error) {
+	if m.quotes == nil {
+		m.quotes = quote.NewServer(m.cfg.Quote, m.limiter, m.log)
+	}
+	return door{srv: m.quotes.Beside(name)}, nil
 }
 
-func (m *Main) echoDoor(string) (door, error) {
-	return door{srv: echo.NewServer(m.cfg.Echo, m.limiter, m.log)}, nil
+// echoDoor is the echo service ("echo"; "echo-tls" over TLS).
+func (m *Main) echoDoor(name string) (door, error) {
+	return door{srv: echo.NewServer(m.cfg.Echo, m.limiter, m.log).Beside(name)}, nil
 }
 
 // publicDoor is the public HTTP listener: the page, and the chat over its WebSocket.

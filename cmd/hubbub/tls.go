@@ -17,6 +17,12 @@ type TLSConfig struct {
 	HandshakeTimeout time.Duration
 	// The TLS listeners, each on only when a certificate is configured.
 	ChatAddr, IRCAddr, HTTPSAddr string
+	// Quote and echo over TLS are off unless asked for: the original notebook's clients speak
+	// plain text, and a certificate given for the chat should not open two more ports.
+	QuoteAddr, EchoAddr string
+	// Admin serves the admin listener over HTTPS instead of HTTP: it switches rather than
+	// adding a port, as its one client (a scraper) is configured for one of the two.
+	Admin bool
 }
 
 // Default addresses of the TLS listeners. HTTPS beside HTTP, rather than the HTTP listener
@@ -42,6 +48,9 @@ func tlsFlags(fs *flag.FlagSet, c *TLSConfig) {
 	fs.StringVar(&c.ChatAddr, "chat-tls-addr", c.ChatAddr, "chat listener `address` over TLS, for openssl s_client and ncat --ssl; on only with a certificate; empty turns it off")
 	fs.StringVar(&c.IRCAddr, "irc-tls-addr", c.IRCAddr, "IRC listener `address` over TLS (irssi /connect -tls, WeeChat tls on); on only with a certificate; empty turns it off")
 	fs.StringVar(&c.HTTPSAddr, "https-addr", c.HTTPSAddr, "public HTTPS listener `address`: what --http-addr serves, over TLS (the page then uses wss://); on only with a certificate; empty turns it off")
+	fs.StringVar(&c.QuoteAddr, "quote-tls-addr", c.QuoteAddr, "quote service listener `address` over TLS (openssl s_client, ncat --ssl); needs a certificate; the same quotes as --quote-addr")
+	fs.StringVar(&c.EchoAddr, "echo-tls-addr", c.EchoAddr, "echo service listener `address` over TLS (openssl s_client, ncat --ssl); needs a certificate")
+	fs.BoolVar(&c.Admin, "admin-tls", c.Admin, "serve the admin listener (--admin-addr) over HTTPS with the certificate, instead of HTTP")
 }
 
 // on reports whether a certificate is configured.
@@ -63,10 +72,15 @@ func (c *TLSConfig) validate() []error {
 			{"chat-tls-addr", c.ChatAddr, defaultChatTLSAddr},
 			{"irc-tls-addr", c.IRCAddr, defaultIRCTLSAddr},
 			{"https-addr", c.HTTPSAddr, defaultHTTPSAddr},
+			{"quote-tls-addr", c.QuoteAddr, ""},
+			{"echo-tls-addr", c.EchoAddr, ""},
 		} {
 			if a.addr != "" && a.addr != a.def {
 				errs = append(errs, fmt.Errorf("--%s needs a certificate: give --tls-cert and --tls-key, or --tls-self-signed", a.flag))
 			}
+		}
+		if c.Admin {
+			errs = append(errs, errors.New("--admin-tls needs a certificate: give --tls-cert and --tls-key, or --tls-self-signed"))
 		}
 	}
 	return errs
@@ -146,8 +160,9 @@ func (m *Main) tlsOptions(name string, plainText string) tlsconf.Options {
 const (
 	plainToChatTLS = "*** this port speaks TLS: connect with openssl s_client or ncat --ssl, or to the plain chat port\r\n"
 	// An IRC client shows an ERROR line to its user before it sees the connection end.
-	plainToIRCTLS = "ERROR :This port speaks TLS: turn TLS on in your client (irssi: /connect -tls; WeeChat: tls on), or use the plain IRC port\r\n"
-	plainToHTTPS  = "HTTP/1.0 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n" +
+	plainToServiceTLS = "this port speaks TLS: connect with openssl s_client or ncat --ssl, or to the plain port\r\n"
+	plainToIRCTLS     = "ERROR :This port speaks TLS: turn TLS on in your client (irssi: /connect -tls; WeeChat: tls on), or use the plain IRC port\r\n"
+	plainToHTTPS      = "HTTP/1.0 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n" +
 		"This port speaks HTTPS: use an https:// address.\n"
 )
 
@@ -159,6 +174,8 @@ func plainToTLS(name string, d door) string {
 		return plainToHTTPS
 	case name == "irc-tls":
 		return plainToIRCTLS
+	case name == "quote-tls" || name == "echo-tls":
+		return plainToServiceTLS
 	}
 	return plainToChatTLS
 }

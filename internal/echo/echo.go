@@ -28,17 +28,27 @@ func DefaultConfig() Config { return Config{IdleTimeout: 5 * time.Minute} }
 
 // Server echoes.
 type Server struct {
-	cfg  Config
-	log  *slog.Logger
-	loop *accept.Loop
+	cfg     Config
+	log     *slog.Logger
+	limiter *accept.Limiter
+	service string // in logs
+	loop    *accept.Loop
 }
 
 // NewServer returns an echo server admitting the connections limiter allows.
 func NewServer(cfg Config, limiter *accept.Limiter, log *slog.Logger) *Server {
-	s := &Server{cfg: cfg, log: log}
-	s.loop = accept.New("echo", limiter, log, s.serveConn)
+	return newServer(cfg, limiter, log, "echo")
+}
+
+func newServer(cfg Config, limiter *accept.Limiter, log *slog.Logger, service string) *Server {
+	s := &Server{cfg: cfg, log: log, limiter: limiter, service: service}
+	s.loop = accept.New(service, limiter, log, s.serveConn)
 	return s
 }
+
+// Beside returns a server for one more listener of the same service (echo over TLS), named
+// service in logs.
+func (s *Server) Beside(service string) *Server { return newServer(s.cfg, s.limiter, s.log, service) }
 
 // Serve accepts connections on ln until Shutdown.
 func (s *Server) Serve(ln net.Listener) error { return s.loop.Serve(ln) }
@@ -77,7 +87,7 @@ func (s *Server) serveConn(c net.Conn) {
 	// The arguments would cost more than the rest of a short connection's life: build them only
 	// when they are written.
 	if s.log.Enabled(context.Background(), slog.LevelDebug) {
-		s.log.Debug("connection closed", "service", "echo", "remote", c.RemoteAddr().String(),
+		s.log.Debug("connection closed", "service", s.service, "remote", c.RemoteAddr().String(),
 			"duration", time.Since(start).Round(time.Millisecond), "reason", reason)
 	}
 }

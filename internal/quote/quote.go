@@ -39,17 +39,31 @@ func DefaultConfig() Config {
 type Server struct {
 	cfg     Config
 	log     *slog.Logger
+	limiter *accept.Limiter
+	service string // in logs
 	loop    *accept.Loop
-	current atomic.Pointer[string]
+	current *atomic.Pointer[string] // shared with the servers Beside made
 }
 
 // NewServer returns a quote server admitting the connections limiter allows.
 func NewServer(cfg Config, limiter *accept.Limiter, log *slog.Logger) *Server {
-	s := &Server{cfg: cfg, log: log}
 	first := cfg.First
-	s.current.Store(&first)
-	s.loop = accept.New("quote", limiter, log, s.serveConn)
+	current := new(atomic.Pointer[string])
+	current.Store(&first)
+	return newServer(cfg, limiter, log, "quote", current)
+}
+
+func newServer(cfg Config, limiter *accept.Limiter, log *slog.Logger, service string, current *atomic.Pointer[string]) *Server {
+	s := &Server{cfg: cfg, log: log, limiter: limiter, service: service, current: current}
+	s.loop = accept.New(service, limiter, log, s.serveConn)
 	return s
+}
+
+// Beside returns a server for one more listener of the same service (quote over TLS), named
+// service in logs: a quote sent to either is handed to the next client of either, as one
+// service has one current quote.
+func (s *Server) Beside(service string) *Server {
+	return newServer(s.cfg, s.limiter, s.log, service, s.current)
 }
 
 // Serve accepts connections on ln until Shutdown.
@@ -88,7 +102,7 @@ func (s *Server) serveConn(c net.Conn) {
 	// The arguments would cost more than the rest of a short connection's life: build them only
 	// when they are written.
 	if s.log.Enabled(context.Background(), slog.LevelDebug) {
-		s.log.Debug("connection closed", "service", "quote", "remote", c.RemoteAddr().String(),
+		s.log.Debug("connection closed", "service", s.service, "remote", c.RemoteAddr().String(),
 			"duration", time.Since(start).Round(time.Millisecond), "reason", reason)
 	}
 }
