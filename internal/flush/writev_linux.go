@@ -2,6 +2,7 @@ package flush
 
 import (
 	"sync"
+	"syscall"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -50,4 +51,19 @@ func unsent(raw interface {
 		}
 	})
 	return v
+}
+
+// bytesAcked returns how many bytes the peer of the TCP socket raw has acknowledged since it
+// connected: what it took, whatever the socket was handed meanwhile (a count of what is
+// unsent, as unsent, goes down as the client reads and up again as a blocked write refills
+// the socket, and may read the same at every look).
+func bytesAcked(raw syscall.RawConn) (uint64, bool) {
+	var info *unix.TCPInfo
+	var err error
+	if cerr := raw.Control(func(fd uintptr) {
+		info, err = unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO)
+	}); cerr != nil || err != nil {
+		return 0, false
+	}
+	return info.Bytes_acked, true
 }

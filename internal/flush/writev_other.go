@@ -2,7 +2,11 @@
 
 package flush
 
-import "golang.org/x/sys/unix"
+import (
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
 
 // writev writes bufs in turn where x/sys has no writev (FreeBSD): one syscall per buffer, until
 // the socket takes less than a whole one.
@@ -30,3 +34,6 @@ func unsent(raw interface {
 }) int {
 	return -1
 }
+
+// bytesAcked reports no count: it is Linux's (TCP_INFO).
+func bytesAcked(raw syscall.RawConn) (uint64, bool) { return 0, false }

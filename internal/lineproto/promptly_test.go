@@ -141,6 +141,17 @@ func (d tlsDoor) Serve(ln net.Listener) error { return d.Server.Serve(tlsconf.Ne
 // certificate, and connects to it as dialSmallWindow does.
 func dialSmallWindowTLS(t *testing.T, srv *chattest.Server) net.Conn {
 	t.Helper()
+	cfg := testConfig()
+	cfg.MaxQueue = 64 << 10
+	cfg.WriteTimeout = 20 * time.Second
+	addr, certFile := startTLSDoor(t, srv, cfg)
+	return tlsClient(t, dialSmallWindow(t, addr), certFile)
+}
+
+// startTLSDoor opens a second door to srv's chat with cfg, behind TLS with a self-signed
+// certificate, and returns its address and the certificate's file.
+func startTLSDoor(t *testing.T, srv *chattest.Server, cfg lineproto.Config) (addr, certFile string) {
+	t.Helper()
 	certFile, keyFile, _, err := tlsconf.SelfSigned(t.TempDir(), "localhost", time.Now())
 	if err != nil {
 		t.Fatal(err)
@@ -149,13 +160,17 @@ func dialSmallWindowTLS(t *testing.T, srv *chattest.Server) net.Conn {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := testConfig()
-	cfg.MaxQueue = 64 << 10
-	cfg.WriteTimeout = 20 * time.Second
 	door := lineproto.NewServer(cfg, srv.Hub, nil, slog.New(slog.NewTextHandler(srv.Logs, nil)))
 	door.SetService("chat-tls")
-	addr := chattest.Serve(t, tlsDoor{door, tlsconf.Options{Config: certs.Config(), Service: "chat-tls"}})
-	conn := tls.Client(dialSmallWindow(t, addr), &tls.Config{ServerName: "localhost", RootCAs: pool(t, certFile)})
+	return chattest.Serve(t, tlsDoor{door, tlsconf.Options{Config: certs.Config(), Service: "chat-tls"}}), certFile
+}
+
+// tlsClient is a TLS client over nc of a door with the certificate in certFile, past its
+// handshake.
+func tlsClient(t *testing.T, nc net.Conn, certFile string) *tls.Conn {
+	t.Helper()
+	conn := tls.Client(nc, &tls.Config{ServerName: "localhost", RootCAs: pool(t, certFile)})
+	t.Cleanup(func() { conn.Close() })
 	conn.SetDeadline(time.Now().Add(chattest.Timeout))
 	if err := conn.Handshake(); err != nil {
 		t.Fatalf("tls handshake: %v", err)

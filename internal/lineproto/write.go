@@ -403,15 +403,10 @@ func (c *conn) writeSome(bufs [][]byte) (int, error) {
 }
 
 // writeStream writes bufs to a stream that is not a kernel socket (TLS), whose Write blocks
-// until it has taken everything (flush.WriteStream), each write with a deadline of WriteTimeout
-// from its start (connpolicy.Limits.WriteDeadline).
+// until it has taken everything, each write under a deadline of WriteTimeout from its start
+// that is moved on for as long as the socket under it drains (flush.WriteStreamDrained).
 func (c *conn) writeStream(bufs [][]byte) (int, error) {
-	return flush.WriteStream(bufs, func(b []byte) (int, error) {
-		if err := c.nc.SetWriteDeadline(c.srv.cfg.WriteDeadline(time.Now())); err != nil {
-			return 0, fmt.Errorf("set write deadline: %w", err)
-		}
-		return c.nc.Write(b)
-	})
+	return flush.WriteStreamDrained(c.nc, bufs, c.srv.cfg.WriteTimeout)
 }
 
 // closeStream ends what c sends over a stream (TLS: close_notify), and then the socket's side

@@ -202,8 +202,9 @@ func (c *conn) writeAll(bufs [][]byte) (int, error) {
 			})
 			bufs = cut(bufs, n)
 		} else {
-			// One record of many frames, not a record each.
-			n, err = flush.WriteStream(bufs, c.writeStream)
+			// One record of many frames, not a record each; a record's deadline moves on while
+			// the socket under the stream drains.
+			n, err = flush.WriteStreamDrained(c.sock, bufs, c.srv.cfg.WriteTimeout)
 			bufs = nil
 		}
 		written += n
@@ -213,19 +214,4 @@ func (c *conn) writeAll(bufs [][]byte) (int, error) {
 		// Some bytes went out before the deadline: the client is reading, give it more time.
 	}
 	return written, nil
-}
-
-// writeStream writes b to a stream, giving a client that keeps taking data more time.
-func (c *conn) writeStream(b []byte) (int, error) {
-	written := 0
-	for {
-		if err := c.sock.SetWriteDeadline(c.srv.cfg.WriteDeadline(time.Now())); err != nil {
-			return written, fmt.Errorf("set write deadline: %w", err)
-		}
-		n, err := c.sock.Write(b[written:])
-		written += n
-		if err == nil || n == 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
-			return written, err
-		}
-	}
 }
