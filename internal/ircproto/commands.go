@@ -447,24 +447,38 @@ func (c *client) whois(m message) {
 // list answers LIST: every channel, the busiest first, or those named (LIST #a,#b), in at most
 // answerBytes; 323 says how many were left out, and how to ask for one.
 func (c *client) list(m message) {
-	var named []string
-	if arg := m.arg(0); arg != "" {
-		named = strings.Split(arg, ",")
+	// The keys of the channels asked for; nil: all of them, as for a filter this server does
+	// not offer (no ELIST: "LIST >3" lists every channel).
+	var named map[string]bool
+	for _, n := range strings.Split(m.arg(0), ",") {
+		if !strings.HasPrefix(n, "#") {
+			continue
+		}
+		if named == nil {
+			named = make(map[string]bool)
+		}
+		if room, err := chat.ParseRoom(hubbubName(n)); err == nil {
+			named[room.Key] = true
+		}
 	}
 	nick := c.nick()
 	b := append([]byte(numericLine(nick, "321", "Channel", "Users  Name")), '\r', '\n')
-	listed, shown := 0, 0
+	listed, shown, full := 0, 0, false
 	for _, r := range c.sess.Rooms() {
-		if named != nil && !slices.ContainsFunc(named, func(n string) bool { return sameRoom(r.Name, hubbubName(n)) }) {
-			continue
+		if named != nil {
+			if room, err := chat.ParseRoom(r.Name); err != nil || !named[room.Key] {
+				continue
+			}
 		}
 		listed++
-		line := numericLine(nick, "322", ircChannel(r.Name), strconv.Itoa(r.Members), cut(r.Topic))
-		if len(b)+len(line)+2 > c.answerBytes-maxLine {
+		if full {
 			continue // counted, not shown
 		}
-		b = append(append(b, line...), '\r', '\n')
-		shown++
+		line := numericLine(nick, "322", ircChannel(r.Name), strconv.Itoa(r.Members), cut(r.Topic))
+		if full = len(b)+len(line)+2 > c.answerBytes-maxLine; !full {
+			b = append(append(b, line...), '\r', '\n')
+			shown++
+		}
 	}
 	end := "End of /LIST"
 	if shown < listed {
