@@ -59,7 +59,7 @@ var questions = []struct{ ask, end string }{
 	{"WHO #lobby", " 315 "},
 	{"MOTD", " 422 "},
 	{"VERSION", " 421 "},
-	{"PING :" + strings.Repeat("p", 300), " PONG "},
+	{"PING :" + strings.Repeat("p", 100), " PONG "},
 }
 
 // TestIRCAnswersFitTheQueue has an IRC client ask, again and again, what has long answers
@@ -115,9 +115,10 @@ func TestIRCUnreadAnswersHaveACap(t *testing.T) {
 					break
 				}
 			}
-			// Thousands of answers, far more than the hard cap with what the kernel holds: the
-			// writes stop once the connection is dropped.
-			io.WriteString(conn, strings.Repeat(q.ask+"\r\n", 5000))
+			// 20,000 answers of 40 bytes or more: several times the hard cap with what the
+			// kernel and a writer may hold besides (a writer takes up to the hard cap at
+			// once). The writes stop once the connection is dropped.
+			io.WriteString(conn, strings.Repeat(q.ask+"\r\n", 20000))
 			srv.Logs.WaitFor(t, "connection closed", "service=irc", "name="+nick, `reason="slow consumer"`)
 		})
 	}
