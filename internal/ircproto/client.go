@@ -51,6 +51,8 @@ type client struct {
 	hub     *chat.Hub
 	log     *slog.Logger
 	started time.Time // when the server started, for RPL_CREATED
+	// answerBytes bounds each list the client asks for (LIST, NAMES, WHO); see answerBytes.
+	answerBytes int
 
 	// Used by the read loop only.
 	sess       *chat.Session // nil until registered
@@ -83,8 +85,8 @@ type client struct {
 	live atomic.Pointer[chat.Format]
 }
 
-func newClient(c *lineproto.Conn, hub *chat.Hub, log *slog.Logger, started time.Time) *client {
-	return &client{conn: c, hub: hub, log: log, started: started}
+func newClient(c *lineproto.Conn, hub *chat.Hub, log *slog.Logger, started time.Time, answerBytes int) *client {
+	return &client{conn: c, hub: hub, log: log, started: started, answerBytes: answerBytes}
 }
 
 // MembersOnEntry implements chat.MembersOnEntry: a channel this device did not join itself
@@ -705,7 +707,7 @@ func (c *client) enteredLocked(m *chat.Message) {
 	if m.Text != "" {
 		b = append(append(b, numericLine(nick, "332", ircChannel(m.Room), m.Text)...), '\r', '\n')
 	}
-	c.conn.Send(nil, appendNames(b, nick, chat.RoomMembers{Room: m.Room, Members: m.Members}))
+	c.conn.Send(nil, appendNames(b, nick, chat.RoomMembers{Room: m.Room, Members: m.Members}, c.answerBytes))
 }
 
 // noticeEnc renders the notices lineproto's engine says of its own once the client is

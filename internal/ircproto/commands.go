@@ -58,7 +58,7 @@ func (c *client) command(m message) error {
 	case "WHOIS":
 		c.whois(m)
 	case "LIST":
-		c.list()
+		c.list(m)
 	case "AWAY":
 		if err := c.sess.Away(m.arg(0)); err != nil {
 			c.fail(err)
@@ -314,17 +314,19 @@ func (c *client) names(room string) {
 		c.reply("366", safeParam(room), "End of /NAMES list")
 		return
 	}
-	c.conn.Send(nil, appendNames(nil, c.nick(), who))
+	c.conn.Send(nil, appendNames(nil, c.nick(), who, c.answerBytes))
 }
 
-// appendNames appends the RPL_NAMREPLYs and RPL_ENDOFNAMES that list who to nick.
-func appendNames(b []byte, nick string, who chat.RoomMembers) []byte {
+// appendNames appends the RPL_NAMREPLYs and RPL_ENDOFNAMES that list who to nick, the names in
+// at most budget bytes (see answerBytes): 366 says how many were left out.
+func appendNames(b []byte, nick string, who chat.RoomMembers, budget int) []byte {
 	ch := ircChannel(who.Room)
 	head := ":" + serverName + " 353 " + nick + " = " + ch + " :"
 	// Built in place: a room of thousands is one 353 line per ~500 bytes, each made once (a
 	// string grown name by name was copied as often as it had names: a quarter of the CPU of
 	// 10,000 IRC users joining #lobby).
 	start, empty := -1, true // where the current 353 line starts in b, and whether it has a name
+	base, shown := len(b), 0
 	for _, mem := range who.Members {
 		entry := ircNick(mem.Name)
 		owner := mem.Owner
@@ -332,6 +334,10 @@ func appendNames(b []byte, nick string, who chat.RoomMembers) []byte {
 		if owner {
 			size++
 		}
+		if shown > 0 && len(b)-base+size+len(head)+2 > budget {
+			break // what is left would not fit: the count below says so
+		}
+		shown++
 		if start >= 0 && !empty && len(b)-start+size > maxLine-2 {
 			b = append(b, '\r', '\n')
 			start = -1
@@ -353,10 +359,11 @@ func appendNames(b []byte, nick string, who chat.RoomMembers) []byte {
 		b = append(b, '\r', '\n')
 	}
 	end := "End of /NAMES list"
-	if who.Total > len(who.Members) {
+	if total := max(who.Total, len(who.Members)); total > shown {
 		// A large room's names are bounded (the joiner and its moderators first, as Twitch's
-		// IRC lists only those above 1,000 users): 366 ends them all the same, and says so.
-		end = fmt.Sprintf("End of /NAMES list: %d of %d shown, the channel is too large to list", len(who.Members), who.Total)
+		// IRC lists only those above 1,000 users), and so is any answer: 366 ends them all the
+		// same, and says so.
+		end = fmt.Sprintf("End of /NAMES list: %d of %d shown, the channel is too large to list", shown, total)
 	}
 	return append(append(b, numericLine(nick, "366", ch, end)...), '\r', '\n')
 }
@@ -383,11 +390,16 @@ func (c *client) who(m message) {
 	case strings.HasPrefix(target, "#"):
 		who, err := c.sess.Who(hubbubName(target))
 		if err == nil {
+			shown := 0
 			for _, mem := range who.Members {
+				if len(b) >= c.answerBytes-maxLine {
+					break // bounded, as any answer is (answerBytes)
+				}
 				add(ircChannel(who.Room), mem)
+				shown++
 			}
-			if who.Total > len(who.Members) { // a large room's, bounded as its names are
-				end = fmt.Sprintf("End of /WHO list: %d of %d shown, the channel is too large to list", len(who.Members), who.Total)
+			if total := max(who.Total, len(who.Members)); total > shown { // a large room's, bounded as its names are
+				end = fmt.Sprintf("End of /WHO list: %d of %d shown, the channel is too large to list", shown, total)
 			}
 		}
 	case target != "":
@@ -432,13 +444,47 @@ func (c *client) whois(m message) {
 	c.reply("318", n, "End of /WHOIS list")
 }
 
-func (c *client) list() {
+// list answers LIST: every channel, the busiest first, or those named (LIST #a,#b), in at most
+// answerBytes; 323 says how many were left out, and how to ask for one.
+func (c *client) list(m message) {
+	// The keys of the channels asked for; nil: all of them, as for a filter this server does
+	// not offer (no ELIST: "LIST >3" lists every channel).
+	var named map[string]bool
+	for _, n := range strings.Split(m.arg(0), ",") {
+		if !strings.HasPrefix(n, "#") {
+			continue
+		}
+		if named == nil {
+			named = make(map[string]bool)
+		}
+		if room, err := chat.ParseRoom(hubbubName(n)); err == nil {
+			named[room.Key] = true
+		}
+	}
 	nick := c.nick()
 	b := append([]byte(numericLine(nick, "321", "Channel", "Users  Name")), '\r', '\n')
+	listed, shown, full := 0, 0, false
 	for _, r := range c.sess.Rooms() {
-		b = append(append(b, numericLine(nick, "322", ircChannel(r.Name), strconv.Itoa(r.Members), r.Topic)...), '\r', '\n')
+		if named != nil {
+			if room, err := chat.ParseRoom(r.Name); err != nil || !named[room.Key] {
+				continue
+			}
+		}
+		listed++
+		if full {
+			continue // counted, not shown
+		}
+		line := numericLine(nick, "322", ircChannel(r.Name), strconv.Itoa(r.Members), cut(r.Topic))
+		if full = len(b)+len(line)+2 > c.answerBytes-maxLine; !full {
+			b = append(append(b, line...), '\r', '\n')
+			shown++
+		}
 	}
-	b = append(append(b, numericLine(nick, "323", "End of /LIST")...), '\r', '\n')
+	end := "End of /LIST"
+	if shown < listed {
+		end = fmt.Sprintf("End of /LIST: %d of %d shown, the busiest first: LIST #channel for one", shown, listed)
+	}
+	b = append(append(b, numericLine(nick, "323", end)...), '\r', '\n')
 	c.conn.Send(nil, b)
 }
 

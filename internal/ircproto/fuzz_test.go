@@ -68,7 +68,7 @@ func TestNamesSplitIntoLines(t *testing.T) {
 		for i := range n {
 			who.Members = append(who.Members, chat.MemberInfo{Name: fmt.Sprintf("member%d", i), Owner: i == 1})
 		}
-		out := string(appendNames(nil, "me", who))
+		out := string(appendNames(nil, "me", who, answerBytes(256<<10)))
 		lines := strings.Split(strings.TrimSuffix(out, "\r\n"), "\r\n")
 		var names []string
 		for _, l := range lines[:len(lines)-1] {
@@ -96,5 +96,28 @@ func TestNamesSplitIntoLines(t *testing.T) {
 				t.Fatalf("%d members: name %d is %q, want %q", n, i, name, want)
 			}
 		}
+	}
+}
+
+// A room's names that do not fit an answer's bytes are cut at a name, and 366 says how many
+// were shown of how many: the answer stays within its budget, whatever the room.
+func TestNamesWithinBudget(t *testing.T) {
+	who := chat.RoomMembers{Room: "#big"}
+	for i := range 3000 {
+		who.Members = append(who.Members, chat.MemberInfo{Name: fmt.Sprintf("member%d", i)})
+	}
+	const budget = 4 << 10
+	out := string(appendNames(nil, "me", who, budget))
+	lines := strings.Split(strings.TrimSuffix(out, "\r\n"), "\r\n")
+	shown := 0
+	for _, l := range lines[:len(lines)-1] {
+		_, list, _ := strings.Cut(l, " :")
+		shown += len(strings.Split(list, " "))
+	}
+	if len(out)-len(lines[len(lines)-1]) > budget {
+		t.Errorf("%d bytes of names, over the budget of %d", len(out)-len(lines[len(lines)-1]), budget)
+	}
+	if want := fmt.Sprintf(" 366 me #big :End of /NAMES list: %d of 3000 shown,", shown); shown == 0 || !strings.Contains(lines[len(lines)-1], want) {
+		t.Errorf("%d names shown, last line %q", shown, lines[len(lines)-1])
 	}
 }

@@ -69,6 +69,8 @@ func TestCommands(t *testing.T) {
 		{"WHO #bobs", [][]string{{" 352 alice #bobs u hubbub hubbub bob H@ :0 bob"}, {" 315 alice #bobs :End of /WHO list"}}},
 		{"WHO bob", [][]string{{" 352 alice * u hubbub hubbub bob H :0 bob"}, {" 315 alice bob "}}},
 		{"LIST", [][]string{{" 321 alice Channel "}, {" 322 alice #lobby 2 "}, {" 322 alice #bobs 1 "}, {" 323 alice :End of /LIST"}}},
+		{"LIST #BOBS,#nosuch", [][]string{{" 321 alice Channel "}, {" 322 alice #bobs 1 "}, {" 323 alice :End of /LIST"}}},
+		{"LIST >1", [][]string{{" 322 alice #lobby 2 "}, {" 322 alice #bobs 1 "}, {" 323 alice :End of /LIST"}}},
 		{"NAMES #bobs", [][]string{{" 353 alice = #bobs :@bob"}, {" 366 alice #bobs :End of /NAMES list"}}},
 		{"MODE #lobby", [][]string{{" 324 alice #lobby +nt"}}},
 		{"MODE #lobby b", [][]string{{" 368 alice #lobby :End of channel ban list"}}},

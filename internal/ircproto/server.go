@@ -34,6 +34,7 @@ func NewServer(cfg lineproto.Config, hub *chat.Hub, limiter *accept.Limiter, log
 	// whatever the line chat allows.
 	cfg.MaxLine = max(cfg.MaxLine, 512+8191)
 	started := time.Now()
+	answer := answerBytes(cfg.MaxQueue)
 	srv := lineproto.NewServer(cfg, hub, limiter, log)
 	srv.SetFraming(lineproto.Framing{
 		NewDecoder:   newLineDecoder,
@@ -43,8 +44,17 @@ func NewServer(cfg lineproto.Config, hub *chat.Hub, limiter *accept.Limiter, log
 		QuietTooLong: true, // 417
 
 		NewSession: func(c *lineproto.Conn) (lineproto.Session, error) {
-			return newClient(c, hub, log, started), nil
+			return newClient(c, hub, log, started, answer), nil
 		},
 	})
 	return srv
 }
+
+// answerBytes bounds each list an IRC client asks for (LIST, NAMES, WHO of a channel) to a
+// quarter of its queue, as the chat bounds its own answers (chat.DefaultAnswerBytes, a quarter
+// of the default --max-queue): what a client asks for is held up to the hard cap
+// (connpolicy.Admit), past which a client that asks for more than it reads is dropped as a slow
+// consumer. An answer larger than that would drop a client that reads every answer, at the
+// first LIST of a server with many channels; one this size leaves room for several asked at
+// once.
+func answerBytes(maxQueue int) int { return max(maxQueue/4, 4*maxLine) }
