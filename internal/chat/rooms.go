@@ -21,7 +21,10 @@ import (
 type Rooms interface {
 	// Claim makes rec the record of the room key unless one exists that stale says is still
 	// good, and returns the record in force: rec when it won. It waits for the cluster, so it is
-	// never called under Hub.mu.
+	// never called under Hub.mu. The changes of the key queued before it (Pass, Forget) are
+	// written before it reads the record; while stale is asked, Lookup returns the record read,
+	// or a newer revision (or its deletion) heard of since, so that stale may wait for it to
+	// change.
 	Claim(key string, rec RoomRecord, stale func(RoomRecord) bool) (RoomRecord, error)
 	// SetTopic writes the topic into the room's record (made with rec's owner if there is none),
 	// keeping its owner. It waits for the cluster: not under Hub.mu.
@@ -135,8 +138,49 @@ func (h *Hub) roomStale(n Name, rec RoomRecord, claimer uint64) bool {
 		_, making := h.making.Load(makingRoom{n.looks[0], rec.Owner})
 		return !making
 	}
-	ownerOnline := slices.ContainsFunc(h.claims.Online(), func(p Presence) bool { return p.Member == rec.Owner })
-	return !ownerOnline || h.now().Sub(rec.Time) > recordGrace
+	if !h.ownerOnline(rec.Owner) || h.now().Sub(rec.Time) > recordGrace {
+		return true
+	}
+	return h.settleRecord(n, rec)
+}
+
+// ownerOnline reports whether the names show member online.
+func (h *Hub) ownerOnline(member uint64) bool {
+	return slices.ContainsFunc(h.claims.Online(), func(p Presence) bool { return p.Member == member })
+}
+
+// settlePoll is how often settleRecord looks again: presence has no callback to wait on.
+const settlePoll = 20 * time.Millisecond
+
+// settleRecord decides about a young record whose owner is online on another node while
+// nobody shows in the room: either the room was made a moment ago (its members' presence has
+// not come yet) or it emptied a moment ago (its last node's deletion of the record has not come
+// yet). It waits for whichever comes: someone shows in the room (the record is good), or the
+// record changes or is deleted (stale: the claim's write then meets the new revision and reads
+// again), or the owner goes offline, or the record ages past recordGrace (stale).
+// Lookup returns the record the claim read, or newer (Rooms.Claim).
+func (h *Hub) settleRecord(n Name, rec RoomRecord) bool {
+	key := n.looks[0]
+	giveUp := time.NewTimer(recordGrace)
+	defer giveUp.Stop()
+	poll := time.NewTicker(settlePoll)
+	defer poll.Stop()
+	for {
+		select {
+		case <-giveUp.C:
+			return true
+		case <-poll.C:
+		}
+		if len(h.elsewhereIn(n, false)) > 0 {
+			return false
+		}
+		if now, ok := h.records.Lookup(key); !ok || now.Rev > rec.Rev {
+			return true
+		}
+		if !h.ownerOnline(rec.Owner) || h.now().Sub(rec.Time) > recordGrace {
+			return true
+		}
+	}
 }
 
 // recordGoneLocked is what a node whose members are in r does when r's record was deleted by

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -25,9 +26,14 @@ import (
 // Goroutines: a RoomStore owns two, the watcher's reader and the writer of queued changes (Pass
 // and Forget, which the chat calls under its lock); Close stops both.
 //
-// LOCKING: RoomStore.mu guards the records seen, the queue and the chat's callback; it is a
-// leaf: nothing is called, and nothing waited on, while it is held (the callback is called
-// after it is let go).
+// Changes of one key are written in the order they were queued, one at a time: by the writer,
+// or by a Claim of that key, which first writes those queued before it (a room emptied here a
+// moment ago is forgotten before it is made again: its maker does not read the old record).
+// A key being written is busy: the writer passes over its changes until it is let go.
+//
+// LOCKING: RoomStore.mu guards the records seen, the queue, the busy keys and the chat's
+// callback; it is a leaf: nothing is called, and nothing waited on, while it is held (the
+// callback is called after it is let go).
 
 // RoomStore is the rooms bucket, watched.
 type RoomStore struct {
@@ -47,7 +53,15 @@ type RoomStore struct {
 	closing bool                // guarded by mu
 	seen    map[string]seenRoom // key → the newest record (or deletion) heard of; guarded by mu
 	queue   []roomOp            // guarded by mu
-	changed func(room string)   // the chat's; guarded by mu
+	// busy holds the keys being written (by the writer or a Claim); letGo is closed, and
+	// made again, each time one is let go. Guarded by mu.
+	busy  map[string]bool
+	letGo chan struct{}
+	// wrote is, for each key, the last revision this node wrote: a Forget deletes a record
+	// changed since the chat read it if the change is this node's own (a Pass queued before
+	// it, a topic set). Guarded by mu.
+	wrote   map[string]uint64
+	changed func(room string) // the chat's; guarded by mu
 }
 
 // seenRoom is the newest revision of a room's key: a record, or its deletion.
@@ -92,7 +106,8 @@ func OpenRooms(ctx context.Context, js jetstream.JetStream, log *slog.Logger) (*
 	if err != nil {
 		return nil, err
 	}
-	rs := &RoomStore{log: log, b: b, wake: make(chan struct{}, 1), idle: make(chan struct{}), seen: make(map[string]seenRoom)}
+	rs := &RoomStore{log: log, b: b, wake: make(chan struct{}, 1), idle: make(chan struct{}), seen: make(map[string]seenRoom),
+		busy: make(map[string]bool), letGo: make(chan struct{}), wrote: make(map[string]uint64)}
 	rs.ctx, rs.cancel = context.WithCancel(context.Background())
 	wctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
@@ -199,6 +214,13 @@ func (rs *RoomStore) heard(e jetstream.KeyValueEntry) {
 		}
 	}
 	s.rec.Rev, s.rec.Time = e.Revision(), e.Created()
+	if s.gone {
+		rs.mu.Lock()
+		if rs.wrote[e.Key()] < s.rec.Rev {
+			delete(rs.wrote, e.Key()) // deleted after this node's last write: nothing to remember
+		}
+		rs.mu.Unlock()
+	}
 	rs.note(e.Key(), s)
 }
 
@@ -262,32 +284,112 @@ func (rs *RoomStore) current(ctx context.Context, key string) (rec chat.RoomReco
 // errBusyKey: a key kept changing under every attempt to write it.
 var errBusyKey = errors.New("the record kept changing")
 
-// Claim implements chat.Rooms.
+// Claim implements chat.Rooms. The changes of the room's key queued before it (the room
+// emptied here: its record forgotten, or passed on first) are written first, so that what it
+// reads is what this node left of the room. The record it reads is noted before stale is
+// asked (Lookup returns it, or a newer revision or its deletion once heard of): stale may wait
+// for the record to change.
 func (rs *RoomStore) Claim(room string, want chat.RoomRecord, stale func(chat.RoomRecord) bool) (chat.RoomRecord, error) {
-	ctx, cancel := context.WithTimeout(rs.ctx, requestTimeout)
-	defer cancel()
 	key := roomKey(room)
+	if err := rs.writeQueued(key); err != nil {
+		return chat.RoomRecord{}, fmt.Errorf("rooms: claim: %w", err)
+	}
+	defer rs.letGoOf(key)
 	for range roomAttempts {
-		rec, rev, ok, err := rs.current(ctx, key)
-		if err != nil {
-			return chat.RoomRecord{}, err
+		rec, ok, err := rs.claimOnce(key, want, stale)
+		if err != nil || ok {
+			return rec, err
 		}
-		if ok && !stale(rec) {
-			rs.note(key, seenRoom{rec: rec})
-			return rec, nil
-		}
-		got, err := rs.b.write(ctx, key, encodeRoom(want), rev, 0)
-		if errors.Is(err, errChanged) {
-			continue // another node wrote first: read what it wrote
-		}
-		if err != nil {
-			return chat.RoomRecord{}, err
-		}
-		want.Rev, want.Time = got, time.Now()
-		rs.note(key, seenRoom{rec: want})
-		return want, nil
 	}
 	return chat.RoomRecord{}, fmt.Errorf("rooms: claim: %w", errBusyKey)
+}
+
+// claimOnce is one attempt of Claim: ok false when another node wrote the record meanwhile.
+// Each attempt has its own deadline: stale may have waited.
+func (rs *RoomStore) claimOnce(key string, want chat.RoomRecord, stale func(chat.RoomRecord) bool) (chat.RoomRecord, bool, error) {
+	ctx, cancel := context.WithTimeout(rs.ctx, requestTimeout)
+	defer cancel()
+	rec, rev, ok, err := rs.current(ctx, key)
+	if err != nil {
+		return chat.RoomRecord{}, false, err
+	}
+	if ok {
+		rs.note(key, seenRoom{rec: rec})
+		if !stale(rec) {
+			return rec, true, nil
+		}
+	}
+	got, err := rs.b.write(ctx, key, encodeRoom(want), rev, 0)
+	if errors.Is(err, errChanged) {
+		return chat.RoomRecord{}, false, nil // another node wrote first: read what it wrote
+	}
+	if err != nil {
+		return chat.RoomRecord{}, false, err
+	}
+	want.Rev, want.Time = got, time.Now()
+	rs.wroteRev(key, got)
+	rs.note(key, seenRoom{rec: want})
+	return want, true, nil
+}
+
+// writeQueued makes key busy, once nobody else is writing it, and writes the changes of it
+// queued so far, in order; the caller lets go of it. A change it cannot write goes back to the
+// head of the queue, for the writer to try again, and key is let go.
+func (rs *RoomStore) writeQueued(key string) error {
+	ctx, cancel := context.WithTimeout(rs.ctx, requestTimeout)
+	defer cancel()
+	rs.mu.Lock()
+	for rs.busy[key] {
+		letGo := rs.letGo
+		rs.mu.Unlock()
+		select {
+		case <-letGo:
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for the changes queued before it: %w", ctx.Err())
+		}
+		rs.mu.Lock()
+	}
+	rs.busy[key] = true
+	var mine []roomOp
+	rs.queue = slices.DeleteFunc(rs.queue, func(op roomOp) bool {
+		if op.key == key {
+			mine = append(mine, op)
+			return true
+		}
+		return false
+	})
+	rs.mu.Unlock()
+	for i, op := range mine {
+		if err := rs.apply(op); err != nil {
+			rs.mu.Lock()
+			rs.queue = append(slices.Clone(mine[i:]), rs.queue...)
+			rs.mu.Unlock()
+			rs.letGoOf(key)
+			return fmt.Errorf("a change queued before it: %w", err)
+		}
+	}
+	return nil
+}
+
+// letGoOf ends the writing of key, and wakes the writer, which may have passed over its
+// changes, and whoever waits for the key.
+func (rs *RoomStore) letGoOf(key string) {
+	rs.mu.Lock()
+	delete(rs.busy, key)
+	close(rs.letGo)
+	rs.letGo = make(chan struct{})
+	rs.mu.Unlock()
+	select {
+	case rs.wake <- struct{}{}:
+	default:
+	}
+}
+
+// wroteRev keeps rev as the last revision of key this node wrote.
+func (rs *RoomStore) wroteRev(key string, rev uint64) {
+	rs.mu.Lock()
+	rs.wrote[key] = rev
+	rs.mu.Unlock()
 }
 
 // SetTopic implements chat.Rooms.
@@ -313,6 +415,7 @@ func (rs *RoomStore) SetTopic(room string, want chat.RoomRecord) error {
 			return err
 		}
 		rec.Rev, rec.Time = got, time.Now()
+		rs.wroteRev(key, got)
 		rs.note(key, seenRoom{rec: rec})
 		return nil
 	}
@@ -352,28 +455,34 @@ func (rs *RoomStore) enqueue(op roomOp) {
 	}
 }
 
-// write applies queued changes in order until Close.
+// write applies queued changes in order until Close, passing over those of a busy key (a
+// Claim writing it), which are written once it is let go.
 func (rs *RoomStore) write() {
 	for {
 		rs.mu.Lock()
-		ops := rs.queue
-		rs.queue = nil
-		closing := rs.closing
-		rs.mu.Unlock()
-		for _, op := range ops {
-			rs.applyWithRetries(op)
+		i := slices.IndexFunc(rs.queue, func(op roomOp) bool { return !rs.busy[op.key] })
+		var op roomOp
+		if i >= 0 {
+			op = rs.queue[i]
+			rs.queue = slices.Delete(rs.queue, i, i+1)
+			rs.busy[op.key] = true
 		}
-		if len(ops) == 0 {
-			if closing {
-				close(rs.idle)
-				<-rs.ctx.Done()
-				return
-			}
-			select {
-			case <-rs.wake:
-			case <-rs.ctx.Done():
-				return
-			}
+		idle := rs.closing && len(rs.queue) == 0 && i < 0
+		rs.mu.Unlock()
+		if i >= 0 {
+			rs.applyWithRetries(op)
+			rs.letGoOf(op.key)
+			continue
+		}
+		if idle {
+			close(rs.idle)
+			<-rs.ctx.Done()
+			return
+		}
+		select {
+		case <-rs.wake:
+		case <-rs.ctx.Done():
+			return
 		}
 	}
 }
@@ -402,8 +511,12 @@ func (rs *RoomStore) apply(op roomOp) error {
 	defer cancel()
 	rec, rev, ok, err := rs.current(ctx, op.key)
 	if op.remake != nil && err == nil && !ok {
-		if _, err := rs.b.write(ctx, op.key, encodeRoom(*op.remake), rev, 0); err != nil && !errors.Is(err, errChanged) {
+		got, err := rs.b.write(ctx, op.key, encodeRoom(*op.remake), rev, 0)
+		if err != nil && !errors.Is(err, errChanged) {
 			return err
+		}
+		if err == nil {
+			rs.wroteRev(op.key, got)
 		}
 		return nil // or someone made it meanwhile: the watcher tells
 	}
@@ -411,22 +524,33 @@ func (rs *RoomStore) apply(op roomOp) error {
 		return err
 	}
 	if op.forget {
-		if rev != op.rev {
+		// Changed since the chat read it: by another node (someone made the room again, or
+		// passed it to a member of theirs), or by this node's own change queued before the
+		// Forget or written since the chat last heard of the record (its Pass, a topic set).
+		rs.mu.Lock()
+		ours := rs.wrote[op.key] == rev
+		rs.mu.Unlock()
+		if rev != op.rev && !ours {
 			return nil
 		}
 		if err := rs.b.purge(ctx, op.key, rev); err != nil && !errors.Is(err, errChanged) {
 			return err
 		}
+		rs.mu.Lock()
+		delete(rs.wrote, op.key)
+		rs.mu.Unlock()
 		return nil
 	}
 	if rec.Owner != op.from {
 		return nil
 	}
 	rec.Owner, rec.OwnerName = op.to, op.toName
-	if _, err := rs.b.write(ctx, op.key, encodeRoom(rec), rev, 0); errors.Is(err, errChanged) {
+	got, err := rs.b.write(ctx, op.key, encodeRoom(rec), rev, 0)
+	if errors.Is(err, errChanged) {
 		return rs.apply(op) // a topic set meanwhile: try again on top of it
 	} else if err != nil {
 		return err
 	}
+	rs.wroteRev(op.key, got)
 	return nil
 }
