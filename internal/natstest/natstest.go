@@ -97,6 +97,11 @@ func StartCluster(t testing.TB, n int) *Cluster {
 // watchLeaks registers the check that every goroutine started from now on has ended once the
 // cluster is stopped (the stop runs before it: cleanups run last registered first).
 func (c *Cluster) watchLeaks() {
+	// The servers' stores go in the test's temporary directory, which is removed by a cleanup
+	// registered at its first use: made here, before the stop is registered, it is removed
+	// after the servers stopped writing to it, not under a running one (CI: "directory not
+	// empty" when a server made a file while it was being removed).
+	c.t.TempDir()
 	ignore := goleak.IgnoreCurrent()
 	c.t.Cleanup(func() {
 		// goleak.Find retries for about a second and a half; a loaded machine (CI, -race) may
