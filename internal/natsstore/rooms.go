@@ -331,8 +331,11 @@ func (rs *RoomStore) Claim(room string, want chat.RoomRecord, stale func(context
 	defer rs.letGoOf(key)
 	for range roomAttempts {
 		rec, ok, err := rs.claimOnce(key, want, stale)
-		if err != nil || ok {
-			return rec, err
+		if err != nil {
+			return chat.RoomRecord{}, fmt.Errorf("rooms: claim: %w", err)
+		}
+		if ok {
+			return rec, nil
 		}
 	}
 	return chat.RoomRecord{}, fmt.Errorf("rooms: claim: %w", errBusyKey)
