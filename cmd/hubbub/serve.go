@@ -412,6 +412,11 @@ func (m *Main) Shutdown(ctx context.Context) error {
 		// First: what the shutdown frees is no burst worth two collections.
 		m.memory.Stop()
 	}
+	if m.roomRecords != nil {
+		// Before the doors wait for their connections: a join waiting for a room's record to
+		// settle (up to ten seconds) gives up rather than hold the shutdown.
+		m.roomRecords.StopClaims()
+	}
 	var first, last []func() error
 	named := func(name string, s stopper) func() error {
 		return func() error {

@@ -1,6 +1,7 @@
 package chat_test
 
 import (
+	"context"
 	"log/slog"
 	"sync"
 	"testing"
@@ -17,7 +18,7 @@ type heldRooms struct {
 	recs    map[string]chat.RoomRecord
 }
 
-func (r *heldRooms) Claim(key string, want chat.RoomRecord, _ func(chat.RoomRecord) bool) (chat.RoomRecord, error) {
+func (r *heldRooms) Claim(key string, want chat.RoomRecord, _ func(context.Context, chat.RoomRecord) bool) (chat.RoomRecord, error) {
 	<-r.release
 	r.mu.Lock()
 	defer r.mu.Unlock()

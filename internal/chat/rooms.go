@@ -24,8 +24,8 @@ type Rooms interface {
 	// never called under Hub.mu. The changes of the key queued before it (Pass, Forget) are
 	// written before it reads the record; while stale is asked, Lookup returns the record read,
 	// or a newer revision (or its deletion) heard of since, so that stale may wait for it to
-	// change.
-	Claim(key string, rec RoomRecord, stale func(RoomRecord) bool) (RoomRecord, error)
+	// change. stale's context ends when the node stops: stale returns then, and Claim fails.
+	Claim(key string, rec RoomRecord, stale func(context.Context, RoomRecord) bool) (RoomRecord, error)
 	// SetTopic writes the topic into the room's record (made with rec's owner if there is none),
 	// keeping its owner. It waits for the cluster: not under Hub.mu.
 	SetTopic(key string, rec RoomRecord) error
@@ -90,7 +90,7 @@ func (h *Hub) claimRoom(n Name, m *member) (rec RoomRecord, by uint64, err error
 	}()
 	h.making.Store(makingRoom{key, m.id}, struct{}{})
 	want := RoomRecord{Name: n.Display, Owner: m.id, OwnerName: m.name().Display}
-	c.rec, c.err = h.records.Claim(key, want, func(rec RoomRecord) bool { return h.roomStale(n, rec, m.id) })
+	c.rec, c.err = h.records.Claim(key, want, func(ctx context.Context, rec RoomRecord) bool { return h.roomStale(ctx, n, rec, m.id) })
 	return c.rec, c.by, c.err
 }
 
@@ -117,8 +117,9 @@ func (h *Hub) madeRoom(n Name, m *member) { h.making.Delete(makingRoom{n.looks[0
 // another node, and its owner is gone, or is this node's (so out of the room, being made
 // here), or the record is older than recordGrace (an owner on another node out of the room
 // would have passed it on leaving; a younger record's owner may not show in the room yet).
-// Called with no lock held: it reads only Names and what is atomic.
-func (h *Hub) roomStale(n Name, rec RoomRecord, claimer uint64) bool {
+// Called with no lock held: it reads only Names and what is atomic. It may wait (settleRecord)
+// until ctx ends.
+func (h *Hub) roomStale(ctx context.Context, n Name, rec RoomRecord, claimer uint64) bool {
 	if len(h.elsewhereIn(n, false)) > 0 {
 		return false
 	}
@@ -138,15 +139,23 @@ func (h *Hub) roomStale(n Name, rec RoomRecord, claimer uint64) bool {
 		_, making := h.making.Load(makingRoom{n.looks[0], rec.Owner})
 		return !making
 	}
-	if !h.ownerOnline(rec.Owner) || h.now().Sub(rec.Time) > recordGrace {
+	if !h.ownerOnline(rec) || h.now().Sub(rec.Time) > recordGrace {
 		return true
 	}
-	return h.settleRecord(n, rec)
+	return h.settleRecord(ctx, n, rec)
 }
 
-// ownerOnline reports whether the names show member online.
-func (h *Hub) ownerOnline(member uint64) bool {
-	return slices.ContainsFunc(h.claims.Online(), func(p Presence) bool { return p.Member == member })
+// ownerOnline reports whether the names show rec's owner online. It asks about the owner's
+// name (settleRecord asks again and again, and Online would list the whole cluster each
+// time); only when the name is not the owner's (it went, or the owner renamed since the record
+// was written) does it look through everyone online.
+func (h *Hub) ownerOnline(rec RoomRecord) bool {
+	if n, err := ParseName(rec.OwnerName); err == nil {
+		if p, ok := h.claims.Lookup(n); ok && p.Member == rec.Owner {
+			return true
+		}
+	}
+	return slices.ContainsFunc(h.claims.Online(), func(p Presence) bool { return p.Member == rec.Owner })
 }
 
 // settlePoll is how often settleRecord looks again: presence has no callback to wait on.
@@ -157,9 +166,10 @@ const settlePoll = 20 * time.Millisecond
 // not come yet) or it emptied a moment ago (its last node's deletion of the record has not come
 // yet). It waits for whichever comes: someone shows in the room (the record is good), or the
 // record changes or is deleted (stale: the claim's write then meets the new revision and reads
-// again), or the owner goes offline, or the record ages past recordGrace (stale).
+// again), or the owner goes offline, or the record ages past recordGrace (stale); or the node
+// stops (ctx ends: the claim fails whatever this says).
 // Lookup returns the record the claim read, or newer (Rooms.Claim).
-func (h *Hub) settleRecord(n Name, rec RoomRecord) bool {
+func (h *Hub) settleRecord(ctx context.Context, n Name, rec RoomRecord) bool {
 	key := n.looks[0]
 	giveUp := time.NewTimer(recordGrace)
 	defer giveUp.Stop()
@@ -169,6 +179,8 @@ func (h *Hub) settleRecord(n Name, rec RoomRecord) bool {
 		select {
 		case <-giveUp.C:
 			return true
+		case <-ctx.Done():
+			return false
 		case <-poll.C:
 		}
 		if len(h.elsewhereIn(n, false)) > 0 {
@@ -177,7 +189,7 @@ func (h *Hub) settleRecord(n Name, rec RoomRecord) bool {
 		if now, ok := h.records.Lookup(key); !ok || now.Rev > rec.Rev {
 			return true
 		}
-		if !h.ownerOnline(rec.Owner) || h.now().Sub(rec.Time) > recordGrace {
+		if !h.ownerOnline(rec) || h.now().Sub(rec.Time) > recordGrace {
 			return true
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"hubbub/internal/chat"
 	"hubbub/internal/chattest"
@@ -221,15 +222,10 @@ func TestRoomEmptiedOnANodeMadeAgainOnAnother(t *testing.T) {
 	}
 }
 
-// TestClaimAfterForgetOnOneNode: a room's record is forgotten (its room emptied on this node)
-// and claimed again at once, through the same store, behind a backlog of other rooms' changes:
-// the claim finds no record, and its maker owns the room, with no topic, whatever the chat
-// thinks of the old record (stale says it is good: on a node whose last member of a room quit a
-// moment ago, the names may still show it in the room). Each round also passes the room on
-// before forgetting it, the chat's Forget carrying the revision from before the Pass (which
-// the chat does not wait for).
-func TestClaimAfterForgetOnOneNode(t *testing.T) {
-	c := natstest.StartCluster(t, 3)
+// openRoomStore opens a RoomStore through a connection of its own to c's first server, as a
+// node of the cluster has; it is closed at the end of the test.
+func openRoomStore(t *testing.T, c *natstest.Cluster) *natsstore.RoomStore {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), natstest.Timeout)
 	defer cancel()
 	log := slog.New(slog.DiscardHandler)
@@ -246,7 +242,31 @@ func TestClaimAfterForgetOnOneNode(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(rs.Close)
-	good := func(chat.RoomRecord) bool { return false }
+	return rs
+}
+
+// good is a claim's stale that finds every record good: the claim returns it.
+func good(context.Context, chat.RoomRecord) bool { return false }
+
+// claim is rs.Claim of room for owner (its name "member<owner>"), failing the test on an error.
+func claim(t *testing.T, rs *natsstore.RoomStore, room string, owner uint64, stale func(context.Context, chat.RoomRecord) bool) chat.RoomRecord {
+	t.Helper()
+	rec, err := rs.Claim(room, chat.RoomRecord{Name: room, Owner: owner, OwnerName: fmt.Sprintf("member%d", owner)}, stale)
+	if err != nil {
+		t.Fatalf("claim of %s for %d: %v", room, owner, err)
+	}
+	return rec
+}
+
+// TestClaimAfterForgetOnOneNode: a room's record is forgotten (its room emptied on this node)
+// and claimed again at once, through the same store, behind a backlog of other rooms' changes:
+// the claim finds no record, and its maker owns the room, with no topic, whatever the chat
+// thinks of the old record (stale says it is good: on a node whose last member of a room quit a
+// moment ago, the names may still show it in the room). Each round also passes the room on
+// before forgetting it, the chat's Forget carrying the revision from before the Pass (which
+// the chat does not wait for).
+func TestClaimAfterForgetOnOneNode(t *testing.T) {
+	rs := openRoomStore(t, natstest.StartCluster(t, 3))
 	const alice, carol, bob = 1, 2, 3
 	for round := range claimRounds {
 		for _, passed := range []bool{false, true} {
@@ -283,5 +303,118 @@ func TestClaimAfterForgetOnOneNode(t *testing.T) {
 					round+1, passed, room, got.OwnerName, got.Topic)
 			}
 		}
+	}
+}
+
+// TestForgetQueuedDuringAClaimKeepsItsRecord: M made #r (record r1) and Z's claim of #r (the
+// same node: Z's join found no room, M's made it just after) is deciding whether r1 is stale
+// when M parts: the chat queues Forget(r1), which waits for the claim. The claim finds r1 stale
+// (its owner out of the room) and writes Z's record r2; the Forget, written after, must leave
+// r2 alone: Z is in the room. Before, it took r2 for one of this node's own changes (the last
+// revision it wrote) and deleted it, and another node's claim then made the room while Z was in
+// it. (Found in review.)
+func TestForgetQueuedDuringAClaimKeepsItsRecord(t *testing.T) {
+	rs := openRoomStore(t, natstest.StartCluster(t, 3))
+	const m, z, other = 1, 2, 3
+	for round := range claimRounds {
+		room := fmt.Sprintf("#r%d", round)
+		r1 := claim(t, rs, room, m, good)
+		r2 := claim(t, rs, room, z, func(_ context.Context, rec chat.RoomRecord) bool {
+			if rec.Rev != r1.Rev {
+				t.Errorf("%s: Z's claim read revision %d, not M's %d", room, rec.Rev, r1.Rev)
+			}
+			rs.Forget(room, r1.Rev) // M parted: #r emptied on this node, as the chat knew it
+			return true
+		})
+		if r2.Owner != z {
+			t.Fatalf("%s: Z's claim of a stale record returned %+v", room, r2)
+		}
+		// A claim writes what was queued for the key before it reads: the Forget first.
+		if got := claim(t, rs, room, other, good); got.Owner != z || got.Rev != r2.Rev {
+			t.Fatalf("round %d: the record Z's claim made (rev %d) was deleted by the Forget of M's (rev %d) queued during the claim: a later claim found owner %d rev %d",
+				round+1, r2.Rev, r1.Rev, got.Owner, got.Rev)
+		}
+	}
+}
+
+// TestClaimOutlastingItsDeadlineTakesTheRecordOver: a claim's stale waits for a young record to
+// settle (the chat waits until it is recordGrace old, the length of a request's deadline: its
+// maker claimed it and never joined), then finds it stale: the claim writes its own record.
+// Before, the write ran on the deadline the claim set before its read, long expired by then:
+// the claim failed, and its joiner joined the stale record's room, owned by someone absent.
+// (Found in review.) Requests are bounded by two seconds here, not ten, to keep the test short.
+func TestClaimOutlastingItsDeadlineTakesTheRecordOver(t *testing.T) {
+	rs := openRoomStore(t, natstest.StartCluster(t, 3))
+	const timeout = 2 * time.Second
+	natsstore.SetClaimTimeout(rs, timeout)
+	const maker, joiner, other = 1, 2, 3
+	claim(t, rs, "#young", maker, good)
+	settle := func(ctx context.Context, rec chat.RoomRecord) bool {
+		asked := time.Now()
+		poll := time.NewTicker(20 * time.Millisecond)
+		defer poll.Stop()
+		for time.Since(asked) <= timeout+time.Second || time.Since(rec.Time) <= timeout+time.Second {
+			select {
+			case <-poll.C:
+			case <-ctx.Done():
+				return false
+			}
+		}
+		return true // aged out, its owner never showed in the room
+	}
+	rec, err := rs.Claim("#young", chat.RoomRecord{Name: "#young", Owner: joiner, OwnerName: "joiner"}, settle)
+	if err != nil {
+		t.Fatalf("a claim that waited for a young record to age, then found it stale: %v", err)
+	}
+	if rec.Owner != joiner {
+		t.Fatalf("the claim returned %+v, not the joiner's record", rec)
+	}
+	if got := claim(t, rs, "#young", other, good); got.Owner != joiner {
+		t.Fatalf("the record after the claim: %+v, not the joiner's", got)
+	}
+}
+
+// TestStopClaimsEndsAClaimWaitingToSettle: a node stopping (StopClaims, before it waits for its
+// connections, one of which is joining a room) ends a claim waiting for a record to settle: its
+// stale's context ends, and the claim fails without writing, whatever stale says then. A claim
+// after that fails at once.
+func TestStopClaimsEndsAClaimWaitingToSettle(t *testing.T) {
+	rs := openRoomStore(t, natstest.StartCluster(t, 3))
+	const maker, joiner = 1, 2
+	claim(t, rs, "#young", maker, good)
+	waiting := make(chan struct{})
+	type result struct {
+		rec chat.RoomRecord
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		rec, err := rs.Claim("#young", chat.RoomRecord{Name: "#young", Owner: joiner, OwnerName: "joiner"}, func(ctx context.Context, _ chat.RoomRecord) bool {
+			close(waiting)
+			select {
+			case <-ctx.Done():
+			case <-time.After(natstest.Timeout):
+				t.Error("stale's context did not end at StopClaims")
+			}
+			return true // not to be written: the node is stopping
+		})
+		done <- result{rec, err}
+	}()
+	<-waiting
+	rs.StopClaims()
+	var got result
+	select {
+	case got = <-done:
+	case <-time.After(2 * natstest.Timeout):
+		t.Fatal("the claim did not return after StopClaims")
+	}
+	if got.err == nil {
+		t.Fatalf("a claim ended by StopClaims returned %+v and no error", got.rec)
+	}
+	if rec, ok := rs.Lookup("#young"); !ok || rec.Owner != maker {
+		t.Errorf("after a claim ended by StopClaims the record is %+v (%v), not the maker's", rec, ok)
+	}
+	if _, err := rs.Claim("#later", chat.RoomRecord{Name: "#later", Owner: joiner}, good); err == nil {
+		t.Error("a claim after StopClaims did not fail")
 	}
 }

@@ -24,7 +24,8 @@ import (
 // read under its lock and to hear of changes.
 //
 // Goroutines: a RoomStore owns two, the watcher's reader and the writer of queued changes (Pass
-// and Forget, which the chat calls under its lock); Close stops both.
+// and Forget, which the chat calls under its lock); Close stops both. A Claim runs on its
+// caller's goroutine; what it waits on ends at StopClaims or Close.
 //
 // Changes of one key are written in the order they were queued, one at a time: by the writer,
 // or by a Claim of that key, which first writes those queued before it (a room emptied here a
@@ -43,8 +44,15 @@ type RoomStore struct {
 
 	ctx    context.Context // ends at Close
 	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	wake   chan struct{}
+	// claims ends at StopClaims or at the start of Close: a claim waiting for a record to
+	// settle (its stale) gives up, and none writes any more.
+	claims    context.Context
+	endClaims context.CancelFunc
+	// claimTimeout bounds each of a claim's requests (its read, its write): requestTimeout,
+	// shorter in tests, which would otherwise wait as long to see a claim outlast it.
+	claimTimeout time.Duration
+	wg           sync.WaitGroup
+	wake         chan struct{}
 	// idle is closed by the writer when it has emptied the queue after Close asked it to
 	// (closing): a stopping node's owners pass their rooms on before it goes.
 	idle chan struct{}
@@ -57,11 +65,21 @@ type RoomStore struct {
 	// made again, each time one is let go. Guarded by mu.
 	busy  map[string]bool
 	letGo chan struct{}
-	// wrote is, for each key, the last revision this node wrote: a Forget deletes a record
-	// changed since the chat read it if the change is this node's own (a Pass queued before
-	// it, a topic set). Guarded by mu.
-	wrote   map[string]uint64
+	// wrote is, for each key, the last revision this node wrote and when: a Forget deletes a
+	// record changed since the chat read it if the change is this node's own and came before
+	// the Forget (a Pass queued before it, a topic set), never one that came after it (a claim
+	// that made the room again while the Forget waited for it). Guarded by mu.
+	wrote map[string]ownWrite
+	// stamps counts the store's changes as they are decided: a queued change gets the next at
+	// its queueing, a claim's write when it is written, a topic when it is asked for. It
+	// orders a Forget against this node's writes. Guarded by mu.
+	stamps  uint64
 	changed func(room string) // the chat's; guarded by mu
+}
+
+// ownWrite is a revision of a key this node wrote, and its stamp (see RoomStore.stamps).
+type ownWrite struct {
+	rev, stamp uint64
 }
 
 // seenRoom is the newest revision of a room's key: a record, or its deletion.
@@ -81,6 +99,7 @@ type roomValue struct {
 // roomOp is a queued change: a Pass, a Forget or a Remake.
 type roomOp struct {
 	key      string
+	stamp    uint64 // when it was queued (see RoomStore.stamps)
 	forget   bool
 	rev      uint64 // Forget: the revision to delete
 	from, to uint64 // Pass
@@ -107,8 +126,9 @@ func OpenRooms(ctx context.Context, js jetstream.JetStream, log *slog.Logger) (*
 		return nil, err
 	}
 	rs := &RoomStore{log: log, b: b, wake: make(chan struct{}, 1), idle: make(chan struct{}), seen: make(map[string]seenRoom),
-		busy: make(map[string]bool), letGo: make(chan struct{}), wrote: make(map[string]uint64)}
+		busy: make(map[string]bool), letGo: make(chan struct{}), wrote: make(map[string]ownWrite), claimTimeout: requestTimeout}
 	rs.ctx, rs.cancel = context.WithCancel(context.Background())
+	rs.claims, rs.endClaims = context.WithCancel(rs.ctx)
 	wctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
 	// The watcher lives as long as rs: its context is rs's, not the caller's.
@@ -151,6 +171,7 @@ const drainFor = 5 * time.Second
 // not written by then is dropped: those records are stale, and taken over when their room is
 // made again.
 func (rs *RoomStore) Close() {
+	rs.endClaims()
 	rs.mu.Lock()
 	rs.closing = true
 	rs.mu.Unlock()
@@ -169,6 +190,11 @@ func (rs *RoomStore) Close() {
 	rs.watcher.Stop()
 	rs.wg.Wait()
 }
+
+// StopClaims ends the claims: one waiting for a record to settle gives up, and every claim
+// from now on fails without writing. A stopping node calls it before it waits for its
+// connections to end, each of which may be joining a room; Close does it too.
+func (rs *RoomStore) StopClaims() { rs.endClaims() }
 
 func (rs *RoomStore) readInitial(ctx context.Context) error {
 	for {
@@ -216,7 +242,7 @@ func (rs *RoomStore) heard(e jetstream.KeyValueEntry) {
 	s.rec.Rev, s.rec.Time = e.Revision(), e.Created()
 	if s.gone {
 		rs.mu.Lock()
-		if rs.wrote[e.Key()] < s.rec.Rev {
+		if rs.wrote[e.Key()].rev < s.rec.Rev {
 			delete(rs.wrote, e.Key()) // deleted after this node's last write: nothing to remember
 		}
 		rs.mu.Unlock()
@@ -288,8 +314,16 @@ var errBusyKey = errors.New("the record kept changing")
 // emptied here: its record forgotten, or passed on first) are written first, so that what it
 // reads is what this node left of the room. The record it reads is noted before stale is
 // asked (Lookup returns it, or a newer revision or its deletion once heard of): stale may wait
-// for the record to change.
-func (rs *RoomStore) Claim(room string, want chat.RoomRecord, stale func(chat.RoomRecord) bool) (chat.RoomRecord, error) {
+// for the record to change, until the context it is given ends (StopClaims, Close).
+//
+// A change of the key queued while the claim holds it (a Forget of the room's last record
+// before this claim, its room emptied here meanwhile) is written after the claim, and does not
+// take the claim's write for one of this node's changes it was queued after: the record the
+// claim made stays.
+func (rs *RoomStore) Claim(room string, want chat.RoomRecord, stale func(context.Context, chat.RoomRecord) bool) (chat.RoomRecord, error) {
+	if err := rs.claims.Err(); err != nil {
+		return chat.RoomRecord{}, fmt.Errorf("rooms: claim: stopping: %w", err)
+	}
 	key := roomKey(room)
 	if err := rs.writeQueued(key); err != nil {
 		return chat.RoomRecord{}, fmt.Errorf("rooms: claim: %w", err)
@@ -297,28 +331,36 @@ func (rs *RoomStore) Claim(room string, want chat.RoomRecord, stale func(chat.Ro
 	defer rs.letGoOf(key)
 	for range roomAttempts {
 		rec, ok, err := rs.claimOnce(key, want, stale)
-		if err != nil || ok {
-			return rec, err
+		if err != nil {
+			return chat.RoomRecord{}, fmt.Errorf("rooms: claim: %w", err)
+		}
+		if ok {
+			return rec, nil
 		}
 	}
 	return chat.RoomRecord{}, fmt.Errorf("rooms: claim: %w", errBusyKey)
 }
 
 // claimOnce is one attempt of Claim: ok false when another node wrote the record meanwhile.
-// Each attempt has its own deadline: stale may have waited.
-func (rs *RoomStore) claimOnce(key string, want chat.RoomRecord, stale func(chat.RoomRecord) bool) (chat.RoomRecord, bool, error) {
-	ctx, cancel := context.WithTimeout(rs.ctx, requestTimeout)
-	defer cancel()
-	rec, rev, ok, err := rs.current(ctx, key)
+// Its read and its write each have their own deadline: stale, between them, may wait for as
+// long as a record takes to count as stale (chat's recordGrace), the length of a deadline.
+func (rs *RoomStore) claimOnce(key string, want chat.RoomRecord, stale func(context.Context, chat.RoomRecord) bool) (chat.RoomRecord, bool, error) {
+	rec, rev, ok, err := rs.claimRead(key)
 	if err != nil {
 		return chat.RoomRecord{}, false, err
 	}
 	if ok {
 		rs.note(key, seenRoom{rec: rec})
-		if !stale(rec) {
+		isStale := stale(rs.claims, rec)
+		if err := rs.claims.Err(); err != nil {
+			return chat.RoomRecord{}, false, fmt.Errorf("stopping: %w", err)
+		}
+		if !isStale {
 			return rec, true, nil
 		}
 	}
+	ctx, cancel := context.WithTimeout(rs.claims, rs.claimTimeout)
+	defer cancel()
 	got, err := rs.b.write(ctx, key, encodeRoom(want), rev, 0)
 	if errors.Is(err, errChanged) {
 		return chat.RoomRecord{}, false, nil // another node wrote first: read what it wrote
@@ -327,9 +369,18 @@ func (rs *RoomStore) claimOnce(key string, want chat.RoomRecord, stale func(chat
 		return chat.RoomRecord{}, false, err
 	}
 	want.Rev, want.Time = got, time.Now()
-	rs.wroteRev(key, got)
+	// Stamped once written: a Forget queued while it was being decided is of the room as it
+	// was before (see Claim).
+	rs.wroteRev(key, got, 0)
 	rs.note(key, seenRoom{rec: want})
 	return want, true, nil
+}
+
+// claimRead is a claim's read of the record, with its own deadline.
+func (rs *RoomStore) claimRead(key string) (rec chat.RoomRecord, rev uint64, ok bool, err error) {
+	ctx, cancel := context.WithTimeout(rs.claims, rs.claimTimeout)
+	defer cancel()
+	return rs.current(ctx, key)
 }
 
 // writeQueued makes key busy, once nobody else is writing it, and writes the changes of it
@@ -385,11 +436,23 @@ func (rs *RoomStore) letGoOf(key string) {
 	}
 }
 
-// wroteRev keeps rev as the last revision of key this node wrote.
-func (rs *RoomStore) wroteRev(key string, rev uint64) {
+// wroteRev keeps rev as the last revision of key this node wrote, decided at stamp (0: now).
+func (rs *RoomStore) wroteRev(key string, rev, stamp uint64) {
 	rs.mu.Lock()
-	rs.wrote[key] = rev
+	if stamp == 0 {
+		rs.stamps++
+		stamp = rs.stamps
+	}
+	rs.wrote[key] = ownWrite{rev: rev, stamp: stamp}
 	rs.mu.Unlock()
+}
+
+// stamp returns the next of the store's stamps.
+func (rs *RoomStore) stamp() uint64 {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	rs.stamps++
+	return rs.stamps
 }
 
 // SetTopic implements chat.Rooms.
@@ -397,6 +460,9 @@ func (rs *RoomStore) SetTopic(room string, want chat.RoomRecord) error {
 	ctx, cancel := context.WithTimeout(rs.ctx, requestTimeout)
 	defer cancel()
 	key := roomKey(room)
+	// Stamped when asked for: a member set the topic of a room it is in, a change of the room
+	// that a Forget queued after it (its room emptied meanwhile) deletes with the rest.
+	stamp := rs.stamp()
 	for range roomAttempts {
 		rec, rev, ok, err := rs.current(ctx, key)
 		if err != nil {
@@ -415,7 +481,7 @@ func (rs *RoomStore) SetTopic(room string, want chat.RoomRecord) error {
 			return err
 		}
 		rec.Rev, rec.Time = got, time.Now()
-		rs.wroteRev(key, got)
+		rs.wroteRev(key, got, stamp)
 		rs.note(key, seenRoom{rec: rec})
 		return nil
 	}
@@ -447,6 +513,8 @@ func (rs *RoomStore) enqueue(op roomOp) {
 		rs.log.Error("rooms: a change of a room's record is dropped: too many are queued")
 		return
 	}
+	rs.stamps++
+	op.stamp = rs.stamps
 	rs.queue = append(rs.queue, op)
 	rs.mu.Unlock()
 	select {
@@ -516,7 +584,7 @@ func (rs *RoomStore) apply(op roomOp) error {
 			return err
 		}
 		if err == nil {
-			rs.wroteRev(op.key, got)
+			rs.wroteRev(op.key, got, op.stamp)
 		}
 		return nil // or someone made it meanwhile: the watcher tells
 	}
@@ -525,10 +593,13 @@ func (rs *RoomStore) apply(op roomOp) error {
 	}
 	if op.forget {
 		// Changed since the chat read it: by another node (someone made the room again, or
-		// passed it to a member of theirs), or by this node's own change queued before the
-		// Forget or written since the chat last heard of the record (its Pass, a topic set).
+		// passed it to a member of theirs), or by this node: a change that came before the
+		// Forget (its Pass, a topic set, not yet heard back when the room emptied) is of the
+		// room that emptied, and goes with it; one that came after is not (a claim made the
+		// room again while the Forget waited for it: someone is in the room).
 		rs.mu.Lock()
-		ours := rs.wrote[op.key] == rev
+		w := rs.wrote[op.key]
+		ours := w.rev == rev && w.stamp < op.stamp
 		rs.mu.Unlock()
 		if rev != op.rev && !ours {
 			return nil
@@ -551,6 +622,6 @@ func (rs *RoomStore) apply(op roomOp) error {
 	} else if err != nil {
 		return err
 	}
-	rs.wroteRev(op.key, got)
+	rs.wroteRev(op.key, got, op.stamp)
 	return nil
 }
