@@ -30,22 +30,10 @@ func (c *counted) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// TestWriterHoldsCountAgainstTheHardCap is lineproto's test of the same name on the
-// WebSocket door: a flush that finds the socket full hands the writer up to a megabyte, and
-// those bytes count against the client's queue until written. A browser reads nothing while
-// its room floods (its flushes held back, so that one takes a whole --max-queue of frames and
-// leaves most to the writer), then asks for nearly the hard cap of answers: what the server
-// holds for it, measured as what it reads once it reads less what the kernel held, never
-// passes the hard cap and a block.
-func TestWriterHoldsCountAgainstTheHardCap(t *testing.T) {
-	cfg := testConfig()
-	cfg.MaxQueue = 128 << 10
-	cfg.WriteTimeout = time.Minute // the reader reads nothing for a while: no write timeout here
-	hardCap := connpolicy.HardCapFactor * cfg.MaxQueue
-	g := startGateway(t, chat.DefaultConfig(), cfg, func(s *wsgateway.Server) {
-		s.SetTestSendBuffer(4 << 10)
-		s.SetTestHold(300 * time.Millisecond)
-	})
+// dialCounted dials url with a 16 KiB receive buffer (see dialSmallWindow), and returns the
+// client and its socket, which counts what is read from it.
+func dialCounted(t *testing.T, url string) (*client, *counted) {
+	t.Helper()
 	var sock *counted
 	d := &net.Dialer{Timeout: chattest.Timeout, Control: func(_, _ string, rc syscall.RawConn) error {
 		var err error
@@ -65,7 +53,27 @@ func TestWriterHoldsCountAgainstTheHardCap(t *testing.T) {
 		return sock, nil
 	}}
 	t.Cleanup(tr.CloseIdleConnections)
-	victim := dial(t, g.url, &websocket.DialOptions{HTTPClient: &http.Client{Transport: tr}})
+	c := dial(t, url, &websocket.DialOptions{HTTPClient: &http.Client{Transport: tr}})
+	return c, sock
+}
+
+// TestWriterHoldsCountAgainstTheHardCap is lineproto's test of the same name on the
+// WebSocket door: a flush that finds the socket full hands the writer up to a megabyte, and
+// those bytes count against the client's queue until written. A browser reads nothing while
+// its room floods (its flushes held back, so that one takes a whole --max-queue of frames and
+// leaves most to the writer), then asks for nearly the hard cap of answers: what the server
+// holds for it, measured as what it reads once it reads less what the kernel held, never
+// passes the hard cap and a block.
+func TestWriterHoldsCountAgainstTheHardCap(t *testing.T) {
+	cfg := testConfig()
+	cfg.MaxQueue = 128 << 10
+	cfg.WriteTimeout = time.Minute // the reader reads nothing for a while: no write timeout here
+	hardCap := connpolicy.HardCapFactor * cfg.MaxQueue
+	g := startGateway(t, chat.DefaultConfig(), cfg, func(s *wsgateway.Server) {
+		s.SetTestSendBuffer(4 << 10)
+		s.SetTestHold(300 * time.Millisecond)
+	})
+	victim, sock := dialCounted(t, g.url)
 	victim.register("victim")
 	// The answer to an unknown command is one event, whose size the flood of them below needs.
 	before := sock.read.Load()
