@@ -18,10 +18,11 @@ import (
 // the stream is broken for good. So while a write is blocked a timer looks at the socket every
 // quarter of timeout, and each time the client acknowledged more bytes since the last look (or
 // since the write began), sets the deadline timeout from then; a client that takes nothing is
-// past its deadline between one and one and a quarter timeouts after its last byte. (With its unsent bytes bounded, accept.LimitUnsent, a 16 KB
-// record waits for about as much to drain: with a deadline from the write's start, a reader
-// slower than 1.6 KB/s at a 10 s timeout was dropped while it read.) The looks are the only
-// cost of a write that waits, and a write that does not is done before the first.
+// past its deadline between one and one and a quarter timeouts after its last byte. (With its
+// unsent bytes bounded, accept.LimitUnsent, a 16 KB record waits for about as much to drain:
+// with a deadline from the write's start, a reader slower than 1.6 KB/s at a 10 s timeout was
+// dropped while it read.) The looks are the only cost of a write that waits, and a write that
+// does not is done before the first.
 func WriteStreamDrained(nc net.Conn, bufs [][]byte, timeout time.Duration) (int, error) {
 	if timeout <= 0 {
 		return WriteStream(bufs, func(b []byte) (int, error) {

@@ -115,22 +115,23 @@ func WriteStream(bufs [][]byte, write func([]byte) (int, error)) (int, error) {
 // its deadline between one and one and a quarter timeouts after its last byte. A writev the
 // socket takes at once starts no timer.
 func WritevWaitDrained(nc Deadliner, raw syscall.RawConn, bufs [][]byte, timeout time.Duration) (int, error) {
+	// Set before any writev: a write past the deadline left by the last one fails untried.
+	var deadline time.Time
+	if timeout > 0 {
+		deadline = time.Now().Add(timeout)
+	}
+	if err := nc.SetWriteDeadline(deadline); err != nil {
+		return 0, fmt.Errorf("set write deadline: %w", err)
+	}
 	var w Writer
 	if n, err := w.Writev(raw, bufs); n > 0 || err != nil {
 		return n, err
 	}
-	if timeout <= 0 {
-		if err := nc.SetWriteDeadline(time.Time{}); err != nil {
-			return 0, fmt.Errorf("set write deadline: %w", err)
-		}
-		return w.WritevWait(raw, bufs)
+	if timeout > 0 {
+		d := &drainWatch{nc: nc, raw: raw, timeout: timeout}
+		d.arm()
+		defer d.stop()
 	}
-	if err := nc.SetWriteDeadline(time.Now().Add(timeout)); err != nil {
-		return 0, fmt.Errorf("set write deadline: %w", err)
-	}
-	d := &drainWatch{nc: nc, raw: raw, timeout: timeout}
-	d.arm()
-	defer d.stop()
 	return w.WritevWait(raw, bufs)
 }
 
