@@ -82,10 +82,10 @@ func (l Limits) RegisterDeadline(start time.Time) time.Time {
 // WriteDeadline is the deadline of a write to a client's socket that begins at now.
 //
 // The rule: a client is dropped only when its socket takes no byte for WriteTimeout, never for
-// taking a large backlog slowly. So the deadline runs from the start of each write system call,
-// not of the backlog: a write that moved bytes is followed by one with a fresh deadline. A
-// deadline on the whole backlog would drop a reader that is slow but alive; none would keep a
-// dead one forever. Zero: no deadline.
+// taking a large backlog slowly, and then about WriteTimeout after the last byte it took (the
+// writers of package flush move a waiting write's deadline on while the client takes bytes).
+// A deadline on the whole backlog would drop a reader that is slow but alive; none would keep
+// a dead one forever. Zero: no deadline.
 func (l Limits) WriteDeadline(now time.Time) time.Time {
 	if l.WriteTimeout <= 0 {
 		return time.Time{}

@@ -16,12 +16,13 @@ import (
 //
 // A stream cannot be kept that way after the fact: once a TLS write has passed its deadline
 // the stream is broken for good. So while a write is blocked a timer looks at the socket every
-// quarter of timeout, and each time the client acknowledged more bytes since the last look,
-// sets the deadline timeout from then; a client that takes nothing is past its deadline about
-// timeout after its last byte. (With its unsent bytes bounded, accept.LimitUnsent, a 16 KB
-// record waits for about as much to drain: with a deadline from the write's start, a reader
-// slower than 1.6 KB/s at a 10 s timeout was dropped while it read.) The looks are the only
-// cost of a write that waits, and a write that does not is done before the first.
+// quarter of timeout, and each time the client acknowledged more bytes since the last look (or
+// since the write began), sets the deadline timeout from then; a client that takes nothing is
+// past its deadline between one and one and a quarter timeouts after its last byte. (With its
+// unsent bytes bounded, accept.LimitUnsent, a 16 KB record waits for about as much to drain:
+// with a deadline from the write's start, a reader slower than 1.6 KB/s at a 10 s timeout was
+// dropped while it read.) The looks are the only cost of a write that waits, and a write that
+// does not is done before the first.
 func WriteStreamDrained(nc net.Conn, bufs [][]byte, timeout time.Duration) (int, error) {
 	if timeout <= 0 {
 		return WriteStream(bufs, func(b []byte) (int, error) {
@@ -42,15 +43,15 @@ func WriteStreamDrained(nc net.Conn, bufs [][]byte, timeout time.Duration) (int,
 	})
 }
 
-// drainWatch moves the write deadline of a stream on while the socket under it drains, from
-// a timer of its own; the write that made it stops it.
+// drainWatch moves the write deadline of a connection on while its socket drains, from a
+// timer of its own; the write that made it stops it.
 type drainWatch struct {
-	nc      net.Conn
+	nc      Deadliner
 	timeout time.Duration
 
 	mu     sync.Mutex
 	timer  *time.Timer     // the next look; guarded by mu
-	raw    syscall.RawConn // the socket under nc, found at the first look; guarded by mu
+	raw    syscall.RawConn // the socket of nc, given or found when armed; guarded by mu
 	acked  uint64          // what the client had acknowledged at the last look; guarded by mu
 	looked bool            // acked holds a look; guarded by mu
 	done   bool            // the write ended: no more looks; guarded by mu
@@ -63,13 +64,23 @@ const lookEvery = 4
 
 func (w *drainWatch) period() time.Duration { return max(w.timeout/lookEvery, time.Millisecond) }
 
-// arm has the timer look at the socket soon, unless it will anyway.
+// arm has the timer look at the socket soon, unless it will anyway, and takes what the
+// client acknowledged so far as the first look: what it takes from then on counts.
 func (w *drainWatch) arm() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.timer == nil {
-		w.timer = time.AfterFunc(w.period(), w.look)
+	if w.timer != nil {
+		return
 	}
+	if w.raw == nil {
+		if nc, ok := w.nc.(net.Conn); ok {
+			w.raw = socketOf(nc)
+		}
+	}
+	if w.raw != nil {
+		w.acked, w.looked = bytesAcked(w.raw)
+	}
+	w.timer = time.AfterFunc(w.period(), w.look)
 }
 
 // look moves the deadline on if the client took bytes since the last look, and has the timer
@@ -78,13 +89,8 @@ func (w *drainWatch) arm() {
 func (w *drainWatch) look() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.done {
+	if w.done || w.raw == nil {
 		return
-	}
-	if w.raw == nil {
-		if w.raw = socketOf(w.nc); w.raw == nil {
-			return
-		}
 	}
 	acked, ok := bytesAcked(w.raw)
 	if !ok {

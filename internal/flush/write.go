@@ -1,11 +1,10 @@
 package flush
 
 import (
-	"errors"
 	"fmt"
-	"os"
 	"sync"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -100,21 +99,43 @@ func WriteStream(bufs [][]byte, write func([]byte) (int, error)) (int, error) {
 	return written, nil
 }
 
-// WritevWaitDrained is WritevWait under the deadline setDeadline sets (WriteTimeout from now),
-// set again for as long as the kernel goes on sending what it holds for the socket. A socket
-// shows writable only once its send buffer is a third empty, and Linux grows that buffer to
-// megabytes: a reader taking 8 KB/s could keep a full one from showing writable for minutes
-// while reading all along, and was dropped as one that takes nothing (found by the tryout).
-func WritevWaitDrained(raw syscall.RawConn, bufs [][]byte, setDeadline func() error) (int, error) {
-	for {
-		if err := setDeadline(); err != nil {
-			return 0, fmt.Errorf("set write deadline: %w", err)
-		}
-		before := unsent(raw)
-		n, err := WritevWait(raw, bufs)
-		if n == 0 && errors.Is(err, os.ErrDeadlineExceeded) && before > 0 && unsent(raw) < before {
-			continue // the client read meanwhile: it is slow, not gone
-		}
+// WritevWaitDrained hands bufs to socket raw with one writev, waiting for the socket to take
+// something if it is full, under a write deadline on nc (the connection raw is the socket of)
+// of timeout (none if 0) that is moved on for as long as the client goes on taking bytes: a
+// client is dropped about timeout after the last byte it took, and only then.
+//
+// A deadline from the write's start alone would drop a slow reader that reads: a socket shows
+// writable only once its send buffer is a third empty, and Linux grows that buffer to
+// megabytes, so a reader taking 8 KB/s could keep a full one from showing writable for minutes
+// while reading all along (found by the tryout). Set again whenever the kernel had sent
+// something by the time it passed, it let a client that took its last byte just after a write
+// began keep its socket for two timeouts. So while the write waits, the timer of
+// WriteStreamDrained looks at what the client acknowledged every quarter of timeout and moves
+// the deadline to timeout from then when it took more: a client that takes nothing is past
+// its deadline between one and one and a quarter timeouts after its last byte. A writev the
+// socket takes at once starts no timer.
+func WritevWaitDrained(nc Deadliner, raw syscall.RawConn, bufs [][]byte, timeout time.Duration) (int, error) {
+	// Set before any writev: a write past the deadline left by the last one fails untried.
+	var deadline time.Time
+	if timeout > 0 {
+		deadline = time.Now().Add(timeout)
+	}
+	if err := nc.SetWriteDeadline(deadline); err != nil {
+		return 0, fmt.Errorf("set write deadline: %w", err)
+	}
+	var w Writer
+	if n, err := w.Writev(raw, bufs); n > 0 || err != nil {
 		return n, err
 	}
+	if timeout > 0 {
+		d := &drainWatch{nc: nc, raw: raw, timeout: timeout}
+		d.arm()
+		defer d.stop()
+	}
+	return w.WritevWait(raw, bufs)
+}
+
+// Deadliner is a connection whose writes have a deadline.
+type Deadliner interface {
+	SetWriteDeadline(t time.Time) error
 }

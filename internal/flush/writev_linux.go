@@ -40,19 +40,6 @@ func writev(fd int, bufs [][]byte) (int, error) {
 	return int(n), nil
 }
 
-// unsent returns the bytes the kernel holds for the socket not yet sent, or -1.
-func unsent(raw interface {
-	Control(func(fd uintptr)) error
-}) int {
-	v := -1
-	raw.Control(func(fd uintptr) {
-		if n, err := unix.IoctlGetInt(int(fd), unix.SIOCOUTQ); err == nil {
-			v = n
-		}
-	})
-	return v
-}
-
 // bytesAcked returns how many bytes the peer of the TCP socket raw has acknowledged since it
 // connected: what it took, whatever the socket was handed meanwhile (a count of what is
 // unsent, as unsent, goes down as the client reads and up again as a blocked write refills

@@ -28,12 +28,5 @@ func writev(fd int, bufs [][]byte) (int, error) {
 	return total, nil
 }
 
-// unsent returns -1: the count is Linux's.
-func unsent(raw interface {
-	Control(func(fd uintptr)) error
-}) int {
-	return -1
-}
-
 // bytesAcked reports no count: it is Linux's (TCP_INFO).
 func bytesAcked(raw syscall.RawConn) (uint64, bool) { return 0, false }

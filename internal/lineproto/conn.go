@@ -123,7 +123,11 @@ type conn struct {
 	flushQueued bool        // c is on its flusher's list (whatever writer is); guarded by mu
 	// reason is why the connection ends; guarded by mu. Set once, at the end: it only fills
 	// what would be padding here.
-	reason     connpolicy.CloseReason
+	reason connpolicy.CloseReason
+	// held is the bytes the writer of c's own took from out and has not written yet (see
+	// waiting); guarded by mu. An int32 fills what would be padding: it is at most what one
+	// flush takes.
+	held       int32
 	queuedMsgs int      // messages queued since the last write, for metrics; guarded by mu
 	out        outQueue // output not yet written; guarded by mu
 

@@ -86,9 +86,9 @@ func (c *conn) queueLocked(b []byte, kind lineKind, pl privateLine) bool {
 		return false
 	}
 	if kind == connpolicy.KindKept {
-		c.queuedMsgs = max(c.queuedMsgs-c.backlog.MakeWay(&c.out, c.srv.cfg, c.writer == writerOwn), 0)
+		c.queuedMsgs = max(c.queuedMsgs-c.backlog.MakeWay(c.waiting(), c.srv.cfg, c.writer == writerOwn), 0)
 	}
-	if c.out.size+len(b) > c.srv.cfg.MaxQueue && !c.makeRoomLocked(len(b), kind, pl) {
+	if c.waiting().Size()+len(b) > c.srv.cfg.MaxQueue && !c.makeRoomLocked(len(b), kind, pl) {
 		return false
 	}
 	if kind == kindPrivate {
@@ -106,7 +106,7 @@ func (c *conn) queueLocked(b []byte, kind lineKind, pl privateLine) bool {
 // private messages, and drop only a client whose own answers pass it) and reports whether to
 // queue the n bytes. c.mu must be held.
 func (c *conn) makeRoomLocked(n int, kind lineKind, pl privateLine) bool {
-	verdict, removed := c.backlog.Admit(&c.out, c.srv.cfg, n, kind, pl.from, pl.kept)
+	verdict, removed := c.backlog.Admit(c.waiting(), c.srv.cfg, n, kind, pl.from, pl.kept)
 	c.queuedMsgs = max(c.queuedMsgs-removed, 0)
 	switch verdict {
 	case connpolicy.Accept:
@@ -115,6 +115,24 @@ func (c *conn) makeRoomLocked(n int, kind lineKind, pl privateLine) bool {
 		c.closeLocked(connpolicy.ReasonSlowConsumer)
 	}
 	return false
+}
+
+// waiting is a connection's output as the slow-reader rule sees it (connpolicy.Queue): what
+// is queued, and what the writer of its own took from the queue and has not written (held).
+// A writer may hold a whole flush's worth, up to flush.MaxIovecs blocks, which the socket did
+// not take: counted out of the queue, those bytes let a client that reads nothing hold twice
+// the hard cap, and the rule skip room lines later than --max-queue says. Only what is still
+// queued can be skipped.
+type waiting conn
+
+func (c *conn) waiting() *waiting { return (*waiting)(c) }
+
+// Size returns the bytes waiting for the client. c.mu must be held.
+func (w *waiting) Size() int { return w.out.size + int(w.held) }
+
+// SkipOldest skips lines still queued (connpolicy.Queue). c.mu must be held.
+func (w *waiting) SkipOldest(need int, kind connpolicy.Kind, b *connpolicy.Backlog) int {
+	return w.out.SkipOldest(need, kind, b)
 }
 
 // takeLocked moves up to max blocks of c's queue to dst for a writer, after the notices of
@@ -271,6 +289,7 @@ func (c *conn) Flush(f *flushScratch) (msgs int) {
 			putChunks(rest)
 		} else {
 			c.writer = writerOwn
+			c.held = int32(unwritten(rest))
 			go c.writeLoop(slices.Clone(rest))
 		}
 	case c.pendingLocked():
@@ -305,6 +324,15 @@ func consume(batch []*chunk, n int) []*chunk {
 	}
 	putChunks(batch)
 	return nil
+}
+
+// unwritten returns the bytes of batch not yet written.
+func unwritten(batch []*chunk) int {
+	n := 0
+	for _, ch := range batch {
+		n += ch.n - ch.off
+	}
+	return n
 }
 
 // writeScratch is a writer's working memory, pooled because writers come and go.
@@ -352,6 +380,7 @@ func (c *conn) writeLoop(pending []*chunk) {
 				// a write past its deadline fails before it is tried.
 				c.nc.SetWriteDeadline(time.Time{})
 				c.out.reset()
+				c.held = 0
 				c.writer = writerIdle
 				c.writerDone.Broadcast()
 				c.mu.Unlock()
@@ -360,6 +389,7 @@ func (c *conn) writeLoop(pending []*chunk) {
 			msgs = c.queuedMsgs
 			c.queuedMsgs = 0
 			batch, queued = c.takeLocked(batch[:0], c.srv.writerBlocks())
+			c.held = int32(queued)
 			queued += c.out.size
 			c.mu.Unlock()
 		}
@@ -382,24 +412,27 @@ func (c *conn) writeLoop(pending []*chunk) {
 			} else {
 				c.goneLocked()
 			}
+			c.held = 0
 			c.mu.Unlock()
 			putChunks(batch)
 			batch = batch[:0]
+		} else if written > 0 {
+			c.mu.Lock()
+			c.held = int32(unwritten(batch))
+			c.mu.Unlock()
 		}
 	}
 }
 
 // writeSome writes bufs with one writev, waiting for the socket to take something if it is
-// full. The wait is bounded by WriteTimeout from now (connpolicy.Limits.WriteDeadline): what
-// the deadline measures is a client that takes nothing, not one that takes a large backlog
-// slowly.
+// full. The wait ends about WriteTimeout after the last byte the client took
+// (flush.WritevWaitDrained): what the deadline measures is a client that takes nothing, not
+// one that takes a large backlog slowly.
 func (c *conn) writeSome(bufs [][]byte) (int, error) {
 	if c.raw == nil {
 		return c.writeStream(bufs)
 	}
-	return flush.WritevWaitDrained(c.raw, bufs, func() error {
-		return c.nc.SetWriteDeadline(c.srv.cfg.WriteDeadline(time.Now()))
-	})
+	return flush.WritevWaitDrained(c.nc, c.raw, bufs, c.srv.cfg.WriteTimeout)
 }
 
 // writeStream writes bufs to a stream that is not a kernel socket (TLS), whose Write blocks

@@ -33,10 +33,17 @@ type outQueue struct {
 	head, n int
 	size    int  // bytes of the frames
 	pong    bool // a pong is queued
+	// held is the bytes the connection's writer of its own took from the queue and has not
+	// written yet: up to a whole flush (a megabyte) that a full socket did not take. They wait
+	// for the client as much as what is queued, and count in Size until written, though they
+	// can no longer be skipped: counted out, they let a client that reads nothing hold twice
+	// the hard cap, and room lines were skipped later than MaxQueue says.
+	held int
 }
 
-// Size returns the bytes queued (connpolicy.Queue).
-func (q *outQueue) Size() int { return q.size }
+// Size returns the bytes waiting for the client (connpolicy.Queue): queued, or held by its
+// writer.
+func (q *outQueue) Size() int { return q.size + q.held }
 
 // len returns how many frames are queued.
 func (q *outQueue) len() int { return q.n }
@@ -276,7 +283,7 @@ func (c *conn) deliverLocked(m *chat.Message) {
 	if kind == connpolicy.KindKept {
 		c.queuedMsgs = max(c.queuedMsgs-c.backlog.MakeWay(&c.out, c.srv.cfg.Limits, c.writer == writerOwn), 0)
 	}
-	if c.out.size+len(b) > c.srv.cfg.MaxQueue {
+	if c.out.Size()+len(b) > c.srv.cfg.MaxQueue {
 		switch v, removed := c.backlog.Admit(&c.out, c.srv.cfg.Limits, len(b), kind, from, kept); v {
 		case connpolicy.Skip:
 			c.queuedMsgs = max(c.queuedMsgs-removed, 0)

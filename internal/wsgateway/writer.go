@@ -104,6 +104,7 @@ func (c *conn) Flush(f *flushScratch) (msgs int) {
 		c.goneLocked()
 	case len(rest) > 0:
 		// The socket is full: a writer of c's own waits for it, and gives the blocks back.
+		c.out.held = bufsLen(rest)
 		c.startWriterLocked(slices.Clone(rest), slices.Clone(f.blocks))
 		clear(f.blocks)
 		f.blocks = f.blocks[:0]
@@ -130,6 +131,15 @@ func cut(bufs [][]byte, n int) [][]byte {
 	return bufs
 }
 
+// bufsLen returns the bytes of bufs.
+func bufsLen(bufs [][]byte) int {
+	n := 0
+	for _, b := range bufs {
+		n += len(b)
+	}
+	return n
+}
+
 // writeLoop writes pending (lying in blks), then what is queued, waiting for the socket, until
 // the queue is empty. It takes the queue a little at a time (connpolicy.Limits.WriterBatch), so that what
 // waits can still be skipped if the client falls further behind.
@@ -150,6 +160,7 @@ func (c *conn) writeLoop(pending [][]byte, blks []*block) {
 			c.mu.Lock()
 			if c.closed || !c.pendingLocked() {
 				c.writer = writerIdle
+				c.out.held = 0
 				if c.raw != nil {
 					// The flusher's writes must not find our deadline, long past by then.
 					c.sock.SetWriteDeadline(time.Time{})
@@ -162,7 +173,8 @@ func (c *conn) writeLoop(pending [][]byte, blks []*block) {
 			}
 			batch, blks, msgs = c.takeLocked(batch[:0], blks[:0], c.srv.cfg.WriterBatch(), flush.MaxIovecs)
 			c.queuedMsgs = 0
-			queued = c.out.size
+			c.out.held = bufsLen(batch)
+			queued = c.out.Size()
 			c.mu.Unlock()
 		}
 		n, err := c.writeAll(batch)
@@ -172,6 +184,7 @@ func (c *conn) writeLoop(pending [][]byte, blks []*block) {
 		if msgs > 0 && n > 0 {
 			c.written++
 		}
+		c.out.held = 0 // written, or never to be
 		c.mu.Unlock()
 		batch = batch[:0]
 		if err != nil {
@@ -197,9 +210,7 @@ func (c *conn) writeAll(bufs [][]byte) (int, error) {
 		var n int
 		var err error
 		if c.raw != nil {
-			n, err = flush.WritevWaitDrained(c.raw, bufs, func() error {
-				return c.sock.SetWriteDeadline(c.srv.cfg.WriteDeadline(time.Now()))
-			})
+			n, err = flush.WritevWaitDrained(c.sock, c.raw, bufs, c.srv.cfg.WriteTimeout)
 			bufs = cut(bufs, n)
 		} else {
 			// One record of many frames, not a record each; a record's deadline moves on while
@@ -210,6 +221,11 @@ func (c *conn) writeAll(bufs [][]byte) (int, error) {
 		written += n
 		if err != nil && !(n > 0 && errors.Is(err, os.ErrDeadlineExceeded) && c.raw != nil) {
 			return written, err
+		}
+		if n > 0 && len(bufs) > 0 {
+			c.mu.Lock()
+			c.out.held = bufsLen(bufs)
+			c.mu.Unlock()
 		}
 		// Some bytes went out before the deadline: the client is reading, give it more time.
 	}
