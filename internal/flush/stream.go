@@ -8,22 +8,31 @@ import (
 	"time"
 )
 
-// WriteStreamDrained is WriteStream to nc, a stream that is not a kernel socket (TLS) and
-// whose Write blocks until it has taken everything, each write under a deadline of timeout
-// from its start (none if timeout is 0) that is moved on for as long as the kernel socket
-// under nc goes on sending: a client is dropped only when its socket takes nothing for
-// timeout, as WritevWaitDrained keeps it on a kernel socket.
+// StreamWriter writes to a stream that is not a kernel socket (TLS) and whose Write blocks
+// until it has taken everything, each record under a deadline that is moved on for as long as
+// the kernel socket under the stream goes on sending: a client is dropped only when its socket
+// takes nothing for the timeout, as WritevWaitDrained keeps it on a kernel socket.
 //
 // A stream cannot be kept that way after the fact: once a TLS write has passed its deadline
 // the stream is broken for good. So while a write is blocked a timer looks at the socket every
-// quarter of timeout, and each time the client acknowledged more bytes since the last look (or
-// since the write began), sets the deadline timeout from then; a client that takes nothing is
-// past its deadline between one and one and a quarter timeouts after its last byte. (With its
-// unsent bytes bounded, accept.LimitUnsent, a 16 KB record waits for about as much to drain:
-// with a deadline from the write's start, a reader slower than 1.6 KB/s at a 10 s timeout was
-// dropped while it read.) The looks are the only cost of a write that waits, and a write that
-// does not is done before the first.
-func WriteStreamDrained(nc net.Conn, bufs [][]byte, timeout time.Duration) (int, error) {
+// eighth of the timeout (drainWatch), and each time the client acknowledged more bytes since
+// the last look, moves the deadline on; the first look of a record only takes the count,
+// which a record's deadline of a quarter more than the timeout makes up for: a client that
+// takes nothing is past its deadline between one and one and a quarter timeouts after its
+// last byte. (With its unsent
+// bytes bounded, accept.LimitUnsent, a 16 KB record waits for about as much to drain: with a
+// deadline from the write's start, a reader slower than 1.6 KB/s at a 10 s timeout was
+// dropped while it read.)
+//
+// One StreamWriter serves a connection's writes for as long as its writer runs: its timer and
+// the socket found under the stream are kept from one write to the next, so a write that does
+// not wait costs a timer's Reset and Stop, not a new timer and a system call. It must not be
+// copied once used.
+type StreamWriter struct{ w drainWatch }
+
+// Write writes bufs to nc (WriteStream), under the deadline the StreamWriter keeps moving, of
+// timeout (none if 0).
+func (s *StreamWriter) Write(nc net.Conn, bufs [][]byte, timeout time.Duration) (int, error) {
 	if timeout <= 0 {
 		return WriteStream(bufs, func(b []byte) (int, error) {
 			if err := nc.SetWriteDeadline(time.Time{}); err != nil {
@@ -32,19 +41,18 @@ func WriteStreamDrained(nc net.Conn, bufs [][]byte, timeout time.Duration) (int,
 			return nc.Write(b)
 		})
 	}
-	w := &drainWatch{nc: nc, timeout: timeout}
-	defer w.stop()
+	defer s.w.stop()
 	return WriteStream(bufs, func(b []byte) (int, error) {
-		if err := nc.SetWriteDeadline(time.Now().Add(timeout)); err != nil {
+		s.w.arm(nc, nil, timeout, false)
+		if err := nc.SetWriteDeadline(time.Now().Add(timeout + 2*lookPeriod(timeout))); err != nil {
 			return 0, fmt.Errorf("set write deadline: %w", err)
 		}
-		w.arm()
 		return nc.Write(b)
 	})
 }
 
 // drainWatch moves the write deadline of a connection on while its socket drains, from a
-// timer of its own; the write that made it stops it.
+// timer of its own, for one write at a time: arm starts its looks, stop ends them.
 type drainWatch struct {
 	nc      Deadliner
 	timeout time.Duration
@@ -57,30 +65,42 @@ type drainWatch struct {
 	done   bool            // the write ended: no more looks; guarded by mu
 }
 
-// lookEvery is how often a blocked write's socket is looked at, as a part of the timeout: a
-// client whose last byte went out just after a look is dropped at most this much later than
-// timeout after it.
-const lookEvery = 4
+// lookEvery is how often a blocked write's socket is looked at, as a part of the timeout. A
+// look that sees the client took bytes sets the deadline a timeout and a period from then:
+// the look came up to a period after the byte, and the next look must come before the
+// deadline. So a client is dropped between one timeout and one and two periods after its last
+// byte.
+const lookEvery = 8
 
-func (w *drainWatch) period() time.Duration { return max(w.timeout/lookEvery, time.Millisecond) }
+func (w *drainWatch) period() time.Duration { return lookPeriod(w.timeout) }
 
-// arm has the timer look at the socket soon, unless it will anyway, and takes what the
-// client acknowledged so far as the first look: what it takes from then on counts.
-func (w *drainWatch) arm() {
+func lookPeriod(timeout time.Duration) time.Duration { return max(timeout/lookEvery, time.Millisecond) }
+
+// arm has the timer look at the socket of nc soon, for a write under a deadline of timeout.
+// With baseline, what the client acknowledged so far is taken as the first look, so what it
+// takes from then on counts (a system call: for a write known to wait); without, the first
+// look only takes the count.
+// raw is nc's socket if the caller knows it, or nil.
+func (w *drainWatch) arm(nc Deadliner, raw syscall.RawConn, timeout time.Duration, baseline bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.timer != nil {
-		return
+	if w.nc != nc || raw != nil {
+		w.nc, w.raw = nc, raw
 	}
+	w.timeout, w.done, w.looked = timeout, false, false
 	if w.raw == nil {
-		if nc, ok := w.nc.(net.Conn); ok {
-			w.raw = socketOf(nc)
+		if c, ok := nc.(net.Conn); ok {
+			w.raw = socketOf(c)
 		}
 	}
-	if w.raw != nil {
+	if baseline && w.raw != nil {
 		w.acked, w.looked = bytesAcked(w.raw)
 	}
-	w.timer = time.AfterFunc(w.period(), w.look)
+	if w.timer == nil {
+		w.timer = time.AfterFunc(w.period(), w.look)
+	} else {
+		w.timer.Reset(w.period())
+	}
 }
 
 // look moves the deadline on if the client took bytes since the last look, and has the timer
@@ -99,7 +119,7 @@ func (w *drainWatch) look() {
 	if w.looked && acked > w.acked {
 		// The write may be past this deadline by the time it is set (a look late on a loaded
 		// machine): then it has failed, and the stop that follows ends the looks.
-		w.nc.SetWriteDeadline(time.Now().Add(w.timeout))
+		w.nc.SetWriteDeadline(time.Now().Add(w.timeout + w.period()))
 	}
 	w.acked, w.looked = acked, true
 	w.timer.Reset(w.period())

@@ -109,16 +109,15 @@ func WriteStream(bufs [][]byte, write func([]byte) (int, error)) (int, error) {
 // megabytes, so a reader taking 8 KB/s could keep a full one from showing writable for minutes
 // while reading all along (found by the tryout). Set again whenever the kernel had sent
 // something by the time it passed, it let a client that took its last byte just after a write
-// began keep its socket for two timeouts. So while the write waits, the timer of
-// WriteStreamDrained looks at what the client acknowledged every quarter of timeout and moves
-// the deadline to timeout from then when it took more: a client that takes nothing is past
-// its deadline between one and one and a quarter timeouts after its last byte. A writev the
-// socket takes at once starts no timer.
+// began keep its socket for two timeouts. So while the write waits, a timer looks at what the
+// client acknowledged every eighth of timeout and moves the deadline on when it took more
+// (drainWatch): a client that takes nothing is past its deadline between one and one and a
+// quarter timeouts after its last byte. A writev the socket takes at once starts no timer.
 func WritevWaitDrained(nc Deadliner, raw syscall.RawConn, bufs [][]byte, timeout time.Duration) (int, error) {
 	// Set before any writev: a write past the deadline left by the last one fails untried.
 	var deadline time.Time
 	if timeout > 0 {
-		deadline = time.Now().Add(timeout)
+		deadline = time.Now().Add(timeout + lookPeriod(timeout))
 	}
 	if err := nc.SetWriteDeadline(deadline); err != nil {
 		return 0, fmt.Errorf("set write deadline: %w", err)
@@ -128,8 +127,8 @@ func WritevWaitDrained(nc Deadliner, raw syscall.RawConn, bufs [][]byte, timeout
 		return n, err
 	}
 	if timeout > 0 {
-		d := &drainWatch{nc: nc, raw: raw, timeout: timeout}
-		d.arm()
+		d := new(drainWatch)
+		d.arm(nc, raw, timeout, true)
 		defer d.stop()
 	}
 	return w.WritevWait(raw, bufs)

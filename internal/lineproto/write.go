@@ -339,6 +339,9 @@ func unwritten(batch []*chunk) int {
 type writeScratch struct {
 	batch []*chunk
 	bufs  [][]byte
+	// stream keeps a TLS connection's write deadline moving (its timer is made once and
+	// reused by every writer that takes this scratch).
+	stream flush.StreamWriter
 }
 
 var writeScratches = sync.Pool{New: func() any { return new(writeScratch) }}
@@ -397,7 +400,7 @@ func (c *conn) writeLoop(pending []*chunk) {
 		for _, ch := range batch {
 			bufs = append(bufs, ch.b[ch.off:ch.n])
 		}
-		written, err := c.writeSome(bufs)
+		written, err := c.writeSome(&scratch.stream, bufs)
 		clear(bufs)
 		c.srv.obs.Wrote(msgs, written, queued)
 		msgs, queued = 0, 0
@@ -428,18 +431,11 @@ func (c *conn) writeLoop(pending []*chunk) {
 // full. The wait ends about WriteTimeout after the last byte the client took
 // (flush.WritevWaitDrained): what the deadline measures is a client that takes nothing, not
 // one that takes a large backlog slowly.
-func (c *conn) writeSome(bufs [][]byte) (int, error) {
+func (c *conn) writeSome(stream *flush.StreamWriter, bufs [][]byte) (int, error) {
 	if c.raw == nil {
-		return c.writeStream(bufs)
+		return stream.Write(c.nc, bufs, c.srv.cfg.WriteTimeout)
 	}
 	return flush.WritevWaitDrained(c.nc, c.raw, bufs, c.srv.cfg.WriteTimeout)
-}
-
-// writeStream writes bufs to a stream that is not a kernel socket (TLS), whose Write blocks
-// until it has taken everything, each write under a deadline of WriteTimeout from its start
-// that is moved on for as long as the socket under it drains (flush.WriteStreamDrained).
-func (c *conn) writeStream(bufs [][]byte) (int, error) {
-	return flush.WriteStreamDrained(c.nc, bufs, c.srv.cfg.WriteTimeout)
 }
 
 // closeStream ends what c sends over a stream (TLS: close_notify), and then the socket's side

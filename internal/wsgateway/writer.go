@@ -155,6 +155,7 @@ func (c *conn) writeLoop(pending [][]byte, blks []*block) {
 		}
 	}()
 	batch, msgs, queued := pending, 0, 0
+	var stream *flush.StreamWriter // made at the first write over TLS, for this loop's writes
 	for {
 		if len(batch) == 0 {
 			c.mu.Lock()
@@ -177,7 +178,7 @@ func (c *conn) writeLoop(pending [][]byte, blks []*block) {
 			queued = c.out.Size()
 			c.mu.Unlock()
 		}
-		n, err := c.writeAll(batch)
+		n, err := c.writeAll(&stream, batch)
 		putBlocks(blks) // written, or never to be
 		c.srv.obs.Wrote(msgs, n, queued)
 		c.mu.Lock()
@@ -204,7 +205,7 @@ func (c *conn) writeLoop(pending [][]byte, blks []*block) {
 // writeAll writes bufs, waiting for the socket. Each write may take as long as the client
 // keeps taking data: it fails only when no byte went out for WriteTimeout. A deadline on the
 // whole write would drop a reader that is slow but alive; none at all would keep a dead one.
-func (c *conn) writeAll(bufs [][]byte) (int, error) {
+func (c *conn) writeAll(stream **flush.StreamWriter, bufs [][]byte) (int, error) {
 	written := 0
 	for len(bufs) > 0 {
 		var n int
@@ -215,7 +216,10 @@ func (c *conn) writeAll(bufs [][]byte) (int, error) {
 		} else {
 			// One record of many frames, not a record each; a record's deadline moves on while
 			// the socket under the stream drains.
-			n, err = flush.WriteStreamDrained(c.sock, bufs, c.srv.cfg.WriteTimeout)
+			if *stream == nil {
+				*stream = new(flush.StreamWriter)
+			}
+			n, err = (*stream).Write(c.sock, bufs, c.srv.cfg.WriteTimeout)
 			bufs = nil
 		}
 		written += n
