@@ -174,7 +174,7 @@ func appendLine(b []byte, tags, prefix, command string, params ...string) []byte
 // last quarter, else at a character boundary. ctcp, when set ("\x01ACTION "), wraps each part.
 func appendText(b []byte, tags, prefix, command, target, ctcp, text string) []byte {
 	text = safeTrailing(text)
-	head := len(prefix) + len(command) + len(target) + 6 // ':' ' ' ' ' " :" CR LF
+	head := len(prefix) + len(command) + len(target) + 7 // ':', ' ', ' ', " :", CR LF
 	room := maxLine - head
 	if ctcp != "" {
 		room -= len(ctcp) + 1
