@@ -129,12 +129,22 @@ func (c *client) reply(numeric string, params ...string) {
 	c.send(numericLine(c.nick(), numeric, params...))
 }
 
+// numericLine is a numeric's line, without its line end: its last parameter, when trailing,
+// is cut to keep the line within maxLine (a topic or an away text of multibyte characters
+// could pass it).
 func numericLine(nick, numeric string, params ...string) string {
 	var b strings.Builder
 	b.WriteString(":" + serverName + " " + numeric + " " + nick)
 	for i, p := range params {
-		if i == len(params)-1 && (p == "" || strings.ContainsAny(p, " :") || p[0] == ':') {
-			b.WriteString(" :" + safeTrailing(p))
+		// The last is trailing when it must be, and when it is long (a topic without a space):
+		// as a middle parameter it would be cut to maxParamLen.
+		if i == len(params)-1 && (p == "" || strings.ContainsAny(p, " :") || len(p) > maxParamLen) {
+			p = safeTrailing(p)
+			room := maxLine - len("\r\n") - b.Len() - len(" :")
+			if len(p) > room {
+				p = p[:utf8Start(p, max(room, 0))]
+			}
+			b.WriteString(" :" + p)
 		} else {
 			b.WriteString(" " + safeParam(p))
 		}
@@ -409,6 +419,9 @@ var isupport = []string{
 	"CHANNELLEN=" + strconv.Itoa(chat.MaxNameLen+1), "TOPICLEN=300", "PREFIX=(o)@",
 	"CHANMODES=b,,,nt", "NETWORK=hubbub", "AWAYLEN=200", "KICKLEN=200", "MAXTARGETS=" + strconv.Itoa(maxTargets),
 	"TARGMAX=NAMES:1,PRIVMSG:1,NOTICE:1",
+	// message-tags is offered for server-time and batch; client tags (+draft/react...) are not
+	// relayed, which this says to clients (IRCv3 message-tags: CLIENTTAGDENY).
+	"CLIENTTAGDENY=*",
 	"are supported by this server",
 }
 

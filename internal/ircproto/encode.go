@@ -158,12 +158,21 @@ func cut(text string) string {
 }
 
 // appendLine appends one line: tags, prefix, command, params (the last may start with ':').
+// A trailing last parameter is cut to keep the line within maxLine: what the chat lets
+// through (a topic of 300 characters, a reason of 200) is cut to 400 bytes by cut, which
+// with a long prefix and channel of multibyte characters could still pass it.
 func appendLine(b []byte, tags, prefix, command string, params ...string) []byte {
 	if tags != "" {
 		b = append(append(append(b, '@'), tags...), ' ')
 	}
+	start := len(b)
 	b = append(append(append(append(b, ':'), prefix...), ' '), command...)
-	for _, p := range params {
+	for i, p := range params {
+		if i == len(params)-1 && strings.HasPrefix(p, ":") {
+			if room := maxLine - len("\r\n") - (len(b) - start) - 1; len(p) > room {
+				p = p[:utf8Start(p, max(room, 1))]
+			}
+		}
 		b = append(append(b, ' '), p...)
 	}
 	return append(b, '\r', '\n')
