@@ -221,3 +221,35 @@ func wantInOrder(t *testing.T, what string, lines []string, want ...string) {
 		t.Errorf("%s: no line with %q (in order) in %q", what, want[i], lines)
 	}
 }
+
+// A guest that sends PASS (bouncers and some clients always send one) comes in as a guest,
+// told that its password was not used; a nick taken meanwhile is refused with 433 and another
+// one may be chosen; an account's nick is still refused with a wrong password (TestSASL).
+// Both were 464 and a closed connection.
+func TestGuestPassIgnored(t *testing.T) {
+	srv := accountsChat(t)
+	chattest.Join(t, srv.Addr, "bob")
+	u := dialIRC(t, srv.IRC)
+	u.nick = "dave"
+	u.Send("PASS :bouncer secret")
+	u.Send("NICK bob")
+	u.Send("USER dave 0 * :d")
+	u.until(" 433 * bob :bob is taken")
+	u.Send("NICK dave")
+	u.until(" 001 dave ")
+	u.until(":hubbub NOTICE dave :your password was not used: dave is no account here, so you are a guest")
+	u.until(" 366 dave #lobby ")
+	u.Send("WHOIS dave")
+	for _, l := range u.readUntil(" 318 dave dave ") {
+		if strings.Contains(l, " 330 ") {
+			t.Errorf("dave is logged in: %q", l)
+		}
+	}
+	// A guest without PASS is told nothing of passwords.
+	v := registerIRC(t, srv.IRC, "vera")
+	for _, l := range v.sync() {
+		if strings.Contains(l, "password") {
+			t.Errorf("vera got %q", l)
+		}
+	}
+}

@@ -494,23 +494,28 @@ func (c *client) tryRegister() error {
 	if c.wantNick == "" || !c.gotUser || c.negotiate {
 		return nil
 	}
-	peer := chat.Peer{Addr: c.conn.Addr()}
-	if c.account == "" && c.pass != "" {
-		// PASS is the nick's account password, for clients without SASL.
-		acc, err := c.hub.CheckLogin(hubbubName(c.wantNick), c.pass, peer.Addr)
+	peer := chat.Peer{Addr: c.conn.Addr(), Account: c.account}
+	sess, err := c.enter(peer)
+	passUnused := c.account == "" && c.pass != ""
+	var e *chat.Error
+	if passUnused && errors.As(err, &e) && e.Code == chat.CodeNameRegistered {
+		// PASS is the nick's account password, for clients without SASL: tried when the nick
+		// is an account's (or the server takes accounts only). A guest's PASS, which bouncers
+		// and some clients always send, is no reason to refuse it: it goes on as a guest, told
+		// that the password was not used. This shows which nicks are accounts no more than
+		// NICK alone does (the 433 above), or the line chat's name prompt (which asks an
+		// account's password).
+		acc, lerr := c.hub.CheckLogin(hubbubName(c.wantNick), c.pass, peer.Addr)
 		c.pass = ""
-		if err != nil {
-			c.reply("464", loginFailure(err))
-			c.send("ERROR :Closing link: " + loginFailure(err))
+		if lerr != nil {
+			c.reply("464", loginFailure(lerr))
+			c.send("ERROR :Closing link: " + loginFailure(lerr))
 			return chat.ErrQuit
 		}
-		c.account = acc
+		c.account, peer.Account = acc, acc
+		passUnused = false
+		sess, err = c.enter(peer)
 	}
-	peer.Account = c.account
-	c.mu.Lock()
-	c.motd = append([]string(nil), c.hub.MOTD()...)
-	c.mu.Unlock()
-	sess, err := c.hub.Enter(c, peer, hubbubName(c.wantNick))
 	switch {
 	case errors.Is(err, chat.ErrBanned):
 		c.send("ERROR :Closing link: you are banned from this server")
@@ -534,8 +539,21 @@ func (c *client) tryRegister() error {
 		return nil
 	}
 	c.sess = sess
+	if passUnused {
+		c.pass = ""
+		c.send(":" + serverName + " NOTICE " + c.nick() + " :your password was not used: " +
+			safeTrailing(c.nick()) + " is no account here, so you are a guest (register on the line chat or the web page)")
+	}
 	c.sendPending()
 	return nil
+}
+
+// enter enters the chat as peer, under the nick asked for, with the MOTD of now.
+func (c *client) enter(peer chat.Peer) (*chat.Session, error) {
+	c.mu.Lock()
+	c.motd = append([]string(nil), c.hub.MOTD()...)
+	c.mu.Unlock()
+	return c.hub.Enter(c, peer, hubbubName(c.wantNick))
 }
 
 // loginFailure says why a password was not taken, in words for the user.
