@@ -411,23 +411,24 @@ func (s *Session) say(kind Kind, text string) {
 		if rep.count == 1 {
 			times = "time"
 		}
-		s.sayIn(room, KindChat, fmt.Sprintf("(previous line repeated %d %s)", rep.count, times))
+		s.sayIn(room, KindChat, fmt.Sprintf("(previous line repeated %d %s)", rep.count, times), false)
 	}
 	*rep = repeatState{room: room, kind: kind, text: text, at: now}
-	s.sayIn(room, kind, text)
+	s.sayIn(room, kind, text, false)
 }
 
-// sayIn says text in room: at once, or, when history is kept, once it is stored.
-func (s *Session) sayIn(room *Room, kind Kind, text string) {
+// sayIn says text in room (as a notice: Message.Notice): at once, or, when history is kept,
+// once it is stored.
+func (s *Session) sayIn(room *Room, kind Kind, text string, notice bool) {
 	h := s.hub
 	if h.cfg.History == nil {
-		h.publish(Event{Room: room.key(), Msg: &Message{Kind: kind, Room: room.name.Display, From: s.nameNow().Display, Text: text},
+		h.publish(Event{Room: room.key(), Msg: &Message{Kind: kind, Room: room.name.Display, From: s.nameNow().Display, Text: text, Notice: notice},
 			From: s.origin()})
 		return
 	}
 	name := s.nameNow()
 	rec := Record{Time: h.now(), Kind: kind, Room: room.key(), RoomName: room.name.Display,
-		From: name.Display, FromKey: name.looks[0], Text: text}
+		From: name.Display, FromKey: name.looks[0], Text: text, Notice: notice}
 	s.store(rec, func(rec Record, err error) {
 		if err != nil {
 			s.storeFailed(err)

@@ -253,3 +253,50 @@ func TestGuestPassIgnored(t *testing.T) {
 		}
 	}
 }
+
+// An IRC NOTICE reaches IRC clients as a NOTICE, in a channel and in private, with history
+// kept or not, so that their bots never answer it (it was a PRIVMSG); echo-message gives the
+// sender its NOTICE back; telnet users see it as any line. No error answers a NOTICE
+// (TestCommands: to an unknown nick, to a channel the sender is not in).
+func TestNoticeStaysNotice(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		start func(t *testing.T) *chatServers
+	}{
+		{"no history", func(t *testing.T) *chatServers { return start(t, chat.DefaultConfig()) }},
+		{"history", func(t *testing.T) *chatServers { return accountsChat(t) }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := tt.start(t)
+			tel := chattest.Join(t, srv.Addr, "tel")
+			bob := registerIRC(t, srv.IRC, "bob")
+			alice := dialIRC(t, srv.IRC)
+			alice.nick = "alice"
+			alice.Send("CAP REQ :echo-message")
+			alice.Send("NICK alice")
+			alice.Send("USER alice 0 * :a")
+			alice.Send("CAP END")
+			alice.until(" 366 alice #lobby ")
+			bob.until(":alice!u@hubbub JOIN #lobby")
+			alice.sync()
+
+			alice.Send("NOTICE #lobby :to the room")
+			bob.until(":alice!u@hubbub NOTICE #lobby :to the room")
+			alice.until(":alice!u@hubbub NOTICE #lobby :to the room")
+			waitLine(t, tel, "<alice> to the room")
+
+			alice.Send("NOTICE bob :to bob")
+			bob.until(":alice!u@hubbub NOTICE bob :to bob")
+			alice.until(":alice!u@hubbub NOTICE bob :to bob")
+			alice.Send("NOTICE tel :to tel")
+			waitLine(t, tel, "[PM from alice] to tel")
+			alice.until(":alice!u@hubbub NOTICE tel :to tel")
+
+			// A PRIVMSG is still one.
+			alice.Send("PRIVMSG #lobby :a line")
+			bob.until(":alice!u@hubbub PRIVMSG #lobby :a line")
+			alice.Send("PRIVMSG bob :a word")
+			bob.until(":alice!u@hubbub PRIVMSG bob :a word")
+		})
+	}
+}

@@ -261,16 +261,20 @@ func (c *client) privmsg(m message) {
 			return
 		}
 	}
+	// A NOTICE reaches IRC clients as a NOTICE (chat.Message.Notice), so that their bots do
+	// not answer it; telnet and web users see it as any line. An ACTION is an action either way.
 	var err error
 	switch {
+	case strings.HasPrefix(target, "#") && ctcp != "":
+		err = c.sess.Action(hubbubName(target), text)
+	case strings.HasPrefix(target, "#") && notice:
+		err = c.sess.SayNotice(hubbubName(target), text)
 	case strings.HasPrefix(target, "#"):
-		if ctcp != "" {
-			err = c.sess.Action(hubbubName(target), text)
-		} else {
-			err = c.sess.Say(hubbubName(target), text)
-		}
+		err = c.sess.Say(hubbubName(target), text)
 	case ctcp != "":
 		err = c.sess.Private(hubbubName(target), "* "+c.sess.Name()+" "+text)
+	case notice:
+		err = c.sess.PrivateNotice(hubbubName(target), text)
 	default:
 		err = c.sess.Private(hubbubName(target), text)
 	}

@@ -82,11 +82,11 @@ func timeTag(m *chat.Message) string {
 func appendMessage(b []byte, m *chat.Message, tags string) []byte {
 	switch m.Kind {
 	case chat.KindChat:
-		return appendText(b, tags, mask(m.From), "PRIVMSG", ircChannel(m.Room), "", m.Text)
+		return appendText(b, tags, mask(m.From), said(m), ircChannel(m.Room), "", m.Text)
 	case chat.KindAction:
 		return appendText(b, tags, mask(m.From), "PRIVMSG", ircChannel(m.Room), "\x01ACTION ", m.Text)
 	case chat.KindPrivate:
-		return appendText(b, tags, mask(m.From), "PRIVMSG", safeParam(ircNick(m.To)), "", m.Text)
+		return appendText(b, tags, mask(m.From), said(m), safeParam(ircNick(m.To)), "", m.Text)
 	case chat.KindJoin:
 		return appendLine(b, tags, mask(m.From), "JOIN", ircChannel(m.Room))
 	case chat.KindLeave:
@@ -116,6 +116,15 @@ func appendMessage(b []byte, m *chat.Message, tags string) []byte {
 		return appendText(b, tags, serverName, "NOTICE", "*", "", m.Text)
 	}
 	return b
+}
+
+// said is the command m was said with: NOTICE, which no program answers automatically, when
+// it was one (an IRC client's NOTICE), else PRIVMSG.
+func said(m *chat.Message) string {
+	if m.Notice {
+		return "NOTICE"
+	}
+	return "PRIVMSG"
 }
 
 // partParams are a PART's parameters: the channel, and the reason when there is one.
