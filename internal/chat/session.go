@@ -311,7 +311,15 @@ func (h *Hub) mistypedCommand(text string) (string, bool) {
 
 // Close ends the session: the member leaves and the others are told. It is safe to call more
 // than once, and after the member was kicked.
-func (s *Session) Close() {
+func (s *Session) Close() { s.CloseFor("") }
+
+// CloseFor is Close, the others told why the connection ended in the transport's words
+// (reason, "ping timeout", "connection closed"), unless the user gave a reason to /quit. The
+// reason is the server's own: nothing a client sends may become one (it could pass for a kick).
+func (s *Session) CloseFor(reason string) {
+	if s.quitReason == "" && !s.closed {
+		s.quitReason = reason
+	}
 	s.closed = true
 	if !s.registered {
 		return

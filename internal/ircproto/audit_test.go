@@ -7,6 +7,7 @@ import (
 	"hubbub/internal/lineproto"
 	"strings"
 	"testing"
+	"time"
 
 	"hubbub/internal/chat"
 	"hubbub/internal/chattest"
@@ -299,4 +300,69 @@ func TestNoticeStaysNotice(t *testing.T) {
 			bob.until(":alice!u@hubbub PRIVMSG bob :a word")
 		})
 	}
+}
+
+// A client the server ends the link of is told why with ERROR (after a ping it did not
+// answer: it was closed with nothing said), and the others are told why it went with a reason
+// they can read: QUIT :ping timeout, QUIT :connection closed (both were QUIT with no reason),
+// and the line door says the same.
+func TestEndOfLinkSaysWhy(t *testing.T) {
+	srv := start(t, chat.DefaultConfig(), func(c *lineproto.Config) { c.PingInterval = time.Second })
+	tel := chattest.Join(t, srv.Addr, "tel")
+	live := registerIRC(t, srv.IRC, "live")
+	// live answers its pings all along (dead's end takes two intervals): its lines come
+	// through a goroutine that does, and untilPong waits for one with every part.
+	lines := make(chan string)
+	stop := make(chan struct{})
+	t.Cleanup(func() { close(stop) })
+	go func() {
+		for {
+			line, err := live.TryReadLine(chattest.Timeout)
+			if err != nil {
+				return
+			}
+			if strings.HasPrefix(line, "PING ") {
+				live.Conn.Write([]byte("PONG :hubbub\r\n"))
+			}
+			select {
+			case lines <- line:
+			case <-stop:
+				return
+			}
+		}
+	}()
+	untilPong := func(parts ...string) {
+		t.Helper()
+		deadline := time.After(chattest.Timeout)
+		for {
+			select {
+			case line := <-lines:
+				if containsAll(line, parts) {
+					return
+				}
+			case <-deadline:
+				t.Fatalf("live: no line with %q", parts)
+			}
+		}
+	}
+	dead := registerIRC(t, srv.IRC, "dead")
+	untilPong(":dead!u@hubbub JOIN #lobby")
+	dead.until("PING :hubbub")
+	if rest := dead.ExpectClosed(); !strings.Contains(rest, "ERROR :Closing link: ping timeout") {
+		t.Errorf("dead got %q before the end, want ERROR :Closing link: ping timeout", rest)
+	}
+	untilPong(":dead!u@hubbub QUIT :ping timeout")
+	waitLine(t, tel, "dead has left the channel. (ping timeout)")
+
+	gone := registerIRC(t, srv.IRC, "gone")
+	untilPong(":gone!u@hubbub JOIN #lobby")
+	gone.Conn.Close()
+	untilPong(":gone!u@hubbub QUIT :connection closed")
+	waitLine(t, tel, "gone has left the channel. (connection closed)")
+
+	// A QUIT's own reason is the user's, marked so.
+	bye := registerIRC(t, srv.IRC, "bye")
+	untilPong(":bye!u@hubbub JOIN #lobby")
+	bye.Send("QUIT :ping timeout")
+	untilPong(":bye!u@hubbub QUIT :quit: ping timeout")
 }

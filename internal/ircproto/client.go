@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"hubbub/internal/chat"
+	"hubbub/internal/connpolicy"
 	"hubbub/internal/lineproto"
 )
 
@@ -184,11 +185,28 @@ func (c *client) Flooding() {
 	}
 }
 
-// Close implements lineproto.Session.
+// Close implements lineproto.Session: the others are told why the client went (a QUIT with
+// a reason they can read, as the chat words a quit: "quit: REASON" is the user's own).
 func (c *client) Close() {
 	if c.sess != nil {
-		c.sess.Close()
+		c.sess.CloseFor(quitWords(c.conn.Reason()))
 	}
+}
+
+// quitWords is what others are told of a connection that ended for reason: "" when the chat
+// says it (a QUIT's own reason, a kick, a ban) or nothing more would help.
+func quitWords(reason connpolicy.CloseReason) string {
+	switch reason {
+	case connpolicy.ReasonPingTimeout:
+		return "ping timeout"
+	case connpolicy.ReasonClientClosed, connpolicy.ReasonReadError, connpolicy.ReasonWriteError:
+		return "connection closed"
+	case connpolicy.ReasonWriteTimeout, connpolicy.ReasonSlowConsumer:
+		return "connection too slow"
+	case connpolicy.ReasonShutdown:
+		return "server shutting down"
+	}
+	return ""
 }
 
 // Ping implements lineproto.Pinger. It runs on the read loop, like Handle: the names of rooms

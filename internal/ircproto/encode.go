@@ -110,7 +110,7 @@ func appendMessage(b []byte, m *chat.Message, tags string) []byte {
 	case chat.KindNotice:
 		// What lineproto's engine says of its own before a client is registered, or when it
 		// closes the connection: the client renders every other notice (Deliver, noticeEnc).
-		if m == connpolicy.NoticeShutdown || m == connpolicy.NoticeRegisterTimeout {
+		if m == connpolicy.NoticeShutdown || m == connpolicy.NoticeRegisterTimeout || m == connpolicy.NoticePingTimeout {
 			return append(append(append(b, "ERROR :Closing link: "...), cut(m.Text)...), '\r', '\n')
 		}
 		return appendText(b, tags, serverName, "NOTICE", "*", "", m.Text)
