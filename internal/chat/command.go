@@ -335,7 +335,7 @@ func (s *Session) cmdReply(args string) error {
 	default:
 		h.mu.Unlock()
 		if !s.refuseIfMuted() {
-			s.sendPrivate(to, text)
+			s.sendPrivate(to, text, false)
 		}
 		return nil
 	}
@@ -345,7 +345,12 @@ func (s *Session) cmdReply(args string) error {
 
 // Private sends text to the member called name, marked private at both ends, on all the
 // devices of both.
-func (s *Session) Private(name, text string) error {
+func (s *Session) Private(name, text string) error { return s.private(name, text, false) }
+
+// PrivateNotice is Private, the message marked as a notice (Message.Notice): IRC's NOTICE.
+func (s *Session) PrivateNotice(name, text string) error { return s.private(name, text, true) }
+
+func (s *Session) private(name, text string, notice bool) error {
 	text = clean(text, 1<<20) // not under the lock
 	if text == "" {
 		return fail(CodeNeedArgs, "no text to send")
@@ -365,7 +370,7 @@ func (s *Session) Private(name, text string) error {
 	if left := s.muted(); left > 0 {
 		return fail(CodeMuted, "you are muted for another %v", left.Round(1e9))
 	}
-	s.sendPrivate(to, text)
+	s.sendPrivate(to, text, notice)
 	return nil
 }
 
@@ -374,7 +379,7 @@ func (s *Session) Private(name, text string) error {
 // accounts' IDs, so that those two accounts, and nobody who later takes either name, can read
 // it back. With a guest on either side it is kept nowhere: a guest's name belongs to whoever
 // holds it next. s is told so the first time.
-func (s *Session) sendPrivate(to *member, text string) {
+func (s *Session) sendPrivate(to *member, text string, notice bool) {
 	if text == "" {
 		return
 	}
@@ -384,7 +389,7 @@ func (s *Session) sendPrivate(to *member, text string) {
 	}
 	from := s.member
 	rec := Record{Time: h.now(), Kind: KindPrivate, From: from.name().Display, FromKey: from.name().looks[0],
-		To: to.name().Display, ToKey: to.name().looks[0], Text: text}
+		To: to.name().Display, ToKey: to.name().looks[0], Text: text, Notice: notice}
 	if from.account == "" || to.account == "" || h.cfg.History == nil || h.cfg.NoPrivateHistory {
 		defer h.mu.Unlock()
 		h.deliverPrivateLocked(s, to, rec)

@@ -195,8 +195,8 @@ func (v *lineVariants) of(ev *Event, who *member, d *Session) (here, elsewhere *
 			return nil, nil
 		}
 		if v.own == nil {
-			v.own = &Message{Kind: m.Kind, Room: m.Room, From: m.From, Text: m.Text, Sent: true, ID: m.ID, Time: m.Time}
-			v.ownElsewhere = &Message{Kind: m.Kind, Room: m.Room, From: m.From, Text: m.Text, Sent: true, ID: m.ID, Time: m.Time, Elsewhere: true}
+			v.own = &Message{Kind: m.Kind, Room: m.Room, From: m.From, Text: m.Text, Sent: true, ID: m.ID, Time: m.Time, Notice: m.Notice}
+			v.ownElsewhere = &Message{Kind: m.Kind, Room: m.Room, From: m.From, Text: m.Text, Sent: true, ID: m.ID, Time: m.Time, Elsewhere: true, Notice: m.Notice}
 		}
 		return v.own, v.ownElsewhere
 	}
@@ -204,7 +204,7 @@ func (v *lineVariants) of(ev *Event, who *member, d *Session) (here, elsewhere *
 		return nil, nil
 	}
 	if v.elsewhere == nil {
-		v.elsewhere = &Message{Kind: m.Kind, Room: m.Room, From: m.From, Text: m.Text, Elsewhere: true, ID: m.ID, Time: m.Time}
+		v.elsewhere = &Message{Kind: m.Kind, Room: m.Room, From: m.From, Text: m.Text, Elsewhere: true, ID: m.ID, Time: m.Time, Notice: m.Notice}
 	}
 	return m, v.elsewhere
 }

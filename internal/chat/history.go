@@ -23,6 +23,7 @@ type Record struct {
 	To       string // the recipient of a private message
 	ToKey    string
 	Text     string
+	Notice   bool // said as a notice (Message.Notice); not kept: what history gives back is a line
 }
 
 // Ban is a ban kept across restarts: of a name, or of an address prefix.
@@ -100,7 +101,7 @@ func historyMessage(r Record) *Message {
 
 // liveMessage is how a record just stored is shown.
 func liveMessage(r Record) *Message {
-	return &Message{Kind: r.Kind, Room: r.RoomName, From: r.From, To: r.To, Text: r.Text, ID: r.ID, Time: r.Time}
+	return &Message{Kind: r.Kind, Room: r.RoomName, From: r.From, To: r.To, Text: r.Text, ID: r.ID, Time: r.Time, Notice: r.Notice}
 }
 
 // Restore loads from history what the chat needs at start: the bans, the mutes of accounts

@@ -102,6 +102,11 @@ type Message struct {
 	// Sent marks the sender's own copy: of a private message, or of a room line the member said
 	// from another of its devices.
 	Sent bool
+	// Notice marks a room line (KindChat) or a private message said as a notice (IRC's NOTICE,
+	// Session.SayNotice, PrivateNotice), which programs must never answer automatically: a
+	// transport that has notices shows it as one, others as any line. History does not keep
+	// the mark: replayed, it is a line.
+	Notice bool
 	// History marks a line replayed from history; ID and Time say which and when. Lines said
 	// now carry ID and Time too when history is kept, for transports that show them.
 	History bool

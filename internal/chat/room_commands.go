@@ -233,10 +233,13 @@ func (s *Session) roomLocked(room string) (*Room, error) {
 
 // Say says text in the room called room ("": the device's current one), which the member must
 // be in; Action does text there, as /me does.
-func (s *Session) Say(room, text string) error    { return s.sayTo(room, KindChat, text) }
-func (s *Session) Action(room, text string) error { return s.sayTo(room, KindAction, text) }
+func (s *Session) Say(room, text string) error    { return s.sayTo(room, KindChat, text, false) }
+func (s *Session) Action(room, text string) error { return s.sayTo(room, KindAction, text, false) }
 
-func (s *Session) sayTo(room string, kind Kind, text string) error {
+// SayNotice is Say, the line marked as a notice (Message.Notice): IRC's NOTICE.
+func (s *Session) SayNotice(room, text string) error { return s.sayTo(room, KindChat, text, true) }
+
+func (s *Session) sayTo(room string, kind Kind, text string, notice bool) error {
 	text = clean(text, 1<<20)
 	if strings.TrimFunc(text, blank) == "" {
 		return fail(CodeNeedArgs, "no text to send")
@@ -256,7 +259,7 @@ func (s *Session) sayTo(room string, kind Kind, text string) error {
 	if err != nil {
 		return err
 	}
-	s.sayIn(r, kind, text)
+	s.sayIn(r, kind, text, notice)
 	return nil
 }
 

@@ -311,7 +311,15 @@ func (h *Hub) mistypedCommand(text string) (string, bool) {
 
 // Close ends the session: the member leaves and the others are told. It is safe to call more
 // than once, and after the member was kicked.
-func (s *Session) Close() {
+func (s *Session) Close() { s.CloseFor("") }
+
+// CloseFor is Close, the others told why the connection ended in the transport's words
+// (reason, "ping timeout", "connection closed"), unless the user gave a reason to /quit. The
+// reason is the server's own: nothing a client sends may become one (it could pass for a kick).
+func (s *Session) CloseFor(reason string) {
+	if s.quitReason == "" && !s.closed {
+		s.quitReason = reason
+	}
 	s.closed = true
 	if !s.registered {
 		return
@@ -411,23 +419,24 @@ func (s *Session) say(kind Kind, text string) {
 		if rep.count == 1 {
 			times = "time"
 		}
-		s.sayIn(room, KindChat, fmt.Sprintf("(previous line repeated %d %s)", rep.count, times))
+		s.sayIn(room, KindChat, fmt.Sprintf("(previous line repeated %d %s)", rep.count, times), false)
 	}
 	*rep = repeatState{room: room, kind: kind, text: text, at: now}
-	s.sayIn(room, kind, text)
+	s.sayIn(room, kind, text, false)
 }
 
-// sayIn says text in room: at once, or, when history is kept, once it is stored.
-func (s *Session) sayIn(room *Room, kind Kind, text string) {
+// sayIn says text in room (as a notice: Message.Notice): at once, or, when history is kept,
+// once it is stored.
+func (s *Session) sayIn(room *Room, kind Kind, text string, notice bool) {
 	h := s.hub
 	if h.cfg.History == nil {
-		h.publish(Event{Room: room.key(), Msg: &Message{Kind: kind, Room: room.name.Display, From: s.nameNow().Display, Text: text},
+		h.publish(Event{Room: room.key(), Msg: &Message{Kind: kind, Room: room.name.Display, From: s.nameNow().Display, Text: text, Notice: notice},
 			From: s.origin()})
 		return
 	}
 	name := s.nameNow()
 	rec := Record{Time: h.now(), Kind: kind, Room: room.key(), RoomName: room.name.Display,
-		From: name.Display, FromKey: name.looks[0], Text: text}
+		From: name.Display, FromKey: name.looks[0], Text: text, Notice: notice}
 	s.store(rec, func(rec Record, err error) {
 		if err != nil {
 			s.storeFailed(err)

@@ -99,4 +99,7 @@ var (
 	NoticeRegisterTimeout = &chat.Message{Kind: chat.KindNotice, Text: "timed out waiting for your name, goodbye"}
 	// NoticeShutdown is the last thing every client is told when the server stops.
 	NoticeShutdown = &chat.Message{Kind: chat.KindNotice, Text: "server shutting down"}
+	// NoticePingTimeout is the last thing a client that did not answer a ping is told (a
+	// transport that pings: IRC's ERROR), should it still read.
+	NoticePingTimeout = &chat.Message{Kind: chat.KindNotice, Text: "ping timeout: no answer to PING"}
 )

@@ -80,7 +80,7 @@ func TestEventsBothWays(t *testing.T) {
 	bob.Send("/kick al enough")
 	alice.until(":robert!u@hubbub KICK #go al :enough")
 	alice.Send("PRIVMSG #go :still here?")
-	alice.until(" 442 al #go :")
+	alice.until(" 404 al #go :Cannot send to channel (you are not in it: /join #go)")
 	alice.Send("JOIN #go")
 	alice.until(":al!u@hubbub JOIN #go")
 	alice.until(" 332 al #go :gophers only")

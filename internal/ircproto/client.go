@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"hubbub/internal/chat"
+	"hubbub/internal/connpolicy"
 	"hubbub/internal/lineproto"
 )
 
@@ -129,12 +130,22 @@ func (c *client) reply(numeric string, params ...string) {
 	c.send(numericLine(c.nick(), numeric, params...))
 }
 
+// numericLine is a numeric's line, without its line end: its last parameter, when trailing,
+// is cut to keep the line within maxLine (a topic or an away text of multibyte characters
+// could pass it).
 func numericLine(nick, numeric string, params ...string) string {
 	var b strings.Builder
 	b.WriteString(":" + serverName + " " + numeric + " " + nick)
 	for i, p := range params {
-		if i == len(params)-1 && (p == "" || strings.ContainsAny(p, " :") || p[0] == ':') {
-			b.WriteString(" :" + safeTrailing(p))
+		// The last is trailing when it must be, and when it is long (a topic without a space):
+		// as a middle parameter it would be cut to maxParamLen.
+		if i == len(params)-1 && (p == "" || strings.ContainsAny(p, " :") || len(p) > maxParamLen) {
+			p = safeTrailing(p)
+			room := maxLine - len("\r\n") - b.Len() - len(" :")
+			if len(p) > room {
+				p = p[:utf8Start(p, max(room, 0))]
+			}
+			b.WriteString(" :" + p)
 		} else {
 			b.WriteString(" " + safeParam(p))
 		}
@@ -174,11 +185,28 @@ func (c *client) Flooding() {
 	}
 }
 
-// Close implements lineproto.Session.
+// Close implements lineproto.Session: the others are told why the client went (a QUIT with
+// a reason they can read, as the chat words a quit: "quit: REASON" is the user's own).
 func (c *client) Close() {
 	if c.sess != nil {
-		c.sess.Close()
+		c.sess.CloseFor(quitWords(c.conn.Reason()))
 	}
+}
+
+// quitWords is what others are told of a connection that ended for reason: "" when the chat
+// says it (a QUIT's own reason, a kick, a ban) or nothing more would help.
+func quitWords(reason connpolicy.CloseReason) string {
+	switch reason {
+	case connpolicy.ReasonPingTimeout:
+		return "ping timeout"
+	case connpolicy.ReasonClientClosed, connpolicy.ReasonReadError, connpolicy.ReasonWriteError:
+		return "connection closed"
+	case connpolicy.ReasonWriteTimeout, connpolicy.ReasonSlowConsumer:
+		return "connection too slow"
+	case connpolicy.ReasonShutdown:
+		return "server shutting down"
+	}
+	return ""
 }
 
 // Ping implements lineproto.Pinger. It runs on the read loop, like Handle: the names of rooms
@@ -409,6 +437,9 @@ var isupport = []string{
 	"CHANNELLEN=" + strconv.Itoa(chat.MaxNameLen+1), "TOPICLEN=300", "PREFIX=(o)@",
 	"CHANMODES=b,,,nt", "NETWORK=hubbub", "AWAYLEN=200", "KICKLEN=200", "MAXTARGETS=" + strconv.Itoa(maxTargets),
 	"TARGMAX=NAMES:1,PRIVMSG:1,NOTICE:1",
+	// message-tags is offered for server-time and batch; client tags (+draft/react...) are not
+	// relayed, which this says to clients (IRCv3 message-tags: CLIENTTAGDENY).
+	"CLIENTTAGDENY=*",
 	"are supported by this server",
 }
 
@@ -481,23 +512,28 @@ func (c *client) tryRegister() error {
 	if c.wantNick == "" || !c.gotUser || c.negotiate {
 		return nil
 	}
-	peer := chat.Peer{Addr: c.conn.Addr()}
-	if c.account == "" && c.pass != "" {
-		// PASS is the nick's account password, for clients without SASL.
-		acc, err := c.hub.CheckLogin(hubbubName(c.wantNick), c.pass, peer.Addr)
+	peer := chat.Peer{Addr: c.conn.Addr(), Account: c.account}
+	sess, err := c.enter(peer)
+	passUnused := c.account == "" && c.pass != ""
+	var e *chat.Error
+	if passUnused && errors.As(err, &e) && e.Code == chat.CodeNameRegistered {
+		// PASS is the nick's account password, for clients without SASL: tried when the nick
+		// is an account's (or the server takes accounts only). A guest's PASS, which bouncers
+		// and some clients always send, is no reason to refuse it: it goes on as a guest, told
+		// that the password was not used. This shows which nicks are accounts no more than
+		// NICK alone does (the 433 above), or the line chat's name prompt (which asks an
+		// account's password).
+		acc, lerr := c.hub.CheckLogin(hubbubName(c.wantNick), c.pass, peer.Addr)
 		c.pass = ""
-		if err != nil {
-			c.reply("464", loginFailure(err))
-			c.send("ERROR :Closing link: " + loginFailure(err))
+		if lerr != nil {
+			c.reply("464", loginFailure(lerr))
+			c.send("ERROR :Closing link: " + loginFailure(lerr))
 			return chat.ErrQuit
 		}
-		c.account = acc
+		c.account, peer.Account = acc, acc
+		passUnused = false
+		sess, err = c.enter(peer)
 	}
-	peer.Account = c.account
-	c.mu.Lock()
-	c.motd = append([]string(nil), c.hub.MOTD()...)
-	c.mu.Unlock()
-	sess, err := c.hub.Enter(c, peer, hubbubName(c.wantNick))
 	switch {
 	case errors.Is(err, chat.ErrBanned):
 		c.send("ERROR :Closing link: you are banned from this server")
@@ -521,8 +557,21 @@ func (c *client) tryRegister() error {
 		return nil
 	}
 	c.sess = sess
+	if passUnused {
+		c.pass = ""
+		c.send(":" + serverName + " NOTICE " + c.nick() + " :your password was not used: " +
+			safeTrailing(c.nick()) + " is no account here, so you are a guest (register on the line chat or the web page)")
+	}
 	c.sendPending()
 	return nil
+}
+
+// enter enters the chat as peer, under the nick asked for, with the MOTD of now.
+func (c *client) enter(peer chat.Peer) (*chat.Session, error) {
+	c.mu.Lock()
+	c.motd = append([]string(nil), c.hub.MOTD()...)
+	c.mu.Unlock()
+	return c.hub.Enter(c, peer, hubbubName(c.wantNick))
 }
 
 // loginFailure says why a password was not taken, in words for the user.

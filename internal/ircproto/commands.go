@@ -30,6 +30,12 @@ func (c *client) command(m message) error {
 		c.part(m)
 	case "PRIVMSG", "NOTICE":
 		c.privmsg(m)
+	case "TAGMSG":
+		// A TAGMSG carries client tags only, and every client tag is refused (CLIENTTAGDENY=*
+		// in 005): there is nothing to relay, and nothing to refuse out loud either.
+		if m.arg(0) == "" {
+			c.reply("461", "TAGMSG", "Not enough parameters")
+		}
 	case "TOPIC":
 		c.topic(m)
 	case "NAMES":
@@ -255,23 +261,34 @@ func (c *client) privmsg(m message) {
 			return
 		}
 	}
+	// A NOTICE reaches IRC clients as a NOTICE (chat.Message.Notice), so that their bots do
+	// not answer it; telnet and web users see it as any line. An ACTION is an action either way.
 	var err error
 	switch {
+	case strings.HasPrefix(target, "#") && ctcp != "":
+		err = c.sess.Action(hubbubName(target), text)
+	case strings.HasPrefix(target, "#") && notice:
+		err = c.sess.SayNotice(hubbubName(target), text)
 	case strings.HasPrefix(target, "#"):
-		if ctcp != "" {
-			err = c.sess.Action(hubbubName(target), text)
-		} else {
-			err = c.sess.Say(hubbubName(target), text)
-		}
+		err = c.sess.Say(hubbubName(target), text)
 	case ctcp != "":
 		err = c.sess.Private(hubbubName(target), "* "+c.sess.Name()+" "+text)
+	case notice:
+		err = c.sess.PrivateNotice(hubbubName(target), text)
 	default:
 		err = c.sess.Private(hubbubName(target), text)
 	}
-	if err != nil {
-		if !notice {
-			c.fail(err, safeParam(target))
-		}
+	var e *chat.Error
+	switch {
+	case err == nil:
+	case notice:
+		return // never an automatic reply to a NOTICE, not even an error (RFC 2812, 3.3.2)
+	case strings.HasPrefix(target, "#") && asError(err, &e) && e.Code == chat.CodeNotInRoom:
+		// The channel is +n (324): what servers say to a message from outside is 404.
+		c.reply("404", safeParam(target), "Cannot send to channel (you are not in it: /join "+safeParam(target)+")")
+		return
+	default:
+		c.fail(err, safeParam(target))
 		return
 	}
 	if strings.HasPrefix(target, "#") && c.has(capEchoMessage) {
@@ -427,8 +444,17 @@ func (c *client) whois(m message) {
 	}
 	n := ircNick(f.Name)
 	c.reply("311", n, "u", serverName, "*", n)
-	if len(f.Rooms) > 0 {
-		c.reply("319", n, strings.Join(f.Rooms, " "))
+	// The channels on as many 319 lines as they take: a member of many long-named channels
+	// would not fit one IRC line.
+	head := len(numericLine(c.nick(), "319", n, "x y")) - len("x y")
+	for rooms := f.Rooms; len(rooms) > 0; {
+		line := ircChannel(rooms[0])
+		rooms = rooms[1:]
+		for len(rooms) > 0 && head+len(line)+1+len(ircChannel(rooms[0]))+len(" \r\n") <= maxLine {
+			line += " " + ircChannel(rooms[0])
+			rooms = rooms[1:]
+		}
+		c.reply("319", n, line+" ")
 	}
 	c.reply("312", n, serverName, "hubbub")
 	if f.Operator {
@@ -526,15 +552,7 @@ func (c *client) mode(m message) {
 		case modes == "":
 			c.reply("324", ch, "+nt")
 		case strings.Trim(modes, "+") == "b" && len(m.params) == 2:
-			bans, _ := c.sess.Bans() // operators only; to others the list is empty
-			for _, ban := range bans {
-				m := "*!*@" + ban.Address.String() // shown to operators only, who see addresses anyway
-				if ban.Name != "" {
-					m = ircNick(ban.Name) + "!*@*"
-				}
-				c.reply("367", ch, safeParam(m))
-			}
-			c.reply("368", ch, "End of channel ban list")
+			c.banList(ch)
 		default:
 			c.reply("482", ch, "Channel modes cannot be changed here: the owner is @, bans are /ban")
 		}
@@ -549,6 +567,34 @@ func (c *client) mode(m message) {
 	default:
 		c.reply("502", "Can't change mode for other users")
 	}
+}
+
+// banList answers MODE #chan b: the server's bans (hubbub's are the server's, not a channel's),
+// to operators only (to others the list is empty), bounded as every list is (answerBytes);
+// 368 says how many were left out.
+func (c *client) banList(ch string) {
+	bans, _ := c.sess.Bans()
+	nick := c.nick()
+	var b []byte
+	shown := 0
+	for _, ban := range bans {
+		mask := "*!*@" + ban.Address.String() // shown to operators only, who see addresses anyway
+		if ban.Name != "" {
+			mask = ircNick(ban.Name) + "!*@*"
+		}
+		line := numericLine(nick, "367", ch, safeParam(mask))
+		if len(b)+len(line)+2 > c.answerBytes-maxLine {
+			break
+		}
+		b = append(append(b, line...), '\r', '\n')
+		shown++
+	}
+	end := "End of channel ban list"
+	if shown < len(bans) {
+		end = fmt.Sprintf("End of channel ban list: %d of %d shown", shown, len(bans))
+	}
+	b = append(append(b, numericLine(nick, "368", ch, end)...), '\r', '\n')
+	c.conn.Send(nil, b)
 }
 
 // sameName reports whether two nicks name one member, as the chat compares names.

@@ -82,11 +82,11 @@ func timeTag(m *chat.Message) string {
 func appendMessage(b []byte, m *chat.Message, tags string) []byte {
 	switch m.Kind {
 	case chat.KindChat:
-		return appendText(b, tags, mask(m.From), "PRIVMSG", ircChannel(m.Room), "", m.Text)
+		return appendText(b, tags, mask(m.From), said(m), ircChannel(m.Room), "", m.Text)
 	case chat.KindAction:
 		return appendText(b, tags, mask(m.From), "PRIVMSG", ircChannel(m.Room), "\x01ACTION ", m.Text)
 	case chat.KindPrivate:
-		return appendText(b, tags, mask(m.From), "PRIVMSG", safeParam(ircNick(m.To)), "", m.Text)
+		return appendText(b, tags, mask(m.From), said(m), safeParam(ircNick(m.To)), "", m.Text)
 	case chat.KindJoin:
 		return appendLine(b, tags, mask(m.From), "JOIN", ircChannel(m.Room))
 	case chat.KindLeave:
@@ -110,12 +110,21 @@ func appendMessage(b []byte, m *chat.Message, tags string) []byte {
 	case chat.KindNotice:
 		// What lineproto's engine says of its own before a client is registered, or when it
 		// closes the connection: the client renders every other notice (Deliver, noticeEnc).
-		if m == connpolicy.NoticeShutdown || m == connpolicy.NoticeRegisterTimeout {
+		if m == connpolicy.NoticeShutdown || m == connpolicy.NoticeRegisterTimeout || m == connpolicy.NoticePingTimeout {
 			return append(append(append(b, "ERROR :Closing link: "...), cut(m.Text)...), '\r', '\n')
 		}
 		return appendText(b, tags, serverName, "NOTICE", "*", "", m.Text)
 	}
 	return b
+}
+
+// said is the command m was said with: NOTICE, which no program answers automatically, when
+// it was one (an IRC client's NOTICE), else PRIVMSG.
+func said(m *chat.Message) string {
+	if m.Notice {
+		return "NOTICE"
+	}
+	return "PRIVMSG"
 }
 
 // partParams are a PART's parameters: the channel, and the reason when there is one.
@@ -158,12 +167,21 @@ func cut(text string) string {
 }
 
 // appendLine appends one line: tags, prefix, command, params (the last may start with ':').
+// A trailing last parameter is cut to keep the line within maxLine: what the chat lets
+// through (a topic of 300 characters, a reason of 200) is cut to 400 bytes by cut, which
+// with a long prefix and channel of multibyte characters could still pass it.
 func appendLine(b []byte, tags, prefix, command string, params ...string) []byte {
 	if tags != "" {
 		b = append(append(append(b, '@'), tags...), ' ')
 	}
+	start := len(b)
 	b = append(append(append(append(b, ':'), prefix...), ' '), command...)
-	for _, p := range params {
+	for i, p := range params {
+		if i == len(params)-1 && strings.HasPrefix(p, ":") {
+			if room := maxLine - len("\r\n") - (len(b) - start) - 1; len(p) > room {
+				p = p[:utf8Start(p, max(room, 1))]
+			}
+		}
 		b = append(append(b, ' '), p...)
 	}
 	return append(b, '\r', '\n')
@@ -174,7 +192,7 @@ func appendLine(b []byte, tags, prefix, command string, params ...string) []byte
 // last quarter, else at a character boundary. ctcp, when set ("\x01ACTION "), wraps each part.
 func appendText(b []byte, tags, prefix, command, target, ctcp, text string) []byte {
 	text = safeTrailing(text)
-	head := len(prefix) + len(command) + len(target) + 6 // ':' ' ' ' ' " :" CR LF
+	head := len(prefix) + len(command) + len(target) + 7 // ':', ' ', ' ', " :", CR LF
 	room := maxLine - head
 	if ctcp != "" {
 		room -= len(ctcp) + 1

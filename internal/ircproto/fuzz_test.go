@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"hubbub/internal/chat"
+	"hubbub/internal/lineproto"
 )
 
 // FuzzParse feeds the IRC line parser anything: it never panics, keeps at most maxParams
@@ -40,21 +42,72 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 		text := m.arg(len(m.params) - 1)
-		msg := &chat.Message{Kind: chat.KindChat, Room: "#" + m.arg(0), From: m.command, Text: text}
-		out := appendMessage(nil, msg, "")
-		if !bytes.HasSuffix(out, []byte("\r\n")) && len(out) > 0 {
-			t.Fatalf("no line end: %q", out)
+		// Names and rooms are at most 32 characters (which IRC may show as up to 4 bytes each,
+		// ircNick): every line built of such is one of IRC's length, whatever the text.
+		short := utf8.RuneCountInString(m.command) <= chat.MaxNameLen && utf8.RuneCountInString(m.arg(0)) <= chat.MaxNameLen
+		for _, kind := range []chat.Kind{chat.KindChat, chat.KindAction, chat.KindPrivate, chat.KindTopic,
+			chat.KindQuit, chat.KindLeave, chat.KindKick, chat.KindAway, chat.KindNick, chat.KindNotice} {
+			msg := &chat.Message{Kind: kind, Room: "#" + m.arg(0), From: m.command, To: m.arg(0), Text: text,
+				Notice: len(text)%2 == 0}
+			out := appendMessage(nil, msg, "")
+			if !bytes.HasSuffix(out, []byte("\r\n")) && len(out) > 0 {
+				t.Fatalf("no line end: %q", out)
+			}
+			for _, l := range bytes.SplitAfter(out, []byte("\r\n")) {
+				if len(l) == 0 {
+					continue
+				}
+				body := bytes.TrimSuffix(l, []byte("\r\n"))
+				if bytes.ContainsAny(body, "\r\n\x00") {
+					t.Fatalf("a line holds CR, LF or NUL: %q", l)
+				}
+				if len(l) > maxLine && (short || kind == chat.KindChat && len(m.command)+len(m.arg(0)) < 200) {
+					t.Fatalf("kind %v: a line of %d bytes: %q", kind, len(l), l)
+				}
+			}
 		}
-		for _, l := range bytes.SplitAfter(out, []byte("\r\n")) {
-			if len(l) == 0 {
-				continue
+		if short {
+			for _, params := range [][]string{{"#" + m.arg(0), text}, {m.arg(0), "u", serverName, "*", text}, {text}} {
+				l := numericLine(safeParam(m.command), "332", params...)
+				if len(l)+2 > maxLine || strings.ContainsAny(l, "\r\n\x00") || !utf8.ValidString(l) {
+					t.Fatalf("numeric of %d bytes: %q", len(l)+2, l)
+				}
 			}
-			body := bytes.TrimSuffix(l, []byte("\r\n"))
-			if bytes.ContainsAny(body, "\r\n\x00") {
-				t.Fatalf("a line holds CR, LF or NUL: %q", l)
-			}
-			if len(l) > maxLine && len(m.command)+len(m.arg(0)) < 200 {
-				t.Fatalf("a line of %d bytes: %q", len(l), l)
+		}
+	})
+}
+
+// FuzzDecoder feeds the IRC line framer anything, in pieces: it never panics, never returns a
+// line longer than its limit or one with CR or LF inside, and reports a line too long once.
+func FuzzDecoder(f *testing.F) {
+	for _, seed := range []string{
+		"NICK a\r\nUSER a 0 * :a\r\n",
+		"PING :x\rPING :y\nPING :z\r\n",
+		strings.Repeat("x", 70) + "\r\n",
+		"\r\r\n\n",
+		"",
+	} {
+		f.Add([]byte(seed), uint8(3))
+	}
+	f.Fuzz(func(t *testing.T, in []byte, step uint8) {
+		const limit = 64
+		d := newLineDecoder(limit)
+		n := max(int(step), 1)
+		for len(in) > 0 {
+			p := in[:min(n, len(in))]
+			in = in[len(p):]
+			for len(p) > 0 {
+				used, ev := d.Decode(p)
+				if used <= 0 || used > len(p) {
+					t.Fatalf("used %d of %d bytes", used, len(p))
+				}
+				p = p[used:]
+				if ev == lineproto.LineReady {
+					if l := d.Line(); len(l) > limit || bytes.ContainsAny(l, "\r\n") {
+						t.Fatalf("line %q", l)
+					}
+					d.Release()
+				}
 			}
 		}
 	})

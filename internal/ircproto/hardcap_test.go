@@ -82,7 +82,7 @@ func TestIRCAnswersFitTheQueue(t *testing.T) {
 	}
 	// One channel is listed when asked for by name, whatever the others.
 	reader.Send("LIST " + rooms[len(rooms)-1])
-	if got := reader.until(" 322 reader "); !strings.Contains(got, " 322 reader "+rooms[len(rooms)-1]+" 1 ttt") {
+	if got := reader.until(" 322 reader "); !strings.Contains(got, " 322 reader "+rooms[len(rooms)-1]+" 1 :ttt") {
 		t.Fatalf("LIST %s: got %q", rooms[len(rooms)-1], got)
 	}
 	reader.until(" 323 reader :End of /LIST")

@@ -34,7 +34,12 @@ func TestCommands(t *testing.T) {
 		{"PRIVMSG bob", [][]string{{" 412 alice :No text"}}},
 		{"PRIVMSG nobody :hi", [][]string{{" 401 alice nobody :no one called nobody is online"}}},
 		{"NOTICE nobody :hi", nil}, // never answered with an error
-		{"PRIVMSG #bobs :hi", [][]string{{" 442 alice #bobs :you are not in #bobs"}}},
+		// +n (324 says +nt): a message from outside a channel is 404, as on any IRC server.
+		{"PRIVMSG #bobs :hi", [][]string{{" 404 alice #bobs :Cannot send to channel (you are not in it: /join #bobs)"}}},
+		{"NOTICE #bobs :hi", nil},
+		{"TAGMSG", [][]string{{" 461 alice TAGMSG :Not enough parameters"}}},
+		{"@+draft/react=x TAGMSG #lobby", nil}, // client tags are all refused (CLIENTTAGDENY=*): nothing to relay
+		{"@+draft/typing=active TAGMSG bob", nil},
 		{"JOIN", [][]string{{" 461 alice JOIN :Not enough parameters"}}},
 		{"JOIN nochannel", [][]string{{" 403 alice nochannel :"}}},
 		{"JOIN #", [][]string{{" 403 alice # :a room name needs"}}},

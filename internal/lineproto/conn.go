@@ -720,7 +720,7 @@ func (c *conn) pingEvery() time.Duration {
 func (c *conn) readErr(err error) bool {
 	if every := c.pingEvery(); c.registered && every > 0 && errors.Is(err, os.ErrDeadlineExceeded) && !c.isSealed() {
 		if c.pinged {
-			c.finish(connpolicy.ReasonPingTimeout, nil)
+			c.finish(connpolicy.ReasonPingTimeout, c.srv.noticePingTimeout)
 			return false // wait, briefly, for the client to close
 		}
 		c.pinged = true

@@ -121,6 +121,14 @@ func (c *Conn) SetNotices(enc chat.Encoder) { c.c.notices.Store(&enc) }
 // Drop ends the connection once what is queued is sent (chat.Client).
 func (c *Conn) Drop(reason chat.DropReason, detail string) { c.c.Drop(reason, detail) }
 
+// Reason is why the connection ended, once it is ending (connpolicy.ReasonNone before): for a
+// Session's Close, to tell others why in its own words.
+func (c *Conn) Reason() connpolicy.CloseReason {
+	c.c.mu.Lock()
+	defer c.c.mu.Unlock()
+	return c.c.reason
+}
+
 // Addr is the client's address.
 func (c *Conn) Addr() netip.Addr { return remoteAddr(c.c.nc) }
 
@@ -154,7 +162,7 @@ type Server struct {
 	framing Framing
 	enc     chat.Encoder // framing.Encoder, used on every delivery
 	// Notices the server sends of its own, encoded once.
-	lineTooLong, noticeShutdown, noticeRegisterTimeout []byte
+	lineTooLong, noticeShutdown, noticeRegisterTimeout, noticePingTimeout []byte
 
 	flushers     *flush.Set[flushScratch]
 	startFlusher sync.Once
@@ -212,6 +220,7 @@ func (s *Server) SetFraming(f Framing) {
 	s.lineTooLong = s.enc.Encode(&chat.Message{Kind: chat.KindNotice, Text: fmt.Sprintf("line too long (max %d bytes)", s.cfg.MaxLine)})
 	s.noticeShutdown = s.enc.Encode(connpolicy.NoticeShutdown)
 	s.noticeRegisterTimeout = s.enc.Encode(connpolicy.NoticeRegisterTimeout)
+	s.noticePingTimeout = s.enc.Encode(connpolicy.NoticePingTimeout)
 }
 
 // SetService names the listener in logs and metrics, in place of the framing's Service (the

@@ -54,6 +54,7 @@ type wireMessage struct {
 	To      string    `json:"to,omitempty"`
 	Text    string    `json:"text,omitempty"`
 	Sent    bool      `json:"sent,omitempty"`
+	Notice  bool      `json:"notice,omitempty"`
 	History bool      `json:"history,omitempty"`
 	ID      int64     `json:"mid,omitempty"`
 	Time    time.Time `json:"time,omitzero"`
@@ -63,7 +64,7 @@ func encodeEvent(id string, ev chat.Event) ([]byte, error) {
 	w := wireEvent{ID: id, Room: ev.Room, Rooms: ev.Rooms, To: ev.To, Order: ev.Order, From: ev.From}
 	if m := ev.Msg; m != nil {
 		w.Msg = &wireMessage{Kind: m.Kind.String(), Room: m.Room, From: m.From, To: m.To, Text: m.Text,
-			Sent: m.Sent, History: m.History, ID: m.ID, Time: m.Time}
+			Sent: m.Sent, Notice: m.Notice, History: m.History, ID: m.ID, Time: m.Time}
 	}
 	if r := ev.Record; r != nil {
 		w.Record = &wireRecord{Time: r.Time, Kind: r.Kind.String(), Room: r.Room, RoomName: r.RoomName,
@@ -88,7 +89,7 @@ func decodeEvent(data []byte) (string, chat.Event, error) {
 			return "", chat.Event{}, fmt.Errorf("decoding an event: unknown kind %q", m.Kind)
 		}
 		ev.Msg = &chat.Message{Kind: kind, Room: m.Room, From: m.From, To: m.To, Text: m.Text,
-			Sent: m.Sent, History: m.History, ID: m.ID, Time: m.Time}
+			Sent: m.Sent, Notice: m.Notice, History: m.History, ID: m.ID, Time: m.Time}
 	}
 	if r := w.Record; r != nil {
 		kind, ok := chat.ParseKind(r.Kind)
