@@ -15,7 +15,8 @@ func TestNoticeAcrossNodes(t *testing.T) {
 	nodes := startNodes(t, natstest.StartCluster(t, 3), 2, 0)
 	alice, _ := chattest.Enter(t, nodes[0].hub, "127.0.0.2", "alice")
 	bob, got := chattest.Enter(t, nodes[1].hub, "127.0.0.3", "bob")
-	for _, s := range []*chat.Session{alice, bob} {
+	// bob first: he is told of alice's join, which says the room's lines from her reach him.
+	for _, s := range []*chat.Session{bob, alice} {
 		if err := s.Join("#go"); err != nil {
 			t.Fatal(err)
 		}
