@@ -336,8 +336,10 @@ func (s *Session) RoomInfo(room string) (info RoomInfo, ok bool) {
 	if r, here := h.rooms.find(n); here {
 		return RoomInfo{Name: r.name.Display, Members: len(r.list()) + len(h.elsewhereIn(r.name, false)), Topic: r.topic}, true
 	}
-	elsewhere := len(h.elsewhereIn(n, false))
-	return RoomInfo{Name: n.Display, Members: elsewhere}, elsewhere > 0
+	if elsewhere := len(h.elsewhereIn(n, false)); elsewhere > 0 {
+		return RoomInfo{Name: n.Display, Members: elsewhere}, true
+	}
+	return RoomInfo{}, false
 }
 
 func (s *Session) cmdWho(args string) error {
