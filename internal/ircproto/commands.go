@@ -380,9 +380,19 @@ func appendNames(b []byte, nick string, who chat.RoomMembers, budget int) []byte
 		// A large room's names are bounded (the joiner and its moderators first, as Twitch's
 		// IRC lists only those above 1,000 users), and so is any answer: 366 ends them all the
 		// same, and says so.
-		end = fmt.Sprintf("End of /NAMES list: %d of %d shown, the channel is too large to list", shown, total)
+		end = fmt.Sprintf("End of /NAMES list: %d of %d shown, %s", shown, total, cutWhy(shown, who))
 	}
 	return append(append(b, numericLine(nick, "366", ch, end)...), '\r', '\n')
+}
+
+// cutWhy says why a list of who shows only shown members: the chat lists a large room's
+// moderators and a few more only, or the answer's bound (listBudgetLocked) cut it, which a
+// list of several channels, or answers the client has not read yet, make shorter.
+func cutWhy(shown int, who chat.RoomMembers) string {
+	if shown < len(who.Members) {
+		return "the rest did not fit in this answer"
+	}
+	return "the channel is too large to list"
 }
 
 func (c *client) who(m message) {
@@ -417,7 +427,7 @@ func (c *client) who(m message) {
 				shown++
 			}
 			if total := max(who.Total, len(who.Members)); total > shown { // a large room's, bounded as its names are
-				end = fmt.Sprintf("End of /WHO list: %d of %d shown, the channel is too large to list", shown, total)
+				end = fmt.Sprintf("End of /WHO list: %d of %d shown, %s", shown, total, cutWhy(shown, who))
 			}
 		}
 	case target != "":

@@ -19,7 +19,7 @@ import (
 // never dropped, even when it reads only once the server handled it all: the lists of one command share one bound (the ten channels of a JOIN, of a
 // NAMES alone), and a list built while earlier answers wait unread is cut to what is left, so
 // that answers asked together never pass the hard cap. NAMES alone, read at leisure, lists the
-// client's eleven channels within one list's bound.
+// client's eleven channels within one list's bound, each 366 saying what was left out and why.
 func TestIRCListsBoundedPerCommand(t *testing.T) {
 	const (
 		maxQueue = 4 << 10 // a hard cap of 16 KiB; a list is at most 4 lines (2 KiB)
@@ -93,13 +93,19 @@ func TestIRCListsBoundedPerCommand(t *testing.T) {
 	// NAMES alone, with nothing unread: its eleven channels' names share one list's bound, and
 	// each channel's 366 says how many of its names were shown.
 	io.WriteString(conn, "NAMES\r\n")
-	names := 0
+	names, cut := 0, 0
 	for _, line := range readUntil(" 366 reader #lobby ") {
 		if strings.Contains(line, " 353 reader ") {
 			names += len(line)
 		}
+		if strings.Contains(line, " 366 reader ") && strings.HasSuffix(line, " shown, the rest did not fit in this answer\r\n") {
+			cut++
+		}
 	}
 	if bound := 4 * 512; names > bound {
 		t.Fatalf("NAMES of %d channels answered %d bytes of names, more than one list's %d", rooms+1, names, bound)
+	}
+	if cut < rooms-1 {
+		t.Errorf("NAMES of %d channels: %d of their 366s say that the names were cut for the answer's sake", rooms+1, cut)
 	}
 }
