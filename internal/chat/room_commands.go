@@ -318,6 +318,30 @@ func (s *Session) Rooms() []RoomInfo {
 	return infos
 }
 
+// RoomInfo is Rooms' line of the room called room: its name as shown, how many are in it on
+// this node and others, and its topic (none known for a room only other nodes have members
+// in, as in Rooms). It looks up that room alone, so that asking after one room (IRC's LIST
+// #channel) costs what one room costs, not what every room does. ok is false when no one is in
+// such a room, or the device is no longer in the chat.
+func (s *Session) RoomInfo(room string) (info RoomInfo, ok bool) {
+	n, err := parseRoomArg(room)
+	if err != nil {
+		return RoomInfo{}, false
+	}
+	h := s.hub
+	if !h.lockLive(s) {
+		return RoomInfo{}, false
+	}
+	defer h.mu.Unlock()
+	if r, here := h.rooms.find(n); here {
+		return RoomInfo{Name: r.name.Display, Members: len(r.list()) + len(h.elsewhereIn(r.name, false)), Topic: r.topic}, true
+	}
+	if elsewhere := len(h.elsewhereIn(n, false)); elsewhere > 0 {
+		return RoomInfo{Name: n.Display, Members: elsewhere}, true
+	}
+	return RoomInfo{}, false
+}
+
 func (s *Session) cmdWho(args string) error {
 	who, err := s.Who(args)
 	if s.tell(err) || who.Room == "" {

@@ -136,6 +136,29 @@ func TestTypedRooms(t *testing.T) {
 	if !slices.Equal(rooms, wantRooms) {
 		t.Errorf("rooms: %+v, want %+v (the busiest first)", rooms, wantRooms)
 	}
+	// One room, looked up alone, is its line of Rooms, however it is spelled.
+	for _, tc := range []struct {
+		ask  string
+		want chat.RoomInfo
+		ok   bool
+	}{
+		{"#go", chat.RoomInfo{Name: "#go", Members: 2}, true},
+		{"GO", chat.RoomInfo{Name: "#go", Members: 2}, true},
+		{"#lobby", chat.RoomInfo{Name: "#lobby", Members: 3}, true},
+		{"#nosuch", chat.RoomInfo{}, false},
+		{"#", chat.RoomInfo{}, false},
+		{"#bad name", chat.RoomInfo{}, false},
+	} {
+		if got, ok := carol.RoomInfo(tc.ask); got != tc.want || ok != tc.ok {
+			t.Errorf("RoomInfo(%q) = %+v, %v; want %+v, %v", tc.ask, got, ok, tc.want, tc.ok)
+		}
+	}
+	if err := alice.Topic("#go", "release on Monday"); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := carol.RoomInfo("#go"); got.Topic != "release on Monday" {
+		t.Errorf("RoomInfo(#go) after a topic: %+v", got)
+	}
 }
 
 func TestTypedPeople(t *testing.T) {

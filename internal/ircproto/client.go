@@ -52,8 +52,9 @@ type client struct {
 	hub     *chat.Hub
 	log     *slog.Logger
 	started time.Time // when the server started, for RPL_CREATED
-	// answerBytes bounds each list the client asks for (LIST, NAMES, WHO); see answerBytes.
-	answerBytes int
+	// answerBytes bounds the lists of one command (LIST, NAMES, WHO, a JOIN's names), and
+	// unreadAnswers the answers waiting for the client when a list is built; see answerBytes.
+	answerBytes, unreadAnswers int
 
 	// Used by the read loop only.
 	sess       *chat.Session // nil until registered
@@ -78,6 +79,9 @@ type client struct {
 	batchNo    int
 	motd       []string // the MOTD, sent as 372s in the welcome
 	welcomed   bool
+	// answering: a command (or a ping) is being handled, and its lists may take listBytes more.
+	answering bool
+	listBytes int
 
 	// live is the encoder of this client's room lines while nothing is pending that a room
 	// line must end or wait for (no history batch open, no replay expected), else nil; set
@@ -86,8 +90,52 @@ type client struct {
 	live atomic.Pointer[chat.Format]
 }
 
-func newClient(c *lineproto.Conn, hub *chat.Hub, log *slog.Logger, started time.Time, answerBytes int) *client {
-	return &client{conn: c, hub: hub, log: log, started: started, answerBytes: answerBytes}
+func newClient(c *lineproto.Conn, hub *chat.Hub, log *slog.Logger, started time.Time, maxQueue int) *client {
+	return &client{conn: c, hub: hub, log: log, started: started,
+		answerBytes: answerBytes(maxQueue), unreadAnswers: unreadAnswers(maxQueue)}
+}
+
+// listBudgetLocked is how many bytes the list about to be built may take: what the command
+// being handled has left of answerBytes (a list asked outside one, of a channel another
+// device joined, has answerBytes), and no more than keeps what waits for the client within
+// unreadAnswers. A list built as the client sends command after command without reading
+// (WeeChat's JOIN, then NAMES and WHO of each channel) is cut shorter, never dropping it.
+// c.mu must be held: it comes before lineproto's.
+func (c *client) listBudgetLocked() int {
+	budget := c.answerBytes
+	if c.answering {
+		budget = c.listBytes
+	}
+	return max(min(budget, c.unreadAnswers-c.conn.Waiting()), 0)
+}
+
+func (c *client) listBudget() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.listBudgetLocked()
+}
+
+// sendListLocked queues b, a list built within listBudgetLocked, and counts it against the
+// command's. c.mu must be held.
+func (c *client) sendListLocked(b []byte) {
+	if c.answering {
+		c.listBytes -= len(b)
+	}
+	c.conn.Send(nil, b)
+}
+
+func (c *client) sendList(b []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.sendListLocked(b)
+}
+
+// answering marks the start (on) and the end of a command's handling, whose lists share
+// answerBytes.
+func (c *client) setAnswering(on bool) {
+	c.mu.Lock()
+	c.answering, c.listBytes = on, c.answerBytes
+	c.mu.Unlock()
 }
 
 // MembersOnEntry implements chat.MembersOnEntry: a channel this device did not join itself
@@ -213,7 +261,9 @@ func quitWords(reason connpolicy.CloseReason) string {
 // joined meanwhile by another device, or after a kick, are sent now at the latest.
 func (c *client) Ping() {
 	if c.sess != nil {
+		c.setAnswering(true)
 		c.sendPending()
+		c.setAnswering(false)
 	}
 	c.send("PING :" + serverName)
 }
@@ -460,8 +510,10 @@ func (c *client) Handle(line []byte) error {
 	if c.sess == nil {
 		return c.beforeRegistration(m)
 	}
+	c.setAnswering(true)
 	err := c.command(m)
 	c.sendPending()
+	c.setAnswering(false)
 	return err
 }
 
@@ -756,7 +808,7 @@ func (c *client) enteredLocked(m *chat.Message) {
 	if m.Text != "" {
 		b = append(append(b, numericLine(nick, "332", ircChannel(m.Room), m.Text)...), '\r', '\n')
 	}
-	c.conn.Send(nil, appendNames(b, nick, chat.RoomMembers{Room: m.Room, Members: m.Members}, c.answerBytes))
+	c.sendListLocked(appendNames(b, nick, chat.RoomMembers{Room: m.Room, Members: m.Members}, c.listBudgetLocked()))
 }
 
 // noticeEnc renders the notices lineproto's engine says of its own once the client is

@@ -331,11 +331,11 @@ func (c *client) names(room string) {
 		c.reply("366", safeParam(room), "End of /NAMES list")
 		return
 	}
-	c.conn.Send(nil, appendNames(nil, c.nick(), who, c.answerBytes))
+	c.sendList(appendNames(nil, c.nick(), who, c.listBudget()))
 }
 
 // appendNames appends the RPL_NAMREPLYs and RPL_ENDOFNAMES that list who to nick, the names in
-// at most budget bytes (see answerBytes): 366 says how many were left out.
+// at most budget bytes (see listBudgetLocked): 366 says how many were left out.
 func appendNames(b []byte, nick string, who chat.RoomMembers, budget int) []byte {
 	ch := ircChannel(who.Room)
 	head := ":" + serverName + " 353 " + nick + " = " + ch + " :"
@@ -351,7 +351,7 @@ func appendNames(b []byte, nick string, who chat.RoomMembers, budget int) []byte
 		if owner {
 			size++
 		}
-		if shown > 0 && len(b)-base+size+len(head)+2 > budget {
+		if len(b)-base+size+len(head)+2 > budget {
 			break // what is left would not fit: the count below says so
 		}
 		shown++
@@ -380,15 +380,26 @@ func appendNames(b []byte, nick string, who chat.RoomMembers, budget int) []byte
 		// A large room's names are bounded (the joiner and its moderators first, as Twitch's
 		// IRC lists only those above 1,000 users), and so is any answer: 366 ends them all the
 		// same, and says so.
-		end = fmt.Sprintf("End of /NAMES list: %d of %d shown, the channel is too large to list", shown, total)
+		end = fmt.Sprintf("End of /NAMES list: %d of %d shown, %s", shown, total, cutWhy(shown, who))
 	}
 	return append(append(b, numericLine(nick, "366", ch, end)...), '\r', '\n')
+}
+
+// cutWhy says why a list of who shows only shown members: the chat lists a large room's
+// moderators and a few more only, or the answer's bound (listBudgetLocked) cut it, which a
+// list of several channels, or answers the client has not read yet, make shorter.
+func cutWhy(shown int, who chat.RoomMembers) string {
+	if shown < len(who.Members) {
+		return "the rest did not fit in this answer"
+	}
+	return "the channel is too large to list"
 }
 
 func (c *client) who(m message) {
 	target := m.arg(0)
 	nick := c.nick()
 	var b []byte
+	budget := c.listBudget()
 	add := func(channel string, mem chat.MemberInfo) {
 		flags := "H"
 		if mem.Away != "" {
@@ -409,14 +420,14 @@ func (c *client) who(m message) {
 		if err == nil {
 			shown := 0
 			for _, mem := range who.Members {
-				if len(b) >= c.answerBytes-maxLine {
-					break // bounded, as any answer is (answerBytes)
+				if len(b) >= budget-maxLine {
+					break // bounded, as any list is (listBudgetLocked)
 				}
 				add(ircChannel(who.Room), mem)
 				shown++
 			}
 			if total := max(who.Total, len(who.Members)); total > shown { // a large room's, bounded as its names are
-				end = fmt.Sprintf("End of /WHO list: %d of %d shown, the channel is too large to list", shown, total)
+				end = fmt.Sprintf("End of /WHO list: %d of %d shown, %s", shown, total, cutWhy(shown, who))
 			}
 		}
 	case target != "":
@@ -425,7 +436,7 @@ func (c *client) who(m message) {
 		}
 	}
 	b = append(append(b, numericLine(nick, "315", safeParam(target), end)...), '\r', '\n')
-	c.conn.Send(nil, b)
+	c.sendList(b)
 }
 
 func (c *client) whois(m message) {
@@ -470,12 +481,13 @@ func (c *client) whois(m message) {
 	c.reply("318", n, "End of /WHOIS list")
 }
 
-// list answers LIST: every channel, the busiest first, or those named (LIST #a,#b), in at most
-// answerBytes; 323 says how many were left out, and how to ask for one.
+// list answers LIST: every channel, the busiest first, or those named (LIST #a,#b, looked up
+// one by one), within the command's list budget (listBudgetLocked); 323 says how many were
+// left out, and how to ask for one.
 func (c *client) list(m message) {
-	// The keys of the channels asked for; nil: all of them, as for a filter this server does
-	// not offer (no ELIST: "LIST >3" lists every channel).
-	var named map[string]bool
+	// A filter this server does not offer (no ELIST: "LIST >3") lists every channel.
+	var rooms []chat.RoomInfo
+	var named map[string]bool // the keys of the channels named, listed once each
 	for _, n := range strings.Split(m.arg(0), ",") {
 		if !strings.HasPrefix(n, "#") {
 			continue
@@ -483,35 +495,37 @@ func (c *client) list(m message) {
 		if named == nil {
 			named = make(map[string]bool)
 		}
-		if room, err := chat.ParseRoom(hubbubName(n)); err == nil {
-			named[room.Key] = true
+		info, ok := c.sess.RoomInfo(hubbubName(n))
+		if !ok {
+			continue
 		}
+		if room, err := chat.ParseRoom(info.Name); err == nil && !named[room.Key] {
+			named[room.Key] = true
+			rooms = append(rooms, info)
+		}
+	}
+	if named != nil {
+		slices.SortStableFunc(rooms, func(a, b chat.RoomInfo) int { return b.Members - a.Members })
+	} else {
+		rooms = c.sess.Rooms()
 	}
 	nick := c.nick()
 	b := append([]byte(numericLine(nick, "321", "Channel", "Users  Name")), '\r', '\n')
-	listed, shown, full := 0, 0, false
-	for _, r := range c.sess.Rooms() {
-		if named != nil {
-			if room, err := chat.ParseRoom(r.Name); err != nil || !named[room.Key] {
-				continue
-			}
-		}
-		listed++
-		if full {
-			continue // counted, not shown
-		}
+	shown, budget := 0, c.listBudget()
+	for _, r := range rooms {
 		line := numericLine(nick, "322", ircChannel(r.Name), strconv.Itoa(r.Members), cut(r.Topic))
-		if full = len(b)+len(line)+2 > c.answerBytes-maxLine; !full {
-			b = append(append(b, line...), '\r', '\n')
-			shown++
+		if len(b)+len(line)+2 > budget-maxLine {
+			break
 		}
+		b = append(append(b, line...), '\r', '\n')
+		shown++
 	}
 	end := "End of /LIST"
-	if shown < listed {
-		end = fmt.Sprintf("End of /LIST: %d of %d shown, the busiest first: LIST #channel for one", shown, listed)
+	if shown < len(rooms) {
+		end = fmt.Sprintf("End of /LIST: %d of %d shown, the busiest first: LIST #channel for one", shown, len(rooms))
 	}
 	b = append(append(b, numericLine(nick, "323", end)...), '\r', '\n')
-	c.conn.Send(nil, b)
+	c.sendList(b)
 }
 
 func (c *client) kick(m message) {
@@ -570,20 +584,20 @@ func (c *client) mode(m message) {
 }
 
 // banList answers MODE #chan b: the server's bans (hubbub's are the server's, not a channel's),
-// to operators only (to others the list is empty), bounded as every list is (answerBytes);
+// to operators only (to others the list is empty), bounded as every list is (listBudgetLocked);
 // 368 says how many were left out.
 func (c *client) banList(ch string) {
 	bans, _ := c.sess.Bans()
 	nick := c.nick()
 	var b []byte
-	shown := 0
+	shown, budget := 0, c.listBudget()
 	for _, ban := range bans {
 		mask := "*!*@" + ban.Address.String() // shown to operators only, who see addresses anyway
 		if ban.Name != "" {
 			mask = ircNick(ban.Name) + "!*@*"
 		}
 		line := numericLine(nick, "367", ch, safeParam(mask))
-		if len(b)+len(line)+2 > c.answerBytes-maxLine {
+		if len(b)+len(line)+2 > budget-maxLine {
 			break
 		}
 		b = append(append(b, line...), '\r', '\n')
@@ -594,7 +608,7 @@ func (c *client) banList(ch string) {
 		end = fmt.Sprintf("End of channel ban list: %d of %d shown", shown, len(bans))
 	}
 	b = append(append(b, numericLine(nick, "368", ch, end)...), '\r', '\n')
-	c.conn.Send(nil, b)
+	c.sendList(b)
 }
 
 // sameName reports whether two nicks name one member, as the chat compares names.

@@ -24,7 +24,7 @@ type chatServers struct {
 }
 
 // start runs a chat with cfg behind both doors on 127.0.0.1:0.
-func start(t *testing.T, cfg chat.Config, limits ...func(*lineproto.Config)) *chatServers {
+func start(t testing.TB, cfg chat.Config, limits ...func(*lineproto.Config)) *chatServers {
 	t.Helper()
 	lc := lineproto.DefaultConfig()
 	lc.LineRate = 0
@@ -39,11 +39,11 @@ func start(t *testing.T, cfg chat.Config, limits ...func(*lineproto.Config)) *ch
 // ircUser is a test IRC client.
 type ircUser struct {
 	*chattest.Client
-	t    *testing.T
+	t    testing.TB
 	nick string
 }
 
-func dialIRC(t *testing.T, addr string) *ircUser {
+func dialIRC(t testing.TB, addr string) *ircUser {
 	t.Helper()
 	return &ircUser{Client: chattest.Dial(t, addr), t: t}
 }
@@ -89,7 +89,7 @@ func containsAll(s string, parts []string) bool {
 }
 
 // registerIRC connects to addr as nick and waits for the lobby's names.
-func registerIRC(t *testing.T, addr, nick string) *ircUser {
+func registerIRC(t testing.TB, addr, nick string) *ircUser {
 	t.Helper()
 	u := dialIRC(t, addr)
 	u.nick = nick

@@ -75,6 +75,7 @@ func TestCommands(t *testing.T) {
 		{"WHO bob", [][]string{{" 352 alice * u hubbub hubbub bob H :0 bob"}, {" 315 alice bob "}}},
 		{"LIST", [][]string{{" 321 alice Channel "}, {" 322 alice #lobby 2 "}, {" 322 alice #bobs 1 "}, {" 323 alice :End of /LIST"}}},
 		{"LIST #BOBS,#nosuch", [][]string{{" 321 alice Channel "}, {" 322 alice #bobs 1 "}, {" 323 alice :End of /LIST"}}},
+		{"LIST #bobs,#LOBBY,#Bobs", [][]string{{" 322 alice #lobby 2 "}, {" 322 alice #bobs 1 "}, {" 323 alice :End of /LIST"}}}, // the busiest first
 		{"LIST >1", [][]string{{" 322 alice #lobby 2 "}, {" 322 alice #bobs 1 "}, {" 323 alice :End of /LIST"}}},
 		{"NAMES #bobs", [][]string{{" 353 alice = #bobs :@bob"}, {" 366 alice #bobs :End of /NAMES list"}}},
 		{"MODE #lobby", [][]string{{" 324 alice #lobby +nt"}}},

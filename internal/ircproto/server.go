@@ -20,6 +20,7 @@ import (
 
 	"hubbub/internal/accept"
 	"hubbub/internal/chat"
+	"hubbub/internal/connpolicy"
 	"hubbub/internal/lineproto"
 )
 
@@ -34,7 +35,6 @@ func NewServer(cfg lineproto.Config, hub *chat.Hub, limiter *accept.Limiter, log
 	// whatever the line chat allows.
 	cfg.MaxLine = max(cfg.MaxLine, 512+8191)
 	started := time.Now()
-	answer := answerBytes(cfg.MaxQueue)
 	srv := lineproto.NewServer(cfg, hub, limiter, log)
 	srv.SetFraming(lineproto.Framing{
 		NewDecoder:   newLineDecoder,
@@ -44,17 +44,26 @@ func NewServer(cfg lineproto.Config, hub *chat.Hub, limiter *accept.Limiter, log
 		QuietTooLong: true, // 417
 
 		NewSession: func(c *lineproto.Conn) (lineproto.Session, error) {
-			return newClient(c, hub, log, started, answer), nil
+			return newClient(c, hub, log, started, cfg.MaxQueue), nil
 		},
 	})
 	return srv
 }
 
-// answerBytes bounds each list an IRC client asks for (LIST, NAMES, WHO of a channel) to a
-// quarter of its queue, as the chat bounds its own answers (chat.DefaultAnswerBytes, a quarter
-// of the default --max-queue): what a client asks for is held up to the hard cap
+// answerBytes bounds the lists one IRC command asks for (LIST, NAMES, WHO of a channel; the
+// names of every channel a NAMES alone or a JOIN of several names, together) to a quarter of
+// the client's queue, as the chat bounds its own answers (chat.DefaultAnswerBytes, a quarter of
+// the default --max-queue): what a client asks for is held up to the hard cap
 // (connpolicy.Admit), past which a client that asks for more than it reads is dropped as a slow
 // consumer. An answer larger than that would drop a client that reads every answer, at the
-// first LIST of a server with many channels; one this size leaves room for several asked at
-// once.
+// first LIST of a server with many channels.
 func answerBytes(maxQueue int) int { return max(maxQueue/4, 4*maxLine) }
+
+// unreadAnswers bounds what may wait for a client when a list is built for it: half the hard
+// cap. Commands sent one after another before the client reads (a client's JOIN of its
+// channels, then NAMES and WHO of each, in one write) get shorter lists as the answers pile
+// up, never enough to pass the hard cap. Room lines wait up to --max-queue only (past it they
+// are skipped), so a client whose queue is full of chatter still gets whole lists; the other
+// half is left to private messages and the one-line answers (a PONG, a 366), which alone can
+// still take a client that asks and never reads past the hard cap.
+func unreadAnswers(maxQueue int) int { return connpolicy.HardCapFactor * maxQueue / 2 }

@@ -118,6 +118,16 @@ func (c *Conn) SendLines(ms []*chat.Message, enc chat.Encoder) { c.c.queueLines(
 // enc is called with the connection's lock held, and must take no lock.
 func (c *Conn) SetNotices(enc chat.Encoder) { c.c.notices.Store(&enc) }
 
+// Waiting is how many bytes wait for the client, queued or held by a writer (what the
+// slow-reader rule counts against --max-queue and its hard cap): a protocol that answers
+// commands sent one after another, before the client read the first answer, sizes the next
+// by it.
+func (c *Conn) Waiting() int {
+	c.c.mu.Lock()
+	defer c.c.mu.Unlock()
+	return c.c.waiting().Size()
+}
+
 // Drop ends the connection once what is queued is sent (chat.Client).
 func (c *Conn) Drop(reason chat.DropReason, detail string) { c.c.Drop(reason, detail) }
 

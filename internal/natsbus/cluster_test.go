@@ -283,6 +283,18 @@ func TestMembersAcrossNodes(t *testing.T) {
 	if i := slices.IndexFunc(rooms, func(r chat.RoomInfo) bool { return r.Name == "#go" }); i < 0 || rooms[i].Members != 2 {
 		t.Errorf("alice's /rooms: %+v, want #go with 2", rooms)
 	}
+	// One room looked up alone (IRC's LIST #chan) counts the members of both nodes, and finds a
+	// room only the other node has members in.
+	if got, ok := alice.RoomInfo("#go"); !ok || got.Members != 2 {
+		t.Errorf("alice's RoomInfo(#go): %+v, %v, want 2 members", got, ok)
+	}
+	if err := bob.Join("#bobs"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("alice finds #bobs on node b", func() bool {
+		got, ok := alice.RoomInfo("#bobs")
+		return ok && got == chat.RoomInfo{Name: "#bobs", Members: 1}
+	})
 
 	// A private message across nodes, and the reply.
 	if err := alice.Private("bob", "psst"); err != nil {
