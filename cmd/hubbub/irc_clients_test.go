@@ -1,17 +1,22 @@
 package main
 
 import (
+	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
 	"hubbub/internal/chattest"
+	"hubbub/internal/tlsconf"
 )
 
 // The IRC clients people use, from Debian, each in one room with a line user (the chat's own
@@ -100,8 +105,14 @@ func needClient(t *testing.T, name, pkg string) string {
 // milliseconds until the line is there.
 func waitFile(t *testing.T, path string, parts ...string) string {
 	t.Helper()
+	return waitFileWithin(t, chattest.Timeout, path, parts...)
+}
+
+// waitFileWithin is waitFile with a deadline of d.
+func waitFileWithin(t *testing.T, d time.Duration, path string, parts ...string) string {
+	t.Helper()
 	var found string
-	chattest.WaitFor(t, fmt.Sprintf("%s holding a line with %q", path, parts), func() bool {
+	chattest.WaitWithin(t, d, fmt.Sprintf("%s holding a line with %q", path, parts), func() bool {
 		data, _ := os.ReadFile(path)
 		for line := range strings.SplitSeq(string(data), "\n") {
 			if hasInOrder(line, parts) {
@@ -297,49 +308,114 @@ func TestRealIrssi(t *testing.T) {
 }
 
 // weechatClient is WeeChat without a screen (weechat-headless), driven through its FIFO as
-// its scripts are, and read through its logger's files.
+// its scripts are, and read through its logger's files. It connects with the README's own
+// command line for the WeeChat installed, so that the README's options are the ones tested.
 type weechatClient struct {
 	t       *testing.T
 	fifo    string
 	logs    string
 	channel string
 	done    chan error
+	kill    func() // ends WeeChat and waits for it; once
 }
 
-func startWeeChat(t *testing.T, ircAddr, nick string) *weechatClient {
+// weechatMajor returns the major version of the weechat-headless installed (3 on Debian 12).
+func weechatMajor(t *testing.T, bin string) int {
 	t.Helper()
-	bin := needClient(t, "weechat-headless", "weechat-headless")
+	out, err := exec.Command(bin, "--version").Output()
+	if err != nil {
+		t.Fatalf("weechat-headless --version: %v", err)
+	}
+	major, _, _ := strings.Cut(strings.TrimSpace(string(out)), ".")
+	n, err := strconv.Atoi(major)
+	if err != nil {
+		t.Fatalf("weechat-headless --version says %q", out)
+	}
+	return n
+}
+
+// readmeWeeChat returns what the README's IRC section gives `weechat -r` in its one line that
+// holds every part, for nick on ircAddr (for "localhost/6667" or "localhost/6697" and
+// "-nicks=alice"), with fingerprint for $FP.
+func readmeWeeChat(t *testing.T, ircAddr, nick, fingerprint string, parts ...string) string {
+	t.Helper()
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, _ := strings.Cut(string(readme), "\n## From an IRC client\n")
+	section, _, _ = strings.Cut(section, "\n## ")
+	var found []string
+	for line := range strings.SplitSeq(section, "\n") {
+		if strings.HasPrefix(line, "weechat -r ") && hasAll(line, parts) && (fingerprint != "") == strings.Contains(line, "$FP") {
+			found = append(found, line)
+		}
+	}
+	if len(found) != 1 {
+		t.Fatalf("README.md's IRC section has %d lines `weechat -r ...` with %q: %q", len(found), parts, found)
+	}
+	line := strings.TrimPrefix(found[0], "weechat -r ")
+	quote := line[:1]
+	arg, _, ok := strings.Cut(line[1:], quote)
+	if !ok || (quote != "'" && quote != `"`) {
+		t.Fatalf("README.md: no quoted argument in %q", found[0])
+	}
+	return strings.NewReplacer(
+		"localhost/6667", strings.Replace(ircAddr, ":", "/", 1),
+		"localhost/6697", strings.Replace(ircAddr, ":", "/", 1),
+		"-nicks=alice", "-nicks="+nick,
+		"$FP", fingerprint,
+	).Replace(arg)
+}
+
+// runWeeChat starts weechat-headless with its FIFO and logs in temporary directories, then
+// command (what the README gives -r).
+func runWeeChat(t *testing.T, bin, nick, command string) *weechatClient {
+	t.Helper()
 	home, logs := t.TempDir(), t.TempDir()
 	c := &weechatClient{t: t, fifo: filepath.Join(home, "fifo"), logs: logs, done: make(chan error, 1)}
 	setup := strings.Join([]string{
 		"/set fifo.file.path " + c.fifo,
 		"/set logger.file.path " + logs,
 		"/set logger.file.flush_delay 0", // lines reach the file as they are shown
-		"/server add hub " + strings.Replace(ircAddr, ":", "/", 1),
-		"/set irc.server.hub.tls off",
-		"/set irc.server.hub.nicks " + nick,
-		"/set irc.server.hub.username " + nick,
-		"/connect hub",
+		"/set irc.server_default.username " + nick,
+		command,
 	}, ";")
+	t.Logf("weechat -r %q", command)
 	cmd := exec.Command(bin, "--dir", home, "--run-command", setup)
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start weechat-headless: %v", err)
 	}
 	go func() { c.done <- cmd.Wait() }()
-	t.Cleanup(func() {
+	c.kill = sync.OnceFunc(func() {
 		cmd.Process.Kill()
 		<-c.done
 	})
-	c.seesIn("#lobby", nick, "has joined #lobby")
+	t.Cleanup(c.kill)
 	return c
+}
+
+func startWeeChat(t *testing.T, ircAddr, nick string) *weechatClient {
+	t.Helper()
+	bin := needClient(t, "weechat-headless", "weechat-headless")
+	c := runWeeChat(t, bin, nick, readmeWeeChat(t, ircAddr, nick, "", "localhost/6667"))
+	c.registered(nick)
+	return c
+}
+
+// registered waits until WeeChat is in #lobby, where hubbub puts every new user: generously,
+// as WeeChat takes its time to start on a loaded machine.
+func (c *weechatClient) registered(nick string) {
+	c.t.Helper()
+	waitFileWithin(c.t, 3*chattest.Timeout, filepath.Join(c.logs, "irc.hubbub.#lobby.weechatlog"), nick, "has joined #lobby")
 }
 
 // command writes text to the buffer of the channel (the server's buffer before there is one).
 func (c *weechatClient) command(text string) {
 	c.t.Helper()
-	buffer := "irc.server.hub"
+	buffer := "irc.server.hubbub"
 	if c.channel != "" {
-		buffer = "irc.hub." + c.channel
+		buffer = "irc.hubbub." + c.channel
 	}
 	f, err := os.OpenFile(c.fifo, os.O_WRONLY, 0)
 	if err != nil {
@@ -353,7 +429,7 @@ func (c *weechatClient) command(text string) {
 
 func (c *weechatClient) seesIn(channel string, parts ...string) {
 	c.t.Helper()
-	waitFile(c.t, filepath.Join(c.logs, "irc.hub."+strings.ToLower(channel)+".weechatlog"), parts...)
+	waitFile(c.t, filepath.Join(c.logs, "irc.hubbub."+strings.ToLower(channel)+".weechatlog"), parts...)
 }
 
 func (c *weechatClient) join(channel string) {
@@ -385,4 +461,50 @@ func TestRealWeeChat(t *testing.T) {
 	needClient(t, "weechat-headless", "weechat-headless")
 	_, addrs := startMain(t, nil)
 	talkInOneRoom(t, addrs, "wendy", func() ircClient { return startWeeChat(t, addrs["irc"], "wendy") })
+}
+
+// TestRealWeeChatOverTLS: WeeChat, with the README's command for the version installed,
+// refuses hubbub's self-signed certificate until told its fingerprint as the README says; then
+// it joins a room over TLS and talks with an nc user both ways.
+func TestRealWeeChatOverTLS(t *testing.T) {
+	bin := needClient(t, "weechat-headless", "weechat-headless")
+	tlsOption := " -tls "
+	if weechatMajor(t, bin) < 4 {
+		tlsOption = " -ssl "
+	}
+	m, addrs, _ := startTLSMain(t, func(c *Config) { c.TLS.SelfSigned = true })
+	data, err := os.ReadFile(filepath.Join(m.cfg.DataDir, tlsconf.SelfSignedCert))
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, _ := pem.Decode(data)
+	if block == nil {
+		t.Fatal("no PEM in the self-signed certificate's file")
+	}
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// What the README's FP= line makes of the file, and what the log says without its colons.
+	fingerprint := strings.ReplaceAll(tlsconf.Fingerprint(cert), ":", "")
+
+	refused := runWeeChat(t, bin, "wally", readmeWeeChat(t, addrs["irc-tls"], "wally", "", "localhost/6697", tlsOption))
+	waitFileWithin(t, 3*chattest.Timeout, filepath.Join(refused.logs, "irc.server.hubbub.weechatlog"), "TLS handshake failed")
+	refused.kill()
+
+	nc := chattest.Join(t, addrs["chat"], "termy")
+	nc.Send("/join attic")
+	nc.Expect("*** you made #attic and own it: plain lines now go there")
+	w := runWeeChat(t, bin, "wendy", readmeWeeChat(t, addrs["irc-tls"], "wendy", fingerprint, "localhost/6697", tlsOption))
+	w.registered("wendy")
+	w.join("#attic")
+	readUntil(t, nc, "wendy has joined #attic")
+	w.say("hello over TLS")
+	readUntil(t, nc, "<wendy> hello over TLS")
+	w.act("waves over TLS")
+	readUntil(t, nc, "* wendy waves over TLS")
+	nc.Send("hello from termy")
+	w.seesLine("termy", "hello from termy")
+	w.quit("bye from wendy")
+	readUntil(t, nc, "wendy has left the channel. (quit: bye from wendy)")
 }
