@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -507,4 +508,41 @@ func TestRealWeeChatOverTLS(t *testing.T) {
 	w.seesLine("termy", "hello from termy")
 	w.quit("bye from wendy")
 	readUntil(t, nc, "wendy has left the channel. (quit: bye from wendy)")
+}
+
+// TestREADMEIRCNickRefusals: what the README's IRC section says a look-alike nick and a nick
+// that mixes scripts get is what an IRC client gets: the numeric that follows each example in
+// the README, then the server's own words.
+func TestREADMEIRCNickRefusals(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, bullet, _ := strings.Cut(string(readme), "- **Nicks follow hubbub's name rule.**")
+	bullet, _, _ = strings.Cut(bullet, "\n- ")
+	bullet = strings.Join(strings.Fields(bullet), " ")
+	_, addrs := startMain(t, nil)
+	chattest.Join(t, addrs["chat"], "ace")
+	for _, nick := range []string{"асе", "аlice"} { // all Cyrillic; a Cyrillic а among Latin
+		irc := chattest.Dial(t, addrs["irc"])
+		irc.Send("NICK " + nick)
+		irc.Send("USER x 0 * :x")
+		line := irc.ReadLine()
+		var numeric, reason string
+		if rest, ok := strings.CutPrefix(line, ":hubbub "); ok {
+			numeric, rest, _ = strings.Cut(rest, " ")
+			_, reason, _ = strings.Cut(rest, " :")
+		}
+		if numeric != "432" && numeric != "433" {
+			t.Fatalf("NICK %s: %q", nick, line)
+		}
+		_, after, ok := strings.Cut(bullet, "`"+nick+"`")
+		if !ok {
+			t.Fatalf("README.md's nick bullet does not name `%s`", nick)
+		}
+		said := regexp.MustCompile("`(4[0-9][0-9])` `([^`]*)`").FindStringSubmatch(after)
+		if said == nil || said[1] != numeric || said[2] != reason {
+			t.Errorf("NICK %s gets %s %q; README.md says %q", nick, numeric, reason, said)
+		}
+	}
 }
