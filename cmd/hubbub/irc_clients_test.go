@@ -1,8 +1,6 @@
 package main
 
 import (
-	"crypto/x509"
-	"encoding/pem"
 	"fmt"
 	"os"
 	"os/exec"
@@ -246,8 +244,16 @@ type irssiClient struct {
 
 func startIrssi(t *testing.T, ircAddr, nick string) *irssiClient {
 	t.Helper()
-	bin := needClient(t, "irssi", "irssi")
 	host, port := splitAddr(t, ircAddr)
+	c := runIrssi(t, nick, "-c", host, "-p", port)
+	c.registered(nick)
+	return c
+}
+
+// runIrssi starts irssi in a terminal with its logs in a temporary directory, and args.
+func runIrssi(t *testing.T, nick string, args ...string) *irssiClient {
+	t.Helper()
+	bin := needClient(t, "irssi", "irssi")
 	home, logs := t.TempDir(), t.TempDir()
 	config := `settings = {
   core = { real_name = "` + nick + `"; user_name = "` + nick + `"; nick = "` + nick + `"; settings_autosave = "no"; };
@@ -259,10 +265,15 @@ func startIrssi(t *testing.T, ircAddr, nick string) *irssiClient {
 	}
 	t.Setenv("TERM", "xterm") // irssi draws a full screen; CI runs without a terminal of its own
 	c := &irssiClient{t: t, logs: logs}
-	c.term = startPTY(t, bin, "--home="+home, "-c", host, "-p", port, "-n", nick)
-	// hubbub puts every new user in #lobby: irssi has registered once it shows that.
-	c.seesIn("#lobby", nick, "has joined #lobby")
+	c.term = startPTY(t, bin, append([]string{"--home=" + home, "-n", nick}, args...)...)
 	return c
+}
+
+// registered waits until irssi is in #lobby, where hubbub puts every new user: generously, as
+// irssi takes its time to start on a loaded machine.
+func (c *irssiClient) registered(nick string) {
+	c.t.Helper()
+	waitFileWithin(c.t, 3*chattest.Timeout, c.logOf("#lobby"), nick, "has joined #lobby")
 }
 
 // logOf returns the log file of channel: irssi names it in lower case.
@@ -464,6 +475,31 @@ func TestRealWeeChat(t *testing.T) {
 	talkInOneRoom(t, addrs, "wendy", func() ircClient { return startWeeChat(t, addrs["irc"], "wendy") })
 }
 
+// readmeFingerprint runs the README's FP= line on the self-signed certificate in dataDir, and
+// returns what it sets FP to.
+func readmeFingerprint(t *testing.T, dataDir string) string {
+	t.Helper()
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var line string
+	for l := range strings.SplitSeq(string(readme), "\n") {
+		if strings.HasPrefix(l, "FP=$(") {
+			line = l
+		}
+	}
+	if line == "" {
+		t.Fatal("README.md has no FP=$(...) line")
+	}
+	line = strings.ReplaceAll(line, "~/.local/share/hubbub", dataDir)
+	out, err := exec.Command("sh", "-c", line+`; printf %s "$FP"`).Output()
+	if err != nil {
+		t.Fatalf("%s: %v", line, err)
+	}
+	return string(out)
+}
+
 // TestRealWeeChatOverTLS: WeeChat, with the README's command for the version installed,
 // refuses hubbub's self-signed certificate until told its fingerprint as the README says; then
 // it joins a room over TLS and talks with an nc user both ways.
@@ -474,20 +510,10 @@ func TestRealWeeChatOverTLS(t *testing.T) {
 		tlsOption = " -ssl "
 	}
 	m, addrs, _ := startTLSMain(t, func(c *Config) { c.TLS.SelfSigned = true })
-	data, err := os.ReadFile(filepath.Join(m.cfg.DataDir, tlsconf.SelfSignedCert))
-	if err != nil {
-		t.Fatal(err)
+	fingerprint := readmeFingerprint(t, m.cfg.DataDir)
+	if want := strings.ReplaceAll(tlsconf.Fingerprint(m.certs.Leaf()), ":", ""); fingerprint != want {
+		t.Fatalf("the README's FP= line gives %q; the log's sha256= without its colons is %q", fingerprint, want)
 	}
-	block, _ := pem.Decode(data)
-	if block == nil {
-		t.Fatal("no PEM in the self-signed certificate's file")
-	}
-	cert, err := x509.ParseCertificate(block.Bytes)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// What the README's FP= line makes of the file, and what the log says without its colons.
-	fingerprint := strings.ReplaceAll(tlsconf.Fingerprint(cert), ":", "")
 
 	refused := runWeeChat(t, bin, "wally", readmeWeeChat(t, addrs["irc-tls"], "wally", "", "localhost/6697", tlsOption))
 	waitFileWithin(t, 3*chattest.Timeout, filepath.Join(refused.logs, "irc.server.hubbub.weechatlog"), "TLS handshake failed")
@@ -545,4 +571,38 @@ func TestREADMEIRCNickRefusals(t *testing.T) {
 			t.Errorf("NICK %s gets %s %q; README.md says %q", nick, numeric, reason, said)
 		}
 	}
+}
+
+// TestRealIrssiOverTLS: irssi told to check hubbub's self-signed certificate refuses it, and
+// refuses it pinned to another fingerprint; pinned to the log's sha256= as the README says, it
+// joins a room over TLS and talks with an nc user both ways.
+func TestRealIrssiOverTLS(t *testing.T) {
+	needClient(t, "irssi", "irssi")
+	m, addrs, _ := startTLSMain(t, func(c *Config) { c.TLS.SelfSigned = true })
+	fingerprint := tlsconf.Fingerprint(m.certs.Leaf())
+	other := "00" + fingerprint[2:]
+	if fingerprint[:2] == "00" {
+		other = "FF" + fingerprint[2:]
+	}
+	host, port := splitAddr(t, addrs["irc-tls"])
+
+	irc := runIrssi(t, "irene")
+	irc.term.typeLine("/connect -tls -tls_verify " + host + " " + port)
+	irc.term.expect("Could not verify")
+	irc.term.typeLine("/connect -tls -tls_pinned_cert " + other + " " + host + " " + port)
+	irc.term.expect("Pinned certificate mismatch")
+
+	nc := chattest.Join(t, addrs["chat"], "termy")
+	nc.Send("/join attic")
+	nc.Expect("*** you made #attic and own it: plain lines now go there")
+	irc.term.typeLine("/connect -tls -tls_pinned_cert " + fingerprint + " " + host + " " + port)
+	irc.registered("irene")
+	irc.join("#attic")
+	readUntil(t, nc, "irene has joined #attic")
+	irc.say("hello over TLS")
+	readUntil(t, nc, "<irene> hello over TLS")
+	nc.Send("hello from termy")
+	irc.seesLine("termy", "hello from termy")
+	irc.quit("bye from irene")
+	readUntil(t, nc, "irene has left the channel. (quit: bye from irene)")
 }
