@@ -518,6 +518,21 @@ func TestRealWeeChatOverTLS(t *testing.T) {
 	refused := runWeeChat(t, bin, "wally", readmeWeeChat(t, addrs["irc-tls"], "wally", "", "localhost/6697", tlsOption))
 	waitFileWithin(t, 3*chattest.Timeout, filepath.Join(refused.logs, "irc.server.hubbub.weechatlog"), "TLS handshake failed")
 	refused.kill()
+	// WeeChat (GnuTLS) hangs up without an alert: the server counts its refusal as closed.
+	failures := func(reason string) string {
+		return `hubbub_tls_handshake_failures_total{reason="` + reason + `",service="irc-tls"}`
+	}
+	var page string
+	chattest.WaitFor(t, "WeeChat's refusal counted", func() bool {
+		_, page = get(t, "http://"+addrs["admin"]+"/metrics")
+		n, _ := metricValue(page, failures("closed"))
+		return n >= 1
+	})
+	for _, reason := range []string{"rejected", "protocol", "not_tls"} {
+		if n, _ := metricValue(page, failures(reason)); n != 0 {
+			t.Errorf("WeeChat's refusal counted as %s too (%v)", reason, n)
+		}
+	}
 
 	nc := chattest.Join(t, addrs["chat"], "termy")
 	nc.Send("/join attic")
