@@ -245,6 +245,9 @@ func (w *watcher) Read(b []byte) (int, error) {
 	return n, err
 }
 
+// NetConn returns the connection watched, for what looks for the socket under a *tls.Conn.
+func (w *watcher) NetConn() net.Conn { return w.Conn }
+
 func (w *watcher) Write(b []byte) (int, error) {
 	w.writes.Add(1)
 	return w.Conn.Write(b)
