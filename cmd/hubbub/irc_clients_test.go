@@ -5,13 +5,17 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
 	"hubbub/internal/chattest"
+	"hubbub/internal/tlsconf"
 )
 
 // The IRC clients people use, from Debian, each in one room with a line user (the chat's own
@@ -100,8 +104,14 @@ func needClient(t *testing.T, name, pkg string) string {
 // milliseconds until the line is there.
 func waitFile(t *testing.T, path string, parts ...string) string {
 	t.Helper()
+	return waitFileWithin(t, chattest.Timeout, path, parts...)
+}
+
+// waitFileWithin is waitFile with a deadline of d.
+func waitFileWithin(t *testing.T, d time.Duration, path string, parts ...string) string {
+	t.Helper()
 	var found string
-	chattest.WaitFor(t, fmt.Sprintf("%s holding a line with %q", path, parts), func() bool {
+	chattest.WaitWithin(t, d, fmt.Sprintf("%s holding a line with %q", path, parts), func() bool {
 		data, _ := os.ReadFile(path)
 		for line := range strings.SplitSeq(string(data), "\n") {
 			if hasInOrder(line, parts) {
@@ -234,8 +244,16 @@ type irssiClient struct {
 
 func startIrssi(t *testing.T, ircAddr, nick string) *irssiClient {
 	t.Helper()
-	bin := needClient(t, "irssi", "irssi")
 	host, port := splitAddr(t, ircAddr)
+	c := runIrssi(t, nick, "-c", host, "-p", port)
+	c.registered(nick)
+	return c
+}
+
+// runIrssi starts irssi in a terminal with its logs in a temporary directory, and args.
+func runIrssi(t *testing.T, nick string, args ...string) *irssiClient {
+	t.Helper()
+	bin := needClient(t, "irssi", "irssi")
 	home, logs := t.TempDir(), t.TempDir()
 	config := `settings = {
   core = { real_name = "` + nick + `"; user_name = "` + nick + `"; nick = "` + nick + `"; settings_autosave = "no"; };
@@ -247,10 +265,15 @@ func startIrssi(t *testing.T, ircAddr, nick string) *irssiClient {
 	}
 	t.Setenv("TERM", "xterm") // irssi draws a full screen; CI runs without a terminal of its own
 	c := &irssiClient{t: t, logs: logs}
-	c.term = startPTY(t, bin, "--home="+home, "-c", host, "-p", port, "-n", nick)
-	// hubbub puts every new user in #lobby: irssi has registered once it shows that.
-	c.seesIn("#lobby", nick, "has joined #lobby")
+	c.term = startPTY(t, bin, append([]string{"--home=" + home, "-n", nick}, args...)...)
 	return c
+}
+
+// registered waits until irssi is in #lobby, where hubbub puts every new user: generously, as
+// irssi takes its time to start on a loaded machine.
+func (c *irssiClient) registered(nick string) {
+	c.t.Helper()
+	waitFileWithin(c.t, 3*chattest.Timeout, c.logOf("#lobby"), nick, "has joined #lobby")
 }
 
 // logOf returns the log file of channel: irssi names it in lower case.
@@ -297,49 +320,114 @@ func TestRealIrssi(t *testing.T) {
 }
 
 // weechatClient is WeeChat without a screen (weechat-headless), driven through its FIFO as
-// its scripts are, and read through its logger's files.
+// its scripts are, and read through its logger's files. It connects with the README's own
+// command line for the WeeChat installed, so that the README's options are the ones tested.
 type weechatClient struct {
 	t       *testing.T
 	fifo    string
 	logs    string
 	channel string
 	done    chan error
+	kill    func() // ends WeeChat and waits for it; once
 }
 
-func startWeeChat(t *testing.T, ircAddr, nick string) *weechatClient {
+// weechatMajor returns the major version of the weechat-headless installed (3 on Debian 12).
+func weechatMajor(t *testing.T, bin string) int {
 	t.Helper()
-	bin := needClient(t, "weechat-headless", "weechat-headless")
+	out, err := exec.Command(bin, "--version").Output()
+	if err != nil {
+		t.Fatalf("weechat-headless --version: %v", err)
+	}
+	major, _, _ := strings.Cut(strings.TrimSpace(string(out)), ".")
+	n, err := strconv.Atoi(major)
+	if err != nil {
+		t.Fatalf("weechat-headless --version says %q", out)
+	}
+	return n
+}
+
+// readmeWeeChat returns what the README's IRC section gives `weechat -r` in its one line that
+// holds every part, for nick on ircAddr (for "localhost/6667" or "localhost/6697" and
+// "-nicks=alice"), with fingerprint for $FP.
+func readmeWeeChat(t *testing.T, ircAddr, nick, fingerprint string, parts ...string) string {
+	t.Helper()
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, _ := strings.Cut(string(readme), "\n## From an IRC client\n")
+	section, _, _ = strings.Cut(section, "\n## ")
+	var found []string
+	for line := range strings.SplitSeq(section, "\n") {
+		if strings.HasPrefix(line, "weechat -r ") && hasAll(line, parts) && (fingerprint != "") == strings.Contains(line, "$FP") {
+			found = append(found, line)
+		}
+	}
+	if len(found) != 1 {
+		t.Fatalf("README.md's IRC section has %d lines `weechat -r ...` with %q: %q", len(found), parts, found)
+	}
+	line := strings.TrimPrefix(found[0], "weechat -r ")
+	quote := line[:1]
+	arg, _, ok := strings.Cut(line[1:], quote)
+	if !ok || (quote != "'" && quote != `"`) {
+		t.Fatalf("README.md: no quoted argument in %q", found[0])
+	}
+	return strings.NewReplacer(
+		"localhost/6667", strings.Replace(ircAddr, ":", "/", 1),
+		"localhost/6697", strings.Replace(ircAddr, ":", "/", 1),
+		"-nicks=alice", "-nicks="+nick,
+		"$FP", fingerprint,
+	).Replace(arg)
+}
+
+// runWeeChat starts weechat-headless with its FIFO and logs in temporary directories, then
+// command (what the README gives -r).
+func runWeeChat(t *testing.T, bin, nick, command string) *weechatClient {
+	t.Helper()
 	home, logs := t.TempDir(), t.TempDir()
 	c := &weechatClient{t: t, fifo: filepath.Join(home, "fifo"), logs: logs, done: make(chan error, 1)}
 	setup := strings.Join([]string{
 		"/set fifo.file.path " + c.fifo,
 		"/set logger.file.path " + logs,
 		"/set logger.file.flush_delay 0", // lines reach the file as they are shown
-		"/server add hub " + strings.Replace(ircAddr, ":", "/", 1),
-		"/set irc.server.hub.tls off",
-		"/set irc.server.hub.nicks " + nick,
-		"/set irc.server.hub.username " + nick,
-		"/connect hub",
+		"/set irc.server_default.username " + nick,
+		command,
 	}, ";")
+	t.Logf("weechat -r %q", command)
 	cmd := exec.Command(bin, "--dir", home, "--run-command", setup)
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start weechat-headless: %v", err)
 	}
 	go func() { c.done <- cmd.Wait() }()
-	t.Cleanup(func() {
+	c.kill = sync.OnceFunc(func() {
 		cmd.Process.Kill()
 		<-c.done
 	})
-	c.seesIn("#lobby", nick, "has joined #lobby")
+	t.Cleanup(c.kill)
 	return c
+}
+
+func startWeeChat(t *testing.T, ircAddr, nick string) *weechatClient {
+	t.Helper()
+	bin := needClient(t, "weechat-headless", "weechat-headless")
+	c := runWeeChat(t, bin, nick, readmeWeeChat(t, ircAddr, nick, "", "localhost/6667"))
+	c.registered(nick)
+	return c
+}
+
+// registered waits until WeeChat is in #lobby, where hubbub puts every new user: generously,
+// as WeeChat takes its time to start on a loaded machine.
+func (c *weechatClient) registered(nick string) {
+	c.t.Helper()
+	waitFileWithin(c.t, 3*chattest.Timeout, filepath.Join(c.logs, "irc.hubbub.#lobby.weechatlog"), nick, "has joined #lobby")
 }
 
 // command writes text to the buffer of the channel (the server's buffer before there is one).
 func (c *weechatClient) command(text string) {
 	c.t.Helper()
-	buffer := "irc.server.hub"
+	buffer := "irc.server.hubbub"
 	if c.channel != "" {
-		buffer = "irc.hub." + c.channel
+		buffer = "irc.hubbub." + c.channel
 	}
 	f, err := os.OpenFile(c.fifo, os.O_WRONLY, 0)
 	if err != nil {
@@ -353,7 +441,7 @@ func (c *weechatClient) command(text string) {
 
 func (c *weechatClient) seesIn(channel string, parts ...string) {
 	c.t.Helper()
-	waitFile(c.t, filepath.Join(c.logs, "irc.hub."+strings.ToLower(channel)+".weechatlog"), parts...)
+	waitFile(c.t, filepath.Join(c.logs, "irc.hubbub."+strings.ToLower(channel)+".weechatlog"), parts...)
 }
 
 func (c *weechatClient) join(channel string) {
@@ -385,4 +473,151 @@ func TestRealWeeChat(t *testing.T) {
 	needClient(t, "weechat-headless", "weechat-headless")
 	_, addrs := startMain(t, nil)
 	talkInOneRoom(t, addrs, "wendy", func() ircClient { return startWeeChat(t, addrs["irc"], "wendy") })
+}
+
+// readmeFingerprint runs the README's FP= line on the self-signed certificate in dataDir, and
+// returns what it sets FP to.
+func readmeFingerprint(t *testing.T, dataDir string) string {
+	t.Helper()
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var line string
+	for l := range strings.SplitSeq(string(readme), "\n") {
+		if strings.HasPrefix(l, "FP=$(") {
+			line = l
+		}
+	}
+	if line == "" {
+		t.Fatal("README.md has no FP=$(...) line")
+	}
+	line = strings.ReplaceAll(line, "~/.local/share/hubbub", dataDir)
+	out, err := exec.Command("sh", "-c", line+`; printf %s "$FP"`).Output()
+	if err != nil {
+		t.Fatalf("%s: %v", line, err)
+	}
+	return string(out)
+}
+
+// TestRealWeeChatOverTLS: WeeChat, with the README's command for the version installed,
+// refuses hubbub's self-signed certificate until told its fingerprint as the README says; then
+// it joins a room over TLS and talks with an nc user both ways.
+func TestRealWeeChatOverTLS(t *testing.T) {
+	bin := needClient(t, "weechat-headless", "weechat-headless")
+	tlsOption := " -tls "
+	if weechatMajor(t, bin) < 4 {
+		tlsOption = " -ssl "
+	}
+	m, addrs, _ := startTLSMain(t, func(c *Config) { c.TLS.SelfSigned = true })
+	fingerprint := readmeFingerprint(t, m.cfg.DataDir)
+	if want := strings.ReplaceAll(tlsconf.Fingerprint(m.certs.Leaf()), ":", ""); fingerprint != want {
+		t.Fatalf("the README's FP= line gives %q; the log's sha256= without its colons is %q", fingerprint, want)
+	}
+
+	refused := runWeeChat(t, bin, "wally", readmeWeeChat(t, addrs["irc-tls"], "wally", "", "localhost/6697", tlsOption))
+	waitFileWithin(t, 3*chattest.Timeout, filepath.Join(refused.logs, "irc.server.hubbub.weechatlog"), "TLS handshake failed")
+	refused.kill()
+	// WeeChat (GnuTLS) hangs up without an alert: the server counts its refusal as closed.
+	failures := func(reason string) string {
+		return `hubbub_tls_handshake_failures_total{reason="` + reason + `",service="irc-tls"}`
+	}
+	var page string
+	chattest.WaitFor(t, "WeeChat's refusal counted", func() bool {
+		_, page = get(t, "http://"+addrs["admin"]+"/metrics")
+		n, _ := metricValue(page, failures("closed"))
+		return n >= 1
+	})
+	for _, reason := range []string{"rejected", "protocol", "not_tls"} {
+		if n, _ := metricValue(page, failures(reason)); n != 0 {
+			t.Errorf("WeeChat's refusal counted as %s too (%v)", reason, n)
+		}
+	}
+
+	nc := chattest.Join(t, addrs["chat"], "termy")
+	nc.Send("/join attic")
+	nc.Expect("*** you made #attic and own it: plain lines now go there")
+	w := runWeeChat(t, bin, "wendy", readmeWeeChat(t, addrs["irc-tls"], "wendy", fingerprint, "localhost/6697", tlsOption))
+	w.registered("wendy")
+	w.join("#attic")
+	readUntil(t, nc, "wendy has joined #attic")
+	w.say("hello over TLS")
+	readUntil(t, nc, "<wendy> hello over TLS")
+	w.act("waves over TLS")
+	readUntil(t, nc, "* wendy waves over TLS")
+	nc.Send("hello from termy")
+	w.seesLine("termy", "hello from termy")
+	w.quit("bye from wendy")
+	readUntil(t, nc, "wendy has left the channel. (quit: bye from wendy)")
+}
+
+// TestREADMEIRCNickRefusals: what the README's IRC section says a look-alike nick and a nick
+// that mixes scripts get is what an IRC client gets: the numeric that follows each example in
+// the README, then the server's own words.
+func TestREADMEIRCNickRefusals(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, bullet, _ := strings.Cut(string(readme), "- **Nicks follow hubbub's name rule.**")
+	bullet, _, _ = strings.Cut(bullet, "\n- ")
+	bullet = strings.Join(strings.Fields(bullet), " ")
+	_, addrs := startMain(t, nil)
+	chattest.Join(t, addrs["chat"], "ace")
+	for _, nick := range []string{"асе", "аlice"} { // all Cyrillic; a Cyrillic а among Latin
+		irc := chattest.Dial(t, addrs["irc"])
+		irc.Send("NICK " + nick)
+		irc.Send("USER x 0 * :x")
+		line := irc.ReadLine()
+		var numeric, reason string
+		if rest, ok := strings.CutPrefix(line, ":hubbub "); ok {
+			numeric, rest, _ = strings.Cut(rest, " ")
+			_, reason, _ = strings.Cut(rest, " :")
+		}
+		if numeric != "432" && numeric != "433" {
+			t.Fatalf("NICK %s: %q", nick, line)
+		}
+		_, after, ok := strings.Cut(bullet, "`"+nick+"`")
+		if !ok {
+			t.Fatalf("README.md's nick bullet does not name `%s`", nick)
+		}
+		said := regexp.MustCompile("`(4[0-9][0-9])` `([^`]*)`").FindStringSubmatch(after)
+		if said == nil || said[1] != numeric || said[2] != reason {
+			t.Errorf("NICK %s gets %s %q; README.md says %q", nick, numeric, reason, said)
+		}
+	}
+}
+
+// TestRealIrssiOverTLS: irssi told to check hubbub's self-signed certificate refuses it, and
+// refuses it pinned to another fingerprint; pinned to the log's sha256= as the README says, it
+// joins a room over TLS and talks with an nc user both ways.
+func TestRealIrssiOverTLS(t *testing.T) {
+	needClient(t, "irssi", "irssi")
+	m, addrs, _ := startTLSMain(t, func(c *Config) { c.TLS.SelfSigned = true })
+	fingerprint := tlsconf.Fingerprint(m.certs.Leaf())
+	other := "00" + fingerprint[2:]
+	if fingerprint[:2] == "00" {
+		other = "FF" + fingerprint[2:]
+	}
+	host, port := splitAddr(t, addrs["irc-tls"])
+
+	irc := runIrssi(t, "irene")
+	irc.term.typeLine("/connect -tls -tls_verify " + host + " " + port)
+	irc.term.expect("Could not verify")
+	irc.term.typeLine("/connect -tls -tls_pinned_cert " + other + " " + host + " " + port)
+	irc.term.expect("Pinned certificate mismatch")
+
+	nc := chattest.Join(t, addrs["chat"], "termy")
+	nc.Send("/join attic")
+	nc.Expect("*** you made #attic and own it: plain lines now go there")
+	irc.term.typeLine("/connect -tls -tls_pinned_cert " + fingerprint + " " + host + " " + port)
+	irc.registered("irene")
+	irc.join("#attic")
+	readUntil(t, nc, "irene has joined #attic")
+	irc.say("hello over TLS")
+	readUntil(t, nc, "<irene> hello over TLS")
+	nc.Send("hello from termy")
+	irc.seesLine("termy", "hello from termy")
+	irc.quit("bye from irene")
+	readUntil(t, nc, "irene has left the channel. (quit: bye from irene)")
 }

@@ -46,7 +46,7 @@ func tlsFlags(fs *flag.FlagSet, c *TLSConfig) {
 	fs.BoolVar(&c.SelfSigned, "tls-self-signed", c.SelfSigned, "make a self-signed certificate in --data-dir on first start and use it, to try TLS out (clients must be told to accept it)")
 	fs.DurationVar(&c.HandshakeTimeout, "tls-handshake-timeout", c.HandshakeTimeout, "a TLS client that has not finished its handshake in this `duration` is disconnected")
 	fs.StringVar(&c.ChatAddr, "chat-tls-addr", c.ChatAddr, "chat listener `address` over TLS, for openssl s_client and ncat --ssl; on only with a certificate; empty turns it off")
-	fs.StringVar(&c.IRCAddr, "irc-tls-addr", c.IRCAddr, "IRC listener `address` over TLS (irssi /connect -tls, WeeChat tls on); on only with a certificate; empty turns it off")
+	fs.StringVar(&c.IRCAddr, "irc-tls-addr", c.IRCAddr, "IRC listener `address` over TLS (irssi /connect -tls, WeeChat -ssl or -tls); on only with a certificate; empty turns it off")
 	fs.StringVar(&c.HTTPSAddr, "https-addr", c.HTTPSAddr, "public HTTPS listener `address`: what --http-addr serves, over TLS (the page then uses wss://); on only with a certificate; empty turns it off")
 	fs.StringVar(&c.QuoteAddr, "quote-tls-addr", c.QuoteAddr, "quote service listener `address` over TLS (openssl s_client, ncat --ssl); needs a certificate; the same quotes as --quote-addr")
 	fs.StringVar(&c.EchoAddr, "echo-tls-addr", c.EchoAddr, "echo service listener `address` over TLS (openssl s_client, ncat --ssl); needs a certificate")
@@ -161,7 +161,7 @@ const (
 	plainToChatTLS = "*** this port speaks TLS: connect with openssl s_client or ncat --ssl, or to the plain chat port\r\n"
 	// An IRC client shows an ERROR line to its user before it sees the connection end.
 	plainToServiceTLS = "this port speaks TLS: connect with openssl s_client or ncat --ssl, or to the plain port\r\n"
-	plainToIRCTLS     = "ERROR :This port speaks TLS: turn TLS on in your client (irssi: /connect -tls; WeeChat: tls on), or use the plain IRC port\r\n"
+	plainToIRCTLS     = "ERROR :This port speaks TLS: turn TLS on in your client (irssi: /connect -tls; WeeChat: -ssl, or -tls from 4.0), or use the plain IRC port\r\n"
 	plainToHTTPS      = "HTTP/1.0 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n" +
 		"This port speaks HTTPS: use an https:// address.\n"
 )

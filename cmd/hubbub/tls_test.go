@@ -717,3 +717,53 @@ func TestSlowTLSReaderDropped(t *testing.T) {
 		})
 	}
 }
+
+// TestTLSRefusalsCountedAsRejected: clients that refuse the self-signed certificate, as their
+// users run them (openssl s_client -verify_return_error, curl without -k, Python's ssl, Go's
+// client), over TLS 1.3 and 1.2, are each counted as rejected on their listener, none as a
+// protocol failure.
+func TestTLSRefusalsCountedAsRejected(t *testing.T) {
+	for _, tool := range []string{"openssl", "curl", "python3"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s is not installed (.ci/run installs it)", tool)
+		}
+	}
+	_, addrs, _ := startTLSMain(t, func(c *Config) { c.TLS.SelfSigned = true })
+	refuse := func(name string, args ...string) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), chattest.Timeout)
+		defer cancel()
+		out, err := exec.CommandContext(ctx, name, args...).CombinedOutput()
+		if err == nil {
+			t.Fatalf("%s accepted the self-signed certificate:\n%s", name, out)
+		}
+		t.Logf("%s: %.200s", name, strings.TrimSpace(string(out)))
+	}
+	refuse("openssl", "s_client", "-verify_return_error", "-tls1_3", "-connect", addrs["chat-tls"])
+	refuse("openssl", "s_client", "-verify_return_error", "-tls1_2", "-connect", addrs["chat-tls"])
+	refuse("curl", "-sS", "--max-time", "20", "https://"+addrs["https"]+"/")
+	host, port := splitAddr(t, addrs["irc-tls"])
+	refuse("python3", "-c", `import socket, ssl, sys
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=20)
+ssl.create_default_context().wrap_socket(s, server_hostname="localhost")`, host, port)
+	for _, version := range []uint16{tls.VersionTLS13, tls.VersionTLS12} {
+		cfg := &tls.Config{MinVersion: version, MaxVersion: version, ServerName: "localhost", RootCAs: x509.NewCertPool()}
+		if c, err := tls.DialWithDialer(&net.Dialer{Timeout: chattest.Timeout}, "tcp", addrs["irc-tls"], cfg); err == nil {
+			c.Close()
+			t.Fatal("Go's client accepted a certificate it does not trust")
+		}
+	}
+	failures := func(service, reason string) string {
+		return `hubbub_tls_handshake_failures_total{reason="` + reason + `",service="` + service + `"}`
+	}
+	page := waitMetrics(t, "http://"+addrs["admin"], map[string]float64{
+		failures("chat-tls", "rejected"): 2,
+		failures("https", "rejected"):    1,
+		failures("irc-tls", "rejected"):  3,
+	})
+	for _, service := range []string{"chat-tls", "https", "irc-tls"} {
+		if v, ok := metricValue(page, failures(service, "protocol")); ok && v != 0 {
+			t.Errorf("%s: %v handshakes counted as protocol failures", service, v)
+		}
+	}
+}

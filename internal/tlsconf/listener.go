@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -101,15 +102,22 @@ func (l *Listener) Accept() (net.Conn, error) {
 // log each failure); handlers then see no Request.TLS.
 type Conn struct {
 	*tls.Conn
-	opts *Options
-	once sync.Once
-	err  error // of the handshake; set in once
+	raw   net.Conn // the client's connection, under the TLS
+	watch *watcher // of raw, for the handshake
+	opts  *Options
+	once  sync.Once
+	err   error // of the handshake; set in once
 }
 
 // Server returns c as the server side of a TLS connection.
 func Server(c net.Conn, opts *Options) *Conn {
-	return &Conn{Conn: tls.Server(c, opts.Config), opts: opts}
+	w := &watcher{Conn: c}
+	return &Conn{Conn: tls.Server(w, opts.Config), raw: c, watch: w, opts: opts}
 }
+
+// NetConn returns the connection under the TLS (not the watcher between them), so that what
+// reaches through a TLS connection to its socket finds it.
+func (c *Conn) NetConn() net.Conn { return c.raw }
 
 // Handshake runs the handshake once, within the handshake timeout, and returns its error at
 // every call. A failed handshake has closed the connection.
@@ -122,10 +130,19 @@ func (c *Conn) handshake() error {
 	ctx, cancel := context.WithTimeout(context.Background(), c.opts.timeout())
 	defer cancel()
 	err := c.Conn.HandshakeContext(ctx)
+	c.watch.off = true
 	if err == nil {
 		return nil
 	}
 	why := classify(err)
+	if why != FailTimeout && why != FailNotTLS {
+		switch c.watch.answeredWithAlert() {
+		case alertCloseNotify:
+			why = FailClosed
+		case alertOther:
+			why = FailRejected
+		}
+	}
 	var rhe tls.RecordHeaderError
 	if why == FailNotTLS && c.opts.PlainText != nil && errors.As(err, &rhe) && rhe.Conn != nil {
 		rhe.Conn.SetWriteDeadline(time.Now().Add(time.Second))
@@ -175,4 +192,109 @@ func classify(err error) Failure {
 		return FailTimeout
 	}
 	return FailProtocol
+}
+
+// watcher sees the records a client sends during the handshake, as crypto/tls reads them, to
+// tell a client that refused the handshake from one that sent something broken.
+//
+// A client that refuses our certificate over TLS 1.3 says so with an alert, and OpenSSL (and so
+// openssl s_client, curl, Python's ssl) sends that alert in plain text: it checks the
+// certificate as it reads it, before our Finished, and switches what it writes to the
+// handshake's keys only when it sends its own Finished. Having sent its whole flight, the
+// server reads with those keys, so crypto/tls takes the 2-byte alert for a record that failed
+// to decrypt ("local error: tls: bad record MAC") and never says what the client sent. The
+// watcher remembers the first record the client began after our last write (a
+// change_cipher_spec aside, which TLS 1.3 sends for middleboxes and ignores): when that is a
+// well-formed plain alert, the client answered our flight by refusing it. Anything else that
+// fails to decrypt stays a protocol failure.
+type watcher struct {
+	net.Conn
+	// writes counts our writes; Write may run on another goroutine than Read (a Close that
+	// sends close_notify), hence atomic. Everything else is the reader's.
+	writes atomic.Uint64
+	// off is set once the handshake is over: the watcher then only passes bytes through. It is
+	// written before Handshake returns, which every later Read waits for.
+	off bool
+
+	head   [recordHeaderLen + 2]byte // the start of the record being read: header, alert body
+	pos    int                       // bytes of that record read so far
+	seen   uint64                    // writes.Load() when the last record that counts began
+	first  bool                      // the record being read is the first since our last write
+	answer [recordHeaderLen + 2]byte // the start of the first record since our last write
+	nAns   int                       // bytes of answer held; 0 when there is none
+}
+
+const (
+	recordHeaderLen        = 5
+	recordChangeCipherSpec = 20
+	recordAlert            = 21
+)
+
+// What the client answered our last flight with.
+const (
+	alertNone        = iota // no alert: another record, or nothing
+	alertCloseNotify        // a plain close_notify: the client hung up
+	alertOther              // a plain alert of any other kind: the client refused
+)
+
+func (w *watcher) Read(b []byte) (int, error) {
+	n, err := w.Conn.Read(b)
+	if !w.off {
+		w.see(b[:n])
+	}
+	return n, err
+}
+
+// NetConn returns the connection watched, for what looks for the socket under a *tls.Conn.
+func (w *watcher) NetConn() net.Conn { return w.Conn }
+
+func (w *watcher) Write(b []byte) (int, error) {
+	w.writes.Add(1)
+	return w.Conn.Write(b)
+}
+
+// see follows the record boundaries in what the client sent.
+func (w *watcher) see(b []byte) {
+	for len(b) > 0 {
+		if w.pos < len(w.head) && (w.pos < recordHeaderLen || w.pos < w.size()) {
+			w.head[w.pos] = b[0]
+			w.pos++
+			b = b[1:]
+			if w.pos == 1 && w.head[0] != recordChangeCipherSpec {
+				writes := w.writes.Load()
+				w.first = writes != w.seen
+				w.seen = writes
+			}
+		} else {
+			k := min(len(b), w.size()-w.pos)
+			w.pos += k
+			b = b[k:]
+		}
+		if w.pos >= recordHeaderLen && w.pos == w.size() {
+			if w.first {
+				w.nAns = copy(w.answer[:], w.head[:min(w.pos, len(w.head))])
+			}
+			w.pos, w.first = 0, false
+		}
+	}
+}
+
+// size is the whole length of the record being read, once its header is.
+func (w *watcher) size() int {
+	return recordHeaderLen + (int(w.head[3])<<8 | int(w.head[4]))
+}
+
+// answeredWithAlert says whether the first record the client sent after our last flight was a
+// plain alert (record version 3.1 to 3.3, two bytes: a level, warning or fatal, and a
+// description), and which.
+func (w *watcher) answeredWithAlert() int {
+	a := w.answer
+	if w.nAns != len(a) || a[0] != recordAlert || a[1] != 3 || a[2] < 1 || a[2] > 3 ||
+		a[3] != 0 || a[4] != 2 || (a[5] != 1 && a[5] != 2) {
+		return alertNone
+	}
+	if a[6] == 0 {
+		return alertCloseNotify
+	}
+	return alertOther
 }

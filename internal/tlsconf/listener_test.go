@@ -2,9 +2,14 @@ package tlsconf
 
 import (
 	"bufio"
+	"bytes"
+	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"io"
 	"net"
+	"os/exec"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -111,5 +116,109 @@ func TestListenerHandshakes(t *testing.T) {
 	}
 	if why := obs.next(t); why != FailNotTLS {
 		t.Fatalf("plain-text client counted as %v", why)
+	}
+}
+
+// swapAfterHello is a client's connection that sends its first write (the ClientHello) as it is,
+// then instead of its next flight sends instead, and nothing after that.
+type swapAfterHello struct {
+	net.Conn
+	instead []byte
+	writes  int
+}
+
+func (c *swapAfterHello) Write(b []byte) (int, error) {
+	c.writes++
+	switch c.writes {
+	case 1:
+		return c.Conn.Write(b)
+	case 2:
+		if _, err := c.Conn.Write(c.instead); err != nil {
+			return 0, err
+		}
+	}
+	return len(b), nil
+}
+
+// TestListenerCountsRefusals: a client that refuses our certificate is counted as rejected,
+// whether crypto/tls hears its alert as an alert (TLS 1.2, or Go's client over TLS 1.3, which
+// encrypts it) or as a record that fails to decrypt (OpenSSL over TLS 1.3 sends it in plain
+// text); a client that answers our flight with anything else broken is counted as protocol,
+// and one that answers with a plain close_notify as closed.
+func TestListenerCountsRefusals(t *testing.T) {
+	obs := newFailures()
+	addr := serveEcho(t, Options{Service: "test", Observer: obs})
+	dial := func(t *testing.T, cfg *tls.Config, instead []byte) {
+		t.Helper()
+		raw, err := net.DialTimeout("tcp", addr, 10*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer raw.Close()
+		raw.SetDeadline(time.Now().Add(20 * time.Second))
+		var nc net.Conn = raw
+		if instead != nil {
+			nc = &swapAfterHello{Conn: raw, instead: instead}
+		}
+		c := tls.Client(nc, cfg)
+		err = c.Handshake()
+		if instead == nil && err == nil {
+			t.Fatal("the client accepted a certificate it does not trust")
+		}
+		if instead != nil {
+			// The server hears what was sent instead of the client's Finished: it says
+			// nothing more, and hangs up.
+			n, err := raw.Read(make([]byte, 512))
+			for err == nil && n > 0 {
+				n, err = raw.Read(make([]byte, 512))
+			}
+		}
+	}
+	untrusting := func(version uint16) *tls.Config {
+		return &tls.Config{MinVersion: version, MaxVersion: version, ServerName: "localhost", RootCAs: x509.NewCertPool()}
+	}
+	trusting := &tls.Config{MinVersion: tls.VersionTLS13, InsecureSkipVerify: true}
+	openssl := func(args ...string) func(t *testing.T) {
+		return func(t *testing.T) {
+			t.Helper()
+			if _, err := exec.LookPath("openssl"); err != nil {
+				t.Skip("openssl is not installed (.ci/run installs it)")
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, "openssl", append([]string{"s_client", "-verify_return_error", "-connect", addr}, args...)...)
+			out, err := cmd.CombinedOutput()
+			if err == nil || !strings.Contains(string(out), "verify error") {
+				t.Fatalf("openssl did not refuse the certificate (%v):\n%s", err, out)
+			}
+		}
+	}
+	for _, tc := range []struct {
+		name   string
+		client func(t *testing.T)
+		want   Failure
+	}{
+		{"Go's client refuses the certificate over TLS 1.3", func(t *testing.T) { dial(t, untrusting(tls.VersionTLS13), nil) }, FailRejected},
+		{"Go's client refuses the certificate over TLS 1.2", func(t *testing.T) { dial(t, untrusting(tls.VersionTLS12), nil) }, FailRejected},
+		{"openssl refuses the certificate over TLS 1.3", openssl("-tls1_3"), FailRejected},
+		{"openssl refuses the certificate over TLS 1.3 without middlebox compatibility", openssl("-tls1_3", "-no_middlebox"), FailRejected},
+		{"openssl refuses the certificate over TLS 1.2", openssl("-tls1_2"), FailRejected},
+		// What OpenSSL sends, by hand: a plain fatal bad_certificate alert.
+		{"a plain alert instead of Finished", func(t *testing.T) { dial(t, trusting, []byte{21, 3, 3, 0, 2, 2, 42}) }, FailRejected},
+		{"a plain close_notify instead of Finished", func(t *testing.T) { dial(t, trusting, []byte{21, 3, 3, 0, 2, 1, 0}) }, FailClosed},
+		{"a short record that does not decrypt", func(t *testing.T) { dial(t, trusting, []byte{23, 3, 3, 0, 2, 2, 42}) }, FailProtocol},
+		{"a record that does not decrypt", func(t *testing.T) {
+			dial(t, trusting, append([]byte{23, 3, 3, 0, 40}, bytes.Repeat([]byte{0x5a}, 40)...))
+		}, FailProtocol},
+		{"an alert of no level", func(t *testing.T) { dial(t, trusting, []byte{21, 3, 3, 0, 2, 7, 42}) }, FailProtocol},
+		{"an alert record of three bytes", func(t *testing.T) { dial(t, trusting, []byte{21, 3, 3, 0, 3, 2, 42, 0}) }, FailProtocol},
+		{"a plain handshake record", func(t *testing.T) { dial(t, trusting, []byte{22, 3, 3, 0, 4, 20, 0, 0, 0}) }, FailProtocol},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.client(t)
+			if why := obs.next(t); why != tc.want {
+				t.Fatalf("counted as %v, want %v", why, tc.want)
+			}
+		})
 	}
 }
