@@ -135,6 +135,9 @@ func (c *Conn) handshake() error {
 		return nil
 	}
 	why := classify(err)
+	if c.watch.notTLS {
+		why = FailNotTLS
+	}
 	if why != FailTimeout && why != FailNotTLS {
 		switch c.watch.answeredWithAlert() {
 		case alertCloseNotify:
@@ -143,10 +146,9 @@ func (c *Conn) handshake() error {
 			why = FailRejected
 		}
 	}
-	var rhe tls.RecordHeaderError
-	if why == FailNotTLS && c.opts.PlainText != nil && errors.As(err, &rhe) && rhe.Conn != nil {
-		rhe.Conn.SetWriteDeadline(time.Now().Add(time.Second))
-		rhe.Conn.Write(c.opts.PlainText)
+	if why == FailNotTLS && c.opts.PlainText != nil {
+		c.raw.SetWriteDeadline(time.Now().Add(time.Second))
+		c.raw.Write(c.opts.PlainText)
 	}
 	if c.opts.Observer != nil {
 		c.opts.Observer.HandshakeFailed(c.opts.Service, why)
@@ -217,6 +219,8 @@ type watcher struct {
 	off bool
 
 	head   [recordHeaderLen + 2]byte // the start of the record being read: header, alert body
+	begun  bool                      // the client sent its first byte
+	notTLS bool                      // which began no handshake record
 	pos    int                       // bytes of that record read so far
 	seen   uint64                    // writes.Load() when the last record that counts began
 	first  bool                      // the record being read is the first since our last write
@@ -228,7 +232,13 @@ const (
 	recordHeaderLen        = 5
 	recordChangeCipherSpec = 20
 	recordAlert            = 21
+	recordHandshake        = 22
 )
+
+// errNotTLS ends a handshake whose client's first byte begins no handshake record: it speaks
+// something else, and is told so at once rather than once it has sent a record header's five
+// bytes (a short word typed into nc, "hi", waited out the handshake timeout in silence).
+var errNotTLS = errors.New("the client's first byte begins no TLS handshake record")
 
 // What the client answered our last flight with.
 const (
@@ -240,6 +250,13 @@ const (
 func (w *watcher) Read(b []byte) (int, error) {
 	n, err := w.Conn.Read(b)
 	if !w.off {
+		if !w.begun && n > 0 {
+			w.begun = true
+			if b[0] != recordHandshake {
+				w.notTLS = true
+				return 0, errNotTLS
+			}
+		}
 		w.see(b[:n])
 	}
 	return n, err
