@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"hubbub/internal/chattest"
+	"hubbub/internal/metrics"
 	"hubbub/internal/tlsconf"
 )
 
@@ -124,5 +125,28 @@ func TestEchoOverTLSPartialLine(t *testing.T) {
 	got := make([]byte, len("no newline"))
 	if _, err := io.ReadFull(u.r, got); err != nil || string(got) != "no newline" {
 		t.Fatalf("echo over TLS: %q, %v", got, err)
+	}
+}
+
+// TestEveryListenerHasItsMetricsLabel: each listener's connections and handshake failures are
+// counted under its own name (quote-tls and echo-tls were counted as "other": the tryout).
+func TestEveryListenerHasItsMetricsLabel(t *testing.T) {
+	for _, l := range (&Main{cfg: defaultConfig()}).listeners() {
+		if !metrics.IsService(l.name) {
+			t.Errorf("listener %q is counted as %q in the metrics", l.name, metrics.Other)
+		}
+	}
+	addrs, client := startServicesOverTLS(t)
+	quote := dialTLS(t, addrs["quote-tls"], client.Transport.(*http.Transport).TLSClientConfig)
+	quote.send("counted")
+	quote.expect("Truth never dies")
+	resp, err := client.Get("https://" + addrs["admin"] + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if want := `hubbub_connections_open{service="quote-tls"} 1`; !strings.Contains(string(page), want) {
+		t.Errorf("metrics do not show %s", want)
 	}
 }

@@ -112,11 +112,14 @@ func (m *Metrics) Gauge(name, help string, value func() float64) {
 // The closed sets of label values. A new service or reason is added here, where a reviewer
 // sees that it is not text from a client.
 var (
-	services       = []string{"chat", "irc", "quote", "echo", "http", "admin", "chat-tls", "https", "irc-tls"}
+	services       = []string{"chat", "irc", "quote", "echo", "http", "admin", "chat-tls", "https", "irc-tls", "quote-tls", "echo-tls"}
 	refusalReasons = []string{"full", "per_ip", "shutting_down", "out_of_files"}
 	// The reasons a chat connection ends with are connpolicy.CloseReason, a closed set of its
 	// own (see LineObserver.Closed).
 )
+
+// IsService reports whether service is a label value of its own, not counted as Other.
+func IsService(service string) bool { return slices.Contains(services, service) }
 
 // Other is the label value that stands for any value outside its closed set.
 const Other = "other"
