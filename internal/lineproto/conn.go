@@ -368,6 +368,17 @@ func (c *conn) goneLocked() {
 	c.wake() // a parked connection's socket may show nothing more to read
 }
 
+// endGone closes c if its client went (goneLocked) and what it sent is still being said: the
+// server is going away, and a paste said at the line rate would hold its shutdown up for as
+// long as the paste may take, cutting everyone else short.
+func (c *conn) endGone() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.state == stateClosed && !c.isClosed() {
+		c.closeLocked(connpolicy.ReasonWriteError)
+	}
+}
+
 // ignoresInput reports whether what the client still sends is ignored: the connection is
 // closing, and not because the client went (goneLocked).
 func (c *conn) ignoresInput() bool {

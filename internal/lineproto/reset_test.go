@@ -1,6 +1,7 @@
 package lineproto_test
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"strings"
@@ -73,5 +74,39 @@ func TestLinesBeforeAReset(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestShutdownEndsWhatAGoneClientSays: a client that went with a reset while its paste is
+// still being said at the line rate does not hold the server's shutdown up (the tryout: 50 s
+// of a bot's lines, then a SIGTERM that waited its whole timeout and cut everyone short).
+func TestShutdownEndsWhatAGoneClientSays(t *testing.T) {
+	cfg := testConfig()
+	cfg.LineRate, cfg.LineBurst, cfg.FloodAfter = 10, 10, time.Hour
+	srv := chattest.Start(t, cfg)
+	watcher := chattest.Join(t, srv.Addr, "watcher")
+	watcher.Send("/join #talk")
+	readPast(t, watcher, "*** you made #talk")
+	talker := chattest.Join(t, srv.Addr, "talker")
+	talker.Send("/join #noise")
+	defer chattest.KeepTalking(t, talker)() // the server writes to the leaver all along
+	c := chattest.Join(t, srv.Addr, "leaver")
+	c.Send("/join #noise")
+	c.Send("/join #talk")
+	readPast(t, watcher, "leaver has joined #talk")
+	var b strings.Builder
+	for n := range 3000 {
+		fmt.Fprintf(&b, "leaver line %d\r\n", n)
+	}
+	c.Write(b.String())
+	chattest.WaitSent(t, c.Conn)
+	c.Conn.(*net.TCPConn).SetLinger(0)
+	c.Conn.Close()
+	// Said at the line rate from now on, for 300 s.
+	readPast(t, watcher, "<leaver> leaver line 20")
+	ctx, cancel := context.WithTimeout(context.Background(), chattest.Timeout)
+	defer cancel()
+	if err := srv.Line.Shutdown(ctx); err != nil {
+		t.Fatalf("shutdown: %v", err)
 	}
 }

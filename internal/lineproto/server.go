@@ -266,6 +266,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.shuttingDown = true
 	for c := range s.conns {
 		c.finish(connpolicy.ReasonShutdown, s.noticeShutdown)
+		c.endGone()
 	}
 	s.mu.Unlock()
 	err := s.loop.Wait(ctx)

@@ -342,6 +342,17 @@ func (c *conn) goneLocked() {
 	c.timers.linger = time.AfterFunc(c.srv.cfg.GoneLinger(goneLinger), func() { c.closeNow(connpolicy.ReasonNone) })
 }
 
+// endGone closes c if its client went (goneLocked) and what it sent is still being said: the
+// server is going away, and a paste said at the line rate would hold its shutdown up for as
+// long as the paste may take, cutting everyone else short.
+func (c *conn) endGone() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gone && !c.closed {
+		c.closeNowLocked(connpolicy.ReasonWriteError)
+	}
+}
+
 // endWaitsLocked closes c.ending, once: the connection is told to end. c.mu must be held.
 func (c *conn) endWaitsLocked() {
 	c.closing = true

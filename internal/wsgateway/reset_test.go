@@ -94,3 +94,37 @@ func readUntil(t *testing.T, c *chattest.Client, wants ...string) string {
 		}
 	}
 }
+
+// TestShutdownEndsWhatAGoneClientSays: a browser that went with a reset while its paste is
+// still being said at the line rate does not hold the gateway's shutdown up (the tryout: a
+// SIGTERM waited its whole timeout). The shutdown is start's cleanup, which fails the test
+// when it does not finish within chattest.Timeout; the paste would take 100 s.
+func TestShutdownEndsWhatAGoneClientSays(t *testing.T) {
+	cfg := testConfig()
+	cfg.LineRate, cfg.LineBurst, cfg.FloodAfter = 10, 10, time.Hour
+	lineAddr, url := start(t, cfg)
+	watcher := chattest.Join(t, lineAddr, "watcher")
+	watcher.Send("/join #talk")
+	readUntil(t, watcher, "*** you made #talk")
+	talker := chattest.Join(t, lineAddr, "talker")
+	talker.Send("/join #noise")
+	defer chattest.KeepTalking(t, talker)() // the server writes to the leaver all along
+	c := dialRaw(t, url)
+	c.line("leaver")
+	c.line("/join #noise")
+	c.line("/join #talk")
+	readUntil(t, watcher, "leaver has joined #talk")
+	var b bytes.Buffer
+	for n := range 1000 { // within what the sockets hold: the server reads at the line rate
+		msg, _ := json.Marshal(map[string]string{"type": "line", "text": fmt.Sprintf("leaver line %d", n)})
+		b.Write(frameBytes(true, 0x1, msg, false))
+	}
+	c.nc.SetWriteDeadline(time.Now().Add(chattest.Timeout))
+	if _, err := c.nc.Write(b.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	chattest.WaitSent(t, c.nc)
+	c.nc.(*net.TCPConn).SetLinger(0)
+	c.nc.Close()
+	readUntil(t, watcher, "<leaver> leaver line 20") // said at the line rate from now on
+}

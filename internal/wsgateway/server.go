@@ -254,6 +254,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	for _, c := range conns {
 		c.Deliver(connpolicy.NoticeShutdown)
 		c.finish(ws.StatusGoingAway, connpolicy.ReasonShutdown, closeShutdown, true)
+		c.endGone()
 	}
 	done := make(chan struct{})
 	go func() {
