@@ -92,7 +92,7 @@ func appendMessage(b []byte, m *chat.Message, tags string) []byte {
 	case chat.KindLeave:
 		return appendLine(b, tags, mask(m.From), "PART", partParams(m.Room, m.Text)...)
 	case chat.KindQuit:
-		return appendLine(b, tags, mask(m.From), "QUIT", ":"+cut(m.Text))
+		return appendLine(b, tags, mask(m.From), "QUIT", ":"+cut(quitReason(m.Text)))
 	case chat.KindKick:
 		return appendLine(b, tags, mask(m.To), "KICK", ircChannel(m.Room), safeParam(ircNick(m.From)), ":"+cut(m.Text))
 	case chat.KindNick:
@@ -116,6 +116,17 @@ func appendMessage(b []byte, m *chat.Message, tags string) []byte {
 		return appendText(b, tags, serverName, "NOTICE", "*", "", m.Text)
 	}
 	return b
+}
+
+// quitReason is what IRC clients are told of a quit: the chat's reason, or, when it gives
+// none (a telnet or web user whose connection ended, a bare /quit, which the line door shows
+// alike), what the IRC door says of its own clients that just went: an empty QUIT reads as
+// "has quit []" in irssi.
+func quitReason(text string) string {
+	if text == "" {
+		return "connection closed"
+	}
+	return text
 }
 
 // said is the command m was said with: NOTICE, which no program answers automatically, when
