@@ -295,6 +295,7 @@ func (c *client) Deliver(m *chat.Message) {
 		c.replayRoom = ""
 		return
 	}
+	replayed := c.replayRoom // the room whose replay a notice may end
 	if !m.History && m.Kind != chat.KindMembers {
 		c.replayRoom = ""
 		if c.batch != "" {
@@ -325,7 +326,13 @@ func (c *client) Deliver(m *chat.Message) {
 		if m.Narration {
 			return // said by the JOINs, 332s, 372s, ERRORs and answers the client gets
 		}
-		c.conn.Send(m, appendText(nil, "", serverName, "NOTICE", safeParam(ircNick(c.nickLocked())), "", m.Text))
+		to := safeParam(ircNick(c.nickLocked()))
+		if replayed != "" && strings.HasPrefix(m.Text, "end of history") {
+			// Said to the channel replayed (without batch, nothing else says which): to the
+			// nick, a client shows it in its status window, once per channel joined.
+			to = ircChannel(replayed)
+		}
+		c.conn.Send(m, appendText(nil, "", serverName, "NOTICE", to, "", m.Text))
 		return
 	case chat.KindKicked:
 		if c.joined.has(m.Room) {

@@ -1,6 +1,7 @@
 package ircproto_test
 
 import (
+	"strings"
 	"testing"
 
 	"hubbub/internal/chat"
@@ -46,4 +47,35 @@ func TestQuitReasonNeverEmpty(t *testing.T) {
 			t.Errorf("got %q", got)
 		}
 	})
+}
+
+// Without batch, where a channel's replay ends is a NOTICE to that channel: one to the nick
+// shows in a client's status window once per channel joined, not saying which.
+func TestEndOfHistoryToTheChannel(t *testing.T) {
+	srv := accountsChat(t)
+	alice := registerIRC(t, srv.IRC, "alice")
+	watcher := registerIRC(t, srv.IRC, "watcher")
+	for _, ch := range []string{"#go", "#rust"} {
+		alice.joinLines(ch)
+		watcher.joinLines(ch)
+		alice.Send("PRIVMSG " + ch + " :kept in " + ch)
+		watcher.until(" PRIVMSG " + ch + " :kept in " + ch) // shown once kept
+	}
+	frank := registerIRC(t, srv.IRC, "frank")
+	frank.sync()
+	for _, ch := range []string{"#go", "#rust"} {
+		lines := append(frank.joinLines(ch), frank.sync()...)
+		found := false
+		for _, l := range lines {
+			if strings.Contains(l, "end of history") {
+				found = true
+				if want := ":hubbub NOTICE " + ch + " :end of history"; !strings.HasPrefix(l, want) {
+					t.Errorf("%s: got %q, want %q", ch, l, want)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("%s: no end of history in %q", ch, lines)
+		}
+	}
 }
