@@ -227,9 +227,11 @@ func (c *client) privmsg(m message) {
 	}
 	target, text := m.params[0], m.params[1]
 	if strings.Count(target, ",")+1 > maxTargets {
-		// Answered for NOTICE too: it is the client's own mistake, never an automatic reply,
-		// and nothing of it is sent, so one line cannot become many messages.
-		c.reply("407", safeParam(target), "too many targets: send to one nick or channel at a time")
+		// Nothing of it is sent, so one line cannot become many messages; a NOTICE is dropped
+		// without a word, as its errors are.
+		if !notice {
+			c.reply("407", safeParam(target), "too many targets: send to one nick or channel at a time")
+		}
 		return
 	}
 	ctcp := ""
@@ -274,7 +276,9 @@ func (c *client) privmsg(m message) {
 	case ctcp != "":
 		err = c.sess.Private(hubbubName(target), "* "+c.sess.Name()+" "+text)
 	case notice:
+		c.setNoticing(true)
 		err = c.sess.PrivateNotice(hubbubName(target), text)
+		c.setNoticing(false)
 	default:
 		err = c.sess.Private(hubbubName(target), text)
 	}
@@ -295,6 +299,9 @@ func (c *client) privmsg(m message) {
 		c.echo(m.command, ircChannel(target), ctcp, text)
 	}
 	if !strings.HasPrefix(target, "#") && !notice {
+		if held := c.takeHeld(); held != "" {
+			c.send(":" + serverName + " NOTICE " + c.nick() + " :" + safeTrailing(held))
+		}
 		if f, err := c.sess.Whois(hubbubName(target)); err == nil && f.Away != "" {
 			c.reply("301", safeParam(ircNick(f.Name)), f.Away) // RPL_AWAY
 		}
