@@ -472,7 +472,7 @@ func (c *client) whois(m message) {
 			line += " " + ircChannel(rooms[0])
 			rooms = rooms[1:]
 		}
-		c.reply("319", n, line+" ")
+		c.reply("319", n, line)
 	}
 	c.reply("312", n, serverName, "hubbub")
 	if f.Operator {

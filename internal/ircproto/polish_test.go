@@ -104,3 +104,36 @@ func TestNoticeToGuestUnanswered(t *testing.T) {
 		t.Errorf("second PRIVMSG: got %q, want no answer", got)
 	}
 }
+
+// WHOIS and WHO of a telnet user, whole lines: 319's channels end with the last (no trailing
+// space), and 352's real name, after the hop count, is the user's name.
+func TestWhoisWhoLines(t *testing.T) {
+	srv := start(t, chat.DefaultConfig())
+	bob := chattest.Join(t, srv.Addr, "bob")
+	bob.Send("/join #bobs")
+	waitLine(t, bob, "you made #bobs")
+	alice := registerIRC(t, srv.IRC, "alice")
+	alice.sync()
+
+	for _, tt := range []struct {
+		send string
+		want []string // these lines, whole, among the answer
+	}{
+		{"WHOIS bob", []string{":hubbub 311 alice bob u hubbub * bob", ":hubbub 319 alice bob :#lobby #bobs"}},
+		{"WHO #bobs", []string{":hubbub 352 alice #bobs u hubbub hubbub bob H@ :0 bob"}},
+		{"WHO bob", []string{":hubbub 352 alice * u hubbub hubbub bob H :0 bob"}},
+		{"WHO alice", []string{":hubbub 352 alice * u hubbub hubbub alice H :0 alice"}},
+	} {
+		alice.Send(tt.send)
+		got := alice.sync()
+		for _, w := range tt.want {
+			found := false
+			for _, l := range got {
+				found = found || l == w
+			}
+			if !found {
+				t.Errorf("%q: no line %q in %q", tt.send, w, got)
+			}
+		}
+	}
+}
