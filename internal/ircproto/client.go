@@ -14,6 +14,7 @@ import (
 	"hubbub/internal/chat"
 	"hubbub/internal/connpolicy"
 	"hubbub/internal/lineproto"
+	"hubbub/internal/safetext"
 )
 
 // The capabilities offered (CAP LS), each a bit.
@@ -215,6 +216,22 @@ func (c *client) fail(err error, subject ...string) {
 		return
 	}
 	c.reply(numeric, append(subject, text)...)
+}
+
+// failTarget is fail for a chat call that named target (a nick, or a channel): no one by that
+// name is online is said here, with the name as the chat cleans it, since a target that is
+// nothing but an escape sequence is cleaned to nothing ("no one called  is online").
+func (c *client) failTarget(err error, target string, subject ...string) {
+	var e *chat.Error
+	if !asError(err, &e) || e.Code != chat.CodeNoSuchName {
+		c.fail(err, subject...)
+		return
+	}
+	text := "no one by that name is online"
+	if name := strings.TrimSpace(safetext.Truncate(safetext.CleanString(hubbubName(target)), 4*chat.MaxNameLen)); name != "" {
+		text = "no one called " + ircNick(name) + " is online"
+	}
+	c.reply("401", safeParam(target), text)
 }
 
 // Registered implements lineproto.Session.

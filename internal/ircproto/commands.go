@@ -292,7 +292,7 @@ func (c *client) privmsg(m message) {
 		c.reply("404", safeParam(target), "Cannot send to channel (you are not in it: /join "+safeParam(target)+")")
 		return
 	default:
-		c.fail(err, safeParam(target))
+		c.failTarget(err, target, safeParam(target))
 		return
 	}
 	if strings.HasPrefix(target, "#") && c.has(capEchoMessage) {
@@ -455,7 +455,7 @@ func (c *client) whois(m message) {
 	f, err := c.sess.Whois(hubbubName(target))
 	if err != nil || f.Name == "" {
 		if err != nil {
-			c.fail(err, safeParam(target))
+			c.failTarget(err, target, safeParam(target))
 		}
 		c.reply("318", safeParam(target), "End of /WHOIS list")
 		return
@@ -546,7 +546,7 @@ func (c *client) kick(m message) {
 	switch {
 	case err == nil:
 	case asError(err, &e) && e.Code == chat.CodeNoSuchName:
-		c.fail(err, safeParam(who))
+		c.failTarget(err, who, safeParam(who))
 	case asError(err, &e) && e.Code == chat.CodeTheyNotInRoom:
 		c.fail(err, safeParam(who), safeParam(room))
 	default:
