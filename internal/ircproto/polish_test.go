@@ -137,3 +137,31 @@ func TestWhoisWhoLines(t *testing.T) {
 		}
 	}
 }
+
+// IRC colour codes an IRC client sends go whole, for telnet users and IRC clients alike:
+// none of their digits is left behind ("4,5red").
+func TestColourCodesStripped(t *testing.T) {
+	srv := start(t, chat.DefaultConfig())
+	bob := chattest.Join(t, srv.Addr, "bob")
+	alice := registerIRC(t, srv.IRC, "alice")
+	carol := registerIRC(t, srv.IRC, "carol")
+	alice.sync()
+
+	for _, tt := range []struct{ send, want string }{
+		{"\x034,5red\x03 and \x0312blue\x0f", "red and blue"},
+		{"\x02bold\x02 \x1ditalic\x1d \x1funder\x1f \x04ff0000hex\x04", "bold italic under hex"},
+		{"\x0399 bottles", "bottles"},
+	} {
+		alice.Send("PRIVMSG #lobby :" + tt.send)
+		if got := waitLine(t, bob, "<alice>"); got != "<alice> "+tt.want {
+			t.Errorf("%q: bob got %q, want %q", tt.send, got, "<alice> "+tt.want)
+		}
+		if got := carol.until(":alice!u@hubbub PRIVMSG #lobby :"); got != ":alice!u@hubbub PRIVMSG #lobby :"+tt.want {
+			t.Errorf("%q: carol got %q", tt.send, got)
+		}
+	}
+	alice.Send("PRIVMSG bob :\x034,5private")
+	if got := waitLine(t, bob, "[PM from alice]"); got != "[PM from alice] private" {
+		t.Errorf("bob got %q", got)
+	}
+}
