@@ -3,6 +3,8 @@ package ircproto_test
 import (
 	"strings"
 	"testing"
+	"unicode"
+	"unicode/utf8"
 
 	"hubbub/internal/chat"
 	"hubbub/internal/chattest"
@@ -163,5 +165,56 @@ func TestColourCodesStripped(t *testing.T) {
 	alice.Send("PRIVMSG bob :\x034,5private")
 	if got := waitLine(t, bob, "[PM from alice]"); got != "[PM from alice] private" {
 		t.Errorf("bob got %q", got)
+	}
+}
+
+// A long line from a telnet user reaches IRC clients split into lines of IRC's length, never
+// inside what shows as one character: no line starts with a combining mark, a variation
+// selector or a joiner, none ends with a joiner, and flags stay pairs of regional indicators.
+// The text is shifted by a byte at a time so that some cut falls inside every kind.
+func TestSplitKeepsCharactersWhole(t *testing.T) {
+	srv := start(t, chat.DefaultConfig())
+	bob := chattest.Join(t, srv.Addr, "bob")
+	alice := registerIRC(t, srv.IRC, "alice")
+	alice.sync()
+
+	units := map[string]string{
+		"flags":      "\U0001f1eb\U0001f1f7\U0001f1e9\U0001f1ea", // 🇫🇷🇩🇪
+		"marks":      "e\u0301\u0323",                            // ẹ́
+		"zwj":        "\U0001f469\u200d\U0001f4bb",               // 👩‍💻
+		"selector":   "\u2764\ufe0f",                             // ❤️
+		"tones":      "\U0001f44b\U0001f3fd",                     // 👋🏽
+		"devanagari": "\u0915\u094d\u0937\u093f",                 // क्षि
+	}
+	for name, unit := range units {
+		for shift := range 8 {
+			text := strings.Repeat("x", shift) + strings.Repeat(unit, 1200/len(unit))
+			bob.Send(text)
+			prefix := ":bob!u@hubbub PRIVMSG #lobby :"
+			var got strings.Builder
+			for got.Len() < len(text) {
+				line := alice.until(prefix)
+				part := strings.TrimPrefix(line, prefix)
+				if len(line)+2 > 512 {
+					t.Fatalf("%s+%d: a line of %d bytes", name, shift, len(line)+2)
+				}
+				first, _ := utf8.DecodeRuneInString(part)
+				last, _ := utf8.DecodeLastRuneInString(part)
+				if unicode.In(first, unicode.M, unicode.Variation_Selector) || first == 0x200d || first >= 0x1f3fb && first <= 0x1f3ff {
+					t.Errorf("%s+%d: a line starts with %U", name, shift, first)
+				}
+				if last == 0x200d {
+					t.Errorf("%s+%d: a line ends with a joiner", name, shift)
+				}
+				if name == "flags" && strings.Count(part, "\U0001f1eb")+strings.Count(part, "\U0001f1e9") != strings.Count(part, "\U0001f1f7")+strings.Count(part, "\U0001f1ea") ||
+					name == "flags" && (strings.HasPrefix(strings.TrimLeft(part, "x"), "\U0001f1f7") || strings.HasPrefix(strings.TrimLeft(part, "x"), "\U0001f1ea")) {
+					t.Errorf("%s+%d: a flag cut in two: %q", name, shift, part)
+				}
+				got.WriteString(part)
+			}
+			if got.String() != text {
+				t.Errorf("%s+%d: the lines together are not the text", name, shift)
+			}
+		}
 	}
 }
