@@ -14,6 +14,7 @@ import (
 	"hubbub/internal/chat"
 	"hubbub/internal/connpolicy"
 	"hubbub/internal/lineproto"
+	"hubbub/internal/safetext"
 )
 
 // The capabilities offered (CAP LS), each a bit.
@@ -78,7 +79,12 @@ type client struct {
 	replayRoom string
 	batchNo    int
 	motd       []string // the MOTD, sent as 372s in the welcome
-	welcomed   bool
+	// noticing: a NOTICE to a nick is being handed to the chat, whose once-only word that
+	// private messages are kept nowhere must not answer it; held keeps that word for the
+	// client's next PRIVMSG to a nick, which it answers.
+	noticing bool
+	held     string
+	welcomed bool
 	// answering: a command (or a ping) is being handled, and its lists may take listBytes more.
 	answering bool
 	listBytes int
@@ -212,6 +218,22 @@ func (c *client) fail(err error, subject ...string) {
 	c.reply(numeric, append(subject, text)...)
 }
 
+// failTarget is fail for a chat call that named target (a nick, or a channel): no one by that
+// name is online is said here, with the name as the chat cleans it, since a target that is
+// nothing but an escape sequence is cleaned to nothing ("no one called  is online").
+func (c *client) failTarget(err error, target string, subject ...string) {
+	var e *chat.Error
+	if !asError(err, &e) || e.Code != chat.CodeNoSuchName {
+		c.fail(err, subject...)
+		return
+	}
+	text := "no one by that name is online"
+	if name := strings.TrimSpace(safetext.Truncate(safetext.CleanString(hubbubName(target)), 4*chat.MaxNameLen)); name != "" {
+		text = "no one called " + ircNick(name) + " is online"
+	}
+	c.reply("401", safeParam(target), text)
+}
+
 // Registered implements lineproto.Session.
 func (c *client) Registered() bool { return c.sess != nil }
 
@@ -295,6 +317,7 @@ func (c *client) Deliver(m *chat.Message) {
 		c.replayRoom = ""
 		return
 	}
+	replayed := c.replayRoom // the room whose replay a notice may end
 	if !m.History && m.Kind != chat.KindMembers {
 		c.replayRoom = ""
 		if c.batch != "" {
@@ -325,7 +348,17 @@ func (c *client) Deliver(m *chat.Message) {
 		if m.Narration {
 			return // said by the JOINs, 332s, 372s, ERRORs and answers the client gets
 		}
-		c.conn.Send(m, appendText(nil, "", serverName, "NOTICE", safeParam(ircNick(c.nickLocked())), "", m.Text))
+		if c.noticing && unkeptNotice(m.Text) {
+			c.held = m.Text // nothing answers a NOTICE (RFC 2812, 3.3.2), not even the server
+			return
+		}
+		to := safeParam(ircNick(c.nickLocked()))
+		if replayed != "" && strings.HasPrefix(m.Text, "end of history") {
+			// Said to the channel replayed (without batch, nothing else says which): to the
+			// nick, a client shows it in its status window, once per channel joined.
+			to = ircChannel(replayed)
+		}
+		c.conn.Send(m, appendText(nil, "", serverName, "NOTICE", to, "", m.Text))
 		return
 	case chat.KindKicked:
 		if c.joined.has(m.Room) {
@@ -366,6 +399,28 @@ func (c *client) Deliver(m *chat.Message) {
 		return
 	}
 	c.conn.Send(m, m.Encoded(c.encLocked()))
+}
+
+// unkeptNotice reports whether text is the chat's word, said once, that private messages are
+// kept nowhere (with guests, or on this server).
+func unkeptNotice(text string) bool {
+	return strings.Contains(text, "private messages") && strings.Contains(text, " nowhere: ")
+}
+
+// setNoticing marks the handing of a NOTICE to a nick to the chat (on), and its end.
+func (c *client) setNoticing(on bool) {
+	c.mu.Lock()
+	c.noticing = on
+	c.mu.Unlock()
+}
+
+// takeHeld returns what setNoticing kept from answering a NOTICE, once.
+func (c *client) takeHeld() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	held := c.held
+	c.held = ""
+	return held
 }
 
 // DeliverLines implements chat.LinesClient: room lines said one after another go to the

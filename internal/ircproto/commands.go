@@ -227,9 +227,11 @@ func (c *client) privmsg(m message) {
 	}
 	target, text := m.params[0], m.params[1]
 	if strings.Count(target, ",")+1 > maxTargets {
-		// Answered for NOTICE too: it is the client's own mistake, never an automatic reply,
-		// and nothing of it is sent, so one line cannot become many messages.
-		c.reply("407", safeParam(target), "too many targets: send to one nick or channel at a time")
+		// Nothing of it is sent, so one line cannot become many messages; a NOTICE is dropped
+		// without a word, as its errors are.
+		if !notice {
+			c.reply("407", safeParam(target), "too many targets: send to one nick or channel at a time")
+		}
 		return
 	}
 	ctcp := ""
@@ -274,7 +276,9 @@ func (c *client) privmsg(m message) {
 	case ctcp != "":
 		err = c.sess.Private(hubbubName(target), "* "+c.sess.Name()+" "+text)
 	case notice:
+		c.setNoticing(true)
 		err = c.sess.PrivateNotice(hubbubName(target), text)
+		c.setNoticing(false)
 	default:
 		err = c.sess.Private(hubbubName(target), text)
 	}
@@ -288,13 +292,16 @@ func (c *client) privmsg(m message) {
 		c.reply("404", safeParam(target), "Cannot send to channel (you are not in it: /join "+safeParam(target)+")")
 		return
 	default:
-		c.fail(err, safeParam(target))
+		c.failTarget(err, target, safeParam(target))
 		return
 	}
 	if strings.HasPrefix(target, "#") && c.has(capEchoMessage) {
 		c.echo(m.command, ircChannel(target), ctcp, text)
 	}
 	if !strings.HasPrefix(target, "#") && !notice {
+		if held := c.takeHeld(); held != "" {
+			c.send(":" + serverName + " NOTICE " + c.nick() + " :" + safeTrailing(held))
+		}
 		if f, err := c.sess.Whois(hubbubName(target)); err == nil && f.Away != "" {
 			c.reply("301", safeParam(ircNick(f.Name)), f.Away) // RPL_AWAY
 		}
@@ -448,7 +455,7 @@ func (c *client) whois(m message) {
 	f, err := c.sess.Whois(hubbubName(target))
 	if err != nil || f.Name == "" {
 		if err != nil {
-			c.fail(err, safeParam(target))
+			c.failTarget(err, target, safeParam(target))
 		}
 		c.reply("318", safeParam(target), "End of /WHOIS list")
 		return
@@ -465,7 +472,7 @@ func (c *client) whois(m message) {
 			line += " " + ircChannel(rooms[0])
 			rooms = rooms[1:]
 		}
-		c.reply("319", n, line+" ")
+		c.reply("319", n, line)
 	}
 	c.reply("312", n, serverName, "hubbub")
 	if f.Operator {
@@ -539,7 +546,7 @@ func (c *client) kick(m message) {
 	switch {
 	case err == nil:
 	case asError(err, &e) && e.Code == chat.CodeNoSuchName:
-		c.fail(err, safeParam(who))
+		c.failTarget(err, who, safeParam(who))
 	case asError(err, &e) && e.Code == chat.CodeTheyNotInRoom:
 		c.fail(err, safeParam(who), safeParam(room))
 	default:

@@ -3,6 +3,7 @@ package ircproto
 import (
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"hubbub/internal/chat"
@@ -92,7 +93,7 @@ func appendMessage(b []byte, m *chat.Message, tags string) []byte {
 	case chat.KindLeave:
 		return appendLine(b, tags, mask(m.From), "PART", partParams(m.Room, m.Text)...)
 	case chat.KindQuit:
-		return appendLine(b, tags, mask(m.From), "QUIT", ":"+cut(m.Text))
+		return appendLine(b, tags, mask(m.From), "QUIT", ":"+cut(quitReason(m.Text)))
 	case chat.KindKick:
 		return appendLine(b, tags, mask(m.To), "KICK", ircChannel(m.Room), safeParam(ircNick(m.From)), ":"+cut(m.Text))
 	case chat.KindNick:
@@ -116,6 +117,17 @@ func appendMessage(b []byte, m *chat.Message, tags string) []byte {
 		return appendText(b, tags, serverName, "NOTICE", "*", "", m.Text)
 	}
 	return b
+}
+
+// quitReason is what IRC clients are told of a quit: the chat's reason, or, when it gives
+// none (a telnet or web user whose connection ended, a bare /quit, which the line door shows
+// alike), what the IRC door says of its own clients that just went: an empty QUIT reads as
+// "has quit []" in irssi.
+func quitReason(text string) string {
+	if text == "" {
+		return "connection closed"
+	}
+	return text
 }
 
 // said is the command m was said with: NOTICE, which no program answers automatically, when
@@ -161,7 +173,7 @@ func nickAllowed(nick string) bool { return !strings.ContainsAny(nick, "!@,:*? "
 func cut(text string) string {
 	text = safeTrailing(text)
 	if len(text) > 400 {
-		text = text[:utf8Start(text, 400)]
+		text = text[:clusterStart(text, 400)]
 	}
 	return text
 }
@@ -205,7 +217,7 @@ func appendText(b []byte, tags, prefix, command, target, ctcp, text string) []by
 			if sp := strings.LastIndexByte(text[:n], ' '); sp > n*3/4 {
 				n = sp + 1
 			}
-			part = text[:n]
+			part = text[:clusterStart(text, n)]
 		}
 		text = text[len(part):]
 		line := ":" + part
@@ -215,6 +227,55 @@ func appendText(b []byte, tags, prefix, command, target, ctcp, text string) []by
 		b = appendLine(b, tags, prefix, command, target, line)
 	}
 	return b
+}
+
+// clusterStart returns the largest i <= n, a character's start in s, where a line may be cut
+// without splitting what shows as one character: not before a combining mark, a variation
+// selector, a skin tone or a zero-width joiner (the next line would start with it, orphaned),
+// not after a joiner, and not inside a pair of regional indicators (a flag: half of one would
+// pair the rest of the run wrongly). A cluster longer than n (a chain of emoji joined
+// without end) is cut at n all the same.
+func clusterStart(s string, n int) int {
+	n = utf8Start(s, n)
+	if n >= len(s) {
+		return n
+	}
+	for i := n; i > 0; {
+		r, _ := utf8.DecodeRuneInString(s[i:])
+		prev, size := utf8.DecodeLastRuneInString(s[:i])
+		switch {
+		case extends(r), prev == zwj:
+		case regionalIndicator(r) && regionalIndicator(prev) && indicatorsBefore(s[:i])%2 == 1:
+		default:
+			return i
+		}
+		i -= size
+	}
+	return n
+}
+
+const zwj = '\u200d'
+
+// extends reports whether r belongs to the character before it.
+func extends(r rune) bool {
+	return r == zwj || unicode.In(r, unicode.Mn, unicode.Me, unicode.Mc, unicode.Variation_Selector) ||
+		r >= 0x1f3fb && r <= 0x1f3ff // emoji skin tones
+}
+
+func regionalIndicator(r rune) bool { return r >= 0x1f1e6 && r <= 0x1f1ff }
+
+// indicatorsBefore counts the regional indicators that end s: pairs from the run's start are
+// flags.
+func indicatorsBefore(s string) int {
+	k := 0
+	for {
+		r, size := utf8.DecodeLastRuneInString(s)
+		if !regionalIndicator(r) {
+			return k
+		}
+		k++
+		s = s[:len(s)-size]
+	}
 }
 
 // utf8Start returns the largest i <= n at which a character of s starts.

@@ -174,3 +174,43 @@ func TestNamesWithinBudget(t *testing.T) {
 		t.Errorf("%d names shown, last line %q", shown, lines[len(lines)-1])
 	}
 }
+
+// FuzzSplitText: text said by a name of any length up to the chat's, split for IRC, is lines
+// of at most maxLine bytes that together are the text as cleaned, each cut where clusterStart
+// says: never starting with what belongs to the character before it, unless that character
+// is longer than a line.
+func FuzzSplitText(f *testing.F) {
+	for _, seed := range []string{
+		strings.Repeat("\U0001f1eb\U0001f1f7", 80), strings.Repeat("e\u0301\u0323", 200),
+		strings.Repeat("\U0001f469\u200d\U0001f4bb", 60), strings.Repeat("\u2764\ufe0f ", 150),
+		strings.Repeat("\U0001f469\u200d", 300), strings.Repeat("a", 1000),
+	} {
+		f.Add(uint8(0), seed, false)
+		f.Add(uint8(31), seed, true)
+	}
+	f.Fuzz(func(t *testing.T, nameLen uint8, text string, action bool) {
+		from := strings.Repeat("\u00e9", int(nameLen)%(chat.MaxNameLen+1))
+		ctcp := ""
+		if action {
+			ctcp = "\x01ACTION "
+		}
+		out := appendText(nil, "", mask(from), "PRIVMSG", "#"+strings.Repeat("\u00e9", chat.MaxNameLen), ctcp, text)
+		var whole strings.Builder
+		for _, l := range strings.SplitAfter(string(out), "\r\n") {
+			if l == "" {
+				continue
+			}
+			if len(l) > maxLine {
+				t.Fatalf("a line of %d bytes: %q", len(l), l)
+			}
+			_, part, _ := strings.Cut(strings.TrimSuffix(l, "\r\n"), " :")
+			if action {
+				part = strings.TrimSuffix(strings.TrimPrefix(part, ctcp), "\x01")
+			}
+			whole.WriteString(part)
+		}
+		if want := safeTrailing(text); whole.String() != want {
+			t.Fatalf("the lines are %q, want %q", whole.String(), want)
+		}
+	})
+}

@@ -34,6 +34,10 @@ func TestCommands(t *testing.T) {
 		{"PRIVMSG bob", [][]string{{" 412 alice :No text"}}},
 		{"PRIVMSG nobody :hi", [][]string{{" 401 alice nobody :no one called nobody is online"}}},
 		{"NOTICE nobody :hi", nil}, // never answered with an error
+		// A name that cleans to nothing is not said as nothing.
+		{"PRIVMSG \x1b[2J :hi", [][]string{{" 401 alice \uFFFD[2J :no one by that name is online"}}},
+		{"WHOIS \x1b]0;x\x07", [][]string{{" 401 alice \uFFFD]0;x\uFFFD :no one by that name is online"}, {" 318 alice "}}},
+		{"PRIVMSG no\x1b[1mbody :hi", [][]string{{" 401 alice no\uFFFD[1mbody :no one called nobody is online"}}},
 		// +n (324 says +nt): a message from outside a channel is 404, as on any IRC server.
 		{"PRIVMSG #bobs :hi", [][]string{{" 404 alice #bobs :Cannot send to channel (you are not in it: /join #bobs)"}}},
 		{"NOTICE #bobs :hi", nil},
@@ -53,6 +57,7 @@ func TestCommands(t *testing.T) {
 		{"KICK #lobby", [][]string{{" 461 alice KICK "}}},
 		{"JOIN #mine", [][]string{{":alice!u@hubbub JOIN #mine"}, {" 366 alice #mine "}}},
 		{"KICK #mine nobody", [][]string{{" 401 alice nobody :no one called nobody is online"}}},
+		{"KICK #mine \x1b[1m", [][]string{{" 401 alice \uFFFD[1m :no one by that name is online"}}},
 		{"KICK #mine bob", [][]string{{" 441 alice bob #mine :bob is not in #mine"}}},
 		{"KICK #mine alice", [][]string{{" 400 alice #mine :not on yourself"}}},
 		{"PART #mine", [][]string{{":alice!u@hubbub PART #mine"}}},

@@ -12,7 +12,7 @@ import (
 
 // MAXTARGETS=1 is what 005 says and what the door holds a client to: a line naming several
 // targets, repeated or not, is answered by one 407 and sends nothing, so one line is never
-// many messages (or many numerics). NOTICE is held to it too.
+// many messages (or many numerics). NOTICE is held to it too, and answered by nothing.
 func TestMaxTargets(t *testing.T) {
 	srv := start(t, chat.DefaultConfig())
 	bob := chattest.Join(t, srv.Addr, "bob")
@@ -24,7 +24,6 @@ func TestMaxTargets(t *testing.T) {
 		{"PRIVMSG bob,bob :twice", "bob,bob"},
 		{"PRIVMSG #c0,#c1,#c2 :x", "#c0,#c1,#c2"},
 		{"PRIVMSG bob,#lobby :both", "bob,#lobby"},
-		{"NOTICE bob,bob :twice", "bob,bob"},
 		{"PRIVMSG bob,bob :\x01VERSION\x01", "bob,bob"},
 	}
 	for _, tt := range tests {
@@ -32,6 +31,12 @@ func TestMaxTargets(t *testing.T) {
 		got := alice.sync()
 		if len(got) != 1 || !strings.HasPrefix(got[0], ":hubbub 407 alice "+tt.target+" :too many targets") {
 			t.Errorf("%.40q: got %q, want one 407", tt.send, got)
+		}
+	}
+	for _, send := range []string{"NOTICE bob,bob :twice", "NOTICE bob,carol :x", "NOTICE #lobby,bob :both"} {
+		alice.Send(send)
+		if got := alice.sync(); len(got) > 0 {
+			t.Errorf("%q: got %q, want no answer", send, got)
 		}
 	}
 	// bob got none of it: the next line he hears from alice is the one to him alone.

@@ -9,6 +9,10 @@
 //   - ESC and the whole sequence it starts are removed: CSI (ESC [ ... final), OSC (ESC ] ... BEL
 //     or ST), DCS/SOS/PM/APC strings (ESC P, X, ^, _ ... ST), nF sequences (ESC, intermediates,
 //     final) and two-character escapes (ESC c resets a terminal);
+//   - IRC's colour codes go whole, not only their control byte (which would leave "4,5red"):
+//     mIRC's U+0003 with up to two digits, then a comma and up to two more, and the hex form
+//     U+0004 with six hex digits, then a comma and six more; the other formatting bytes of IRC
+//     (bold, italics, underline...) are C0 controls and go as such;
 //   - C1 controls (U+0080–U+009F) are removed, and the ones that open a sequence (CSI U+009B, OSC
 //     U+009D, DCS U+0090, SOS U+0098, PM U+009E, APC U+009F) take their sequence with them;
 //   - bidirectional overrides and isolates (U+202A–U+202E, U+2066–U+2069), which reorder what
@@ -80,6 +84,12 @@ func Clean(b []byte) string {
 			continue
 		case r == esc:
 			i = skipEscape(b, i+1)
+			continue
+		case r == ircColour:
+			i = skipColour(b, i+1)
+			continue
+		case r == ircHexColour:
+			i = skipHexColour(b, i+1)
 			continue
 		case r == 0x9b: // C1 CSI
 			i = skipCSI(b, i+size)
@@ -217,6 +227,54 @@ func skipEscape(b []byte, i int) int {
 		return i
 	}
 }
+
+// IRC's colour codes (https://modern.ircdocs.horse/formatting): clients send them in what
+// they say, and a telnet or web user would see what follows the control byte.
+const (
+	ircColour    = 0x03
+	ircHexColour = 0x04
+)
+
+// skipColour returns the index just past an mIRC colour code whose U+0003 ended at i: a
+// foreground of one or two digits, then, only after one, a comma and a background of one or
+// two digits. A comma without a digit after it is text ("\x034,hi" is a red ",hi"), and so
+// is a third digit.
+func skipColour(b []byte, i int) int {
+	n := digits(b, i, 2, isDigit)
+	if n == 0 {
+		return i // U+0003 alone resets the colours
+	}
+	i += n
+	if i+1 < len(b) && b[i] == ',' && isDigit(b[i+1]) {
+		i += 1 + digits(b, i+1, 2, isDigit)
+	}
+	return i
+}
+
+// skipHexColour is skipColour for U+0004: six hex digits, then a comma and six more.
+func skipHexColour(b []byte, i int) int {
+	if digits(b, i, 6, isHex) < 6 {
+		return i
+	}
+	i += 6
+	if i < len(b) && b[i] == ',' && digits(b, i+1, 6, isHex) == 6 {
+		i += 7
+	}
+	return i
+}
+
+// digits returns how many bytes of b from i, at most max, are digits as is says.
+func digits(b []byte, i, max int, is func(byte) bool) int {
+	n := 0
+	for n < max && i+n < len(b) && is(b[i+n]) {
+		n++
+	}
+	return n
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+func isHex(c byte) bool { return isDigit(c) || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' }
 
 // skipCSI returns the index just past a CSI sequence whose introducer ended at i: parameter
 // bytes, intermediate bytes, then one final byte. A malformed sequence ends at the first byte

@@ -42,6 +42,22 @@ func TestClean(t *testing.T) {
 		{"overlong encoding", "\xc0\xaf", "\ufffd\ufffd"},
 		{"malformed CSI keeps text", "\x1b[12\x01abc", "abc"},
 
+		// IRC's colour codes go whole, and its formatting bytes as any control.
+		{"IRC colour fg,bg", "\x034,5red\x03 text", "red text"},
+		{"IRC colour two digits", "\x0312,01blue\x0f!", "blue!"},
+		{"IRC colour fg only", "\x0304red", "red"},
+		{"IRC colour third digit is text", "\x031234", "34"},
+		{"IRC colour comma without digit", "\x034,hi", ",hi"},
+		{"IRC colour bg third digit", "\x031,234", "4"},
+		{"IRC colour reset then digits after text", "\x03 5 apples", " 5 apples"},
+		{"IRC colour at end", "end\x034,", "end,"},
+		{"IRC colour bare comma", "\x03,5x", ",5x"},
+		{"IRC hex colour", "\x04ff0000red\x04", "red"},
+		{"IRC hex colour fg,bg", "\x04FF0000,00ff00rg", "rg"},
+		{"IRC hex colour short is a reset", "\x04abcx", "abcx"},
+		{"IRC hex colour bad bg kept", "\x04ff0000,00gx", ",00gx"},
+		{"IRC formatting", "\x02bold\x02 \x1ditalic\x1d \x1funder\x1f \x1estrike\x1e \x11mono\x11 \x16rev\x16\x0f", "bold italic under strike mono rev"},
+
 		// Invisible characters go, except where they mean something.
 		{"zero-width space", "pass\u200bword", "password"},
 		{"word joiner and BOM", "\ufeffad\u2060min", "admin"},
@@ -159,7 +175,8 @@ func checkSafe(t *testing.T, in []byte, s string) {
 func FuzzClean(f *testing.F) {
 	for _, s := range []string{"hello", "\x1b[31mred", "\x1b]0;t\x07", "\u202e", "\xff\xfe", "a\rb", "\u009b1m",
 		"\U0001f468\u200d\U0001f469\u200d\U0001f467", "\u0915\u094d\u200d\u0937", "\u0645\u06cc\u200c\u062e",
-		"e\u0301\u0302\u0303\u200b\u0304\u0305", "\u2764\ufe0f\ufe0f", "\U0001f3f4\U000e0067\U000e007f"} {
+		"e\u0301\u0302\u0303\u200b\u0304\u0305", "\u2764\ufe0f\ufe0f", "\U0001f3f4\U000e0067\U000e007f",
+		"\x034,5red\x03", "\x04ff0000,00FF00x\x04", "\x0312,"} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
