@@ -391,16 +391,19 @@ func (s *Session) sendPrivate(to *member, text string, notice bool) {
 	rec := Record{Time: h.now(), Kind: KindPrivate, From: from.name().Display, FromKey: from.name().looks[0],
 		To: to.name().Display, ToKey: to.name().looks[0], Text: text, Notice: notice}
 	if from.account == "" || to.account == "" || h.cfg.History == nil || h.cfg.NoPrivateHistory {
-		defer h.mu.Unlock()
-		h.deliverPrivateLocked(s, to, rec)
-		if !from.toldPrivateUnkept {
-			from.toldPrivateUnkept = true
-			if from.account == "" || to.account == "" {
-				s.notice("private messages with guests are kept nowhere: they are shown to the two of you now, and are not in /history")
-			} else {
-				s.notice("this server keeps private messages nowhere: they are shown to the two of you now, and are not in /history")
-			}
+		if s.storing() {
+			// Behind the lines s said before, which wait for the history: a paste of a line
+			// and a /msg is read in the order it was typed.
+			h.mu.Unlock()
+			s.afterStored(func() {
+				h.mu.Lock()
+				defer h.mu.Unlock()
+				s.privateUnkeptLocked(to, rec)
+			})
+			return
 		}
+		defer h.mu.Unlock()
+		s.privateUnkeptLocked(to, rec)
 		return
 	}
 	rec.FromKey, rec.ToKey = accountKey(from.accountID), accountKey(to.accountID)
@@ -414,6 +417,21 @@ func (s *Session) sendPrivate(to *member, text string, notice bool) {
 		defer h.mu.Unlock()
 		h.deliverPrivateLocked(s, to, rec)
 	})
+}
+
+// privateUnkeptLocked shows a private message kept nowhere, and tells its sender so the first
+// time.
+func (s *Session) privateUnkeptLocked(to *member, rec Record) {
+	from := s.member
+	s.hub.deliverPrivateLocked(s, to, rec)
+	if !from.toldPrivateUnkept && !s.gone {
+		from.toldPrivateUnkept = true
+		if from.account == "" || to.account == "" {
+			s.notice("private messages with guests are kept nowhere: they are shown to the two of you now, and are not in /history")
+		} else {
+			s.notice("this server keeps private messages nowhere: they are shown to the two of you now, and are not in /history")
+		}
+	}
 }
 
 // accountKey is what private history between accounts is kept under: the account's ID, which
