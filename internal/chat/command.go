@@ -384,6 +384,7 @@ func (s *Session) sendPrivate(to *member, text string, notice bool) {
 		return
 	}
 	h := s.hub
+	s.flushLines()
 	if !h.lockLive(s) {
 		return
 	}
@@ -417,6 +418,28 @@ func (s *Session) sendPrivate(to *member, text string, notice bool) {
 		defer h.mu.Unlock()
 		h.deliverPrivateLocked(s, to, rec)
 	})
+}
+
+// flushLines returns once the lines s said before that wait for another publisher to deliver
+// them (see lineFlusher) are delivered: a private message, which has an order of its own,
+// must not overtake them (a paste of a line and a /msg). It waits with no lock held, since the
+// room's turn may deliver many lines. Called by the reading goroutine, the one that says s's
+// lines.
+func (s *Session) flushLines() {
+	h := s.hub
+	f, ok := h.bus.(lineFlusher)
+	if !ok || !h.lockLive(s) {
+		return
+	}
+	var keys [8]string
+	rooms := keys[:0]
+	for _, r := range s.rooms {
+		rooms = append(rooms, r.key())
+	}
+	h.mu.Unlock()
+	for _, key := range rooms {
+		f.Flush(key)
+	}
 }
 
 // privateUnkeptLocked shows a private message kept nowhere, and tells its sender so the first

@@ -3,8 +3,11 @@ package chat_test
 import (
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"hubbub/internal/chat"
 	"hubbub/internal/chattest"
@@ -53,4 +56,59 @@ func TestPrivateAfterOwnLines(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestPrivateAfterQueuedLines: with no history a line is shown at once, but in a busy room it
+// may be queued for the publisher delivering the room's lines (the local bus's turn); a
+// private message its sender sends next waits for it rather than overtaking it. A member in
+// the room holds a turn (its Deliver waits) while the sender pastes a line, a /msg and a line.
+func TestPrivateAfterQueuedLines(t *testing.T) {
+	line := lineproto.DefaultConfig()
+	line.LineRate = 0
+	srv := chattest.StartChat(t, line, chat.DefaultConfig(), nil)
+
+	enter := func(name string, rec *linesRecorder) *chat.Session {
+		t.Helper()
+		s, err := srv.Hub.Connect(rec, chat.Peer{Addr: netip.MustParseAddr("127.0.0.2")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(s.Close)
+		if err := s.Handle([]byte(name)); err != nil {
+			t.Fatal(err)
+		}
+		if !s.Registered() {
+			t.Fatalf("%s did not enter", name)
+		}
+		return s
+	}
+	gate := make(chan struct{})
+	holder := &linesRecorder{gate: gate, held: make(chan struct{})}
+	enter("holder", holder)
+	talker := enter("talker", &linesRecorder{})
+	open := sync.OnceFunc(func() { close(gate) })
+	t.Cleanup(open) // before the sessions close: a turn held would keep their leaving waiting
+	// The holder is the room's first member: a walk over the members comes to it first.
+	recv := chattest.Join(t, srv.Addr, "brecv")
+	send := chattest.Join(t, srv.Addr, "bsend")
+	recv.Expect("bsend has joined the channel")
+
+	said := make(chan error, 1)
+	go func() { said <- talker.Say("", "hold on") }()
+	<-holder.held
+	send.Write("line one\r\n/msg brecv pm two\r\nline three\r\n")
+	// While the turn is held, the private message must not come before the line queued for
+	// it. Wait a while for one to overtake (a wait that can only let a broken order pass,
+	// never fail a right one), then let the turn go on.
+	if got, err := recv.TryReadLine(time.Second); err == nil {
+		if got == "<talker> hold on" {
+			t.Fatalf("brecv got %q while the turn delivering it was held", got)
+		}
+		t.Fatalf("brecv got %q before the line queued before it", got)
+	}
+	open()
+	if err := <-said; err != nil {
+		t.Fatal(err)
+	}
+	recv.Expect("<talker> hold on", "<bsend> line one", "[PM from bsend] pm two", "<bsend> line three")
 }
