@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -11,6 +12,7 @@ import (
 
 	"hubbub/internal/chat"
 	"hubbub/internal/chattest"
+	"hubbub/internal/ircproto"
 	"hubbub/internal/lineproto"
 	"hubbub/internal/sqlite"
 )
@@ -18,7 +20,7 @@ import (
 // TestPrivateAfterOwnLines: a private message never overtakes the lines its sender said before
 // it, though those wait for the history to keep them and a guest's private message is kept
 // nowhere. A user who types a line, a /msg and a line in one write (a paste) is read by a
-// recipient in the room in that order, over and over.
+// recipient in the room in that order, over and over, on the line protocol and on IRC.
 func TestPrivateAfterOwnLines(t *testing.T) {
 	store, err := sqlite.Open(t.Context(), chattest.StoreConfig(t), slog.New(slog.DiscardHandler))
 	if err != nil {
@@ -30,30 +32,57 @@ func TestPrivateAfterOwnLines(t *testing.T) {
 	line := lineproto.DefaultConfig()
 	line.LineRate = 0 // the paste is sent again and again
 	srv := chattest.StartChat(t, line, cfg, nil)
+	ircAddr := chattest.Serve(t, ircproto.NewServer(line, srv.Hub, nil, slog.New(slog.DiscardHandler)))
 
 	recv := chattest.Join(t, srv.Addr, "brecv")
+	irecv := chattest.Dial(t, ircAddr)
+	irecv.Send("NICK irecv")
+	irecv.Send("USER irecv 0 * :irecv")
+	ircUntil(t, irecv, " 366 irecv #lobby ")
 	send := chattest.Join(t, srv.Addr, "bsend")
-	recv.Expect("bsend has joined the channel")
+	recv.Expect("irecv has joined the channel", "bsend has joined the channel")
 	for i := range 20 {
-		send.Write(fmt.Sprintf("line one %d\r\n/msg brecv pm two %d\r\nline three %d\r\n", i, i, i))
-		want := []string{
-			fmt.Sprintf("<bsend> line one %d", i),
-			fmt.Sprintf("[PM from bsend] pm two %d", i),
-			fmt.Sprintf("<bsend> line three %d", i),
+		to := "brecv"
+		if i%2 == 1 {
+			to = "irecv"
+		}
+		send.Write(fmt.Sprintf("line one %d\r\n/msg %s pm two %d\r\nline three %d\r\n", i, to, i, i))
+		want := []string{fmt.Sprintf("<bsend> line one %d", i), fmt.Sprintf("<bsend> line three %d", i)}
+		if to == "brecv" {
+			want = slices.Insert(want, 1, fmt.Sprintf("[PM from bsend] pm two %d", i))
 		}
 		for _, w := range want {
 			if got := recv.ReadLine(); got != w {
 				t.Fatalf("paste %d: brecv got %q, want %q (in the order bsend said them: %q)", i, got, w, want)
 			}
 		}
+		want = []string{fmt.Sprintf("#lobby :line one %d", i), fmt.Sprintf("#lobby :line three %d", i)}
+		if to == "irecv" {
+			want = slices.Insert(want, 1, fmt.Sprintf("irecv :pm two %d", i))
+		}
+		for _, w := range want {
+			if got := ircUntil(t, irecv, " PRIVMSG "); !strings.HasPrefix(got, ":bsend!") || !strings.HasSuffix(got, " PRIVMSG "+w) {
+				t.Fatalf("paste %d: irecv got %q, want bsend's PRIVMSG %s (in the order bsend said them: %q)", i, got, w, want)
+			}
+		}
 		// The sender sees its own private message, and once that guests' are kept nowhere.
-		if got := send.ReadLine(); got != fmt.Sprintf("[PM to brecv] pm two %d", i) {
+		if got := send.ReadLine(); got != fmt.Sprintf("[PM to %s] pm two %d", to, i) {
 			t.Fatalf("paste %d: bsend got %q, want its private message", i, got)
 		}
 		if i == 0 {
 			if got := send.ReadLine(); !strings.HasPrefix(got, "*** private messages with guests are kept nowhere") {
 				t.Fatalf("bsend got %q, want to be told its private messages are kept nowhere", got)
 			}
+		}
+	}
+}
+
+// ircUntil reads c's lines until one contains part, and returns it.
+func ircUntil(t *testing.T, c *chattest.Client, part string) string {
+	t.Helper()
+	for {
+		if line := c.ReadLine(); strings.Contains(line, part) {
+			return line
 		}
 	}
 }
