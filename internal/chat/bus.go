@@ -67,6 +67,14 @@ type roomPreparer interface {
 	Prepare(room string) error
 }
 
+// lineFlusher is a Bus that may hold a room's lines for another publisher to deliver (the
+// local bus; see queueable): Flush returns once those queued so far are delivered. An event
+// with an order of its own (a private message) waits so behind the lines its sender said
+// before it. It may be called holding Hub.mu.
+type lineFlusher interface {
+	Flush(room string)
+}
+
 // NewLocalBus returns the in-process Bus, which calls deliver for each event: what a single
 // node uses (Config.NewBus nil), and what another Bus may be compared with in tests.
 func NewLocalBus(deliver func(Event)) Bus { return newLocalBus(deliver) }
@@ -133,9 +141,7 @@ func (b *localBus) Publish(ev Event) error {
 	for _, room := range ev.Rooms {
 		// A quit, a rename or an away of a member in these rooms comes after the lines it said
 		// there, which may still be queued for another publisher's turn.
-		if v, ok := b.rooms.Load(room); ok {
-			v.(*sequencer).drain()
-		}
+		b.Flush(room)
 	}
 	v, ok := b.rooms.Load(key)
 	if !ok {
@@ -245,6 +251,13 @@ func (q *sequencer) drain() {
 	}
 	q.waiting--
 	q.turn.Broadcast() // lines held back while this waited may be queued again
+}
+
+// Flush returns once the room's lines queued so far are delivered (see lineFlusher).
+func (b *localBus) Flush(room string) {
+	if v, ok := b.rooms.Load(room); ok {
+		v.(*sequencer).drain()
+	}
 }
 
 func newSequencer() *sequencer {

@@ -384,6 +384,7 @@ func (s *Session) sendPrivate(to *member, text string, notice bool) {
 		return
 	}
 	h := s.hub
+	s.flushLines()
 	if !h.lockLive(s) {
 		return
 	}
@@ -391,16 +392,19 @@ func (s *Session) sendPrivate(to *member, text string, notice bool) {
 	rec := Record{Time: h.now(), Kind: KindPrivate, From: from.name().Display, FromKey: from.name().looks[0],
 		To: to.name().Display, ToKey: to.name().looks[0], Text: text, Notice: notice}
 	if from.account == "" || to.account == "" || h.cfg.History == nil || h.cfg.NoPrivateHistory {
-		defer h.mu.Unlock()
-		h.deliverPrivateLocked(s, to, rec)
-		if !from.toldPrivateUnkept {
-			from.toldPrivateUnkept = true
-			if from.account == "" || to.account == "" {
-				s.notice("private messages with guests are kept nowhere: they are shown to the two of you now, and are not in /history")
-			} else {
-				s.notice("this server keeps private messages nowhere: they are shown to the two of you now, and are not in /history")
-			}
+		if s.storing() {
+			// Behind the lines s said before, which wait for the history: a paste of a line
+			// and a /msg is read in the order it was typed.
+			h.mu.Unlock()
+			s.afterStored(func() {
+				h.mu.Lock()
+				defer h.mu.Unlock()
+				s.privateUnkeptLocked(to, rec)
+			})
+			return
 		}
+		defer h.mu.Unlock()
+		s.privateUnkeptLocked(to, rec)
 		return
 	}
 	rec.FromKey, rec.ToKey = accountKey(from.accountID), accountKey(to.accountID)
@@ -414,6 +418,43 @@ func (s *Session) sendPrivate(to *member, text string, notice bool) {
 		defer h.mu.Unlock()
 		h.deliverPrivateLocked(s, to, rec)
 	})
+}
+
+// flushLines returns once the lines s said before that wait for another publisher to deliver
+// them (see lineFlusher) are delivered: a private message, which has an order of its own,
+// must not overtake them (a paste of a line and a /msg). It waits with no lock held, since the
+// room's turn may deliver many lines. Called by the reading goroutine, the one that says s's
+// lines.
+func (s *Session) flushLines() {
+	h := s.hub
+	f, ok := h.bus.(lineFlusher)
+	if !ok || !h.lockLive(s) {
+		return
+	}
+	var keys [8]string
+	rooms := keys[:0]
+	for _, r := range s.rooms {
+		rooms = append(rooms, r.key())
+	}
+	h.mu.Unlock()
+	for _, key := range rooms {
+		f.Flush(key)
+	}
+}
+
+// privateUnkeptLocked shows a private message kept nowhere, and tells its sender so the first
+// time.
+func (s *Session) privateUnkeptLocked(to *member, rec Record) {
+	from := s.member
+	s.hub.deliverPrivateLocked(s, to, rec)
+	if !from.toldPrivateUnkept && !s.gone {
+		from.toldPrivateUnkept = true
+		if from.account == "" || to.account == "" {
+			s.notice("private messages with guests are kept nowhere: they are shown to the two of you now, and are not in /history")
+		} else {
+			s.notice("this server keeps private messages nowhere: they are shown to the two of you now, and are not in /history")
+		}
+	}
 }
 
 // accountKey is what private history between accounts is kept under: the account's ID, which
