@@ -447,7 +447,9 @@ func (s *Session) flushLines() {
 func (s *Session) privateUnkeptLocked(to *member, rec Record) {
 	from := s.member
 	s.hub.deliverPrivateLocked(s, to, rec)
-	if !from.toldPrivateUnkept && !s.gone {
+	// Not in answer to a notice, which nothing answers (IRC's NOTICE): the next message is
+	// told instead.
+	if !from.toldPrivateUnkept && !s.gone && !rec.Notice {
 		from.toldPrivateUnkept = true
 		if from.account == "" || to.account == "" {
 			s.notice("private messages with guests are kept nowhere: they are shown to the two of you now, and are not in /history")

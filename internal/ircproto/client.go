@@ -79,12 +79,7 @@ type client struct {
 	replayRoom string
 	batchNo    int
 	motd       []string // the MOTD, sent as 372s in the welcome
-	// noticing: a NOTICE to a nick is being handed to the chat, whose once-only word that
-	// private messages are kept nowhere must not answer it; held keeps that word for the
-	// client's next PRIVMSG to a nick, which it answers.
-	noticing bool
-	held     string
-	welcomed bool
+	welcomed   bool
 	// answering: a command (or a ping) is being handled, and its lists may take listBytes more.
 	answering bool
 	listBytes int
@@ -348,10 +343,6 @@ func (c *client) Deliver(m *chat.Message) {
 		if m.Narration {
 			return // said by the JOINs, 332s, 372s, ERRORs and answers the client gets
 		}
-		if c.noticing && unkeptNotice(m.Text) {
-			c.held = m.Text // nothing answers a NOTICE (RFC 2812, 3.3.2), not even the server
-			return
-		}
 		to := safeParam(ircNick(c.nickLocked()))
 		if replayed != "" && strings.HasPrefix(m.Text, "end of history") {
 			// Said to the channel replayed (without batch, nothing else says which): to the
@@ -399,28 +390,6 @@ func (c *client) Deliver(m *chat.Message) {
 		return
 	}
 	c.conn.Send(m, m.Encoded(c.encLocked()))
-}
-
-// unkeptNotice reports whether text is the chat's word, said once, that private messages are
-// kept nowhere (with guests, or on this server).
-func unkeptNotice(text string) bool {
-	return strings.Contains(text, "private messages") && strings.Contains(text, " nowhere: ")
-}
-
-// setNoticing marks the handing of a NOTICE to a nick to the chat (on), and its end.
-func (c *client) setNoticing(on bool) {
-	c.mu.Lock()
-	c.noticing = on
-	c.mu.Unlock()
-}
-
-// takeHeld returns what setNoticing kept from answering a NOTICE, once.
-func (c *client) takeHeld() string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	held := c.held
-	c.held = ""
-	return held
 }
 
 // DeliverLines implements chat.LinesClient: room lines said one after another go to the

@@ -276,9 +276,7 @@ func (c *client) privmsg(m message) {
 	case ctcp != "":
 		err = c.sess.Private(hubbubName(target), "* "+c.sess.Name()+" "+text)
 	case notice:
-		c.setNoticing(true)
 		err = c.sess.PrivateNotice(hubbubName(target), text)
-		c.setNoticing(false)
 	default:
 		err = c.sess.Private(hubbubName(target), text)
 	}
@@ -299,9 +297,6 @@ func (c *client) privmsg(m message) {
 		c.echo(m.command, ircChannel(target), ctcp, text)
 	}
 	if !strings.HasPrefix(target, "#") && !notice {
-		if held := c.takeHeld(); held != "" {
-			c.send(":" + serverName + " NOTICE " + c.nick() + " :" + safeTrailing(held))
-		}
 		if f, err := c.sess.Whois(hubbubName(target)); err == nil && f.Away != "" {
 			c.reply("301", safeParam(ircNick(f.Name)), f.Away) // RPL_AWAY
 		}
