@@ -151,6 +151,16 @@ func (l *Logs) WaitFor(t testing.TB, parts ...string) string {
 	}
 }
 
+// ExpectNoClose fails the test if the logs say the connection of the user called name ended.
+func (l *Logs) ExpectNoClose(t testing.TB, name string) {
+	t.Helper()
+	for _, line := range strings.Split(l.String(), "\n") {
+		if containsAll(line, []string{"connection closed", "name=" + name}) {
+			t.Fatalf("%s's connection ended: %s", name, line)
+		}
+	}
+}
+
 func containsAll(s string, parts []string) bool {
 	for _, p := range parts {
 		if !strings.Contains(s, p) {
@@ -499,6 +509,18 @@ func KeepTalking(t testing.TB, c *Client) (stop func()) {
 		c.Conn.Close()
 		wg.Wait()
 	}
+}
+
+// FloodUntilLogged has flooder flood its room (Flood) until logs have a line with every one of
+// parts.
+func FloodUntilLogged(t testing.TB, flooder *Client, logs *Logs, parts ...string) {
+	t.Helper()
+	flooder.Conn.SetReadDeadline(time.Time{})
+	stop := make(chan struct{})
+	wait := Flood(t, flooder.Conn, stop, func() {})
+	defer wait()
+	defer close(stop)
+	logs.WaitFor(t, parts...)
 }
 
 // Flood has flooder say 200-byte lines at about 400 KB/s (many times what the slow reader

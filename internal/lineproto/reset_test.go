@@ -32,26 +32,11 @@ func TestLinesBeforeAReset(t *testing.T) {
 			cfg := testConfig()
 			cfg.LineRate, cfg.LineBurst, cfg.FloodAfter = float64(tc.rate), tc.burst, tc.floodAfter
 			srv := chattest.Start(t, cfg)
-			watcher := chattest.Join(t, srv.Addr, "watcher")
-			watcher.Send("/join #talk")
-			readPast(t, watcher, "*** you made #talk")
-			talker := chattest.Join(t, srv.Addr, "talker")
-			talker.Send("/join #noise")
-			defer chattest.KeepTalking(t, talker)() // the server writes to each leaver all along: #noise talks
+			watcher, stop := talkBesideNoise(t, srv.Addr)
+			defer stop()
 			for i := range tc.rounds {
 				name := fmt.Sprintf("leaver%d", i)
-				c := chattest.Join(t, srv.Addr, name)
-				c.Send("/join #noise")
-				c.Send("/join #talk") // where its lines go; #noise fills its socket meanwhile
-				readPast(t, watcher, name+" has joined #talk")
-				var b strings.Builder
-				for n := range tc.lines {
-					fmt.Fprintf(&b, "%s line %d\r\n", name, n)
-				}
-				c.Write(b.String())
-				chattest.WaitSent(t, c.Conn) // a reset drops what the client's kernel still holds
-				c.Conn.(*net.TCPConn).SetLinger(0)
-				c.Conn.Close()
+				pasteAndReset(t, srv.Addr, watcher, name, tc.lines)
 				reset := time.Now()
 				n := 0
 				for {
@@ -84,24 +69,9 @@ func TestShutdownEndsWhatAGoneClientSays(t *testing.T) {
 	cfg := testConfig()
 	cfg.LineRate, cfg.LineBurst, cfg.FloodAfter = 10, 10, time.Hour
 	srv := chattest.Start(t, cfg)
-	watcher := chattest.Join(t, srv.Addr, "watcher")
-	watcher.Send("/join #talk")
-	readPast(t, watcher, "*** you made #talk")
-	talker := chattest.Join(t, srv.Addr, "talker")
-	talker.Send("/join #noise")
-	defer chattest.KeepTalking(t, talker)() // the server writes to the leaver all along
-	c := chattest.Join(t, srv.Addr, "leaver")
-	c.Send("/join #noise")
-	c.Send("/join #talk")
-	readPast(t, watcher, "leaver has joined #talk")
-	var b strings.Builder
-	for n := range 3000 {
-		fmt.Fprintf(&b, "leaver line %d\r\n", n)
-	}
-	c.Write(b.String())
-	chattest.WaitSent(t, c.Conn)
-	c.Conn.(*net.TCPConn).SetLinger(0)
-	c.Conn.Close()
+	watcher, stop := talkBesideNoise(t, srv.Addr)
+	defer stop()
+	pasteAndReset(t, srv.Addr, watcher, "leaver", 3000)
 	// Said at the line rate from now on, for 300 s.
 	readPast(t, watcher, "<leaver> leaver line 20")
 	ctx, cancel := context.WithTimeout(context.Background(), chattest.Timeout)
@@ -109,4 +79,35 @@ func TestShutdownEndsWhatAGoneClientSays(t *testing.T) {
 	if err := srv.Line.Shutdown(ctx); err != nil {
 		t.Fatalf("shutdown: %v", err)
 	}
+}
+
+// talkBesideNoise starts a watcher in #talk, and a talker in #noise that talks until stop is
+// called: the server writes all along to whoever is in #noise.
+func talkBesideNoise(t *testing.T, addr string) (watcher *chattest.Client, stop func()) {
+	t.Helper()
+	watcher = chattest.Join(t, addr, "watcher")
+	watcher.Send("/join #talk")
+	readPast(t, watcher, "*** you made #talk")
+	talker := chattest.Join(t, addr, "talker")
+	talker.Send("/join #noise")
+	return watcher, chattest.KeepTalking(t, talker)
+}
+
+// pasteAndReset has a client called name join #noise (whose talk fills its socket) and #talk
+// (where its lines go, seen by watcher), write lines "NAME line N" in one paste and go with a
+// reset once its kernel sent them all.
+func pasteAndReset(t *testing.T, addr string, watcher *chattest.Client, name string, lines int) {
+	t.Helper()
+	c := chattest.Join(t, addr, name)
+	c.Send("/join #noise")
+	c.Send("/join #talk")
+	readPast(t, watcher, name+" has joined #talk")
+	var b strings.Builder
+	for n := range lines {
+		fmt.Fprintf(&b, "%s line %d\r\n", name, n)
+	}
+	c.Write(b.String())
+	chattest.WaitSent(t, c.Conn) // a reset drops what the client's kernel still holds
+	c.Conn.(*net.TCPConn).SetLinger(0)
+	c.Conn.Close()
 }

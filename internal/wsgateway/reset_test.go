@@ -32,31 +32,11 @@ func TestLinesBeforeAReset(t *testing.T) {
 			cfg := testConfig()
 			cfg.LineRate, cfg.LineBurst, cfg.FloodAfter = float64(tc.rate), tc.burst, tc.floodAfter
 			lineAddr, url := start(t, cfg)
-			watcher := chattest.Join(t, lineAddr, "watcher")
-			watcher.Send("/join #talk")
-			readUntil(t, watcher, "*** you made #talk")
-			talker := chattest.Join(t, lineAddr, "talker")
-			talker.Send("/join #noise")
-			defer chattest.KeepTalking(t, talker)() // the server writes to each leaver all along: #noise talks
+			watcher, stop := talkBesideNoise(t, lineAddr)
+			defer stop()
 			for i := range tc.rounds {
 				name := fmt.Sprintf("leaver%d", i)
-				c := dialRaw(t, url)
-				c.line(name)
-				c.line("/join #noise")
-				c.line("/join #talk") // where its lines go; #noise fills its socket meanwhile
-				readUntil(t, watcher, name+" has joined #talk")
-				var b bytes.Buffer
-				for n := range tc.lines {
-					msg, _ := json.Marshal(map[string]string{"type": "line", "text": fmt.Sprintf("%s line %d", name, n)})
-					b.Write(frameBytes(true, 0x1, msg, false))
-				}
-				c.nc.SetWriteDeadline(time.Now().Add(chattest.Timeout))
-				if _, err := c.nc.Write(b.Bytes()); err != nil {
-					t.Fatal(err)
-				}
-				chattest.WaitSent(t, c.nc) // a reset drops what the client's kernel still holds
-				c.nc.(*net.TCPConn).SetLinger(0)
-				c.nc.Close()
+				pasteAndReset(t, url, watcher, name, tc.lines)
 				reset := time.Now()
 				n := 0
 				for {
@@ -82,6 +62,42 @@ func TestLinesBeforeAReset(t *testing.T) {
 	}
 }
 
+// talkBesideNoise starts a watcher in #talk, and a talker in #noise that talks until stop is
+// called: the server writes all along to whoever is in #noise.
+func talkBesideNoise(t *testing.T, lineAddr string) (watcher *chattest.Client, stop func()) {
+	t.Helper()
+	watcher = chattest.Join(t, lineAddr, "watcher")
+	watcher.Send("/join #talk")
+	readUntil(t, watcher, "*** you made #talk")
+	talker := chattest.Join(t, lineAddr, "talker")
+	talker.Send("/join #noise")
+	return watcher, chattest.KeepTalking(t, talker)
+}
+
+// pasteAndReset has a browser called name join #noise (whose talk fills its socket) and #talk
+// (where its lines go, seen by watcher), send lines "NAME line N" in one write and go with a
+// reset once its kernel sent them all.
+func pasteAndReset(t *testing.T, url string, watcher *chattest.Client, name string, lines int) {
+	t.Helper()
+	c := dialRaw(t, url)
+	c.line(name)
+	c.line("/join #noise")
+	c.line("/join #talk")
+	readUntil(t, watcher, name+" has joined #talk")
+	var b bytes.Buffer
+	for n := range lines {
+		msg, _ := json.Marshal(map[string]string{"type": "line", "text": fmt.Sprintf("%s line %d", name, n)})
+		b.Write(frameBytes(true, 0x1, msg, false))
+	}
+	c.nc.SetWriteDeadline(time.Now().Add(chattest.Timeout))
+	if _, err := c.nc.Write(b.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	chattest.WaitSent(t, c.nc) // a reset drops what the client's kernel still holds
+	c.nc.(*net.TCPConn).SetLinger(0)
+	c.nc.Close()
+}
+
 // readUntil reads lines until one that starts with one of wants, and returns it.
 func readUntil(t *testing.T, c *chattest.Client, wants ...string) string {
 	t.Helper()
@@ -103,28 +119,9 @@ func TestShutdownEndsWhatAGoneClientSays(t *testing.T) {
 	cfg := testConfig()
 	cfg.LineRate, cfg.LineBurst, cfg.FloodAfter = 10, 10, time.Hour
 	lineAddr, url := start(t, cfg)
-	watcher := chattest.Join(t, lineAddr, "watcher")
-	watcher.Send("/join #talk")
-	readUntil(t, watcher, "*** you made #talk")
-	talker := chattest.Join(t, lineAddr, "talker")
-	talker.Send("/join #noise")
-	defer chattest.KeepTalking(t, talker)() // the server writes to the leaver all along
-	c := dialRaw(t, url)
-	c.line("leaver")
-	c.line("/join #noise")
-	c.line("/join #talk")
-	readUntil(t, watcher, "leaver has joined #talk")
-	var b bytes.Buffer
-	for n := range 1000 { // within what the sockets hold: the server reads at the line rate
-		msg, _ := json.Marshal(map[string]string{"type": "line", "text": fmt.Sprintf("leaver line %d", n)})
-		b.Write(frameBytes(true, 0x1, msg, false))
-	}
-	c.nc.SetWriteDeadline(time.Now().Add(chattest.Timeout))
-	if _, err := c.nc.Write(b.Bytes()); err != nil {
-		t.Fatal(err)
-	}
-	chattest.WaitSent(t, c.nc)
-	c.nc.(*net.TCPConn).SetLinger(0)
-	c.nc.Close()
+	watcher, stop := talkBesideNoise(t, lineAddr)
+	defer stop()
+	// Within what the sockets hold: the server reads at the line rate.
+	pasteAndReset(t, url, watcher, "leaver", 1000)
 	readUntil(t, watcher, "<leaver> leaver line 20") // said at the line rate from now on
 }

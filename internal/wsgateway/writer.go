@@ -223,7 +223,8 @@ func (c *conn) writeAll(stream **flush.StreamWriter, bufs [][]byte) (int, error)
 			bufs = nil
 		}
 		written += n
-		if err != nil && !(n > 0 && errors.Is(err, os.ErrDeadlineExceeded) && c.raw != nil) {
+		if err != nil {
+			// The deadline moved on while the client took bytes: past it, it took none.
 			return written, err
 		}
 		if n > 0 && len(bufs) > 0 {
@@ -231,7 +232,6 @@ func (c *conn) writeAll(stream **flush.StreamWriter, bufs [][]byte) (int, error)
 			c.out.held = bufsLen(bufs)
 			c.mu.Unlock()
 		}
-		// Some bytes went out before the deadline: the client is reading, give it more time.
 	}
 	return written, nil
 }
