@@ -511,6 +511,19 @@ func KeepTalking(t testing.TB, c *Client) (stop func()) {
 	}
 }
 
+// TalkBesideNoise starts a watcher in #talk, and a talker in #noise that talks (KeepTalking)
+// until stop is called: the server writes all along to whoever is in #noise.
+func TalkBesideNoise(t testing.TB, addr string) (watcher *Client, stop func()) {
+	t.Helper()
+	watcher = Join(t, addr, "watcher")
+	watcher.Send("/join #talk")
+	for !strings.HasPrefix(watcher.ReadLine(), "*** you made #talk") {
+	}
+	talker := Join(t, addr, "talker")
+	talker.Send("/join #noise")
+	return watcher, KeepTalking(t, talker)
+}
+
 // FloodUntilLogged has flooder flood its room (Flood) until logs have a line with every one of
 // parts.
 func FloodUntilLogged(t testing.TB, flooder *Client, logs *Logs, parts ...string) {

@@ -32,7 +32,7 @@ func TestLinesBeforeAReset(t *testing.T) {
 			cfg := testConfig()
 			cfg.LineRate, cfg.LineBurst, cfg.FloodAfter = float64(tc.rate), tc.burst, tc.floodAfter
 			srv := chattest.Start(t, cfg)
-			watcher, stop := talkBesideNoise(t, srv.Addr)
+			watcher, stop := chattest.TalkBesideNoise(t, srv.Addr)
 			defer stop()
 			for i := range tc.rounds {
 				name := fmt.Sprintf("leaver%d", i)
@@ -69,7 +69,7 @@ func TestShutdownEndsWhatAGoneClientSays(t *testing.T) {
 	cfg := testConfig()
 	cfg.LineRate, cfg.LineBurst, cfg.FloodAfter = 10, 10, time.Hour
 	srv := chattest.Start(t, cfg)
-	watcher, stop := talkBesideNoise(t, srv.Addr)
+	watcher, stop := chattest.TalkBesideNoise(t, srv.Addr)
 	defer stop()
 	pasteAndReset(t, srv.Addr, watcher, "leaver", 3000)
 	// Said at the line rate from now on, for 300 s.
@@ -79,18 +79,6 @@ func TestShutdownEndsWhatAGoneClientSays(t *testing.T) {
 	if err := srv.Line.Shutdown(ctx); err != nil {
 		t.Fatalf("shutdown: %v", err)
 	}
-}
-
-// talkBesideNoise starts a watcher in #talk, and a talker in #noise that talks until stop is
-// called: the server writes all along to whoever is in #noise.
-func talkBesideNoise(t *testing.T, addr string) (watcher *chattest.Client, stop func()) {
-	t.Helper()
-	watcher = chattest.Join(t, addr, "watcher")
-	watcher.Send("/join #talk")
-	readPast(t, watcher, "*** you made #talk")
-	talker := chattest.Join(t, addr, "talker")
-	talker.Send("/join #noise")
-	return watcher, chattest.KeepTalking(t, talker)
 }
 
 // pasteAndReset has a client called name join #noise (whose talk fills its socket) and #talk

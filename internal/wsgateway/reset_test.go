@@ -32,7 +32,7 @@ func TestLinesBeforeAReset(t *testing.T) {
 			cfg := testConfig()
 			cfg.LineRate, cfg.LineBurst, cfg.FloodAfter = float64(tc.rate), tc.burst, tc.floodAfter
 			lineAddr, url := start(t, cfg)
-			watcher, stop := talkBesideNoise(t, lineAddr)
+			watcher, stop := chattest.TalkBesideNoise(t, lineAddr)
 			defer stop()
 			for i := range tc.rounds {
 				name := fmt.Sprintf("leaver%d", i)
@@ -60,18 +60,6 @@ func TestLinesBeforeAReset(t *testing.T) {
 			}
 		})
 	}
-}
-
-// talkBesideNoise starts a watcher in #talk, and a talker in #noise that talks until stop is
-// called: the server writes all along to whoever is in #noise.
-func talkBesideNoise(t *testing.T, lineAddr string) (watcher *chattest.Client, stop func()) {
-	t.Helper()
-	watcher = chattest.Join(t, lineAddr, "watcher")
-	watcher.Send("/join #talk")
-	readUntil(t, watcher, "*** you made #talk")
-	talker := chattest.Join(t, lineAddr, "talker")
-	talker.Send("/join #noise")
-	return watcher, chattest.KeepTalking(t, talker)
 }
 
 // pasteAndReset has a browser called name join #noise (whose talk fills its socket) and #talk
@@ -119,7 +107,7 @@ func TestShutdownEndsWhatAGoneClientSays(t *testing.T) {
 	cfg := testConfig()
 	cfg.LineRate, cfg.LineBurst, cfg.FloodAfter = 10, 10, time.Hour
 	lineAddr, url := start(t, cfg)
-	watcher, stop := talkBesideNoise(t, lineAddr)
+	watcher, stop := chattest.TalkBesideNoise(t, lineAddr)
 	defer stop()
 	// Within what the sockets hold: the server reads at the line rate.
 	pasteAndReset(t, url, watcher, "leaver", 1000)
